@@ -1,0 +1,1 @@
+//! Chapter 03: not written yet. See the course README for the learning path.

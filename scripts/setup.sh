@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs whatever this project needs and is missing, on Debian or Ubuntu, as root:
+# the apt packages the chapters, tests and benchmarks use, and a Rust toolchain.
+# Safe to run again: it only installs what is not there yet.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: this installs packages and the course needs root: run it with sudo" >&2
+    exit 1
+fi
+
+# What each package is for:
+#   busybox-static  the static busybox every demo root filesystem is made from (chapter 01)
+#   util-linux      unshare, nsenter, setpriv (the by-hand commands; setpriv in tests)
+#   iproute2        `ip`, to look at links and namespaces (chapter 05)
+#   nftables        `nft`, NAT and port mapping (chapter 05)
+#   docker.io runc crun skopeo umoci docker-registry
+#                   the real tools this project is compared with and tested against
+#   hyperfine       side-by-side benchmarks
+#   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
+PACKAGES=(busybox-static util-linux iproute2 nftables procps
+          docker.io runc crun skopeo umoci docker-registry hyperfine
+          ca-certificates curl build-essential pkg-config)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # --no-install-recommends keeps docker.io from pulling in what it does not need here;
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# Rust: use the one on PATH or in ~/.cargo; otherwise install it with rustup.
+if [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: installing Rust with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+echo "setup: ready ($(cargo --version))"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what is missing, then run every test of the workspace, privileged ones
+# included. Run it as root: privileged tests fail (they never skip) without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+export CI="${CI:-}"
+# Snapshots are compared, never written, when tests run here.
+export INSTA_UPDATE=no
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked --no-fail-fast
