@@ -1,0 +1,352 @@
+//! The userland proxy: what `docker-proxy` does.
+//!
+//! DNAT rewrites packets that pass through netfilter's prerouting and output
+//! hooks. A connection from the host to `127.0.0.1:HOST_PORT` is the awkward
+//! case: after DNAT its destination is the container, but its source is still
+//! `127.0.0.1`, and the kernel refuses to route a packet with a loopback
+//! source out of a real interface ("martian source"), unless
+//! `net.ipv4.conf.all.route_localnet=1`, which exposes 127.0.0.0/8 services
+//! to the network. Docker avoids that with a plain process: it listens on the
+//! host port, accepts, opens its own connection to the container, and copies
+//! bytes both ways. The container sees the bridge's address as the source.
+//!
+//! Listening also *reserves* the host port: nobody else can bind it while the
+//! mapping exists, and binding port 0 lets the kernel pick a free port for
+//! `-p CONTAINER_PORT` (a random host port).
+//!
+//! - TCP: accept, connect to the container, then one thread per connection
+//!   `poll(2)`s both sockets and copies whatever is readable; an EOF on one
+//!   side becomes a `shutdown(SHUT_WR)` on the other.
+//! - UDP: there are no connections, so the proxy keeps one upstream socket per
+//!   client address; replies from the container are sent back to that client.
+//!
+//! Stopping: a pipe whose write end is written once. Every poll loop also
+//! polls the read end, so all threads see it, finish, and are joined: when
+//! [`ProxyHandle::stop`] returns, the port is free and no thread is left.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::error::{Error, Result};
+use crate::nft::Proto;
+
+/// What to proxy: `HOST_IP:HOST_PORT/proto` -> `CONTAINER_IP:CONTAINER_PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxySpec {
+    /// tcp or udp.
+    pub proto: Proto,
+    /// The host address to listen on (0.0.0.0 = all, as Docker does).
+    pub host_ip: Ipv4Addr,
+    /// The host port (0 = let the kernel choose).
+    pub host_port: u16,
+    /// The container's address.
+    pub container_ip: Ipv4Addr,
+    /// The container's port.
+    pub container_port: u16,
+}
+
+impl ProxySpec {
+    /// The command line that runs this proxy as its own process, the way
+    /// dockerd runs `docker-proxy`.
+    pub fn command(&self) -> String {
+        format!(
+            "chapter05 proxy --proto {} --host-ip {} --host-port {} --container-ip {} --container-port {} &",
+            self.proto, self.host_ip, self.host_port, self.container_ip, self.container_port
+        )
+    }
+}
+
+/// How long a UDP "connection" lives without traffic (Docker: 90 s).
+pub const UDP_IDLE: Duration = Duration::from_secs(90);
+
+/// A bound but not yet running proxy: the port is reserved.
+pub enum Bound {
+    /// A TCP listener.
+    Tcp(TcpListener, ProxySpec),
+    /// A UDP socket.
+    Udp(UdpSocket, ProxySpec),
+}
+
+impl Bound {
+    /// Bind the host side. With `host_port == 0` the kernel picks a port; the
+    /// returned spec carries the real one.
+    pub fn bind(spec: ProxySpec) -> Result<Bound> {
+        let addr = SocketAddr::V4(SocketAddrV4::new(spec.host_ip, spec.host_port));
+        let err = |source| Error::ProxyBind {
+            addr,
+            proto: spec.proto.as_str(),
+            source,
+        };
+        match spec.proto {
+            Proto::Tcp => {
+                let l = TcpListener::bind(addr).map_err(err)?;
+                let port = l.local_addr().map_err(err)?.port();
+                Ok(Bound::Tcp(
+                    l,
+                    ProxySpec {
+                        host_port: port,
+                        ..spec
+                    },
+                ))
+            }
+            Proto::Udp => {
+                let s = UdpSocket::bind(addr).map_err(err)?;
+                let port = s.local_addr().map_err(err)?.port();
+                Ok(Bound::Udp(
+                    s,
+                    ProxySpec {
+                        host_port: port,
+                        ..spec
+                    },
+                ))
+            }
+        }
+    }
+
+    /// The spec with the real host port.
+    pub fn spec(&self) -> ProxySpec {
+        match self {
+            Bound::Tcp(_, s) | Bound::Udp(_, s) => *s,
+        }
+    }
+
+    /// Run in the calling thread until `stop` fires.
+    pub fn run(self, stop: &Stop) -> Result<()> {
+        let spec = self.spec();
+        let addr = SocketAddr::V4(SocketAddrV4::new(spec.host_ip, spec.host_port));
+        let err = |source| Error::Proxy {
+            addr,
+            proto: spec.proto.as_str(),
+            source,
+        };
+        match self {
+            Bound::Tcp(l, _) => run_tcp(l, spec, stop).map_err(err),
+            Bound::Udp(s, _) => run_udp(s, spec, stop).map_err(err),
+        }
+    }
+
+    /// Run in a new thread; the handle stops and joins it.
+    pub fn spawn(self) -> ProxyHandle {
+        let spec = self.spec();
+        let stop = Stop::new().expect("pipe(2) for the proxy's stop signal");
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("proxy-{}-{}", spec.proto, spec.host_port))
+            .spawn(move || self.run(&thread_stop))
+            .expect("spawn the proxy thread");
+        ProxyHandle {
+            spec,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// A stop signal every poll loop can wait on: a pipe written once.
+#[derive(Clone)]
+pub struct Stop {
+    inner: Arc<(OwnedFd, Mutex<Option<OwnedFd>>)>,
+}
+
+impl Stop {
+    /// A new, unfired signal.
+    pub fn new() -> io::Result<Stop> {
+        let (r, w) = nix::unistd::pipe()?;
+        Ok(Stop {
+            inner: Arc::new((r, Mutex::new(Some(w)))),
+        })
+    }
+
+    /// Fire: closing the write end makes the read end readable (EOF) forever.
+    pub fn fire(&self) {
+        self.inner
+            .1
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+
+    fn pollfd(&self) -> PollFd<'_> {
+        PollFd::new(self.inner.0.as_fd(), PollFlags::POLLIN)
+    }
+}
+
+/// A proxy running in a thread.
+pub struct ProxyHandle {
+    spec: ProxySpec,
+    stop: Stop,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl ProxyHandle {
+    /// What it proxies (with the real host port).
+    pub fn spec(&self) -> ProxySpec {
+        self.spec
+    }
+
+    /// Stop and wait for every thread of the proxy; the port is free after.
+    pub fn stop(mut self) -> Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<()> {
+        self.stop.fire();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+/// Wait until one of `fds` or the stop signal is ready. Returns the readiness
+/// of `fds`, or None when stopping.
+fn wait(
+    stop: &Stop,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout: PollTimeout,
+) -> io::Result<Option<Vec<bool>>> {
+    let mut pfds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    pfds.push(stop.pollfd());
+    loop {
+        match poll(&mut pfds, timeout) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let ready = |p: &PollFd<'_>| p.revents().is_some_and(|r| !r.is_empty());
+    if ready(pfds.last().expect("stop fd")) {
+        return Ok(None);
+    }
+    Ok(Some(pfds[..fds.len()].iter().map(ready).collect()))
+}
+
+fn run_tcp(listener: TcpListener, spec: ProxySpec, stop: &Stop) -> io::Result<()> {
+    let upstream = SocketAddr::V4(SocketAddrV4::new(spec.container_ip, spec.container_port));
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    while wait(stop, &[listener.as_fd()], PollTimeout::NONE)?.is_some() {
+        let (client, _) = match listener.accept() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        conns.retain(|h| !h.is_finished());
+        let stop = stop.clone();
+        conns.push(std::thread::spawn(move || {
+            // The container refusing is the client's problem: just close.
+            if let Ok(server) = TcpStream::connect_timeout(&upstream, Duration::from_secs(5)) {
+                let _ = pump(client, server, &stop);
+            }
+        }));
+    }
+    for h in conns {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+/// Copy both ways until both sides have sent EOF (or stop fires).
+fn pump(mut a: TcpStream, mut b: TcpStream, stop: &Stop) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut a_open, mut b_open) = (true, true);
+    while a_open || b_open {
+        let fds: Vec<_> = [(a_open, a.as_fd()), (b_open, b.as_fd())]
+            .into_iter()
+            .filter(|x| x.0)
+            .map(|x| x.1)
+            .collect();
+        let Some(ready) = wait(stop, &fds, PollTimeout::NONE)? else {
+            break;
+        };
+        let mut i = 0;
+        for (open, from_a) in [(a_open, true), (b_open, false)] {
+            if !open {
+                continue;
+            }
+            let is_ready = ready[i];
+            i += 1;
+            if !is_ready {
+                continue;
+            }
+            let (src, dst) = if from_a {
+                (&mut a, &mut b)
+            } else {
+                (&mut b, &mut a)
+            };
+            let n = match src.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => 0,
+            };
+            if n == 0 || dst.write_all(&buf[..n]).is_err() {
+                let _ = dst.shutdown(Shutdown::Write);
+                if from_a {
+                    a_open = false;
+                } else {
+                    b_open = false;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_udp(socket: UdpSocket, spec: ProxySpec, stop: &Stop) -> io::Result<()> {
+    let upstream = SocketAddr::V4(SocketAddrV4::new(spec.container_ip, spec.container_port));
+    let socket = Arc::new(socket);
+    // client address -> socket connected to the container (and its thread)
+    let mut flows: HashMap<SocketAddr, (Arc<UdpSocket>, JoinHandle<()>)> = HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    while wait(stop, &[socket.as_fd()], PollTimeout::NONE)?.is_some() {
+        let (n, client) = match socket.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        flows.retain(|_, (_, h)| !h.is_finished());
+        if let std::collections::hash_map::Entry::Vacant(slot) = flows.entry(client) {
+            let up = Arc::new(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?);
+            up.connect(upstream)?;
+            let (up2, down, stop) = (up.clone(), socket.clone(), stop.clone());
+            let handle = std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let idle = PollTimeout::try_from(UDP_IDLE).unwrap_or(PollTimeout::MAX);
+                // Replies go back to the client; the flow ends after UDP_IDLE of silence.
+                while let Ok(Some(ready)) = wait(&stop, &[up2.as_fd()], idle) {
+                    if !ready[0] {
+                        break;
+                    }
+                    match up2.recv(&mut buf) {
+                        Ok(n) => {
+                            let _ = down.send_to(&buf[..n], client);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+            slot.insert((up, handle));
+        }
+        let (up, _) = &flows[&client];
+        let _ = up.send(&buf[..n]);
+    }
+    for (_, (_, h)) in flows {
+        let _ = h.join();
+    }
+    Ok(())
+}
