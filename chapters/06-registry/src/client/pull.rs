@@ -1,0 +1,357 @@
+//! `docker pull`, step by step.
+//!
+//! ```text
+//! 1. GET /v2/<name>/manifests/<tag>    Accept: OCI index, OCI manifest, Docker list, Docker manifest
+//!    -> the body's sha256 must equal the pinned digest (or Docker-Content-Digest)
+//! 2. an index? choose the platform (chapter 04), GET /v2/<name>/manifests/<digest>
+//! 3. GET /v2/<name>/blobs/<config>, /blobs/<layer>…  in parallel (3 at a time),
+//!    each streamed into chapter 04's store through a temp file, hashed and
+//!    counted as it arrives; a byte more than announced stops the download,
+//!    a wrong hash leaves the store unchanged. Blobs already there are skipped.
+//! 4. chapter 04 reads the image back and checks it; the name is tagged.
+//! ```
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::StatusCode;
+
+use chapter04::document::{self, Document};
+use chapter04::{digest, BlobStore, Digest, ImageStore};
+
+use super::{expect_status, Client, ClientError, Endpoint};
+use crate::reference::Reference;
+use crate::spec::{self, CONTENT_DIGEST, MAX_MANIFEST_SIZE};
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    /// The digest the reference resolved to (index or manifest): the
+    /// "RepoDigest".
+    pub digest: Digest,
+    /// The platform manifest's digest.
+    pub manifest_digest: Digest,
+    /// The config digest (image ID).
+    pub config_digest: Digest,
+    /// Blobs downloaded.
+    pub fetched: Vec<Digest>,
+    /// Blobs already in the store.
+    pub skipped: Vec<Digest>,
+    /// Bytes downloaded (blobs only).
+    pub bytes: u64,
+    /// The endpoint that served the pull (a mirror or the registry).
+    pub endpoint: String,
+}
+
+fn short(d: &Digest) -> String {
+    digest::short(d)
+}
+
+impl Client {
+    /// Pull `r` into `store` and tag it there as `r` (its familiar name).
+    pub async fn pull(&self, r: &Reference, store: &ImageStore) -> Result<PullReport, ClientError> {
+        let mut attempts: Vec<(String, ClientError)> = Vec::new();
+        for ep in self.pull_endpoints(r)? {
+            match self.pull_from(&ep, r, &store.blobs).await {
+                Ok(report) => {
+                    let name = if r.digest.is_some() && r.tag.is_none() {
+                        None
+                    } else {
+                        Some(r.familiar())
+                    };
+                    if let Some(name) = name {
+                        store.tag(&name, &report.digest)?;
+                    }
+                    return Ok(report);
+                }
+                // Like Docker: a failing mirror falls back to the next
+                // endpoint; every failure is reported if all fail.
+                Err(e) => attempts.push((ep.base.to_string(), e)),
+            }
+        }
+        if attempts.len() == 1 {
+            // One endpoint: its error as it is.
+            return Err(attempts.remove(0).1);
+        }
+        Err(ClientError::AllEndpointsFailed {
+            reference: r.to_string(),
+            attempts: attempts
+                .into_iter()
+                .map(|(ep, e)| format!("{ep}: {e}"))
+                .collect(),
+        })
+    }
+
+    /// Fetch a manifest or index by tag or digest; verify its digest.
+    pub async fn get_manifest(
+        &self,
+        ep: &Endpoint,
+        repository: &str,
+        reference: &str,
+        pinned: Option<&Digest>,
+    ) -> Result<(Digest, String, Vec<u8>), ClientError> {
+        let scope = format!("repository:{repository}:pull");
+        let url = ep.url(&format!("{repository}/manifests/{reference}"));
+        let accept = spec::MANIFEST_ACCEPT.join(", ");
+        let resp = self
+            .send(ep, &scope, |c| {
+                c.get(url.clone()).header(ACCEPT, accept.clone())
+            })
+            .await?;
+        let resp = expect_status(
+            resp,
+            &[StatusCode::OK],
+            &format!("get manifest {repository}:{reference}"),
+            ep,
+        )
+        .await?;
+        let proto = |reason: String| ClientError::Protocol {
+            registry: ep.registry.clone(),
+            reason,
+        };
+        if let Some(len) = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        {
+            if len > MAX_MANIFEST_SIZE as u64 {
+                return Err(proto(format!(
+                    "manifest {repository}:{reference} is {len} bytes, over the 4 MiB limit"
+                )));
+            }
+        }
+        let media_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+            .unwrap_or_default();
+        let header_digest = resp
+            .headers()
+            .get(CONTENT_DIGEST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut bytes = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| ClientError::Http {
+                method: "GET".into(),
+                url: url.to_string(),
+                source,
+            })?;
+            if bytes.len() + chunk.len() > MAX_MANIFEST_SIZE {
+                return Err(proto(format!(
+                    "manifest {repository}:{reference} is over the 4 MiB limit"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        // Content addressing: the digest is computed here, from the bytes.
+        let actual = match pinned {
+            Some(d) => {
+                chapter04::store::check_bytes(
+                    &bytes,
+                    d,
+                    None,
+                    &format!("manifest {repository}@{d}"),
+                )?;
+                d.clone()
+            }
+            None => digest::sha256(&bytes),
+        };
+        if pinned.is_none() {
+            if let Some(h) = header_digest.as_deref().and_then(|h| digest::parse(h).ok()) {
+                if digest::algorithm_of(&h) == digest::Algorithm::Sha256 && h != actual {
+                    return Err(ClientError::Store(chapter04::Error::DigestMismatch {
+                        what: format!("manifest {repository}:{reference} (Docker-Content-Digest)"),
+                        expected: h.to_string(),
+                        actual: actual.to_string(),
+                    }));
+                }
+            }
+        }
+        Ok((actual, media_type, bytes))
+    }
+
+    async fn pull_from(
+        &self,
+        ep: &Endpoint,
+        r: &Reference,
+        store: &BlobStore,
+    ) -> Result<PullReport, ClientError> {
+        let progress = self.config.progress.clone();
+        progress.println(&format!(
+            "{}: Pulling from {}",
+            r.tag.as_deref().unwrap_or("digest"),
+            r.repository
+        ));
+        let (top, mt, bytes) = self
+            .get_manifest(ep, &r.repository, &r.manifest_ref(), r.digest.as_ref())
+            .await?;
+        let mut doc = document::parse_document(
+            &bytes,
+            Some(&mt).filter(|m| !m.is_empty()).map(|s| s.as_str()),
+            "manifest",
+        )?;
+        store.ingest(&bytes[..], Some(&top), Some(bytes.len() as u64), "manifest")?;
+        let mut manifest_digest = top.clone();
+        for _ in 0..2 {
+            let Document::Index(index) = &doc else { break };
+            let chosen = chapter04::platform::select(index, &self.config.platform)?;
+            let d = chosen.digest().clone();
+            digest::validate(&d)?;
+            progress.println(&format!(
+                "{}: platform {} -> {}",
+                short(&top),
+                chapter04::platform::describe(chosen),
+                short(&d)
+            ));
+            let (d2, mt2, b2) = self
+                .get_manifest(ep, &r.repository, d.as_ref(), Some(&d))
+                .await?;
+            doc = document::parse_document(
+                &b2,
+                Some(&mt2).filter(|m| !m.is_empty()).map(|s| s.as_str()),
+                "manifest",
+            )?;
+            store.ingest(&b2[..], Some(&d2), Some(b2.len() as u64), "manifest")?;
+            manifest_digest = d2;
+        }
+        let Document::Manifest(manifest) = doc else {
+            return Err(ClientError::Protocol {
+                registry: ep.registry.clone(),
+                reason: "an index nested more than twice".into(),
+            });
+        };
+        let mut blobs = vec![(
+            manifest.config().digest().clone(),
+            manifest.config().size(),
+            true,
+        )];
+        for l in manifest.layers() {
+            blobs.push((l.digest().clone(), l.size(), false));
+        }
+        let config_digest = blobs[0].0.clone();
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut skipped = Vec::new();
+        for (d, size, is_config) in blobs {
+            digest::validate(&d)?;
+            if is_config {
+                chapter04::store::check_document_size("config", size)?;
+            }
+            if store.contains(&d)? {
+                progress.line(&short(&d), "Already exists");
+                skipped.push(d);
+                continue;
+            }
+            let (client, ep, store, sem, progress) = (
+                self.clone(),
+                ep.clone(),
+                store.clone(),
+                sem.clone(),
+                progress.clone(),
+            );
+            let repo = r.repository.clone();
+            // Bars appear in manifest order; blobs start in that order too.
+            let pb = progress.bar(&short(&d), size, "Waiting");
+            let permit = sem.acquire_owned().await.expect("never closed");
+            tasks.spawn(async move {
+                let _permit = permit;
+                pb.set_message("Downloading");
+                let n = client.fetch_blob(&ep, &repo, &d, size, &store, &pb).await;
+                match &n {
+                    Ok(_) => progress.done(&pb, "Pull complete"),
+                    Err(_) => progress.done(&pb, "Failed"),
+                }
+                n.map(|n| (d, n))
+            });
+        }
+        let mut fetched = Vec::new();
+        let mut bytes_total = 0;
+        let mut first_err = None;
+        while let Some(res) = tasks.join_next().await {
+            let res = match res {
+                Ok(r) => r,
+                Err(e) if e.is_cancelled() => continue,
+                Err(e) => panic!("a download task panicked: {e}"),
+            };
+            match res {
+                Ok((d, n)) => {
+                    fetched.push(d);
+                    bytes_total += n;
+                }
+                Err(e) => {
+                    if first_err.is_none() {
+                        first_err = Some(e);
+                        tasks.abort_all();
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        // Read the image back through chapter 04: every document parses,
+        // digests and sizes match, diff IDs line up with the layers.
+        chapter04::image::resolve_digest(store, &top, None, Some(&self.config.platform))?;
+        progress.println(&format!("Digest: {top}"));
+        Ok(PullReport {
+            digest: top,
+            manifest_digest,
+            config_digest,
+            fetched,
+            skipped,
+            bytes: bytes_total,
+            endpoint: ep.base.to_string(),
+        })
+    }
+
+    /// Stream one blob into the store, verifying size and digest on the way.
+    pub async fn fetch_blob(
+        &self,
+        ep: &Endpoint,
+        repository: &str,
+        d: &Digest,
+        size: u64,
+        store: &BlobStore,
+        pb: &indicatif::ProgressBar,
+    ) -> Result<u64, ClientError> {
+        let scope = format!("repository:{repository}:pull");
+        let url = ep.url(&format!("{repository}/blobs/{d}"));
+        let resp = self.send(ep, &scope, |c| c.get(url.clone())).await?;
+        let resp = expect_status(resp, &[StatusCode::OK], &format!("get blob {d}"), ep).await?;
+        let mut writer = store.writer_for(digest::algorithm_of(d))?;
+        let mut stream = resp.bytes_stream();
+        let mut n: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| ClientError::Http {
+                method: "GET".into(),
+                url: url.to_string(),
+                source,
+            })?;
+            n += chunk.len() as u64;
+            if n > size {
+                // Longer than the descriptor says: stop now, keep nothing.
+                return Err(chapter04::Error::SizeMismatch {
+                    what: format!("blob {d}"),
+                    expected: size,
+                    actual: n,
+                }
+                .into());
+            }
+            std::io::Write::write_all(&mut writer, &chunk).map_err(|e| chapter04::Error::Io {
+                step: "write the download of".into(),
+                path: d.to_string().into(),
+                source: e,
+            })?;
+            pb.inc(chunk.len() as u64);
+        }
+        pb.set_message("Verifying");
+        writer
+            .verify(Some(d), Some(size), &format!("blob {d}"))?
+            .publish()?;
+        Ok(n)
+    }
+}
