@@ -302,19 +302,12 @@ impl Created {
     /// The parent's part of a user namespace: `setgroups`, `uid_map`, `gid_map`.
     fn write_id_maps(&mut self, spec: &Spec, pid: i32) -> Result<(), Error> {
         let Some(_) = &spec.id_map else { return Ok(()) };
-        let proc = PathBuf::from(format!("/proc/{pid}"));
         for index in 0..self.steps.len() {
             let step = self.steps[index].clone();
             if step.actor() != Actor::Parent {
                 continue;
             }
-            let (file, text) = match &step {
-                Step::DenySetgroups => ("setgroups", "deny".to_string()),
-                Step::WriteUidMap { map } => ("uid_map", map.clone()),
-                Step::WriteGidMap { map } => ("gid_map", map.clone()),
-                _ => continue,
-            };
-            if let Err(e) = std::fs::write(proc.join(file), text.as_bytes()) {
+            if let Err(e) = write_id_map_step(pid, &step) {
                 return Err(self.step_failed(index, e.raw_os_error().unwrap_or(0), e.to_string()));
             }
             self.narration.mark(index, &self.steps);
@@ -425,6 +418,19 @@ impl Drop for Child {
     fn drop(&mut self) {
         self.kill_and_reap();
     }
+}
+
+/// Performs one of the parent's steps ([`Step::DenySetgroups`],
+/// [`Step::WriteUidMap`], [`Step::WriteGidMap`]) for process `pid`, which has
+/// just made a user namespace. Other steps are ignored.
+pub fn write_id_map_step(pid: i32, step: &Step) -> std::io::Result<()> {
+    let (file, text) = match step {
+        Step::DenySetgroups => ("setgroups", "deny".to_string()),
+        Step::WriteUidMap { map } => ("uid_map", map.clone()),
+        Step::WriteGidMap { map } => ("gid_map", map.clone()),
+        _ => return Ok(()),
+    };
+    std::fs::write(format!("/proc/{pid}/{file}"), text.as_bytes())
 }
 
 /// What to do about a failed step, for the error message.

@@ -48,9 +48,12 @@ pub fn init_hook() {
 }
 
 /// A failed step, as sent to the parent.
-struct StepError {
-    errno: i32,
-    detail: String,
+#[derive(Debug)]
+pub struct StepError {
+    /// The errno of the failed system call (0 when there was none).
+    pub errno: i32,
+    /// What happened.
+    pub detail: String,
 }
 
 impl From<Errno> for StepError {
@@ -157,8 +160,12 @@ fn run_init() -> std::io::Result<i32> {
     Ok(0)
 }
 
-/// Performs one step in this process.
-fn apply(step: &Step) -> Result<(), StepError> {
+/// Performs one step in this process. Runtimes built on this chapter (the
+/// engine's `mini-runc`) apply the chapter's steps with it.
+///
+/// The steps that involve the parent or a fork ([`Step::Fork`], [`Step::Exec`],
+/// the id-map writes) are not single-process operations and are refused.
+pub fn apply(step: &Step) -> Result<(), StepError> {
     match step {
         Step::JoinCgroup { procs } => {
             fs::write(procs, getpid().to_string())?;
@@ -256,7 +263,15 @@ fn apply(step: &Step) -> Result<(), StepError> {
         | Step::Exec { .. }
         | Step::DenySetgroups
         | Step::WriteUidMap { .. }
-        | Step::WriteGidMap { .. } => unreachable!("handled by the caller"),
+        | Step::WriteGidMap { .. } => {
+            return Err(StepError {
+                errno: libc::EINVAL,
+                detail: format!(
+                    "`{}` is not a step a single process can apply",
+                    step.syscall()
+                ),
+            })
+        }
     }
     Ok(())
 }

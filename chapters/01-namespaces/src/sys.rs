@@ -14,7 +14,7 @@ use std::process::{Child, Command};
 /// Spawns `cmd` with `fd` available in the child as descriptor `target` (and no
 /// close-on-exec flag on it), and with `PR_SET_PDEATHSIG` = SIGKILL so that the
 /// child dies with the thread that spawned it instead of being left behind.
-pub(crate) fn spawn_with_fd(cmd: &mut Command, fd: RawFd, target: RawFd) -> io::Result<Child> {
+pub fn spawn_with_fd(cmd: &mut Command, fd: RawFd, target: RawFd) -> io::Result<Child> {
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe functions may be called because the parent may be
     // multi-threaded (a test harness is). It makes three raw system calls
@@ -37,7 +37,7 @@ pub(crate) fn spawn_with_fd(cmd: &mut Command, fd: RawFd, target: RawFd) -> io::
 
 /// Takes ownership of descriptor `fd`, which the parent placed in this process
 /// with [`spawn_with_fd`]. Fails if `fd` is not open.
-pub(crate) fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl(F_GETFD) only queries the descriptor table; it tells us
     // whether `fd` is open without touching it.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
@@ -75,7 +75,7 @@ pub fn msgctl_remove(id: i32) -> io::Result<()> {
 /// `fork(2)`. Only called by the container's init, which is single-threaded: it
 /// is a fresh exec of this program and [`crate::init_hook`] runs before `main`
 /// starts any thread.
-pub(crate) fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
+pub fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
     // SAFETY: the caller is single-threaded (see above), so the child gets a
     // consistent copy of the whole process and may do anything, not only
     // async-signal-safe calls.
@@ -83,7 +83,7 @@ pub(crate) fn fork_single_threaded() -> nix::Result<nix::unistd::ForkResult> {
 }
 
 /// Sets the disposition of `sig` to ignore (`true`) or to the default (`false`).
-pub(crate) fn set_signal_ignored(sig: nix::sys::signal::Signal, ignore: bool) -> nix::Result<()> {
+pub fn set_signal_ignored(sig: nix::sys::signal::Signal, ignore: bool) -> nix::Result<()> {
     use nix::sys::signal::{signal, SigHandler};
     let handler = if ignore {
         SigHandler::SigIgn

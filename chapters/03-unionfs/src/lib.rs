@@ -48,7 +48,7 @@ pub mod diff;
 pub mod driver;
 mod fsat;
 pub mod mount;
-mod sys;
+pub mod sys;
 pub mod whiteout;
 
 use std::path::PathBuf;
