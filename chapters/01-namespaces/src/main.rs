@@ -22,7 +22,7 @@ struct Cli {
     demo: Option<Demo>,
 }
 
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Clone, PartialEq, Eq)]
 enum Demo {
     /// UTS: a hostname set inside is not the host's.
     Uts,
@@ -40,6 +40,12 @@ enum Demo {
     Cgroup,
     /// An interactive shell inside all seven namespaces, in a busybox rootfs.
     Shell,
+    /// Build the minimal busybox root filesystem into DIR (no root needed);
+    /// later chapters, the benchmarks and your own experiments start from it.
+    Rootfs {
+        /// An empty or new directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 const ALL: [Demo; 7] = [
@@ -70,11 +76,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         narrate: !cli.quiet,
         init_binary: None,
     };
-    let demos: Vec<Demo> = match cli.demo {
+    if let Some(Demo::Rootfs { dir }) = &cli.demo {
+        let r = chapter01::rootfs::build_busybox_rootfs(dir)?;
+        println!(
+            "{}: a busybox root filesystem with {} applets",
+            r.path.display(),
+            r.applets
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let demos: Vec<Demo> = match cli.demo.clone() {
         Some(d) => vec![d],
         None => ALL.to_vec(),
     };
     let needs_root: Vec<&Demo> = demos.iter().filter(|d| **d != Demo::User).collect();
+
     if !needs_root.is_empty() {
         if let Err(msg) = chapter01::require_root("this demo") {
             bail!("{msg}; `cargo run -p chapter01 -- user` works without root");
@@ -84,7 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         if *d == Demo::Shell {
             return shell(&opts);
         }
-        run_demo(*d, &opts)?;
+        run_demo(d.clone(), &opts)?;
     }
     if cli.demo.is_none() {
         println!("Next: `cargo run -p chapter01 -- shell` puts you in a shell inside all of them at once.");
@@ -177,7 +193,7 @@ fn run_demo(d: Demo, opts: &Options) -> Result<()> {
             println!("\n{r}");
             println!("  by hand: unshare --cgroup cat /proc/self/cgroup");
         }
-        Demo::Shell => unreachable!("handled by shell()"),
+        Demo::Shell | Demo::Rootfs { .. } => unreachable!("handled in run()"),
     }
     Ok(())
 }
