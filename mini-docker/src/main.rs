@@ -1,10 +1,24 @@
-//! Placeholder binary: the engine is not written yet.
+//! `mini-docker`: the client. Docker's commands over the Engine API.
+
+use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    eprintln!(
-        "mini-docker: the engine is not written yet; the chapters come first \
-         (start with `cargo run -p chapter01`)"
+    let cli = mini_docker::client::Cli::parse();
+    let is_run = matches!(
+        cli.cmd,
+        mini_docker::client::Cmd::Run(_) | mini_docker::client::Cmd::Create(_)
     );
-    ExitCode::from(2)
+    match mini_docker::client::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if is_run {
+                eprintln!("mini-docker: {}.", f.message.trim_end_matches('.'));
+                // Docker exits 125 when the daemon, not the container, failed.
+                return ExitCode::from(125);
+            }
+            eprintln!("{}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
 }

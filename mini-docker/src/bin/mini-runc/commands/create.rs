@@ -1,0 +1,7 @@
+use mini_docker::runtime::container;
+use std::path::Path;
+
+pub fn run(root: &Path, id: &str, opts: &crate::cli::CreateOpts) -> anyhow::Result<u8> {
+    container::create(root, id, &super::create_args(opts))?;
+    Ok(0)
+}

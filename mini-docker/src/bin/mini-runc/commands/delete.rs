@@ -1,0 +1,7 @@
+use mini_docker::runtime::container;
+use std::path::Path;
+
+pub fn run(root: &Path, id: &str, force: bool) -> anyhow::Result<u8> {
+    container::delete(root, id, force)?;
+    Ok(0)
+}

@@ -1,0 +1,7 @@
+use mini_docker::runtime::container;
+use std::path::Path;
+
+pub fn run(root: &Path, id: &str, pause: bool) -> anyhow::Result<u8> {
+    container::pause(root, id, pause)?;
+    Ok(0)
+}

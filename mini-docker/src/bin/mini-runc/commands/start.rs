@@ -1,0 +1,7 @@
+use mini_docker::runtime::container;
+use std::path::Path;
+
+pub fn run(root: &Path, id: &str) -> anyhow::Result<u8> {
+    container::start(root, id)?;
+    Ok(0)
+}

@@ -1,0 +1,501 @@
+//! Container commands: run, create, ps, logs, wait, inspect, and the verbs
+//! that act on a list (start, stop, kill, rm).
+
+use super::format;
+use super::http::{self, Body, Client, ClientError};
+use super::Failure;
+use crate::engine::util;
+use serde_json::{json, Value};
+
+/// Flags of `run` and `create`.
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Connect a container to a network (bridge, host, none).
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Tune container pids limit.
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Set meta data on a container.
+    #[arg(short, long = "label")]
+    pub label: Vec<String>,
+    /// Publish a container's port(s) to the host.
+    #[arg(short, long = "publish")]
+    pub publish: Vec<String>,
+    /// The image.
+    pub image: String,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+}
+
+fn parse_bytes(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, mult) = match s.chars().last()? {
+        'b' => (&s[..s.len() - 1], 1),
+        'k' => (&s[..s.len() - 1], 1 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (&s[..], 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    (n > 0.0).then_some((n * mult as f64) as i64)
+}
+
+fn bad(code: u8, m: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: m.into(),
+    }
+}
+
+/// The create request body for the flags.
+pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).map_err(|e| bad(125, format!("open {f}: {e}")))?;
+        env.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    for e in &a.env {
+        // `-e NAME` takes the value from our own environment, as Docker does.
+        match e.split_once('=') {
+            Some(_) => env.push(e.clone()),
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    env.push(format!("{e}={v}"));
+                }
+            }
+        }
+    }
+    let memory = match &a.memory {
+        Some(m) => parse_bytes(m).ok_or_else(|| {
+            bad(
+                125,
+                format!("invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'"),
+            )
+        })?,
+        None => 0,
+    };
+    let nano_cpus = match a.cpus {
+        Some(c) if c > 0.0 => (c * 1e9) as i64,
+        Some(c) => {
+            return Err(bad(
+                125,
+                format!("invalid argument \"{c}\" for \"--cpus\" flag: must be positive"),
+            ))
+        }
+        None => 0,
+    };
+    let mut labels = serde_json::Map::new();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.into(), json!(v));
+    }
+    let mut body = json!({
+        "Image": a.image,
+        "Cmd": if a.command.is_empty() { Value::Null } else { json!(a.command) },
+        "Env": env,
+        "Labels": labels,
+        "Tty": false, "AttachStdout": !a.detach, "AttachStderr": !a.detach,
+        "HostConfig": {
+            "NetworkMode": a.network,
+            "AutoRemove": a.rm,
+            "Memory": memory,
+            "NanoCpus": nano_cpus,
+            "PidsLimit": a.pids_limit.unwrap_or(0),
+        },
+    });
+    if let Some(w) = &a.workdir {
+        body["WorkingDir"] = json!(w);
+    }
+    if let Some(u) = &a.user {
+        body["User"] = json!(u);
+    }
+    if let Some(h) = &a.hostname {
+        body["Hostname"] = json!(h);
+    }
+    if let Some(e) = &a.entrypoint {
+        body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
+    }
+    Ok(body)
+}
+
+fn fail125(e: ClientError) -> Failure {
+    Failure {
+        code: 125,
+        message: e.to_string(),
+    }
+}
+
+/// `run` (with `start = true`) and `create`.
+pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<u8, Failure> {
+    let body = create_body(&a)?;
+    let name = a
+        .name
+        .as_deref()
+        .map(|n| format!("?name={}", http::enc(n)))
+        .unwrap_or_default();
+    let created = match c.call(
+        "POST",
+        &format!("/containers/create{name}"),
+        Body::Json(body.clone()),
+    ) {
+        Err(ClientError::Api {
+            status: 404,
+            message,
+        }) if message.starts_with("No such image") => {
+            eprintln!(
+                "Unable to find image '{}' locally",
+                images::image::normalize_name(&a.image)
+            );
+            let pulled = c
+                .call(
+                    "POST",
+                    &format!("/images/create?fromImage={}", http::enc(&a.image)),
+                    Body::Empty,
+                )
+                .map_err(fail125)?;
+            super::images::show_progress(pulled).map_err(|m| bad(125, m))?;
+            c.call(
+                "POST",
+                &format!("/containers/create{name}"),
+                Body::Json(body),
+            )
+            .map_err(fail125)?
+        }
+        other => other.map_err(fail125)?,
+    };
+    let id = created.json().map_err(fail125)?["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if !start {
+        println!("{id}");
+        return Ok(0);
+    }
+    let path = |p: &str| format!("/containers/{id}/{p}");
+    if a.detach {
+        c.call("POST", &path("start"), Body::Empty)
+            .map_err(fail125)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    // Attach and wait first (as the docker CLI does), then start.
+    let attach = c
+        .call(
+            "POST",
+            &path("attach?stream=1&stdout=1&stderr=1"),
+            Body::Empty,
+        )
+        .map_err(fail125)?;
+    let cond = if a.rm { "removed" } else { "next-exit" };
+    let waited = c
+        .call(
+            "POST",
+            &path(&format!("wait?condition={cond}")),
+            Body::Empty,
+        )
+        .map_err(fail125)?;
+    let out = std::thread::spawn(move || {
+        http::demux(attach.body, &mut std::io::stdout(), &mut std::io::stderr())
+    });
+    if let Err(e) = c.call("POST", &path("start"), Body::Empty) {
+        if a.rm {
+            let _ = c.call("DELETE", &format!("/containers/{id}?force=1"), Body::Empty);
+        }
+        return Err(fail125(e));
+    }
+    let code = waited.json().map_err(fail125)?["StatusCode"]
+        .as_i64()
+        .unwrap_or(125);
+    let _ = out.join();
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// A verb over several containers: prints each name, reports failures, exit 1 if any.
+pub fn each(
+    c: &Client,
+    names: &[String],
+    f: impl Fn(&Client, &str) -> Result<(), ClientError>,
+) -> Result<u8, Failure> {
+    let mut code = 0;
+    for n in names {
+        match f(c, n) {
+            Ok(()) => println!("{n}"),
+            Err(e @ ClientError::Connect(_)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Flags of `ps`.
+#[derive(clap::Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pretty-print containers using a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Filter output based on conditions provided (status=, name=, label=, id=).
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Don't truncate output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+/// One row of `ps` as the fields Docker's templates know.
+pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
+    let id = v["Id"].as_str().unwrap_or("");
+    let cmd = v["Command"].as_str().unwrap_or("");
+    let cmd = if trunc {
+        format::ellipsis(cmd, 20)
+    } else {
+        cmd.to_string()
+    };
+    let ports: Vec<String> = v["Ports"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| match p["PublicPort"].as_u64() {
+                    Some(pp) => format!(
+                        "{}:{}->{}/{}",
+                        p["IP"].as_str().unwrap_or("0.0.0.0"),
+                        pp,
+                        p["PrivatePort"],
+                        p["Type"].as_str().unwrap_or("tcp")
+                    ),
+                    None => format!(
+                        "{}/{}",
+                        p["PrivatePort"],
+                        p["Type"].as_str().unwrap_or("tcp")
+                    ),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let created = v["Created"].as_i64().unwrap_or(0);
+    json!({
+        "ID": if trunc { &id[..id.len().min(12)] } else { id },
+        "Image": v["Image"],
+        "Command": format!("\"{cmd}\""),
+        "CreatedAt": util::rfc3339_nanos(created * 1_000_000_000),
+        "RunningFor": format!("{} ago", util::human_duration(now / 1_000_000_000 - created)),
+        "Ports": ports.join(", "),
+        "Status": v["Status"],
+        "State": v["State"],
+        "Names": v["Names"].as_array().map(|n| n.iter().filter_map(|x| x.as_str()).map(|x| x.trim_start_matches('/')).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+        "Labels": v["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+    })
+}
+
+/// `ps`.
+pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
+    let mut filters = serde_json::Map::new();
+    for f in &a.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            bad(
+                1,
+                format!("bad format of filter (expected name=value): {f}"),
+            )
+        })?;
+        if let Some(x) = filters
+            .entry(k.to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+        {
+            x.push(json!(v));
+        }
+    }
+    let q = format!(
+        "/containers/json?all={}&filters={}",
+        a.all as u8,
+        http::enc(&Value::Object(filters).to_string())
+    );
+    let list = c.call("GET", &q, Body::Empty)?.json()?;
+    let now = util::now_nanos();
+    let rows: Vec<Value> = list
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|v| ps_fields(v, now, !a.no_trunc))
+        .collect();
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r["ID"].as_str().unwrap_or(""));
+        }
+        return Ok(0);
+    }
+    if let Some(t) = &a.format {
+        for r in &rows {
+            println!("{}", format::render(t, r).map_err(|m| bad(1, m))?);
+        }
+        return Ok(0);
+    }
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                s(r, "ID"),
+                s(r, "Image"),
+                s(r, "Command"),
+                s(r, "RunningFor"),
+                s(r, "Status"),
+                s(r, "Ports"),
+                s(r, "Names"),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        format::table(
+            &[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES"
+            ],
+            &table
+        )
+    );
+    Ok(0)
+}
+
+/// `logs`.
+pub fn logs(
+    c: &Client,
+    name: &str,
+    tail: &str,
+    timestamps: bool,
+    follow: bool,
+) -> Result<u8, Failure> {
+    let tail = if tail == "all" {
+        String::new()
+    } else {
+        format!("&tail={}", http::enc(tail))
+    };
+    let r = c.call(
+        "GET",
+        &format!(
+            "/containers/{}/logs?stdout=1&stderr=1&timestamps={}&follow={}{tail}",
+            http::enc(name),
+            timestamps as u8,
+            follow as u8
+        ),
+        Body::Empty,
+    )?;
+    http::demux(r.body, &mut std::io::stdout(), &mut std::io::stderr())?;
+    Ok(0)
+}
+
+/// `wait`.
+pub fn wait(c: &Client, names: &[String]) -> Result<u8, Failure> {
+    let mut code = 0;
+    for n in names {
+        match c
+            .call(
+                "POST",
+                &format!("/containers/{}/wait", http::enc(n)),
+                Body::Empty,
+            )
+            .and_then(|r| r.json())
+        {
+            Ok(v) => println!("{}", v["StatusCode"]),
+            Err(e @ ClientError::Connect(_)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `inspect`: containers first, then images.
+pub fn inspect(c: &Client, fmt: Option<&str>, names: &[String]) -> Result<u8, Failure> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for n in names {
+        let got = match c.call(
+            "GET",
+            &format!("/containers/{}/json", http::enc(n)),
+            Body::Empty,
+        ) {
+            Ok(r) => Ok(r.json()?),
+            Err(ClientError::Api { status: 404, .. }) => c
+                .call("GET", &format!("/images/{n}/json"), Body::Empty)
+                .and_then(|r| r.json()),
+            Err(e) => Err(e),
+        };
+        match got {
+            Ok(v) => found.push(v),
+            Err(ClientError::Api { status: 404, .. }) => {
+                eprintln!("Error: No such object: {n}");
+                code = 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match fmt {
+        Some(t) => {
+            for v in &found {
+                println!("{}", format::render(t, v).map_err(|m| bad(1, m))?);
+            }
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
+        ),
+    }
+    Ok(code)
+}

@@ -1,0 +1,243 @@
+//! A small blocking HTTP/1.1 client over a unix socket (or tcp), enough for
+//! the Docker API: one request per connection, chunked or sized bodies.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+/// Where the daemon is: `unix:///path` or `tcp://host:port`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// As given.
+    pub host: String,
+}
+
+/// A client error: the daemon is not there, or it said no.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No daemon at the address.
+    #[error("Cannot connect to the mini-docker daemon at {0}. Is the daemon running?")]
+    Connect(String),
+    /// The daemon answered with an error.
+    #[error("Error response from daemon: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+    /// A broken connection or a bad answer.
+    #[error("{0}")]
+    Io(String),
+}
+
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+/// A response whose body is read as it arrives.
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// The body.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl Response {
+    /// The whole body as JSON.
+    pub fn json(mut self) -> Result<serde_json::Value, ClientError> {
+        let mut v = Vec::new();
+        self.body
+            .read_to_end(&mut v)
+            .map_err(|e| ClientError::Io(e.to_string()))?;
+        if v.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&v)
+            .map_err(|e| ClientError::Io(format!("bad JSON from the daemon: {e}")))
+    }
+}
+
+struct Chunked<R> {
+    inner: R,
+    left: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut line = String::new();
+            self.inner.read_line(&mut line)?;
+            if line.trim().is_empty() {
+                line.clear();
+                self.inner.read_line(&mut line)?;
+            }
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            if size == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+            self.left = size;
+        }
+        let n = buf.len().min(self.left);
+        let got = self.inner.read(&mut buf[..n])?;
+        if got == 0 {
+            self.done = true;
+        }
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+/// A request body.
+pub enum Body {
+    /// None.
+    Empty,
+    /// JSON.
+    Json(serde_json::Value),
+    /// A file or stdin, with its length.
+    Reader(Box<dyn Read + Send>, u64, &'static str),
+}
+
+impl Client {
+    /// From `-H`, `DOCKER_HOST`, or the default socket.
+    pub fn new(host: Option<String>) -> Client {
+        let host = host
+            .or_else(|| std::env::var("DOCKER_HOST").ok())
+            .unwrap_or_else(|| "unix:///run/mini-docker.sock".into());
+        Client { host }
+    }
+
+    fn connect(&self) -> Result<Box<dyn Stream>, ClientError> {
+        let fail = |_| ClientError::Connect(self.host.clone());
+        if let Some(p) = self.host.strip_prefix("unix://") {
+            Ok(Box::new(
+                std::os::unix::net::UnixStream::connect(p).map_err(fail)?,
+            ))
+        } else if let Some(a) = self.host.strip_prefix("tcp://") {
+            Ok(Box::new(std::net::TcpStream::connect(a).map_err(fail)?))
+        } else {
+            Err(ClientError::Io(format!(
+                "unsupported host {}: use unix:///path or tcp://host:port",
+                self.host
+            )))
+        }
+    }
+
+    /// Sends a request; error statuses become [`ClientError::Api`].
+    pub fn call(&self, method: &str, path: &str, body: Body) -> Result<Response, ClientError> {
+        let r = self.raw(method, path, body)?;
+        if r.status >= 400 {
+            let status = r.status;
+            let v = r.json().unwrap_or_default();
+            let message = v["message"].as_str().unwrap_or("unknown error").to_string();
+            return Err(ClientError::Api { status, message });
+        }
+        Ok(r)
+    }
+
+    /// Sends a request and returns whatever came back.
+    pub fn raw(&self, method: &str, path: &str, body: Body) -> Result<Response, ClientError> {
+        let io = |e: std::io::Error| ClientError::Io(e.to_string());
+        let mut s = self.connect()?;
+        let mut head = format!("{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: mini-docker\r\nConnection: close\r\n");
+        let (ctype, len, mut reader): (&str, u64, Option<Box<dyn Read + Send>>) = match body {
+            Body::Empty => ("", 0, None),
+            Body::Json(v) => {
+                let b = serde_json::to_vec(&v).unwrap_or_default();
+                (
+                    "application/json",
+                    b.len() as u64,
+                    Some(Box::new(std::io::Cursor::new(b))),
+                )
+            }
+            Body::Reader(r, n, t) => (t, n, Some(r)),
+        };
+        if !ctype.is_empty() {
+            head.push_str(&format!("Content-Type: {ctype}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
+        s.write_all(head.as_bytes()).map_err(io)?;
+        if let Some(r) = reader.as_mut() {
+            std::io::copy(r, &mut s).map_err(io)?;
+        }
+        s.flush().map_err(io)?;
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        r.read_line(&mut line).map_err(io)?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .ok_or_else(|| ClientError::Io(format!("bad answer from the daemon: {line:?}")))?;
+        let mut chunked = false;
+        let mut length: Option<u64> = None;
+        loop {
+            line.clear();
+            r.read_line(&mut line).map_err(io)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+                if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                    chunked = true;
+                } else if k == "content-length" {
+                    length = v.parse().ok();
+                }
+            }
+        }
+        let body: Box<dyn Read + Send> = if chunked {
+            Box::new(Chunked {
+                inner: r,
+                left: 0,
+                done: false,
+            })
+        } else if let Some(n) = length {
+            Box::new(r.take(n))
+        } else {
+            Box::new(r)
+        };
+        Ok(Response { status, body })
+    }
+}
+
+/// Splits a multiplexed stream into stdout and stderr as it arrives.
+pub fn demux(mut r: impl Read, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<()> {
+    let mut head = [0u8; 8];
+    loop {
+        if let Err(e) = r.read_exact(&mut head) {
+            return if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        let n = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let mut buf = vec![0u8; n];
+        r.read_exact(&mut buf)?;
+        if head[0] == 2 {
+            err.write_all(&buf)?;
+            err.flush()?;
+        } else {
+            out.write_all(&buf)?;
+            out.flush()?;
+        }
+    }
+}
+
+/// `%`-encodes a query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

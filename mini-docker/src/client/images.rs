@@ -1,0 +1,329 @@
+//! Image commands (images, import, tag, rmi, save, load) and the system ones
+//! (version, info).
+
+use super::format;
+use super::http::{self, Body, Client, Response};
+use super::Failure;
+use crate::engine::util;
+use serde_json::Value;
+use std::io::{BufRead, Read};
+
+/// Flags of `images`.
+#[derive(clap::Args, Debug)]
+pub struct ImagesArgs {
+    /// Show all images.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pretty-print images using a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+fn short_id(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+/// `images`.
+pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
+    let list = c.call("GET", "/images/json", Body::Empty)?.json()?;
+    let now = util::now_nanos() / 1_000_000_000;
+    let mut rows = Vec::new();
+    for img in list.as_array().cloned().unwrap_or_default() {
+        let id = short_id(img["Id"].as_str().unwrap_or(""));
+        let tags: Vec<String> = img["RepoTags"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tags = if tags.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            tags
+        };
+        for t in tags {
+            let (repo, tag) = t
+                .rsplit_once(':')
+                .filter(|(_, tag)| !tag.contains('/'))
+                .unwrap_or((&t, "<none>"));
+            rows.push(serde_json::json!({
+                "ID": id, "Repository": repo, "Tag": tag,
+                "CreatedSince": format!("{} ago", util::human_duration(now - img["Created"].as_i64().unwrap_or(0))),
+                "Size": util::human_size(img["Size"].as_u64().unwrap_or(0)),
+            }));
+        }
+    }
+    if a.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &rows {
+            if seen.insert(r["ID"].to_string()) {
+                println!("{}", r["ID"].as_str().unwrap_or(""));
+            }
+        }
+        return Ok(0);
+    }
+    if let Some(t) = &a.format {
+        for r in &rows {
+            println!(
+                "{}",
+                format::render(t, r).map_err(|m| Failure {
+                    code: 1,
+                    message: m
+                })?
+            );
+        }
+        return Ok(0);
+    }
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                s(r, "Repository"),
+                s(r, "Tag"),
+                s(r, "ID"),
+                s(r, "CreatedSince"),
+                s(r, "Size"),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        format::table(
+            &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+            &table
+        )
+    );
+    Ok(0)
+}
+
+/// Prints a stream of JSON messages (pull, push, load); an `error` fails.
+pub fn show_progress(r: Response) -> Result<(), String> {
+    for line in std::io::BufReader::new(r.body).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
+            continue;
+        };
+        if let Some(e) = v["error"].as_str() {
+            return Err(e.to_string());
+        }
+        if let Some(s) = v["stream"].as_str() {
+            print!("{s}");
+        } else if let Some(s) = v["status"].as_str() {
+            match v["id"].as_str() {
+                Some(id) => println!("{id}: {s} {}", v["progress"].as_str().unwrap_or("")),
+                None => println!("{s}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn input(file: &str) -> Result<(Box<dyn Read + Send>, u64), Failure> {
+    if file == "-" {
+        let mut v = Vec::new();
+        std::io::stdin().read_to_end(&mut v)?;
+        let n = v.len() as u64;
+        return Ok((Box::new(std::io::Cursor::new(v)), n));
+    }
+    let f = std::fs::File::open(file).map_err(|e| Failure {
+        code: 1,
+        message: format!("open {file}: {e}"),
+    })?;
+    let n = f.metadata()?.len();
+    Ok((Box::new(f), n))
+}
+
+/// `import FILE|- [REPOSITORY[:TAG]]`.
+pub fn import(
+    c: &Client,
+    file: &str,
+    reference: Option<&str>,
+    message: Option<&str>,
+) -> Result<u8, Failure> {
+    let (r, n) = input(file)?;
+    let mut q = "/images/create?fromSrc=-".to_string();
+    if let Some(reference) = reference {
+        let (repo, tag) = split_ref(reference);
+        q.push_str(&format!("&repo={}&tag={}", http::enc(repo), http::enc(tag)));
+    }
+    if let Some(m) = message {
+        q.push_str(&format!("&message={}", http::enc(m)));
+    }
+    let resp = c.call("POST", &q, Body::Reader(r, n, "application/x-tar"))?;
+    show_progress(resp).map_err(|m| Failure {
+        code: 1,
+        message: m,
+    })?;
+    Ok(0)
+}
+
+/// `name:tag` -> (`name`, `tag`), with `latest` by default.
+pub fn split_ref(r: &str) -> (&str, &str) {
+    match r.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (r, "latest"),
+    }
+}
+
+/// `tag`.
+pub fn tag(c: &Client, source: &str, target: &str) -> Result<u8, Failure> {
+    let (repo, tag) = split_ref(target);
+    c.call(
+        "POST",
+        &format!(
+            "/images/{source}/tag?repo={}&tag={}",
+            http::enc(repo),
+            http::enc(tag)
+        ),
+        Body::Empty,
+    )?;
+    Ok(0)
+}
+
+/// `rmi`.
+pub fn rmi(c: &Client, force: bool, images: &[String]) -> Result<u8, Failure> {
+    let mut code = 0;
+    for i in images {
+        match c
+            .call(
+                "DELETE",
+                &format!("/images/{i}?force={}", force as u8),
+                Body::Empty,
+            )
+            .and_then(|r| r.json())
+        {
+            Ok(v) => {
+                for e in v.as_array().cloned().unwrap_or_default() {
+                    if let Some(u) = e["Untagged"].as_str() {
+                        println!("Untagged: {u}");
+                    }
+                    if let Some(d) = e["Deleted"].as_str() {
+                        println!("Deleted: {d}");
+                    }
+                }
+            }
+            Err(e @ http::ClientError::Connect(_)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `save -o FILE IMAGE…`.
+pub fn save(c: &Client, output: Option<&str>, images: &[String]) -> Result<u8, Failure> {
+    let q: Vec<String> = images
+        .iter()
+        .map(|i| format!("names={}", http::enc(i)))
+        .collect();
+    let mut r = c.call("GET", &format!("/images/get?{}", q.join("&")), Body::Empty)?;
+    match output {
+        Some(o) => {
+            let tmp = format!("{o}.tmp-mini-docker");
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::copy(&mut r.body, &mut f)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, o)?;
+        }
+        None => {
+            if nix::unistd::isatty(1).unwrap_or(false) {
+                return Err(Failure {
+                    code: 1,
+                    message: "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                        .into(),
+                });
+            }
+            std::io::copy(&mut r.body, &mut std::io::stdout())?;
+        }
+    }
+    Ok(0)
+}
+
+/// `load -i FILE`.
+pub fn load(c: &Client, input_file: Option<&str>) -> Result<u8, Failure> {
+    let (r, n) = input(input_file.unwrap_or("-"))?;
+    let resp = c.call(
+        "POST",
+        "/images/load",
+        Body::Reader(r, n, "application/x-tar"),
+    )?;
+    show_progress(resp).map_err(|m| Failure {
+        code: 1,
+        message: m,
+    })?;
+    Ok(0)
+}
+
+/// `version`.
+pub fn version(c: &Client) -> Result<u8, Failure> {
+    println!("Client: mini-docker\n Version:           {}\n API version:       {}\n OS/Arch:           linux/{}\n", env!("CARGO_PKG_VERSION"), crate::engine::api::API_VERSION, std::env::consts::ARCH);
+    let v = c.call("GET", "/version", Body::Empty)?.json()?;
+    println!(
+        "Server: {}\n Engine:\n  Version:          {}\n  API version:      {} (minimum version {})\n  OS/Arch:          {}/{}\n  Kernel:           {}",
+        v["Platform"]["Name"].as_str().unwrap_or(""),
+        v["Version"].as_str().unwrap_or(""),
+        v["ApiVersion"].as_str().unwrap_or(""),
+        v["MinAPIVersion"].as_str().unwrap_or(""),
+        v["Os"].as_str().unwrap_or(""),
+        v["Arch"].as_str().unwrap_or(""),
+        v["KernelVersion"].as_str().unwrap_or("")
+    );
+    Ok(0)
+}
+
+/// `info`.
+pub fn info(c: &Client) -> Result<u8, Failure> {
+    let v = c.call("GET", "/info", Body::Empty)?.json()?;
+    println!("Server:");
+    println!(" Containers: {}", v["Containers"]);
+    println!("  Running: {}", v["ContainersRunning"]);
+    println!("  Paused: {}", v["ContainersPaused"]);
+    println!("  Stopped: {}", v["ContainersStopped"]);
+    println!(" Images: {}", v["Images"]);
+    println!(
+        " Server Version: {}",
+        v["ServerVersion"].as_str().unwrap_or("")
+    );
+    println!(" Storage Driver: {}", v["Driver"].as_str().unwrap_or(""));
+    println!(
+        " Logging Driver: {}",
+        v["LoggingDriver"].as_str().unwrap_or("")
+    );
+    println!(
+        " Cgroup Driver: {}",
+        v["CgroupDriver"].as_str().unwrap_or("")
+    );
+    println!(
+        " Cgroup Version: {}",
+        v["CgroupVersion"].as_str().unwrap_or("")
+    );
+    println!(
+        " Default Runtime: {}",
+        v["DefaultRuntime"].as_str().unwrap_or("")
+    );
+    println!(
+        " Kernel Version: {}",
+        v["KernelVersion"].as_str().unwrap_or("")
+    );
+    println!(" OSType: {}", v["OSType"].as_str().unwrap_or(""));
+    println!(
+        " Architecture: {}",
+        v["Architecture"].as_str().unwrap_or("")
+    );
+    println!(" CPUs: {}", v["NCPU"]);
+    println!(" Name: {}", v["Name"].as_str().unwrap_or(""));
+    println!(
+        " Docker Root Dir: {}",
+        v["DockerRootDir"].as_str().unwrap_or("")
+    );
+    println!(" Live Restore Enabled: {}", v["LiveRestoreEnabled"]);
+    Ok(0)
+}

@@ -1,0 +1,239 @@
+//! # The `mini-docker` client
+//!
+//! Docker's command line over the Engine API: each command is one or a few
+//! HTTP requests (see `REFERENCE-NOTES.md` for what the docker CLI sends),
+//! and prints what Docker prints. `containers`, `images` and `system` hold
+//! the commands; [`format`] the tables and Go templates.
+
+pub mod containers;
+pub mod format;
+pub mod http;
+pub mod images;
+
+use clap::{Parser, Subcommand};
+use http::{Client, ClientError};
+
+/// A container engine with Docker's architecture in miniature.
+#[derive(Parser, Debug)]
+#[command(name = "mini-docker", version, about)]
+pub struct Cli {
+    /// Daemon socket to connect to (unix:///path or tcp://127.0.0.1:PORT); default $DOCKER_HOST or unix:///run/mini-docker.sock.
+    #[arg(short = 'H', long = "host", global = true)]
+    pub host: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Show the client and daemon versions.
+    Version,
+    /// Display system-wide information.
+    Info,
+    /// Create and run a new container from an image.
+    Run(containers::RunArgs),
+    /// Create a new container.
+    Create(containers::RunArgs),
+    /// Start one or more stopped containers.
+    Start {
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop one or more running containers.
+    Stop {
+        /// Seconds to wait before killing it.
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: i64,
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill one or more running containers.
+    Kill {
+        /// Signal to send.
+        #[arg(short = 's', long = "signal", default_value = "KILL")]
+        signal: String,
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove one or more containers.
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL).
+        #[arg(short, long)]
+        force: bool,
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Fetch the logs of a container.
+    Logs {
+        /// Number of lines to show from the end of the logs ("all" for all).
+        #[arg(long = "tail", short = 'n', default_value = "all")]
+        tail: String,
+        /// Show timestamps.
+        #[arg(short = 't', long)]
+        timestamps: bool,
+        /// Follow log output.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Container.
+        container: String,
+    },
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait {
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Return low-level information on containers or images.
+    Inspect {
+        /// Format the output using the given Go template.
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List images.
+    Images(images::ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import {
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// File, or - for stdin.
+        file: String,
+        /// REPOSITORY[:TAG].
+        reference: Option<String>,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag {
+        /// Source.
+        source: String,
+        /// Target.
+        target: String,
+    },
+    /// Remove one or more images.
+    Rmi {
+        /// Force removal of the image.
+        #[arg(short, long)]
+        force: bool,
+        /// Images.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Save one or more images to a tar archive.
+    Save {
+        /// Write to a file, instead of STDOUT.
+        #[arg(short, long)]
+        output: Option<String>,
+        /// Images.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Load an image from a tar archive or STDIN.
+    Load {
+        /// Read from tar archive file, instead of STDIN.
+        #[arg(short, long)]
+        input: Option<String>,
+    },
+}
+
+/// What a failed command exits with, and what it prints.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// One line.
+    pub message: String,
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs a parsed command line; `Ok(code)` is the exit code.
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    let c = Client::new(cli.host);
+    match cli.cmd {
+        Cmd::Version => images::version(&c),
+        Cmd::Info => images::info(&c),
+        Cmd::Run(a) => containers::run(&c, a, true),
+        Cmd::Create(a) => containers::run(&c, a, false),
+        Cmd::Start { containers } => containers::each(&c, &containers, |c, id| {
+            c.call(
+                "POST",
+                &format!("/containers/{}/start", http::enc(id)),
+                http::Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        Cmd::Stop { time, containers } => containers::each(&c, &containers, |c, id| {
+            c.call(
+                "POST",
+                &format!("/containers/{}/stop?t={time}", http::enc(id)),
+                http::Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        Cmd::Kill { signal, containers } => containers::each(&c, &containers, |c, id| {
+            c.call(
+                "POST",
+                &format!(
+                    "/containers/{}/kill?signal={}",
+                    http::enc(id),
+                    http::enc(&signal)
+                ),
+                http::Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        Cmd::Rm { force, containers } => containers::each(&c, &containers, |c, id| {
+            c.call(
+                "DELETE",
+                &format!("/containers/{}?force={}", http::enc(id), force as u8),
+                http::Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        Cmd::Ps(a) => containers::ps(&c, a),
+        Cmd::Logs {
+            tail,
+            timestamps,
+            follow,
+            container,
+        } => containers::logs(&c, &container, &tail, timestamps, follow),
+        Cmd::Wait { containers } => containers::wait(&c, &containers),
+        Cmd::Inspect { format, names } => containers::inspect(&c, format.as_deref(), &names),
+        Cmd::Images(a) => images::images(&c, a),
+        Cmd::Import {
+            message,
+            file,
+            reference,
+        } => images::import(&c, &file, reference.as_deref(), message.as_deref()),
+        Cmd::Tag { source, target } => images::tag(&c, &source, &target),
+        Cmd::Rmi { force, images } => images::rmi(&c, force, &images),
+        Cmd::Save { output, images } => images::save(&c, output.as_deref(), &images),
+        Cmd::Load { input } => images::load(&c, input.as_deref()),
+    }
+}

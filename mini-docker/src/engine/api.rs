@@ -1,0 +1,607 @@
+//! The Docker Engine API v1.41 over HTTP/1.1 (axum), for the endpoints the
+//! engine implements. Paths may carry a `/v1.NN` prefix (version
+//! negotiation: `/_ping` answers with `API-Version`).
+
+use super::logs::{self, LogOptions};
+use super::{ApiError, Engine};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The API version we speak.
+pub const API_VERSION: &str = "1.41";
+
+type Q = Query<HashMap<String, String>>;
+type Eng = State<Arc<Engine>>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::NOT_MODIFIED {
+            return status.into_response();
+        }
+        (status, Json(json!({"message": self.message}))).into_response()
+    }
+}
+
+fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    matches!(q.get(k).map(String::as_str), Some("1" | "true" | "True"))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// A body fed by a channel (streamed responses).
+fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
+    let s = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    Body::from_stream(s)
+}
+
+/// The router.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/_ping", get(ping).head(ping))
+        .route("/version", get(version))
+        .route("/info", get(info))
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/:id/json", get(inspect))
+        .route("/containers/:id/start", post(start))
+        .route("/containers/:id/stop", post(stop))
+        .route("/containers/:id/kill", post(kill))
+        .route("/containers/:id/wait", post(wait))
+        .route("/containers/:id/logs", get(logs_handler))
+        .route("/containers/:id/attach", post(attach))
+        .route("/containers/:id", axum::routing::delete(remove))
+        .route("/images/*rest", any(images))
+        .fallback(|req: Request| async move {
+            ApiError::not_found(format!(
+                "page not found: {} {}",
+                req.method(),
+                req.uri().path()
+            ))
+            .into_response()
+        })
+        .with_state(engine)
+}
+
+async fn ping() -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        "OK",
+    )
+        .into_response()
+}
+
+fn kernel() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+async fn version() -> Json<Value> {
+    let v = env!("CARGO_PKG_VERSION");
+    Json(json!({
+        "Platform": {"Name": "mini-docker"},
+        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "Os": "linux", "Arch": "amd64", "KernelVersion": kernel()}}],
+        "Version": v, "ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "GitCommit": "mini", "GoVersion": "rust",
+        "Os": "linux", "Arch": "amd64", "KernelVersion": kernel(), "BuildTime": "",
+    }))
+}
+
+async fn info(State(e): Eng) -> Json<Value> {
+    let cs = e.list();
+    let running = cs.iter().filter(|c| c.state.running).count();
+    let images = e.images.list().as_array().map(Vec::len).unwrap_or(0);
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Json(json!({
+        "ID": "mini-docker", "Containers": cs.len(), "ContainersRunning": running, "ContainersPaused": 0,
+        "ContainersStopped": cs.len() - running, "Images": images, "Driver": e.images.driver_name(),
+        "DriverStatus": [], "DockerRootDir": e.opts.root, "KernelVersion": kernel(), "OperatingSystem": "linux",
+        "OSType": "linux", "Architecture": std::env::consts::ARCH, "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": 0, "Name": host, "ServerVersion": env!("CARGO_PKG_VERSION"), "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "1", "LoggingDriver": "json-file", "DefaultRuntime": "mini-runc",
+        "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
+        "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
+        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]}, "Swarm": {"LocalNodeState": "inactive"},
+        "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": [],
+    }))
+}
+
+async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
+    let name = q.get("name").cloned();
+    let id = blocking(move || e.create(name.as_deref(), &v)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
+}
+
+fn filters(q: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
+    let raw = match q.get("filters") {
+        Some(f) if !f.is_empty() => f,
+        _ => return HashMap::new(),
+    };
+    let v: Value = serde_json::from_str(raw).unwrap_or(json!({}));
+    let mut out = HashMap::new();
+    if let Some(m) = v.as_object() {
+        for (k, vals) in m {
+            let list = match vals {
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
+                Value::Object(o) => o.keys().cloned().collect(),
+                _ => vec![],
+            };
+            out.insert(k.clone(), list);
+        }
+    }
+    out
+}
+
+async fn list(State(e): Eng, Query(q): Q) -> Json<Value> {
+    let all = flag(&q, "all");
+    let f = filters(&q);
+    let out: Vec<Value> = e
+        .list()
+        .into_iter()
+        .filter(|c| all || c.state.running || f.contains_key("status"))
+        .filter(|c| {
+            f.get("status")
+                .map(|s| s.contains(&c.state.status))
+                .unwrap_or(true)
+        })
+        .filter(|c| {
+            f.get("name")
+                .map(|s| s.iter().any(|n| c.name.contains(n.trim_start_matches('/'))))
+                .unwrap_or(true)
+        })
+        .filter(|c| {
+            f.get("id")
+                .map(|s| s.iter().any(|n| c.id.starts_with(n)))
+                .unwrap_or(true)
+        })
+        .filter(|c| {
+            f.get("label")
+                .map(|s| {
+                    s.iter().all(|l| {
+                        let (k, v) = l
+                            .split_once('=')
+                            .map(|(k, v)| (k, Some(v)))
+                            .unwrap_or((l, None));
+                        match c.config["Labels"].get(k).and_then(Value::as_str) {
+                            Some(have) => v.map(|v| v == have).unwrap_or(true),
+                            None => false,
+                        }
+                    })
+                })
+                .unwrap_or(true)
+        })
+        .map(|c| c.summary())
+        .collect();
+    Json(Value::Array(out))
+}
+
+async fn inspect(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(e.find(&id)?.inspect(&e.opts.root)))
+}
+
+async fn start(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<StatusCode, ApiError> {
+    blocking(move || e.start(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn stop(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    let t = q.get("t").and_then(|t| t.parse().ok());
+    e.stop(&id, t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn kill(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    e.kill(&id, q.get("signal").map(String::as_str).unwrap_or("KILL"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn wait(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let c = e.find(&id)?;
+    let cond = q
+        .get("condition")
+        .cloned()
+        .unwrap_or_else(|| "not-running".into());
+    if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {
+        return Err(ApiError::bad(format!("invalid condition: {cond}")));
+    }
+    // Headers now, the body at the exit (the CLI starts the container meanwhile).
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let code = e.wait(&c.id, &cond).await.unwrap_or(-1);
+        let _ = tx
+            .send(Bytes::from(format!(
+                "{}\n",
+                json!({"StatusCode": code, "Error": null})
+            )))
+            .await;
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        channel_body(rx),
+    )
+        .into_response())
+}
+
+async fn remove(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    let force = flag(&q, "force");
+    blocking(move || e.remove(&id, force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends the log from `offset` into `tx`; with `follow`, keeps going until
+/// `done` says so (and everything was sent).
+async fn pump(
+    e: Arc<Engine>,
+    id: String,
+    mut offset: u64,
+    o: LogOptions,
+    follow: bool,
+    done: impl Fn(Option<&super::Container>) -> bool,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let path = super::shim::log_file(&e.dir(&id), &id);
+    // Opened once: an `--rm` container's log is unlinked right after its exit.
+    let mut file = std::fs::File::open(&path).ok();
+    let mut first = true;
+    loop {
+        let finished = done(e.find(&id).ok().as_ref());
+        if file.is_none() {
+            file = std::fs::File::open(&path).ok();
+        }
+        let (lines, next) = match file.as_mut() {
+            Some(f) => logs::read_file(f, offset),
+            None => (vec![], offset),
+        };
+        offset = next;
+        let lines = if first { logs::tail(lines, &o) } else { lines };
+        first = false;
+        let bytes = logs::render(&lines, &o, false);
+        if !bytes.is_empty() && tx.send(Bytes::from(bytes)).await.is_err() {
+            return;
+        }
+        if !follow || (finished && lines.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+async fn logs_handler(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let c = e.find(&id)?;
+    let mut o = LogOptions {
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        tail: None,
+        timestamps: flag(&q, "timestamps"),
+    };
+    if !o.stdout && !o.stderr {
+        return Err(ApiError::bad(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    o.tail = q.get("tail").and_then(|t| t.parse().ok());
+    let follow = flag(&q, "follow");
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(pump(
+        e,
+        c.id,
+        0,
+        o,
+        follow,
+        |c| c.map(|c| !c.state.running).unwrap_or(true),
+        tx,
+    ));
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.docker.multiplexed-stream",
+        )],
+        channel_body(rx),
+    )
+        .into_response())
+}
+
+/// Output-only attach: follows the log until the container's next exit.
+async fn attach(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let c = e.find(&id)?;
+    let o = LogOptions {
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        tail: None,
+        timestamps: false,
+    };
+    let offset = logs::size(&super::shim::log_file(&e.dir(&c.id), &c.id));
+    let gen = c.exits;
+    let (tx, mut rx) = mpsc::channel(16);
+    let stream = flag(&q, "stream");
+    tokio::spawn(pump(
+        e,
+        c.id,
+        offset,
+        o,
+        stream,
+        move |c| c.map(|c| c.exits > gen).unwrap_or(true),
+        tx,
+    ));
+    let upgrade = req.headers().get(header::UPGRADE).is_some();
+    if !upgrade {
+        return Ok((
+            [(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")],
+            channel_body(rx),
+        )
+            .into_response());
+    }
+    let on = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        if let Ok(up) = on.await {
+            let mut io = hyper_util::rt::TokioIo::new(up);
+            while let Some(b) = rx.recv().await {
+                if io.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            let _ = io.shutdown().await;
+        }
+    });
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.docker.raw-stream"),
+    );
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    Ok(r)
+}
+
+/// Reads a request body into a temp file (image tarballs).
+async fn body_to_file(
+    body: Body,
+    dir: &std::path::Path,
+) -> Result<tempfile::NamedTempFile, ApiError> {
+    use std::io::Write;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut s = body.into_data_stream();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad(e.to_string()))?;
+        tmp.write_all(&chunk)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    Ok(tmp)
+}
+
+fn json_lines(lines: Vec<Value>) -> Response {
+    let body: String = lines.into_iter().map(|l| format!("{l}\r\n")).collect();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Every `/images/…` endpoint (names may contain slashes).
+async fn images(
+    State(e): Eng,
+    UrlPath(rest): UrlPath<String>,
+    Query(q): Q,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let method = req.method().clone();
+    let rest = rest.trim_start_matches('/').to_string();
+    let tmpdir = e.opts.root.clone();
+    let arg = |k: &str| q.get(k).cloned().unwrap_or_default();
+    match (method.as_str(), rest.as_str()) {
+        ("GET", "json") => Ok(Json(e.images.list()).into_response()),
+        ("POST", "create") => {
+            if q.get("fromSrc").map(String::as_str) == Some("-") {
+                let tmp = body_to_file(req.into_body(), &tmpdir).await?;
+                let (repo, tag, msg) = (arg("repo"), arg("tag"), arg("message"));
+                let id = blocking(move || e.images.import(tmp.path(), &repo, &tag, &msg)).await?;
+                return Ok(json_lines(vec![json!({"status": id})]));
+            }
+            if q.contains_key("fromImage") {
+                return super::pull::pull(e, arg("fromImage"), arg("tag")).await;
+            }
+            Err(ApiError::bad("give fromSrc=- (import) or fromImage (pull)"))
+        }
+        ("POST", "load") => {
+            let tmp = body_to_file(req.into_body(), &tmpdir).await?;
+            let loaded = blocking(move || e.images.load(tmp.path())).await?;
+            Ok(json_lines(
+                loaded
+                    .into_iter()
+                    .map(|l| json!({"stream": format!("{l}\n")}))
+                    .collect(),
+            ))
+        }
+        ("GET", "get") => {
+            let names: Vec<String> = req
+                .uri()
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("names="))
+                .map(percent_decode)
+                .collect();
+            save(e, names).await
+        }
+        ("GET", r) if r.ends_with("/json") => {
+            Ok(Json(e.images.inspect(r.trim_end_matches("/json"))?).into_response())
+        }
+        ("GET", r) if r.ends_with("/get") => {
+            save(e, vec![r.trim_end_matches("/get").to_string()]).await
+        }
+        ("POST", r) if r.ends_with("/tag") => {
+            let (name, repo, tag) = (
+                r.trim_end_matches("/tag").to_string(),
+                arg("repo"),
+                arg("tag"),
+            );
+            blocking(move || e.images.tag(&name, &repo, &tag)).await?;
+            Ok(StatusCode::CREATED.into_response())
+        }
+        ("POST", r) if r.ends_with("/push") => {
+            super::pull::push(e, r.trim_end_matches("/push").to_string(), arg("tag")).await
+        }
+        ("DELETE", name) => {
+            let (name, force) = (name.to_string(), flag(&q, "force"));
+            let e2 = e.clone();
+            let out =
+                blocking(move || e.images.remove(&name, force, &|id| e2.image_users(id))).await?;
+            Ok(Json(out).into_response())
+        }
+        _ => Err(ApiError::not_found(format!(
+            "page not found: {method} /images/{rest}"
+        ))),
+    }
+}
+
+async fn save(e: Arc<Engine>, names: Vec<String>) -> Result<Response, ApiError> {
+    let tmp = tempfile::NamedTempFile::new_in(&e.opts.root)
+        .map_err(|x| ApiError::internal(x.to_string()))?;
+    let path = tmp.path().to_path_buf();
+    blocking(move || e.images.save(&names, &path)).await?;
+    let f = tokio::fs::File::open(tmp.path())
+        .await
+        .map_err(|x| ApiError::internal(x.to_string()))?;
+    drop(tmp); // unlinked; the open file stays readable
+    let body = Body::from_stream(tokio_util_stream(f));
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
+}
+
+fn tokio_util_stream(
+    f: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    futures_util::stream::unfold(f, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    })
+}
+
+/// Decodes `%XX` and `+` in a query value.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Serves one connection (unix or tcp): HTTP/1.1 with upgrades, the
+/// `/v1.NN` prefix stripped, Docker's headers added.
+pub async fn serve_connection<S>(io: S, app: Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt;
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        let app = app.clone();
+        async move {
+            let path = req.uri().path();
+            if let Some(rest) = path.strip_prefix("/v1.") {
+                if let Some(i) = rest.find('/') {
+                    let new = format!(
+                        "{}{}",
+                        &rest[i..],
+                        req.uri()
+                            .query()
+                            .map(|q| format!("?{q}"))
+                            .unwrap_or_default()
+                    );
+                    if let Ok(u) = new.parse() {
+                        *req.uri_mut() = u;
+                    }
+                }
+            }
+            let mut resp = app.oneshot(req.map(Body::new)).await?;
+            let h = resp.headers_mut();
+            h.insert("API-Version", HeaderValue::from_static(API_VERSION));
+            h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+            h.insert("OSType", HeaderValue::from_static("linux"));
+            h.insert(
+                header::SERVER,
+                HeaderValue::from_static("Docker/20.10.0-mini (linux)"),
+            );
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .with_upgrades()
+        .await;
+}

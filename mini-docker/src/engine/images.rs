@@ -1,0 +1,340 @@
+//! Images: chapter 04's store, with an in-memory cache of resolved images
+//! so listing does not re-read every manifest and config on each call.
+//!
+//! Chapter 04 has no "untag"; [`Images::untag`] rewrites `images.json` the
+//! same way `ImageStore::tag` does (temp file, fsync, rename).
+
+use super::{util, ApiError, Result};
+use ::images::{Image, ImageStore};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use unionfs::Driver;
+
+/// The image side of the engine.
+pub struct Images {
+    /// Chapter 04's store.
+    pub store: ImageStore,
+    cache: Mutex<HashMap<String, Arc<Image>>>,
+    /// Serializes writes to `images.json`.
+    write: Mutex<()>,
+    layers: PathBuf,
+    overlay: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+impl Images {
+    /// Opens the store under `root`, and picks the layer driver once.
+    pub fn open(root: &Path) -> anyhow::Result<Images> {
+        let store = ImageStore::open(root)?;
+        let layers = root.join("layers");
+        let sel = unionfs::select_driver(unionfs::DriverKind::Auto, &layers)?;
+        tracing::info!("layers: {}", sel.reason);
+        Ok(Images {
+            store,
+            cache: Mutex::new(HashMap::new()),
+            write: Mutex::new(()),
+            overlay: sel.driver.name() == "overlay",
+            layers,
+        })
+    }
+
+    /// The chapter 03 driver over `layers/`.
+    pub fn driver(&self) -> Box<dyn Driver> {
+        let d: Option<Box<dyn Driver>> = if self.overlay {
+            unionfs::OverlayDriver::new(&self.layers)
+                .ok()
+                .map(|d| Box::new(d) as Box<dyn Driver>)
+        } else {
+            None
+        };
+        d.unwrap_or_else(|| {
+            Box::new(unionfs::CopyDriver::new(&self.layers).expect("the layers directory exists"))
+        })
+    }
+
+    /// The driver's name.
+    pub fn driver_name(&self) -> &'static str {
+        if self.overlay {
+            "overlay"
+        } else {
+            "copy"
+        }
+    }
+
+    fn by_digest(&self, digest: &str) -> Result<Arc<Image>> {
+        if let Some(i) = self.cache.lock().ok().and_then(|c| c.get(digest).cloned()) {
+            return Ok(i);
+        }
+        let d = ::images::digest::parse(digest).map_err(err)?;
+        let img = Arc::new(
+            ::images::image::resolve_digest(&self.store.blobs, &d, None, None).map_err(err)?,
+        );
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(digest.to_string(), img.clone());
+        }
+        Ok(img)
+    }
+
+    /// name:tag -> manifest digest.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        self.store.tags().unwrap_or_default()
+    }
+
+    /// Every (tag, image).
+    fn all(&self) -> Vec<(String, Arc<Image>)> {
+        self.tags()
+            .into_iter()
+            .filter_map(|(t, d)| self.by_digest(&d).ok().map(|i| (t, i)))
+            .collect()
+    }
+
+    /// A name, a digest, or an image id (or a unique prefix of one).
+    pub fn resolve(&self, reference: &str) -> Result<Arc<Image>> {
+        if let Some(d) = self.tags().get(&::images::image::normalize_name(reference)) {
+            return self.by_digest(d);
+        }
+        let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
+        if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            for (_, img) in self.all() {
+                let id = img.config_digest.to_string();
+                if id.trim_start_matches("sha256:").starts_with(hex)
+                    || img
+                        .manifest_digest
+                        .to_string()
+                        .trim_start_matches("sha256:")
+                        .starts_with(hex)
+                {
+                    return Ok(img);
+                }
+            }
+        }
+        Err(ApiError::not_found(format!(
+            "No such image: {}",
+            ::images::image::normalize_name(reference)
+        )))
+    }
+
+    fn tags_of(&self, config_digest: &str) -> Vec<String> {
+        self.all()
+            .into_iter()
+            .filter(|(_, i)| i.config_digest.to_string() == config_digest)
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    fn size(img: &Image) -> u64 {
+        img.manifest.layers().iter().map(|l| l.size()).sum()
+    }
+
+    fn created(img: &Image) -> String {
+        img.config
+            .created()
+            .clone()
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+    }
+
+    /// `GET /images/json`.
+    pub fn list(&self) -> Value {
+        let mut by_id: BTreeMap<String, (Arc<Image>, Vec<String>)> = BTreeMap::new();
+        for (tag, img) in self.all() {
+            by_id
+                .entry(img.config_digest.to_string())
+                .or_insert_with(|| (img.clone(), vec![]))
+                .1
+                .push(tag);
+        }
+        let mut out: Vec<Value> = by_id
+            .into_iter()
+            .map(|(id, (img, tags))| {
+                let size = Self::size(&img);
+                let labels = img.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default();
+                json!({
+                    "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
+                    "Created": util::parse_rfc3339(&Self::created(&img)).unwrap_or(0) / 1_000_000_000,
+                    "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
+                })
+            })
+            .collect();
+        out.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
+        Value::Array(out)
+    }
+
+    /// `GET /images/{name}/json`.
+    pub fn inspect(&self, name: &str) -> Result<Value> {
+        let img = self.resolve(name)?;
+        let id = img.config_digest.to_string();
+        let cfg = img
+            .config
+            .config()
+            .clone()
+            .map(|c| serde_json::to_value(c).unwrap_or(json!({})))
+            .unwrap_or(json!({}));
+        let cfg = pascal_case(cfg);
+        Ok(json!({
+            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": "", "Comment": "",
+            "Created": Self::created(&img), "Container": "", "ContainerConfig": {},
+            "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),
+            "Config": cfg, "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
+            "Size": Self::size(&img), "VirtualSize": Self::size(&img),
+            "GraphDriver": {"Name": self.driver_name(), "Data": {}},
+            "RootFS": {"Type": "layers", "Layers": img.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        }))
+    }
+
+    /// `POST /images/{name}/tag?repo=&tag=`.
+    pub fn tag(&self, name: &str, repo: &str, tag: &str) -> Result<()> {
+        let img = self.resolve(name)?;
+        if repo.is_empty()
+            || repo
+                .chars()
+                .any(|c| c.is_ascii_uppercase() || c.is_whitespace())
+        {
+            return Err(ApiError::bad(format!(
+                "invalid reference format: repository name must be lowercase: {repo}"
+            )));
+        }
+        let full = if tag.is_empty() {
+            format!("{repo}:latest")
+        } else {
+            format!("{repo}:{tag}")
+        };
+        let _g = self.write.lock();
+        self.store.tag(&full, &img.manifest_digest).map_err(err)
+    }
+
+    /// Removes one name; returns Docker's `[{"Untagged":…},{"Deleted":…}]`.
+    pub fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        users: &dyn Fn(&str) -> Vec<String>,
+    ) -> Result<Value> {
+        let img = self.resolve(name)?;
+        let id = img.config_digest.to_string();
+        let _g = self.write.lock();
+        let mut tags = self.tags();
+        let normalized = ::images::image::normalize_name(name);
+        let names: Vec<String> = if tags.contains_key(&normalized) {
+            vec![normalized]
+        } else {
+            // By id: every name of it.
+            let all = self.tags_of(&id);
+            if all.len() > 1 && !force {
+                return Err(ApiError::conflict(format!(
+                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    &id.trim_start_matches("sha256:")[..12]
+                )));
+            }
+            all
+        };
+        let remaining = self.tags_of(&id).len() - names.len();
+        let used = users(&id);
+        if remaining == 0 && !used.is_empty() && !force {
+            return Err(ApiError::conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                &used[0][..12],
+                &id.trim_start_matches("sha256:")[..12]
+            )));
+        }
+        let mut out = Vec::new();
+        for n in &names {
+            tags.remove(n);
+            out.push(json!({"Untagged": n}));
+        }
+        write_tags(self.store.root(), &tags).map_err(err)?;
+        if remaining == 0 && used.is_empty() {
+            out.push(json!({"Deleted": id}));
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// `docker import`: a rootfs tarball as a one-layer image.
+    pub fn import(&self, tar: &Path, repo: &str, tag: &str, message: &str) -> Result<String> {
+        let f = std::fs::File::open(tar).map_err(err)?;
+        let opts = ::images::import::ImportOptions {
+            created: Some(images::rfc3339(util::now_nanos() as u64 / 1_000_000_000)),
+            created_by: "mini-docker import".into(),
+            comment: (!message.is_empty()).then(|| message.to_string()),
+            ..Default::default()
+        };
+        let imported = ::images::import::import_tarball(&self.store, f, &opts)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        if !repo.is_empty() {
+            let full = if tag.is_empty() {
+                format!("{repo}:latest")
+            } else {
+                format!("{repo}:{tag}")
+            };
+            let _g = self.write.lock();
+            self.store
+                .tag(&full, &imported.manifest_digest)
+                .map_err(err)?;
+        }
+        Ok(imported.config_digest.to_string())
+    }
+
+    /// `docker load`: the names (or ids) loaded.
+    pub fn load(&self, tar: &Path) -> Result<Vec<String>> {
+        let _g = self.write.lock();
+        let loaded =
+            ::images::archive::load_any(&self.store, tar, "", &::images::PlatformSpec::host())
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+        Ok(loaded
+            .into_iter()
+            .flat_map(|l| {
+                if l.names.is_empty() {
+                    vec![format!("Loaded image ID: {}", l.config_digest)]
+                } else {
+                    l.names
+                        .into_iter()
+                        .map(|n| format!("Loaded image: {n}"))
+                        .collect()
+                }
+            })
+            .collect())
+    }
+
+    /// `docker save`: writes the archive to `out`.
+    pub fn save(&self, names: &[String], out: &Path) -> Result<()> {
+        let mut full = Vec::new();
+        for n in names {
+            self.resolve(n)?;
+            full.push(::images::image::normalize_name(n));
+        }
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        ::images::archive::save_docker_archive(&self.store, &refs, out).map_err(err)
+    }
+}
+
+/// Rewrites `images.json` atomically (chapter 04 has only `tag`).
+fn write_tags(root: &Path, tags: &BTreeMap<String, String>) -> std::io::Result<()> {
+    util::write_atomic(
+        &root.join("images.json"),
+        &serde_json::to_vec_pretty(tags).unwrap_or_default(),
+    )
+}
+
+/// oci-spec's camelCase config fields to Docker's PascalCase (`Env`, `Cmd`).
+fn pascal_case(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let mut c = k.chars();
+                    let k = match c.next() {
+                        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                        None => k,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -1,0 +1,936 @@
+//! # The engine: what `mini-dockerd` does behind the API
+//!
+//! The daemon keeps every container in an in-memory map, persisted one file
+//! per container (`containers/<id>/container.json`, written atomically), and
+//! images in chapter 04's store (`images.json` + `blobs/`). Layers are
+//! unpacked into a chapter 03 driver under `layers/`; a container's root is
+//! that driver's read-write layer mounted on `containers/<id>/rootfs`.
+//!
+//! `start` writes the bundle's `config.json` ([`spec`]) and spawns a
+//! [`shim`]; the shim runs the container through the runtime library and
+//! tells us when it exits. The daemon itself never forks a container.
+
+pub mod api;
+pub mod images;
+pub mod logs;
+pub mod net;
+pub mod pull;
+pub mod shim;
+pub mod spec;
+pub mod util;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// An error the API reports: an HTTP status and Docker's message.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// `{"message": …}`.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 404.
+    pub fn not_found(m: impl Into<String>) -> Self {
+        ApiError {
+            status: 404,
+            message: m.into(),
+        }
+    }
+    /// 409.
+    pub fn conflict(m: impl Into<String>) -> Self {
+        ApiError {
+            status: 409,
+            message: m.into(),
+        }
+    }
+    /// 400.
+    pub fn bad(m: impl Into<String>) -> Self {
+        ApiError {
+            status: 400,
+            message: m.into(),
+        }
+    }
+    /// 500.
+    pub fn internal(m: impl Into<String>) -> Self {
+        ApiError {
+            status: 500,
+            message: m.into(),
+        }
+    }
+    /// 304 (start/stop of a container already there).
+    pub fn not_modified() -> Self {
+        ApiError {
+            status: 304,
+            message: String::new(),
+        }
+    }
+}
+
+/// Result of an engine operation.
+pub type Result<T> = std::result::Result<T, ApiError>;
+
+/// Options of the daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--data-root`.
+    pub root: PathBuf,
+    /// The `mini-shim` binary.
+    pub shim: PathBuf,
+    /// Network options.
+    pub net: net::NetOptions,
+}
+
+/// A container's state, as `State` in inspect.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CState {
+    /// created, running, exited, removing.
+    pub status: String,
+    /// Running.
+    pub running: bool,
+    /// Host pid of its init.
+    pub pid: i64,
+    /// Last exit code.
+    pub exit_code: i64,
+    /// Why it could not start.
+    pub error: String,
+    /// Nanoseconds.
+    pub started_at: i64,
+    /// Nanoseconds.
+    pub finished_at: i64,
+}
+
+/// A container record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    /// 64 hex.
+    pub id: String,
+    /// Without the leading slash.
+    pub name: String,
+    /// Nanoseconds.
+    pub created: i64,
+    /// The image as the user named it.
+    pub image: String,
+    /// `sha256:` config digest.
+    pub image_id: String,
+    /// argv\[0\].
+    pub path: String,
+    /// argv\[1..\].
+    pub args: Vec<String>,
+    /// Docker's `Config`, with the image's defaults merged.
+    pub config: Value,
+    /// Docker's `HostConfig`.
+    pub host_config: Value,
+    /// State.
+    pub state: CState,
+    /// The chapter 03 layer id of its rw layer.
+    pub layer: String,
+    /// How many times it exited.
+    pub exits: u64,
+    /// Its network, when bridged.
+    #[serde(default)]
+    pub net: Option<net::Attachment>,
+}
+
+impl Container {
+    fn status_text(&self, now: i64) -> String {
+        let ago = |t: i64| util::human_duration((now - t) / 1_000_000_000);
+        match self.state.status.as_str() {
+            "running" => format!("Up {}", ago(self.state.started_at)),
+            "exited" => format!(
+                "Exited ({}) {} ago",
+                self.state.exit_code,
+                ago(self.state.finished_at)
+            ),
+            "created" => "Created".into(),
+            other => other.to_string(),
+        }
+    }
+
+    fn command(&self) -> String {
+        let mut parts = vec![self.path.clone()];
+        parts.extend(self.args.iter().map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        }));
+        parts.join(" ")
+    }
+
+    /// `GET /containers/json` entry.
+    pub fn summary(&self) -> Value {
+        json!({
+            "Id": self.id,
+            "Names": [format!("/{}", self.name)],
+            "Image": self.image,
+            "ImageID": self.image_id,
+            "Command": self.command(),
+            "Created": self.created / 1_000_000_000,
+            "Ports": self.net.as_ref().map(|n| n.port_summaries()).unwrap_or_default(),
+            "Labels": self.config.get("Labels").cloned().unwrap_or(json!({})),
+            "State": self.state.status,
+            "Status": self.status_text(util::now_nanos()),
+            "HostConfig": {"NetworkMode": self.network_mode()},
+            "NetworkSettings": {"Networks": self.networks()},
+            "Mounts": [],
+        })
+    }
+
+    /// `bridge`, `host` or `none`.
+    pub fn network_mode(&self) -> String {
+        match self.host_config.get("NetworkMode").and_then(Value::as_str) {
+            None | Some("") | Some("default") => "bridge".into(),
+            Some(m) => m.to_string(),
+        }
+    }
+
+    fn networks(&self) -> Value {
+        let mode = self.network_mode();
+        let n = self.net.as_ref();
+        json!({ mode: {
+            "IPAMConfig": null, "Links": null, "Aliases": null,
+            "NetworkID": n.map(|n| n.network_id.clone()).unwrap_or_default(),
+            "EndpointID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
+            "Gateway": n.map(|n| n.gateway.clone()).unwrap_or_default(),
+            "IPAddress": n.map(|n| n.ip.clone()).unwrap_or_default(),
+            "IPPrefixLen": n.map(|n| n.prefix).unwrap_or(0),
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
+        }})
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, root: &Path) -> Value {
+        let dir = root.join("containers").join(&self.id);
+        let n = self.net.as_ref();
+        json!({
+            "Id": self.id,
+            "Created": util::rfc3339_nanos(self.created),
+            "Path": self.path,
+            "Args": self.args,
+            "State": {
+                "Status": self.state.status,
+                "Running": self.state.running,
+                "Paused": false, "Restarting": false, "OOMKilled": false,
+                "Dead": false,
+                "Pid": self.state.pid,
+                "ExitCode": self.state.exit_code,
+                "Error": self.state.error,
+                "StartedAt": util::rfc3339_nanos(self.state.started_at),
+                "FinishedAt": util::rfc3339_nanos(self.state.finished_at),
+            },
+            "Image": self.image_id,
+            "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
+            "LogPath": shim::log_file(&dir, &self.id),
+            "Name": format!("/{}", self.name),
+            "RestartCount": 0,
+            "Driver": "mini-docker",
+            "Platform": "linux",
+            "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+            "ExecIDs": null,
+            "HostConfig": self.host_config,
+            "GraphDriver": {"Name": "chapter03", "Data": {"MergedDir": dir.join("rootfs")}},
+            "Mounts": [],
+            "Config": self.config,
+            "NetworkSettings": {
+                "Bridge": "", "SandboxID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
+                "HairpinMode": false,
+                "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "Ports": n.map(|n| n.ports_map()).unwrap_or(json!({})),
+                "SandboxKey": n.map(|n| n.netns.clone()).unwrap_or_default(),
+                "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+                "EndpointID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
+                "Gateway": n.map(|n| n.gateway.clone()).unwrap_or_default(),
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "IPAddress": n.map(|n| n.ip.clone()).unwrap_or_default(),
+                "IPPrefixLen": n.map(|n| n.prefix).unwrap_or(0),
+                "IPv6Gateway": "",
+                "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
+                "Networks": self.networks(),
+            },
+        })
+    }
+}
+
+/// The daemon's state.
+pub struct Engine {
+    /// Options.
+    pub opts: Options,
+    containers: Mutex<BTreeMap<String, Container>>,
+    removed: Mutex<HashMap<String, i64>>,
+    /// Signalled on every container state change.
+    pub changed: Notify,
+    /// Images.
+    pub images: images::Images,
+    /// The default bridge, once set up.
+    pub bridge: Mutex<Option<net::Bridge>>,
+}
+
+fn stat_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+impl Engine {
+    /// Opens (creating) the data root and loads the containers.
+    pub fn open(opts: Options) -> anyhow::Result<Arc<Engine>> {
+        use anyhow::Context;
+        for d in ["containers", "runtime", "shims", "layers", "netns"] {
+            std::fs::create_dir_all(opts.root.join(d))
+                .with_context(|| format!("create {}", opts.root.join(d).display()))?;
+        }
+        std::fs::set_permissions(
+            &opts.root,
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        )?;
+        let images = images::Images::open(&opts.root)?;
+        let mut map = BTreeMap::new();
+        for e in std::fs::read_dir(opts.root.join("containers"))?.flatten() {
+            if let Ok(bytes) = std::fs::read(e.path().join("container.json")) {
+                if let Ok(c) = serde_json::from_slice::<Container>(&bytes) {
+                    map.insert(c.id.clone(), c);
+                }
+            }
+        }
+        Ok(Arc::new(Engine {
+            opts,
+            containers: Mutex::new(map),
+            removed: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+            images,
+            bridge: Mutex::new(None),
+        }))
+    }
+
+    /// Adopts running containers after a restart (live restore).
+    pub fn restore(self: &Arc<Self>) {
+        let running: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|c| c.state.running)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in running {
+            tracing::info!(%id, "adopting a running container");
+            self.watch(id);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Container>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The container's directory.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.opts.root.join("containers").join(id)
+    }
+
+    fn socket(&self, id: &str) -> PathBuf {
+        self.opts
+            .root
+            .join("shims")
+            .join(format!("{}.sock", &id[..12]))
+    }
+
+    fn runtime_root(&self) -> PathBuf {
+        self.opts.root.join("runtime")
+    }
+
+    fn persist(&self, c: &Container) {
+        let path = self.dir(&c.id).join("container.json");
+        if let Err(e) = util::write_atomic(&path, &serde_json::to_vec_pretty(c).unwrap_or_default())
+        {
+            tracing::warn!("persist {}: {e}", path.display());
+        }
+    }
+
+    /// Finds a container by id, name or unique id prefix.
+    pub fn find(&self, key: &str) -> Result<Container> {
+        let map = self.lock();
+        let key = key.trim_start_matches('/');
+        if let Some(c) = map.get(key) {
+            return Ok(c.clone());
+        }
+        if let Some(c) = map.values().find(|c| c.name == key) {
+            return Ok(c.clone());
+        }
+        let hits: Vec<&Container> = map
+            .values()
+            .filter(|c| !key.is_empty() && c.id.starts_with(key))
+            .collect();
+        match hits.len() {
+            1 => Ok(hits[0].clone()),
+            0 => Err(ApiError::not_found(format!("No such container: {key}"))),
+            _ => Err(ApiError::bad(format!(
+                "Multiple IDs found with provided prefix: {key}"
+            ))),
+        }
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> Option<Container> {
+        let mut map = self.lock();
+        let c = map.get_mut(id)?;
+        f(c);
+        let c = c.clone();
+        drop(map);
+        self.persist(&c);
+        self.changed.notify_waiters();
+        Some(c)
+    }
+
+    /// All containers.
+    pub fn list(&self) -> Vec<Container> {
+        let mut v: Vec<Container> = self.lock().values().cloned().collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.created));
+        v
+    }
+
+    /// `POST /containers/create`.
+    pub fn create(&self, name: Option<&str>, body: &Value) -> Result<String> {
+        let image_ref = body.get("Image").and_then(Value::as_str).unwrap_or("");
+        if image_ref.is_empty() {
+            return Err(ApiError::bad("No image was specified"));
+        }
+        let img = self.images.resolve(image_ref)?;
+        let strings = |k: &str| -> Vec<String> {
+            match body.get(k) {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
+                Some(Value::String(s)) => vec![s.clone()],
+                _ => vec![],
+            }
+        };
+        let labels: BTreeMap<String, String> = body
+            .get("Labels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let overrides = ::images::runtime::RunOverrides {
+            entrypoint: body
+                .get("Entrypoint")
+                .filter(|v| !v.is_null())
+                .map(|_| strings("Entrypoint")),
+            cmd: strings("Cmd"),
+            env: strings("Env"),
+            workdir: body
+                .get("WorkingDir")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+            user: body
+                .get("User")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+            labels,
+            ..Default::default()
+        };
+        let rc = ::images::runtime::runtime_config(img.config.config().as_ref(), &overrides)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let host_config = body.get("HostConfig").cloned().unwrap_or(json!({}));
+        let mode = host_config
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        if !matches!(mode, "" | "default" | "bridge" | "host" | "none") {
+            return Err(ApiError::not_found(format!("network {mode} not found")));
+        }
+        let id = util::new_id();
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = n.trim_start_matches('/');
+                if !util::valid_name(n) {
+                    return Err(ApiError::bad(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                n.to_string()
+            }
+            None => util::random_name(),
+        };
+        let hostname = body
+            .get("Hostname")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| id[..12].to_string());
+        let mut config = json!({
+            "Hostname": hostname,
+            "Domainname": "",
+            "User": rc.user,
+            "AttachStdin": false, "AttachStdout": body.get("AttachStdout").cloned().unwrap_or(json!(false)),
+            "AttachStderr": body.get("AttachStderr").cloned().unwrap_or(json!(false)),
+            "ExposedPorts": rc.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
+            "Tty": false, "OpenStdin": false, "StdinOnce": false,
+            "Env": rc.env,
+            "Cmd": if overrides.cmd.is_empty() { img.config.config().as_ref().and_then(|c| c.cmd().clone()).map(|c| json!(c)).unwrap_or(Value::Null) } else { json!(overrides.cmd) },
+            "Image": image_ref,
+            "Volumes": null,
+            "WorkingDir": rc.cwd,
+            "Entrypoint": match &overrides.entrypoint { Some(e) => json!(e), None => img.config.config().as_ref().and_then(|c| c.entrypoint().clone()).map(|c| json!(c)).unwrap_or(Value::Null) },
+            "OnBuild": null,
+            "Labels": rc.labels,
+        });
+        if let Some(s) = &rc.stop_signal {
+            config["StopSignal"] = json!(s);
+        }
+        // The layers, then our read-write layer on top.
+        let driver = self.images.driver();
+        let (_, top) =
+            ::images::layer::unpack_into_driver(driver.as_ref(), &self.images.store.blobs, &img)
+                .map_err(stat_err)?;
+        let layer = format!("md-{id}");
+        let dir = self.dir(&id);
+        std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;
+        // The log exists from the start, so `attach` can open it before `start`.
+        std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
+        {
+            let mut map = self.lock();
+            if let Some(other) = map.values().find(|c| c.name == name) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(ApiError::conflict(format!(
+                    "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.id
+                )));
+            }
+            if let Err(e) = driver.create_rw(&layer, top.as_deref()) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(stat_err(e));
+            }
+            let c = Container {
+                id: id.clone(),
+                name,
+                created: util::now_nanos(),
+                image: image_ref.to_string(),
+                image_id: img.config_digest.to_string(),
+                path: rc.args[0].clone(),
+                args: rc.args[1..].to_vec(),
+                config,
+                host_config,
+                state: CState {
+                    status: "created".into(),
+                    ..Default::default()
+                },
+                layer,
+                exits: 0,
+                net: None,
+            };
+            self.persist(&c);
+            map.insert(id.clone(), c);
+        }
+        Ok(id)
+    }
+
+    /// `POST /containers/{id}/start` (blocking: run it on a blocking thread).
+    pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+        let c = self.find(key)?;
+        if c.state.running {
+            return Err(ApiError::not_modified());
+        }
+        let dir = self.dir(&c.id);
+        let rootfs = dir.join("rootfs");
+        unmount(&rootfs);
+        let driver = self.images.driver();
+        let mounts = driver.mounts(&c.layer, &rootfs).map_err(stat_err)?;
+        for m in &mounts {
+            let guard = m.apply().map_err(stat_err)?;
+            // The mount outlives this call: `rm` or the exit unmounts it.
+            std::mem::forget(guard);
+        }
+        let fail = |e: ApiError, net: Option<net::Attachment>| {
+            unmount(&rootfs);
+            if let Some(a) = net {
+                self.detach_network(&a);
+            }
+            let msg = e.message.clone();
+            self.update(&c.id, |c| c.state.error = msg);
+            e
+        };
+        let user = c.config.get("User").and_then(Value::as_str).unwrap_or("");
+        let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
+        let (uid, gid) =
+            match ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group")) {
+                Ok(x) => x,
+                Err(e) => {
+                    return Err(fail(
+                        ApiError::bad(format!("unable to find user {user}: {e}")),
+                        None,
+                    ))
+                }
+            };
+        let mode = c.network_mode();
+        let attachment = if mode == "bridge" {
+            match self.attach_network(&c) {
+                Ok(a) => a,
+                Err(e) => return Err(fail(e, None)),
+            }
+        } else {
+            None
+        };
+        let hc = &c.host_config;
+        let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let env: Vec<String> = c.config["Env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut binds = Vec::new();
+        let hostname = c.config["Hostname"]
+            .as_str()
+            .unwrap_or(&c.id[..12])
+            .to_string();
+        if rootfs.join("etc").is_dir() {
+            let hosts = dir.join("hosts");
+            let ip = attachment.as_ref().and_then(|a| a.ip.parse().ok());
+            let text = match ip {
+                Some(ip) => ::network::dns::hosts_file(&hostname, ip, &[]),
+                None => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
+            };
+            if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
+                binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
+            }
+            let hn = dir.join("hostname");
+            if std::fs::write(&hn, format!("{hostname}\n")).is_ok()
+                && ensure_file(&rootfs.join("etc/hostname"))
+            {
+                binds.push((hn.display().to_string(), "/etc/hostname".to_string()));
+            }
+        }
+        let input = spec::SpecInput {
+            id: c.id.clone(),
+            args: std::iter::once(c.path.clone())
+                .chain(c.args.iter().cloned())
+                .collect(),
+            env,
+            cwd: c.config["WorkingDir"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("/")
+                .to_string(),
+            uid,
+            gid,
+            hostname,
+            network_mode: mode,
+            netns: attachment.as_ref().map(|a| a.netns.clone()),
+            memory: int("Memory"),
+            nano_cpus: int("NanoCpus"),
+            pids_limit: int("PidsLimit"),
+            binds,
+        };
+        if let Err(e) = spec::write(&dir, &spec::build(&input)) {
+            return Err(fail(stat_err(e), attachment));
+        }
+        // Leftovers of a previous run (its shim could not delete them).
+        self.clean_runtime_state(&c.id);
+        let pid = match self.spawn_shim(&c.id) {
+            Ok(pid) => pid,
+            Err(e) => return Err(fail(e, attachment)),
+        };
+        self.update(&c.id, |c| {
+            c.state = CState {
+                status: "running".into(),
+                running: true,
+                pid,
+                exit_code: 0,
+                error: String::new(),
+                started_at: util::now_nanos(),
+                finished_at: 0,
+            };
+            c.net = attachment;
+        });
+        self.watch(c.id.clone());
+        Ok(())
+    }
+
+    fn spawn_shim(&self, id: &str) -> Result<i64> {
+        use std::io::BufRead;
+        let dir = self.dir(id);
+        let args = shim::ShimArgs {
+            id: id.to_string(),
+            dir: dir.clone(),
+            runtime_root: self.runtime_root(),
+            socket: self.socket(id),
+        };
+        let shimlog = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("shim.log"))
+            .map_err(stat_err)?;
+        let mut child = std::process::Command::new(&self.opts.shim)
+            .args(args.to_args())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(shimlog)
+            .spawn()
+            .map_err(|e| ApiError::internal(format!("start {}: {e}", self.opts.shim.display())))?;
+        let out = child.stdout.take();
+        let _ = child.wait();
+        let mut line = String::new();
+        if let Some(out) = out {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        let line = line.trim();
+        if let Some(pid) = line.strip_prefix("ok ") {
+            return Ok(pid.parse().unwrap_or(0));
+        }
+        let why = line
+            .strip_prefix("err ")
+            .map(String::from)
+            .unwrap_or_else(|| {
+                format!(
+                    "the shim exited without starting the container; see {}",
+                    dir.join("shim.log").display()
+                )
+            });
+        Err(ApiError::internal(format!(
+            "failed to create the container: {why}"
+        )))
+    }
+
+    /// Waits (in a task) for the shim to report the container's exit.
+    fn watch(self: &Arc<Self>, id: String) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            if let Ok(mut s) = tokio::net::UnixStream::connect(me.socket(&id)).await {
+                let mut buf = [0u8; 64];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            let me2 = me.clone();
+            let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&id))
+                .await
+                .ok()
+                .flatten();
+            if let Some(id) = auto_remove {
+                let me3 = me.clone();
+                let _ = tokio::task::spawn_blocking(move || me3.remove(&id, true)).await;
+            }
+        });
+    }
+
+    /// Records an exit; returns the id when the container must be removed (`--rm`).
+    fn on_exit(&self, id: &str) -> Option<String> {
+        let dir = self.dir(id);
+        let status = shim::read_exit(&dir).unwrap_or(shim::ExitStatus {
+            exit_code: 255,
+            finished_at: util::now_nanos(),
+            error: "the shim died before recording an exit status".into(),
+        });
+        unmount(&dir.join("rootfs"));
+        let net = self.lock().get(id).and_then(|c| c.net.clone());
+        if let Some(a) = &net {
+            self.detach_network(a);
+        }
+        let c = self.update(id, |c| {
+            c.state.status = "exited".into();
+            c.state.running = false;
+            c.state.pid = 0;
+            c.state.exit_code = status.exit_code;
+            c.state.finished_at = status.finished_at;
+            c.state.error = status.error.clone();
+            c.exits += 1;
+            c.net = None;
+        })?;
+        tracing::info!(id, code = status.exit_code, "container exited");
+        c.host_config
+            .get("AutoRemove")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .then(|| id.to_string())
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
+        let c = self.find(key)?;
+        if !c.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let sig = crate::runtime::container::parse_signal(if signal.is_empty() {
+            "KILL"
+        } else {
+            signal
+        })
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+        match crate::runtime::container::kill(&self.runtime_root(), &c.id, sig, false) {
+            Ok(()) => Ok(()),
+            // It exited meanwhile.
+            Err(e) if e.0.contains("does not exist") || e.0.contains("stopped") => Ok(()),
+            Err(e) => Err(stat_err(e)),
+        }
+    }
+
+    /// Waits until `cond` holds for the container (or it is removed).
+    pub async fn wait_for(&self, id: &str, cond: impl Fn(&Container) -> bool) -> Option<Container> {
+        loop {
+            let notified = self.changed.notified();
+            match self.lock().get(id) {
+                Some(c) if cond(c) => return Some(c.clone()),
+                Some(_) => {}
+                None => return None,
+            }
+            notified.await;
+        }
+    }
+
+    /// `POST /containers/{id}/stop`.
+    pub async fn stop(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
+        let c = self.find(key)?;
+        if !c.state.running {
+            return Err(ApiError::not_modified());
+        }
+        let sig = c
+            .config
+            .get("StopSignal")
+            .and_then(Value::as_str)
+            .unwrap_or("SIGTERM")
+            .to_string();
+        let _ = self.kill(&c.id, &sig);
+        let secs = t.unwrap_or(10).max(0) as u64;
+        let stopped = tokio::time::timeout(
+            std::time::Duration::from_secs(secs),
+            self.wait_for(&c.id, |c| !c.state.running),
+        )
+        .await;
+        if stopped.is_err() {
+            let _ = self.kill(&c.id, "SIGKILL");
+            let _ = self.wait_for(&c.id, |c| !c.state.running).await;
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait`: the exit code.
+    pub async fn wait(&self, key: &str, condition: &str) -> Result<i64> {
+        let c = self.find(key)?;
+        let gen = c.exits;
+        let id = c.id.clone();
+        let got = match condition {
+            "next-exit" => self.wait_for(&id, |c| c.exits > gen).await,
+            "removed" => self.wait_for(&id, |_| false).await,
+            _ => self.wait_for(&id, |c| !c.state.running).await,
+        };
+        match got {
+            Some(c) => Ok(c.state.exit_code),
+            None => Ok(self
+                .removed
+                .lock()
+                .map(|m| m.get(&id).copied().unwrap_or(0))
+                .unwrap_or(0)),
+        }
+    }
+
+    /// `DELETE /containers/{id}` (blocking).
+    pub fn remove(&self, key: &str, force: bool) -> Result<()> {
+        let c = self.find(key)?;
+        if c.state.running {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
+            let _ = self.kill(&c.id, "SIGKILL");
+            // The watcher records the exit; give it a bounded time.
+            let t = std::time::Instant::now();
+            while self
+                .lock()
+                .get(&c.id)
+                .map(|c| c.state.running)
+                .unwrap_or(false)
+                && t.elapsed() < std::time::Duration::from_secs(10)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        let removed = {
+            let mut map = self.lock();
+            match map.get_mut(&c.id) {
+                Some(x) if x.state.status == "removing" => return Ok(()),
+                Some(x) => {
+                    x.state.status = "removing".into();
+                    true
+                }
+                None => false,
+            }
+        };
+        if !removed {
+            return Ok(());
+        }
+        let dir = self.dir(&c.id);
+        unmount(&dir.join("rootfs"));
+        if let Some(a) = self.lock().get(&c.id).and_then(|c| c.net.clone()) {
+            self.detach_network(&a);
+        }
+        self.clean_runtime_state(&c.id);
+        let _ = self.images.driver().remove(&c.layer);
+        let _ = std::fs::remove_file(self.socket(&c.id));
+        let _ = std::fs::remove_dir_all(&dir);
+        let code = self
+            .lock()
+            .remove(&c.id)
+            .map(|c| c.state.exit_code)
+            .unwrap_or(0);
+        if let Ok(mut m) = self.removed.lock() {
+            m.insert(c.id.clone(), code);
+        }
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Deletes the runtime's state of a container that is not running.
+    fn clean_runtime_state(&self, id: &str) {
+        let _ = crate::runtime::container::delete(&self.runtime_root(), id, true);
+        let dir = self.runtime_root().join(id);
+        if dir.exists() && !dir.join("state.json").exists() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    /// Whether any container uses the image `config_digest`.
+    pub fn image_users(&self, config_digest: &str) -> Vec<String> {
+        self.lock()
+            .values()
+            .filter(|c| c.image_id == config_digest)
+            .map(|c| c.id.clone())
+            .collect()
+    }
+}
+
+/// Creates an empty file at `p` when nothing is there (a bind target).
+fn ensure_file(p: &Path) -> bool {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) => m.is_file(),
+        Err(_) => std::fs::write(p, b"").is_ok(),
+    }
+}
+
+/// Unmounts everything on `target` (lazily: a dead container holds nothing).
+pub fn unmount(target: &Path) {
+    for _ in 0..8 {
+        if nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH).is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The container's `config.json`: Docker's default spec, plus the image's
+//! config, plus the user's flags.
+//!
+//! Docker 20.10 starts every container from the same profile (14
+//! capabilities, a seccomp allowlist, masked and read-only `/proc` paths,
+//! the `/dev` and `/sys` mounts); the captured spec lives in
+//! `tests/fixtures/docker-20.10-default-config.json`. The engine fills in the
+//! process (argv, env, cwd, user from `chapter04::runtime::runtime_config`),
+//! the hostname, the cgroup path and limits, and the namespaces: `--network
+//! host` drops the network namespace, `bridge` joins the one the daemon made
+//! (a path, the OCI way).
+
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Docker's default spec, as captured from a real `docker run`.
+pub const DOCKER_DEFAULT_SPEC: &str =
+    include_str!("../../tests/fixtures/docker-20.10-default-config.json");
+
+/// What the spec needs from the engine.
+#[derive(Debug, Clone, Default)]
+pub struct SpecInput {
+    /// The container id (the cgroup path is `/mini-docker/<id>`).
+    pub id: String,
+    /// argv.
+    pub args: Vec<String>,
+    /// `K=V`.
+    pub env: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// uid, gid.
+    pub uid: u32,
+    /// gid.
+    pub gid: u32,
+    /// Hostname.
+    pub hostname: String,
+    /// `host`, `none`, `bridge` …
+    pub network_mode: String,
+    /// The network namespace to join (bridge mode).
+    pub netns: Option<String>,
+    /// Memory limit in bytes (0: none).
+    pub memory: i64,
+    /// CPUs in billionths (`--cpus 1.5` = 1_500_000_000).
+    pub nano_cpus: i64,
+    /// `--pids-limit` (0: none).
+    pub pids_limit: i64,
+    /// Bind mounts of files the engine writes (`/etc/hosts`, …): (host, container).
+    pub binds: Vec<(String, String)>,
+}
+
+/// The cgroup path of a container, relative to each hierarchy.
+pub fn cgroups_path(id: &str) -> String {
+    format!("/mini-docker/{id}")
+}
+
+/// Builds the spec.
+pub fn build(input: &SpecInput) -> Value {
+    let mut c: Value =
+        serde_json::from_str(DOCKER_DEFAULT_SPEC).expect("the embedded default spec parses");
+    c["process"]["args"] = json!(input.args);
+    c["process"]["env"] = json!(input.env);
+    c["process"]["cwd"] = json!(input.cwd);
+    c["process"]["terminal"] = json!(false);
+    c["process"]["user"] =
+        json!({"uid": input.uid, "gid": input.gid, "additionalGids": [input.gid]});
+    c["root"] = json!({"path": "rootfs", "readonly": false});
+    c["hostname"] = json!(input.hostname);
+    c["linux"]["cgroupsPath"] = json!(cgroups_path(&input.id));
+    let res = &mut c["linux"]["resources"];
+    if input.memory > 0 {
+        res["memory"]["limit"] = json!(input.memory);
+    }
+    if input.nano_cpus > 0 {
+        let period: i64 = 100_000;
+        res["cpu"]["period"] = json!(period);
+        res["cpu"]["quota"] = json!(input.nano_cpus * period / 1_000_000_000);
+    }
+    if input.pids_limit > 0 {
+        res["pids"] = json!({"limit": input.pids_limit});
+    }
+    let namespaces = c["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("the default spec lists namespaces");
+    match input.network_mode.as_str() {
+        "host" => {
+            namespaces.retain(|n| n["type"] != "network");
+            // Network sysctls belong to the host's namespace now: not ours to set.
+            if let Some(s) = c["linux"]["sysctl"].as_object_mut() {
+                s.retain(|k, _| !k.starts_with("net."));
+            }
+        }
+        _ => {
+            if let Some(path) = &input.netns {
+                for n in namespaces.iter_mut() {
+                    if n["type"] == "network" {
+                        n["path"] = json!(path);
+                    }
+                }
+            }
+        }
+    }
+    let mounts = c["mounts"]
+        .as_array_mut()
+        .expect("the default spec lists mounts");
+    for (src, dst) in &input.binds {
+        mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
+    }
+    c
+}
+
+/// Writes the bundle's `config.json`.
+pub fn write(bundle: &Path, spec: &Value) -> std::io::Result<()> {
+    super::util::write_atomic(
+        &bundle.join("config.json"),
+        &serde_json::to_vec_pretty(spec).unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(mode: &str) -> SpecInput {
+        SpecInput {
+            id: "abc".into(),
+            args: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/".into(),
+            hostname: "abc".into(),
+            network_mode: mode.into(),
+            memory: 64 << 20,
+            nano_cpus: 1_500_000_000,
+            pids_limit: 20,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_profile_with_flags() {
+        let c = build(&input("none"));
+        assert_eq!(
+            c["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
+        assert_eq!(c["linux"]["cgroupsPath"], "/mini-docker/abc");
+        assert_eq!(c["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(c["linux"]["resources"]["cpu"]["quota"], 150_000);
+        assert_eq!(c["linux"]["resources"]["pids"]["limit"], 20);
+        assert!(c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "network"));
+        assert!(c["linux"]["seccomp"].is_object());
+    }
+
+    #[test]
+    fn host_network_drops_the_namespace_and_net_sysctls() {
+        let c = build(&input("host"));
+        assert!(!c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "network"));
+        assert!(c["linux"]["sysctl"]
+            .as_object()
+            .map(|s| s.keys().all(|k| !k.starts_with("net.")))
+            .unwrap_or(true));
+    }
+
+    #[test]
+    fn bridge_joins_a_netns_by_path() {
+        let mut i = input("bridge");
+        i.netns = Some("/run/md/netns/x".into());
+        let c = build(&i);
+        let ns = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == "network")
+            .unwrap()
+            .clone();
+        assert_eq!(ns["path"], "/run/md/netns/x");
+    }
+}

@@ -1,0 +1,20 @@
+//! # mini-docker
+//!
+//! A container engine with Docker's architecture in miniature, built from the
+//! chapter libraries (imported under topic names: `namespaces`, `cgroups`,
+//! `unionfs`, …), never copied.
+//!
+//! ```text
+//! mini-docker (CLI) ──HTTP/JSON over a unix socket──▶ mini-dockerd
+//!                                                       │ one per container
+//!                                                       ▼
+//!                                                    mini-shim ──▶ mini-runc create/start/…
+//!                                                                   │
+//!                                                                   ▼ kernel
+//! ```
+//!
+//! [`runtime`] is `mini-runc`, the OCI runtime at the bottom of that picture.
+
+pub mod client;
+pub mod engine;
+pub mod runtime;

@@ -1,0 +1,916 @@
+//! The runtime side of each verb: create, start, state, kill, delete, exec.
+//!
+//! Every verb is a separate run of `mini-runc`; what ties them together is the
+//! state directory (`--root/<id>/`): `state.json` and the exec fifo.
+
+use super::config::{self, Config, ProcessConfig};
+use super::init::{FromInit, InitMsg, ToInit, INIT_ENV};
+use super::plan::{self, CreateOptions, HookStage, RtStep};
+use super::state::{self, Op, State, Status};
+use super::sys;
+use namespaces::channel::Channel;
+use namespaces::Namespace;
+use nix::sys::signal::Signal;
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+static TIMING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Print how long each phase takes on stderr (`mini-runc --debug`): where the
+/// time of a `run` goes, for the benchmarks.
+pub fn set_timing(on: bool) {
+    TIMING.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Marks the end of a phase.
+struct Phases {
+    last: Instant,
+    on: bool,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        Phases {
+            last: Instant::now(),
+            on: TIMING.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn mark(&mut self, what: &str) {
+        if self.on {
+            let now = Instant::now();
+            eprintln!(
+                "mini-runc: {:>7.2} ms  {what}",
+                (now - self.last).as_secs_f64() * 1000.0
+            );
+            self.last = now;
+        }
+    }
+}
+
+/// A runtime error: what failed, and the step's shell equivalent when there is one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RuntimeError(pub String);
+
+type Result<T> = std::result::Result<T, RuntimeError>;
+
+fn err<T>(msg: impl Into<String>) -> Result<T> {
+    Err(RuntimeError(msg.into()))
+}
+
+impl From<String> for RuntimeError {
+    fn from(s: String) -> Self {
+        RuntimeError(s)
+    }
+}
+
+/// Arguments of `create` (and `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateArgs {
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// RFC 3339 time now, with nanoseconds (as runc writes it).
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// Writes `data` to `path` atomically (temp file and rename; no fsync, see
+/// [`State::save`]).
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp-mini-runc");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    fs::rename(&tmp, path)
+}
+
+/// How the container's init is protected from CVE-2019-5736 (a process in the
+/// container opening `/proc/<init>/exe` and writing through it into the
+/// runtime binary on the host).
+///
+/// Preferred: give *this* runtime process a private mount namespace (a slave
+/// of the host's, so nothing leaks back) and bind-mount our own binary,
+/// read-only, onto an empty file in the state directory; the init is exec'd
+/// from there, so its `/proc/<pid>/exe` is on a read-only mount (EROFS). The
+/// bind exists only in that namespace and vanishes with it. Cost: two mounts.
+/// Fallback (no CAP_SYS_ADMIN): a sealed memfd copy of the binary, which costs
+/// a copy of the whole executable per container.
+fn protected_exe(dir: &Path) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> {
+    match readonly_bind_of_self(dir) {
+        Ok(path) => Ok((path, None)),
+        Err(_) => {
+            let fd = sealed_self()?;
+            Ok((
+                PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                Some(fd),
+            ))
+        }
+    }
+}
+
+fn readonly_bind_of_self(dir: &Path) -> std::io::Result<PathBuf> {
+    use nix::mount::{mount, MsFlags};
+    static DONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(p) = DONE.get() {
+        return Ok(p.clone());
+    }
+    // The binary's path, read before the unshare: a bind mount's source must
+    // be a path in our (new) namespace, not the magic /proc/self/exe link.
+    let exe = fs::read_link("/proc/self/exe")?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )?;
+    let target = dir.join(".mini-runc-exe");
+    fs::File::create(&target)?;
+    mount(
+        Some(&exe),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )?;
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    mount(None::<&str>, &target, None::<&str>, flags, None::<&str>)?;
+    let _ = DONE.set(target.clone());
+    Ok(target)
+}
+
+/// Removes a container's state directory. The read-only bind of our binary
+/// exists only in this process's private mount namespace (when this process
+/// also created the container); it must go before its mount point can.
+fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
+    let _ = nix::mount::umount2(
+        &dir.join(".mini-runc-exe"),
+        nix::mount::MntFlags::MNT_DETACH,
+    );
+    fs::remove_dir_all(dir)
+}
+
+/// A copy of our own binary in a sealed memfd (the fallback of [`protected_exe`]).
+fn sealed_self() -> Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let memfd = memfd_create(
+        c"mini-runc",
+        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+    )
+    .map_err(|e| RuntimeError(format!("memfd_create: {e}")))?;
+    let mut src = fs::File::open("/proc/self/exe")
+        .map_err(|e| RuntimeError(format!("open /proc/self/exe: {e}")))?;
+    let mut dst = fs::File::from(memfd);
+    std::io::copy(&mut src, &mut dst)
+        .map_err(|e| RuntimeError(format!("copy the runtime into a memfd: {e}")))?;
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
+    nix::fcntl::fcntl(dst.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))
+        .map_err(|e| RuntimeError(format!("seal the memfd: {e}")))?;
+    Ok(dst.into())
+}
+
+/// Starts the init from the protected binary, with the sync socket on a
+/// descriptor above the ones `--preserve-fds` hands to the container.
+fn spawn_init(dir: &Path, preserve_fds: u32) -> Result<(std::process::Child, Channel)> {
+    let target = 3 + preserve_fds as i32;
+    let (exe_path, memfd) = protected_exe(dir)?;
+    // A memfd's descriptor must survive the dup2 onto `target` in the child.
+    let (exe_path, _memfd) = match memfd {
+        Some(fd) => {
+            let high = sys::own_fd(
+                nix::fcntl::fcntl(
+                    fd.as_raw_fd(),
+                    nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(target + 1),
+                )
+                .map_err(|e| RuntimeError(format!("dup the runtime's memfd: {e}")))?,
+            );
+            (
+                PathBuf::from(format!("/proc/self/fd/{}", high.as_raw_fd())),
+                Some(high),
+            )
+        }
+        None => (exe_path, None),
+    };
+    let (parent, child) = Channel::pair().map_err(|e| RuntimeError(format!("socketpair: {e}")))?;
+    let mut cmd = Command::new(&exe_path);
+    cmd.arg0("mini-runc:init").env(INIT_ENV, target.to_string());
+    // The init must not die with this (single-threaded) runtime process: it
+    // exits by itself after forking the container's process.
+    let child_proc = namespaces::sys::spawn_with_fd(&mut cmd, child.fd().as_raw_fd(), target)
+        .map_err(|e| RuntimeError(format!("start the container's init: {e}")))?;
+    drop(child);
+    Ok((child_proc, parent))
+}
+
+/// Cleans up a half-made container when dropped, unless disarmed.
+struct Undo {
+    dir: Option<PathBuf>,
+    pid: Option<i32>,
+    cgroup: Option<cgroups::Cgroup>,
+    devices: Option<(cgroups::Layout, PathBuf)>,
+}
+
+impl Undo {
+    fn disarm(mut self) -> Option<cgroups::Cgroup> {
+        self.dir = None;
+        self.pid = None;
+        self.devices = None;
+        self.cgroup.take()
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.delete();
+        }
+        if let Some((layout, path)) = self.devices.take() {
+            super::devices::remove(&layout, &path);
+        }
+        if let Some(dir) = &self.dir {
+            let _ = remove_state_dir(dir);
+        }
+    }
+}
+
+/// The cgroup layout of this host.
+fn layout() -> Result<cgroups::Layout> {
+    cgroups::Layout::detect().map_err(|e| RuntimeError(format!("cgroups: {e}")))
+}
+
+/// Converts the spec's resources for chapter 02.
+fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
+    let mut out = cgroups::Resources {
+        memory_max: r.memory_limit.filter(|m| *m > 0).map(|m| m as u64),
+        cpu_shares: r.cpu_shares.filter(|s| *s > 0),
+        pids_max: r.pids_limit.filter(|p| *p > 0).map(|p| p as u64),
+        cpuset_cpus: r.cpuset_cpus.clone().filter(|s| !s.is_empty()),
+        cpuset_mems: r.cpuset_mems.clone().filter(|s| !s.is_empty()),
+        ..Default::default()
+    };
+    if let (Some(q), Some(p)) = (r.cpu_quota, r.cpu_period) {
+        if q > 0 && p > 0 {
+            out.cpus = Some(cgroups::Cpus {
+                quota_us: q as u64,
+                period_us: p,
+            });
+        }
+    }
+    if let (Some(s), Some(_)) = (r.memory_swap, out.memory_max) {
+        if s > 0 {
+            out.memory_swap = Some(cgroups::Swap::Total(s as u64));
+        } else if s == -1 {
+            out.memory_swap = Some(cgroups::Swap::Unlimited);
+        }
+    }
+    out
+}
+
+/// Where each v1 hierarchy's directory of process `pid` is on the host, named
+/// as its mount point is: what the container's `/sys/fs/cgroup/<name>` binds.
+/// (The empty cgroup2 mount of a hybrid host is left out, as runc does.)
+fn cgroup_binds(layout: &cgroups::Layout, pid: i32) -> Vec<(String, PathBuf)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        if ctrls.is_empty() {
+            continue;
+        }
+        let mut wanted: Vec<&str> = ctrls.split(',').collect();
+        wanted.sort();
+        let h = layout.hierarchies.iter().find(|h| {
+            if h.version != cgroups::Version::V1 {
+                return false;
+            }
+            if let Some(name) = ctrls.strip_prefix("name=") {
+                return h.name.as_deref() == Some(name);
+            }
+            let mut have: Vec<&str> = h.controllers.iter().map(|c| c.name()).collect();
+            have.sort();
+            have == wanted
+        });
+        if let Some(h) = h {
+            if let Some(name) = h.mount_point.file_name() {
+                let rel = path.trim_start_matches('/');
+                let order = layout
+                    .hierarchies
+                    .iter()
+                    .position(|x| x.mount_point == h.mount_point);
+                out.push((
+                    order,
+                    name.to_string_lossy().into_owned(),
+                    h.mount_point.join(rel),
+                ));
+            }
+        }
+    }
+    // In the host's mount order, as runc mounts them.
+    out.sort();
+    out.into_iter()
+        .map(|(_, name, path)| (name, path))
+        .collect()
+}
+
+/// The relative cgroup path of container `id`.
+fn cgroup_path(cfg: &Config) -> PathBuf {
+    match &cfg.cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => {
+            // systemd-style "slice:prefix:name" becomes prefix-name under the slice.
+            let s = p.to_string_lossy();
+            let parts: Vec<&str> = s.split(':').collect();
+            if parts.len() == 3 && !s.starts_with('/') {
+                PathBuf::from(parts[0]).join(format!("{}-{}.scope", parts[1], parts[2]))
+            } else {
+                p.clone()
+            }
+        }
+        _ => PathBuf::from(format!("/mini-runc/{}", cfg.id)),
+    }
+}
+
+/// `create`: everything ready, the user's program waiting for `start`.
+pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
+    state::validate_id(id)?;
+    let mut t = Phases::new();
+    let cfg = config::load(&args.bundle, id).map_err(|e| RuntimeError(e.0))?;
+    t.mark("read and check config.json");
+    if let Some(profile) = &cfg.process.seccomp {
+        super::seccomp::compile(profile)?;
+    }
+    if cfg.process.terminal && args.console_socket.is_none() {
+        return err("process.terminal is true: give --console-socket (or set terminal to false)");
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(root)
+        .map_err(|e| RuntimeError(format!("create the state root {}: {e}", root.display())))?;
+    let dir = State::dir(root, id);
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return err(format!("container with id {id} already exists"))
+        }
+        Err(e) => return err(format!("create {}: {e}", dir.display())),
+    }
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        pid: None,
+        cgroup: None,
+        devices: None,
+    };
+    sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
+
+    let fifo = State::fifo(root, id);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| RuntimeError(format!("mkfifo {}: {e}", fifo.display())))?;
+    // Writable by the container's root even when it is an unprivileged uid
+    // outside (a user namespace); mkfifo's mode went through the umask.
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
+        .map_err(|e| RuntimeError(format!("chmod {}: {e}", fifo.display())))?;
+
+    t.mark("state directory and exec fifo");
+    let layout = layout()?;
+    let cg_path = cgroup_path(&cfg);
+    let cgroup = cgroups::Cgroup::create_at(&layout, &cg_path)
+        .map_err(|e| RuntimeError(format!("create cgroup {}: {e}", cg_path.display())))?;
+    if let Some(r) = &cfg.resources {
+        cgroup
+            .set(&resources(r))
+            .map_err(|e| RuntimeError(format!("set cgroup limits: {e}")))?;
+    }
+    undo.cgroup = Some(cgroup);
+    t.mark("create the cgroups and set limits");
+
+    let opts = CreateOptions {
+        no_pivot: args.no_pivot,
+        preserve_fds: args.preserve_fds,
+        console: args.console_socket.is_some(),
+    };
+    let mut steps = plan::plan_create(&cfg, &opts);
+    dedupe_devices(&mut steps);
+    let user_ns = cfg
+        .namespaces
+        .iter()
+        .any(|(n, p)| *n == Namespace::User && p.is_none());
+    let mut state = State {
+        oci_version: cfg.oci_version.clone(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: cfg.bundle.clone(),
+        annotations: cfg.annotations.clone(),
+        rootfs: cfg.rootfs.clone(),
+        created: now_rfc3339(),
+        pid_start_time: 0,
+        cgroup_path: Some(cg_path.clone()),
+        poststart: cfg.hooks.poststart.clone(),
+        poststop: cfg.hooks.poststop.clone(),
+        own_pid_ns: cfg
+            .namespaces
+            .iter()
+            .any(|(n, p)| *n == Namespace::Pid && p.is_none()),
+    };
+    let (mut init, channel) = spawn_init(&dir, args.preserve_fds)?;
+    undo.pid = Some(init.id() as i32);
+    t.mark("protect the runtime binary and start the init");
+    if let Some(cg) = &undo.cgroup {
+        cg.add_pid(init.id() as i32)
+            .map_err(|e| RuntimeError(format!("join the cgroup: {e}")))?;
+    }
+    let mut rules = cfg
+        .resources
+        .as_ref()
+        .map(|r| r.devices.clone())
+        .unwrap_or_default();
+    if !rules.is_empty() {
+        rules.extend(super::devices::default_rules());
+        undo.devices = Some((layout.clone(), cg_path.clone()));
+        super::devices::apply(&layout, &cg_path, &rules, init.id() as i32)?;
+    }
+    t.mark("put the init into the cgroups");
+    let cgroup_binds = cgroup_binds(&layout, init.id() as i32);
+    let msg = InitMsg {
+        steps: steps.clone(),
+        config: Some(cfg.clone()),
+        process: cfg.process.clone(),
+        fifo: Some(fifo.clone()),
+        console_socket: args.console_socket.clone(),
+        cgroup_binds,
+        cgroup_unified: layout.kind == cgroups::Kind::Unified,
+        user_ns,
+        state_json: String::new(),
+        console_size: None,
+    };
+    channel
+        .send(&ToInit::Go(Box::new(msg)))
+        .map_err(|e| RuntimeError(format!("talk to the init: {e}")))?;
+    let mut pid1 = 0;
+    loop {
+        match channel
+            .recv::<FromInit>()
+            .map_err(|e| RuntimeError(format!("talk to the init: {e}")))?
+        {
+            Some(FromInit::Did(_)) => {}
+            Some(FromInit::NeedIdMaps { pid }) => {
+                for s in &steps {
+                    if let RtStep::Ch01(step) = s {
+                        namespaces::container::write_id_map_step(pid, step)
+                            .map_err(|e| RuntimeError(format!("{}: {e}", step.command())))?;
+                    }
+                }
+                channel
+                    .send(&ToInit::MapsWritten)
+                    .map_err(|e| RuntimeError(e.to_string()))?;
+            }
+            Some(FromInit::Forked { pid }) => {
+                pid1 = pid;
+                undo.pid = Some(pid);
+                let _ = init.wait();
+                t.mark("init: join and unshare namespaces, fork");
+            }
+            Some(FromInit::RunHooks(HookStage::CreateRuntime)) => {
+                state.pid = pid1;
+                let json = state.to_oci_json().to_string();
+                super::init::run_hooks(&cfg.hooks.prestart, &json)?;
+                super::init::run_hooks(&cfg.hooks.create_runtime, &json)?;
+                channel
+                    .send(&ToInit::HooksDone)
+                    .map_err(|e| RuntimeError(e.to_string()))?;
+            }
+            Some(FromInit::Ready) => {
+                t.mark("container: mounts, devices, pivot_root, paths, sysctls");
+                break;
+            }
+            Some(FromInit::Failed { step, detail, .. }) => {
+                let cmd = steps.get(step).map(|s| s.command()).unwrap_or_default();
+                return err(format!(
+                    "creating the container failed at `{cmd}`: {detail}"
+                ));
+            }
+            None => {
+                let _ = init.try_wait();
+                return err("the container's init exited before the container was ready");
+            }
+        }
+    }
+    state.pid = pid1;
+    state.pid_start_time = state::start_time(pid1).unwrap_or(0);
+    state.status = Status::Created;
+    state.save(root)?;
+    t.mark("write the state");
+    if let Some(p) = &args.pid_file {
+        write_atomic(p, pid1.to_string().as_bytes())
+            .map_err(|e| RuntimeError(format!("write pid file {}: {e}", p.display())))?;
+    }
+    if let Some(cg) = undo.disarm() {
+        // The cgroup outlives this process; `delete` removes it.
+        let _ = cg.keep();
+    }
+    Ok(state)
+}
+
+/// Keeps only the last device for each path (the spec's over the defaults).
+fn dedupe_devices(steps: &mut Vec<RtStep>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut keep = vec![true; steps.len()];
+    for (i, s) in steps.iter().enumerate().rev() {
+        if let RtStep::Device(d) = s {
+            if !seen.insert(d.path.clone()) {
+                keep[i] = false;
+            }
+        }
+    }
+    let mut i = 0;
+    steps.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+/// Loads a container's state, refreshed against the kernel.
+pub fn load(root: &Path, id: &str) -> Result<State> {
+    let mut s = State::load(root, id)?;
+    s.refresh(root);
+    Ok(s)
+}
+
+/// `start`: release the process waiting on the exec fifo.
+pub fn start(root: &Path, id: &str) -> Result<State> {
+    let mut t = Phases::new();
+    let mut s = load(root, id)?;
+    if !s.status.allows(Op::Start) {
+        return err(format!(
+            "cannot start a container that is {}",
+            s.status.name()
+        ));
+    }
+    let fifo = State::fifo(root, id);
+    let f = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| RuntimeError(format!("open {}: {e}", fifo.display())))?;
+    let f = sys::own_fd(f);
+    let started = Instant::now();
+    let mut buf = [0u8; 1];
+    loop {
+        match nix::unistd::read(f.as_raw_fd(), &mut buf) {
+            Ok(1) => break,
+            Ok(_) | Err(nix::errno::Errno::EAGAIN) => {
+                if !s.alive() {
+                    return err("the container's process died before it was started");
+                }
+                if started.elapsed() > Duration::from_secs(30) {
+                    return err("the container's process did not answer on the exec fifo");
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return err(format!("read {}: {e}", fifo.display())),
+        }
+    }
+    let _ = fs::remove_file(&fifo);
+    t.mark("start: release the process through the exec fifo");
+    s.status = Status::Running;
+    s.save(root)?;
+    t.mark("start: write the state");
+    super::init::run_hooks(&s.poststart, &s.to_oci_json().to_string())?;
+    Ok(s)
+}
+
+/// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| RuntimeError(format!("unknown signal {s}")));
+    }
+    let name = if s.starts_with("SIG") {
+        s.to_string()
+    } else {
+        format!("SIG{s}")
+    };
+    name.to_uppercase()
+        .parse::<Signal>()
+        .map_err(|_| RuntimeError(format!("unknown signal {s}")))
+}
+
+/// `kill`.
+pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
+    let s = load(root, id)?;
+    if !s.status.allows(Op::Kill) {
+        return err(format!(
+            "cannot kill a container that is {}",
+            s.status.name()
+        ));
+    }
+    if all {
+        for pid in cgroup_pids(&s) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        }
+        return Ok(());
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid), signal)
+        .map_err(|e| RuntimeError(format!("kill {}: {e}", s.pid)))
+}
+
+fn open_cgroup(s: &State) -> Option<cgroups::Cgroup> {
+    let layout = layout().ok()?;
+    cgroups::Cgroup::open_at(&layout, s.cgroup_path.as_ref()?).ok()
+}
+
+fn cgroup_pids(s: &State) -> Vec<i32> {
+    match open_cgroup(s) {
+        Some(cg) => {
+            let pids = cg.pids().unwrap_or_default();
+            let _ = cg.keep();
+            pids
+        }
+        None => vec![s.pid],
+    }
+}
+
+/// `delete [--force]`.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let s = match load(root, id) {
+        Ok(s) => s,
+        Err(e) if force && e.0.contains("does not exist") => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut t = Phases::new();
+    let op = if force { Op::ForceDelete } else { Op::Delete };
+    if !s.status.allows(op) {
+        return err(format!(
+            "cannot delete container {id} that is {}: stop it first, or use --force",
+            s.status.name()
+        ));
+    }
+    if s.status != Status::Stopped {
+        if s.status == Status::Paused {
+            if let Some(cg) = open_cgroup(&s) {
+                let _ = cg.thaw();
+                let _ = cg.keep();
+            }
+        }
+        for pid in cgroup_pids(&s).into_iter().chain([s.pid]) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let t = Instant::now();
+        while s.alive() && t.elapsed() < Duration::from_secs(10) {
+            // Our own child when `run` created it: reap it, or it stays a zombie.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(s.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    t.mark("delete: stop the processes");
+    if let Some(cg) = open_cgroup(&s) {
+        cg.delete()
+            .map_err(|e| RuntimeError(format!("remove the cgroup: {e}")))?;
+    }
+    t.mark("delete: remove the cgroups");
+    if let (Ok(layout), Some(path)) = (layout(), &s.cgroup_path) {
+        super::devices::remove(&layout, path);
+    }
+    let mut stopped = s.clone();
+    stopped.status = Status::Stopped;
+    let hooks = super::init::run_hooks(&s.poststop, &stopped.to_oci_json().to_string());
+    remove_state_dir(&State::dir(root, id))
+        .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))?;
+    hooks.map_err(RuntimeError)
+}
+
+/// `pause` / `resume` through the freezer.
+pub fn pause(root: &Path, id: &str, pause: bool) -> Result<()> {
+    let mut s = load(root, id)?;
+    let op = if pause { Op::Pause } else { Op::Resume };
+    let next = s.status.after(op).ok_or_else(|| {
+        RuntimeError(format!(
+            "cannot {} a container that is {}",
+            if pause { "pause" } else { "resume" },
+            s.status.name()
+        ))
+    })?;
+    let cg = open_cgroup(&s).ok_or_else(|| RuntimeError("the container has no cgroup".into()))?;
+    let r = if pause { cg.freeze() } else { cg.thaw() };
+    let _ = cg.keep();
+    r.map_err(|e| RuntimeError(format!("freezer: {e}")))?;
+    s.status = next;
+    s.save(root).map_err(RuntimeError)
+}
+
+/// The pids of a container, for `ps`.
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let s = load(root, id)?;
+    Ok(cgroup_pids(&s))
+}
+
+/// Arguments of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecArgs {
+    /// The process to run.
+    pub process: ProcessConfig,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--detach`.
+    pub detach: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// The process of the container's own spec, as the base of `exec` without `--process`.
+pub fn spec_process(s: &State) -> Result<ProcessConfig> {
+    let cfg = config::load(&s.bundle, &s.id).map_err(|e| RuntimeError(e.0))?;
+    Ok(cfg.process)
+}
+
+/// `exec`: a new process in all of the container's namespaces and its cgroup.
+/// Returns the process's exit code (or 0 with `--detach`).
+pub fn exec(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
+    let s = load(root, id)?;
+    if !s.status.allows(Op::Exec) {
+        return err(format!(
+            "cannot exec in a container that is {}",
+            s.status.name()
+        ));
+    }
+    if args.process.terminal && args.console_socket.is_none() {
+        return err("--tty needs --console-socket");
+    }
+    sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
+    // Join exactly the namespaces where the container differs from us.
+    let joined: Vec<Namespace> = Namespace::ALL
+        .iter()
+        .copied()
+        .filter(|n| {
+            let theirs = fs::read_link(format!("/proc/{}/ns/{}", s.pid, n.proc_name())).ok();
+            let ours = fs::read_link(format!("/proc/self/ns/{}", n.proc_name())).ok();
+            theirs.is_some() && theirs != ours
+        })
+        .collect();
+    let opts = CreateOptions {
+        no_pivot: false,
+        preserve_fds: args.preserve_fds,
+        console: args.console_socket.is_some(),
+    };
+    let steps = plan::plan_exec(s.pid, &joined, &args.process, &opts);
+    let (mut init, channel) = spawn_init(&State::dir(root, id), args.preserve_fds)?;
+    let mut undo = Undo {
+        dir: None,
+        pid: Some(init.id() as i32),
+        cgroup: None,
+        devices: None,
+    };
+    if let Some(cg) = open_cgroup(&s) {
+        cg.add_pid(init.id() as i32)
+            .map_err(|e| RuntimeError(format!("join the container's cgroup: {e}")))?;
+        let _ = cg.keep();
+    }
+    if let (Ok(layout), Some(path)) = (layout(), &s.cgroup_path) {
+        if let Some(dir) = super::devices::dir(&layout, path).filter(|d| d.is_dir()) {
+            let _ = fs::write(dir.join("cgroup.procs"), init.id().to_string());
+        }
+    }
+    let msg = InitMsg {
+        steps: steps.clone(),
+        config: None,
+        process: args.process.clone(),
+        fifo: None,
+        console_socket: args.console_socket.clone(),
+        cgroup_binds: Vec::new(),
+        cgroup_unified: false,
+        user_ns: false,
+        state_json: String::new(),
+        console_size: None,
+    };
+    channel
+        .send(&ToInit::Go(Box::new(msg)))
+        .map_err(|e| RuntimeError(e.to_string()))?;
+    let mut pid = 0;
+    loop {
+        match channel
+            .recv::<FromInit>()
+            .map_err(|e| RuntimeError(e.to_string()))?
+        {
+            Some(FromInit::Forked { pid: p }) => {
+                pid = p;
+                undo.pid = Some(p);
+                let _ = init.wait();
+            }
+            Some(FromInit::Failed { step, detail, .. }) => {
+                let cmd = steps.get(step).map(|s| s.command()).unwrap_or_default();
+                return err(format!("exec failed at `{cmd}`: {detail}"));
+            }
+            Some(_) => {}
+            // EOF: the process exec'd (its end of the socket is close-on-exec).
+            None => break,
+        }
+    }
+    if pid == 0 {
+        return err("the exec'd process did not start");
+    }
+    undo.pid = None;
+    if let Some(p) = &args.pid_file {
+        write_atomic(p, pid.to_string().as_bytes())
+            .map_err(|e| RuntimeError(format!("write pid file {}: {e}", p.display())))?;
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    Ok(wait_exit(pid))
+}
+
+/// Waits for `pid` (our child, by adoption) and returns a shell-style exit code.
+pub fn wait_exit(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 255,
+        }
+    }
+}
+
+/// Lists the containers under `root`.
+pub fn list(root: &Path) -> Vec<State> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if let Ok(s) = load(root, &id) {
+                out.push(s);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// Makes the state root private to root, as runc does.
+pub fn ensure_root(root: &Path) -> Result<()> {
+    fs::create_dir_all(root)
+        .map_err(|e| RuntimeError(format!("create {}: {e}", root.display())))?;
+    fs::set_permissions(root, fs::Permissions::from_mode(0o711))
+        .map_err(|e| RuntimeError(e.to_string()))
+}

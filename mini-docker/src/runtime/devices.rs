@@ -1,0 +1,171 @@
+//! The device cgroup: which device nodes the container may open.
+//!
+//! Making `/dev/sda` inside a container is harmless unless the container may
+//! *open* it. On cgroup v1 the `devices` controller decides: the runtime writes
+//! `a` to `devices.deny` (nothing), then one `devices.allow` line per rule of
+//! the spec (`c 1:3 rwm` for /dev/null). Docker's default list allows null,
+//! zero, full, random, urandom, tty, the ptys and a few more.
+//!
+//! On a cgroup v2-only host the same job is done by an eBPF program attached
+//! to the cgroup; mini-runc does not load one and says so.
+
+use super::container::RuntimeError;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One `linux.resources.devices` rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceRule {
+    /// Allow (true) or deny.
+    pub allow: bool,
+    /// `a`, `c` or `b`.
+    pub kind: char,
+    /// Major number, or any.
+    pub major: Option<i64>,
+    /// Minor number, or any.
+    pub minor: Option<i64>,
+    /// Access: some of `rwm`.
+    pub access: String,
+}
+
+impl DeviceRule {
+    /// The line written to `devices.allow` or `devices.deny`.
+    pub fn line(&self) -> String {
+        let num = |n: Option<i64>| n.map(|v| v.to_string()).unwrap_or_else(|| "*".into());
+        if self.kind == 'a' && self.major.is_none() && self.minor.is_none() {
+            return "a".into();
+        }
+        let access = if self.access.is_empty() {
+            "rwm"
+        } else {
+            &self.access
+        };
+        format!(
+            "{} {}:{} {access}",
+            self.kind,
+            num(self.major),
+            num(self.minor)
+        )
+    }
+}
+
+/// What runc always allows after the spec's rules: creating any node (`m`),
+/// and using null, zero, full, random, urandom, tty, console, ptmx, the ptys
+/// and tun.
+pub fn default_rules() -> Vec<DeviceRule> {
+    let r = |kind: char, major: Option<i64>, minor: Option<i64>, access: &str| DeviceRule {
+        allow: true,
+        kind,
+        major,
+        minor,
+        access: access.into(),
+    };
+    vec![
+        r('c', None, None, "m"),
+        r('b', None, None, "m"),
+        r('c', Some(1), Some(3), "rwm"),
+        r('c', Some(1), Some(8), "rwm"),
+        r('c', Some(1), Some(7), "rwm"),
+        r('c', Some(5), Some(0), "rwm"),
+        r('c', Some(1), Some(5), "rwm"),
+        r('c', Some(1), Some(9), "rwm"),
+        r('c', Some(5), Some(1), "rwm"),
+        r('c', Some(136), None, "rwm"),
+        r('c', Some(5), Some(2), "rwm"),
+        r('c', Some(10), Some(200), "rwm"),
+    ]
+}
+
+/// The v1 devices hierarchy's mount point, if the host has one.
+pub fn hierarchy(layout: &cgroups::Layout) -> Option<PathBuf> {
+    layout
+        .hierarchies
+        .iter()
+        .find(|h| {
+            h.version == cgroups::Version::V1 && h.controllers.iter().any(|c| c.name() == "devices")
+        })
+        .map(|h| h.mount_point.clone())
+}
+
+/// The container's directory in the devices hierarchy.
+pub fn dir(layout: &cgroups::Layout, rel: &Path) -> Option<PathBuf> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    hierarchy(layout).map(|m| m.join(rel))
+}
+
+/// Creates the container's device cgroup, writes the rules and puts `pid` in it.
+/// Returns the directory (or `None` on a host without a v1 devices controller).
+pub fn apply(
+    layout: &cgroups::Layout,
+    rel: &Path,
+    rules: &[DeviceRule],
+    pid: i32,
+) -> Result<Option<PathBuf>, RuntimeError> {
+    let Some(dir) = dir(layout, rel) else {
+        return Ok(None);
+    };
+    fs::create_dir_all(&dir).map_err(|e| RuntimeError(format!("mkdir {}: {e}", dir.display())))?;
+    let write = |file: &str, line: &str| {
+        fs::write(dir.join(file), line)
+            .map_err(|e| RuntimeError(format!("echo '{line}' > {}: {e}", dir.join(file).display())))
+    };
+    for rule in rules {
+        write(
+            if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            },
+            &rule.line(),
+        )?;
+    }
+    write("cgroup.procs", &pid.to_string())?;
+    Ok(Some(dir))
+}
+
+/// Removes the container's device cgroup (its processes must be gone).
+pub fn remove(layout: &cgroups::Layout, rel: &Path) {
+    if let Some(dir) = dir(layout, rel) {
+        for _ in 0..100 {
+            match fs::remove_dir(&dir) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_lines() {
+        let deny_all = DeviceRule {
+            allow: false,
+            kind: 'a',
+            major: None,
+            minor: None,
+            access: "rwm".into(),
+        };
+        assert_eq!(deny_all.line(), "a");
+        let null = DeviceRule {
+            allow: true,
+            kind: 'c',
+            major: Some(1),
+            minor: Some(3),
+            access: "rwm".into(),
+        };
+        assert_eq!(null.line(), "c 1:3 rwm");
+        let pts = DeviceRule {
+            allow: true,
+            kind: 'c',
+            major: Some(136),
+            minor: None,
+            access: "rwm".into(),
+        };
+        assert_eq!(pts.line(), "c 136:* rwm");
+    }
+}

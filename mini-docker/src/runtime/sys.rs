@@ -1,0 +1,99 @@
+//! The runtime's few raw system calls, each with its safety argument.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Takes ownership of a descriptor that nix 0.29 returned as a raw number.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass a descriptor that a system call just returned to
+    // them (open, openat, dup); nothing else holds it, so the OwnedFd is its
+    // only owner and closes it exactly once.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: makes the terminal on `fd` our controlling
+/// terminal (we must be a session leader without one).
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal), no pointer,
+    // and `fd` is an open terminal descriptor owned by the caller.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `ioctl(fd, TIOCSWINSZ, {rows, cols})`.
+pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one `struct winsize`, which `ws` is, alive for
+    // the duration of the call.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Installs a compiled seccomp filter with `seccomp(SECCOMP_SET_MODE_FILTER)`.
+///
+/// Unlike `seccompiler::apply_filter`, this does not force `no_new_privs`:
+/// Docker runs containers without it unless asked, and loading a filter then
+/// needs CAP_SYS_ADMIN, which the container's init still has at this point.
+pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
+    if program.is_empty() {
+        return Ok(());
+    }
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccompiler::sock_filter and libc::sock_filter are both the
+    // kernel's `struct sock_filter` (u16, u8, u8, u32, repr(C)); `prog` points
+    // at `program`, which outlives the call; the kernel copies the program.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `prctl(PR_SET_KEEPCAPS, on)`: keep the permitted capabilities across the
+/// change from uid 0 to another uid.
+pub fn set_keepcaps(on: bool) -> io::Result<()> {
+    // SAFETY: PR_SET_KEEPCAPS takes an integer flag; no memory is passed.
+    let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0, 0, 0) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are re-parented to
+/// us instead of to the host's init, so `run` can wait for the container.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag; no memory is passed.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,375 @@
+//! Helpers for the runtime tests: bundles with a busybox rootfs, unique ids,
+//! and running the `mini-runc` binary. Everything made here is removed on drop.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const MINI_RUNC: &str = env!("CARGO_BIN_EXE_mini-runc");
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this runtime test needs root: run `sudo bash scripts/test.sh`"
+    );
+}
+
+/// A unique, readable id for a container of this test run.
+pub fn unique_id(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "mrt-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A bundle in a temp dir: `rootfs/` (busybox) and `config.json`.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub config: serde_json::Value,
+    pub id: String,
+}
+
+impl Bundle {
+    /// A bundle from `mini-runc spec`, without a terminal, running `args`.
+    pub fn new(tag: &str, args: &[&str]) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("mini-runc-test-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        namespaces::rootfs::build_busybox_rootfs(&dir.path().join("rootfs")).unwrap();
+        let out = Command::new(MINI_RUNC)
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let id = unique_id(tag);
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+        config["root"]["readonly"] = false.into();
+        config["hostname"] = id.clone().into();
+        config["linux"]["cgroupsPath"] = format!("/mini-runc-test/{id}").into();
+        let b = Bundle { dir, config, id };
+        b.save();
+        b
+    }
+
+    /// A bundle whose config is Docker 20.10's default spec for a container
+    /// (captured from a real `docker run`, with its host-specific parts removed).
+    pub fn docker_default(tag: &str, args: &[&str]) -> Bundle {
+        let mut b = Bundle::new(tag, args);
+        let text = include_str!("../fixtures/docker-20.10-default-config.json");
+        let mut c: serde_json::Value = serde_json::from_str(text).unwrap();
+        c["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+        c["hostname"] = b.id.clone().into();
+        c["linux"]["cgroupsPath"] = format!("/mini-runc-test/{}", b.id).into();
+        b.config = c;
+        b.save();
+        b
+    }
+
+    pub fn save(&self) {
+        std::fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.path().join("rootfs")
+    }
+}
+
+/// A state root for one test, removed (with any container left in it) on drop.
+pub struct Root {
+    pub dir: tempfile::TempDir,
+}
+
+impl Root {
+    pub fn new() -> Root {
+        Root {
+            dir: tempfile::Builder::new()
+                .prefix("mini-runc-root-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `mini-runc --root <root> args…`. Its output goes through files,
+    /// not pipes: a created container keeps the runtime's stdio open (it is
+    /// the container's), so waiting for EOF on a pipe would wait for the
+    /// container.
+    pub fn runc(&self, args: &[&str]) -> Output {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = Command::new(MINI_RUNC)
+            .arg("--root")
+            .arg(self.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap();
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read, Seek};
+            let mut v = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        Output {
+            status,
+            stdout: read(out),
+            stderr: read(err),
+        }
+    }
+
+    /// Like [`Root::runc`], failing the test unless it succeeded.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.runc(args);
+        assert!(
+            out.status.success(),
+            "mini-runc {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `state` as JSON.
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if let Ok(rd) = std::fs::read_dir(self.path()) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.runc(&["delete", "--force", &id]);
+            }
+        }
+    }
+}
+
+/// True while any cgroup directory of the test container exists.
+pub fn cgroup_exists(id: &str) -> bool {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| {
+            rd.flatten()
+                .any(|h| h.path().join("mini-runc-test").join(id).exists())
+        })
+        .unwrap_or(false)
+}
+
+/// Waits (bounded) until `cond` holds.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// The docker CLI of this machine.
+pub fn docker_cli() -> &'static str {
+    ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("the docker CLI (Debian package docker.io) must be installed")
+}
+
+/// A real Docker daemon on private directories, with mini-runc registered as
+/// the runtime `mini`. Stopped, and its directories removed, on drop.
+pub struct DockerDaemon {
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl DockerDaemon {
+    pub fn start() -> DockerDaemon {
+        assert!(
+            Path::new("/usr/sbin/dockerd").exists(),
+            "dockerd (Debian package docker.io) must be installed"
+        );
+        // A short path: the socket's name must fit in sun_path.
+        let dir = tempfile::Builder::new()
+            .prefix("md-dockerd-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("/usr/sbin/dockerd")
+            .arg("--data-root")
+            .arg(d.join("root"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+            ])
+            .arg("--add-runtime")
+            .arg(format!("mini={MINI_RUNC}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let daemon = DockerDaemon { dir, child };
+        for _ in 0..300 {
+            if daemon.docker(&["version"]).status.success() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "dockerd did not start: {}",
+            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+    }
+
+    /// Runs the docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new(docker_cli())
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.path().join("docker.sock").display()),
+            )
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Like [`DockerDaemon::docker`], failing unless it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Imports a busybox rootfs as image `name`.
+    pub fn import_busybox(&self, name: &str) {
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        namespaces::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+        let tar = tmp.path().join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        self.ok(&["import", tar.to_str().unwrap(), name]);
+    }
+}
+
+impl Drop for DockerDaemon {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        for _ in 0..300 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // dockerd unmounts on shutdown; detach anything left under our directory.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&dir))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// What a process sees of its container, one fact per line.
+pub const PROBE: &str = "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Uid|Gid|Groups):' /proc/self/status | tr -s '\\t ' ' '; \
+    echo hostname-is-id=$( [ \"$(hostname)\" = \"$HOSTNAME\" ] && echo yes || echo no ); \
+    echo nofile=$(ulimit -n); echo cwd=$(pwd); \
+    echo dev=$(ls /dev | tr '\\n' ' '); \
+    echo fds=$(ls /proc/self/fd | tr '\\n' ' '); \
+    echo kcore=$(cat /proc/kcore | wc -c); echo keys=$(cat /proc/keys 2>&1 | wc -c); \
+    echo memlimit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes); \
+    echo pidsmax=$(cat /sys/fs/cgroup/pids/pids.max); \
+    (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null && echo procsys=rw || echo procsys=ro; \
+    (unshare -U true) 2>/dev/null && echo unshare=ok || echo unshare=refused; \
+    cat /proc/self/mountinfo | cut -d' ' -f5,6,9 | sort";
+
+/// Lines of a probe's output, with the one known, documented difference
+/// between runtimes folded: runc names the source of the name=systemd
+/// hierarchy "systemd", mini-runc says "cgroup".
+pub fn normalize_probe(s: &str) -> Vec<String> {
+    s.lines()
+        .map(|l| l.replace("relatime systemd", "relatime cgroup"))
+        .collect()
+}
+
+/// The lines only one side has, labelled.
+pub fn probe_differences(a_name: &str, a: &str, b_name: &str, b: &str) -> Vec<String> {
+    let (a, b) = (normalize_probe(a), normalize_probe(b));
+    a.iter()
+        .filter(|l| !b.contains(l))
+        .map(|l| format!("{a_name} only: {l}"))
+        .chain(
+            b.iter()
+                .filter(|l| !a.contains(l))
+                .map(|l| format!("{b_name} only: {l}")),
+        )
+        .collect()
+}

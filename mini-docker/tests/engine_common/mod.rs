@@ -1,0 +1,267 @@
+//! A `mini-dockerd` per test on a temp data root and socket, killed (with
+//! everything its containers got) on drop, even when the test panics.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const DOCKERD: &str = env!("CARGO_BIN_EXE_mini-dockerd");
+pub const CLI: &str = env!("CARGO_BIN_EXE_mini-docker");
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the engine tests need root: run `sudo cargo test -p mini-docker`"
+    );
+}
+
+/// A busybox rootfs tarball, built once per test binary.
+pub fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &TAR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("md-engine-img-")
+            .tempdir()
+            .unwrap();
+        let rootfs = dir.path().join("rootfs");
+        namespaces::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        std::fs::create_dir_all(rootfs.join("www")).unwrap();
+        std::fs::write(rootfs.join("www/index.html"), "hello from mini-docker\n").unwrap();
+        let tar = dir.path().join("busybox.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        (dir, tar)
+    })
+    .1
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("md-engine-")
+            .tempdir()
+            .unwrap();
+        let mut d = Daemon { dir, child: None };
+        d.spawn();
+        d
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("d.sock")
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// (Re)starts the daemon on the same data root.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = Command::new(DOCKERD)
+            .arg("-H")
+            .arg(self.host())
+            .arg("--data-root")
+            .arg(self.data_root())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        for _ in 0..500 {
+            if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!(
+            "the daemon did not come up: {}",
+            std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs `mini-docker -H … args`; output through files (a container may hold pipes).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_with_host(CLI, &[("-H", &self.host())], args, &[])
+    }
+
+    /// Like [`Daemon::cli`], failing unless it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "mini-docker {args:?} failed ({:?}): {}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The real docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        let bin = ["/usr/local/bin/docker", "/usr/bin/docker"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("the docker CLI is installed (apt-get install docker.io)");
+        run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
+    }
+
+    /// Imports the busybox image as `name`.
+    pub fn import_busybox(&self, name: &str) {
+        self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
+    }
+
+    /// Container ids (full) of this daemon.
+    pub fn ids(&self) -> Vec<String> {
+        self.ok(&["ps", "-aq", "--no-trunc"])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+fn run_with_host(bin: &str, pre: &[(&str, &str)], args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let mut cmd = Command::new(bin);
+    for (k, v) in pre {
+        cmd.arg(k).arg(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap();
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output {
+        status,
+        stdout: read(out),
+        stderr: read(err),
+    }
+}
+
+/// Processes whose command line mentions `needle`.
+pub fn processes_with(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&c).contains(needle) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Mount points under `dir`.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&*dir.to_string_lossy()))
+        .map(String::from)
+        .collect()
+}
+
+/// Whether any cgroup directory of container `id` exists.
+pub fn cgroup_exists(id: &str) -> bool {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| {
+            rd.flatten()
+                .any(|h| h.path().join("mini-docker").join(id).exists())
+        })
+        .unwrap_or(false)
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Remove the containers through the daemon when it is up…
+        if self.child.is_some() {
+            for id in self
+                .cli(&["ps", "-aq", "--no-trunc"])
+                .stdout
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                let id = String::from_utf8_lossy(id).into_owned();
+                let _ = self.cli(&["rm", "-f", &id]);
+            }
+        }
+        self.kill9();
+        // …and whatever is left (shims of a killed daemon, mounts, cgroups).
+        let root = self.data_root().display().to_string();
+        for pid in processes_with(&root) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        for id in std::fs::read_dir(self.data_root().join("runtime"))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            let _ = mini_docker::runtime::container::delete(
+                &self.data_root().join("runtime"),
+                &id,
+                true,
+            );
+        }
+        let mut m = mounts_under(self.dir.path());
+        m.sort_by_key(|x| std::cmp::Reverse(x.len()));
+        for p in m {
+            let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
