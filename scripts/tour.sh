@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, then run the tour.
-# Today the tour is chapter 01 (namespaces); it grows into the mini-docker tour.
+# The main job: install what is missing, then run the tour: every chapter's
+# guided demo in order (namespaces, cgroups, union filesystems, images,
+# networking, the registry). `scripts/tour.sh 3` runs only chapter 03.
+# It grows into the end-to-end mini-docker tour as the engine lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo run --quiet -p chapter01 -- "$@"
+chapters=(1 2 3 4 5 6)
+[ $# -gt 0 ] && chapters=("$@")
+cargo build --quiet $(for n in "${chapters[@]}"; do printf -- '-p chapter0%s ' "$n"; done)
+for n in "${chapters[@]}"; do
+    echo
+    echo "################ chapter 0$n ################"
+    "target/debug/chapter0$n"
+done
+echo
+echo "Tour done. Each chapter's README has exercises; \`cargo run -p chapter01 -- shell\` gives you a shell inside all the namespaces."
