@@ -5,11 +5,12 @@
 mod common;
 
 use common::*;
+use e2e::{docker_cli, DockerDaemon};
 
 #[test]
 fn docker_runs_containers_with_mini_runc_like_with_runc() {
     require_root();
-    let d = DockerDaemon::start();
+    let d = DockerDaemon::start(&["--add-runtime".to_string(), format!("mini={MINI_RUNC}")]);
     d.import_busybox("mrt-busybox:1");
 
     // A plain run.
@@ -73,6 +74,31 @@ fn docker_runs_containers_with_mini_runc_like_with_runc() {
         .status
         .code();
     assert_eq!(code, Some(7));
+
+    // A terminal: containerd hands mini-runc a --console-socket and gets the
+    // pty master back. `script` gives the docker client a terminal of its own.
+    let sock = d.dir.path().join("docker.sock");
+    let cmd = format!(
+        "DOCKER_HOST=unix://{} {} run --rm -it --runtime mini --network none mrt-busybox:1 sh -c 'tty; echo uid=$(id -u)'",
+        sock.display(),
+        docker_cli()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "docker run -it: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("/dev/pts/0"),
+        "the container's stdio is a terminal: {text:?}"
+    );
+    assert!(text.contains("uid=0"), "{text:?}");
 
     // The same probe through both runtimes: the views must agree.
     let args = |runtime: &'static str| -> Vec<&'static str> {

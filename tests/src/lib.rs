@@ -3,7 +3,8 @@
 //! The tests use the workspace's binaries as a user would. `cargo test
 //! --workspace` builds them into the same target directory as the tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// The path of a binary of this workspace (`chapter01`, `mini-docker`, …),
 /// next to the test executable's `deps/` directory.
@@ -40,4 +41,145 @@ fn effective_uid() -> u32 {
                 .and_then(|v| v.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(u32::MAX)
+}
+
+/// The docker CLI of this machine.
+pub fn docker_cli() -> &'static str {
+    ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("the docker CLI (Debian package docker.io) must be installed")
+}
+
+/// A real Docker daemon on private directories, started with the caller's
+/// extra options (`--add-runtime …`). Stopped, and its directories removed, on drop.
+pub struct DockerDaemon {
+    /// Its data root, exec root, socket and log live here.
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl DockerDaemon {
+    /// Starts dockerd (no iptables, no bridge) and waits until it answers.
+    pub fn start(extra_args: &[String]) -> DockerDaemon {
+        assert!(
+            Path::new("/usr/sbin/dockerd").exists(),
+            "dockerd (Debian package docker.io) must be installed"
+        );
+        // A short path: the socket's name must fit in sun_path.
+        let dir = tempfile::Builder::new()
+            .prefix("md-dockerd-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("/usr/sbin/dockerd")
+            .arg("--data-root")
+            .arg(d.join("root"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+            ])
+            .args(extra_args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let daemon = DockerDaemon { dir, child };
+        for _ in 0..300 {
+            if daemon.docker(&["version"]).status.success() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "dockerd did not start: {}",
+            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+    }
+
+    /// Runs the docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new(docker_cli())
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.path().join("docker.sock").display()),
+            )
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Like [`DockerDaemon::docker`], failing unless it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Imports a busybox rootfs as image `name`.
+    pub fn import_busybox(&self, name: &str) {
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        namespaces::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+        let tar = tmp.path().join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        self.ok(&["import", tar.to_str().unwrap(), name]);
+    }
+}
+
+impl Drop for DockerDaemon {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        for _ in 0..300 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // dockerd unmounts on shutdown; detach anything left under our directory.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&dir))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
 }
