@@ -58,22 +58,32 @@ fn docker_runs_containers_with_mini_runc_like_with_runc() {
         "SIGTERM reached the container's trap"
     );
     d.ok(&["rm", id]);
-    let code = d
-        .docker(&[
-            "run",
-            "--rm",
-            "--runtime",
-            "mini",
-            "--network",
-            "none",
-            "mrt-busybox:1",
-            "sh",
-            "-c",
-            "exit 7",
-        ])
-        .status
-        .code();
-    assert_eq!(code, Some(7));
+    // Without --rm: once in CI, under load, `docker run --rm` of a container
+    // that exits at once answered 125 instead of its code (not reproduced
+    // since; the daemon's log is printed if it happens here). The exit code
+    // is checked both ways: the client's and the engine's record.
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "mrt-exit7",
+        "--runtime",
+        "mini",
+        "--network",
+        "none",
+        "mrt-busybox:1",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the container's exit code: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = d.ok(&["inspect", "--format", "{{.State.ExitCode}}", "mrt-exit7"]);
+    assert_eq!(state.trim(), "7");
+    d.ok(&["rm", "mrt-exit7"]);
 
     // A terminal: containerd hands mini-runc a --console-socket and gets the
     // pty master back. `script` gives the docker client a terminal of its own.

@@ -313,17 +313,65 @@ impl Cgroup {
             narrate: false,
         };
         for tree in plan.trees {
-            // A racing creator of the same parent is fine: EEXIST on a parent is not an error.
-            for step in &tree.steps {
-                match step.apply() {
-                    Err(Error::Mkdir { source, .. })
-                        if source.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    other => other?,
+            // Racing creators and removers of the same parent (see
+            // `Cgroup::prune_parents_at`): EEXIST on a parent is fine, and
+            // ENOENT means a parent went away under us, so the tree is
+            // re-planned and tried again.
+            let mut steps = tree.steps.clone();
+            let mut tries = 0;
+            loop {
+                let mut again = false;
+                for step in &steps {
+                    match step.apply() {
+                        Err(Error::Mkdir { source, .. })
+                            if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(Error::Mkdir { source, .. })
+                            if source.kind() == std::io::ErrorKind::NotFound && tries < 5 =>
+                        {
+                            again = true;
+                            break;
+                        }
+                        other => other?,
+                    }
                 }
+                if !again {
+                    break;
+                }
+                tries += 1;
+                let replanned = Cgroup::plan_create_at(layout, path)?;
+                steps = replanned
+                    .trees
+                    .into_iter()
+                    .find(|t| t.dir.path == tree.dir.path)
+                    .map(|t| t.steps)
+                    .unwrap_or_default();
             }
             cgroup.dirs.push(tree.dir);
         }
         Ok(cgroup)
+    }
+
+    /// Removes the now-empty parents of group `path` made by
+    /// [`Cgroup::create_at`] (`/docker` of `/docker/<id>`), in every tree,
+    /// the way a learner would `rmdir` them. A parent that still holds groups
+    /// is busy and stays.
+    pub fn prune_parents_at(layout: &Layout, path: &Path) {
+        let rel: PathBuf = path
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect();
+        for h in &layout.hierarchies {
+            let mut dir = h.mount_point.join(&rel);
+            while let Some(parent) = dir.parent().map(Path::to_path_buf) {
+                if parent == h.mount_point || !parent.starts_with(&h.mount_point) {
+                    break;
+                }
+                if fs::remove_dir(&parent).is_err() {
+                    break;
+                }
+                dir = parent;
+            }
+        }
     }
 
     /// Opens the group at `path` relative to every tree's root (see

@@ -255,6 +255,8 @@ struct Undo {
     pid: Option<i32>,
     cgroup: Option<cgroups::Cgroup>,
     devices: Option<(cgroups::Layout, PathBuf)>,
+    /// Empty parents of the cgroup path to remove after the cgroup.
+    prune: Option<(cgroups::Layout, PathBuf)>,
 }
 
 impl Undo {
@@ -262,6 +264,7 @@ impl Undo {
         self.dir = None;
         self.pid = None;
         self.devices = None;
+        self.prune = None;
         self.cgroup.take()
     }
 }
@@ -277,6 +280,9 @@ impl Drop for Undo {
         }
         if let Some((layout, path)) = self.devices.take() {
             super::devices::remove(&layout, &path);
+        }
+        if let Some((layout, path)) = self.prune.take() {
+            cgroups::Cgroup::prune_parents_at(&layout, &path);
         }
         if let Some(dir) = &self.dir {
             let _ = remove_state_dir(dir);
@@ -414,6 +420,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         pid: None,
         cgroup: None,
         devices: None,
+        prune: None,
     };
     sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
 
@@ -436,6 +443,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
             .map_err(|e| RuntimeError(format!("set cgroup limits: {e}")))?;
     }
     undo.cgroup = Some(cgroup);
+    undo.prune = Some((layout.clone(), cg_path.clone()));
     t.mark("create the cgroups and set limits");
 
     let opts = CreateOptions {
@@ -728,6 +736,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     t.mark("delete: remove the cgroups");
     if let (Ok(layout), Some(path)) = (layout(), &s.cgroup_path) {
         super::devices::remove(&layout, path);
+        cgroups::Cgroup::prune_parents_at(&layout, path);
     }
     let mut stopped = s.clone();
     stopped.status = Status::Stopped;
@@ -819,6 +828,7 @@ pub fn exec(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         pid: Some(init.id() as i32),
         cgroup: None,
         devices: None,
+        prune: None,
     };
     if let Some(cg) = open_cgroup(&s) {
         cg.add_pid(init.id() as i32)
