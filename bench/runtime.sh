@@ -13,11 +13,13 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/runtime.sh needs root: run it with sudo" >&2; exit 1; }
 bash scripts/setup.sh >/dev/null
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo build --release --quiet -p mini-docker --bin mini-runc -p chapter01
+cargo build --release --quiet -p mini-docker --bin mini-runc
+cargo build --release --quiet -p chapter01
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work=$(mktemp -d /tmp/md-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-target/release/chapter01 rootfs "$work/rootfs" >/dev/null
-(cd "$work" && "$OLDPWD/target/release/mini-runc" spec)
+"$bin/chapter01" rootfs "$work/rootfs" >/dev/null
+(cd "$work" && "$bin/mini-runc" spec)
 python3 - "$work/config.json" <<'PY'
 import json, sys
 p = sys.argv[1]; c = json.load(open(p))
@@ -26,7 +28,7 @@ c["process"]["args"] = ["/bin/true"]
 c["root"]["readonly"] = False
 json.dump(c, open(p, "w"), indent=1)
 PY
-mini="$PWD/target/release/mini-runc"
+mini="$bin/mini-runc"
 prep=""
 [ -d /sys/fs/cgroup/unified ] && prep="umount /sys/fs/cgroup/unified &&"
 mkdir -p bench/results

@@ -447,3 +447,94 @@ fn a_user_namespace_maps_root_to_an_unprivileged_range() {
         "uid 0 inside is 300000 outside"
     );
 }
+
+#[test]
+fn net_sysctls_need_a_network_namespace_that_is_not_the_hosts() {
+    require_root();
+    let root = Root::new();
+    // A container whose network namespace the next one joins by path.
+    let holder = Bundle::new("netholder", &["sleep", "30"]);
+    root.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        holder.path().to_str().unwrap(),
+        &holder.id,
+    ]);
+    let pid = root.state(&holder.id)["pid"].as_i64().unwrap();
+    let with_netns = |tag: &str, path: String| {
+        let mut b = Bundle::new(
+            tag,
+            &["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"],
+        );
+        for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "network" {
+                ns["path"] = path.clone().into();
+            }
+        }
+        b.config["linux"]["sysctl"] =
+            serde_json::json!({"net.ipv4.ip_unprivileged_port_start": "1000"});
+        b.save();
+        b
+    };
+    let b = with_netns("joined", format!("/proc/{pid}/ns/net"));
+    let out = root.ok(&["run", "--bundle", b.path().to_str().unwrap(), &b.id]);
+    assert_eq!(
+        out.trim(),
+        "1000",
+        "the sysctl was set in the joined namespace"
+    );
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    assert_ne!(host.trim(), "1000", "the host's value is untouched");
+    let b = with_netns("hostnet", "/proc/self/ns/net".to_string());
+    let out = root.runc(&["run", "--bundle", b.path().to_str().unwrap(), &b.id]);
+    assert!(
+        !out.status.success(),
+        "a net sysctl in the host's network namespace is refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("own NET namespace"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root.ok(&["delete", "--force", &holder.id]);
+}
+
+#[test]
+fn preserve_fds_and_no_pivot() {
+    require_root();
+    let root = Root::new();
+    // --preserve-fds 1: descriptor 3 of the caller reaches the container.
+    let b = Bundle::new("fds3", &["sh", "-c", "cat <&3"]);
+    let secret = b.path().join("passed.txt");
+    std::fs::write(&secret, "handed over\n").unwrap();
+    let script = format!(
+        "exec 3<{} && exec {MINI_RUNC} --root {} run --preserve-fds 1 --bundle {} {}",
+        secret.display(),
+        root.path().display(),
+        b.path().display(),
+        b.id
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "handed over\n");
+
+    // --no-pivot: MS_MOVE and chroot instead of pivot_root; the container still
+    // sees its rootfs as / and not the host's files.
+    let b = Bundle::new("nopivot", &["sh", "-c", ". /etc/os-release; echo $NAME"]);
+    let out = root.ok(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &b.id,
+    ]);
+    assert_eq!(out.trim(), "container-internals busybox");
+}

@@ -25,9 +25,10 @@ struct Cli {
     /// Subnet of the default bridge (default: chapter 05 picks a free one).
     #[arg(long)]
     bridge_subnet: Option<String>,
-    /// Name of the default bridge (`md-br-<hex>` by default).
-    #[arg(long)]
-    bridge_name: Option<String>,
+    /// Name of the default bridge (at most 15 characters); `none` gives
+    /// `bridge` containers an empty network namespace, as `dockerd -b none`.
+    #[arg(long, default_value = "md-br0")]
+    bridge_name: String,
     /// The mini-shim binary (default: next to this one).
     #[arg(long)]
     shim: Option<PathBuf>,
@@ -61,6 +62,9 @@ fn run() -> anyhow::Result<()> {
         if let Some(s) = v["bridge-subnet"].as_str() {
             cli.bridge_subnet.get_or_insert(s.into());
         }
+        if let Some(b) = v["bridge"].as_str() {
+            cli.bridge_name = b.into();
+        }
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
@@ -81,7 +85,7 @@ fn run() -> anyhow::Result<()> {
         shim,
         net: net::NetOptions {
             subnet: cli.bridge_subnet,
-            bridge: cli.bridge_name,
+            bridge: Some(cli.bridge_name).filter(|b| b != "none"),
         },
     };
     tokio::runtime::Builder::new_multi_thread()

@@ -56,6 +56,12 @@ pub struct RunArgs {
     /// Publish a container's port(s) to the host.
     #[arg(short, long = "publish")]
     pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports.
+    #[arg(long)]
+    pub expose: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -128,8 +134,43 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.into(), json!(v));
     }
+    let mut bindings = serde_json::Map::new();
+    let mut exposed = serde_json::Map::new();
+    for p in &a.publish {
+        let m: network::PortMapping = p.parse().map_err(|e: network::Error| {
+            bad(
+                125,
+                format!("invalid argument \"{p}\" for \"-p, --publish\" flag: {e}"),
+            )
+        })?;
+        let key = format!("{}/{}", m.container_port, m.proto);
+        exposed.insert(key.clone(), json!({}));
+        let host_ip = if m.host_ip.is_unspecified() {
+            String::new()
+        } else {
+            m.host_ip.to_string()
+        };
+        let host_port = if m.host_port == 0 {
+            String::new()
+        } else {
+            m.host_port.to_string()
+        };
+        let e = bindings.entry(key).or_insert_with(|| json!([]));
+        if let Some(list) = e.as_array_mut() {
+            list.push(json!({"HostIp": host_ip, "HostPort": host_port}));
+        }
+    }
+    for e in &a.expose {
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        exposed.insert(key, json!({}));
+    }
     let mut body = json!({
         "Image": a.image,
+        "ExposedPorts": exposed,
         "Cmd": if a.command.is_empty() { Value::Null } else { json!(a.command) },
         "Env": env,
         "Labels": labels,
@@ -140,6 +181,8 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
             "Memory": memory,
             "NanoCpus": nano_cpus,
             "PidsLimit": a.pids_limit.unwrap_or(0),
+            "PortBindings": bindings,
+            "PublishAllPorts": a.publish_all,
         },
     });
     if let Some(w) = &a.workdir {
@@ -498,4 +541,54 @@ pub fn inspect(c: &Client, fmt: Option<&str>, names: &[String]) -> Result<u8, Fa
         ),
     }
     Ok(code)
+}
+
+/// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the published ports.
+pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<u8, Failure> {
+    let v = c
+        .call(
+            "GET",
+            &format!("/containers/{}/json", http::enc(container)),
+            Body::Empty,
+        )?
+        .json()?;
+    let ports = v["NetworkSettings"]["Ports"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let want = private.map(|p| {
+        if p.contains('/') {
+            p.to_string()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut lines = Vec::new();
+    for (k, binds) in &ports {
+        if want.as_ref().is_some_and(|w| w != k) {
+            continue;
+        }
+        for b in binds.as_array().into_iter().flatten() {
+            let hp = format!(
+                "{}:{}",
+                b["HostIp"].as_str().unwrap_or("0.0.0.0"),
+                b["HostPort"].as_str().unwrap_or("")
+            );
+            lines.push(if want.is_some() {
+                hp
+            } else {
+                format!("{k} -> {hp}")
+            });
+        }
+    }
+    if let (Some(w), true) = (&want, lines.is_empty()) {
+        return Err(bad(
+            1,
+            format!("Error: No public port '{w}' published for {container}"),
+        ));
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(0)
 }

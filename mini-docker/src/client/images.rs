@@ -116,7 +116,10 @@ pub fn show_progress(r: Response) -> Result<(), String> {
             print!("{s}");
         } else if let Some(s) = v["status"].as_str() {
             match v["id"].as_str() {
-                Some(id) => println!("{id}: {s} {}", v["progress"].as_str().unwrap_or("")),
+                Some(id) => println!(
+                    "{}",
+                    format!("{id}: {s} {}", v["progress"].as_str().unwrap_or("")).trim_end()
+                ),
                 None => println!("{s}"),
             }
         }
@@ -325,5 +328,48 @@ pub fn info(c: &Client) -> Result<u8, Failure> {
         v["DockerRootDir"].as_str().unwrap_or("")
     );
     println!(" Live Restore Enabled: {}", v["LiveRestoreEnabled"]);
+    Ok(0)
+}
+
+/// `pull NAME[:TAG|@DIGEST]`: one line per layer, as Docker prints them.
+pub fn pull(c: &Client, name: &str) -> Result<u8, Failure> {
+    let (repo, tag) = match name.split_once('@') {
+        Some((n, d)) => (n, d),
+        None => split_ref(name),
+    };
+    let r = c.call(
+        "POST",
+        &format!(
+            "/images/create?fromImage={}&tag={}",
+            http::enc(repo),
+            http::enc(tag)
+        ),
+        Body::Empty,
+    )?;
+    show_progress(r).map_err(|m| Failure {
+        code: 1,
+        message: m,
+    })?;
+    let shown = if name.contains('@') {
+        name.to_string()
+    } else {
+        format!("{repo}:{tag}")
+    };
+    println!("{shown}");
+    Ok(0)
+}
+
+/// `push NAME[:TAG]`.
+pub fn push(c: &Client, name: &str) -> Result<u8, Failure> {
+    let (repo, tag) = split_ref(name);
+    let r = c.call(
+        "POST",
+        &format!("/images/{repo}/push?tag={}", http::enc(tag)),
+        Body::Empty,
+    )?;
+    show_progress(r).map_err(|m| Failure {
+        code: 1,
+        message: m,
+    })?;
     Ok(0)
 }

@@ -85,6 +85,23 @@ pub enum Cmd {
         /// Container.
         container: String,
     },
+    /// Download an image from a registry.
+    Pull {
+        /// NAME[:TAG|@DIGEST].
+        name: String,
+    },
+    /// Upload an image to a registry.
+    Push {
+        /// NAME[:TAG].
+        name: String,
+    },
+    /// List port mappings or a specific mapping for the container.
+    Port {
+        /// Container.
+        container: String,
+        /// PRIVATE_PORT[/PROTO].
+        private: Option<String>,
+    },
     /// Block until one or more containers stop, then print their exit codes.
     Wait {
         /// Containers.
@@ -223,6 +240,9 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             follow,
             container,
         } => containers::logs(&c, &container, &tail, timestamps, follow),
+        Cmd::Pull { name } => images::pull(&c, &name),
+        Cmd::Push { name } => images::push(&c, &name),
+        Cmd::Port { container, private } => containers::port(&c, &container, private.as_deref()),
         Cmd::Wait { containers } => containers::wait(&c, &containers),
         Cmd::Inspect { format, names } => containers::inspect(&c, format.as_deref(), &names),
         Cmd::Images(a) => images::images(&c, a),

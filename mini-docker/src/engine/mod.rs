@@ -228,7 +228,9 @@ impl Container {
                 "FinishedAt": util::rfc3339_nanos(self.state.finished_at),
             },
             "Image": self.image_id,
-            "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "",
+            "ResolvConfPath": present(dir.join("resolv.conf")),
+            "HostnamePath": present(dir.join("hostname")),
+            "HostsPath": present(dir.join("hosts")),
             "LogPath": shim::log_file(&dir, &self.id),
             "Name": format!("/{}", self.name),
             "RestartCount": 0,
@@ -311,15 +313,45 @@ impl Engine {
 
     /// Adopts running containers after a restart (live restore).
     pub fn restore(self: &Arc<Self>) {
-        let running: Vec<String> = self
-            .lock()
-            .values()
-            .filter(|c| c.state.running)
-            .map(|c| c.id.clone())
-            .collect();
+        let all: Vec<Container> = self.lock().values().cloned().collect();
+        let (up, down): (Vec<Container>, Vec<Container>) =
+            all.into_iter().partition(|c| c.state.running);
+        let down: Vec<Container> = down.into_iter().filter(|c| c.net.is_some()).collect();
+        self.restore_network(&up, &down);
+        for c in &down {
+            self.update(&c.id, |c| c.net = None);
+        }
+        self.remove_stray_netns();
+        let running: Vec<String> = up.iter().map(|c| c.id.clone()).collect();
         for id in running {
             tracing::info!(%id, "adopting a running container");
             self.watch(id);
+        }
+    }
+
+    /// Records the port table of a running container (after a restart).
+    fn set_net_table(&self, id: &str, table: String) {
+        self.update(id, |c| {
+            if let Some(n) = c.net.as_mut() {
+                n.table = table;
+            }
+        });
+    }
+
+    /// Deletes netns files under the data root that no container holds.
+    fn remove_stray_netns(&self) {
+        let held: Vec<String> = self
+            .lock()
+            .values()
+            .filter_map(|c| c.net.as_ref().map(|n| n.netns.clone()))
+            .collect();
+        let dir = self.opts.root.join("netns");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if !held.iter().any(|h| Path::new(h) == p) {
+                tracing::info!("removing the stray network namespace {}", p.display());
+                let _ = ::network::netns::delete(&p);
+            }
         }
     }
 
@@ -487,6 +519,17 @@ impl Engine {
         if let Some(s) = &rc.stop_signal {
             config["StopSignal"] = json!(s);
         }
+        // `-p 80` exposes 80/tcp too, as Docker does.
+        if let (Some(extra), Some(ports)) = (
+            body.get("ExposedPorts").and_then(Value::as_object),
+            config["ExposedPorts"].as_object_mut(),
+        ) {
+            for k in extra.keys() {
+                ports.insert(k.clone(), json!({}));
+            }
+        }
+        // Refuse bad port bindings now rather than at start.
+        net::port_mappings(&config, &host_config)?;
         // The layers, then our read-write layer on top.
         let driver = self.images.driver();
         let (_, top) =
@@ -605,6 +648,15 @@ impl Engine {
             if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
                 binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
             }
+            if attachment.is_some() {
+                let rc = dir.join("resolv.conf");
+                if ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[])
+                    .is_ok()
+                    && ensure_file(&rootfs.join("etc/resolv.conf"))
+                {
+                    binds.push((rc.display().to_string(), "/etc/resolv.conf".to_string()));
+                }
+            }
             let hn = dir.join("hostname");
             if std::fs::write(&hn, format!("{hostname}\n")).is_ok()
                 && ensure_file(&rootfs.join("etc/hostname"))
@@ -633,7 +685,16 @@ impl Engine {
             pids_limit: int("PidsLimit"),
             binds,
         };
-        if let Err(e) = spec::write(&dir, &spec::build(&input)) {
+        let mut spec_json = spec::build(&input);
+        if let Some(a) = &attachment {
+            // The namespace is ours: set its sysctls here, so the runtime,
+            // which joins it by path, need not.
+            let sysctls = net::take_net_sysctls(&mut spec_json);
+            if let Err(e) = net::apply_sysctls(Path::new(&a.netns), &sysctls) {
+                return Err(fail(e, attachment));
+            }
+        }
+        if let Err(e) = spec::write(&dir, &spec_json) {
             return Err(fail(stat_err(e), attachment));
         }
         // Leftovers of a previous run (its shim could not delete them).
@@ -915,6 +976,15 @@ impl Engine {
             .filter(|c| c.image_id == config_digest)
             .map(|c| c.id.clone())
             .collect()
+    }
+}
+
+/// The path as a string when the file exists, else "" (inspect's `*Path`).
+fn present(p: PathBuf) -> String {
+    if p.exists() {
+        p.display().to_string()
+    } else {
+        String::new()
     }
 }
 

@@ -2,19 +2,43 @@
 //!
 //! `none` keeps the new, empty network namespace of the default spec;
 //! `host` drops it from the spec. `bridge` (chapter 05) is wired by the
-//! daemon the OCI way: a named netns, a veth into the bridge, an address
-//! from the IPAM, and its path in `linux.namespaces`.
+//! daemon the OCI way, before the runtime runs:
+//!
+//! 1. the bridge (`--bridge-name`, default `md-br0`) with the gateway
+//!    address and its nftables table `mini_docker_<bridge>` (masquerade),
+//!    made once and found again after a restart;
+//! 2. a namespace file `<data-root>/netns/<short id>` (`ip netns add`);
+//! 3. a veth pair `md-<short id>` into the bridge, the other end `eth0` in
+//!    the namespace with an address from the IPAM
+//!    (`<data-root>/networks/bridge-ipam.json`) and a default route;
+//! 4. the `-p`/`-P` mappings: a table `chapter05_<hex>` of DNAT rules and a
+//!    userland proxy per mapping, running in the daemon;
+//! 5. the namespace's `net.*` sysctls of the spec, written by the daemon
+//!    (the runtime only joins the namespace: `linux.namespaces[].path`).
+//!
+//! The container's exit or `rm` undoes all of it; a daemon restart
+//! re-publishes the ports of running containers (their proxies lived in the
+//! old daemon) and removes namespace files no container holds.
 
 use super::{ApiError, Engine, Result};
+use network::ipam::Ipam;
+use network::netns::Netns;
+use network::network::{plan_connect, plan_disconnect, EndpointSpec};
+use network::nft::Proto;
+use network::{Applier, NetworkSpec, PortMap, PortMapping, Step, Subnet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 
 /// Network options of the daemon.
 #[derive(Debug, Clone, Default)]
 pub struct NetOptions {
     /// `--bridge-subnet`, e.g. `10.203.7.0/24` (None: chapter 05 picks).
     pub subnet: Option<String>,
-    /// `--bridge-name` (None: no bridge, containers get an empty netns).
+    /// `--bridge-name` (None, from `--bridge-name none`: no bridge;
+    /// `bridge` containers get an empty netns).
     pub bridge: Option<String>,
 }
 
@@ -50,6 +74,12 @@ pub struct Attachment {
     pub netns: String,
     /// Published ports.
     pub ports: Vec<Port>,
+    /// The host end of its veth pair.
+    #[serde(default)]
+    pub host_veth: String,
+    /// The nftables table of its published ports.
+    #[serde(default)]
+    pub table: String,
 }
 
 impl Attachment {
@@ -76,23 +106,468 @@ impl Attachment {
     }
 }
 
-/// The default bridge network, once created.
+/// The default bridge network, once created (or found after a restart).
 pub struct Bridge {
-    /// The name.
-    pub name: String,
+    /// The bridge's name and subnet, and its nftables table.
+    pub spec: NetworkSpec,
+    /// Its address allocator, persisted under the data root.
+    pub ipam: Ipam,
+    /// Published ports of running containers (their userland proxies live here).
+    pub ports: HashMap<String, PortMap>,
+}
+
+/// The nftables table of the bridge named `bridge` (masquerade, isolation).
+pub fn bridge_table(bridge: &str) -> String {
+    format!("mini_docker_{}", bridge.replace('-', "_"))
+}
+
+/// Network id (64 hex) of the bridge named `bridge`: stable across restarts.
+fn network_id(bridge: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut out = String::new();
+    for i in 0..4u8 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (bridge, i).hash(&mut h);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// `ExposedPorts`/`PortBindings` key `80/tcp` -> (80, tcp).
+fn parse_port_key(k: &str) -> Result<(u16, Proto)> {
+    let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+    let proto = match proto {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        other => return Err(ApiError::bad(format!("invalid proto: {other}"))),
+    };
+    match p.parse::<u16>() {
+        Ok(n) if n > 0 => Ok((n, proto)),
+        _ => Err(ApiError::bad(format!("invalid port: {k}"))),
+    }
+}
+
+/// The `-p`/`-P` mappings of a container, from `HostConfig.PortBindings`
+/// and (with `PublishAllPorts`) the image's `ExposedPorts`.
+pub fn port_mappings(config: &Value, host_config: &Value) -> Result<Vec<PortMapping>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(b) = host_config.get("PortBindings").and_then(Value::as_object) {
+        for (k, binds) in b {
+            let (port, proto) = parse_port_key(k)?;
+            seen.insert(k.clone());
+            let binds = binds.as_array().cloned().unwrap_or_default();
+            let binds = if binds.is_empty() {
+                vec![json!({})]
+            } else {
+                binds
+            };
+            for b in binds {
+                let ip = b.get("HostIp").and_then(Value::as_str).unwrap_or("");
+                let host_ip: Ipv4Addr = if ip.is_empty() {
+                    Ipv4Addr::UNSPECIFIED
+                } else {
+                    ip.parse()
+                        .map_err(|_| ApiError::bad(format!("invalid IP address: {ip}")))?
+                };
+                let hp = b.get("HostPort").and_then(Value::as_str).unwrap_or("");
+                let host_port = if hp.is_empty() {
+                    0
+                } else {
+                    hp.parse::<u16>()
+                        .map_err(|_| ApiError::bad(format!("invalid port: {hp}")))?
+                };
+                out.push(PortMapping {
+                    proto,
+                    host_ip,
+                    host_port,
+                    container_port: port,
+                });
+            }
+        }
+    }
+    let all = host_config
+        .get("PublishAllPorts")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if all {
+        if let Some(e) = config.get("ExposedPorts").and_then(Value::as_object) {
+            for k in e.keys().filter(|k| !seen.contains(*k)) {
+                let (port, proto) = parse_port_key(k)?;
+                out.push(PortMapping {
+                    proto,
+                    host_ip: Ipv4Addr::UNSPECIFIED,
+                    host_port: 0,
+                    container_port: port,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn net_err(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("{what}: {e}"))
 }
 
 impl Engine {
-    /// Wires a container into the default bridge (when one is configured).
-    pub fn attach_network(&self, _c: &super::Container) -> Result<Option<Attachment>> {
-        if self.opts.net.bridge.is_none() {
-            return Ok(None);
-        }
-        Err(ApiError::internal(
-            "the bridge network is not implemented yet",
-        ))
+    fn netns_path(&self, id: &str) -> PathBuf {
+        self.opts.root.join("netns").join(&id[..12])
     }
 
-    /// Undoes [`Engine::attach_network`].
-    pub fn detach_network(&self, _a: &Attachment) {}
+    /// Creates the bridge (or finds it after a restart) and its nftables table.
+    fn setup_bridge(&self, name: &str) -> Result<Bridge> {
+        if name.is_empty() || name.len() > ::network::names::MAX_IFNAME {
+            return Err(ApiError::bad(format!(
+                "bridge name {name:?}: 1 to 15 characters"
+            )));
+        }
+        let dir = self.opts.root.join("networks");
+        std::fs::create_dir_all(&dir).map_err(|e| net_err("create networks dir", e))?;
+        let saved = dir.join("bridge.json");
+        let saved_subnet: Option<Subnet> = std::fs::read(&saved)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["subnet"].as_str().and_then(|s| s.parse().ok()));
+        let mut nl = ::network::netlink::Netlink::open().map_err(|e| net_err("netlink", e))?;
+        let exists = nl
+            .link_index(name)
+            .map_err(|e| net_err("netlink", e))?
+            .is_some();
+        drop(nl);
+        let subnet: Subnet = match (&self.opts.net.subnet, saved_subnet) {
+            (Some(s), _) => s
+                .parse()
+                .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
+            (None, Some(s)) => s,
+            (None, None) => ::network::network::choose_default_subnet(&[])
+                .map_err(|e| net_err("choose a subnet", e))?,
+        };
+        let spec = NetworkSpec {
+            name: "bridge".into(),
+            id: network_id(name),
+            subnet,
+            bridge: name.into(),
+            table: bridge_table(name),
+        };
+        let mut applier = Applier::new();
+        let ip_forward_on = applier
+            .sysctl(::network::network::IP_FORWARD)
+            .map(|v| v == "1")
+            .unwrap_or(false);
+        let mut plan = ::network::network::plan_create_network(&spec, ip_forward_on);
+        if exists {
+            // A restart: the bridge and its address are there; redo the table.
+            plan.retain(|s| !matches!(s, Step::Link { .. }));
+            let _ = ::network::nft::delete_table(&spec.table);
+        } else {
+            ::network::subnet::check_free(
+                subnet,
+                &::network::network::host_routes().map_err(|e| net_err("read routes", e))?,
+            )
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        }
+        if let Err(e) = applier.apply(&plan) {
+            let _ = applier.teardown(
+                &::network::network::plan_delete_network(&spec),
+                &mut |_, _| Ok(()),
+            );
+            return Err(net_err(&format!("create the bridge {name}"), e));
+        }
+        let _ = super::util::write_atomic(
+            &saved,
+            &serde_json::to_vec_pretty(&json!({"name": name, "subnet": subnet.to_string()}))
+                .unwrap_or_default(),
+        );
+        let ipam = Ipam::open(&dir.join("bridge-ipam.json"), subnet)
+            .map_err(|e| net_err("open the IPAM state", e))?;
+        tracing::info!(bridge = name, %subnet, "default bridge ready");
+        Ok(Bridge {
+            spec,
+            ipam,
+            ports: HashMap::new(),
+        })
+    }
+
+    fn with_bridge<T>(&self, f: impl FnOnce(&mut Bridge) -> Result<T>) -> Result<Option<T>> {
+        let Some(name) = self.opts.net.bridge.clone() else {
+            return Ok(None);
+        };
+        let mut guard = self.bridge.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.setup_bridge(&name)?);
+        }
+        f(guard.as_mut().expect("set above")).map(Some)
+    }
+
+    /// Wires a container into the default bridge (when one is configured):
+    /// a netns file under the data root, a veth pair into the bridge, an
+    /// address from the IPAM, a default route, and its published ports.
+    /// On failure, everything made so far is removed again.
+    pub fn attach_network(&self, c: &super::Container) -> Result<Option<Attachment>> {
+        let mappings = port_mappings(&c.config, &c.host_config)?;
+        let ns_path = self.netns_path(&c.id);
+        let id = c.id.clone();
+        self.with_bridge(move |br| {
+            let _ = ::network::netns::delete(&ns_path);
+            let dir = ns_path.parent().expect("under the data root");
+            let file = ns_path.file_name().expect("a file name").to_string_lossy();
+            let ns = Netns::create(dir, &file, Path::new("/proc"))
+                .map_err(|e| net_err("create the network namespace", e))?;
+            let ip = br
+                .ipam
+                .allocate(&id)
+                .map_err(|e| net_err("allocate an address", e))?;
+            let ep = endpoint(&br.spec, &id, ns.path(), ip);
+            let mut applier = Applier::new();
+            let undo = |br: &Bridge, applier: &mut Applier| {
+                let _ = applier.teardown(&plan_disconnect(&ep), &mut |_, _| Ok(()));
+                let _ = br.ipam.release(ip);
+            };
+            if let Err(e) = applier.apply(&plan_connect(&br.spec, &ep)) {
+                undo(br, &mut applier);
+                return Err(net_err("connect to the bridge", e));
+            }
+            let pm = if mappings.is_empty() {
+                None
+            } else {
+                match PortMap::publish(ip, &mappings, &mut applier) {
+                    Ok(pm) => Some(pm),
+                    Err(e) => {
+                        undo(br, &mut applier);
+                        return Err(ApiError::internal(format!(
+                            "driver failed programming external connectivity on endpoint {}: {e}",
+                            &id[..12]
+                        )));
+                    }
+                }
+            };
+            let ports = pm
+                .as_ref()
+                .map(|pm| {
+                    pm.mappings()
+                        .iter()
+                        .map(|m| Port {
+                            host_ip: m.host_ip.to_string(),
+                            host_port: m.host_port,
+                            port: m.container_port,
+                            proto: m.proto.as_str().to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let table = pm
+                .as_ref()
+                .map(|p| p.table().to_string())
+                .unwrap_or_default();
+            if let Some(pm) = pm {
+                br.ports.insert(id[..12].to_string(), pm);
+            }
+            Ok(Attachment {
+                network_id: br.spec.id.clone(),
+                endpoint_id: network_id(&ep.host_veth),
+                ip: ip.to_string(),
+                prefix: br.spec.subnet.prefix(),
+                gateway: br.spec.gateway().to_string(),
+                mac: String::new(),
+                netns: ns.into_path().display().to_string(),
+                ports,
+                host_veth: ep.host_veth.clone(),
+                table,
+            })
+        })
+    }
+
+    /// Undoes [`Engine::attach_network`]: stops the proxies, deletes the
+    /// port table, the veth and the netns file, and releases the address.
+    pub fn detach_network(&self, a: &Attachment) {
+        let key = Self::port_key(a);
+        let r = self.with_bridge(|br| {
+            let mut applier = Applier::new();
+            match key.as_ref().and_then(|k| br.ports.remove(k)) {
+                Some(pm) => {
+                    if let Err(e) = pm.unpublish(&mut applier) {
+                        tracing::warn!("unpublish: {e}");
+                    }
+                }
+                None if !a.table.is_empty() => {
+                    let _ = ::network::nft::delete_table(&a.table);
+                }
+                None => {}
+            }
+            if let Ok(ip) = a.ip.parse() {
+                let _ = br.ipam.release(ip);
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::warn!("detach: {}", e.message);
+        }
+        if !a.host_veth.is_empty() {
+            let _ = Applier::new().teardown(
+                &[Step::host(::network::plan::LinkOp::DeleteLink(
+                    a.host_veth.clone(),
+                ))],
+                &mut |_, _| Ok(()),
+            );
+        }
+        if !a.netns.is_empty() {
+            if let Err(e) = ::network::netns::delete(Path::new(&a.netns)) {
+                tracing::warn!("delete {}: {e}", a.netns);
+            }
+        }
+    }
+
+    /// The key of a container's port map: the netns file's name (its short id).
+    fn port_key(a: &Attachment) -> Option<String> {
+        Some(
+            Path::new(&a.netns)
+                .file_name()?
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    /// After a restart: re-publish the ports of running containers (their
+    /// proxies lived in the old daemon) and clean up what stopped ones left.
+    pub fn restore_network(&self, running: &[super::Container], stopped: &[super::Container]) {
+        for c in stopped {
+            if let Some(a) = &c.net {
+                self.detach_network(a);
+            }
+        }
+        for c in running {
+            let Some(a) = &c.net else { continue };
+            if a.ports.is_empty() {
+                continue;
+            }
+            let _ = ::network::nft::delete_table(&a.table);
+            let Ok(ip) = a.ip.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            let maps: Vec<PortMapping> = a
+                .ports
+                .iter()
+                .map(|p| PortMapping {
+                    proto: if p.proto == "udp" {
+                        Proto::Udp
+                    } else {
+                        Proto::Tcp
+                    },
+                    host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    host_port: p.host_port,
+                    container_port: p.port,
+                })
+                .collect();
+            let id = c.id.clone();
+            let r = self.with_bridge(|br| {
+                let pm = PortMap::publish(ip, &maps, &mut Applier::new())
+                    .map_err(|e| net_err("re-publish ports", e))?;
+                let table = pm.table().to_string();
+                br.ports.insert(id[..12].to_string(), pm);
+                Ok(table)
+            });
+            match r {
+                Ok(Some(table)) => {
+                    self.set_net_table(&c.id, table);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(id = %c.id, "{}", e.message),
+            }
+        }
+    }
+}
+
+fn endpoint(net: &NetworkSpec, id: &str, netns: &Path, ip: Ipv4Addr) -> EndpointSpec {
+    EndpointSpec {
+        host_veth: format!("md-{}", &id[..12]),
+        peer_veth: format!("mdp{}", &id[..12]),
+        ..EndpointSpec::new(net, &id[..12], netns, ip)
+    }
+}
+
+/// Removes the `net.*` sysctls from a spec and returns them.
+pub fn take_net_sysctls(spec: &mut Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(m) = spec["linux"]["sysctl"].as_object_mut() {
+        let keys: Vec<String> = m
+            .keys()
+            .filter(|k| k.starts_with("net."))
+            .cloned()
+            .collect();
+        for k in keys {
+            if let Some(v) = m.remove(&k) {
+                out.push((k, v.as_str().unwrap_or_default().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Writes `sysctls` (`net.ipv4.x` = value) inside the network namespace at
+/// `netns`: a short-lived thread joins it (`setns(2)`) and writes
+/// `/proc/sys/net/...`, which belongs to the namespace of the writer.
+pub fn apply_sysctls(netns: &Path, sysctls: &[(String, String)]) -> Result<()> {
+    if sysctls.is_empty() {
+        return Ok(());
+    }
+    let f =
+        std::fs::File::open(netns).map_err(|e| net_err(&format!("open {}", netns.display()), e))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| net_err(&format!("setns {}", netns.display()), e))?;
+            for (k, v) in sysctls {
+                let path = Path::new("/proc/sys").join(k.replace('.', "/"));
+                std::fs::write(&path, v).map_err(|e| net_err(&format!("sysctl {k}={v}"), e))?;
+            }
+            Ok(())
+        })
+        .join()
+        .unwrap_or_else(|_| Err(ApiError::internal("the sysctl thread panicked")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_bindings_and_publish_all() {
+        let config = json!({"ExposedPorts": {"80/tcp": {}, "53/udp": {}}});
+        let hc = json!({
+            "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"},
+                                        {"HostIp": "127.0.0.1", "HostPort": ""}]},
+            "PublishAllPorts": true,
+        });
+        let got: Vec<String> = port_mappings(&config, &hc)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "0.0.0.0:8080->80/tcp",
+                "127.0.0.1:0->80/tcp",
+                "0.0.0.0:0->53/udp"
+            ]
+        );
+        let bad = json!({"PortBindings": {"80/sctp": []}});
+        assert!(port_mappings(&config, &bad).is_err());
+        let bad = json!({"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}});
+        assert!(port_mappings(&config, &bad).is_err());
+    }
+
+    #[test]
+    fn net_sysctls_move_out_of_the_spec() {
+        let mut spec =
+            json!({"linux": {"sysctl": {"net.ipv4.ping_group_range": "0 0", "kernel.x": "1"}}});
+        let got = take_net_sysctls(&mut spec);
+        assert_eq!(
+            got,
+            [("net.ipv4.ping_group_range".to_string(), "0 0".to_string())]
+        );
+        assert_eq!(spec["linux"]["sysctl"], json!({"kernel.x": "1"}));
+    }
 }

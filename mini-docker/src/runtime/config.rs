@@ -333,9 +333,26 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
         });
     }
 
+    // A namespace the container owns: a new one, or one joined by path that is
+    // not the runtime's own (the host's), as runc decides for sysctls.
+    let owns = |k: Namespace| {
+        namespaces.iter().any(|(n, p)| {
+            *n == k
+                && match p {
+                    None => true,
+                    Some(path) => {
+                        use std::os::unix::fs::MetadataExt;
+                        let theirs = std::fs::metadata(path).map(|m| (m.dev(), m.ino()));
+                        let ours = std::fs::metadata(format!("/proc/self/ns/{}", k.proc_name()))
+                            .map(|m| (m.dev(), m.ino()));
+                        matches!((theirs, ours), (Ok(a), Ok(b)) if a != b)
+                    }
+                }
+        })
+    };
     let mut sysctl = BTreeMap::new();
     for (k, v) in linux.sysctl().clone().unwrap_or_default() {
-        check_sysctl(&k, &v, &has_new)?;
+        check_sysctl(&k, &v, &owns)?;
         sysctl.insert(k, v);
     }
 

@@ -47,16 +47,45 @@ pub fn busybox_tar() -> &'static Path {
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
+    /// The default bridge (name, subnet), when this daemon has one.
+    pub bridge: Option<(String, String)>,
 }
 
 impl Daemon {
+    /// A daemon without a bridge (`--bridge-name none`).
     pub fn start() -> Daemon {
+        Self::start_with(None)
+    }
+
+    /// A daemon with its own default bridge `md-br-<hex>` on a free /24 of
+    /// 10.203.0.0/16; the bridge and its table are deleted on drop.
+    pub fn start_bridged() -> Daemon {
+        require_root();
+        let routes = network::network::host_routes().unwrap();
+        let hex = network::names::unique_id();
+        let seed = u32::from_str_radix(&hex, 16).unwrap();
+        for i in 0..256u32 {
+            let octet = (seed + i) % 256;
+            let subnet: network::Subnet = format!("10.203.{octet}.0/24").parse().unwrap();
+            if network::subnet::check_free(subnet, &routes).is_err() {
+                continue;
+            }
+            return Self::start_with(Some((format!("md-br-{hex}"), subnet.to_string())));
+        }
+        panic!("no free /24 left in 10.203.0.0/16");
+    }
+
+    fn start_with(bridge: Option<(String, String)>) -> Daemon {
         require_root();
         let dir = tempfile::Builder::new()
             .prefix("md-engine-")
             .tempdir()
             .unwrap();
-        let mut d = Daemon { dir, child: None };
+        let mut d = Daemon {
+            dir,
+            child: None,
+            bridge,
+        };
         d.spawn();
         d
     }
@@ -85,6 +114,10 @@ impl Daemon {
             .arg(self.host())
             .arg("--data-root")
             .arg(self.data_root())
+            .args(match &self.bridge {
+                Some((name, subnet)) => vec!["--bridge-name", name, "--bridge-subnet", subnet],
+                None => vec!["--bridge-name", "none"],
+            })
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -262,6 +295,13 @@ impl Drop for Daemon {
         m.sort_by_key(|x| std::cmp::Reverse(x.len()));
         for p in m {
             let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        // The bridge outlives the daemon (as docker0 does): ours goes with the test.
+        if let Some((name, _)) = &self.bridge {
+            let _ = network::nft::delete_table(&mini_docker::engine::net::bridge_table(name));
+            if let Ok(mut nl) = network::netlink::Netlink::open() {
+                let _ = nl.delete_link(name);
+            }
         }
     }
 }
