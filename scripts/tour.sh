@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, then run the tour: every chapter's
 # guided demo in order (namespaces, cgroups, union filesystems, images,
-# networking, the registry). `scripts/tour.sh 3` runs only chapter 03.
-# It grows into the end-to-end mini-docker tour as the engine lands.
+# networking, the registry), then the end-to-end mini-docker tour
+# (scripts/engine-tour.sh). `scripts/tour.sh 3` runs only chapter 03.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,5 +15,11 @@ for n in "${chapters[@]}"; do
     echo "################ chapter 0$n ################"
     "target/debug/chapter0$n"
 done
+if [ $# -eq 0 ]; then
+    echo
+    echo "################ mini-docker: the engine, end to end ################"
+    cargo build --quiet -p mini-docker -p chapter06
+    bash scripts/engine-tour.sh
+fi
 echo
 echo "Tour done. Each chapter's README has exercises; \`cargo run -p chapter01 -- shell\` gives you a shell inside all the namespaces."
