@@ -128,7 +128,18 @@ impl Client {
 
     /// Sends a request; error statuses become [`ClientError::Api`].
     pub fn call(&self, method: &str, path: &str, body: Body) -> Result<Response, ClientError> {
-        let r = self.raw(method, path, body)?;
+        self.call_with(method, path, body, &[])
+    }
+
+    /// [`Client::call`] with extra request headers (`X-Registry-Auth`).
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, ClientError> {
+        let r = self.raw_with(method, path, body, headers)?;
         if r.status >= 400 {
             let status = r.status;
             let v = r.json().unwrap_or_default();
@@ -140,6 +151,17 @@ impl Client {
 
     /// Sends a request and returns whatever came back.
     pub fn raw(&self, method: &str, path: &str, body: Body) -> Result<Response, ClientError> {
+        self.raw_with(method, path, body, &[])
+    }
+
+    /// [`Client::raw`] with extra request headers.
+    pub fn raw_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, ClientError> {
         let io = |e: std::io::Error| ClientError::Io(e.to_string());
         let mut s = self.connect()?;
         let mut head = format!("{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: mini-docker\r\nConnection: close\r\n");
@@ -155,6 +177,9 @@ impl Client {
             }
             Body::Reader(r, n, t) => (t, n, Some(r)),
         };
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
         if !ctype.is_empty() {
             head.push_str(&format!("Content-Type: {ctype}\r\n"));
         }

@@ -332,12 +332,15 @@ pub fn info(c: &Client) -> Result<u8, Failure> {
 }
 
 /// `pull NAME[:TAG|@DIGEST]`: one line per layer, as Docker prints them.
-pub fn pull(c: &Client, name: &str) -> Result<u8, Failure> {
+pub fn pull(c: &Client, name: &str, auth: Option<&str>) -> Result<u8, Failure> {
     let (repo, tag) = match name.split_once('@') {
         Some((n, d)) => (n, d),
         None => split_ref(name),
     };
-    let r = c.call(
+    let headers: Vec<(&str, &str)> = auth
+        .map(|h| vec![("X-Registry-Auth", h)])
+        .unwrap_or_default();
+    let r = c.call_with(
         "POST",
         &format!(
             "/images/create?fromImage={}&tag={}",
@@ -345,6 +348,7 @@ pub fn pull(c: &Client, name: &str) -> Result<u8, Failure> {
             http::enc(tag)
         ),
         Body::Empty,
+        &headers,
     )?;
     show_progress(r).map_err(|m| Failure {
         code: 1,
@@ -360,12 +364,16 @@ pub fn pull(c: &Client, name: &str) -> Result<u8, Failure> {
 }
 
 /// `push NAME[:TAG]`.
-pub fn push(c: &Client, name: &str) -> Result<u8, Failure> {
+pub fn push(c: &Client, name: &str, auth: Option<&str>) -> Result<u8, Failure> {
     let (repo, tag) = split_ref(name);
-    let r = c.call(
+    let headers: Vec<(&str, &str)> = auth
+        .map(|h| vec![("X-Registry-Auth", h)])
+        .unwrap_or_default();
+    let r = c.call_with(
         "POST",
         &format!("/images/{repo}/push?tag={}", http::enc(tag)),
         Body::Empty,
+        &headers,
     )?;
     show_progress(r).map_err(|m| Failure {
         code: 1,

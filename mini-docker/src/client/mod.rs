@@ -5,10 +5,12 @@
 //! and prints what Docker prints. `containers`, `images` and `system` hold
 //! the commands; [`format`] the tables and Go templates.
 
+pub mod auth;
 pub mod containers;
 pub mod format;
 pub mod http;
 pub mod images;
+pub mod system;
 
 use clap::{Parser, Subcommand};
 use http::{Client, ClientError};
@@ -20,6 +22,9 @@ pub struct Cli {
     /// Daemon socket to connect to (unix:///path or tcp://127.0.0.1:PORT); default $DOCKER_HOST or unix:///run/mini-docker.sock.
     #[arg(short = 'H', long = "host", global = true)]
     pub host: Option<String>,
+    /// Location of the client config files (config.json); default $DOCKER_CONFIG or ~/.mini-docker.
+    #[arg(long = "config", global = true)]
+    pub config: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -50,6 +55,42 @@ pub enum Cmd {
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
+    },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing it.
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: i64,
+        /// Containers.
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container.
+    Rename {
+        /// Container.
+        container: String,
+        /// New name.
+        new_name: String,
+    },
+    /// Display the running processes of a container.
+    Top {
+        /// Container.
+        container: String,
+        /// Options for ps (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Manage the engine.
+    System {
+        /// The command.
+        #[command(subcommand)]
+        cmd: SystemCmd,
+    },
+    /// Manage containers.
+    Container {
+        /// The command.
+        #[command(subcommand)]
+        cmd: ContainerCmd,
     },
     /// Kill one or more running containers.
     Kill {
@@ -90,6 +131,15 @@ pub enum Cmd {
         /// NAME[:TAG|@DIGEST].
         name: String,
     },
+    /// Log in to a registry.
+    Login(auth::LoginArgs),
+    /// Log out from a registry.
+    Logout {
+        /// The registry (default: Docker Hub).
+        server: Option<String>,
+    },
+    /// Search a registry's catalog for images.
+    Search(auth::SearchArgs),
     /// Upload an image to a registry.
     Push {
         /// NAME[:TAG].
@@ -162,6 +212,33 @@ pub enum Cmd {
     },
 }
 
+/// `system …`.
+#[derive(Subcommand, Debug)]
+pub enum SystemCmd {
+    /// Show docker disk usage.
+    Df,
+    /// Remove unused data (stopped containers, unused networks; -a: unused images).
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `container …`.
+#[derive(Subcommand, Debug)]
+pub enum ContainerCmd {
+    /// Remove all stopped containers.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
 /// What a failed command exits with, and what it prints.
 #[derive(Debug)]
 pub struct Failure {
@@ -192,6 +269,7 @@ impl From<std::io::Error> for Failure {
 /// Runs a parsed command line; `Ok(code)` is the exit code.
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     let c = Client::new(cli.host);
+    let cfg = cli.config.as_deref();
     match cli.cmd {
         Cmd::Version => images::version(&c),
         Cmd::Info => images::info(&c),
@@ -213,6 +291,26 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             )
             .map(|_| ())
         }),
+        Cmd::Restart { time, containers } => containers::each(&c, &containers, |c, id| {
+            c.call(
+                "POST",
+                &format!("/containers/{}/restart?t={time}", http::enc(id)),
+                http::Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        Cmd::Rename {
+            container,
+            new_name,
+        } => system::rename(&c, &container, &new_name),
+        Cmd::Top { container, ps_args } => system::top(&c, &container, &ps_args),
+        Cmd::System {
+            cmd: SystemCmd::Prune { all, force },
+        } => system::system_prune(&c, all, force),
+        Cmd::System { cmd: SystemCmd::Df } => system::system_df(&c),
+        Cmd::Container {
+            cmd: ContainerCmd::Prune { force },
+        } => system::container_prune(&c, force),
         Cmd::Kill { signal, containers } => containers::each(&c, &containers, |c, id| {
             c.call(
                 "POST",
@@ -240,8 +338,11 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             follow,
             container,
         } => containers::logs(&c, &container, &tail, timestamps, follow),
-        Cmd::Pull { name } => images::pull(&c, &name),
-        Cmd::Push { name } => images::push(&c, &name),
+        Cmd::Pull { name } => images::pull(&c, &name, auth::registry_auth(&name, cfg).as_deref()),
+        Cmd::Push { name } => images::push(&c, &name, auth::registry_auth(&name, cfg).as_deref()),
+        Cmd::Login(a) => auth::login(&c, a, cfg),
+        Cmd::Logout { server } => auth::logout(server.as_deref(), cfg),
+        Cmd::Search(a) => auth::search(&c, a, cfg),
         Cmd::Port { container, private } => containers::port(&c, &container, private.as_deref()),
         Cmd::Wait { containers } => containers::wait(&c, &containers),
         Cmd::Inspect { format, names } => containers::inspect(&c, format.as_deref(), &names),

@@ -70,7 +70,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/logs", get(logs_handler))
         .route("/containers/:id/attach", post(attach))
         .route("/containers/:id", axum::routing::delete(remove))
+        .route("/containers/:id/restart", post(restart))
+        .route("/containers/:id/rename", post(rename))
+        .route("/containers/:id/top", get(top))
+        .route("/containers/prune", post(prune_containers))
+        .route("/networks/prune", post(prune_networks))
+        .route("/build/prune", post(prune_build))
+        .route("/system/df", get(disk_usage))
         .route("/images/*rest", any(images))
+        .route("/auth", post(auth))
         .fallback(|req: Request| async move {
             ApiError::not_found(format!(
                 "page not found: {} {}",
@@ -273,6 +281,58 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+async fn restart(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    let t = q.get("t").and_then(|t| t.parse().ok());
+    e.restart(&id, t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rename(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    let name = q.get("name").cloned().unwrap_or_default();
+    e.rename(&id, &name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn top(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<Json<Value>, ApiError> {
+    let args = q.get("ps_args").cloned().unwrap_or_default();
+    let root = std::path::Path::new(super::manage::CGROUP_ROOT);
+    Ok(Json(blocking(move || e.top(&id, &args, root)).await?))
+}
+
+async fn prune_containers(State(e): Eng) -> Result<Json<Value>, ApiError> {
+    Ok(Json(blocking(move || e.prune_containers()).await?))
+}
+
+/// Only the predefined networks (bridge, host, none) exist: nothing to prune.
+async fn prune_networks() -> Json<Value> {
+    Json(json!({"NetworksDeleted": []}))
+}
+
+async fn auth(body: Bytes) -> Result<Json<Value>, ApiError> {
+    Ok(Json(super::auth::login(&body).await?))
+}
+
+async fn disk_usage(State(e): Eng) -> Result<Json<Value>, ApiError> {
+    Ok(Json(blocking(move || Ok(e.disk_usage())).await?))
+}
+
+/// There is no builder (no `docker build`), hence no build cache.
+async fn prune_build() -> Json<Value> {
+    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
+}
+
 /// Sends the log from `offset` into `tx`; with `follow`, keeps going until
 /// `done` says so (and everything was sent).
 async fn pump(
@@ -441,6 +501,11 @@ async fn images(
 ) -> Result<Response, ApiError> {
     let method = req.method().clone();
     let rest = rest.trim_start_matches('/').to_string();
+    let creds = req
+        .headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::auth::AuthConfig::from_header);
     let tmpdir = e.opts.root.clone();
     let arg = |k: &str| q.get(k).cloned().unwrap_or_default();
     match (method.as_str(), rest.as_str()) {
@@ -453,9 +518,20 @@ async fn images(
                 return Ok(json_lines(vec![json!({"status": id})]));
             }
             if q.contains_key("fromImage") {
-                return super::pull::pull(e, arg("fromImage"), arg("tag")).await;
+                return super::pull::pull(e, arg("fromImage"), arg("tag"), creds).await;
             }
             Err(ApiError::bad("give fromSrc=- (import) or fromImage (pull)"))
+        }
+        ("GET", "search") => {
+            let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+            Ok(Json(super::auth::search(&arg("term"), limit, creds).await?).into_response())
+        }
+        ("POST", "prune") => {
+            let all = filters(&q)
+                .get("dangling")
+                .map(|v| v.iter().any(|x| matches!(x.as_str(), "false" | "0")))
+                .unwrap_or(false);
+            Ok(Json(blocking(move || e.prune_images(all)).await?).into_response())
         }
         ("POST", "load") => {
             let tmp = body_to_file(req.into_body(), &tmpdir).await?;
@@ -494,7 +570,13 @@ async fn images(
             Ok(StatusCode::CREATED.into_response())
         }
         ("POST", r) if r.ends_with("/push") => {
-            super::pull::push(e, r.trim_end_matches("/push").to_string(), arg("tag")).await
+            super::pull::push(
+                e,
+                r.trim_end_matches("/push").to_string(),
+                arg("tag"),
+                creds,
+            )
+            .await
         }
         ("DELETE", name) => {
             let (name, force) = (name.to_string(), flag(&q, "force"));

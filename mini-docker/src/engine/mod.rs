@@ -11,8 +11,10 @@
 //! tells us when it exits. The daemon itself never forks a container.
 
 pub mod api;
+pub mod auth;
 pub mod images;
 pub mod logs;
+pub mod manage;
 pub mod net;
 pub mod pull;
 pub mod shim;

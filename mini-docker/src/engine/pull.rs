@@ -8,10 +8,11 @@
 //! The lines come when the transfer is over, not byte by byte: chapter 06
 //! has no progress callback yet, only terminal progress bars.
 
+use super::auth::{client_for, AuthConfig};
 use super::{ApiError, Engine};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use registry::{Client, ClientConfig, Reference};
+use registry::Reference;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -37,10 +38,6 @@ fn parse_ref(image: &str, tag: &str) -> Result<Reference, ApiError> {
     Reference::parse(&r).map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))
 }
 
-fn client() -> Client {
-    Client::new(ClientConfig::default())
-}
-
 fn registry_err(what: &str, r: &Reference, e: registry::client::ClientError) -> ApiError {
     let code = e.code().unwrap_or("");
     if matches!(code, "MANIFEST_UNKNOWN" | "NAME_UNKNOWN") {
@@ -49,7 +46,7 @@ fn registry_err(what: &str, r: &Reference, e: registry::client::ClientError) -> 
             r.familiar()
         ));
     }
-    if matches!(code, "UNAUTHORIZED" | "DENIED") {
+    if matches!(code, "UNAUTHORIZED" | "DENIED") || super::auth::is_auth_failure(&e) {
         return ApiError::not_found(format!(
             "{what} access denied for {}, repository does not exist or may require 'docker login': {e}",
             r.familiar()
@@ -59,14 +56,19 @@ fn registry_err(what: &str, r: &Reference, e: registry::client::ClientError) -> 
 }
 
 /// `POST /images/create?fromImage=&tag=`.
-pub async fn pull(e: Arc<Engine>, image: String, tag: String) -> Result<Response, ApiError> {
+pub async fn pull(
+    e: Arc<Engine>,
+    image: String,
+    tag: String,
+    auth: Option<AuthConfig>,
+) -> Result<Response, ApiError> {
     let r = parse_ref(&image, &tag)?;
     let r = if r.tag.is_none() && r.digest.is_none() {
         parse_ref(&image, "latest")?
     } else {
         r
     };
-    let report = client()
+    let report = client_for(&r.registry, auth.as_ref())
         .pull(&r, &e.images.store)
         .await
         .map_err(|err| registry_err("pull", &r, err))?;
@@ -92,7 +94,12 @@ pub async fn pull(e: Arc<Engine>, image: String, tag: String) -> Result<Response
 }
 
 /// `POST /images/{name}/push?tag=`.
-pub async fn push(e: Arc<Engine>, name: String, tag: String) -> Result<Response, ApiError> {
+pub async fn push(
+    e: Arc<Engine>,
+    name: String,
+    tag: String,
+    auth: Option<AuthConfig>,
+) -> Result<Response, ApiError> {
     let r = parse_ref(&name, &tag)?;
     let r = if r.tag.is_none() && r.digest.is_none() {
         parse_ref(&name, "latest")?
@@ -101,7 +108,7 @@ pub async fn push(e: Arc<Engine>, name: String, tag: String) -> Result<Response,
     };
     let local = r.familiar();
     let size = e.images.resolve(&local)?.manifest_size;
-    let report = client()
+    let report = client_for(&r.registry, auth.as_ref())
         .push(&e.images.store, &local, &r, None)
         .await
         .map_err(|err| registry_err("push", &r, err))?;

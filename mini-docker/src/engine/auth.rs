@@ -1,0 +1,239 @@
+//! # Registry credentials and search: `POST /auth`, `X-Registry-Auth`, `GET /images/search`
+//!
+//! The daemon never stores credentials. `docker login` sends them once to
+//! `POST /auth`; the daemon checks them against the registry (chapter 06's
+//! client answers the registry's 401 challenge, Basic or token) and the
+//! CLI stores them in its own `config.json`. Every later `pull`/`push`
+//! carries them in the `X-Registry-Auth` header (base64url of
+//! `{"username","password","serveraddress"}`), and the daemon uses them for
+//! that registry only: credentials for `127.0.0.1:5000` are never sent to
+//! another host.
+//!
+//! `search` reads a registry's catalog (`GET /v2/_catalog`) and keeps the
+//! repositories whose name contains the term (Docker Hub's search API is
+//! not part of the distribution spec).
+
+use super::ApiError;
+use base64::Engine as _;
+use registry::client::config::Credentials;
+use registry::Client;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Docker's `AuthConfig` (the `/auth` body and the decoded `X-Registry-Auth`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthConfig {
+    /// User name.
+    #[serde(default)]
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: String,
+    /// The registry, as `host[:port]` or a URL.
+    #[serde(default)]
+    pub serveraddress: String,
+}
+
+impl AuthConfig {
+    /// Decodes an `X-Registry-Auth` header (base64url, padded or not; the
+    /// docker CLI sends URL-safe, some SDKs standard base64).
+    pub fn from_header(h: &str) -> Option<AuthConfig> {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+        let h = h.trim();
+        let bytes = URL_SAFE
+            .decode(h)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(h))
+            .or_else(|_| STANDARD.decode(h))
+            .ok()?;
+        let a: AuthConfig = serde_json::from_slice(&bytes).ok()?;
+        (!a.username.is_empty()).then_some(a)
+    }
+
+    /// The registry host these credentials are for (`http://h:p/v2/` -> `h:p`).
+    pub fn registry(&self) -> String {
+        registry_host(&self.serveraddress)
+    }
+}
+
+/// `https://host:port/v1/` or `host:port` -> `host:port`; Docker Hub's
+/// addresses -> `docker.io`.
+pub fn registry_host(addr: &str) -> String {
+    let s = addr
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let s = s.split('/').next().unwrap_or("");
+    match s {
+        "" | "index.docker.io" | "registry-1.docker.io" => registry::reference::DOCKER_HUB.into(),
+        s => s.to_string(),
+    }
+}
+
+/// A client that sends `auth` to `registry` and nowhere else.
+pub fn client_for(registry: &str, auth: Option<&AuthConfig>) -> Client {
+    let c = Client::new(registry::ClientConfig::default());
+    if let Some(a) = auth.filter(|a| a.registry() == registry) {
+        c.set_credentials(
+            registry,
+            Credentials {
+                user: a.username.clone(),
+                password: a.password.clone(),
+            },
+        );
+    }
+    c
+}
+
+/// Whether the registry refused the credentials (or their absence).
+pub fn is_auth_failure(e: &registry::client::ClientError) -> bool {
+    use registry::client::ClientError as E;
+    match e {
+        E::Unauthorized { .. } | E::Token { .. } => true,
+        E::Status { status, .. } => status.as_u16() == 401 || status.as_u16() == 403,
+        _ => false,
+    }
+}
+
+/// `POST /auth`: checks the credentials against the registry.
+pub async fn login(body: &[u8]) -> Result<Value, ApiError> {
+    let a: AuthConfig =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))?;
+    let host = a.registry();
+    let c = client_for(&host, Some(&a));
+    match c.ping(&host).await {
+        Ok(()) => Ok(json!({"Status": "Login Succeeded", "IdentityToken": ""})),
+        Err(e) if is_auth_failure(&e) => Err(ApiError {
+            status: 401,
+            message: format!("login attempt to {host} failed: unauthorized: {e}"),
+        }),
+        Err(e) => Err(ApiError::internal(format!("login to {host}: {e}"))),
+    }
+}
+
+/// Splits a search term into (registry, term): `HOST/term` names a
+/// registry when HOST looks like one (a dot, a colon, or `localhost`).
+pub fn split_term(term: &str) -> (Option<String>, String) {
+    if let Some((h, rest)) = term.split_once('/') {
+        if h.contains('.') || h.contains(':') || h == "localhost" {
+            return (Some(h.to_string()), rest.to_string());
+        }
+    }
+    (None, term.to_string())
+}
+
+/// `GET /images/search?term=&limit=`: the catalog's repositories that
+/// contain the term, in Docker's result shape.
+pub async fn search(term: &str, limit: usize, auth: Option<AuthConfig>) -> Result<Value, ApiError> {
+    let (host, needle) = split_term(term);
+    let host = host.ok_or_else(|| {
+        ApiError::bad(format!(
+            "search needs a registry: give the term as HOST/{term} (mini-docker searches a registry's catalog; Docker Hub's search API is not supported)"
+        ))
+    })?;
+    let c = client_for(&host, auth.as_ref());
+    let ep = c
+        .endpoint(&host)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut repos: Vec<String> = Vec::new();
+    let mut url = ep.url("_catalog?n=1000");
+    // Follow `Link: <…?last=…>; rel="next"` pages.
+    for _ in 0..100 {
+        let u = url.clone();
+        let resp = c
+            .send(&ep, "registry:catalog:*", |h| h.get(u.clone()))
+            .await
+            .map_err(|e| search_err(&host, &e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(if status == 401 || status == 403 {
+                ApiError {
+                    status: 401,
+                    message: format!(
+                        "search {host}: unauthorized: log in with `mini-docker login {host}`"
+                    ),
+                }
+            } else {
+                ApiError::internal(format!("search {host}: the catalog answered {status}"))
+            });
+        }
+        let next = resp
+            .headers()
+            .get("Link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.split(';').next())
+            .map(|l| {
+                l.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            });
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| ApiError::internal(format!("search {host}: {e}")))?;
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::internal(format!("search {host}: bad catalog: {e}")))?;
+        repos.extend(
+            v["repositories"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(String::from)),
+        );
+        match next {
+            Some(n) => match ep.base.join(&n) {
+                Ok(u) => url = u,
+                Err(_) => break,
+            },
+            None => break,
+        }
+    }
+    let out: Vec<Value> = repos
+        .into_iter()
+        .filter(|r| r.contains(&needle))
+        .take(limit)
+        .map(|r| {
+            json!({"name": format!("{host}/{r}"), "description": "", "star_count": 0,
+                   "is_official": false, "is_automated": false})
+        })
+        .collect();
+    Ok(Value::Array(out))
+}
+
+fn search_err(host: &str, e: &registry::client::ClientError) -> ApiError {
+    if is_auth_failure(e) {
+        ApiError {
+            status: 401,
+            message: format!("search {host}: unauthorized: {e}"),
+        }
+    } else {
+        ApiError::internal(format!("search {host}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_decodes_and_names_its_registry_only() {
+        let raw =
+            r#"{"username":"u","password":"p?>","serveraddress":"http://127.0.0.1:5000/v2/"}"#;
+        let h = base64::engine::general_purpose::URL_SAFE.encode(raw);
+        let a = AuthConfig::from_header(&h).unwrap();
+        assert_eq!((a.username.as_str(), a.password.as_str()), ("u", "p?>"));
+        assert_eq!(a.registry(), "127.0.0.1:5000");
+        assert!(AuthConfig::from_header("not base64!").is_none());
+        assert_eq!(registry_host("https://index.docker.io/v1/"), "docker.io");
+    }
+
+    #[test]
+    fn terms_name_a_registry_by_host() {
+        assert_eq!(
+            split_term("127.0.0.1:5000/bus"),
+            (Some("127.0.0.1:5000".into()), "bus".into())
+        );
+        assert_eq!(split_term("library/bus"), (None, "library/bus".into()));
+        assert_eq!(split_term("bus"), (None, "bus".into()));
+    }
+}
