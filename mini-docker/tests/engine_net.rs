@@ -277,7 +277,7 @@ fn the_docker_cli_publishes_a_port_too() {
 }
 
 #[test]
-fn a_run_rm_loop_with_published_ports_leaks_nothing() {
+fn a_run_rm_loop_of_200_containers_with_published_ports_leaks_nothing() {
     let d = Daemon::start_bridged();
     d.import_busybox("bb");
     // Warm up (the bridge, the image's layers), then count the daemon's fds.
@@ -291,7 +291,9 @@ fn a_run_rm_loop_with_published_ports_leaks_nothing() {
     };
     let fds0 = fds();
     let mut made = Vec::new();
-    for _ in 0..30 {
+    let mut ids = Vec::new();
+    // The issue asks for at least 200 containers with published ports.
+    for _ in 0..200 {
         let id = d
             .ok(&[
                 "run", "-d", "-p", "80", "-p", "53/udp", "bb", "sleep", "100",
@@ -308,6 +310,20 @@ fn a_run_rm_loop_with_published_ports_leaks_nothing() {
             .collect();
         made.push((s("host_veth"), s("netns"), s("table"), ports));
         d.ok(&["rm", "-f", &id]);
+        ids.push(id);
+    }
+    // No cgroup, mount or shim process of any of them is left.
+    let mounts = mounts_under(&d.data_root());
+    for id in &ids {
+        assert!(!cgroup_exists(id), "cgroup of {id} left");
+        assert!(
+            processes_with(id).is_empty(),
+            "a process of {id} (its shim?) is left"
+        );
+        assert!(
+            !mounts.iter().any(|m| m.contains(&id[..12])),
+            "a mount of {id} is left"
+        );
     }
     let tables: Vec<String> = network::nft::list_tables()
         .unwrap()
