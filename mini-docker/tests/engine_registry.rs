@@ -87,6 +87,12 @@ fn push_then_pull_into_another_daemon_and_run() {
     assert!(b
         .ok(&["pull", &name])
         .contains(&format!("Status: Image is up to date for {name}")));
+    // After rmi the name is gone: pulling it again is a new image for it,
+    // even though its blobs are still in the store.
+    b.ok(&["rmi", &name]);
+    assert!(b
+        .ok(&["pull", &name])
+        .contains(&format!("Status: Downloaded newer image for {name}")));
 
     // The real docker CLI pulls through the daemon the same way.
     let c = Daemon::start();

@@ -68,6 +68,12 @@ pub async fn pull(
     } else {
         r
     };
+    // "Up to date" means the name already pointed at this manifest, as in Docker.
+    let before = e
+        .images
+        .tags()
+        .get(&::images::image::normalize_name(&r.familiar()))
+        .cloned();
     let report = client_for(&r.registry, auth.as_ref())
         .pull(&r, &e.images.store)
         .await
@@ -84,7 +90,7 @@ pub async fn pull(
         out.push(json!({"status": "Pull complete", "progressDetail": {}, "id": short(d)}));
     }
     out.push(json!({"status": format!("Digest: {}", report.digest)}));
-    let done = if report.fetched.is_empty() {
+    let done = if before.as_deref() == Some(report.digest.to_string().as_str()) {
         "Image is up to date for"
     } else {
         "Downloaded newer image for"
