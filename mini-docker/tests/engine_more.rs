@@ -240,7 +240,22 @@ fn system_prune_asks_then_removes_only_stopped_containers() {
 
     // -a: images no container uses go; the one `keep` runs stays, every name of it.
     d.ok(&["tag", "bb", "bb:second"]);
-    d.import_busybox("spare");
+    // Its own content: importing the same tar twice within a second gives
+    // the same image, which `keep` uses, so it would rightly not be pruned.
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::write(extra.path().join("spare.txt"), "spare\n").unwrap();
+    let spare_tar = extra.path().join("spare.tar");
+    std::fs::copy(busybox_tar(), &spare_tar).unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("-rf")
+        .arg(&spare_tar)
+        .arg("-C")
+        .arg(extra.path())
+        .arg("spare.txt")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d.ok(&["import", spare_tar.to_str().unwrap(), "spare"]);
     let spare = d.ok(&["inspect", "--format", "{{ .Id }}", "spare"]);
     let out = d.ok(&["system", "prune", "-a", "-f"]);
     assert_eq!(
