@@ -278,7 +278,14 @@ pub fn apply(step: &Step) -> Result<(), StepError> {
 
 /// `execvpe` with the spec's environment; returns only on failure.
 fn exec(spec: &Spec, argv: &[String]) -> StepError {
-    let mut env = spec.env.clone();
+    exec_program(argv, &spec.env)
+}
+
+/// Replaces this process with `argv`, environment `env` (`KEY=value`; Docker's
+/// default `PATH` is added when there is none), looking `argv[0]` up in that
+/// `PATH`. Returns only on failure. The engine's runtime execs through it too.
+pub fn exec_program(argv: &[String], env: &[String]) -> StepError {
+    let mut env = env.to_vec();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push(format!("PATH={DEFAULT_PATH}"));
     }

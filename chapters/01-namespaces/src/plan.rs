@@ -111,7 +111,8 @@ impl IdMap {
     }
 }
 
-fn map_text(entries: &[IdMapEntry]) -> String {
+/// The text of a `uid_map`/`gid_map`: one `inside outside count` line per entry.
+pub fn map_text(entries: &[IdMapEntry]) -> String {
     entries
         .iter()
         .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))

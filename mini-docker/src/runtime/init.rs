@@ -17,7 +17,6 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{ForkResult, Gid, Uid};
 use serde::{Deserialize, Serialize};
-use std::ffi::CString;
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -989,30 +988,11 @@ pub fn run_hooks(hooks: &[oci_spec::runtime::Hook], state_json: &str) -> Result<
     Ok(())
 }
 
+/// Execs the process through chapter 01's `exec_program`.
 fn exec(p: &ProcessConfig, args: &[String]) -> Fail {
-    let mut env = p.env.clone();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.push(format!("PATH={}", namespaces::init::DEFAULT_PATH));
-    }
-    if let Some(path) = env.iter().find_map(|e| e.strip_prefix("PATH=")) {
-        std::env::set_var("PATH", path);
-    }
-    let c = |v: &[String]| -> Result<Vec<CString>, Fail> {
-        v.iter()
-            .map(|s| {
-                CString::new(s.as_bytes()).map_err(|_| fail(format!("{s:?} contains a NUL byte")))
-            })
-            .collect()
-    };
-    let (a, e) = match (c(args), c(&env)) {
-        (Ok(a), Ok(e)) => (a, e),
-        (Err(e), _) | (_, Err(e)) => return e,
-    };
-    match nix::unistd::execvpe(&a[0], &a, &e) {
-        Ok(never) => match never {},
-        Err(err) => Fail {
-            errno: err as i32,
-            detail: format!("exec {}: {}", args[0], err.desc()),
-        },
+    let e = namespaces::init::exec_program(args, &p.env);
+    Fail {
+        errno: e.errno,
+        detail: format!("exec {}", e.detail),
     }
 }

@@ -265,8 +265,8 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
         steps.push(RtStep::Ch01(Ch01::Unshare {
             namespaces: vec![Namespace::User],
         }));
-        let uid = map_text(&cfg.uid_mappings);
-        let gid = map_text(&cfg.gid_mappings);
+        let uid = namespaces::plan::map_text(&cfg.uid_mappings);
+        let gid = namespaces::plan::map_text(&cfg.gid_mappings);
         steps.push(RtStep::Ch01(Ch01::WriteUidMap { map: uid }));
         steps.push(RtStep::Ch01(Ch01::WriteGidMap { map: gid }));
         steps.push(RtStep::Ch01(Ch01::BecomeNsRoot));
@@ -421,13 +421,6 @@ fn process_steps(
     }
     steps.push(RtStep::Exec(p.args.clone()));
     steps
-}
-
-fn map_text(entries: &[namespaces::IdMapEntry]) -> String {
-    entries
-        .iter()
-        .map(|e| format!("{} {} {}\n", e.inside, e.outside, e.count))
-        .collect()
 }
 
 /// The devices every container gets (runc's list), whatever the spec says.
