@@ -21,10 +21,9 @@ fn lines(v: Vec<Value>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn short(d: &impl std::fmt::Display) -> String {
-    let s = d.to_string();
-    let hex = s.trim_start_matches("sha256:");
-    hex[..hex.len().min(12)].to_string()
+/// Docker's 12-digit short form of a digest (chapter 04's).
+fn short(d: &::images::digest::Digest) -> String {
+    ::images::digest::short(d)
 }
 
 fn parse_ref(image: &str, tag: &str) -> Result<Reference, ApiError> {
