@@ -53,12 +53,21 @@ fn lifecycle_create_start_state_kill_delete() {
     let s = root.state(&b.id);
     assert_eq!(s["status"], "running");
     let pid = s["pid"].as_i64().unwrap();
-    assert_eq!(
+    // `start` returns once the init is released, as runc's; the execve
+    // follows a moment later.
+    let comm = || {
         std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .unwrap()
-            .trim(),
-        "sleep"
-    );
+            .trim()
+            .to_string()
+    };
+    for _ in 0..200 {
+        if comm() == "sleep" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(comm(), "sleep");
     let refused = root.runc(&["delete", &b.id]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("use --force"));

@@ -3,6 +3,7 @@
 
 use super::format;
 use super::http::{self, Body, Client, ClientError};
+use super::interactive;
 use super::Failure;
 use crate::engine::util;
 use serde_json::{json, Value};
@@ -62,6 +63,18 @@ pub struct RunArgs {
     /// Expose a port or a range of ports.
     #[arg(long)]
     pub expose: Vec<String>,
+    /// Keep STDIN open even if not attached, and forward it.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Override the key sequence for detaching a container (default ctrl-p,ctrl-q).
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the process (without -t).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -174,7 +187,10 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
         "Cmd": if a.command.is_empty() { Value::Null } else { json!(a.command) },
         "Env": env,
         "Labels": labels,
-        "Tty": false, "AttachStdout": !a.detach, "AttachStderr": !a.detach,
+        "Tty": a.tty, "OpenStdin": a.interactive,
+        "StdinOnce": a.interactive && !a.detach,
+        "AttachStdin": a.interactive && !a.detach,
+        "AttachStdout": !a.detach, "AttachStderr": !a.detach,
         "HostConfig": {
             "NetworkMode": a.network,
             "AutoRemove": a.rm,
@@ -261,13 +277,15 @@ pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<u8, Failure> {
         return Ok(0);
     }
     // Attach and wait first (as the docker CLI does), then start.
-    let attach = c
-        .call(
-            "POST",
-            &path("attach?stream=1&stdout=1&stderr=1"),
-            Body::Empty,
-        )
-        .map_err(fail125)?;
+    let attach = interactive::Attach {
+        id: &id,
+        tty: a.tty,
+        stdin: a.interactive,
+        detach_keys: a.detach_keys.as_deref(),
+        sig_proxy: a.sig_proxy,
+    };
+    interactive::detach_keys(attach.detach_keys)?;
+    let hijacked = interactive::open_attach(c, &attach)?;
     let cond = if a.rm { "removed" } else { "next-exit" };
     let waited = c
         .call(
@@ -276,19 +294,74 @@ pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<u8, Failure> {
             Body::Empty,
         )
         .map_err(fail125)?;
-    let out = std::thread::spawn(move || {
-        http::demux(attach.body, &mut std::io::stdout(), &mut std::io::stderr())
-    });
     if let Err(e) = c.call("POST", &path("start"), Body::Empty) {
         if a.rm {
             let _ = c.call("DELETE", &format!("/containers/{id}?force=1"), Body::Empty);
         }
         return Err(fail125(e));
     }
+    if interactive::attached(c, hijacked, &attach)? == interactive::Ended::Detached {
+        return Ok(0);
+    }
     let code = waited.json().map_err(fail125)?["StatusCode"]
         .as_i64()
         .unwrap_or(125);
-    let _ = out.join();
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// `start [-a] [-i] CONTAINER...`: with `-a`, attached as `run` is.
+pub fn start(
+    c: &Client,
+    names: &[String],
+    attach: bool,
+    interactive_flag: bool,
+    detach_keys: Option<&str>,
+) -> Result<u8, Failure> {
+    if !attach && !interactive_flag {
+        return each(c, names, |c, id| {
+            c.call(
+                "POST",
+                &format!("/containers/{}/start", http::enc(id)),
+                Body::Empty,
+            )
+            .map(|_| ())
+        });
+    }
+    if names.len() != 1 {
+        return Err(bad(
+            1,
+            "you cannot start and attach multiple containers at once",
+        ));
+    }
+    let info = c
+        .call(
+            "GET",
+            &format!("/containers/{}/json", http::enc(&names[0])),
+            Body::Empty,
+        )?
+        .json()?;
+    let id = info["Id"].as_str().unwrap_or_default().to_string();
+    let cfg = &info["Config"];
+    let a = interactive::Attach {
+        id: &id,
+        tty: cfg["Tty"].as_bool().unwrap_or(false),
+        stdin: interactive_flag && cfg["OpenStdin"].as_bool().unwrap_or(false),
+        detach_keys,
+        sig_proxy: true,
+    };
+    interactive::detach_keys(detach_keys)?;
+    let h = interactive::open_attach(c, &a)?;
+    let waited = c.call(
+        "POST",
+        &format!("/containers/{id}/wait?condition=next-exit"),
+        Body::Empty,
+    )?;
+    c.call("POST", &format!("/containers/{id}/start"), Body::Empty)
+        .map_err(|e| bad(1, e.to_string()))?;
+    if interactive::attached(c, h, &a)? == interactive::Ended::Detached {
+        return Ok(0);
+    }
+    let code = waited.json()?["StatusCode"].as_i64().unwrap_or(0);
     Ok(code.clamp(0, 255) as u8)
 }
 
@@ -461,24 +534,88 @@ pub fn logs(
     tail: &str,
     timestamps: bool,
     follow: bool,
+    since: Option<&str>,
+    until: Option<&str>,
 ) -> Result<u8, Failure> {
     let tail = if tail == "all" {
         String::new()
     } else {
         format!("&tail={}", http::enc(tail))
     };
+    let now = util::now_nanos();
+    let mut window = String::new();
+    for (key, v) in [("since", since), ("until", until)] {
+        if let Some(v) = v {
+            let t = log_time(v, now).ok_or_else(|| {
+                bad(
+                    1,
+                    format!("invalid value for \"{key}\": {v:?} is not a timestamp, an RFC 3339 date or a duration such as 10m"),
+                )
+            })?;
+            window.push_str(&format!(
+                "&{key}={}.{:09}",
+                t / 1_000_000_000,
+                t % 1_000_000_000
+            ));
+        }
+    }
+    let info = c
+        .call(
+            "GET",
+            &format!("/containers/{}/json", http::enc(name)),
+            Body::Empty,
+        )?
+        .json()?;
     let r = c.call(
         "GET",
         &format!(
-            "/containers/{}/logs?stdout=1&stderr=1&timestamps={}&follow={}{tail}",
+            "/containers/{}/logs?stdout=1&stderr=1&timestamps={}&follow={}{tail}{window}",
             http::enc(name),
             timestamps as u8,
             follow as u8
         ),
         Body::Empty,
     )?;
-    http::demux(r.body, &mut std::io::stdout(), &mut std::io::stderr())?;
+    if info["Config"]["Tty"].as_bool().unwrap_or(false) {
+        // A terminal's output is one raw stream.
+        let mut body = r.body;
+        std::io::copy(&mut body, &mut std::io::stdout())?;
+    } else {
+        http::demux(r.body, &mut std::io::stdout(), &mut std::io::stderr())?;
+    }
     Ok(0)
+}
+
+/// `--since`/`--until` as Docker takes them: Unix seconds (`1700000000`,
+/// `1700000000.5`), an RFC 3339 date, or a duration before now (`90s`,
+/// `10m`, `1h30m`). Returns nanoseconds since the epoch.
+pub fn log_time(v: &str, now: i64) -> Option<i64> {
+    if let Some(t) = crate::engine::logs::parse_unix_time(v) {
+        return Some(t);
+    }
+    if v.contains('T') || v.contains('-') {
+        return util::parse_rfc3339(v);
+    }
+    let mut total: i64 = 0;
+    let mut num = String::new();
+    let mut any = false;
+    for ch in v.chars() {
+        if ch.is_ascii_digit() || ch == '.' {
+            num.push(ch);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let unit = match ch {
+            'h' => 3600.0,
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += (n * unit * 1e9) as i64;
+        any = true;
+    }
+    (any && num.is_empty()).then(|| now - total)
 }
 
 /// `wait`.

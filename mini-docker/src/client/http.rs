@@ -190,31 +190,11 @@ impl Client {
         }
         s.flush().map_err(io)?;
         let mut r = BufReader::new(s);
-        let mut line = String::new();
-        r.read_line(&mut line).map_err(io)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|x| x.parse().ok())
-            .ok_or_else(|| ClientError::Io(format!("bad answer from the daemon: {line:?}")))?;
-        let mut chunked = false;
-        let mut length: Option<u64> = None;
-        loop {
-            line.clear();
-            r.read_line(&mut line).map_err(io)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-                if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                    chunked = true;
-                } else if k == "content-length" {
-                    length = v.parse().ok();
-                }
-            }
-        }
+        let Head {
+            status,
+            chunked,
+            length,
+        } = read_head(&mut r)?;
         let body: Box<dyn Read + Send> = if chunked {
             Box::new(Chunked {
                 inner: r,
@@ -228,6 +208,46 @@ impl Client {
         };
         Ok(Response { status, body })
     }
+}
+
+/// The status line and the headers we use.
+struct Head {
+    status: u16,
+    chunked: bool,
+    length: Option<u64>,
+}
+
+fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
+    let io = |e: std::io::Error| ClientError::Io(e.to_string());
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(io)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .ok_or_else(|| ClientError::Io(format!("bad answer from the daemon: {line:?}")))?;
+    let mut head = Head {
+        status,
+        chunked: false,
+        length: None,
+    };
+    loop {
+        line.clear();
+        r.read_line(&mut line).map_err(io)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                head.chunked = true;
+            } else if k == "content-length" {
+                head.length = v.parse().ok();
+            }
+        }
+    }
+    Ok(head)
 }
 
 /// Splits a multiplexed stream into stdout and stderr as it arrives.
@@ -265,4 +285,119 @@ pub fn enc(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A connection to the daemon that can be split and half-closed.
+pub enum Conn {
+    /// `unix://`.
+    Unix(std::os::unix::net::UnixStream),
+    /// `tcp://`.
+    Tcp(std::net::TcpStream),
+}
+
+impl Conn {
+    /// A second handle on the same connection.
+    pub fn try_clone(&self) -> std::io::Result<Conn> {
+        Ok(match self {
+            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
+            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+        })
+    }
+
+    /// Closes our sending side: the daemon reads EOF, the output keeps coming.
+    pub fn close_write(&self) {
+        let _ = match self {
+            Conn::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(buf),
+            Conn::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write(buf),
+            Conn::Tcp(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A hijacked connection: after `101 Switching Protocols`, a raw byte
+/// stream both ways (attach, exec).
+pub struct Hijacked {
+    /// The container's output (raw with a terminal, framed without).
+    pub output: BufReader<Conn>,
+    /// Its input.
+    pub input: Conn,
+}
+
+impl Client {
+    /// Sends a request asking to upgrade the connection (`Upgrade: tcp`), as
+    /// the docker CLI does for attach and exec.
+    pub fn hijack(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<Hijacked, ClientError> {
+        let io = |e: std::io::Error| ClientError::Io(e.to_string());
+        let conn = if let Some(p) = self.host.strip_prefix("unix://") {
+            Conn::Unix(
+                std::os::unix::net::UnixStream::connect(p)
+                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
+            )
+        } else if let Some(a) = self.host.strip_prefix("tcp://") {
+            Conn::Tcp(
+                std::net::TcpStream::connect(a)
+                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
+            )
+        } else {
+            return Err(ClientError::Io(format!(
+                "unsupported host {}: use unix:///path or tcp://host:port",
+                self.host
+            )));
+        };
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
+        let mut head = format!(
+            "POST /v1.41{path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: mini-docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+        );
+        if let Some(b) = &body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
+        }
+        head.push_str("\r\n");
+        let mut input = conn.try_clone().map_err(io)?;
+        input.write_all(head.as_bytes()).map_err(io)?;
+        if let Some(b) = &body {
+            input.write_all(b).map_err(io)?;
+        }
+        let mut output = BufReader::new(conn);
+        let head = read_head(&mut output)?;
+        if head.status >= 400 {
+            let status = head.status;
+            let mut v = Vec::new();
+            let _ = (&mut output)
+                .take(head.length.unwrap_or(0))
+                .read_to_end(&mut v);
+            let message = serde_json::from_slice::<serde_json::Value>(&v)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(String::from))
+                .unwrap_or_else(|| "unknown error".into());
+            return Err(ClientError::Api { status, message });
+        }
+        Ok(Hijacked { output, input })
+    }
 }

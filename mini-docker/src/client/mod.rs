@@ -10,6 +10,7 @@ pub mod containers;
 pub mod format;
 pub mod http;
 pub mod images;
+pub mod interactive;
 pub mod system;
 
 use clap::{Parser, Subcommand};
@@ -43,10 +44,36 @@ pub enum Cmd {
     Create(containers::RunArgs),
     /// Start one or more stopped containers.
     Start {
+        /// Attach STDOUT/STDERR and forward signals.
+        #[arg(short, long)]
+        attach: bool,
+        /// Attach the container's STDIN.
+        #[arg(short, long)]
+        interactive: bool,
+        /// Override the key sequence for detaching a container.
+        #[arg(long = "detach-keys")]
+        detach_keys: Option<String>,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach {
+        /// Do not attach STDIN.
+        #[arg(long = "no-stdin")]
+        no_stdin: bool,
+        /// Override the key sequence for detaching a container.
+        #[arg(long = "detach-keys")]
+        detach_keys: Option<String>,
+        /// Proxy all received signals to the process.
+        #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        sig_proxy: bool,
+        /// Container.
+        container: String,
+    },
+    /// Execute a command in a running container.
+    Exec(interactive::ExecArgs),
+
     /// Stop one or more running containers.
     Stop {
         /// Seconds to wait before killing it.
@@ -123,6 +150,12 @@ pub enum Cmd {
         /// Follow log output.
         #[arg(short = 'f', long)]
         follow: bool,
+        /// Show logs since a timestamp (e.g. 2026-11-22T12:00:00Z) or relative (e.g. 42m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Show logs before a timestamp or relative time.
+        #[arg(long)]
+        until: Option<String>,
         /// Container.
         container: String,
     },
@@ -275,14 +308,20 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Info => images::info(&c),
         Cmd::Run(a) => containers::run(&c, a, true),
         Cmd::Create(a) => containers::run(&c, a, false),
-        Cmd::Start { containers } => containers::each(&c, &containers, |c, id| {
-            c.call(
-                "POST",
-                &format!("/containers/{}/start", http::enc(id)),
-                http::Body::Empty,
-            )
-            .map(|_| ())
-        }),
+        Cmd::Start {
+            attach,
+            interactive,
+            detach_keys,
+            containers,
+        } => containers::start(&c, &containers, attach, interactive, detach_keys.as_deref()),
+        Cmd::Attach {
+            no_stdin,
+            detach_keys,
+            sig_proxy,
+            container,
+        } => interactive::attach_cmd(&c, &container, no_stdin, detach_keys.as_deref(), sig_proxy),
+        Cmd::Exec(a) => interactive::exec_cmd(&c, a),
+
         Cmd::Stop { time, containers } => containers::each(&c, &containers, |c, id| {
             c.call(
                 "POST",
@@ -336,8 +375,18 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             tail,
             timestamps,
             follow,
+            since,
+            until,
             container,
-        } => containers::logs(&c, &container, &tail, timestamps, follow),
+        } => containers::logs(
+            &c,
+            &container,
+            &tail,
+            timestamps,
+            follow,
+            since.as_deref(),
+            until.as_deref(),
+        ),
         Cmd::Pull { name } => images::pull(&c, &name, auth::registry_auth(&name, cfg).as_deref()),
         Cmd::Push { name } => images::push(&c, &name, auth::registry_auth(&name, cfg).as_deref()),
         Cmd::Login(a) => auth::login(&c, a, cfg),

@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 /// The API version we speak.
 pub const API_VERSION: &str = "1.41";
 
-type Q = Query<HashMap<String, String>>;
-type Eng = State<Arc<Engine>>;
+pub(super) type Q = Query<HashMap<String, String>>;
+pub(super) type Eng = State<Arc<Engine>>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -32,11 +32,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+/// A boolean query parameter (`1`, `true`).
+pub(super) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
     matches!(q.get(k).map(String::as_str), Some("1" | "true" | "True"))
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs engine work that blocks (files, processes) off the async threads.
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -68,7 +70,12 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/kill", post(kill))
         .route("/containers/:id/wait", post(wait))
         .route("/containers/:id/logs", get(logs_handler))
-        .route("/containers/:id/attach", post(attach))
+        .route("/containers/:id/attach", post(super::hijack::attach))
+        .route("/containers/:id/resize", post(super::hijack::resize))
+        .route("/containers/:id/exec", post(super::hijack::exec_create))
+        .route("/exec/:id/start", post(super::hijack::exec_start))
+        .route("/exec/:id/resize", post(super::hijack::exec_resize))
+        .route("/exec/:id/json", get(super::hijack::exec_inspect))
         .route("/containers/:id", axum::routing::delete(remove))
         .route("/containers/:id/restart", post(restart))
         .route("/containers/:id/rename", post(rename))
@@ -360,7 +367,7 @@ async fn pump(
         offset = next;
         let lines = if first { logs::tail(lines, &o) } else { lines };
         first = false;
-        let bytes = logs::render(&lines, &o, false);
+        let bytes = logs::render(&lines, &o, o.tty);
         if !bytes.is_empty() && tx.send(Bytes::from(bytes)).await.is_err() {
             return;
         }
@@ -382,6 +389,7 @@ async fn logs_handler(
         stderr: flag(&q, "stderr"),
         tail: None,
         timestamps: flag(&q, "timestamps"),
+        ..Default::default()
     };
     if !o.stdout && !o.stderr {
         return Err(ApiError::bad(
@@ -389,7 +397,10 @@ async fn logs_handler(
         ));
     }
     o.tail = q.get("tail").and_then(|t| t.parse().ok());
+    o.since = q.get("since").and_then(|t| logs::parse_unix_time(t));
+    o.until = q.get("until").and_then(|t| logs::parse_unix_time(t));
     let follow = flag(&q, "follow");
+    o.tty = c.config["Tty"].as_bool().unwrap_or(false);
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(pump(
         e,
@@ -408,66 +419,6 @@ async fn logs_handler(
         channel_body(rx),
     )
         .into_response())
-}
-
-/// Output-only attach: follows the log until the container's next exit.
-async fn attach(
-    State(e): Eng,
-    UrlPath(id): UrlPath<String>,
-    Query(q): Q,
-    mut req: Request,
-) -> Result<Response, ApiError> {
-    let c = e.find(&id)?;
-    let o = LogOptions {
-        stdout: flag(&q, "stdout"),
-        stderr: flag(&q, "stderr"),
-        tail: None,
-        timestamps: false,
-    };
-    let offset = logs::size(&super::shim::log_file(&e.dir(&c.id), &c.id));
-    let gen = c.exits;
-    let (tx, mut rx) = mpsc::channel(16);
-    let stream = flag(&q, "stream");
-    tokio::spawn(pump(
-        e,
-        c.id,
-        offset,
-        o,
-        stream,
-        move |c| c.map(|c| c.exits > gen).unwrap_or(true),
-        tx,
-    ));
-    let upgrade = req.headers().get(header::UPGRADE).is_some();
-    if !upgrade {
-        return Ok((
-            [(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")],
-            channel_body(rx),
-        )
-            .into_response());
-    }
-    let on = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        if let Ok(up) = on.await {
-            let mut io = hyper_util::rt::TokioIo::new(up);
-            while let Some(b) = rx.recv().await {
-                if io.write_all(&b).await.is_err() {
-                    return;
-                }
-            }
-            let _ = io.shutdown().await;
-        }
-    });
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.docker.raw-stream"),
-    );
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    Ok(r)
 }
 
 /// Reads a request body into a temp file (image tarballs).

@@ -19,6 +19,38 @@ pub struct LogOptions {
     pub tail: Option<usize>,
     /// Prefix each line with its time.
     pub timestamps: bool,
+    /// Only lines written at or after this time (nanoseconds since the epoch).
+    pub since: Option<i64>,
+    /// Only lines written before this time.
+    pub until: Option<i64>,
+    /// The container has a terminal: raw bytes, not frames.
+    pub tty: bool,
+}
+
+impl LogOptions {
+    /// Whether a line's time is inside `since`/`until`.
+    fn in_window(&self, l: &LogLine) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let t = super::util::parse_rfc3339(&l.time).unwrap_or(0);
+        self.since.map(|s| t >= s).unwrap_or(true) && self.until.map(|u| t < u).unwrap_or(true)
+    }
+}
+
+/// Docker's `since`/`until` query values: Unix seconds with an optional
+/// fraction (`1700000000.5`); 0 or empty means unset.
+pub fn parse_unix_time(v: &str) -> Option<i64> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs.parse().ok()?;
+    let frac: String = frac.chars().take(9).collect();
+    let nanos: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    let t = secs.checked_mul(1_000_000_000)?.checked_add(nanos)?;
+    (t > 0).then_some(t)
 }
 
 /// One multiplexed frame.
@@ -68,7 +100,7 @@ pub fn render(lines: &[LogLine], o: &LogOptions, tty: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for l in lines {
         let s = if l.stream == "stderr" { 2 } else { 1 };
-        if (s == 1 && !o.stdout) || (s == 2 && !o.stderr) {
+        if (s == 1 && !o.stdout) || (s == 2 && !o.stderr) || !o.in_window(l) {
             continue;
         }
         let text = if o.timestamps {
@@ -88,11 +120,11 @@ pub fn render(lines: &[LogLine], o: &LogOptions, tty: bool) -> Vec<u8> {
 /// Applies `tail` to what exists.
 pub fn tail(mut lines: Vec<LogLine>, o: &LogOptions) -> Vec<LogLine> {
     lines.retain(|l| {
-        if l.stream == "stderr" {
+        (if l.stream == "stderr" {
             o.stderr
         } else {
             o.stdout
-        }
+        }) && o.in_window(l)
     });
     if let Some(n) = o.tail {
         let skip = lines.len().saturating_sub(n);
@@ -126,6 +158,7 @@ mod tests {
             stderr: true,
             tail: Some(1),
             timestamps: false,
+            ..Default::default()
         };
         assert_eq!(render(&tail(lines, &o), &o, false), frame(2, b"b\n"));
     }

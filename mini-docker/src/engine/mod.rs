@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod hijack;
 pub mod images;
 pub mod logs;
 pub mod manage;
@@ -19,6 +20,7 @@ pub mod net;
 pub mod pull;
 pub mod shim;
 pub mod spec;
+pub mod streams;
 pub mod util;
 
 use serde::{Deserialize, Serialize};
@@ -276,6 +278,8 @@ pub struct Engine {
     pub images: images::Images,
     /// The default bridge, once set up.
     pub bridge: Mutex<Option<net::Bridge>>,
+    /// Attachers waiting for a start, and exec instances.
+    pub streams: streams::Streams,
 }
 
 fn stat_err(e: impl std::fmt::Display) -> ApiError {
@@ -310,6 +314,7 @@ impl Engine {
             changed: Notify::new(),
             images,
             bridge: Mutex::new(None),
+            streams: Default::default(),
         }))
     }
 
@@ -501,14 +506,15 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .unwrap_or_else(|| id[..12].to_string());
+        let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
         let mut config = json!({
             "Hostname": hostname,
             "Domainname": "",
             "User": rc.user,
-            "AttachStdin": false, "AttachStdout": body.get("AttachStdout").cloned().unwrap_or(json!(false)),
-            "AttachStderr": body.get("AttachStderr").cloned().unwrap_or(json!(false)),
+            "AttachStdin": flag("AttachStdin"), "AttachStdout": flag("AttachStdout"),
+            "AttachStderr": flag("AttachStderr"),
             "ExposedPorts": rc.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
-            "Tty": false, "OpenStdin": false, "StdinOnce": false,
+            "Tty": flag("Tty"), "OpenStdin": flag("OpenStdin"), "StdinOnce": flag("StdinOnce"),
             "Env": rc.env,
             "Cmd": if overrides.cmd.is_empty() { img.config.config().as_ref().and_then(|c| c.cmd().clone()).map(|c| json!(c)).unwrap_or(Value::Null) } else { json!(overrides.cmd) },
             "Image": image_ref,
@@ -635,6 +641,12 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
+        let tty = c.config["Tty"].as_bool().unwrap_or(false);
+        let mut env = env;
+        if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            // As Docker: a terminal gets a TERM, so `vi` and `top` work.
+            env.push("TERM=xterm".into());
+        }
         let mut binds = Vec::new();
         let hostname = c.config["Hostname"]
             .as_str()
@@ -686,6 +698,7 @@ impl Engine {
             nano_cpus: int("NanoCpus"),
             pids_limit: int("PidsLimit"),
             binds,
+            tty,
         };
         let mut spec_json = spec::build(&input);
         if let Some(a) = &attachment {
@@ -701,34 +714,52 @@ impl Engine {
         }
         // Leftovers of a previous run (its shim could not delete them).
         self.clean_runtime_state(&c.id);
-        let pid = match self.spawn_shim(&c.id) {
+        let pid = match self.spawn_shim(&c) {
             Ok(pid) => pid,
-            Err(e) => return Err(fail(e, attachment)),
+            Err(e) => {
+                self.drop_pending(&c.id);
+                return Err(fail(e, attachment));
+            }
         };
-        self.update(&c.id, |c| {
-            c.state = CState {
-                status: "running".into(),
-                running: true,
-                pid,
-                exit_code: 0,
-                error: String::new(),
-                started_at: util::now_nanos(),
-                finished_at: 0,
-            };
-            c.net = attachment;
+        // Created: connect the waiting attachers, then let it run.
+        let released = self.release(&c.id, || {
+            self.update(&c.id, |c| {
+                c.state = CState {
+                    status: "running".into(),
+                    running: true,
+                    pid,
+                    exit_code: 0,
+                    error: String::new(),
+                    started_at: util::now_nanos(),
+                    finished_at: 0,
+                };
+                c.net = attachment.clone();
+            });
         });
+        if let Err(e) = released {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            return Err(fail(e, attachment));
+        }
         self.watch(c.id.clone());
         Ok(())
     }
 
-    fn spawn_shim(&self, id: &str) -> Result<i64> {
+    fn spawn_shim(&self, c: &Container) -> Result<i64> {
         use std::io::BufRead;
+        let id = &c.id;
         let dir = self.dir(id);
+        let flag = |k: &str| c.config[k].as_bool().unwrap_or(false);
         let args = shim::ShimArgs {
             id: id.to_string(),
             dir: dir.clone(),
             runtime_root: self.runtime_root(),
             socket: self.socket(id),
+            tty: flag("Tty"),
+            open_stdin: flag("OpenStdin"),
+            stdin_once: flag("StdinOnce"),
         };
         let shimlog = std::fs::OpenOptions::new()
             .create(true)
@@ -772,6 +803,8 @@ impl Engine {
         tokio::spawn(async move {
             use tokio::io::AsyncReadExt;
             if let Ok(mut s) = tokio::net::UnixStream::connect(me.socket(&id)).await {
+                use tokio::io::AsyncWriteExt;
+                let _ = s.write_all(b"watch\n").await;
                 let mut buf = [0u8; 64];
                 while let Ok(n) = s.read(&mut buf).await {
                     if n == 0 {
@@ -947,6 +980,8 @@ impl Engine {
             self.detach_network(&a);
         }
         self.clean_runtime_state(&c.id);
+        self.drop_pending(&c.id);
+        self.drop_execs(&c.id);
         let _ = self.images.driver().remove(&c.layer);
         let _ = std::fs::remove_file(self.socket(&c.id));
         let _ = std::fs::remove_dir_all(&dir);

@@ -46,6 +46,9 @@ pub struct SpecInput {
     pub pids_limit: i64,
     /// Bind mounts of files the engine writes (`/etc/hosts`, …): (host, container).
     pub binds: Vec<(String, String)>,
+    /// `-t`: the process gets a terminal (the shim receives its pty master
+    /// through the runtime's console socket).
+    pub tty: bool,
 }
 
 /// The cgroup path of a container, relative to each hierarchy.
@@ -60,7 +63,7 @@ pub fn build(input: &SpecInput) -> Value {
     c["process"]["args"] = json!(input.args);
     c["process"]["env"] = json!(input.env);
     c["process"]["cwd"] = json!(input.cwd);
-    c["process"]["terminal"] = json!(false);
+    c["process"]["terminal"] = json!(input.tty);
     c["process"]["user"] =
         json!({"uid": input.uid, "gid": input.gid, "additionalGids": [input.gid]});
     c["root"] = json!({"path": "rootfs", "readonly": false});

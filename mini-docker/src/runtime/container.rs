@@ -218,7 +218,11 @@ fn sealed_self() -> Result<std::os::fd::OwnedFd> {
 
 /// Starts the init from the protected binary, with the sync socket on a
 /// descriptor above the ones `--preserve-fds` hands to the container.
-fn spawn_init(dir: &Path, preserve_fds: u32) -> Result<(std::process::Child, Channel)> {
+fn spawn_init(
+    dir: &Path,
+    preserve_fds: u32,
+    stdio: Option<[std::os::fd::RawFd; 3]>,
+) -> Result<(std::process::Child, Channel)> {
     let target = 3 + preserve_fds as i32;
     let (exe_path, memfd) = protected_exe(dir)?;
     // A memfd's descriptor must survive the dup2 onto `target` in the child.
@@ -241,6 +245,14 @@ fn spawn_init(dir: &Path, preserve_fds: u32) -> Result<(std::process::Child, Cha
     let (parent, child) = Channel::pair().map_err(|e| RuntimeError(format!("socketpair: {e}")))?;
     let mut cmd = Command::new(&exe_path);
     cmd.arg0("mini-runc:init").env(INIT_ENV, target.to_string());
+    if let Some([i, o, e]) = stdio {
+        let dup = |fd| {
+            nix::unistd::dup(fd)
+                .map(|d| std::process::Stdio::from(sys::own_fd(d)))
+                .map_err(|e| RuntimeError(format!("dup the process's stdio: {e}")))
+        };
+        cmd.stdin(dup(i)?).stdout(dup(o)?).stderr(dup(e)?);
+    }
     // The init must not die with this (single-threaded) runtime process: it
     // exits by itself after forking the container's process.
     let child_proc = namespaces::sys::spawn_with_fd(&mut cmd, child.fd().as_raw_fd(), target)
@@ -475,7 +487,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
             .iter()
             .any(|(n, p)| *n == Namespace::Pid && p.is_none()),
     };
-    let (mut init, channel) = spawn_init(&dir, args.preserve_fds)?;
+    let (mut init, channel) = spawn_init(&dir, args.preserve_fds, None)?;
     undo.pid = Some(init.id() as i32);
     t.mark("protect the runtime binary and start the init");
     if let Some(cg) = &undo.cgroup {
@@ -784,6 +796,9 @@ pub struct ExecArgs {
     pub detach: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// The process's stdin, stdout and stderr, when not ours (a shim's pipes).
+    /// The descriptors are duplicated; the caller keeps its own.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// The process of the container's own spec, as the base of `exec` without `--process`.
@@ -795,6 +810,17 @@ pub fn spec_process(s: &State) -> Result<ProcessConfig> {
 /// `exec`: a new process in all of the container's namespaces and its cgroup.
 /// Returns the process's exit code (or 0 with `--detach`).
 pub fn exec(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
+    let pid = exec_process(root, id, args)?;
+    if args.detach {
+        return Ok(0);
+    }
+    Ok(wait_exit(pid))
+}
+
+/// The first half of [`exec`]: starts the process and returns its host pid
+/// without waiting. The caller has become its parent (a subreaper adopts it
+/// when the runtime's init exits) and must reap it, e.g. with [`wait_exit`].
+pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
     let s = load(root, id)?;
     if !s.status.allows(Op::Exec) {
         return err(format!(
@@ -822,7 +848,7 @@ pub fn exec(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         console: args.console_socket.is_some(),
     };
     let steps = plan::plan_exec(s.pid, &joined, &args.process, &opts);
-    let (mut init, channel) = spawn_init(&State::dir(root, id), args.preserve_fds)?;
+    let (mut init, channel) = spawn_init(&State::dir(root, id), args.preserve_fds, args.stdio)?;
     let mut undo = Undo {
         dir: None,
         pid: Some(init.id() as i32),
@@ -883,10 +909,7 @@ pub fn exec(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         write_atomic(p, pid.to_string().as_bytes())
             .map_err(|e| RuntimeError(format!("write pid file {}: {e}", p.display())))?;
     }
-    if args.detach {
-        return Ok(0);
-    }
-    Ok(wait_exit(pid))
+    Ok(pid)
 }
 
 /// Waits for `pid` (our child, by adoption) and returns a shell-style exit code.

@@ -43,6 +43,24 @@ pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
     }
 }
 
+/// `ioctl(fd, TIOCGWINSZ)`: a terminal's (rows, cols).
+pub fn window_size(fd: RawFd) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` into `ws`, which is
+    // valid and exclusively borrowed for the duration of the call.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok((ws.ws_row, ws.ws_col))
+    }
+}
+
 /// Installs a compiled seccomp filter with `seccomp(SECCOMP_SET_MODE_FILTER)`.
 ///
 /// Unlike `seccompiler::apply_filter`, this does not force `no_new_privs`:

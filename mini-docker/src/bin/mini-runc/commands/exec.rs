@@ -78,6 +78,7 @@ pub fn run(root: &Path, id: &str, o: Opts) -> anyhow::Result<u8> {
             pid_file: o.pid_file,
             detach: o.detach,
             preserve_fds: o.preserve_fds,
+            stdio: None,
         },
     )?;
     Ok(code.clamp(0, 255) as u8)

@@ -1,0 +1,363 @@
+//! The HTTP handlers of attach, exec and resize: an upgraded ("hijacked")
+//! connection spliced to a connection to the shim (see [`super::streams`]).
+
+use super::streams::{self, DetachWatch, ShimStream, Wants};
+use super::{ApiError, Engine};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::api::{blocking, flag, Eng, Q};
+
+fn detach_keys(q: &HashMap<String, String>) -> Result<Vec<u8>, ApiError> {
+    match q.get("detachKeys").filter(|k| !k.is_empty()) {
+        Some(k) => streams::parse_detach_keys(k).map_err(ApiError::bad),
+        None => Ok(streams::DEFAULT_DETACH_KEYS.to_vec()),
+    }
+}
+
+fn tokio_stream(s: std::os::unix::net::UnixStream) -> std::io::Result<tokio::net::UnixStream> {
+    s.set_nonblocking(true)?;
+    tokio::net::UnixStream::from_std(s)
+}
+
+/// `101 Switching Protocols` with Docker's headers.
+fn switching(content_type: &'static str) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    r
+}
+
+/// Splices a client's connection and a shim's: output one way until the
+/// shim closes; input the other. With a terminal (only then, as Docker) the
+/// input is watched for the detach keys. `at_end` runs after the output
+/// ended and before the client sees EOF (an exec's exit code must be known
+/// by then: the docker CLI asks for it at once). Returns whether the client
+/// detached.
+async fn splice<C, F>(
+    client: C,
+    shim: tokio::net::UnixStream,
+    stdin: bool,
+    keys: Option<Vec<u8>>,
+    at_end: F,
+) -> bool
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: std::future::Future<Output = ()> + Send,
+{
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut sr, mut sw) = shim.into_split();
+    let output = async move {
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        at_end.await;
+        let _ = cw.shutdown().await;
+    };
+    let input = async move {
+        if !stdin {
+            // Nothing to forward: wait for the client to go away, which ends nothing.
+            std::future::pending::<()>().await;
+        }
+        let mut watch = keys.map(DetachWatch::new);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let (bytes, detach) = match watch.as_mut() {
+                Some(w) => w.feed(&buf[..n]),
+                None => (buf[..n].to_vec(), false),
+            };
+            if !bytes.is_empty() && sw.write_all(&bytes).await.is_err() {
+                break;
+            }
+            if detach {
+                return true;
+            }
+        }
+        // The client closed its input: so do we, towards the container.
+        let _ = sw.shutdown().await;
+        std::future::pending::<()>().await;
+        false
+    };
+    tokio::select! {
+        _ = output => false,
+        detached = input => detached,
+    }
+}
+
+/// `POST /containers/{id}/attach`: with `Upgrade`, a hijacked two-way
+/// stream; without, the output as the response body. Waits for the next
+/// start when the container is not running (`docker run` and `start -a`
+/// attach first).
+pub async fn attach(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let c = e.find(&id)?;
+    let keys = detach_keys(&q)?;
+    let tty = c.config["Tty"].as_bool().unwrap_or(false);
+    let open_stdin = c.config["OpenStdin"].as_bool().unwrap_or(false);
+    let wants = Wants {
+        stdin: flag(&q, "stdin") && open_stdin,
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+    };
+    // `logs=1`: what it printed so far comes first.
+    let replay = if flag(&q, "logs") {
+        let path = super::shim::log_file(&e.dir(&c.id), &c.id);
+        let o = super::logs::LogOptions {
+            stdout: wants.stdout,
+            stderr: wants.stderr,
+            ..Default::default()
+        };
+        let lines = std::fs::File::open(&path)
+            .map(|mut f| super::logs::read_file(&mut f, 0).0)
+            .unwrap_or_default();
+        super::logs::render(&lines, &o, tty)
+    } else {
+        Vec::new()
+    };
+    let stream = flag(&q, "stream");
+    let cid = c.id.clone();
+    let e2 = e.clone();
+    let shim = if stream {
+        Some(blocking(move || e2.attach_stream(&cid, wants)).await?)
+    } else {
+        None
+    };
+    let content_type = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    let connect = |shim: Option<ShimStream>| async move {
+        match shim? {
+            ShimStream::Now(s) => tokio_stream(s).ok(),
+            ShimStream::Later(rx) => tokio_stream(rx.await.ok()?).ok(),
+        }
+    };
+    if req.headers().get(header::UPGRADE).is_none() {
+        // Output only, as the response body.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        tokio::spawn(async move {
+            if !replay.is_empty() && tx.send(Bytes::from(replay)).await.is_err() {
+                return;
+            }
+            if let Some(mut s) = connect(shim).await {
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        });
+        return Ok((
+            [(header::CONTENT_TYPE, content_type)],
+            Body::from_stream(body),
+        )
+            .into_response());
+    }
+    let on = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(up) = on.await else { return };
+        let mut io = hyper_util::rt::TokioIo::new(up);
+        if !replay.is_empty() && io.write_all(&replay).await.is_err() {
+            return;
+        }
+        match connect(shim).await {
+            Some(s) => {
+                splice(io, s, wants.stdin, tty.then_some(keys), async {}).await;
+            }
+            None => {
+                let _ = io.shutdown().await;
+            }
+        }
+    });
+    Ok(switching(content_type))
+}
+
+fn size(q: &HashMap<String, String>) -> Result<(u16, u16), ApiError> {
+    let n = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.parse::<u16>().ok())
+            .ok_or_else(|| ApiError::bad(format!("{k} must be a number from 0 to 65535")))
+    };
+    Ok((n("h")?, n("w")?))
+}
+
+/// `POST /containers/{id}/resize?h=&w=`.
+pub async fn resize(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    let (h, w) = size(&q)?;
+    blocking(move || e.resize(&id, h, w)).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /containers/{id}/exec`.
+pub async fn exec_create(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
+    if let Some(k) = body.get("DetachKeys").and_then(Value::as_str) {
+        if !k.is_empty() {
+            streams::parse_detach_keys(k).map_err(ApiError::bad)?;
+        }
+    }
+    let id = blocking(move || e.exec_create(&id, &body)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
+}
+
+/// `POST /exec/{id}/start`.
+pub async fn exec_start(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let upgrade = req.headers().get(header::UPGRADE).is_some();
+    let on = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .map_err(|err| ApiError::bad(err.to_string()))?;
+    let body: Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?
+    };
+    let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
+    let tty = body.get("Tty").and_then(Value::as_bool);
+    let exec = e.exec_get(&id)?;
+    let keys = match exec.config.get("DetachKeys").and_then(Value::as_str) {
+        Some(k) if !k.is_empty() => streams::parse_detach_keys(k).map_err(ApiError::bad)?,
+        _ => streams::DEFAULT_DETACH_KEYS.to_vec(),
+    };
+    let e2 = e.clone();
+    let id2 = id.clone();
+    let shim = blocking(move || e2.exec_start(&id2, tty)).await?;
+    let shim = tokio_stream(shim).map_err(|err| ApiError::internal(err.to_string()))?;
+    let stdin = exec.request.stdin;
+    let tty = exec.request.tty || tty.unwrap_or(false);
+    let finish = move |e: Arc<Engine>, id: String| async move {
+        let _ = tokio::task::spawn_blocking(move || e.exec_finished(&id, 255)).await;
+    };
+    if detach {
+        tokio::spawn(async move {
+            let mut s = shim;
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            finish(e, id).await;
+        });
+        return Ok(StatusCode::OK.into_response());
+    }
+    let content_type = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    match on {
+        Some(on) => {
+            tokio::spawn(async move {
+                if let Ok(up) = on.await {
+                    let io = hyper_util::rt::TokioIo::new(up);
+                    let at_end = finish(e.clone(), id.clone());
+                    if splice(io, shim, stdin, tty.then_some(keys), at_end).await {
+                        // Detached: the process goes on; its exit is still recorded.
+                        finish_later(e, id).await;
+                    }
+                    return;
+                }
+                finish(e, id).await;
+            });
+            Ok(switching(content_type))
+        }
+        None => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+            tokio::spawn(async move {
+                let mut s = shim;
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                        break;
+                    }
+                }
+                finish(e, id).await;
+            });
+            let body = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv()
+                    .await
+                    .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+            });
+            Ok((
+                [(header::CONTENT_TYPE, content_type)],
+                Body::from_stream(body),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// After a detach from an exec: poll until the shim has recorded its exit.
+async fn finish_later(e: Arc<Engine>, id: String) {
+    loop {
+        let Ok(x) = e.exec_get(&id) else { return };
+        let file = super::shim::exec_exit_file(&e.dir(&x.container), &id);
+        let alive = e
+            .find(&x.container)
+            .map(|c| c.state.running)
+            .unwrap_or(false);
+        if file.exists() || !alive {
+            let e2 = e.clone();
+            let _ = tokio::task::spawn_blocking(move || e2.exec_finished(&id, 255)).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// `GET /exec/{id}/json`.
+pub async fn exec_inspect(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(e.exec_inspect(&id)?))
+}
+
+/// `POST /exec/{id}/resize?h=&w=`.
+pub async fn exec_resize(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<StatusCode, ApiError> {
+    let (h, w) = size(&q)?;
+    blocking(move || e.exec_resize(&id, h, w)).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,508 @@
+//! # Attach, exec and resize: the daemon's side of a container's stdio
+//!
+//! The shim owns the container's stdio (see [`super::shim`]); the daemon
+//! only connects clients to it. A client's `POST /containers/{id}/attach`
+//! (or `/exec/{id}/start`) with `Upgrade: tcp` becomes a *hijacked*
+//! connection: after `101 Switching Protocols` it is a plain byte stream in
+//! both directions. Output is raw with a terminal and Docker's 8-byte framed
+//! chunks without one (so stdout and stderr stay apart); input goes to the
+//! container's stdin.
+//!
+//! ```text
+//!  docker CLI ══ hijacked HTTP ══ mini-dockerd ══ unix socket ══ mini-shim ══ pipes / pty ══ container
+//!               (detach keys are                  "attach 1 1 1"
+//!                watched here)                    "exec {json}"
+//! ```
+//!
+//! *Attach before start.* `docker run` attaches first and starts second, so
+//! nothing the container prints is lost. An attach to a container that is
+//! not running waits in [`Streams::pending`]; `start` creates the container
+//! (its init waits in the runtime), connects the waiting attachers to the
+//! shim, and only then releases it.
+
+use super::shim::{self, ExecRequest, Request};
+use super::{ApiError, Engine, Result};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+
+/// Which streams an attacher wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wants {
+    /// Forward input.
+    pub stdin: bool,
+    /// Receive stdout.
+    pub stdout: bool,
+    /// Receive stderr.
+    pub stderr: bool,
+}
+
+/// An exec instance (`POST /containers/{id}/exec`).
+#[derive(Debug, Clone)]
+pub struct Exec {
+    /// Its id.
+    pub id: String,
+    /// The container's id.
+    pub container: String,
+    /// What to run.
+    pub request: ExecRequest,
+    /// The create body (for inspect).
+    pub config: Value,
+    /// Started and not yet exited.
+    pub running: bool,
+    /// Was started once.
+    pub started: bool,
+    /// Exit code, once exited.
+    pub exit_code: Option<i64>,
+    /// Host pid while running.
+    pub pid: i64,
+}
+
+/// An attacher waiting for the start: what it wants, and where to send its
+/// connection to the shim.
+type Waiting = (Wants, tokio::sync::oneshot::Sender<UnixStream>);
+
+/// The daemon's bookkeeping of attachers and execs.
+#[derive(Default)]
+pub struct Streams {
+    /// Attachers waiting for a container's next start.
+    pending: Mutex<HashMap<String, Vec<Waiting>>>,
+    /// Exec instances by id.
+    pub execs: Mutex<HashMap<String, Exec>>,
+}
+
+/// How an attach gets its connection to the shim.
+pub enum ShimStream {
+    /// The container runs: connected now.
+    Now(UnixStream),
+    /// It will, after its next start.
+    Later(tokio::sync::oneshot::Receiver<UnixStream>),
+}
+
+/// Connects to a shim and sends a request line.
+pub fn request(socket: &std::path::Path, req: &Request) -> std::io::Result<UnixStream> {
+    let mut s = UnixStream::connect(socket)?;
+    s.write_all(format!("{}\n", req.line()).as_bytes())?;
+    Ok(s)
+}
+
+/// Reads one answer line (`ok …` / `err …`) byte by byte, so that what
+/// follows stays in the socket for the stream.
+pub fn answer(s: &mut UnixStream) -> std::result::Result<String, String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while std::io::Read::read(s, &mut b).map_err(|e| e.to_string())? == 1 {
+        if b[0] == b'\n' {
+            break;
+        }
+        line.push(b[0]);
+    }
+    let line = String::from_utf8_lossy(&line).into_owned();
+    match line.split_once(' ').unwrap_or((line.as_str(), "")) {
+        ("ok", rest) => Ok(rest.to_string()),
+        ("err", why) => Err(why.to_string()),
+        _ => Err("the shim hung up".into()),
+    }
+}
+
+/// Attaches to a shim; returns once the shim has registered us (so a start
+/// that follows loses no output).
+fn attach_to(socket: &std::path::Path, w: Wants) -> std::io::Result<UnixStream> {
+    let mut s = request(
+        socket,
+        &Request::Attach {
+            stdin: w.stdin,
+            stdout: w.stdout,
+            stderr: w.stderr,
+        },
+    )?;
+    answer(&mut s).map_err(std::io::Error::other)?;
+    Ok(s)
+}
+
+impl Engine {
+    /// An attach: to the running container now, or queued for its next start.
+    pub fn attach_stream(&self, key: &str, wants: Wants) -> Result<ShimStream> {
+        let c = self.find(key)?;
+        let mut pending = self.streams.pending.lock().expect("streams lock");
+        // Under the lock `start` holds while it connects the waiting ones.
+        let c = self.find(&c.id)?;
+        if c.state.running {
+            drop(pending);
+            return attach_to(&self.socket(&c.id), wants)
+                .map(ShimStream::Now)
+                .map_err(|e| ApiError::internal(format!("attach to the shim: {e}")));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        pending.entry(c.id).or_default().push((wants, tx));
+        Ok(ShimStream::Later(rx))
+    }
+
+    /// The second half of `start`: connects the waiting attachers, then lets
+    /// the created container run. Holds the lock [`Engine::attach_stream`]
+    /// takes, so an attach cannot slip between the two.
+    pub(super) fn release(&self, id: &str, mark_running: impl FnOnce()) -> Result<()> {
+        let mut pending = self.streams.pending.lock().expect("streams lock");
+        let socket = self.socket(id);
+        for (wants, tx) in pending.remove(id).unwrap_or_default() {
+            if let Ok(s) = attach_to(&socket, wants) {
+                let _ = tx.send(s);
+            }
+        }
+        let mut s = request(&socket, &Request::Start)
+            .map_err(|e| ApiError::internal(format!("start through the shim: {e}")))?;
+        answer(&mut s).map_err(|why| ApiError::internal(format!("failed to start: {why}")))?;
+        mark_running();
+        Ok(())
+    }
+
+    /// Drops the attachers waiting for a container that will not start.
+    pub(super) fn drop_pending(&self, id: &str) {
+        self.streams
+            .pending
+            .lock()
+            .expect("streams lock")
+            .remove(id);
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<()> {
+        let c = self.find(key)?;
+        if !c.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let mut s = request(&self.socket(&c.id), &Request::Resize(rows, cols))
+            .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+        answer(&mut s).map_err(ApiError::internal)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/exec`: records an exec instance.
+    pub fn exec_create(&self, key: &str, body: &Value) -> Result<String> {
+        let c = self.find(key)?;
+        if !c.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let strings = |k: &str| -> Vec<String> {
+            body.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let args = strings("Cmd");
+        if args.is_empty() {
+            return Err(ApiError::bad("No exec command specified"));
+        }
+        let user = body.get("User").and_then(Value::as_str).unwrap_or("");
+        let user = if user.is_empty() {
+            None
+        } else {
+            let root = self.dir(&c.id).join("rootfs");
+            let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_default();
+            Some(
+                ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group"))
+                    .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?,
+            )
+        };
+        let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let id = super::util::new_id();
+        let request = ExecRequest {
+            id: id.clone(),
+            args,
+            env: strings("Env"),
+            cwd: body
+                .get("WorkingDir")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            user,
+            tty: flag("Tty"),
+            stdin: flag("AttachStdin"),
+            size: None,
+        };
+        if !request.cwd.is_empty() && !request.cwd.starts_with('/') {
+            return Err(ApiError::bad(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                request.cwd
+            )));
+        }
+        self.streams.execs.lock().expect("execs lock").insert(
+            id.clone(),
+            Exec {
+                id: id.clone(),
+                container: c.id,
+                request,
+                config: body.clone(),
+                running: false,
+                started: false,
+                exit_code: None,
+                pid: 0,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Finds an exec instance.
+    pub fn exec_get(&self, id: &str) -> Result<Exec> {
+        self.streams
+            .execs
+            .lock()
+            .expect("execs lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+    }
+
+    /// `POST /exec/{id}/start`: starts the process through the shim; the
+    /// returned connection is its stdio.
+    pub fn exec_start(&self, id: &str, tty: Option<bool>) -> Result<UnixStream> {
+        let mut req = {
+            let mut execs = self.streams.execs.lock().expect("execs lock");
+            let e = execs
+                .get_mut(id)
+                .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?;
+            if e.started {
+                return Err(ApiError::conflict(format!(
+                    "Error: Exec command {id} has already run"
+                )));
+            }
+            e.started = true;
+            e.request.clone()
+        };
+        if let Some(t) = tty {
+            req.tty = req.tty || t;
+        }
+        let cid = self.exec_get(id)?.container;
+        let c = self.find(&cid)?;
+        if !c.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {cid} is not running"
+            )));
+        }
+        let mut s = request(&self.socket(&cid), &Request::Exec(Box::new(req)))
+            .map_err(|e| ApiError::internal(format!("exec through the shim: {e}")))?;
+        let pid = answer(&mut s).map_err(|why| {
+            self.exec_finished(id, 126);
+            let code = if why.contains("No such file") || why.contains("not found") {
+                404
+            } else {
+                500
+            };
+            ApiError {
+                status: code,
+                message: why,
+            }
+        })?;
+        if let Some(e) = self.streams.execs.lock().expect("execs lock").get_mut(id) {
+            e.running = true;
+            e.pid = pid.trim().parse().unwrap_or(0);
+        }
+        Ok(s)
+    }
+
+    /// Records an exec's exit (the shim left the code in a file).
+    pub fn exec_finished(&self, id: &str, fallback: i64) {
+        let Ok(e) = self.exec_get(id) else { return };
+        let file = shim::exec_exit_file(&self.dir(&e.container), id);
+        let code = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(fallback);
+        let _ = std::fs::remove_file(&file);
+        if let Some(e) = self.streams.execs.lock().expect("execs lock").get_mut(id) {
+            e.running = false;
+            e.pid = 0;
+            e.exit_code = Some(code);
+        }
+    }
+
+    /// `POST /exec/{id}/resize`.
+    pub fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        let e = self.exec_get(id)?;
+        if !e.running {
+            // Before the start: remembered, applied when the terminal opens.
+            if let Some(e) = self.streams.execs.lock().expect("execs lock").get_mut(id) {
+                e.request.size = Some((rows, cols));
+            }
+            return Ok(());
+        }
+        let mut s = request(
+            &self.socket(&e.container),
+            &Request::ExecResize(id.to_string(), rows, cols),
+        )
+        .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+        answer(&mut s).map_err(ApiError::internal)?;
+        Ok(())
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, id: &str) -> Result<Value> {
+        let e = self.exec_get(id)?;
+        let b = |k: &str| e.config.get(k).and_then(Value::as_bool).unwrap_or(false);
+        Ok(json!({
+            "ID": e.id,
+            "Running": e.running,
+            "ExitCode": e.exit_code,
+            "ProcessConfig": {
+                "tty": e.request.tty,
+                "entrypoint": e.request.args[0],
+                "arguments": &e.request.args[1..],
+                "privileged": b("Privileged"),
+                "user": e.config.get("User").cloned().unwrap_or(json!("")),
+            },
+            "OpenStdin": b("AttachStdin"),
+            "OpenStderr": b("AttachStderr"),
+            "OpenStdout": b("AttachStdout"),
+            "CanRemove": false,
+            "ContainerID": e.container,
+            "DetachKeys": e.config.get("DetachKeys").cloned().unwrap_or(json!("")),
+            "Pid": e.pid,
+        }))
+    }
+
+    /// Forgets the exec instances of a removed container.
+    pub(super) fn drop_execs(&self, container: &str) {
+        self.streams
+            .execs
+            .lock()
+            .expect("execs lock")
+            .retain(|_, e| e.container != container);
+    }
+}
+
+/// Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q`, `a`, `ctrl-@` … into bytes.
+pub fn parse_detach_keys(s: &str) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for key in s.split(',') {
+        let k = key.trim();
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [x @ b'a'..=b'z'] => x - b'a' + 1,
+                [b'@'] => 0,
+                [b'['] => 27,
+                [b'\\'] => 28,
+                [b']'] => 29,
+                [b'^'] => 30,
+                [b'_'] => 31,
+                _ => return Err(format!("Invalid detach keys ({s}) provided")),
+            };
+            out.push(b);
+        } else if k.len() == 1 {
+            out.push(k.as_bytes()[0]);
+        } else {
+            return Err(format!("Invalid detach keys ({s}) provided"));
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("Invalid detach keys ({s}) provided"));
+    }
+    Ok(out)
+}
+
+/// Watches input for the detach sequence. Bytes that could start it are
+/// held back until the sequence completes (detach) or breaks (they are sent).
+#[derive(Debug, Clone)]
+pub struct DetachWatch {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachWatch {
+    /// For these keys.
+    pub fn new(keys: Vec<u8>) -> Self {
+        DetachWatch { keys, matched: 0 }
+    }
+
+    /// Feeds input; returns the bytes to forward, and whether to detach now.
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return (out, true);
+                }
+            } else {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if b == self.keys[0] {
+                    self.matched = 1;
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        (out, false)
+    }
+}
+
+/// The default: Ctrl-P Ctrl-Q.
+pub const DEFAULT_DETACH_KEYS: &[u8] = &[0x10, 0x11];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_like_docker() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
+        assert!(parse_detach_keys("ctrl-").is_err());
+        assert!(parse_detach_keys("hello").is_err());
+    }
+
+    #[test]
+    fn the_detach_sequence_is_held_back_then_released_or_acted_on() {
+        let mut w = DetachWatch::new(DEFAULT_DETACH_KEYS.to_vec());
+        assert_eq!(w.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(w.feed(b"c"), (b"\x10c".to_vec(), false));
+        assert_eq!(w.feed(b"x\x10"), (b"x".to_vec(), false));
+        assert_eq!(w.feed(b"\x11rest"), (Vec::new(), true));
+        let mut w = DetachWatch::new(DEFAULT_DETACH_KEYS.to_vec());
+        assert_eq!(w.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
+    }
+
+    #[test]
+    fn shim_requests_round_trip() {
+        for r in [
+            Request::Watch,
+            Request::Start,
+            Request::Attach {
+                stdin: true,
+                stdout: true,
+                stderr: false,
+            },
+            Request::Resize(24, 80),
+            Request::ExecResize("abc".into(), 1, 2),
+            Request::Exec(Box::new(ExecRequest {
+                id: "e".into(),
+                args: vec!["sh".into()],
+                tty: true,
+                ..Default::default()
+            })),
+        ] {
+            assert_eq!(Request::parse(&r.line()), Some(r));
+        }
+        assert_eq!(Request::parse("bogus"), None);
+    }
+
+    #[test]
+    fn frames_carry_stream_and_length() {
+        assert_eq!(
+            shim::frame(2, b"hi"),
+            vec![2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']
+        );
+    }
+}
