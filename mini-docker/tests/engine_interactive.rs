@@ -412,3 +412,32 @@ fn the_real_docker_cli_runs_interactive_flows() {
         "docker attach ends with the container's status"
     );
 }
+
+#[test]
+fn signals_to_the_client_reach_the_container() {
+    let d = Daemon::start();
+    d.import_busybox("bb:sig");
+    let script = "trap 'echo got-term; exit 5' TERM; echo ready; while true; do sleep 0.1; done";
+    let mut child = cli(&d, &["run", "--rm", "bb:sig", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n", "the container's trap ran");
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(5),
+        "the client exits with the container's status"
+    );
+}
