@@ -106,6 +106,51 @@ fn push_then_pull_into_another_daemon_and_run() {
     assert!(text.contains("Pull complete"), "{text}");
     assert!(c.ok(&["images"]).contains(&format!("{}/bb", reg.host())));
 
+    // The API streams per-layer progress as it happens, in Docker's shape.
+    let e = Daemon::start();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--unix-socket"])
+        .arg(e.socket())
+        .args(["-X", "POST"])
+        .arg(format!(
+            "http://docker/v1.41/images/create?fromImage={}/bb&tag=v1",
+            reg.host()
+        ))
+        .output()
+        .expect("curl is installed (scripts/setup.sh)");
+    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let partial = messages.iter().any(|m| {
+        let (c, t) = (
+            m["progressDetail"]["current"].as_u64().unwrap_or(0),
+            m["progressDetail"]["total"].as_u64().unwrap_or(0),
+        );
+        m["status"] == "Downloading" && c > 0 && c < t && m["progress"].as_str().is_some()
+    });
+    assert!(
+        partial,
+        "a layer's progress was reported mid-way: {messages:?}"
+    );
+    let order: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["status"].as_str())
+        .filter(|s| {
+            [
+                "Pulling fs layer",
+                "Downloading",
+                "Download complete",
+                "Pull complete",
+            ]
+            .contains(s)
+        })
+        .collect();
+    let first = |s: &str| order.iter().position(|x| *x == s).unwrap();
+    assert!(first("Pulling fs layer") < first("Downloading"));
+    assert!(first("Downloading") < first("Download complete"));
+    assert!(first("Download complete") < first("Pull complete"));
+
     // An unknown image is a clear error and a non-zero exit.
     let missing = b.cli(&["pull", &format!("{}/nosuch:v1", reg.host())]);
     assert!(!missing.status.success());

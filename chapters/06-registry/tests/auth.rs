@@ -328,7 +328,7 @@ async fn credentials_never_follow_a_redirect_to_another_host() {
     let c = client_as(Some(("carol", "topsecret")), &host);
     let ep = c.endpoint(&host).unwrap();
     let (store, _sd) = common::store();
-    let pb = indicatif::ProgressBar::hidden();
+    let pb = chapter06::client::Progress::new(false).bar("test", data.len() as u64, "Downloading");
     for repo in ["r", "s"] {
         c.fetch_blob(&ep, repo, &d, data.len() as u64, &store.blobs, &pb)
             .await

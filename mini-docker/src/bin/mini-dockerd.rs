@@ -52,6 +52,7 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
+    let (mut mirrors, mut insecure) = (Vec::new(), Vec::new());
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
             &std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
@@ -65,6 +66,17 @@ fn run() -> anyhow::Result<()> {
         if let Some(b) = v["bridge"].as_str() {
             cli.bridge_name = b.into();
         }
+        let strings = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        mirrors = strings("registry-mirrors");
+        insecure = strings("insecure-registries");
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
@@ -87,6 +99,8 @@ fn run() -> anyhow::Result<()> {
             subnet: cli.bridge_subnet,
             bridge: Some(cli.bridge_name).filter(|b| b != "none"),
         },
+        registry_mirrors: mirrors,
+        insecure_registries: insecure,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,7 +6,7 @@ use super::http::{self, Body, Client, Response};
 use super::Failure;
 use crate::engine::util;
 use serde_json::Value;
-use std::io::{BufRead, Read};
+use std::io::Read;
 
 /// Flags of `images`.
 #[derive(clap::Args, Debug)]
@@ -104,27 +104,8 @@ pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
 
 /// Prints a stream of JSON messages (pull, push, load); an `error` fails.
 pub fn show_progress(r: Response) -> Result<(), String> {
-    for line in std::io::BufReader::new(r.body).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
-            continue;
-        };
-        if let Some(e) = v["error"].as_str() {
-            return Err(e.to_string());
-        }
-        if let Some(s) = v["stream"].as_str() {
-            print!("{s}");
-        } else if let Some(s) = v["status"].as_str() {
-            match v["id"].as_str() {
-                Some(id) => println!(
-                    "{}",
-                    format!("{id}: {s} {}", v["progress"].as_str().unwrap_or("")).trim_end()
-                ),
-                None => println!("{s}"),
-            }
-        }
-    }
-    Ok(())
+    let tty = nix::unistd::isatty(1).unwrap_or(false);
+    super::progress::render(r.body, &mut std::io::stdout(), tty)
 }
 
 fn input(file: &str) -> Result<(Box<dyn Read + Send>, u64), Failure> {

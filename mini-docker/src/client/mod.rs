@@ -11,6 +11,7 @@ pub mod format;
 pub mod http;
 pub mod images;
 pub mod interactive;
+pub mod progress;
 pub mod system;
 
 use clap::{Parser, Subcommand};

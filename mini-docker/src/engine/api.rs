@@ -327,8 +327,8 @@ async fn prune_networks() -> Json<Value> {
     Json(json!({"NetworksDeleted": []}))
 }
 
-async fn auth(body: Bytes) -> Result<Json<Value>, ApiError> {
-    Ok(Json(super::auth::login(&body).await?))
+async fn auth(State(e): Eng, body: Bytes) -> Result<Json<Value>, ApiError> {
+    Ok(Json(super::auth::login(&e.registry, &body).await?))
 }
 
 async fn disk_usage(State(e): Eng) -> Result<Json<Value>, ApiError> {
@@ -475,7 +475,10 @@ async fn images(
         }
         ("GET", "search") => {
             let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
-            Ok(Json(super::auth::search(&arg("term"), limit, creds).await?).into_response())
+            Ok(
+                Json(super::auth::search(&e.registry, &arg("term"), limit, creds).await?)
+                    .into_response(),
+            )
         }
         ("POST", "prune") => {
             let all = filters(&q)

@@ -70,8 +70,12 @@ pub fn registry_host(addr: &str) -> String {
 }
 
 /// A client that sends `auth` to `registry` and nowhere else.
-pub fn client_for(registry: &str, auth: Option<&AuthConfig>) -> Client {
-    let c = Client::new(registry::ClientConfig::default());
+pub fn client_for(
+    base: &registry::ClientConfig,
+    registry: &str,
+    auth: Option<&AuthConfig>,
+) -> Client {
+    let c = Client::new(base.clone());
     if let Some(a) = auth.filter(|a| a.registry() == registry) {
         c.set_credentials(
             registry,
@@ -95,11 +99,11 @@ pub fn is_auth_failure(e: &registry::client::ClientError) -> bool {
 }
 
 /// `POST /auth`: checks the credentials against the registry.
-pub async fn login(body: &[u8]) -> Result<Value, ApiError> {
+pub async fn login(base: &registry::ClientConfig, body: &[u8]) -> Result<Value, ApiError> {
     let a: AuthConfig =
         serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))?;
     let host = a.registry();
-    let c = client_for(&host, Some(&a));
+    let c = client_for(base, &host, Some(&a));
     match c.ping(&host).await {
         Ok(()) => Ok(json!({"Status": "Login Succeeded", "IdentityToken": ""})),
         Err(e) if is_auth_failure(&e) => Err(ApiError {
@@ -123,14 +127,19 @@ pub fn split_term(term: &str) -> (Option<String>, String) {
 
 /// `GET /images/search?term=&limit=`: the catalog's repositories that
 /// contain the term, in Docker's result shape.
-pub async fn search(term: &str, limit: usize, auth: Option<AuthConfig>) -> Result<Value, ApiError> {
+pub async fn search(
+    base: &registry::ClientConfig,
+    term: &str,
+    limit: usize,
+    auth: Option<AuthConfig>,
+) -> Result<Value, ApiError> {
     let (host, needle) = split_term(term);
     let host = host.ok_or_else(|| {
         ApiError::bad(format!(
             "search needs a registry: give the term as HOST/{term} (mini-docker searches a registry's catalog; Docker Hub's search API is not supported)"
         ))
     })?;
-    let c = client_for(&host, auth.as_ref());
+    let c = client_for(base, &host, auth.as_ref());
     let ep = c
         .endpoint(&host)
         .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -89,6 +89,10 @@ pub struct Options {
     pub shim: PathBuf,
     /// Network options.
     pub net: net::NetOptions,
+    /// daemon.json `registry-mirrors` (URLs, for Docker Hub).
+    pub registry_mirrors: Vec<String>,
+    /// daemon.json `insecure-registries` (`host[:port]` allowed over plain HTTP).
+    pub insecure_registries: Vec<String>,
 }
 
 /// A container's state, as `State` in inspect.
@@ -280,6 +284,8 @@ pub struct Engine {
     pub bridge: Mutex<Option<net::Bridge>>,
     /// Attachers waiting for a start, and exec instances.
     pub streams: streams::Streams,
+    /// How the registry client is set up (mirrors, insecure registries).
+    pub registry: registry::ClientConfig,
 }
 
 fn stat_err(e: impl std::fmt::Display) -> ApiError {
@@ -299,6 +305,10 @@ impl Engine {
             std::os::unix::fs::PermissionsExt::from_mode(0o711),
         )?;
         let images = images::Images::open(&opts.root)?;
+        let (opts_mirrors, opts_insecure) = (
+            opts.registry_mirrors.clone(),
+            opts.insecure_registries.clone(),
+        );
         let mut map = BTreeMap::new();
         for e in std::fs::read_dir(opts.root.join("containers"))?.flatten() {
             if let Ok(bytes) = std::fs::read(e.path().join("container.json")) {
@@ -315,6 +325,11 @@ impl Engine {
             images,
             bridge: Mutex::new(None),
             streams: Default::default(),
+            registry: registry::ClientConfig {
+                mirrors: opts_mirrors,
+                insecure_registries: opts_insecure,
+                ..Default::default()
+            },
         }))
     }
 

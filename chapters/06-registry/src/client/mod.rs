@@ -24,7 +24,7 @@
 //! address the scheme rule above allows.
 
 pub mod config;
-mod progress;
+pub mod progress;
 pub mod pull;
 pub mod push;
 

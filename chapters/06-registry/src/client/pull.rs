@@ -316,7 +316,7 @@ impl Client {
         d: &Digest,
         size: u64,
         store: &BlobStore,
-        pb: &indicatif::ProgressBar,
+        pb: &super::progress::Bar,
     ) -> Result<u64, ClientError> {
         let scope = format!("repository:{repository}:pull");
         let url = ep.url(&format!("{repository}/blobs/{d}"));

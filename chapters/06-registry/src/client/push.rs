@@ -199,7 +199,7 @@ impl Client {
         size: u64,
         path: PathBuf,
         mount_from: Option<&str>,
-        pb: &indicatif::ProgressBar,
+        pb: &super::progress::Bar,
     ) -> Result<BlobOutcome, ClientError> {
         let blob_url = ep.url(&format!("{repo}/blobs/{d}"));
         let resp = self.send(ep, scope, |c| c.head(blob_url.clone())).await?;
@@ -330,7 +330,7 @@ fn next_location(ep: &Endpoint, resp: &reqwest::Response) -> Result<Url, ClientE
 }
 
 /// Stream a file as a request body, advancing a progress bar.
-fn file_body(path: &std::path::Path, pb: indicatif::ProgressBar) -> reqwest::Body {
+fn file_body(path: &std::path::Path, pb: super::progress::Bar) -> reqwest::Body {
     match std::fs::File::open(path) {
         Ok(f) => {
             let f = tokio::fs::File::from_std(f);
