@@ -284,6 +284,28 @@ fn images_tag_save_load_rmi_and_tables() {
         "{out}"
     );
     assert_eq!(d.ok(&["images", "-q"]), "");
+    // The blobs and the unpacked layers went with it.
+    let files = |dir: std::path::PathBuf| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.path().display().to_string());
+                }
+            }
+        }
+        out
+    };
+    assert_eq!(files(d.data_root().join("blobs")), Vec::<String>::new());
+    let layers: Vec<_> = std::fs::read_dir(d.data_root().join("layers"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ch04-"))
+        .collect();
+    assert!(layers.is_empty(), "unpacked layers left: {layers:?}");
     let loaded = d.ok(&["load", "-i", tar.to_str().unwrap()]);
     assert!(loaded.contains("Loaded image: bb:latest"), "{loaded}");
     d.ok(&[

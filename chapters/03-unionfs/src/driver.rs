@@ -62,6 +62,13 @@ pub trait Driver {
     fn changes(&self, id: &str) -> Result<Vec<Change>, Error>;
     /// Delete layer `id` (it must not be mounted).
     fn remove(&self, id: &str) -> Result<(), Error>;
+    /// The layer `id` sits on, if any (both drivers record it in
+    /// `<root>/<id>/parent`).
+    fn parent_of(&self, id: &str) -> Option<String> {
+        Layers::check_id(id).ok()?;
+        let text = fs::read_to_string(self.root().join(id).join("parent")).ok()?;
+        Some(text.trim().to_string()).filter(|p| !p.is_empty())
+    }
 }
 
 /// Layer bookkeeping shared by both drivers.

@@ -535,8 +535,13 @@ async fn images(
         ("DELETE", name) => {
             let (name, force) = (name.to_string(), flag(&q, "force"));
             let e2 = e.clone();
-            let out =
-                blocking(move || e.images.remove(&name, force, &|id| e2.image_users(id))).await?;
+            let (out, _) = blocking(move || {
+                e.images
+                    .remove(&name, force, &|id| e2.image_users(id), &|| {
+                        e2.container_layers()
+                    })
+            })
+            .await?;
             Ok(Json(out).into_response())
         }
         _ => Err(ApiError::not_found(format!(

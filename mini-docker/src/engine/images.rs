@@ -80,6 +80,18 @@ impl Images {
         Ok(img)
     }
 
+    /// Every tagged image (resolved through the cache).
+    pub fn all_images(&self) -> Vec<(String, Arc<Image>)> {
+        self.all()
+    }
+
+    /// Drops an image from the cache (its blobs are gone).
+    pub fn forget(&self, img: &Image) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.retain(|_, i| i.manifest_digest != img.manifest_digest);
+        }
+    }
+
     /// name:tag -> manifest digest.
     pub fn tags(&self) -> BTreeMap<String, String> {
         self.store.tags().unwrap_or_default()
@@ -214,7 +226,8 @@ impl Images {
         name: &str,
         force: bool,
         users: &dyn Fn(&str) -> Vec<String>,
-    ) -> Result<Value> {
+        container_layers: &dyn Fn() -> Vec<String>,
+    ) -> Result<(Value, u64)> {
         let img = self.resolve(name)?;
         let id = img.config_digest.to_string();
         let _g = self.write.lock();
@@ -248,10 +261,20 @@ impl Images {
             out.push(json!({"Untagged": n}));
         }
         write_tags(self.store.root(), &tags).map_err(err)?;
+        let mut bytes = 0;
         if remaining == 0 && used.is_empty() {
+            let freed = self.collect(&img, &container_layers());
+            tracing::info!(
+                id,
+                blobs = freed.blobs,
+                bytes = freed.bytes,
+                layers = freed.layers,
+                "image deleted"
+            );
+            bytes = freed.bytes;
             out.push(json!({"Deleted": id}));
         }
-        Ok(Value::Array(out))
+        Ok((Value::Array(out), bytes))
     }
 
     /// `docker import`: a rootfs tarball as a one-layer image.

@@ -187,10 +187,10 @@ impl Engine {
     /// gone from the list, never dangling. With `all`
     /// (`filters={"dangling":["false"]}`, `image prune -a`) every image no
     /// container uses is removed, as `rmi` does. `SpaceReclaimed` stays 0:
-    /// `rmi` forgets the names but the blobs stay in chapter 04's content
-    /// store (it has no garbage collector yet).
+    /// `image prune -a`: every image no container uses, blobs and layers freed.
     pub fn prune_images(&self, all: bool) -> Result<Value> {
         let mut deleted = Vec::new();
+        let mut space = 0;
         if all {
             for tag in self.images.tags().into_keys() {
                 // An image a container uses keeps all its names.
@@ -199,12 +199,16 @@ impl Engine {
                     _ => continue,
                 }
                 let users = |d: &str| self.image_users(d);
-                if let Ok(Value::Array(out)) = self.images.remove(&tag, false, &users) {
+                let layers = || self.container_layers();
+                if let Ok((Value::Array(out), bytes)) =
+                    self.images.remove(&tag, false, &users, &layers)
+                {
                     deleted.extend(out);
+                    space += bytes;
                 }
             }
         }
-        Ok(json!({"ImagesDeleted": deleted, "SpaceReclaimed": 0}))
+        Ok(json!({"ImagesDeleted": deleted, "SpaceReclaimed": space}))
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod gc;
 pub mod hijack;
 pub mod images;
 pub mod logs;
@@ -331,6 +332,11 @@ impl Engine {
                 ..Default::default()
             },
         }))
+    }
+
+    /// The containers' read-write layers (what image GC must keep under).
+    pub fn container_layers(&self) -> Vec<String> {
+        self.lock().values().map(|c| c.layer.clone()).collect()
     }
 
     /// Adopts running containers after a restart (live restore).
