@@ -91,14 +91,19 @@ pub fn request(socket: &std::path::Path, req: &Request) -> std::io::Result<UnixS
 /// Reads one answer line (`ok …` / `err …`) byte by byte, so that what
 /// follows stays in the socket for the stream.
 pub fn answer(s: &mut UnixStream) -> std::result::Result<String, String> {
+    // A shim that never answers must not hang the daemon (a runtime start
+    // gives up after 30 s by itself).
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(60)));
     let mut line = Vec::new();
     let mut b = [0u8; 1];
-    while std::io::Read::read(s, &mut b).map_err(|e| e.to_string())? == 1 {
+    while std::io::Read::read(s, &mut b).map_err(|e| format!("the shim did not answer: {e}"))? == 1
+    {
         if b[0] == b'\n' {
             break;
         }
         line.push(b[0]);
     }
+    let _ = s.set_read_timeout(None);
     let line = String::from_utf8_lossy(&line).into_owned();
     match line.split_once(' ').unwrap_or((line.as_str(), "")) {
         ("ok", rest) => Ok(rest.to_string()),

@@ -18,30 +18,38 @@ pub fn require_root() {
 
 /// A busybox rootfs tarball, built once per test binary.
 pub fn busybox_tar() -> &'static Path {
-    static TAR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &TAR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
+    // One tarball for every test binary, in cargo's scratch directory for
+    // tests (under target/, so nothing is left in /tmp): built once, renamed
+    // into place atomically so parallel test binaries never see half of it.
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let tar = dir.join("md-engine-busybox.tar");
+        if tar.exists() {
+            return tar;
+        }
+        let work = tempfile::Builder::new()
             .prefix("md-engine-img-")
-            .tempdir()
+            .tempdir_in(dir)
             .unwrap();
-        let rootfs = dir.path().join("rootfs");
+        let rootfs = work.path().join("rootfs");
         namespaces::rootfs::build_busybox_rootfs(&rootfs).unwrap();
         std::fs::create_dir_all(rootfs.join("etc")).unwrap();
         std::fs::create_dir_all(rootfs.join("www")).unwrap();
         std::fs::write(rootfs.join("www/index.html"), "hello from mini-docker\n").unwrap();
-        let tar = dir.path().join("busybox.tar");
+        let tmp = work.path().join("busybox.tar");
         let st = Command::new("tar")
             .arg("-C")
             .arg(&rootfs)
             .arg("-cf")
-            .arg(&tar)
+            .arg(&tmp)
             .arg(".")
             .status()
             .unwrap();
         assert!(st.success());
-        (dir, tar)
+        std::fs::rename(&tmp, &tar).unwrap();
+        tar
     })
-    .1
 }
 
 pub struct Daemon {
@@ -271,11 +279,15 @@ impl Drop for Daemon {
         self.kill9();
         // …and whatever is left (shims of a killed daemon, mounts, cgroups).
         let root = self.data_root().display().to_string();
-        for pid in processes_with(&root) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        // Twice: a shim's first stage may be starting its second as we look.
+        for _ in 0..2 {
+            for pid in processes_with(&root) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         for id in std::fs::read_dir(self.data_root().join("runtime"))
             .map(|r| {
