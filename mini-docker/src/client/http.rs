@@ -38,6 +38,8 @@ pub struct Response {
     pub status: u16,
     /// The body.
     pub body: Box<dyn Read + Send>,
+    /// The response headers (names lower-cased).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
@@ -199,6 +201,7 @@ impl Client {
             .ok_or_else(|| ClientError::Io(format!("bad answer from the daemon: {line:?}")))?;
         let mut chunked = false;
         let mut length: Option<u64> = None;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             r.read_line(&mut line).map_err(io)?;
@@ -208,6 +211,7 @@ impl Client {
             }
             if let Some((k, v)) = l.split_once(':') {
                 let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+                headers.push((k.clone(), v.to_string()));
                 if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
                     chunked = true;
                 } else if k == "content-length" {
@@ -226,7 +230,11 @@ impl Client {
         } else {
             Box::new(r)
         };
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            headers,
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod containers;
+pub mod cp;
 pub mod format;
 pub mod http;
 pub mod images;
@@ -204,6 +205,8 @@ pub enum Cmd {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
     /// Load an image from a tar archive or STDIN.
     Load {
         /// Read from tar archive file, instead of STDIN.
@@ -356,5 +359,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Rmi { force, images } => images::rmi(&c, force, &images),
         Cmd::Save { output, images } => images::save(&c, output.as_deref(), &images),
         Cmd::Load { input } => images::load(&c, input.as_deref()),
+        Cmd::Cp(a) => cp::cp(&c, a),
     }
 }

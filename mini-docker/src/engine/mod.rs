@@ -11,6 +11,7 @@
 //! tells us when it exits. The daemon itself never forks a container.
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod images;
 pub mod logs;
@@ -19,6 +20,7 @@ pub mod net;
 pub mod pull;
 pub mod shim;
 pub mod spec;
+pub mod tools_api;
 pub mod util;
 
 use serde::{Deserialize, Serialize};
