@@ -12,6 +12,7 @@ pub mod format;
 pub mod http;
 pub mod images;
 pub mod system;
+pub mod tools;
 
 use clap::{Parser, Subcommand};
 use http::{Client, ClientError};
@@ -207,6 +208,13 @@ pub enum Cmd {
     },
     /// Copy files/folders between a container and the local filesystem.
     Cp(cp::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff {
+        /// Container.
+        container: String,
+    },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(tools::StatsArgs),
     /// Load an image from a tar archive or STDIN.
     Load {
         /// Read from tar archive file, instead of STDIN.
@@ -360,5 +368,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Save { output, images } => images::save(&c, output.as_deref(), &images),
         Cmd::Load { input } => images::load(&c, input.as_deref()),
         Cmd::Cp(a) => cp::cp(&c, a),
+        Cmd::Diff { container } => tools::diff(&c, &container),
+        Cmd::Stats(a) => tools::stats(&c, a),
     }
 }

@@ -79,6 +79,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .head(super::tools_api::archive_head)
                 .put(super::tools_api::archive_put),
         )
+        .route("/containers/:id/changes", get(super::tools_api::changes))
+        .route("/containers/:id/stats", get(super::tools_api::stats))
         .route("/containers/prune", post(prune_containers))
         .route("/networks/prune", post(prune_networks))
         .route("/build/prune", post(prune_build))

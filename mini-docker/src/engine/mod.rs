@@ -13,6 +13,7 @@
 pub mod api;
 pub mod archive;
 pub mod auth;
+pub mod changes;
 pub mod images;
 pub mod logs;
 pub mod manage;
@@ -20,6 +21,7 @@ pub mod net;
 pub mod pull;
 pub mod shim;
 pub mod spec;
+pub mod stats;
 pub mod tools_api;
 pub mod util;
 

@@ -160,3 +160,61 @@ pub async fn archive_put(
         .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(StatusCode::OK)
 }
+
+/// `GET /containers/{id}/changes`.
+pub async fn changes(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    Ok(axum::Json(blocking(move || e.changes(&id)).await?))
+}
+
+/// `GET /containers/{id}/stats?stream=false` (one sample; with
+/// `stream=true`, the default, one sample a second until the client leaves).
+pub async fn stats(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let stream = !matches!(
+        q.get("stream").map(String::as_str),
+        Some("0" | "false" | "False")
+    );
+    let one_shot = matches!(
+        q.get("one-shot").map(String::as_str),
+        Some("1" | "true" | "True")
+    );
+    let interval = if one_shot {
+        std::time::Duration::ZERO
+    } else {
+        std::time::Duration::from_millis(500)
+    };
+    let first = {
+        let (e, id) = (e.clone(), id.clone());
+        blocking(move || e.stats(&id, interval)).await?
+    };
+    if !stream {
+        return Ok(axum::Json(first).into_response());
+    }
+    let (tx, mut rx) = mpsc::channel::<Bytes>(2);
+    tokio::spawn(async move {
+        let mut v = first;
+        loop {
+            if tx.send(Bytes::from(format!("{v}\n"))).await.is_err() {
+                return;
+            }
+            let (e, id) = (e.clone(), id.clone());
+            match blocking(move || e.stats(&id, std::time::Duration::from_secs(1))).await {
+                Ok(next) => v = next,
+                Err(_) => return,
+            }
+        }
+    });
+    let s = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .map(Ok::<_, std::convert::Infallible>);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(s),
+    )
+        .into_response())
+}

@@ -1,0 +1,162 @@
+//! `diff`, `stats --no-stream` end to end against a real daemon.
+//! Privileged: they fail (never skip) without root.
+
+mod engine_common;
+
+use engine_common::*;
+
+fn wait_for(p: &std::path::Path) {
+    for _ in 0..500 {
+        if std::fs::symlink_metadata(p).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} never appeared", p.display());
+}
+
+#[test]
+fn diff_lists_added_changed_and_deleted_paths() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = d
+        .ok(&[
+            "run", "-d", "--network", "none", "--name", "differ", "bb", "sh", "-c",
+            "mkdir /newdir && echo new > /www/new.txt && rm /www/index.html && touch /ready && sleep 1000",
+        ])
+        .trim()
+        .to_string();
+    wait_for(
+        &d.data_root()
+            .join("containers")
+            .join(&id)
+            .join("rootfs/ready"),
+    );
+    let out = d.ok(&["diff", "differ"]);
+    assert_eq!(
+        out,
+        "A /newdir\nA /ready\nC /www\nD /www/index.html\nA /www/new.txt\n"
+    );
+    // Stopped, the rw layer still says the same.
+    d.ok(&["stop", "-t", "0", "differ"]);
+    assert_eq!(d.ok(&["diff", "differ"]), out);
+    // A fresh container changed nothing (the engine's mount points are not changes).
+    d.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "fresh",
+        "bb",
+        "true",
+    ]);
+    assert_eq!(d.ok(&["diff", "fresh"]), "");
+    d.ok(&["start", "fresh"]);
+    d.ok(&["wait", "fresh"]);
+    assert_eq!(d.ok(&["diff", "fresh"]), "");
+}
+
+#[test]
+fn stats_show_the_memory_limit_and_the_pids() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--name",
+        "counted",
+        "bb",
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000 & sleep 1000 & wait",
+    ]);
+    // The three sleeps and their shell: 4 tasks in the container's cgroup
+    // (polled: the shell forks them after `run` returns).
+    let mut line = String::new();
+    for _ in 0..200 {
+        line = d.ok(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}} {{.MemUsage}} {{.CPUPerc}}",
+            "counted",
+        ]);
+        if line.split_whitespace().nth(1) == Some("4") {
+            break;
+        }
+    }
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f[0], "counted", "{line}");
+    assert_eq!(f[1], "4", "{line}");
+    assert_eq!(&f[3..5], ["/", "64MiB"], "{line}");
+    assert!(f[5].ends_with('%'), "{line}");
+    // The table, Docker's columns.
+    let table = d.ok(&["stats", "--no-stream", "counted"]);
+    let mut lines = table.lines();
+    let head: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        head,
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET I/O",
+            "BLOCK I/O",
+            "PIDS"
+        ]
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.contains("counted") && row.contains("/ 64MiB") && row.trim_end().ends_with(" 4"),
+        "{row}"
+    );
+    // The same from the API: Docker's JSON shape with the kernel's numbers.
+    let out = d.ok(&["inspect", "--format", "{{.Id}}", "counted"]);
+    let id = out.trim();
+    let procs =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/pids/mini-docker/{id}/cgroup.procs"))
+            .unwrap();
+    assert_eq!(procs.lines().count(), 4);
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/mini-docker/{id}/memory.limit_in_bytes"
+    ))
+    .unwrap();
+    assert_eq!(limit.trim(), (64u64 << 20).to_string());
+    let v = api_json(&d, &format!("/containers/{id}/stats?stream=false"));
+    assert_eq!(v["memory_stats"]["limit"], 64u64 << 20);
+    assert_eq!(v["pids_stats"]["current"], 4);
+    assert!(v["memory_stats"]["usage"].as_u64().unwrap() > 0);
+    assert!(v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap() > 0);
+    assert!(
+        v["cpu_stats"]["system_cpu_usage"].as_u64().unwrap()
+            > v["precpu_stats"]["system_cpu_usage"].as_u64().unwrap()
+    );
+    assert_eq!(v["name"], "/counted");
+}
+
+/// A GET over the daemon's socket, as JSON.
+fn api_json(d: &Daemon, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    write!(
+        s,
+        "GET /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split_once("\r\n\r\n").unwrap().1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
