@@ -160,3 +160,41 @@ fn api_json(d: &Daemon, path: &str) -> serde_json::Value {
     let body = out.split_once("\r\n\r\n").unwrap().1;
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
+
+#[test]
+fn doctor_passes_on_this_host() {
+    let d = Daemon::start();
+    let out = d.cli(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // This host: root, Linux 6.x, a hybrid cgroup layout with the v1
+    // controllers, overlay, user namespaces, nft, Debian's busybox-static,
+    // and the test daemon's own socket, data root and shim.
+    for line in [
+        "✔ root: running as uid 0",
+        "✔ cgroups: hybrid layout: cgroup v1 controllers, plus a cgroup2 tree at /sys/fs/cgroup/unified",
+        "✔ cgroup controllers: memory (v1), cpu (v1), pids (v1), cpuacct (v1)",
+        "✔ overlayfs: overlay is in /proc/filesystems",
+        "✔ busybox-static: /bin/busybox is statically linked",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    for name in [
+        "kernel",
+        "user namespaces",
+        "nftables",
+        "API socket",
+        "data root",
+        "runtime",
+    ] {
+        assert!(
+            text.contains(&format!("✔ {name}: ")),
+            "{name} failed:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(&format!("{} has mode 0660", d.socket().display())),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 11, "{text}");
+    assert!(out.status.success(), "{text}");
+}

@@ -215,6 +215,10 @@ pub enum Cmd {
     },
     /// Display a live stream of container(s) resource usage statistics.
     Stats(tools::StatsArgs),
+    /// Check that this host has what the engine needs (cgroups, overlayfs,
+    /// user namespaces, nftables, busybox-static, socket and data root
+    /// permissions, the runtime): one line per check, with what to fix.
+    Doctor,
     /// Load an image from a tar archive or STDIN.
     Load {
         /// Read from tar archive file, instead of STDIN.
@@ -370,5 +374,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Cp(a) => cp::cp(&c, a),
         Cmd::Diff { container } => tools::diff(&c, &container),
         Cmd::Stats(a) => tools::stats(&c, a),
+        Cmd::Doctor => tools::doctor(&c),
     }
 }

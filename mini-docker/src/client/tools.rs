@@ -258,6 +258,39 @@ pub fn stats(c: &Client, a: StatsArgs) -> Result<u8, Failure> {
     }
 }
 
+/// `doctor`: the daemon checks its host (`GET /mini/doctor`); with no
+/// daemon to ask, the client checks this host itself.
+pub fn doctor(c: &Client) -> Result<u8, Failure> {
+    use crate::engine::doctor;
+    let socket = c.host.strip_prefix("unix://").map(String::from);
+    let q = socket
+        .as_ref()
+        .map(|s| format!("?socket={}", http::enc(s)))
+        .unwrap_or_default();
+    let checks: Vec<doctor::Check> = match c.call("GET", &format!("/mini/doctor{q}"), Body::Empty) {
+        Ok(r) => serde_json::from_value(r.json()?)
+            .map_err(|e| fail(format!("bad answer from the daemon: {e}")))?,
+        Err(ClientError::Connect(_)) => {
+            println!(
+                "(no daemon at {}: checking this host from the client)",
+                c.host
+            );
+            let shim = std::env::current_exe()
+                .map(|p| p.with_file_name("mini-shim"))
+                .unwrap_or_else(|_| "mini-shim".into());
+            let h = doctor::HostPaths::real(
+                std::path::Path::new("/var/lib/mini-docker"),
+                &shim,
+                socket.map(Into::into),
+            );
+            doctor::run_checks(&h)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print!("{}", doctor::render(&checks));
+    Ok(if checks.iter().all(|c| c.ok) { 0 } else { 1 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

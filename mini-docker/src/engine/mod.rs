@@ -14,6 +14,7 @@ pub mod api;
 pub mod archive;
 pub mod auth;
 pub mod changes;
+pub mod doctor;
 pub mod images;
 pub mod logs;
 pub mod manage;

@@ -218,3 +218,14 @@ pub async fn stats(
     )
         .into_response())
 }
+
+/// `GET /mini/doctor[?socket=PATH]`: the host checks, run by the daemon.
+pub async fn doctor(State(e): Eng, Query(q): Q) -> Result<Response, ApiError> {
+    let socket = q.get("socket").filter(|s| !s.is_empty()).map(Into::into);
+    let checks = blocking(move || {
+        let h = super::doctor::HostPaths::real(&e.opts.root, &e.opts.shim, socket);
+        Ok(super::doctor::run_checks(&h))
+    })
+    .await?;
+    Ok(axum::Json(checks).into_response())
+}
