@@ -198,3 +198,130 @@ fn doctor_passes_on_this_host() {
     assert_eq!(text.lines().count(), 11, "{text}");
     assert!(out.status.success(), "{text}");
 }
+
+#[test]
+fn explain_prints_the_plan_then_runs() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    // create --explain: the plan of the start, and nothing done yet.
+    let out = d.ok(&[
+        "create",
+        "--explain",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "10",
+        "--name",
+        "planned",
+        "bb",
+        "echo",
+        "hi",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(id.len(), 64, "{out}");
+    let rootfs = d.data_root().join("containers").join(&id).join("rootfs");
+    let expect_in_order = [
+        "== engine (mini-dockerd) ==".to_string(),
+        "-- layers and root filesystem --".to_string(),
+        format!(" {}", rootfs.display()),
+        "# --network none: the runtime makes a new, empty network namespace".to_string(),
+        format!(
+            "cat > {}",
+            d.data_root()
+                .join("containers")
+                .join(&id)
+                .join("config.json")
+                .display()
+        ),
+        "== runtime (mini-runc, in the shim; then the container's init) ==".to_string(),
+        format!("echo 67108864 > /sys/fs/cgroup/memory/mini-docker/{id}/memory.limit_in_bytes"),
+        format!("echo 10 > /sys/fs/cgroup/pids/mini-docker/{id}/pids.max"),
+        format!("echo $INIT_PID > /sys/fs/cgroup/memory/mini-docker/{id}/cgroup.procs"),
+        "unshare --uts --ipc --mount --net --pid --fork".to_string(),
+        "mount -t proc -o nosuid,noexec,nodev proc $ROOTFS/proc".to_string(),
+        format!("cd {} && pivot_root . . && umount -l .", rootfs.display()),
+        format!("hostname {}", &id[..12]),
+        "capsh --drop=<all but 14 caps>".to_string(),
+        "exec echo hi".to_string(),
+    ];
+    let mut at = 0;
+    for want in &expect_in_order {
+        match out[at..].find(want.as_str()) {
+            Some(i) => at += i + want.len(),
+            None => panic!("{want:?} missing (or out of order) in:\n{out}"),
+        }
+    }
+    assert!(
+        mounts_under(&d.data_root()).is_empty(),
+        "explain mounted something"
+    );
+    assert!(!cgroup_exists(&id), "explain made a cgroup");
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{.State.Status}}", "planned"])
+            .trim(),
+        "created"
+    );
+
+    // start --explain prints the same plan, then starts.
+    let started = d.ok(&["start", "--explain", "planned"]);
+    assert!(started.contains("exec echo hi"), "{started}");
+    assert_eq!(started.lines().last(), Some("planned"));
+    assert_eq!(d.ok(&["wait", "planned"]).trim(), "0");
+    assert_eq!(d.ok(&["logs", "planned"]), "hi\n");
+
+    // run --explain: the plan first, then the container's output.
+    let ran = d.ok(&[
+        "run",
+        "--rm",
+        "--explain",
+        "--network",
+        "none",
+        "bb",
+        "echo",
+        "ran",
+    ]);
+    let plan_end = ran.find("exec echo ran").expect("the plan");
+    assert_eq!(ran[plan_end..].lines().last(), Some("ran"), "{ran}");
+}
+
+#[test]
+fn explain_shows_the_bridge_wiring_without_doing_it() {
+    let d = Daemon::start_bridged();
+    let (bridge, subnet) = d.bridge.clone().unwrap();
+    d.import_busybox("bb");
+    let out = d.ok(&[
+        "create",
+        "--explain",
+        "-p",
+        "127.0.0.1::80",
+        "--name",
+        "web",
+        "bb",
+        "httpd",
+        "-f",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    let short = &id[..12];
+    let gateway = subnet.trim_end_matches("0/24").to_string() + "1";
+    for want in [
+        format!("ip link add name {bridge} type bridge"),
+        format!("ip addr add {gateway}/24 dev {bridge}"),
+        format!("ip link add md-{short} type veth peer name mdp{short}"),
+        format!("ip link set md-{short} master {bridge}"),
+        format!("ip route add default via {gateway}"),
+        "--host-ip 127.0.0.1 --host-port 0 --container-ip".to_string(),
+    ] {
+        assert!(out.contains(&want), "{want:?} missing in:\n{out}");
+    }
+    // Nothing was made: no bridge, no veth, no namespace file.
+    let mut nl = network::netlink::Netlink::open().unwrap();
+    assert!(nl.link_index(&bridge).unwrap().is_none());
+    assert!(nl.link_index(&format!("md-{short}")).unwrap().is_none());
+    assert!(!d.data_root().join("netns").join(short).exists());
+    // Once started, the bridge the plan named is there.
+    d.ok(&["start", "web"]);
+    assert!(nl.link_index(&bridge).unwrap().is_some());
+    assert!(nl.link_index(&format!("md-{short}")).unwrap().is_some());
+}

@@ -62,6 +62,12 @@ pub struct RunArgs {
     /// Expose a port or a range of ports.
     #[arg(long)]
     pub expose: Vec<String>,
+    /// Print every kernel step the engine and the runtime will take to start
+    /// the container, each with its equivalent shell command, grouped by
+    /// phase; then go on as usual (`run --explain` still runs it, like a
+    /// verbose mode; `create --explain` only creates it).
+    #[arg(long)]
+    pub explain: bool,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -249,6 +255,9 @@ pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<u8, Failure> {
         .as_str()
         .unwrap_or_default()
         .to_string();
+    if a.explain {
+        super::tools::explain(c, &id).map_err(|e| bad(125, e.message))?;
+    }
     if !start {
         println!("{id}");
         return Ok(0);

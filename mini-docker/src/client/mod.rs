@@ -45,6 +45,10 @@ pub enum Cmd {
     Create(containers::RunArgs),
     /// Start one or more stopped containers.
     Start {
+        /// Print every kernel step of the start (with the equivalent shell
+        /// commands) before starting.
+        #[arg(long)]
+        explain: bool,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
@@ -290,7 +294,13 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Info => images::info(&c),
         Cmd::Run(a) => containers::run(&c, a, true),
         Cmd::Create(a) => containers::run(&c, a, false),
-        Cmd::Start { containers } => containers::each(&c, &containers, |c, id| {
+        Cmd::Start {
+            explain,
+            containers,
+        } => containers::each(&c, &containers, |c, id| {
+            if explain {
+                tools::explain(c, id).map_err(|f| ClientError::Io(f.message))?;
+            }
             c.call(
                 "POST",
                 &format!("/containers/{}/start", http::enc(id)),

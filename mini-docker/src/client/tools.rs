@@ -291,6 +291,24 @@ pub fn doctor(c: &Client) -> Result<u8, Failure> {
     Ok(if checks.iter().all(|c| c.ok) { 0 } else { 1 })
 }
 
+/// Prints the plan of a container's next start (`--explain`).
+pub fn explain(c: &Client, container: &str) -> Result<(), Failure> {
+    use crate::engine::explain;
+    let v = c
+        .call(
+            "GET",
+            &format!("/containers/{}/explain", http::enc(container)),
+            Body::Empty,
+        )?
+        .json()?;
+    let phases: Vec<explain::Phase> =
+        serde_json::from_value(v).map_err(|e| fail(format!("bad answer from the daemon: {e}")))?;
+    print!("{}", explain::render(&phases));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/changes", get(super::tools_api::changes))
         .route("/containers/:id/stats", get(super::tools_api::stats))
         .route("/mini/doctor", get(super::tools_api::doctor))
+        .route("/containers/:id/explain", get(super::tools_api::explain))
         .route("/containers/prune", post(prune_containers))
         .route("/networks/prune", post(prune_networks))
         .route("/build/prune", post(prune_build))

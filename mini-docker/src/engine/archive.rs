@@ -446,3 +446,18 @@ pub fn extract_archive(root: BorrowedFd<'_>, path: &str, input: impl Read) -> Re
         .map(|_| ())
         .map_err(|e| ApiError::bad(format!("extract into {path}: {e}")))
 }
+
+/// Reads the file at `path` inside the root, every symlink resolved inside
+/// it (for the engine's own reads of image files, e.g. `/etc/passwd`).
+pub fn read_file(root: BorrowedFd<'_>, path: &str) -> Option<String> {
+    let rel = path.trim_start_matches('/');
+    let fd = openat2(
+        root,
+        Path::new(if rel.is_empty() { "." } else { rel }),
+        OFlag::O_RDONLY,
+        0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+    .ok()?;
+    std::io::read_to_string(std::fs::File::from(fd)).ok()
+}

@@ -15,6 +15,7 @@ pub mod archive;
 pub mod auth;
 pub mod changes;
 pub mod doctor;
+pub mod explain;
 pub mod images;
 pub mod logs;
 pub mod manage;

@@ -229,3 +229,11 @@ pub async fn doctor(State(e): Eng, Query(q): Q) -> Result<Response, ApiError> {
     .await?;
     Ok(axum::Json(checks).into_response())
 }
+
+/// `GET /containers/{id}/explain`: the plan of the container's next start.
+pub async fn explain(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+) -> Result<axum::Json<Vec<super::explain::Phase>>, ApiError> {
+    Ok(axum::Json(blocking(move || e.explain(&id)).await?))
+}
