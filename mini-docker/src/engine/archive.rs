@@ -361,8 +361,15 @@ fn append<W: Write>(
             } else {
                 format!("{tar_name}/")
             };
+            let sub = match open_beneath(dir, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+                Ok(fd) => fd,
+                // Removed (or swapped for a link) since the listing: skip it.
+                Err(Errno::ENOENT | Errno::ELOOP | Errno::ENOTDIR) if tar_name != "." => {
+                    return Ok(())
+                }
+                Err(e) => return Err(io(e)),
+            };
             b.append_data(&mut h, &entry, std::io::empty())?;
-            let sub = open_beneath(dir, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(io)?;
             let mut names = Vec::new();
             {
                 let dup = nix::unistd::dup(sub.as_raw_fd()).map_err(io)?;
@@ -388,7 +395,12 @@ fn append<W: Write>(
             }
         }
         SFlag::S_IFREG => {
-            let fd = open_beneath(dir, name, OFlag::O_RDONLY).map_err(io)?;
+            let fd = match open_beneath(dir, name, OFlag::O_RDONLY) {
+                Ok(fd) => fd,
+                // Removed (or swapped for a link) since the listing: skip it.
+                Err(Errno::ENOENT | Errno::ELOOP) => return Ok(()),
+                Err(e) => return Err(io(e)),
+            };
             let f = std::fs::File::from(fd);
             // The size of what we opened; a file that changes meanwhile is
             // cut or padded to it, so the archive stays well formed.
@@ -460,4 +472,138 @@ pub fn read_file(root: BorrowedFd<'_>, path: &str) -> Option<String> {
     )
     .ok()?;
     std::io::read_to_string(std::fs::File::from(fd)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake container root with the classic escape links, and a host
+    /// directory beside it that must never be read or written through them.
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("rootfs");
+        let host = t.path().join("host");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(root.join("etc/hostname"), "container\n").unwrap();
+        std::fs::write(host.join("secret"), "host secret\n").unwrap();
+        std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
+        std::os::unix::fs::symlink("../../../../../..", root.join("up")).unwrap();
+        std::os::unix::fs::symlink(&host, root.join("hostdir")).unwrap();
+        (t, root, host)
+    }
+
+    fn names(tar: &[u8]) -> Vec<String> {
+        tar::Archive::new(tar)
+            .entries()
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn paths_split_like_docker() {
+        let t = split_path("/etc/hosts");
+        assert_eq!(
+            (t.parent, t.name, t.tar_name.as_str(), t.want_dir),
+            ("etc".into(), "hosts".into(), "hosts", false)
+        );
+        let t = split_path("/etc/");
+        assert_eq!(
+            (t.parent, t.tar_name.as_str(), t.want_dir),
+            ("etc".into(), "etc", true)
+        );
+        let t = split_path("/etc/.");
+        assert_eq!(
+            (t.parent, t.tar_name.as_str(), t.want_dir),
+            ("etc".into(), ".", true)
+        );
+        assert_eq!(split_path("/").tar_name, ".");
+        assert_eq!(go_file_mode(0o040755), GO_MODE_DIR | 0o755);
+        assert_eq!(go_file_mode(0o120777), GO_MODE_SYMLINK | 0o777);
+        assert_eq!(go_file_mode(0o104755), GO_MODE_SETUID | 0o755);
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root() {
+        let (_t, root, host) = setup();
+        let r = open_root(&root).unwrap();
+        let hostp = host.display().to_string();
+        // Reading through the links: the container's files, never the host's.
+        for p in [
+            format!("/escape{hostp}/secret"),
+            format!("/up{hostp}/secret"),
+            "/hostdir/secret".into(),
+        ] {
+            let e = stat_path(r.fd(), &p).unwrap_err();
+            assert_eq!(e.status, 404, "{p}: {}", e.message);
+            assert!(write_archive(r.fd(), &p, Vec::new()).is_err(), "{p}");
+            assert_eq!(read_file(r.fd(), &p), None, "{p}");
+        }
+        assert_eq!(
+            read_file(r.fd(), "/escape/etc/hostname").unwrap(),
+            "container\n"
+        );
+        assert_eq!(
+            read_file(r.fd(), "/up/etc/hostname").unwrap(),
+            "container\n"
+        );
+        // The link itself is archived as a link; with `/` it is followed, inside.
+        let mut out = Vec::new();
+        write_archive(r.fd(), "/escape", &mut out).unwrap();
+        assert_eq!(names(&out), vec!["escape"]);
+        let mut out = Vec::new();
+        write_archive(r.fd(), "/escape/etc/", &mut out).unwrap();
+        assert_eq!(names(&out), vec!["etc/", "etc/hostname"]);
+        let st = stat_path(r.fd(), "/hostdir").unwrap();
+        assert_eq!(st.link_target, hostp);
+        assert!(!st.is_dir());
+    }
+
+    #[test]
+    fn extraction_through_links_stays_inside() {
+        let (_t, root, host) = setup();
+        let r = open_root(&root).unwrap();
+        let tar = |name: &str| {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_size(6);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, &b"pwned\n"[..]).unwrap();
+            b.into_inner().unwrap()
+        };
+        // Into a directory that is a link to the host dir: lands in the root's copy of that path.
+        let hostp = host.display().to_string();
+        std::fs::create_dir_all(root.join(hostp.trim_start_matches('/'))).unwrap();
+        extract_archive(r.fd(), "/hostdir", &tar("p1")[..]).unwrap();
+        extract_archive(r.fd(), &format!("/escape{hostp}"), &tar("p2")[..]).unwrap();
+        extract_archive(r.fd(), &format!("/up{hostp}"), &tar("p3")[..]).unwrap();
+        for p in ["p1", "p2", "p3"] {
+            assert!(!host.join(p).exists(), "{p} reached the host");
+            assert!(
+                root.join(hostp.trim_start_matches('/')).join(p).is_file(),
+                "{p}"
+            );
+        }
+        // Hostile names are refused.
+        for name in ["../../host/p4", "/tmp/p5"] {
+            let _ = extract_archive(r.fd(), "/", &tar(name)[..]);
+        }
+        assert!(!host.join("p4").exists());
+        assert_eq!(
+            std::fs::read_dir(&host).unwrap().count(),
+            1,
+            "only the secret is in the host dir"
+        );
+        assert_eq!(
+            std::fs::read_to_string(host.join("secret")).unwrap(),
+            "host secret\n"
+        );
+    }
 }
