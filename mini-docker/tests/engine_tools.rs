@@ -325,3 +325,133 @@ fn explain_shows_the_bridge_wiring_without_doing_it() {
     assert!(nl.link_index(&bridge).unwrap().is_some());
     assert!(nl.link_index(&format!("md-{short}")).unwrap().is_some());
 }
+
+#[test]
+fn explain_output_snapshot() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let out = d.ok(&[
+        "create",
+        "--explain",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--name",
+        "snap",
+        "bb",
+        "echo",
+        "hi",
+    ]);
+    let bin = std::path::Path::new(DOCKERD)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        &regex_escape(&d.data_root().display().to_string()),
+        "[ROOT]",
+    );
+    settings.add_filter(&regex_escape(&bin), "[BIN]");
+    settings.add_filter(r"[0-9a-f]{64}", "[ID]");
+    settings.add_filter(r"[0-9a-f]{12}", "[SHORT]");
+    // Parents other tests may have made already, and this host's CPUs.
+    settings.add_filter(
+        r"(?m)^ *\d+\. mkdir /sys/fs/cgroup/[a-z_,]+/mini-docker\n",
+        "",
+    );
+    settings.add_filter(
+        r"(?m)^ *\d+\. echo \S+ > /sys/fs/cgroup/cpuset/mini-docker/cpuset\.\w+\n",
+        "",
+    );
+    settings.add_filter(
+        r"echo [0-9,-]+ > (\S*cpuset\.(cpus|mems))",
+        "echo [CPUS] > $1",
+    );
+    settings.add_filter(r"(?m)^ *\d+\. ", "  N. ");
+    settings.bind(|| insta::assert_snapshot!("explain_create", out));
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_docker_cli_copies_diffs_and_reads_stats() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let run = d.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "-m",
+        "32m",
+        "--name",
+        "dk",
+        "bb",
+        "sh",
+        "-c",
+        "echo hi > /made && touch /ready && sleep 1000",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let id = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    wait_for(
+        &d.data_root()
+            .join("containers")
+            .join(&id)
+            .join("rootfs/ready"),
+    );
+    let ok = |args: &[&str]| {
+        let o = d.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(ok(&["diff", "dk"]), "A /made\nA /ready\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let got = tmp.path().join("made.txt");
+    ok(&["cp", "dk:/made", got.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), "hi\n");
+    std::fs::create_dir(tmp.path().join("dir")).unwrap();
+    std::fs::write(tmp.path().join("dir/in.txt"), "in\n").unwrap();
+    ok(&["cp", tmp.path().join("dir").to_str().unwrap(), "dk:/www"]);
+    assert_eq!(
+        std::fs::read_to_string(
+            d.data_root()
+                .join("containers")
+                .join(&id)
+                .join("rootfs/www/dir/in.txt")
+        )
+        .unwrap(),
+        "in\n"
+    );
+    let s = ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+        "dk",
+    ]);
+    let f: Vec<&str> = s.split_whitespace().collect();
+    // One task: busybox sh execs the last command of `-c` (sleep replaces it).
+    assert_eq!((f[0], f[2], f[3], f[4]), ("dk", "/", "32MiB", "1"), "{s}");
+}
