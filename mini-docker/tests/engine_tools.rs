@@ -455,3 +455,67 @@ fn the_docker_cli_copies_diffs_and_reads_stats() {
     // One task: busybox sh execs the last command of `-c` (sleep replaces it).
     assert_eq!((f[0], f[2], f[3], f[4]), ("dk", "/", "32MiB", "1"), "{s}");
 }
+
+/// `--explain` computes the spec the way `start` does (see
+/// `engine::explain`): the runtime part of its plan must be the plan of the
+/// `config.json` that `start` really writes.
+#[test]
+fn explain_matches_the_spec_start_writes() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let out = d.ok(&[
+        "create",
+        "--explain",
+        "--network",
+        "none",
+        "-m",
+        "48m",
+        "--pids-limit",
+        "7",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/www",
+        "--hostname",
+        "planned",
+        "--name",
+        "same",
+        "bb",
+        "sleep",
+        "1000",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    let from = |s: &str| s[s.find("-- namespaces --").expect("a namespaces phase")..].to_string();
+    let explained: String = from(&out)
+        .lines()
+        .filter(|l| !l.trim().is_empty() && *l != id)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    d.ok(&["start", "same"]);
+    let dir = d.data_root().join("containers").join(&id);
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let inputs = mini_docker::engine::explain::Inputs {
+        id: id.clone(),
+        bundle: dir,
+        rootfs_mounts: vec![],
+        driver: "overlay".into(),
+        net: mini_docker::engine::explain::NetPlan::Isolated,
+        spec,
+        layout: cgroups::Layout::detect().unwrap(),
+        shim: "mini-shim".into(),
+    };
+    let real =
+        mini_docker::engine::explain::render(&mini_docker::engine::explain::plan(&inputs).unwrap());
+    let strip_numbers = |s: &str| -> String {
+        s.lines()
+            .map(|l| match l.trim_start().split_once(". ") {
+                Some((n, rest)) if n.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
+                _ => l.trim().to_string(),
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    assert_eq!(strip_numbers(&explained), strip_numbers(&from(&real)));
+    assert!(explained.contains("exec sleep 1000") && explained.contains("hostname planned"));
+}

@@ -492,7 +492,12 @@ impl Engine {
             binds,
         };
         let mut spec_json = spec::build(&input);
-        let sysctls = super::net::take_net_sysctls(&mut spec_json);
+        // As `start` does: the engine sets the `net.*` sysctls itself only in
+        // a namespace it made (bridge); otherwise the runtime writes them.
+        let sysctls = match &net {
+            NetPlan::Bridge { .. } => super::net::take_net_sysctls(&mut spec_json),
+            _ => vec![],
+        };
         let net = match net {
             NetPlan::Bridge {
                 create,
