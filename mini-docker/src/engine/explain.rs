@@ -237,7 +237,7 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
             sysctls,
         } => {
             for s in create {
-                eng(&mut ph, net, step(s.to_string(), s.why()));
+                eng(&mut ph, net, step(s.to_string(), net_why(s)));
             }
             let mk = network::Step::CreateNetns(netns.clone());
             eng(&mut ph, net, step(mk.to_string(), mk.why()));
@@ -372,6 +372,19 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
         rt(&mut ph, rt_phase(s), step(s.command(), rt_why(s)));
     }
     Ok(ph)
+}
+
+/// Chapter 05's reason for a step; an address set in the host's namespace
+/// is the bridge's (chapter 05 recognises only its own `ch05b` bridges).
+fn net_why(s: &network::Step) -> String {
+    match s {
+        network::Step::Link {
+            netns: None,
+            op: network::plan::LinkOp::AddAddress { .. },
+        } => "the bridge's address is the containers' gateway (and adds the subnet's route on the host)"
+            .into(),
+        _ => s.why(),
+    }
 }
 
 /// The `(host file, container path)` binds of the spec that the engine writes.
