@@ -37,6 +37,12 @@
 //! alive until the copy is done, and nothing is left behind if the daemon
 //! dies meanwhile.
 //!
+//! What this root does not show: the mounts the runtime makes inside the
+//! container's own mount namespace (`/proc`, `/dev`, the `/etc/hosts` bind,
+//! volumes). `cp` sees the image's files and the container's changes, as
+//! Docker's does before it mounts the volumes into the container's root on
+//! the daemon side for the copy.
+//!
 //! Read: openat2(2), path_resolution(7), moby's `daemon/archive.go`.
 
 use super::{ApiError, Engine, Result};
