@@ -127,6 +127,31 @@ fn cp_both_ways_files_directories_and_streams() {
         "deep\n"
     );
 
+    // A link is copied as a link; with -L, what it points to (resolved inside).
+    d.ok(&["cp", "box:/data/link", &o("l2")]);
+    assert_eq!(
+        std::fs::read_link(out.path().join("l2")).unwrap(),
+        Path::new("sub/deep.txt")
+    );
+    d.ok(&["cp", "-L", "box:/data/link", &o("followed.txt")]);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("followed.txt")).unwrap(),
+        "deep\n"
+    );
+    // Owners: the container's root by default, the archive's with -a.
+    let owned = h.join("owned.txt");
+    std::fs::write(&owned, "mine\n").unwrap();
+    std::os::unix::fs::chown(&owned, Some(1234), Some(2345)).unwrap();
+    d.ok(&["cp", owned.to_str().unwrap(), "box:/www/plain.txt"]);
+    d.ok(&["cp", "-a", owned.to_str().unwrap(), "box:/www/kept.txt"]);
+    use std::os::unix::fs::MetadataExt;
+    let meta = |n: &str| std::fs::metadata(rootfs(&d, &id).join("www").join(n)).unwrap();
+    assert_eq!((meta("plain.txt").uid(), meta("plain.txt").gid()), (0, 0));
+    assert_eq!(
+        (meta("kept.txt").uid(), meta("kept.txt").gid()),
+        (1234, 2345)
+    );
+
     // A file onto a missing directory path is refused (trailing slash).
     assert!(!d
         .cli(&["cp", "box:/www/index.html", &o("nodir/")])

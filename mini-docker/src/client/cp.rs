@@ -29,6 +29,12 @@ use std::path::{Path, PathBuf};
 /// Flags of `cp`.
 #[derive(clap::Args, Debug)]
 pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH (resolved inside the container).
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
     /// CONTAINER:SRC_PATH, a host path, or - (a tar stream on stdin).
     pub src: String,
     /// CONTAINER:DEST_PATH, a host path, or - (a tar stream to stdout).
@@ -71,10 +77,25 @@ fn fail(m: impl Into<String>) -> Failure {
 /// `cp SRC DEST`.
 pub fn cp(c: &Client, a: CpArgs) -> Result<u8, Failure> {
     match (parse_side(&a.src), parse_side(&a.dest)) {
-        (Side::Container(ctr, src), Side::Local(dest)) => from_container(c, &ctr, &src, Some(&dest)),
-        (Side::Container(ctr, src), Side::Stream) => from_container(c, &ctr, &src, None),
-        (Side::Local(src), Side::Container(ctr, dest)) => to_container(c, Some(&src), &ctr, &dest),
-        (Side::Stream, Side::Container(ctr, dest)) => to_container(c, None, &ctr, &dest),
+        (Side::Container(ctr, src), Side::Local(dest)) => {
+            let src = follow(c, &ctr, &src, a.follow_link)?;
+            from_container(c, &ctr, &src, Some(&dest))
+        }
+        (Side::Container(ctr, src), Side::Stream) => {
+            let src = follow(c, &ctr, &src, a.follow_link)?;
+            from_container(c, &ctr, &src, None)
+        }
+        (Side::Local(src), Side::Container(ctr, dest)) => {
+            let src = if a.follow_link {
+                std::fs::canonicalize(&src)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or(src)
+            } else {
+                src
+            };
+            to_container(c, Some(&src), &ctr, &dest, a.archive)
+        }
+        (Side::Stream, Side::Container(ctr, dest)) => to_container(c, None, &ctr, &dest, a.archive),
         (Side::Container(..), Side::Container(..)) => Err(fail(
             "copying between containers is not supported",
         )),
@@ -82,6 +103,29 @@ pub fn cp(c: &Client, a: CpArgs) -> Result<u8, Failure> {
             "must specify at least one container source (CONTAINER:SRC_PATH or CONTAINER:DEST_PATH)",
         )),
     }
+}
+
+/// `-L`: follows the links of `src` (each resolved by the daemon inside the
+/// container), at most 40 of them, as the kernel does.
+fn follow(c: &Client, ctr: &str, src: &str, on: bool) -> Result<String, Failure> {
+    let mut path = src.to_string();
+    if !on {
+        return Ok(path);
+    }
+    for _ in 0..40 {
+        match stat_in(c, ctr, &path)? {
+            Some(s) if !s.link_target.is_empty() => {
+                path = if s.link_target.starts_with('/') {
+                    s.link_target
+                } else {
+                    let (_, parent) = split_last(&path);
+                    format!("{}/{}", parent.trim_end_matches('/'), s.link_target)
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(fail(format!("{src}: too many levels of symbolic links")))
 }
 
 fn archive_url(ctr: &str, path: &str) -> String {
@@ -264,7 +308,13 @@ fn local_tar(src: &str, root: &str) -> Result<std::fs::File, Failure> {
     Ok(tmp)
 }
 
-fn to_container(c: &Client, src: Option<&str>, ctr: &str, dest: &str) -> Result<u8, Failure> {
+fn to_container(
+    c: &Client,
+    src: Option<&str>,
+    ctr: &str,
+    dest: &str,
+    archive: bool,
+) -> Result<u8, Failure> {
     let mut dest_stat = stat_in(c, ctr, dest)?;
     // A link to a directory is that directory (resolved inside the container).
     if dest_stat
@@ -326,9 +376,13 @@ fn to_container(c: &Client, src: Option<&str>, ctr: &str, dest: &str) -> Result<
         }
     };
     let len = file.metadata()?.len();
+    let mut url = archive_url(ctr, &dir);
+    if archive {
+        url.push_str("&copyUIDGID=1");
+    }
     c.call(
         "PUT",
-        &archive_url(ctr, &dir),
+        &url,
         Body::Reader(Box::new(file), len, "application/x-tar"),
     )?;
     Ok(0)

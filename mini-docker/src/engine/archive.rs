@@ -442,8 +442,15 @@ fn append<W: Write>(
 }
 
 /// `PUT /containers/{id}/archive`: extracts the tar `input` into the
-/// directory `path` inside `root` (with chapter 03's safe extractor).
-pub fn extract_archive(root: BorrowedFd<'_>, path: &str, input: impl Read) -> Result<()> {
+/// directory `path` inside `root` (with chapter 03's safe extractor). Files
+/// belong to the container's root unless `copy_uid_gid` (`cp -a`) keeps the
+/// archive's owners.
+pub fn extract_archive(
+    root: BorrowedFd<'_>,
+    path: &str,
+    input: impl Read,
+    copy_uid_gid: bool,
+) -> Result<()> {
     let rel: PathBuf = path
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -458,7 +465,7 @@ pub fn extract_archive(root: BorrowedFd<'_>, path: &str, input: impl Read) -> Re
     let opts = unionfs::ApplyOptions {
         whiteouts: unionfs::WhiteoutMode::Delete,
         keep_setid: true,
-        same_owner: false,
+        same_owner: copy_uid_gid,
     };
     unionfs::apply(input, &target, &opts)
         .map(|_| ())
@@ -587,9 +594,9 @@ mod tests {
         // Into a directory that is a link to the host dir: lands in the root's copy of that path.
         let hostp = host.display().to_string();
         std::fs::create_dir_all(root.join(hostp.trim_start_matches('/'))).unwrap();
-        extract_archive(r.fd(), "/hostdir", &tar("p1")[..]).unwrap();
-        extract_archive(r.fd(), &format!("/escape{hostp}"), &tar("p2")[..]).unwrap();
-        extract_archive(r.fd(), &format!("/up{hostp}"), &tar("p3")[..]).unwrap();
+        extract_archive(r.fd(), "/hostdir", &tar("p1")[..], false).unwrap();
+        extract_archive(r.fd(), &format!("/escape{hostp}"), &tar("p2")[..], false).unwrap();
+        extract_archive(r.fd(), &format!("/up{hostp}"), &tar("p3")[..], false).unwrap();
         for p in ["p1", "p2", "p3"] {
             assert!(!host.join(p).exists(), "{p} reached the host");
             assert!(
@@ -599,7 +606,7 @@ mod tests {
         }
         // Hostile names are refused.
         for name in ["../../host/p4", "/tmp/p5"] {
-            let _ = extract_archive(r.fd(), "/", &tar(name)[..]);
+            let _ = extract_archive(r.fd(), "/", &tar(name)[..], false);
         }
         assert!(!host.join("p4").exists());
         assert_eq!(

@@ -134,6 +134,10 @@ pub async fn archive_put(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let path = path_param(&q)?;
+    let copy_uid_gid = matches!(
+        q.get("copyUIDGID").map(String::as_str),
+        Some("1" | "true" | "True")
+    );
     let (tx, rx) = mpsc::channel(8);
     let work = tokio::task::spawn_blocking(move || {
         let root = e.container_root(&id)?;
@@ -142,7 +146,7 @@ pub async fn archive_put(
             buf: Bytes::new(),
         };
         let mut reader = reader;
-        let r = archive::extract_archive(root.fd(), &path, &mut reader);
+        let r = archive::extract_archive(root.fd(), &path, &mut reader, copy_uid_gid);
         // Drain what the extractor did not read (tar padding) so the client
         // never blocks on a full socket.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
