@@ -75,6 +75,12 @@ pub struct RunArgs {
     /// Proxy received signals to the process (without -t).
     #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub sig_proxy: bool,
+    /// Print every kernel step the engine and the runtime will take to start
+    /// the container, each with its equivalent shell command, grouped by
+    /// phase; then go on as usual (`run --explain` still runs it, like a
+    /// verbose mode; `create --explain` only creates it).
+    #[arg(long)]
+    pub explain: bool,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -265,6 +271,9 @@ pub fn run(c: &Client, a: RunArgs, start: bool) -> Result<u8, Failure> {
         .as_str()
         .unwrap_or_default()
         .to_string();
+    if a.explain {
+        super::tools::explain(c, &id).map_err(|e| bad(125, e.message))?;
+    }
     if !start {
         println!("{id}");
         return Ok(0);
@@ -316,7 +325,13 @@ pub fn start(
     attach: bool,
     interactive_flag: bool,
     detach_keys: Option<&str>,
+    explain: bool,
 ) -> Result<u8, Failure> {
+    if explain {
+        for id in names {
+            super::tools::explain(c, id)?;
+        }
+    }
     if !attach && !interactive_flag {
         return each(c, names, |c, id| {
             c.call(

@@ -38,6 +38,8 @@ pub struct Response {
     pub status: u16,
     /// The body.
     pub body: Box<dyn Read + Send>,
+    /// The response headers (names lower-cased).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
@@ -194,6 +196,7 @@ impl Client {
             status,
             chunked,
             length,
+            headers,
         } = read_head(&mut r)?;
         let body: Box<dyn Read + Send> = if chunked {
             Box::new(Chunked {
@@ -206,7 +209,11 @@ impl Client {
         } else {
             Box::new(r)
         };
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            headers,
+        })
     }
 }
 
@@ -215,6 +222,8 @@ struct Head {
     status: u16,
     chunked: bool,
     length: Option<u64>,
+    /// Every header, names lowercased.
+    headers: Vec<(String, String)>,
 }
 
 fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
@@ -230,6 +239,7 @@ fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
         status,
         chunked: false,
         length: None,
+        headers: Vec::new(),
     };
     loop {
         line.clear();
@@ -240,6 +250,7 @@ fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
         }
         if let Some((k, v)) = l.split_once(':') {
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            head.headers.push((k.clone(), v.to_string()));
             if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
                 head.chunked = true;
             } else if k == "content-length" {

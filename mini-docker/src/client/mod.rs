@@ -7,12 +7,14 @@
 
 pub mod auth;
 pub mod containers;
+pub mod cp;
 pub mod format;
 pub mod http;
 pub mod images;
 pub mod interactive;
 pub mod progress;
 pub mod system;
+pub mod tools;
 
 use clap::{Parser, Subcommand};
 use http::{Client, ClientError};
@@ -54,6 +56,10 @@ pub enum Cmd {
         /// Override the key sequence for detaching a container.
         #[arg(long = "detach-keys")]
         detach_keys: Option<String>,
+        /// Print every kernel step of the start (with the equivalent shell
+        /// commands) before starting.
+        #[arg(long)]
+        explain: bool,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
@@ -238,6 +244,19 @@ pub enum Cmd {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff {
+        /// Container.
+        container: String,
+    },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(tools::StatsArgs),
+    /// Check that this host has what the engine needs (cgroups, overlayfs,
+    /// user namespaces, nftables, busybox-static, socket and data root
+    /// permissions, the runtime): one line per check, with what to fix.
+    Doctor,
     /// Load an image from a tar archive or STDIN.
     Load {
         /// Read from tar archive file, instead of STDIN.
@@ -313,8 +332,16 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             attach,
             interactive,
             detach_keys,
+            explain,
             containers,
-        } => containers::start(&c, &containers, attach, interactive, detach_keys.as_deref()),
+        } => containers::start(
+            &c,
+            &containers,
+            attach,
+            interactive,
+            detach_keys.as_deref(),
+            explain,
+        ),
         Cmd::Attach {
             no_stdin,
             detach_keys,
@@ -322,7 +349,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             container,
         } => interactive::attach_cmd(&c, &container, no_stdin, detach_keys.as_deref(), sig_proxy),
         Cmd::Exec(a) => interactive::exec_cmd(&c, a),
-
         Cmd::Stop { time, containers } => containers::each(&c, &containers, |c, id| {
             c.call(
                 "POST",
@@ -406,5 +432,9 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Rmi { force, images } => images::rmi(&c, force, &images),
         Cmd::Save { output, images } => images::save(&c, output.as_deref(), &images),
         Cmd::Load { input } => images::load(&c, input.as_deref()),
+        Cmd::Cp(a) => cp::cp(&c, a),
+        Cmd::Diff { container } => tools::diff(&c, &container),
+        Cmd::Stats(a) => tools::stats(&c, a),
+        Cmd::Doctor => tools::doctor(&c),
     }
 }

@@ -80,6 +80,16 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/restart", post(restart))
         .route("/containers/:id/rename", post(rename))
         .route("/containers/:id/top", get(top))
+        .route(
+            "/containers/:id/archive",
+            get(super::tools_api::archive_get)
+                .head(super::tools_api::archive_head)
+                .put(super::tools_api::archive_put),
+        )
+        .route("/containers/:id/changes", get(super::tools_api::changes))
+        .route("/containers/:id/stats", get(super::tools_api::stats))
+        .route("/mini/doctor", get(super::tools_api::doctor))
+        .route("/containers/:id/explain", get(super::tools_api::explain))
         .route("/containers/prune", post(prune_containers))
         .route("/networks/prune", post(prune_networks))
         .route("/build/prune", post(prune_build))

@@ -11,7 +11,11 @@
 //! tells us when it exits. The daemon itself never forks a container.
 
 pub mod api;
+pub mod archive;
 pub mod auth;
+pub mod changes;
+pub mod doctor;
+pub mod explain;
 pub mod gc;
 pub mod hijack;
 pub mod images;
@@ -21,7 +25,9 @@ pub mod net;
 pub mod pull;
 pub mod shim;
 pub mod spec;
+pub mod stats;
 pub mod streams;
+pub mod tools_api;
 pub mod util;
 
 use serde::{Deserialize, Serialize};
@@ -663,11 +669,6 @@ impl Engine {
             })
             .unwrap_or_default();
         let tty = c.config["Tty"].as_bool().unwrap_or(false);
-        let mut env = env;
-        if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-            // As Docker: a terminal gets a TERM, so `vi` and `top` work.
-            env.push("TERM=xterm".into());
-        }
         let mut binds = Vec::new();
         let hostname = c.config["Hostname"]
             .as_str()

@@ -61,7 +61,12 @@ pub fn build(input: &SpecInput) -> Value {
     let mut c: Value =
         serde_json::from_str(DOCKER_DEFAULT_SPEC).expect("the embedded default spec parses");
     c["process"]["args"] = json!(input.args);
-    c["process"]["env"] = json!(input.env);
+    let mut env = input.env.clone();
+    if input.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        // As Docker: a terminal gets a TERM, so `vi` and `top` work.
+        env.push("TERM=xterm".into());
+    }
+    c["process"]["env"] = json!(env);
     c["process"]["cwd"] = json!(input.cwd);
     c["process"]["terminal"] = json!(input.tty);
     c["process"]["user"] =

@@ -308,7 +308,7 @@ fn layout() -> Result<cgroups::Layout> {
 }
 
 /// Converts the spec's resources for chapter 02.
-fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
+pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
     let mut out = cgroups::Resources {
         memory_max: r.memory_limit.filter(|m| *m > 0).map(|m| m as u64),
         cpu_shares: r.cpu_shares.filter(|s| *s > 0),
