@@ -10,6 +10,7 @@ pub mod containers;
 pub mod format;
 pub mod http;
 pub mod images;
+pub mod netvol;
 pub mod system;
 
 use clap::{Parser, Subcommand};
@@ -106,6 +107,9 @@ pub enum Cmd {
         /// Force the removal of a running container (uses SIGKILL).
         #[arg(short, long)]
         force: bool,
+        /// Remove the anonymous volumes associated with the container.
+        #[arg(short, long)]
+        volumes: bool,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
@@ -209,6 +213,18 @@ pub enum Cmd {
         /// Read from tar archive file, instead of STDIN.
         #[arg(short, long)]
         input: Option<String>,
+    },
+    /// Manage networks.
+    Network {
+        /// The command.
+        #[command(subcommand)]
+        cmd: netvol::NetworkCmd,
+    },
+    /// Manage volumes.
+    Volume {
+        /// The command.
+        #[command(subcommand)]
+        cmd: netvol::VolumeCmd,
     },
 }
 
@@ -323,10 +339,19 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             )
             .map(|_| ())
         }),
-        Cmd::Rm { force, containers } => containers::each(&c, &containers, |c, id| {
+        Cmd::Rm {
+            force,
+            volumes,
+            containers,
+        } => containers::each(&c, &containers, |c, id| {
             c.call(
                 "DELETE",
-                &format!("/containers/{}?force={}", http::enc(id), force as u8),
+                &format!(
+                    "/containers/{}?force={}&v={}",
+                    http::enc(id),
+                    force as u8,
+                    volumes as u8
+                ),
                 http::Body::Empty,
             )
             .map(|_| ())
@@ -356,5 +381,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Rmi { force, images } => images::rmi(&c, force, &images),
         Cmd::Save { output, images } => images::save(&c, output.as_deref(), &images),
         Cmd::Load { input } => images::load(&c, input.as_deref()),
+        Cmd::Network { cmd } => netvol::network(&c, cmd),
+        Cmd::Volume { cmd } => netvol::volume(&c, cmd),
     }
 }

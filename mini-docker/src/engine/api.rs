@@ -74,11 +74,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/rename", post(rename))
         .route("/containers/:id/top", get(top))
         .route("/containers/prune", post(prune_containers))
-        .route("/networks/prune", post(prune_networks))
         .route("/build/prune", post(prune_build))
         .route("/system/df", get(disk_usage))
         .route("/images/*rest", any(images))
         .route("/auth", post(auth))
+        .merge(super::netvol_api::routes())
         .fallback(|req: Request| async move {
             ApiError::not_found(format!(
                 "page not found: {} {}",
@@ -217,6 +217,7 @@ async fn inspect(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<Json<Val
 }
 
 async fn start(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<StatusCode, ApiError> {
+    e.user_started(&id);
     blocking(move || e.start(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -276,8 +277,8 @@ async fn remove(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode, ApiError> {
-    let force = flag(&q, "force");
-    blocking(move || e.remove(&id, force)).await?;
+    let (force, volumes) = (flag(&q, "force"), flag(&q, "v"));
+    blocking(move || e.remove_with_volumes(&id, force, volumes)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -313,11 +314,6 @@ async fn top(
 
 async fn prune_containers(State(e): Eng) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || e.prune_containers()).await?))
-}
-
-/// Only the predefined networks (bridge, host, none) exist: nothing to prune.
-async fn prune_networks() -> Json<Value> {
-    Json(json!({"NetworksDeleted": []}))
 }
 
 async fn auth(body: Bytes) -> Result<Json<Value>, ApiError> {

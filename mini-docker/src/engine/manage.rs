@@ -123,6 +123,7 @@ impl Engine {
             Err(e) if e.status == 304 => {}
             Err(e) => return Err(e),
         }
+        self.user_started(&c.id);
         let me = self.clone();
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || me.start(&id))

@@ -16,10 +16,15 @@ pub mod images;
 pub mod logs;
 pub mod manage;
 pub mod net;
+pub mod netvol_api;
+pub mod networks;
 pub mod pull;
+pub mod restart;
+pub mod runflags;
 pub mod shim;
 pub mod spec;
 pub mod util;
+pub mod volumes;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -138,6 +143,15 @@ pub struct Container {
     /// Its network, when bridged.
     #[serde(default)]
     pub net: Option<net::Attachment>,
+    /// The user-defined networks it is on, by name ([`networks`]).
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, networks::Endpoint>,
+    /// Its volumes, binds and tmpfs mounts ([`volumes`]).
+    #[serde(default)]
+    pub mounts: Vec<volumes::MountPoint>,
+    /// Restart policy bookkeeping ([`restart`]).
+    #[serde(default)]
+    pub restart: restart::RestartState,
 }
 
 impl Container {
@@ -182,7 +196,7 @@ impl Container {
             "Status": self.status_text(util::now_nanos()),
             "HostConfig": {"NetworkMode": self.network_mode()},
             "NetworkSettings": {"Networks": self.networks()},
-            "Mounts": [],
+            "Mounts": volumes::mounts_json(&self.mounts),
         })
     }
 
@@ -196,8 +210,16 @@ impl Container {
 
     fn networks(&self) -> Value {
         let mode = self.network_mode();
+        if !matches!(mode.as_str(), "bridge" | "host" | "none") {
+            return self
+                .endpoints
+                .iter()
+                .map(|(k, e)| (k.clone(), e.settings()))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         let n = self.net.as_ref();
-        json!({ mode: {
+        let mut out = json!({ mode: {
             "IPAMConfig": null, "Links": null, "Aliases": null,
             "NetworkID": n.map(|n| n.network_id.clone()).unwrap_or_default(),
             "EndpointID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
@@ -206,7 +228,11 @@ impl Container {
             "IPPrefixLen": n.map(|n| n.prefix).unwrap_or(0),
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
-        }})
+        }});
+        for (k, e) in &self.endpoints {
+            out[k] = e.settings();
+        }
+        out
     }
 
     /// `GET /containers/{id}/json`.
@@ -221,7 +247,7 @@ impl Container {
             "State": {
                 "Status": self.state.status,
                 "Running": self.state.running,
-                "Paused": false, "Restarting": false, "OOMKilled": false,
+                "Paused": false, "Restarting": self.state.status == "restarting", "OOMKilled": false,
                 "Dead": false,
                 "Pid": self.state.pid,
                 "ExitCode": self.state.exit_code,
@@ -235,14 +261,14 @@ impl Container {
             "HostsPath": present(dir.join("hosts")),
             "LogPath": shim::log_file(&dir, &self.id),
             "Name": format!("/{}", self.name),
-            "RestartCount": 0,
+            "RestartCount": self.restart.count,
             "Driver": "mini-docker",
             "Platform": "linux",
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
             "ExecIDs": null,
             "HostConfig": self.host_config,
             "GraphDriver": {"Name": "chapter03", "Data": {"MergedDir": dir.join("rootfs")}},
-            "Mounts": [],
+            "Mounts": volumes::mounts_json(&self.mounts),
             "Config": self.config,
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
@@ -276,6 +302,8 @@ pub struct Engine {
     pub images: images::Images,
     /// The default bridge, once set up.
     pub bridge: Mutex<Option<net::Bridge>>,
+    /// User-defined networks.
+    pub networks: networks::Registry,
 }
 
 fn stat_err(e: impl std::fmt::Display) -> ApiError {
@@ -295,6 +323,7 @@ impl Engine {
             std::os::unix::fs::PermissionsExt::from_mode(0o711),
         )?;
         let images = images::Images::open(&opts.root)?;
+        let opts_root = opts.root.clone();
         let mut map = BTreeMap::new();
         for e in std::fs::read_dir(opts.root.join("containers"))?.flatten() {
             if let Ok(bytes) = std::fs::read(e.path().join("container.json")) {
@@ -310,6 +339,7 @@ impl Engine {
             changed: Notify::new(),
             images,
             bridge: Mutex::new(None),
+            networks: networks::Registry::open(&opts_root),
         }))
     }
 
@@ -474,15 +504,17 @@ impl Engine {
         };
         let rc = ::images::runtime::runtime_config(img.config.config().as_ref(), &overrides)
             .map_err(|e| ApiError::bad(e.to_string()))?;
-        let host_config = body.get("HostConfig").cloned().unwrap_or(json!({}));
+        let mut host_config = body.get("HostConfig").cloned().unwrap_or(json!({}));
         let mode = host_config
             .get("NetworkMode")
             .and_then(Value::as_str)
-            .unwrap_or("default");
-        if !matches!(mode, "" | "default" | "bridge" | "host" | "none") {
-            return Err(ApiError::not_found(format!("network {mode} not found")));
-        }
+            .unwrap_or("default")
+            .to_string();
+        let mode = self.check_network_mode(&mode)?;
+        host_config["NetworkMode"] = json!(mode);
+        let endpoints = self.initial_endpoints(&mode, body);
         let id = util::new_id();
+        let mounts = self.plan_mounts(body, &host_config, img.config.config().as_ref())?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
@@ -572,6 +604,9 @@ impl Engine {
                 layer,
                 exits: 0,
                 net: None,
+                endpoints,
+                mounts,
+                restart: Default::default(),
             };
             self.persist(&c);
             map.insert(id.clone(), c);
@@ -597,6 +632,7 @@ impl Engine {
         }
         let fail = |e: ApiError, net: Option<net::Attachment>| {
             unmount(&rootfs);
+            self.disconnect_user_networks(&c.id);
             if let Some(a) = net {
                 self.detach_network(&a);
             }
@@ -623,8 +659,21 @@ impl Engine {
                 Err(e) => return Err(fail(e, None)),
             }
         } else {
-            None
+            match self.user_netns(&c) {
+                Ok(a) => a,
+                Err(e) => return Err(fail(e, None)),
+            }
         };
+        let joined = match self.joined_netns(&mode) {
+            Ok(j) => j,
+            Err(e) => return Err(fail(e, attachment)),
+        };
+        if let Err(e) =
+            self.connect_user_networks(&c, attachment.as_ref().map(|a| a.netns.as_str()))
+        {
+            return Err(fail(e, attachment));
+        }
+        let c = self.find(&c.id)?;
         let hc = &c.host_config;
         let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
         let env: Vec<String> = c.config["Env"]
@@ -642,11 +691,9 @@ impl Engine {
             .to_string();
         if rootfs.join("etc").is_dir() {
             let hosts = dir.join("hosts");
-            let ip = attachment.as_ref().and_then(|a| a.ip.parse().ok());
-            let text = match ip {
-                Some(ip) => ::network::dns::hosts_file(&hostname, ip, &[]),
-                None => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
-            };
+            let mut me = c.clone();
+            me.net.clone_from(&attachment);
+            let text = self.hosts_text(&me, &self.list());
             if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
                 binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
             }
@@ -681,13 +728,16 @@ impl Engine {
             gid,
             hostname,
             network_mode: mode,
-            netns: attachment.as_ref().map(|a| a.netns.clone()),
+            netns: joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone())),
             memory: int("Memory"),
             nano_cpus: int("NanoCpus"),
             pids_limit: int("PidsLimit"),
             binds,
         };
         let mut spec_json = spec::build(&input);
+        if let Err(e) = self.apply_netvol(&c, &mut spec_json) {
+            return Err(fail(e, attachment));
+        }
         if let Some(a) = &attachment {
             // The namespace is ours: set its sysctls here, so the runtime,
             // which joins it by path, need not.
@@ -717,6 +767,7 @@ impl Engine {
             };
             c.net = attachment;
         });
+        self.refresh_hosts();
         self.watch(c.id.clone());
         Ok(())
     }
@@ -780,13 +831,18 @@ impl Engine {
                 }
             }
             let me2 = me.clone();
+            let exited = id.clone();
             let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&id))
                 .await
                 .ok()
                 .flatten();
             if let Some(id) = auto_remove {
                 let me3 = me.clone();
-                let _ = tokio::task::spawn_blocking(move || me3.remove(&id, true)).await;
+                let _ =
+                    tokio::task::spawn_blocking(move || me3.remove_with_volumes(&id, true, true))
+                        .await;
+            } else {
+                me.after_exit(exited);
             }
         });
     }
@@ -804,6 +860,7 @@ impl Engine {
         if let Some(a) = &net {
             self.detach_network(a);
         }
+        self.disconnect_user_networks(id);
         let c = self.update(id, |c| {
             c.state.status = "exited".into();
             c.state.running = false;
@@ -814,6 +871,7 @@ impl Engine {
             c.exits += 1;
             c.net = None;
         })?;
+        self.refresh_hosts();
         tracing::info!(id, code = status.exit_code, "container exited");
         c.host_config
             .get("AutoRemove")
@@ -825,6 +883,7 @@ impl Engine {
     /// `POST /containers/{id}/kill`.
     pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
         let c = self.find(key)?;
+        self.mark_manually_stopped(&c.id);
         if !c.state.running {
             return Err(ApiError::conflict(format!(
                 "Container {} is not running",
@@ -861,6 +920,10 @@ impl Engine {
     /// `POST /containers/{id}/stop`.
     pub async fn stop(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
         let c = self.find(key)?;
+        self.mark_manually_stopped(&c.id);
+        if c.state.status == "restarting" {
+            self.update(&c.id, |c| c.state.status = "exited".into());
+        }
         if !c.state.running {
             return Err(ApiError::not_modified());
         }
@@ -946,6 +1009,7 @@ impl Engine {
         if let Some(a) = self.lock().get(&c.id).and_then(|c| c.net.clone()) {
             self.detach_network(&a);
         }
+        self.disconnect_user_networks(&c.id);
         self.clean_runtime_state(&c.id);
         let _ = self.images.driver().remove(&c.layer);
         let _ = std::fs::remove_file(self.socket(&c.id));
