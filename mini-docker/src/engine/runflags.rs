@@ -9,7 +9,7 @@
 //! | `--security-opt no-new-privileges` | `SecurityOpt` | `process.noNewPrivileges` | `prctl(PR_SET_NO_NEW_PRIVS)` |
 //! | `--security-opt seccomp=unconfined` | `SecurityOpt` | no `linux.seccomp` | no filter |
 //! | `--read-only` | `ReadonlyRootfs` | `root.readonly` | `mount -o remount,bind,ro /` |
-//! | `--privileged` | `Privileged` | every capability, no seccomp, no masked or read-only paths, `/sys` writable | |
+//! | `--privileged` | `Privileged` | every capability (of the daemon's bounding set), no seccomp, no masked or read-only paths, `/sys` writable | |
 //! | `--add-host h:1.2.3.4` | `ExtraHosts` | (a line of `/etc/hosts`) | |
 //! | `--dns 10.0.0.2` | `Dns` | (the container's own `resolv.conf`) | |
 //!
@@ -58,8 +58,11 @@ pub fn cap_name(n: &str) -> Result<String> {
         .map_err(|_| bad(format!("unknown capability: {n:?}")))
 }
 
+/// "Every capability": those of the daemon's own bounding set (a daemon
+/// that runs with fewer than the kernel knows cannot give more).
 fn all_caps() -> Vec<String> {
-    let mut v: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    let have = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut v: Vec<String> = have.iter().map(|c| c.to_string()).collect();
     v.sort();
     v
 }
