@@ -367,6 +367,8 @@ fn container_network_mode_and_prune() {
         "srv",
         "--network",
         "solo",
+        "-p",
+        "127.0.0.1::8080",
         "bb",
         "httpd",
         "-f",
@@ -375,6 +377,38 @@ fn container_network_mode_and_prune() {
         "-h",
         "/www",
     ]);
+    // Published from a user network: the page comes through 127.0.0.1.
+    let port: u16 = d
+        .ok(&["port", "srv", "8080"])
+        .trim()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let mut page = String::new();
+    for _ in 0..200 {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            page.clear();
+            let _ = s.read_to_string(&mut page);
+            if page.contains("hello") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(page.contains("hello from mini-docker"), "{page}");
+    let record = d
+        .data_root()
+        .join("containers")
+        .join(fmt(&d, "{{.Id}}", "srv"))
+        .join("container.json");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    let table = record["net"]["table"].as_str().unwrap().to_string();
+    assert!(table_exists(&table), "{table}");
     // `container:srv` shares its namespace: the server is on its localhost.
     let (ok, out) = run_rm(
         &d,
@@ -395,6 +429,8 @@ fn container_network_mode_and_prune() {
         "{pruned}"
     );
     d.ok(&["rm", "-f", "srv"]);
+    assert!(!table_exists(&table), "{table} is gone");
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
     d.ok(&["network", "rm", "solo"]);
     assert!(!d.ok(&["network", "ls"]).contains("solo"));
 }
@@ -461,4 +497,53 @@ fn the_docker_cli_manages_networks_too() {
         "{}",
         String::from_utf8_lossy(&rm.stderr)
     );
+}
+
+#[test]
+fn user_networks_survive_a_daemon_restart() {
+    let mut d = Daemon::start();
+    let guard = NetGuard(d.data_root());
+    d.import_busybox("bb");
+    let s = free_subnets(1)[0];
+    d.ok(&["network", "create", "--subnet", &s.to_string(), "keep"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kweb",
+        "--network",
+        "keep",
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let bridge = guard.bridges().pop().unwrap();
+    d.kill9();
+    d.spawn();
+    assert!(d.ok(&["network", "ls"]).contains("keep"));
+    let table = mini_docker::engine::net::bridge_table(&bridge);
+    assert!(link_exists(&bridge) && table_exists(&table));
+    // The adopted container is still reachable by name from a new one.
+    let (ok, out) = run_rm(
+        &d,
+        &[
+            "--network",
+            "keep",
+            "bb",
+            "sh",
+            "-c",
+            &until(&fetch("kweb", 80, 1)),
+        ],
+    );
+    assert!(ok && out.contains("hello from mini-docker"), "{out}");
+    // Its exit after the restart still releases what it had.
+    d.ok(&["rm", "-f", "kweb"]);
+    d.ok(&["network", "rm", "keep"]);
+    assert!(!link_exists(&bridge) && !table_exists(&table));
+    let ipam = d.data_root().join("networks/keep-ipam.json");
+    assert!(!ipam.exists(), "{} is gone", ipam.display());
 }

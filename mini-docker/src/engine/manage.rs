@@ -112,6 +112,7 @@ impl Engine {
         };
         self.persist(&c);
         self.changed.notify_waiters();
+        self.refresh_hosts();
         Ok(())
     }
 

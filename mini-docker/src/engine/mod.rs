@@ -165,6 +165,11 @@ impl Container {
                 ago(self.state.finished_at)
             ),
             "created" => "Created".into(),
+            "restarting" => format!(
+                "Restarting ({}) {} ago",
+                self.state.exit_code,
+                ago(self.state.finished_at)
+            ),
             other => other.to_string(),
         }
     }
@@ -674,6 +679,10 @@ impl Engine {
             return Err(fail(e, attachment));
         }
         let c = self.find(&c.id)?;
+        let attachment = match self.publish_user_ports(&c, attachment) {
+            Ok(a) => a,
+            Err((e, a)) => return Err(fail(e, a)),
+        };
         let hc = &c.host_config;
         let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
         let env: Vec<String> = c.config["Env"]

@@ -136,6 +136,9 @@ impl Endpoint {
 pub struct Registry {
     dir: PathBuf,
     nets: Mutex<BTreeMap<String, UserNetwork>>,
+    /// Published ports of running containers whose first network is a
+    /// user network (their userland proxies live here), by short id.
+    ports: Mutex<BTreeMap<String, network::PortMap>>,
 }
 
 impl Registry {
@@ -157,6 +160,7 @@ impl Registry {
         Registry {
             dir,
             nets: Mutex::new(nets),
+            ports: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -786,8 +790,78 @@ impl Engine {
         Ok(())
     }
 
+    /// `-p`/`-P` of a container whose first network is a user network:
+    /// chapter 05's DNAT table and proxies toward its address there, as on
+    /// the default bridge. Returns the attachment with its ports (or, on
+    /// failure, the error and the attachment to undo).
+    #[allow(clippy::result_large_err)]
+    pub fn publish_user_ports(
+        &self,
+        c: &Container,
+        attachment: Option<super::net::Attachment>,
+    ) -> std::result::Result<
+        Option<super::net::Attachment>,
+        (ApiError, Option<super::net::Attachment>),
+    > {
+        let Some(mut a) = attachment else {
+            return Ok(None);
+        };
+        let mode = c.network_mode();
+        let Some(ep) = c.endpoints.get(&mode) else {
+            return Ok(Some(a));
+        };
+        let mappings = match super::net::port_mappings(&c.config, &c.host_config) {
+            Ok(m) if !m.is_empty() => m,
+            Ok(_) => return Ok(Some(a)),
+            Err(e) => return Err((e, Some(a))),
+        };
+        let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
+            return Ok(Some(a));
+        };
+        let pm = match network::PortMap::publish(ip, &mappings, &mut Applier::new()) {
+            Ok(pm) => pm,
+            Err(e) => {
+                return Err((
+                    ApiError::internal(format!(
+                        "driver failed programming external connectivity on endpoint {}: {e}",
+                        &c.id[..12]
+                    )),
+                    Some(a),
+                ))
+            }
+        };
+        a.ports = pm
+            .mappings()
+            .iter()
+            .map(|m| super::net::Port {
+                host_ip: m.host_ip.to_string(),
+                host_port: m.host_port,
+                port: m.container_port,
+                proto: m.proto.as_str().to_string(),
+            })
+            .collect();
+        a.table = pm.table().to_string();
+        self.networks
+            .ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(c.id[..12].to_string(), pm);
+        Ok(Some(a))
+    }
+
     /// At exit or removal: unplugs every user endpoint, keeping the memberships.
     pub fn disconnect_user_networks(&self, id: &str) {
+        let published = self
+            .networks
+            .ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id[..id.len().min(12)]);
+        if let Some(pm) = published {
+            if let Err(e) = pm.unpublish(&mut Applier::new()) {
+                tracing::warn!("unpublish: {e}");
+            }
+        }
         let Ok(c) = self.find(id) else { return };
         for (name, ep) in &c.endpoints {
             self.leave(name, ep);
@@ -807,9 +881,8 @@ impl Engine {
     fn netns_of(c: &Container) -> Option<String> {
         match &c.net {
             Some(a) if !a.netns.is_empty() => Some(a.netns.clone()),
-            _ if c.network_mode() == "none" && c.state.pid > 0 => {
-                Some(format!("/proc/{}/ns/net", c.state.pid))
-            }
+            // `none`, or `bridge` on a daemon without one: the runtime's own namespace.
+            _ if c.state.pid > 0 => Some(format!("/proc/{}/ns/net", c.state.pid)),
             _ => None,
         }
     }
@@ -848,13 +921,17 @@ impl Engine {
         let netns = Self::netns_of(&c).ok_or_else(|| {
             ApiError::internal(format!("container {} has no network namespace", c.id))
         })?;
-        let used: Vec<String> = c.endpoints.values().map(|e| e.ifname.clone()).collect();
-        let base = usize::from(mode == "bridge");
-        let ifname = (base..)
+        let bridged = c.net.as_ref().is_some_and(|a| !a.ip.is_empty());
+        let mut used: Vec<String> = c.endpoints.values().map(|e| e.ifname.clone()).collect();
+        if bridged {
+            used.push("eth0".into());
+        }
+        let ifname = (0..)
             .map(|i| format!("eth{i}"))
             .find(|f| !used.contains(f))
             .expect("a free interface name");
-        let first = mode == "none" && c.endpoints.values().all(|e| e.ip.is_empty());
+        // The first address of the container also brings its default route.
+        let first = !bridged && c.endpoints.values().all(|e| e.ip.is_empty());
         let joined = self.join(&n, &c.id, Path::new(&netns), &ifname, first, &ep)?;
         self.update(&c.id, |c| {
             c.endpoints.insert(n.name.clone(), joined);
