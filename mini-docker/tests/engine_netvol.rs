@@ -211,6 +211,13 @@ fn user_networks_resolve_by_name_isolate_and_connect_live() {
     let other_ip = fmt(&d, "{{.NetworkSettings.Networks.back.IPAddress}}", "other");
     let inspect = d.ok(&["network", "inspect", "front"]);
     let web_id = fmt(&d, "{{.Id}}", "web");
+    // Its own /etc/hosts names it (name, alias), its peers on front only.
+    let hosts =
+        std::fs::read_to_string(d.data_root().join("containers").join(&web_id).join("hosts"))
+            .unwrap();
+    assert!(hosts.contains(&format!("{web_ip}\tweb\n")), "{hosts}");
+    assert!(hosts.contains(&format!("{web_ip}\twww\n")), "{hosts}");
+    assert!(!hosts.contains("other"), "{hosts}");
     assert!(inspect.contains(&web_id), "{inspect}");
 
     // Inside one network: by name, by alias, by short id.

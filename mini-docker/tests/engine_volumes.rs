@@ -185,6 +185,18 @@ fn anonymous_volumes_go_with_rm_v_and_rm_and_tmpfs_is_fresh() {
     eventually("the --rm container is gone", || d.ids().is_empty());
     assert_eq!(volumes(&d), vec!["keep".to_string()]);
 
+    // Copy-up: an empty volume gets the image's files at its mount point
+    // (not with :nocopy, and not again once it has content).
+    let (ok, out) = run_rm(&d, &["-v", "seeded:/www", "bb", "cat", "/www/index.html"]);
+    assert!(ok && out.contains("hello from mini-docker"), "{out}");
+    let seeded = d.data_root().join("volumes/seeded/_data/index.html");
+    assert!(seeded.is_file());
+    std::fs::write(&seeded, "changed\n").unwrap();
+    let (ok, out) = run_rm(&d, &["-v", "seeded:/www", "bb", "cat", "/www/index.html"]);
+    assert!(ok && out.trim() == "changed", "{out}");
+    let (ok, out) = run_rm(&d, &["-v", "bare:/www:nocopy", "bb", "ls", "-A", "/www"]);
+    assert!(ok && out.trim().is_empty(), "{out}");
+
     // --tmpfs: a fresh, empty, writable tmpfs.
     let (ok, out) = run_rm(
         &d,

@@ -975,6 +975,13 @@ impl Engine {
             .and_then(|a| a.ip.parse().ok())
             .or_else(|| c.endpoints.values().find_map(|e| e.ip.parse().ok()));
         let mut peers = Vec::new();
+        // Its own name and aliases, as Docker's DNS answers them too.
+        for ep in c.endpoints.values() {
+            if let Ok(ip) = ep.ip.parse::<Ipv4Addr>() {
+                peers.push((c.name.clone(), ip));
+                peers.extend(ep.aliases.iter().map(|a| (a.clone(), ip)));
+            }
+        }
         for (name, _) in c.endpoints.iter().filter(|(_, e)| !e.ip.is_empty()) {
             for p in all.iter().filter(|p| p.id != c.id && p.state.running) {
                 let Some(ep) = p.endpoints.get(name) else {

@@ -25,6 +25,11 @@
 //! `..`, are `/` itself or lie under `/proc`, and checks that a volume's
 //! `_data` is a real directory (not a symlink) before binding it.
 //! `rm -v` and `--rm` delete the anonymous volumes of a container.
+//!
+//! **Copy-up.** As Docker does, a volume that is still empty when it is
+//! mounted gets a copy of what the image has at that place (unless the
+//! mount says `:nocopy`): an image's `VOLUME /var/lib/db` keeps its
+//! initial files.
 
 use super::{ApiError, Container, Engine, Result};
 use serde::{Deserialize, Serialize};
@@ -52,6 +57,9 @@ pub struct MountPoint {
     /// tmpfs options (`size=64m`).
     #[serde(default)]
     pub options: String,
+    /// `:nocopy`: an empty volume is not filled from the image.
+    #[serde(default)]
+    pub nocopy: bool,
 }
 
 /// `Mounts` of inspect.
@@ -118,12 +126,13 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
     };
     check_destination(dst)?;
     let mut rw = true;
+    let mut nocopy = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => rw = false,
             "rw" => rw = true,
-            "z" | "Z" | "nocopy" | "rprivate" | "private" | "consistent" | "cached"
-            | "delegated" => {}
+            "nocopy" => nocopy = true,
+            "z" | "Z" | "rprivate" | "private" | "consistent" | "cached" | "delegated" => {}
             other => {
                 return Err(bad(format!(
                     "invalid mode: {other} (in volume specification '{spec}')"
@@ -141,6 +150,7 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
             rw,
             anonymous: true,
             options: String::new(),
+            nocopy,
         });
     }
     if src.starts_with('/') {
@@ -152,6 +162,7 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
             rw,
             anonymous: false,
             options: String::new(),
+            nocopy,
         });
     }
     if !valid_volume_name(src) {
@@ -167,6 +178,7 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
         rw,
         anonymous: false,
         options: String::new(),
+        nocopy,
     })
 }
 
@@ -385,6 +397,7 @@ impl Engine {
                         rw: true,
                         anonymous: false,
                         options: opts.as_str().unwrap_or("").to_string(),
+                        nocopy: true,
                     },
                     &mut out,
                 );
@@ -442,6 +455,9 @@ impl Engine {
                                 data.display()
                             )));
                         }
+                        if !m.nocopy {
+                            self.copy_up(&self.dir(&c.id).join("rootfs"), m, &data)?;
+                        }
                     }
                     let mut options = vec!["rbind", "rprivate"];
                     if !m.rw {
@@ -456,6 +472,51 @@ impl Engine {
         }
         super::runflags::apply(&c.host_config, spec)?;
         self.write_dns(c, spec)
+    }
+
+    /// Docker's copy-up: a volume that is still empty gets what the image
+    /// has at its mount point. The mount point is resolved inside the
+    /// rootfs (`openat2(RESOLVE_IN_ROOT)`: an image's symlink cannot point
+    /// it at the host), and `cp -a` copies from that very directory through
+    /// the daemon's descriptor (`/proc/<pid>/fd/<n>`), copying symlinks as
+    /// symlinks.
+    fn copy_up(&self, rootfs: &Path, m: &MountPoint, data: &Path) -> Result<()> {
+        let empty = std::fs::read_dir(data)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Ok(());
+        }
+        let Ok(root) = crate::runtime::mounts::open_root(rootfs) else {
+            return Ok(());
+        };
+        let Ok(src) = crate::runtime::mounts::resolve(&root, Path::new(&m.destination)) else {
+            return Ok(()); // nothing there in the image
+        };
+        let from = format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            std::os::fd::AsRawFd::as_raw_fd(&src)
+        );
+        if !Path::new(&from).is_dir() {
+            return Ok(());
+        }
+        let out = std::process::Command::new("cp")
+            .arg("-a")
+            .arg("--")
+            .arg(format!("{from}/."))
+            .arg(data)
+            .output()
+            .map_err(|e| ApiError::internal(format!("run cp: {e}")))?;
+        if !out.status.success() {
+            return Err(ApiError::internal(format!(
+                "copy the image's {} into the volume {}: {}",
+                m.destination,
+                m.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
     }
 
     /// `--dns`, `--dns-search`, `--dns-option`: the container's own
