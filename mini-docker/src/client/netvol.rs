@@ -211,6 +211,46 @@ fn each(
     super::containers::each(c, names, f)
 }
 
+/// The rows of `network ls`, as the fields Docker's templates know.
+pub fn network_rows(list: &Value, no_trunc: bool) -> Vec<Value> {
+    list.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            let id = n["Id"].as_str().unwrap_or("");
+            json!({
+                "ID": if no_trunc { id } else { &id[..id.len().min(12)] },
+                "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+                "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
+                "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
+                "CreatedAt": n["Created"],
+                "Labels": n["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// `network ls` as Docker's table.
+pub fn network_table(rows: &[Value]) -> String {
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![s(r, "ID"), s(r, "Name"), s(r, "Driver"), s(r, "Scope")])
+        .collect();
+    format::table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table)
+}
+
+/// `volume ls` as Docker's table.
+pub fn volume_table(rows: &[Value]) -> String {
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![s(r, "Driver"), s(r, "Name")])
+        .collect();
+    format::table(&["DRIVER", "VOLUME NAME"], &table)
+}
+
 /// `network …`.
 pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
     match cmd {
@@ -227,23 +267,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
                     Body::Empty,
                 )?
                 .json()?;
-            let rows: Vec<Value> = list
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .map(|n| {
-                    let id = n["Id"].as_str().unwrap_or("");
-                    json!({
-                        "ID": if no_trunc { id } else { &id[..id.len().min(12)] },
-                        "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
-                        "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
-                        "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
-                        "CreatedAt": n["Created"],
-                        "Labels": n["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
-                    })
-                })
-                .collect();
+            let rows = network_rows(&list, no_trunc);
             let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
             if quiet {
                 for r in &rows {
@@ -254,14 +278,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
                     println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
                 }
             } else {
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| vec![s(r, "ID"), s(r, "Name"), s(r, "Driver"), s(r, "Scope")])
-                    .collect();
-                print!(
-                    "{}",
-                    format::table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table)
-                );
+                print!("{}", network_table(&rows));
             }
             Ok(0)
         }
@@ -412,11 +429,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
                     println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
                 }
             } else {
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| vec![s(r, "Driver"), s(r, "Name")])
-                    .collect();
-                print!("{}", format::table(&["DRIVER", "VOLUME NAME"], &table));
+                print!("{}", volume_table(&rows));
             }
             Ok(0)
         }
@@ -469,5 +482,27 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
             );
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_as_docker_prints_them() {
+        let list = json!([
+            {"Id": "a".repeat(64), "Name": "bridge", "Driver": "bridge", "Scope": "local"},
+            {"Id": "0123456789abcdef", "Name": "front", "Driver": "bridge", "Scope": "local",
+             "Labels": {"tier": "web"}},
+            {"Id": "b".repeat(64), "Name": "none", "Driver": "null", "Scope": "local"},
+        ]);
+        let rows = network_rows(&list, false);
+        assert_eq!(rows[1]["Labels"], "tier=web");
+        let vols = vec![
+            json!({"Driver": "local", "Name": "data"}),
+            json!({"Driver": "local", "Name": "c".repeat(64)}),
+        ];
+        insta::assert_snapshot!(network_table(&rows) + "\n" + &volume_table(&vols));
     }
 }

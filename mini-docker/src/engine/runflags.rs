@@ -144,6 +144,8 @@ pub fn security_opt(o: &str) -> Result<SecurityOpt> {
 pub fn apply(hc: &Value, spec: &mut Value) -> Result<()> {
     check(hc)?;
     let privileged = hc["Privileged"].as_bool().unwrap_or(false);
+    let cap_flags =
+        privileged || !strings(&hc["CapAdd"]).is_empty() || !strings(&hc["CapDrop"]).is_empty();
     // Capabilities: the default set, `--cap-drop` then `--cap-add` (ALL first).
     let mut set: Vec<String> = strings(&spec["process"]["capabilities"]["bounding"]);
     let drops: Vec<String> = strings(&hc["CapDrop"])
@@ -166,7 +168,10 @@ pub fn apply(hc: &Value, spec: &mut Value) -> Result<()> {
             set.push(a.clone());
         }
     }
-    if let Some(caps) = spec["process"]["capabilities"].as_object_mut() {
+    if let Some(caps) = spec["process"]["capabilities"]
+        .as_object_mut()
+        .filter(|_| cap_flags)
+    {
         for (k, v) in caps.iter_mut() {
             if k != "inheritable" && k != "ambient" {
                 *v = json!(set);
