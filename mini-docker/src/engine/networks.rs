@@ -677,8 +677,12 @@ impl Engine {
     /// user network, held like the default bridge's (an attachment without
     /// an address: `detach_network` deletes the file).
     pub fn user_netns(&self, c: &Container) -> Result<Option<super::net::Attachment>> {
-        if self.networks.find(&c.network_mode()).is_none() {
+        let mode = c.network_mode();
+        if PREDEFINED.contains(&mode.as_str()) || mode.starts_with("container:") {
             return Ok(None);
+        }
+        if self.networks.find(&mode).is_none() {
+            return Err(ApiError::not_found(format!("network {mode} not found")));
         }
         let path = self.opts.root.join("netns").join(&c.id[..12]);
         let _ = ::network::netns::delete(&path);
