@@ -79,6 +79,9 @@ fn named_volumes_keep_data_ro_refuses_and_volumes_from_shares() {
     let (ok, out) = run_rm(&d, &["-v", "fresh:/x", "bb", "sh", "-c", "echo 1 > /x/one"]);
     assert!(ok, "{out}");
     assert!(volumes(&d).contains(&"fresh".to_string()));
+    let df = d.ok(&["system", "df"]);
+    let row = df.lines().find(|l| l.starts_with("Local Volumes")).unwrap();
+    assert_eq!(row.split_whitespace().nth(2), Some("2"), "{df}");
 
     // :ro refuses writes.
     let (ok, out) = run_rm(

@@ -132,7 +132,7 @@ async fn info(State(e): Eng) -> Json<Value> {
         "MemTotal": 0, "Name": host, "ServerVersion": env!("CARGO_PKG_VERSION"), "CgroupDriver": "cgroupfs",
         "CgroupVersion": "1", "LoggingDriver": "json-file", "DefaultRuntime": "mini-runc",
         "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
-        "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
         "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]}, "Swarm": {"LocalNodeState": "inactive"},
         "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": [],
     }))

@@ -231,7 +231,7 @@ impl Engine {
             })
             .collect();
         json!({"LayersSize": layers, "Images": images, "Containers": containers,
-               "Volumes": [], "BuildCache": []})
+               "Volumes": self.volumes_df(), "BuildCache": []})
     }
 }
 

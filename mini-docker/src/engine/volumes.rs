@@ -278,6 +278,18 @@ impl Engine {
         json!({"Volumes": vols, "Warnings": []})
     }
 
+    /// `Volumes` of `GET /system/df`: each with its size and how many
+    /// containers use it.
+    pub fn volumes_df(&self) -> Value {
+        let mut out = self.volume_list(&Default::default())["Volumes"].clone();
+        for v in out.as_array_mut().into_iter().flatten() {
+            let name = v["Name"].as_str().unwrap_or("").to_string();
+            let size = dir_size(&self.volume_data(&name));
+            v["UsageData"] = json!({"Size": size, "RefCount": self.volume_users(&name).len()});
+        }
+        out
+    }
+
     /// `POST /volumes/create`.
     pub fn volume_create(&self, body: &Value) -> Result<Value> {
         let driver = body["Driver"].as_str().unwrap_or("local");
