@@ -111,6 +111,35 @@ fn fetch(host: &str, port: u16, timeout: u32) -> String {
     format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w {timeout} {host} {port} | grep hello")
 }
 
+/// The host port a container's `private` port is published on.
+fn host_port(d: &Daemon, name: &str, private: &str) -> u16 {
+    d.ok(&["port", name, private])
+        .trim()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap()
+}
+
+/// `GET /` through 127.0.0.1:`port` (the userland proxy), retried while it starts.
+fn page_via_host(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut page = String::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            page.clear();
+            let _ = s.read_to_string(&mut page);
+            if page.contains("hello") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    page
+}
+
 /// A shell loop that waits (at most ~30 s) until `cond` holds, then prints `done`.
 fn until(cond: &str) -> String {
     format!(
@@ -385,27 +414,8 @@ fn container_network_mode_and_prune() {
         "/www",
     ]);
     // Published from a user network: the page comes through 127.0.0.1.
-    let port: u16 = d
-        .ok(&["port", "srv", "8080"])
-        .trim()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .parse()
-        .unwrap();
-    let mut page = String::new();
-    for _ in 0..200 {
-        use std::io::{Read, Write};
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-            page.clear();
-            let _ = s.read_to_string(&mut page);
-            if page.contains("hello") {
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let port = host_port(&d, "srv", "8080");
+    let page = page_via_host(port);
     assert!(page.contains("hello from mini-docker"), "{page}");
     let record = d
         .data_root()
@@ -520,6 +530,8 @@ fn user_networks_survive_a_daemon_restart() {
         "kweb",
         "--network",
         "keep",
+        "-p",
+        "127.0.0.1::80",
         "bb",
         "httpd",
         "-f",
@@ -529,8 +541,12 @@ fn user_networks_survive_a_daemon_restart() {
         "/www",
     ]);
     let bridge = guard.bridges().pop().unwrap();
+    let port = host_port(&d, "kweb", "80");
+    assert!(page_via_host(port).contains("hello from mini-docker"));
     d.kill9();
     d.spawn();
+    // The published port is served again by the new daemon.
+    assert!(page_via_host(port).contains("hello from mini-docker"));
     assert!(d.ok(&["network", "ls"]).contains("keep"));
     let table = mini_docker::engine::net::bridge_table(&bridge);
     assert!(link_exists(&bridge) && table_exists(&table));
@@ -549,6 +565,10 @@ fn user_networks_survive_a_daemon_restart() {
     assert!(ok && out.contains("hello from mini-docker"), "{out}");
     // Its exit after the restart still releases what it had.
     d.ok(&["rm", "-f", "kweb"]);
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the new daemon's proxy let go of {port}"
+    );
     d.ok(&["network", "rm", "keep"]);
     assert!(!link_exists(&bridge) && !table_exists(&table));
     let ipam = d.data_root().join("networks/keep-ipam.json");

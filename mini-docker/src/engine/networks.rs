@@ -853,6 +853,57 @@ impl Engine {
         Ok(Some(a))
     }
 
+    /// After a restart of a daemon without a default bridge: re-publish the
+    /// ports of running containers on user networks (their proxies lived in
+    /// the old daemon; with a default bridge, `restore_network` does it).
+    pub fn restore_user_ports(&self) {
+        if self.opts.net.bridge.is_some() {
+            return;
+        }
+        for c in self.list().into_iter().filter(|c| c.state.running) {
+            let Some(a) = c.net.clone().filter(|a| !a.ports.is_empty()) else {
+                continue;
+            };
+            let _ = ::network::nft::delete_table(&a.table);
+            let Some(ep) = c.endpoints.get(&c.network_mode()) else {
+                continue;
+            };
+            let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            let maps: Vec<network::PortMapping> = a
+                .ports
+                .iter()
+                .map(|p| network::PortMapping {
+                    proto: if p.proto == "udp" {
+                        network::nft::Proto::Udp
+                    } else {
+                        network::nft::Proto::Tcp
+                    },
+                    host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    host_port: p.host_port,
+                    container_port: p.port,
+                })
+                .collect();
+            match network::PortMap::publish(ip, &maps, &mut Applier::new()) {
+                Ok(pm) => {
+                    let table = pm.table().to_string();
+                    self.networks
+                        .ports
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(c.id[..12].to_string(), pm);
+                    self.update(&c.id, |c| {
+                        if let Some(n) = c.net.as_mut() {
+                            n.table = table;
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(id = %c.id, "re-publish ports: {e}"),
+            }
+        }
+    }
+
     /// At exit or removal: unplugs every user endpoint, keeping the memberships.
     pub fn disconnect_user_networks(&self, id: &str) {
         let published = self
