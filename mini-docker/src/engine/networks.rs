@@ -1010,10 +1010,13 @@ impl Engine {
             )));
         };
         self.leave(&n.name, &ep);
-        self.update(&c.id, |c| {
+        let c = self.update(&c.id, |c| {
             c.endpoints.remove(&n.name);
         });
         self.refresh_hosts();
+        if let Some(c) = c.filter(|c| c.state.running) {
+            self.write_hosts(&c, &self.list());
+        }
         Ok(())
     }
 
@@ -1064,19 +1067,26 @@ impl Engine {
         text
     }
 
-    /// Rewrites, in place, the `/etc/hosts` of every running container that
-    /// has one (peers came or went).
+    /// Rewrites, in place, the `/etc/hosts` of every running container on a
+    /// user network (peers came or went). Others have no peers to list.
     pub fn refresh_hosts(&self) {
         let all = self.list();
         for c in all.iter().filter(|c| c.state.running) {
-            let mode = c.network_mode();
-            if mode == "host" || mode.starts_with("container:") {
-                continue;
+            if c.endpoints.values().any(|e| !e.ip.is_empty()) {
+                self.write_hosts(c, &all);
             }
-            let path = self.dir(&c.id).join("hosts");
-            if path.exists() {
-                let _ = std::fs::write(&path, self.hosts_text(c, &all));
-            }
+        }
+    }
+
+    /// Rewrites one running container's `/etc/hosts` in place.
+    fn write_hosts(&self, c: &Container, all: &[Container]) {
+        let mode = c.network_mode();
+        if mode == "host" || mode.starts_with("container:") {
+            return;
+        }
+        let path = self.dir(&c.id).join("hosts");
+        if path.exists() {
+            let _ = std::fs::write(&path, self.hosts_text(c, all));
         }
     }
 }
