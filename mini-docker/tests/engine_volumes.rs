@@ -545,6 +545,55 @@ fn the_docker_cli_uses_volumes_and_restart_policies() {
     );
     let out = d.docker(&["run", "--rm", "-v", "dv:/d:ro", "bb", "touch", "/d/g"]);
     assert!(!out.status.success());
+    // --mount (HostConfig.Mounts), for a volume and a tmpfs.
+    assert_eq!(
+        ok(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,source=dv,target=/m",
+            "bb",
+            "cat",
+            "/m/f"
+        ])
+        .trim(),
+        "hi"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=dv,target=/m,readonly",
+        "bb",
+        "touch",
+        "/m/x",
+    ]);
+    assert!(!out.status.success());
+    let mounts = ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,destination=/t,tmpfs-size=1m",
+        "bb",
+        "grep",
+        " /t ",
+        "/proc/mounts",
+    ]);
+    assert!(
+        mounts.contains("tmpfs /t tmpfs") && mounts.contains("size=1024k"),
+        "{mounts}"
+    );
+    // The same through mini-docker's own --mount.
+    let own = d.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=dv,dst=/m,readonly",
+        "bb",
+        "cat",
+        "/m/f",
+    ]);
+    assert_eq!(own.trim(), "hi");
     ok(&[
         "run",
         "-d",

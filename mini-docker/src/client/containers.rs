@@ -68,6 +68,9 @@ pub struct RunArgs {
     /// Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr).
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…[,readonly]).
+    #[arg(long)]
+    pub mount: Vec<String>,
     /// Mount volumes from the specified container(s) (NAME[:ro|rw]).
     #[arg(long = "volumes-from")]
     pub volumes_from: Vec<String>,
@@ -259,6 +262,35 @@ pub fn parse_ulimit(s: &str) -> Option<Value> {
     Some(json!({"Name": name, "Soft": soft, "Hard": hard}))
 }
 
+/// `--mount type=volume,source=x,target=/y,readonly` → a `HostConfig.Mounts` entry.
+pub fn parse_mount_flag(s: &str) -> Result<Value, String> {
+    let mut m = json!({"Type": "volume"});
+    for kv in s.split(',') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match k {
+            "type" => m["Type"] = json!(v),
+            "source" | "src" => m["Source"] = json!(v),
+            "target" | "destination" | "dst" => m["Target"] = json!(v),
+            "readonly" | "ro" => m["ReadOnly"] = json!(!matches!(v, "false" | "0")),
+            "volume-nocopy" => m["VolumeOptions"] = json!({"NoCopy": !matches!(v, "false" | "0")}),
+            "tmpfs-size" => {
+                let n = parse_bytes(v).ok_or_else(|| format!("invalid tmpfs-size {v:?}"))?;
+                m["TmpfsOptions"]["SizeBytes"] = json!(n);
+            }
+            "tmpfs-mode" => {
+                let n =
+                    u32::from_str_radix(v, 8).map_err(|_| format!("invalid tmpfs-mode {v:?}"))?;
+                m["TmpfsOptions"]["Mode"] = json!(n);
+            }
+            other => return Err(format!("unexpected key '{other}' in '{kv}'")),
+        }
+    }
+    if m["Target"].is_null() {
+        return Err("target is required".into());
+    }
+    Ok(m)
+}
+
 /// The flags of networks, volumes, restart policies and security.
 fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
     let hc = &mut body["HostConfig"];
@@ -272,6 +304,16 @@ fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
     }
     hc["Binds"] = json!(binds);
     hc["VolumesFrom"] = json!(a.volumes_from);
+    let mut mounts = Vec::new();
+    for m in &a.mount {
+        mounts.push(parse_mount_flag(m).map_err(|e| {
+            bad(
+                125,
+                format!("invalid argument \"{m}\" for \"--mount\" flag: {e}"),
+            )
+        })?);
+    }
+    hc["Mounts"] = json!(mounts);
     let mut tmpfs = serde_json::Map::new();
     for t in &a.tmpfs {
         let (p, o) = t.split_once(':').unwrap_or((t, ""));

@@ -182,6 +182,64 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint> {
     })
 }
 
+/// One `HostConfig.Mounts` entry (`--mount type=volume,source=x,target=/y,readonly`):
+/// `{"Type", "Source", "Target", "ReadOnly", "VolumeOptions": {"NoCopy"},
+/// "TmpfsOptions": {"SizeBytes", "Mode"}}`.
+pub fn parse_mount(m: &Value) -> Result<MountPoint> {
+    let target = m["Target"].as_str().unwrap_or("");
+    check_destination(target)?;
+    let source = m["Source"].as_str().unwrap_or("").to_string();
+    let rw = !m["ReadOnly"].as_bool().unwrap_or(false);
+    let mut mp = MountPoint {
+        kind: String::new(),
+        name: String::new(),
+        source: String::new(),
+        destination: target.trim_end_matches('/').to_string(),
+        rw,
+        anonymous: false,
+        options: String::new(),
+        nocopy: m["VolumeOptions"]["NoCopy"].as_bool().unwrap_or(false),
+    };
+    match m["Type"].as_str().unwrap_or("volume") {
+        "bind" => {
+            if !source.starts_with('/') {
+                return Err(bad(format!(
+                    "invalid mount config for type \"bind\": invalid mount path: '{source}' mount path must be absolute"
+                )));
+            }
+            if !Path::new(&source).exists() {
+                return Err(bad(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                )));
+            }
+            mp.kind = "bind".into();
+            mp.source = source;
+        }
+        "volume" => {
+            if !source.is_empty() && !valid_volume_name(&source) {
+                return Err(bad(format!("invalid volume name {source:?}")));
+            }
+            mp.kind = "volume".into();
+            mp.anonymous = source.is_empty();
+            mp.name = source;
+        }
+        "tmpfs" => {
+            let mut opts = Vec::new();
+            if let Some(size) = m["TmpfsOptions"]["SizeBytes"].as_i64().filter(|s| *s > 0) {
+                opts.push(format!("size={size}"));
+            }
+            if let Some(mode) = m["TmpfsOptions"]["Mode"].as_u64().filter(|m| *m > 0) {
+                opts.push(format!("mode={mode:o}"));
+            }
+            mp.kind = "tmpfs".into();
+            mp.options = opts.join(",");
+            mp.nocopy = true;
+        }
+        other => return Err(bad(format!("mount type {other:?} is not supported"))),
+    }
+    Ok(mp)
+}
+
 /// A volume's metadata, `volumes/<name>/volume.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct VolumeMeta {
@@ -396,6 +454,9 @@ impl Engine {
         binds.extend(strings(&host_config["Binds"]));
         for b in &binds {
             put(parse_bind(b)?, &mut out);
+        }
+        for m in host_config["Mounts"].as_array().into_iter().flatten() {
+            put(parse_mount(m)?, &mut out);
         }
         if let Some(t) = host_config["Tmpfs"].as_object() {
             for (dst, opts) in t {
@@ -640,6 +701,23 @@ mod tests {
         ] {
             assert!(parse_bind(bad).is_err(), "{bad} is refused");
         }
+    }
+
+    #[test]
+    fn mounts_of_the_mount_flag() {
+        let m = parse_mount(
+            &json!({"Type": "volume", "Source": "vol", "Target": "/d", "ReadOnly": true}),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.kind.as_str(), m.name.as_str(), m.rw),
+            ("volume", "vol", false)
+        );
+        let m = parse_mount(&json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 448}})).unwrap();
+        assert_eq!(m.options, "size=1048576,mode=700");
+        assert!(parse_mount(&json!({"Type": "bind", "Source": "rel", "Target": "/x"})).is_err());
+        assert!(parse_mount(&json!({"Type": "npipe", "Target": "/x"})).is_err());
+        assert!(parse_mount(&json!({"Type": "volume", "Target": "/"})).is_err());
     }
 
     #[test]
