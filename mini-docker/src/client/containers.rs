@@ -38,7 +38,7 @@ pub struct RunArgs {
     /// Container host name.
     #[arg(long)]
     pub hostname: Option<String>,
-    /// Connect a container to a network (bridge, host, none).
+    /// Connect a container to a network (bridge, host, none, container:NAME, or a user network).
     #[arg(long, default_value = "default")]
     pub network: String,
     /// Memory limit (e.g. 64m, 1g).
