@@ -240,6 +240,8 @@ fn user_networks_resolve_by_name_isolate_and_connect_live() {
     let other_ip = fmt(&d, "{{.NetworkSettings.Networks.back.IPAddress}}", "other");
     let inspect = d.ok(&["network", "inspect", "front"]);
     let web_id = fmt(&d, "{{.Id}}", "web");
+    let on_front = d.ok(&["ps", "-q", "--no-trunc", "--filter", "network=front"]);
+    assert_eq!(on_front.trim(), web_id, "ps --filter network=front");
     // Its own /etc/hosts names it (name, alias), its peers on front only.
     let hosts =
         std::fs::read_to_string(d.data_root().join("containers").join(&web_id).join("hosts"))

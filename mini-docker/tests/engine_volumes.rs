@@ -131,6 +131,8 @@ fn named_volumes_keep_data_ro_refuses_and_volumes_from_shares() {
         ],
     );
     assert!(!ok, "{out}");
+    let holders = d.ok(&["ps", "--filter", "volume=data", "--format", "{{.Names}}"]);
+    assert_eq!(holders.trim(), "holder");
     let mounts = &inspect(&d, "holder")["Mounts"];
     assert_eq!(mounts[0]["Type"], "volume");
     assert_eq!(mounts[0]["Name"], "data");

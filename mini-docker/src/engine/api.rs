@@ -192,6 +192,25 @@ async fn list(State(e): Eng, Query(q): Q) -> Json<Value> {
                 .unwrap_or(true)
         })
         .filter(|c| {
+            f.get("network")
+                .map(|s| {
+                    s.iter()
+                        .any(|n| c.network_mode() == *n || c.endpoints.contains_key(n))
+                })
+                .unwrap_or(true)
+        })
+        .filter(|c| {
+            f.get("volume")
+                .map(|s| {
+                    s.iter().any(|v| {
+                        c.mounts
+                            .iter()
+                            .any(|m| (!m.name.is_empty() && m.name == *v) || m.destination == *v)
+                    })
+                })
+                .unwrap_or(true)
+        })
+        .filter(|c| {
             f.get("label")
                 .map(|s| {
                     s.iter().all(|l| {
