@@ -110,7 +110,10 @@ fn run() -> anyhow::Result<()> {
 
 async fn serve(opts: Options, hosts: Vec<String>) -> anyhow::Result<()> {
     let engine = Engine::open(opts)?;
+    engine.restore_user_networks();
     engine.restore();
+    engine.restore_user_ports();
+    engine.restart_on_boot();
     let app = api::router(engine.clone());
     let mut sockets = Vec::new();
     for h in &hosts {

@@ -39,7 +39,7 @@ pub struct RunArgs {
     /// Container host name.
     #[arg(long)]
     pub hostname: Option<String>,
-    /// Connect a container to a network (bridge, host, none).
+    /// Connect a container to a network (bridge, host, none, container:NAME, or a user network).
     #[arg(long, default_value = "default")]
     pub network: String,
     /// Memory limit (e.g. 64m, 1g).
@@ -81,6 +81,54 @@ pub struct RunArgs {
     /// verbose mode; `create --explain` only creates it).
     #[arg(long)]
     pub explain: bool,
+    /// Add network-scoped alias for the container.
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// Bind mount a volume (/host:/ctr[:ro], name:/ctr, or /ctr).
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…[,readonly]).
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s) (NAME[:ro|rw]).
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
+    /// Mount a tmpfs directory (/path[:options]).
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Restart policy: no, always, unless-stopped, on-failure[:max-retries].
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Ulimit options (name=soft[:hard]).
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Add Linux capabilities.
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Security options (no-new-privileges, seccomp=unconfined).
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Add a custom host-to-IP mapping (host:ip).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers (written to the container's resolv.conf).
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains.
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options.
+    #[arg(long = "dns-option")]
+    pub dns_option: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    pub privileged: bool,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -219,7 +267,121 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
     if let Some(e) = &a.entrypoint {
         body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
     }
+    add_netvol_flags(a, &mut body)?;
     Ok(body)
+}
+
+/// `--ulimit nofile=1024:2048` → `{"Name": "nofile", "Soft": 1024, "Hard": 2048}`.
+pub fn parse_ulimit(s: &str) -> Option<Value> {
+    let (name, vals) = s.split_once('=')?;
+    let (soft, hard) = match vals.split_once(':') {
+        Some((a, b)) => (a.parse::<i64>().ok()?, b.parse::<i64>().ok()?),
+        None => {
+            let v = vals.parse::<i64>().ok()?;
+            (v, v)
+        }
+    };
+    Some(json!({"Name": name, "Soft": soft, "Hard": hard}))
+}
+
+/// `--mount type=volume,source=x,target=/y,readonly` → a `HostConfig.Mounts` entry.
+pub fn parse_mount_flag(s: &str) -> Result<Value, String> {
+    let mut m = json!({"Type": "volume"});
+    for kv in s.split(',') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match k {
+            "type" => m["Type"] = json!(v),
+            "source" | "src" => m["Source"] = json!(v),
+            "target" | "destination" | "dst" => m["Target"] = json!(v),
+            "readonly" | "ro" => m["ReadOnly"] = json!(!matches!(v, "false" | "0")),
+            "volume-nocopy" => m["VolumeOptions"] = json!({"NoCopy": !matches!(v, "false" | "0")}),
+            "tmpfs-size" => {
+                let n = parse_bytes(v).ok_or_else(|| format!("invalid tmpfs-size {v:?}"))?;
+                m["TmpfsOptions"]["SizeBytes"] = json!(n);
+            }
+            "tmpfs-mode" => {
+                let n =
+                    u32::from_str_radix(v, 8).map_err(|_| format!("invalid tmpfs-mode {v:?}"))?;
+                m["TmpfsOptions"]["Mode"] = json!(n);
+            }
+            other => return Err(format!("unexpected key '{other}' in '{kv}'")),
+        }
+    }
+    if m["Target"].is_null() {
+        return Err("target is required".into());
+    }
+    Ok(m)
+}
+
+/// The flags of networks, volumes, restart policies and security.
+fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
+    let hc = &mut body["HostConfig"];
+    let (mut binds, mut anon) = (Vec::new(), serde_json::Map::new());
+    for v in &a.volume {
+        if v.contains(':') {
+            binds.push(json!(v));
+        } else {
+            anon.insert(v.clone(), json!({}));
+        }
+    }
+    hc["Binds"] = json!(binds);
+    hc["VolumesFrom"] = json!(a.volumes_from);
+    let mut mounts = Vec::new();
+    for m in &a.mount {
+        mounts.push(parse_mount_flag(m).map_err(|e| {
+            bad(
+                125,
+                format!("invalid argument \"{m}\" for \"--mount\" flag: {e}"),
+            )
+        })?);
+    }
+    hc["Mounts"] = json!(mounts);
+    let mut tmpfs = serde_json::Map::new();
+    for t in &a.tmpfs {
+        let (p, o) = t.split_once(':').unwrap_or((t, ""));
+        tmpfs.insert(p.into(), json!(o));
+    }
+    if !tmpfs.is_empty() {
+        hc["Tmpfs"] = Value::Object(tmpfs);
+    }
+    hc["RestartPolicy"] = crate::engine::restart::Policy::parse_flag(&a.restart).map_err(|m| {
+        bad(
+            125,
+            format!(
+                "invalid argument \"{}\" for \"--restart\" flag: {m}",
+                a.restart
+            ),
+        )
+    })?;
+    let mut ulimits = Vec::new();
+    for u in &a.ulimit {
+        ulimits.push(parse_ulimit(u).ok_or_else(|| {
+            bad(
+                125,
+                format!(
+                    "invalid argument \"{u}\" for \"--ulimit\" flag: expected name=soft[:hard]"
+                ),
+            )
+        })?);
+    }
+    hc["Ulimits"] = json!(ulimits);
+    hc["CapAdd"] = json!(a.cap_add);
+    hc["CapDrop"] = json!(a.cap_drop);
+    hc["SecurityOpt"] = json!(a.security_opt);
+    hc["ReadonlyRootfs"] = json!(a.read_only);
+    hc["Privileged"] = json!(a.privileged);
+    hc["ExtraHosts"] = json!(a.add_host);
+    hc["Dns"] = json!(a.dns);
+    hc["DnsSearch"] = json!(a.dns_search);
+    hc["DnsOptions"] = json!(a.dns_option);
+    if !anon.is_empty() {
+        body["Volumes"] = Value::Object(anon);
+    }
+    if !a.network_alias.is_empty() {
+        body["NetworkingConfig"] =
+            json!({"EndpointsConfig": {a.network.clone(): {"Aliases": a.network_alias}}});
+    }
+    Ok(())
 }
 
 fn fail125(e: ClientError) -> Failure {

@@ -12,6 +12,7 @@ pub mod format;
 pub mod http;
 pub mod images;
 pub mod interactive;
+pub mod netvol;
 pub mod progress;
 pub mod system;
 pub mod tools;
@@ -140,6 +141,9 @@ pub enum Cmd {
         /// Force the removal of a running container (uses SIGKILL).
         #[arg(short, long)]
         force: bool,
+        /// Remove the anonymous volumes associated with the container.
+        #[arg(short, long)]
+        volumes: bool,
         /// Containers.
         #[arg(required = true)]
         containers: Vec<String>,
@@ -262,6 +266,18 @@ pub enum Cmd {
         /// Read from tar archive file, instead of STDIN.
         #[arg(short, long)]
         input: Option<String>,
+    },
+    /// Manage networks.
+    Network {
+        /// The command.
+        #[command(subcommand)]
+        cmd: netvol::NetworkCmd,
+    },
+    /// Manage volumes.
+    Volume {
+        /// The command.
+        #[command(subcommand)]
+        cmd: netvol::VolumeCmd,
     },
 }
 
@@ -389,10 +405,19 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             )
             .map(|_| ())
         }),
-        Cmd::Rm { force, containers } => containers::each(&c, &containers, |c, id| {
+        Cmd::Rm {
+            force,
+            volumes,
+            containers,
+        } => containers::each(&c, &containers, |c, id| {
             c.call(
                 "DELETE",
-                &format!("/containers/{}?force={}", http::enc(id), force as u8),
+                &format!(
+                    "/containers/{}?force={}&v={}",
+                    http::enc(id),
+                    force as u8,
+                    volumes as u8
+                ),
                 http::Body::Empty,
             )
             .map(|_| ())
@@ -436,5 +461,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Diff { container } => tools::diff(&c, &container),
         Cmd::Stats(a) => tools::stats(&c, a),
         Cmd::Doctor => tools::doctor(&c),
+        Cmd::Network { cmd } => netvol::network(&c, cmd),
+        Cmd::Volume { cmd } => netvol::volume(&c, cmd),
     }
 }

@@ -188,6 +188,12 @@ pub fn system_df(c: &Client) -> Result<u8, Failure> {
         .filter(|c| !running(c))
         .map(|c| size(c, "SizeRw"))
         .sum();
+    let volumes = list("Volumes");
+    let used = |v: &Value| v["UsageData"]["RefCount"].as_u64().unwrap_or(0) > 0;
+    let vsize = |v: &Value| v["UsageData"]["Size"].as_u64().unwrap_or(0);
+    let vol_total: u64 = volumes.iter().map(vsize).sum();
+    let vol_active = volumes.iter().filter(|v| used(v)).count();
+    let vol_free: u64 = volumes.iter().filter(|v| !used(v)).map(vsize).sum();
     let rows = vec![
         vec![
             "Images".to_string(),
@@ -205,10 +211,10 @@ pub fn system_df(c: &Client) -> Result<u8, Failure> {
         ],
         vec![
             "Local Volumes".into(),
-            "0".into(),
-            "0".into(),
-            "0B".into(),
-            "0B".into(),
+            volumes.len().to_string(),
+            vol_active.to_string(),
+            util::human_size(vol_total),
+            reclaimable(vol_free, vol_total),
         ],
         vec![
             "Build Cache".into(),

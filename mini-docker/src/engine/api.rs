@@ -91,11 +91,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/mini/doctor", get(super::tools_api::doctor))
         .route("/containers/:id/explain", get(super::tools_api::explain))
         .route("/containers/prune", post(prune_containers))
-        .route("/networks/prune", post(prune_networks))
         .route("/build/prune", post(prune_build))
         .route("/system/df", get(disk_usage))
         .route("/images/*rest", any(images))
         .route("/auth", post(auth))
+        .merge(super::netvol_api::routes())
         .fallback(|req: Request| async move {
             ApiError::not_found(format!(
                 "page not found: {} {}",
@@ -149,7 +149,7 @@ async fn info(State(e): Eng) -> Json<Value> {
         "MemTotal": 0, "Name": host, "ServerVersion": env!("CARGO_PKG_VERSION"), "CgroupDriver": "cgroupfs",
         "CgroupVersion": "1", "LoggingDriver": "json-file", "DefaultRuntime": "mini-runc",
         "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
-        "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
         "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]}, "Swarm": {"LocalNodeState": "inactive"},
         "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": [],
     }))
@@ -209,6 +209,25 @@ async fn list(State(e): Eng, Query(q): Q) -> Json<Value> {
                 .unwrap_or(true)
         })
         .filter(|c| {
+            f.get("network")
+                .map(|s| {
+                    s.iter()
+                        .any(|n| c.network_mode() == *n || c.endpoints.contains_key(n))
+                })
+                .unwrap_or(true)
+        })
+        .filter(|c| {
+            f.get("volume")
+                .map(|s| {
+                    s.iter().any(|v| {
+                        c.mounts
+                            .iter()
+                            .any(|m| (!m.name.is_empty() && m.name == *v) || m.destination == *v)
+                    })
+                })
+                .unwrap_or(true)
+        })
+        .filter(|c| {
             f.get("label")
                 .map(|s| {
                     s.iter().all(|l| {
@@ -234,6 +253,7 @@ async fn inspect(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<Json<Val
 }
 
 async fn start(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<StatusCode, ApiError> {
+    e.user_started(&id);
     blocking(move || e.start(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -293,8 +313,8 @@ async fn remove(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode, ApiError> {
-    let force = flag(&q, "force");
-    blocking(move || e.remove(&id, force)).await?;
+    let (force, volumes) = (flag(&q, "force"), flag(&q, "v"));
+    blocking(move || e.remove_with_volumes(&id, force, volumes)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -330,11 +350,6 @@ async fn top(
 
 async fn prune_containers(State(e): Eng) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || e.prune_containers()).await?))
-}
-
-/// Only the predefined networks (bridge, host, none) exist: nothing to prune.
-async fn prune_networks() -> Json<Value> {
-    Json(json!({"NetworksDeleted": []}))
 }
 
 async fn auth(State(e): Eng, body: Bytes) -> Result<Json<Value>, ApiError> {

@@ -112,6 +112,7 @@ impl Engine {
         };
         self.persist(&c);
         self.changed.notify_waiters();
+        self.refresh_hosts();
         Ok(())
     }
 
@@ -123,6 +124,7 @@ impl Engine {
             Err(e) if e.status == 304 => {}
             Err(e) => return Err(e),
         }
+        self.user_started(&c.id);
         let me = self.clone();
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || me.start(&id))
@@ -233,7 +235,7 @@ impl Engine {
             })
             .collect();
         json!({"LayersSize": layers, "Images": images, "Containers": containers,
-               "Volumes": [], "BuildCache": []})
+               "Volumes": self.volumes_df(), "BuildCache": []})
     }
 }
 

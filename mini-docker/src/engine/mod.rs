@@ -22,13 +22,18 @@ pub mod images;
 pub mod logs;
 pub mod manage;
 pub mod net;
+pub mod netvol_api;
+pub mod networks;
 pub mod pull;
+pub mod restart;
+pub mod runflags;
 pub mod shim;
 pub mod spec;
 pub mod stats;
 pub mod streams;
 pub mod tools_api;
 pub mod util;
+pub mod volumes;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -151,6 +156,15 @@ pub struct Container {
     /// Its network, when bridged.
     #[serde(default)]
     pub net: Option<net::Attachment>,
+    /// The user-defined networks it is on, by name ([`networks`]).
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, networks::Endpoint>,
+    /// Its volumes, binds and tmpfs mounts ([`volumes`]).
+    #[serde(default)]
+    pub mounts: Vec<volumes::MountPoint>,
+    /// Restart policy bookkeeping ([`restart`]).
+    #[serde(default)]
+    pub restart: restart::RestartState,
 }
 
 impl Container {
@@ -164,6 +178,11 @@ impl Container {
                 ago(self.state.finished_at)
             ),
             "created" => "Created".into(),
+            "restarting" => format!(
+                "Restarting ({}) {} ago",
+                self.state.exit_code,
+                ago(self.state.finished_at)
+            ),
             other => other.to_string(),
         }
     }
@@ -195,7 +214,7 @@ impl Container {
             "Status": self.status_text(util::now_nanos()),
             "HostConfig": {"NetworkMode": self.network_mode()},
             "NetworkSettings": {"Networks": self.networks()},
-            "Mounts": [],
+            "Mounts": volumes::mounts_json(&self.mounts),
         })
     }
 
@@ -209,8 +228,16 @@ impl Container {
 
     fn networks(&self) -> Value {
         let mode = self.network_mode();
+        if !matches!(mode.as_str(), "bridge" | "host" | "none") {
+            return self
+                .endpoints
+                .iter()
+                .map(|(k, e)| (k.clone(), e.settings()))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         let n = self.net.as_ref();
-        json!({ mode: {
+        let mut out = json!({ mode: {
             "IPAMConfig": null, "Links": null, "Aliases": null,
             "NetworkID": n.map(|n| n.network_id.clone()).unwrap_or_default(),
             "EndpointID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
@@ -219,7 +246,11 @@ impl Container {
             "IPPrefixLen": n.map(|n| n.prefix).unwrap_or(0),
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
-        }})
+        }});
+        for (k, e) in &self.endpoints {
+            out[k] = e.settings();
+        }
+        out
     }
 
     /// `GET /containers/{id}/json`.
@@ -234,7 +265,7 @@ impl Container {
             "State": {
                 "Status": self.state.status,
                 "Running": self.state.running,
-                "Paused": false, "Restarting": false, "OOMKilled": false,
+                "Paused": false, "Restarting": self.state.status == "restarting", "OOMKilled": false,
                 "Dead": false,
                 "Pid": self.state.pid,
                 "ExitCode": self.state.exit_code,
@@ -248,14 +279,14 @@ impl Container {
             "HostsPath": present(dir.join("hosts")),
             "LogPath": shim::log_file(&dir, &self.id),
             "Name": format!("/{}", self.name),
-            "RestartCount": 0,
+            "RestartCount": self.restart.count,
             "Driver": "mini-docker",
             "Platform": "linux",
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
             "ExecIDs": null,
             "HostConfig": self.host_config,
             "GraphDriver": {"Name": "chapter03", "Data": {"MergedDir": dir.join("rootfs")}},
-            "Mounts": [],
+            "Mounts": volumes::mounts_json(&self.mounts),
             "Config": self.config,
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
@@ -293,6 +324,8 @@ pub struct Engine {
     pub streams: streams::Streams,
     /// How the registry client is set up (mirrors, insecure registries).
     pub registry: registry::ClientConfig,
+    /// User-defined networks.
+    pub networks: networks::Registry,
 }
 
 fn stat_err(e: impl std::fmt::Display) -> ApiError {
@@ -316,6 +349,7 @@ impl Engine {
             opts.registry_mirrors.clone(),
             opts.insecure_registries.clone(),
         );
+        let opts_root = opts.root.clone();
         let mut map = BTreeMap::new();
         for e in std::fs::read_dir(opts.root.join("containers"))?.flatten() {
             if let Ok(bytes) = std::fs::read(e.path().join("container.json")) {
@@ -337,6 +371,7 @@ impl Engine {
                 insecure_registries: opts_insecure,
                 ..Default::default()
             },
+            networks: networks::Registry::open(&opts_root),
         }))
     }
 
@@ -506,15 +541,17 @@ impl Engine {
         };
         let rc = ::images::runtime::runtime_config(img.config.config().as_ref(), &overrides)
             .map_err(|e| ApiError::bad(e.to_string()))?;
-        let host_config = body.get("HostConfig").cloned().unwrap_or(json!({}));
+        let mut host_config = body.get("HostConfig").cloned().unwrap_or(json!({}));
         let mode = host_config
             .get("NetworkMode")
             .and_then(Value::as_str)
-            .unwrap_or("default");
-        if !matches!(mode, "" | "default" | "bridge" | "host" | "none") {
-            return Err(ApiError::not_found(format!("network {mode} not found")));
-        }
+            .unwrap_or("default")
+            .to_string();
+        let mode = self.check_network_mode(&mode)?;
+        host_config["NetworkMode"] = json!(mode);
+        let endpoints = self.initial_endpoints(&mode, body);
         let id = util::new_id();
+        let mounts = self.plan_mounts(body, &host_config, img.config.config().as_ref())?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
@@ -605,6 +642,9 @@ impl Engine {
                 layer,
                 exits: 0,
                 net: None,
+                endpoints,
+                mounts,
+                restart: Default::default(),
             };
             self.persist(&c);
             map.insert(id.clone(), c);
@@ -630,6 +670,7 @@ impl Engine {
         }
         let fail = |e: ApiError, net: Option<net::Attachment>| {
             unmount(&rootfs);
+            self.disconnect_user_networks(&c.id);
             if let Some(a) = net {
                 self.detach_network(&a);
             }
@@ -656,7 +697,24 @@ impl Engine {
                 Err(e) => return Err(fail(e, None)),
             }
         } else {
-            None
+            match self.user_netns(&c) {
+                Ok(a) => a,
+                Err(e) => return Err(fail(e, None)),
+            }
+        };
+        let joined = match self.joined_netns(&mode) {
+            Ok(j) => j,
+            Err(e) => return Err(fail(e, attachment)),
+        };
+        if let Err(e) =
+            self.connect_user_networks(&c, attachment.as_ref().map(|a| a.netns.as_str()))
+        {
+            return Err(fail(e, attachment));
+        }
+        let c = self.find(&c.id)?;
+        let attachment = match self.publish_user_ports(&c, attachment) {
+            Ok(a) => a,
+            Err((e, a)) => return Err(fail(e, a)),
         };
         let hc = &c.host_config;
         let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -676,11 +734,9 @@ impl Engine {
             .to_string();
         if rootfs.join("etc").is_dir() {
             let hosts = dir.join("hosts");
-            let ip = attachment.as_ref().and_then(|a| a.ip.parse().ok());
-            let text = match ip {
-                Some(ip) => ::network::dns::hosts_file(&hostname, ip, &[]),
-                None => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
-            };
+            let mut me = c.clone();
+            me.net.clone_from(&attachment);
+            let text = self.hosts_text(&me, &self.list());
             if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
                 binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
             }
@@ -715,7 +771,7 @@ impl Engine {
             gid,
             hostname,
             network_mode: mode,
-            netns: attachment.as_ref().map(|a| a.netns.clone()),
+            netns: joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone())),
             memory: int("Memory"),
             nano_cpus: int("NanoCpus"),
             pids_limit: int("PidsLimit"),
@@ -723,6 +779,9 @@ impl Engine {
             tty,
         };
         let mut spec_json = spec::build(&input);
+        if let Err(e) = self.apply_netvol(&c, &mut spec_json) {
+            return Err(fail(e, attachment));
+        }
         if let Some(a) = &attachment {
             // The namespace is ours: set its sysctls here, so the runtime,
             // which joins it by path, need not.
@@ -765,6 +824,7 @@ impl Engine {
             );
             return Err(fail(e, attachment));
         }
+        self.refresh_hosts();
         self.watch(c.id.clone());
         Ok(())
     }
@@ -835,13 +895,18 @@ impl Engine {
                 }
             }
             let me2 = me.clone();
+            let exited = id.clone();
             let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&id))
                 .await
                 .ok()
                 .flatten();
             if let Some(id) = auto_remove {
                 let me3 = me.clone();
-                let _ = tokio::task::spawn_blocking(move || me3.remove(&id, true)).await;
+                let _ =
+                    tokio::task::spawn_blocking(move || me3.remove_with_volumes(&id, true, true))
+                        .await;
+            } else {
+                me.after_exit(exited);
             }
         });
     }
@@ -859,6 +924,7 @@ impl Engine {
         if let Some(a) = &net {
             self.detach_network(a);
         }
+        self.disconnect_user_networks(id);
         let c = self.update(id, |c| {
             c.state.status = "exited".into();
             c.state.running = false;
@@ -869,6 +935,7 @@ impl Engine {
             c.exits += 1;
             c.net = None;
         })?;
+        self.refresh_hosts();
         tracing::info!(id, code = status.exit_code, "container exited");
         c.host_config
             .get("AutoRemove")
@@ -880,6 +947,7 @@ impl Engine {
     /// `POST /containers/{id}/kill`.
     pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
         let c = self.find(key)?;
+        self.mark_manually_stopped(&c.id);
         if !c.state.running {
             return Err(ApiError::conflict(format!(
                 "Container {} is not running",
@@ -916,6 +984,10 @@ impl Engine {
     /// `POST /containers/{id}/stop`.
     pub async fn stop(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
         let c = self.find(key)?;
+        self.mark_manually_stopped(&c.id);
+        if c.state.status == "restarting" {
+            self.update(&c.id, |c| c.state.status = "exited".into());
+        }
         if !c.state.running {
             return Err(ApiError::not_modified());
         }
@@ -1001,6 +1073,7 @@ impl Engine {
         if let Some(a) = self.lock().get(&c.id).and_then(|c| c.net.clone()) {
             self.detach_network(&a);
         }
+        self.disconnect_user_networks(&c.id);
         self.clean_runtime_state(&c.id);
         self.drop_pending(&c.id);
         self.drop_execs(&c.id);

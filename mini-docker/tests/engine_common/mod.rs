@@ -308,6 +308,22 @@ impl Drop for Daemon {
         for p in m {
             let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
+        // User networks' bridges and tables outlive the daemon too.
+        for e in std::fs::read_dir(self.data_root().join("networks"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let saved: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default())
+                    .unwrap_or_default();
+            if let Some(br) = saved["bridge"].as_str() {
+                let _ = network::nft::delete_table(&mini_docker::engine::net::bridge_table(br));
+                if let Ok(mut nl) = network::netlink::Netlink::open() {
+                    let _ = nl.delete_link(br);
+                }
+            }
+        }
         // The bridge outlives the daemon (as docker0 does): ours goes with the test.
         if let Some((name, _)) = &self.bridge {
             let _ = network::nft::delete_table(&mini_docker::engine::net::bridge_table(name));

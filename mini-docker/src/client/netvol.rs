@@ -1,0 +1,508 @@
+//! `network …` and `volume …`: one API call each, printed as Docker prints.
+
+use super::format;
+use super::http::{self, Body, Client, ClientError};
+use super::Failure;
+use crate::engine::util;
+use clap::Subcommand;
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+
+/// `network …`.
+#[derive(Subcommand, Debug)]
+pub enum NetworkCmd {
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display network IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Pretty-print networks using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+        /// Provide filter values (e.g. name=front, driver=bridge, type=custom).
+        #[arg(short, long = "filter")]
+        filter: Vec<String>,
+        /// Do not truncate the output.
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+    },
+    /// Create a network.
+    Create {
+        /// Driver to manage the network (bridge only).
+        #[arg(short, long, default_value = "bridge")]
+        driver: String,
+        /// Subnet in CIDR format.
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Gateway for the subnet (its first address).
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Restrict external access to the network.
+        #[arg(long)]
+        internal: bool,
+        /// Set metadata on a network.
+        #[arg(long = "label")]
+        label: Vec<String>,
+        /// Name.
+        name: String,
+    },
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm {
+        /// Networks.
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Display detailed information on one or more networks.
+    Inspect {
+        /// Format the output using the given Go template.
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Networks.
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Connect a container to a network.
+    Connect {
+        /// Add network-scoped alias for the container.
+        #[arg(long)]
+        alias: Vec<String>,
+        /// Network.
+        network: String,
+        /// Container.
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect {
+        /// Force the container to disconnect from a network.
+        #[arg(short, long)]
+        force: bool,
+        /// Network.
+        network: String,
+        /// Container.
+        container: String,
+    },
+    /// Remove all unused networks.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `volume …`.
+#[derive(Subcommand, Debug)]
+pub enum VolumeCmd {
+    /// Create a volume.
+    Create {
+        /// Set metadata for a volume.
+        #[arg(long = "label")]
+        label: Vec<String>,
+        /// Volume driver name (local only).
+        #[arg(short, long, default_value = "local")]
+        driver: String,
+        /// Name (default: a random one).
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Pretty-print volumes using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+        /// Provide filter values (e.g. dangling=true, name=x).
+        #[arg(short, long = "filter")]
+        filter: Vec<String>,
+    },
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm {
+        /// Force the removal of one or more volumes.
+        #[arg(short, long)]
+        force: bool,
+        /// Volumes.
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Display detailed information on one or more volumes.
+    Inspect {
+        /// Format the output using the given Go template.
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Volumes.
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove all unused local volumes.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+fn bad(code: u8, m: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: m.into(),
+    }
+}
+
+fn confirm(warning: &str) -> bool {
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// `-f k=v` flags as the API's `filters` JSON, URL-encoded.
+fn filters(list: &[String]) -> Result<String, Failure> {
+    let mut m = serde_json::Map::new();
+    for f in list {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            bad(
+                1,
+                format!("bad format of filter (expected name=value): {f}"),
+            )
+        })?;
+        if let Some(a) = m.entry(k).or_insert_with(|| json!([])).as_array_mut() {
+            a.push(json!(v));
+        }
+    }
+    Ok(http::enc(&Value::Object(m).to_string()))
+}
+
+fn labels(list: &[String]) -> Value {
+    let mut m = serde_json::Map::new();
+    for l in list {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        m.insert(k.into(), json!(v));
+    }
+    Value::Object(m)
+}
+
+/// Prints JSON objects, or each through a template.
+fn print_inspect(found: &[Value], fmt: Option<&str>) -> Result<(), Failure> {
+    match fmt {
+        Some(t) => {
+            for v in found {
+                println!("{}", format::render(t, v).map_err(|m| bad(1, m))?);
+            }
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(found.to_vec())).unwrap_or_default()
+        ),
+    }
+    Ok(())
+}
+
+/// Each name through `f`, printing it on success; exit 1 if any failed.
+fn each(
+    c: &Client,
+    names: &[String],
+    f: impl Fn(&Client, &str) -> Result<(), ClientError>,
+) -> Result<u8, Failure> {
+    super::containers::each(c, names, f)
+}
+
+/// The rows of `network ls`, as the fields Docker's templates know.
+pub fn network_rows(list: &Value, no_trunc: bool) -> Vec<Value> {
+    list.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            let id = n["Id"].as_str().unwrap_or("");
+            json!({
+                "ID": if no_trunc { id } else { &id[..id.len().min(12)] },
+                "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+                "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
+                "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
+                "CreatedAt": n["Created"],
+                "Labels": n["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// `network ls` as Docker's table.
+pub fn network_table(rows: &[Value]) -> String {
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![s(r, "ID"), s(r, "Name"), s(r, "Driver"), s(r, "Scope")])
+        .collect();
+    format::table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table)
+}
+
+/// `volume ls` as Docker's table.
+pub fn volume_table(rows: &[Value]) -> String {
+    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![s(r, "Driver"), s(r, "Name")])
+        .collect();
+    format::table(&["DRIVER", "VOLUME NAME"], &table)
+}
+
+/// `network …`.
+pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
+    match cmd {
+        NetworkCmd::Ls {
+            quiet,
+            format,
+            filter,
+            no_trunc,
+        } => {
+            let list = c
+                .call(
+                    "GET",
+                    &format!("/networks?filters={}", filters(&filter)?),
+                    Body::Empty,
+                )?
+                .json()?;
+            let rows = network_rows(&list, no_trunc);
+            let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+            if quiet {
+                for r in &rows {
+                    println!("{}", s(r, "ID"));
+                }
+            } else if let Some(t) = format {
+                for r in &rows {
+                    println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
+                }
+            } else {
+                print!("{}", network_table(&rows));
+            }
+            Ok(0)
+        }
+        NetworkCmd::Create {
+            driver,
+            subnet,
+            gateway,
+            internal,
+            label,
+            name,
+        } => {
+            let mut config = json!({});
+            if let Some(s) = subnet {
+                config["Subnet"] = json!(s);
+            }
+            if let Some(g) = gateway {
+                config["Gateway"] = json!(g);
+            }
+            let body = json!({
+                "Name": name, "Driver": driver, "CheckDuplicate": true, "Internal": internal,
+                "IPAM": {"Driver": "default", "Config": if config.as_object().is_some_and(|m| m.is_empty()) { json!([]) } else { json!([config]) }},
+                "Labels": labels(&label),
+            });
+            let v = c
+                .call("POST", "/networks/create", Body::Json(body))?
+                .json()?;
+            println!("{}", v["Id"].as_str().unwrap_or(""));
+            Ok(0)
+        }
+        NetworkCmd::Rm { networks } => each(c, &networks, |c, n| {
+            c.call(
+                "DELETE",
+                &format!("/networks/{}", http::enc(n)),
+                Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        NetworkCmd::Inspect { format, networks } => {
+            let mut found = Vec::new();
+            let mut code = 0;
+            for n in &networks {
+                match c
+                    .call("GET", &format!("/networks/{}", http::enc(n)), Body::Empty)
+                    .and_then(|r| r.json())
+                {
+                    Ok(v) => found.push(v),
+                    Err(ClientError::Api { status: 404, .. }) => {
+                        eprintln!("Error: No such network: {n}");
+                        code = 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            print_inspect(&found, format.as_deref())?;
+            Ok(code)
+        }
+        NetworkCmd::Connect {
+            alias,
+            network,
+            container,
+        } => {
+            let body = json!({"Container": container, "EndpointConfig": {"Aliases": alias}});
+            c.call(
+                "POST",
+                &format!("/networks/{}/connect", http::enc(&network)),
+                Body::Json(body),
+            )?;
+            Ok(0)
+        }
+        NetworkCmd::Disconnect {
+            force,
+            network,
+            container,
+        } => {
+            let body = json!({"Container": container, "Force": force});
+            c.call(
+                "POST",
+                &format!("/networks/{}/disconnect", http::enc(&network)),
+                Body::Json(body),
+            )?;
+            Ok(0)
+        }
+        NetworkCmd::Prune { force } => {
+            if !force
+                && !confirm(
+                    "WARNING! This will remove all custom networks not used by at least one container.",
+                )
+            {
+                return Ok(0);
+            }
+            let v = c.call("POST", "/networks/prune", Body::Empty)?.json()?;
+            let deleted: Vec<&str> = v["NetworksDeleted"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !deleted.is_empty() {
+                println!("Deleted Networks:");
+                for n in deleted {
+                    println!("{n}");
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `volume …`.
+pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
+    match cmd {
+        VolumeCmd::Create {
+            label,
+            driver,
+            name,
+        } => {
+            let body = json!({"Name": name.unwrap_or_default(), "Driver": driver, "Labels": labels(&label)});
+            let v = c
+                .call("POST", "/volumes/create", Body::Json(body))?
+                .json()?;
+            println!("{}", v["Name"].as_str().unwrap_or(""));
+            Ok(0)
+        }
+        VolumeCmd::Ls {
+            quiet,
+            format,
+            filter,
+        } => {
+            let v = c
+                .call(
+                    "GET",
+                    &format!("/volumes?filters={}", filters(&filter)?),
+                    Body::Empty,
+                )?
+                .json()?;
+            let rows: Vec<Value> = v["Volumes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| json!({"Name": v["Name"], "Driver": v["Driver"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"]}))
+                .collect();
+            let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+            if quiet {
+                for r in &rows {
+                    println!("{}", s(r, "Name"));
+                }
+            } else if let Some(t) = format {
+                for r in &rows {
+                    println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
+                }
+            } else {
+                print!("{}", volume_table(&rows));
+            }
+            Ok(0)
+        }
+        VolumeCmd::Rm { force, volumes } => each(c, &volumes, |c, n| {
+            c.call(
+                "DELETE",
+                &format!("/volumes/{}?force={}", http::enc(n), force as u8),
+                Body::Empty,
+            )
+            .map(|_| ())
+        }),
+        VolumeCmd::Inspect { format, volumes } => {
+            let mut found = Vec::new();
+            let mut code = 0;
+            for n in &volumes {
+                match c
+                    .call("GET", &format!("/volumes/{}", http::enc(n)), Body::Empty)
+                    .and_then(|r| r.json())
+                {
+                    Ok(v) => found.push(v),
+                    Err(ClientError::Api { status: 404, .. }) => {
+                        eprintln!("Error: No such volume: {n}");
+                        code = 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            print_inspect(&found, format.as_deref())?;
+            Ok(code)
+        }
+        VolumeCmd::Prune { force } => {
+            if !force && !confirm("WARNING! This will remove all local volumes not used by at least one container.") {
+                return Ok(0);
+            }
+            let v = c.call("POST", "/volumes/prune", Body::Empty)?.json()?;
+            let deleted: Vec<&str> = v["VolumesDeleted"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !deleted.is_empty() {
+                println!("Deleted Volumes:");
+                for n in deleted {
+                    println!("{n}");
+                }
+                println!();
+            }
+            println!(
+                "Total reclaimed space: {}",
+                util::human_size(v["SpaceReclaimed"].as_u64().unwrap_or(0))
+            );
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_as_docker_prints_them() {
+        let list = json!([
+            {"Id": "a".repeat(64), "Name": "bridge", "Driver": "bridge", "Scope": "local"},
+            {"Id": "0123456789abcdef", "Name": "front", "Driver": "bridge", "Scope": "local",
+             "Labels": {"tier": "web"}},
+            {"Id": "b".repeat(64), "Name": "none", "Driver": "null", "Scope": "local"},
+        ]);
+        let rows = network_rows(&list, false);
+        assert_eq!(rows[1]["Labels"], "tier=web");
+        let vols = vec![
+            json!({"Driver": "local", "Name": "data"}),
+            json!({"Driver": "local", "Name": "c".repeat(64)}),
+        ];
+        insta::assert_snapshot!(network_table(&rows) + "\n" + &volume_table(&vols));
+    }
+}

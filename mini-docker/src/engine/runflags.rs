@@ -1,0 +1,314 @@
+//! # More `run` flags, as edits of the OCI spec
+//!
+//! Each flag is one small change to `config.json`; the runtime does the rest:
+//!
+//! | flag | `HostConfig` | spec | the runtime then… |
+//! | --- | --- | --- | --- |
+//! | `--ulimit nofile=1024:2048` | `Ulimits` | `process.rlimits` | `setrlimit(2)` (`prlimit --nofile=1024:2048`) |
+//! | `--cap-add NET_ADMIN`, `--cap-drop ALL` | `CapAdd`, `CapDrop` | `process.capabilities.*` | `capset(2)`, `prctl(PR_CAPBSET_DROP)` |
+//! | `--security-opt no-new-privileges` | `SecurityOpt` | `process.noNewPrivileges` | `prctl(PR_SET_NO_NEW_PRIVS)` |
+//! | `--security-opt seccomp=unconfined` | `SecurityOpt` | no `linux.seccomp` | no filter |
+//! | `--read-only` | `ReadonlyRootfs` | `root.readonly` | `mount -o remount,bind,ro /` |
+//! | `--privileged` | `Privileged` | every capability (of the daemon's bounding set), no seccomp, no masked or read-only paths, `/sys` writable | |
+//! | `--add-host h:1.2.3.4` | `ExtraHosts` | (a line of `/etc/hosts`) | |
+//! | `--dns 10.0.0.2` | `Dns` | (the container's own `resolv.conf`) | |
+//!
+//! Invalid values are refused at `create` ([`check`]), as Docker does.
+
+use super::{ApiError, Result};
+use serde_json::{json, Value};
+
+fn bad(m: impl Into<String>) -> ApiError {
+    ApiError::bad(m)
+}
+
+/// The rlimit names `--ulimit` knows (`nofile` → `RLIMIT_NOFILE`).
+const RLIMITS: [&str; 16] = [
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// `CAP_NET_ADMIN` for `NET_ADMIN` or `cap_net_admin`; `ALL` stays.
+pub fn cap_name(n: &str) -> Result<String> {
+    let up = n.to_ascii_uppercase();
+    if up == "ALL" {
+        return Ok(up);
+    }
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    full.parse::<caps::Capability>()
+        .map(|_| full.clone())
+        .map_err(|_| bad(format!("unknown capability: {n:?}")))
+}
+
+/// "Every capability": those of the daemon's own bounding set (a daemon
+/// that runs with fewer than the kernel knows cannot give more).
+fn all_caps() -> Vec<String> {
+    let have = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut v: Vec<String> = have.iter().map(|c| c.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks the flags of a `HostConfig` (at create).
+pub fn check(hc: &Value) -> Result<()> {
+    for c in strings(&hc["CapAdd"])
+        .iter()
+        .chain(&strings(&hc["CapDrop"]))
+    {
+        cap_name(c)?;
+    }
+    for u in hc["Ulimits"].as_array().into_iter().flatten() {
+        let name = u["Name"].as_str().unwrap_or("");
+        if !RLIMITS.contains(&name) {
+            return Err(bad(format!("invalid ulimit type: {name}")));
+        }
+        let (soft, hard) = (
+            u["Soft"].as_i64().unwrap_or(0),
+            u["Hard"].as_i64().unwrap_or(0),
+        );
+        if soft > hard {
+            return Err(bad(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            )));
+        }
+    }
+    for o in strings(&hc["SecurityOpt"]) {
+        security_opt(&o)?;
+    }
+    for h in strings(&hc["ExtraHosts"]) {
+        let ok = h
+            .split_once(':')
+            .is_some_and(|(n, ip)| !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok());
+        if !ok {
+            return Err(bad(format!("invalid IP address in add-host: {h:?}")));
+        }
+    }
+    super::restart::Policy::from_host_config(hc)?;
+    Ok(())
+}
+
+/// What one `--security-opt` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityOpt {
+    /// `no-new-privileges[:true|=true]`.
+    NoNewPrivileges(bool),
+    /// `seccomp=unconfined`.
+    SeccompUnconfined,
+    /// `label=…`, `apparmor=…`: accepted, nothing to do here.
+    Ignored,
+}
+
+/// Parses one `--security-opt`.
+pub fn security_opt(o: &str) -> Result<SecurityOpt> {
+    let (k, v) = o
+        .split_once(['=', ':'])
+        .map_or((o, None), |(k, v)| (k, Some(v)));
+    match (k, v) {
+        ("no-new-privileges", None | Some("true")) => Ok(SecurityOpt::NoNewPrivileges(true)),
+        ("no-new-privileges", Some("false")) => Ok(SecurityOpt::NoNewPrivileges(false)),
+        ("seccomp", Some("unconfined")) => Ok(SecurityOpt::SeccompUnconfined),
+        ("label" | "apparmor", Some(_)) => Ok(SecurityOpt::Ignored),
+        _ => Err(bad(format!("invalid --security-opt: {o:?}"))),
+    }
+}
+
+/// Edits the spec for the flags of `hc`.
+pub fn apply(hc: &Value, spec: &mut Value) -> Result<()> {
+    check(hc)?;
+    let privileged = hc["Privileged"].as_bool().unwrap_or(false);
+    let cap_flags =
+        privileged || !strings(&hc["CapAdd"]).is_empty() || !strings(&hc["CapDrop"]).is_empty();
+    // Capabilities: the default set, `--cap-drop` then `--cap-add` (ALL first).
+    let mut set: Vec<String> = strings(&spec["process"]["capabilities"]["bounding"]);
+    let drops: Vec<String> = strings(&hc["CapDrop"])
+        .iter()
+        .map(|c| cap_name(c))
+        .collect::<Result<_>>()?;
+    let adds: Vec<String> = strings(&hc["CapAdd"])
+        .iter()
+        .map(|c| cap_name(c))
+        .collect::<Result<_>>()?;
+    if drops.iter().any(|d| d == "ALL") {
+        set.clear();
+    }
+    set.retain(|c| !drops.contains(c));
+    if privileged || adds.iter().any(|a| a == "ALL") {
+        set = all_caps();
+    }
+    for a in adds.iter().filter(|a| *a != "ALL") {
+        if !set.contains(a) {
+            set.push(a.clone());
+        }
+    }
+    if let Some(caps) = spec["process"]["capabilities"]
+        .as_object_mut()
+        .filter(|_| cap_flags)
+    {
+        for (k, v) in caps.iter_mut() {
+            if k != "inheritable" && k != "ambient" {
+                *v = json!(set);
+            }
+        }
+    }
+    // rlimits.
+    for u in hc["Ulimits"].as_array().into_iter().flatten() {
+        let ty = format!(
+            "RLIMIT_{}",
+            u["Name"].as_str().unwrap_or("").to_ascii_uppercase()
+        );
+        let entry = json!({"type": ty, "soft": u["Soft"].as_u64().unwrap_or(0), "hard": u["Hard"].as_u64().unwrap_or(0)});
+        let list = &mut spec["process"]["rlimits"];
+        if !list.is_array() {
+            *list = json!([]);
+        }
+        let list = list.as_array_mut().expect("made an array above");
+        list.retain(|r| r["type"] != ty);
+        list.push(entry);
+    }
+    for o in strings(&hc["SecurityOpt"]) {
+        match security_opt(&o)? {
+            SecurityOpt::NoNewPrivileges(on) => spec["process"]["noNewPrivileges"] = json!(on),
+            SecurityOpt::SeccompUnconfined => {
+                if let Some(l) = spec["linux"].as_object_mut() {
+                    l.remove("seccomp");
+                }
+            }
+            SecurityOpt::Ignored => {}
+        }
+    }
+    if hc["ReadonlyRootfs"].as_bool().unwrap_or(false) {
+        spec["root"]["readonly"] = json!(true);
+    }
+    if privileged {
+        if let Some(l) = spec["linux"].as_object_mut() {
+            l.remove("seccomp");
+            l.insert("maskedPaths".into(), json!([]));
+            l.insert("readonlyPaths".into(), json!([]));
+        }
+        for m in spec["mounts"].as_array_mut().into_iter().flatten() {
+            if m["destination"] == "/sys" || m["destination"] == "/sys/fs/cgroup" {
+                if let Some(o) = m["options"].as_array_mut() {
+                    o.retain(|x| x != "ro");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The text of a container's `resolv.conf` for `--dns`, `--dns-search`,
+/// `--dns-option`.
+pub fn resolv_conf(dns: &[String], search: &[String], opts: &[String]) -> String {
+    let mut s = String::new();
+    for d in dns {
+        s.push_str(&format!("nameserver {d}\n"));
+    }
+    if !search.is_empty() {
+        s.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !opts.is_empty() {
+        s.push_str(&format!("options {}\n", opts.join(" ")));
+    }
+    s
+}
+
+impl super::Engine {
+    /// [`check`], for `create`.
+    pub fn check_run_flags(&self, hc: &Value) -> Result<()> {
+        check(hc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Value {
+        serde_json::from_str(super::super::spec::DOCKER_DEFAULT_SPEC).unwrap()
+    }
+
+    #[test]
+    fn caps_drop_then_add() {
+        let mut s = spec();
+        let hc = json!({"CapDrop": ["ALL"], "CapAdd": ["net_admin", "CAP_CHOWN"]});
+        apply(&hc, &mut s).unwrap();
+        assert_eq!(
+            s["process"]["capabilities"]["bounding"],
+            json!(["CAP_NET_ADMIN", "CAP_CHOWN"])
+        );
+        assert_eq!(
+            s["process"]["capabilities"]["effective"],
+            s["process"]["capabilities"]["permitted"]
+        );
+        let mut s = spec();
+        apply(&json!({"CapDrop": ["NET_RAW"]}), &mut s).unwrap();
+        let b = strings(&s["process"]["capabilities"]["bounding"]);
+        assert_eq!(b.len(), 13);
+        assert!(!b.contains(&"CAP_NET_RAW".to_string()));
+        assert!(check(&json!({"CapAdd": ["FLY"]})).is_err());
+    }
+
+    #[test]
+    fn ulimits_nnp_readonly_privileged() {
+        let mut s = spec();
+        let hc = json!({
+            "Ulimits": [{"Name": "nofile", "Soft": 100, "Hard": 200}],
+            "SecurityOpt": ["no-new-privileges"],
+            "ReadonlyRootfs": true,
+            "Privileged": true,
+        });
+        apply(&hc, &mut s).unwrap();
+        assert_eq!(
+            s["process"]["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}])
+        );
+        assert_eq!(s["process"]["noNewPrivileges"], true);
+        assert_eq!(s["root"]["readonly"], true);
+        assert!(s["linux"].get("seccomp").is_none());
+        assert!(strings(&s["process"]["capabilities"]["bounding"]).len() > 30);
+        assert!(check(&json!({"Ulimits": [{"Name": "nofile", "Soft": 2, "Hard": 1}]})).is_err());
+        assert!(check(&json!({"Ulimits": [{"Name": "bogus", "Soft": 1, "Hard": 1}]})).is_err());
+        assert!(check(&json!({"SecurityOpt": ["bogus"]})).is_err());
+        assert!(check(&json!({"ExtraHosts": ["h:not-an-ip"]})).is_err());
+    }
+
+    #[test]
+    fn dns_resolv_conf() {
+        assert_eq!(
+            resolv_conf(
+                &["10.0.0.2".into()],
+                &["example.test".into()],
+                &["ndots:2".into()]
+            ),
+            "nameserver 10.0.0.2\nsearch example.test\noptions ndots:2\n"
+        );
+    }
+}
