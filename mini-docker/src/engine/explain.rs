@@ -457,10 +457,6 @@ impl Engine {
             NetPlan::Bridge { netns, .. } => Some(netns.display().to_string()),
             _ => None,
         };
-        let hostname = c.config["Hostname"]
-            .as_str()
-            .unwrap_or(&c.id[..12])
-            .to_string();
         let mut binds = vec![(
             dir.join("hosts").display().to_string(),
             "/etc/hosts".to_string(),
@@ -475,37 +471,7 @@ impl Engine {
             dir.join("hostname").display().to_string(),
             "/etc/hostname".into(),
         ));
-        let int = |k: &str| c.host_config.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let input = spec::SpecInput {
-            id: c.id.clone(),
-            args: std::iter::once(c.path.clone())
-                .chain(c.args.iter().cloned())
-                .collect(),
-            env: c.config["Env"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            cwd: c.config["WorkingDir"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .unwrap_or("/")
-                .to_string(),
-            uid,
-            gid,
-            hostname,
-            network_mode: mode,
-            netns,
-            memory: int("Memory"),
-            nano_cpus: int("NanoCpus"),
-            pids_limit: int("PidsLimit"),
-            binds,
-            tty: c.config["Tty"].as_bool().unwrap_or(false),
-        };
-        let mut spec_json = spec::build(&input);
+        let mut spec_json = self.container_spec(&c, (uid, gid), netns, binds)?;
         // As `start` does: the engine sets the `net.*` sysctls itself only in
         // a namespace it made (bridge); otherwise the runtime writes them.
         let sysctls = match &net {

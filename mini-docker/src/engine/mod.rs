@@ -716,17 +716,6 @@ impl Engine {
             Ok(a) => a,
             Err((e, a)) => return Err(fail(e, a)),
         };
-        let hc = &c.host_config;
-        let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let env: Vec<String> = c.config["Env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let tty = c.config["Tty"].as_bool().unwrap_or(false);
         let mut binds = Vec::new();
         let hostname = c.config["Hostname"]
             .as_str()
@@ -756,32 +745,11 @@ impl Engine {
                 binds.push((hn.display().to_string(), "/etc/hostname".to_string()));
             }
         }
-        let input = spec::SpecInput {
-            id: c.id.clone(),
-            args: std::iter::once(c.path.clone())
-                .chain(c.args.iter().cloned())
-                .collect(),
-            env,
-            cwd: c.config["WorkingDir"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .unwrap_or("/")
-                .to_string(),
-            uid,
-            gid,
-            hostname,
-            network_mode: mode,
-            netns: joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone())),
-            memory: int("Memory"),
-            nano_cpus: int("NanoCpus"),
-            pids_limit: int("PidsLimit"),
-            binds,
-            tty,
+        let netns = joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone()));
+        let mut spec_json = match self.container_spec(&c, (uid, gid), netns, binds) {
+            Ok(s) => s,
+            Err(e) => return Err(fail(e, attachment)),
         };
-        let mut spec_json = spec::build(&input);
-        if let Err(e) = self.apply_netvol(&c, &mut spec_json) {
-            return Err(fail(e, attachment));
-        }
         if let Some(a) = &attachment {
             // The namespace is ours: set its sysctls here, so the runtime,
             // which joins it by path, need not.
@@ -827,6 +795,54 @@ impl Engine {
         self.refresh_hosts();
         self.watch(c.id.clone());
         Ok(())
+    }
+
+    /// The `config.json` of a container's next start, from its record: what
+    /// `start` writes and what `--explain` shows are the same by construction.
+    pub(crate) fn container_spec(
+        &self,
+        c: &Container,
+        (uid, gid): (u32, u32),
+        netns: Option<String>,
+        binds: Vec<(String, String)>,
+    ) -> Result<Value> {
+        let hc = &c.host_config;
+        let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let input = spec::SpecInput {
+            id: c.id.clone(),
+            args: std::iter::once(c.path.clone())
+                .chain(c.args.iter().cloned())
+                .collect(),
+            env: c.config["Env"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            cwd: c.config["WorkingDir"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("/")
+                .to_string(),
+            uid,
+            gid,
+            hostname: c.config["Hostname"]
+                .as_str()
+                .unwrap_or(&c.id[..12])
+                .to_string(),
+            network_mode: c.network_mode(),
+            netns,
+            memory: int("Memory"),
+            nano_cpus: int("NanoCpus"),
+            pids_limit: int("PidsLimit"),
+            binds,
+            tty: c.config["Tty"].as_bool().unwrap_or(false),
+        };
+        let mut spec_json = spec::build(&input);
+        self.apply_netvol(c, &mut spec_json)?;
+        Ok(spec_json)
     }
 
     fn spawn_shim(&self, c: &Container) -> Result<i64> {
