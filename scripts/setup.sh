@@ -14,12 +14,12 @@ fi
 #   util-linux      unshare, nsenter, setpriv (the by-hand commands; setpriv in tests)
 #   iproute2        `ip`, to look at links and namespaces (chapter 05)
 #   nftables        `nft`, NAT and port mapping (chapter 05)
-#   docker.io runc crun skopeo umoci docker-registry
+#   docker.io containerd runc crun skopeo umoci docker-registry
 #                   the real tools this project is compared with and tested against
 #   hyperfine       side-by-side benchmarks
 #   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
 PACKAGES=(busybox-static util-linux iproute2 nftables procps
-          docker.io runc crun skopeo umoci docker-registry hyperfine
+          docker.io containerd runc crun skopeo umoci docker-registry hyperfine
           ca-certificates curl build-essential pkg-config)
 
 missing=()
