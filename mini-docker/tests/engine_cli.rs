@@ -365,3 +365,35 @@ fn the_real_docker_cli_works_against_mini_dockerd() {
     assert!(d.docker(&["rm", "four"]).status.success());
     assert!(d.ids().is_empty());
 }
+
+#[test]
+fn restart_keeps_an_rm_container_and_stop_removes_it() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    d.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "md-rr",
+        "--network",
+        "none",
+        "bb",
+        "sleep",
+        "300",
+    ]);
+    let pid1 = d.ok(&["inspect", "--format", "{{ .State.Pid }}", "md-rr"]);
+    d.ok(&["restart", "-t", "0", "md-rr"]);
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{ .State.Running }}", "md-rr"])
+            .trim(),
+        "true",
+        "restart runs it again rather than removing it"
+    );
+    assert_ne!(
+        d.ok(&["inspect", "--format", "{{ .State.Pid }}", "md-rr"]),
+        pid1
+    );
+    d.ok(&["stop", "-t", "0", "md-rr"]);
+    engine_common_eventually(|| d.ids().is_empty());
+}

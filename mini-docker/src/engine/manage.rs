@@ -119,18 +119,33 @@ impl Engine {
     /// `POST /containers/{id}/restart?t=`: stop (if running), then start.
     pub async fn restart(self: &std::sync::Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
         let c = self.find(key)?;
-        match self.stop(&c.id, t).await {
-            Ok(()) => {}
-            Err(e) if e.status == 304 => {}
-            Err(e) => return Err(e),
+        // A `--rm` container is restarted, not removed, as with Docker.
+        if let Ok(mut r) = self.restarting.lock() {
+            r.insert(c.id.clone());
         }
-        self.user_started(&c.id);
-        let me = self.clone();
-        let id = c.id.clone();
-        tokio::task::spawn_blocking(move || me.start(&id))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .or_else(|e| if e.status == 304 { Ok(()) } else { Err(e) })
+        let stopped = self.stop(&c.id, t).await;
+        let started = match stopped {
+            Ok(()) => Ok(()),
+            Err(e) if e.status == 304 => Ok(()),
+            Err(e) => Err(e),
+        };
+        let started = match started {
+            Ok(()) => {
+                self.user_started(&c.id);
+                let me = self.clone();
+                let id = c.id.clone();
+                tokio::task::spawn_blocking(move || me.start(&id))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))
+                    .and_then(|r| r)
+                    .or_else(|e| if e.status == 304 { Ok(()) } else { Err(e) })
+            }
+            Err(e) => Err(e),
+        };
+        if let Ok(mut r) = self.restarting.lock() {
+            r.remove(&c.id);
+        }
+        started
     }
 
     /// `GET /containers/{id}/top?ps_args=` (blocking: it runs `ps`).

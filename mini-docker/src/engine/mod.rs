@@ -324,6 +324,8 @@ pub struct Engine {
     pub streams: streams::Streams,
     /// How the registry client is set up (mirrors, insecure registries).
     pub registry: registry::ClientConfig,
+    /// Containers being restarted: their stop must not `--rm` them.
+    pub restarting: Mutex<std::collections::HashSet<String>>,
     /// User-defined networks.
     pub networks: networks::Registry,
 }
@@ -371,6 +373,7 @@ impl Engine {
                 insecure_registries: opts_insecure,
                 ..Default::default()
             },
+            restarting: Mutex::new(Default::default()),
             networks: networks::Registry::open(&opts_root),
         }))
     }
@@ -953,11 +956,17 @@ impl Engine {
         })?;
         self.refresh_hosts();
         tracing::info!(id, code = status.exit_code, "container exited");
-        c.host_config
-            .get("AutoRemove")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-            .then(|| id.to_string())
+        let restarting = self
+            .restarting
+            .lock()
+            .map(|r| r.contains(id))
+            .unwrap_or(false);
+        (!restarting
+            && c.host_config
+                .get("AutoRemove")
+                .and_then(Value::as_bool)
+                .unwrap_or(false))
+        .then(|| id.to_string())
     }
 
     /// `POST /containers/{id}/kill`.
