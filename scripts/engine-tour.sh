@@ -32,8 +32,11 @@ cleanup() {
     set +e
     if [ -S "$sock" ]; then
         for c in $("$T/mini-docker" -H "unix://$sock" ps -aq 2>/dev/null); do
-            "$T/mini-docker" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
+            "$T/mini-docker" -H "unix://$sock" rm -f -v "$c" >/dev/null 2>&1
         done
+        # User networks have bridges and nft tables of their own.
+        "$T/mini-docker" -H "unix://$sock" network prune -f >/dev/null 2>&1
+        "$T/mini-docker" -H "unix://$sock" volume prune -f >/dev/null 2>&1
     fi
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
     [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
@@ -95,6 +98,24 @@ say "What the engine knows"
 md ps
 md logs tour-web
 md inspect --format '{{ .NetworkSettings.IPAddress }}' tour-web
+
+say "Inside the running container: exec joins its namespaces and cgroup"
+md exec tour-web sh -c 'echo "hostname: $(hostname)"; ls /var/www'
+
+say "A user network and a named volume: containers find each other by name; data outlives them"
+md network create tour-net
+md volume create tour-data
+md run -d --name tour-db --network tour-net -v tour-data:/data "$image" sh -c 'echo kept > /data/note; exec sleep 300'
+md run --rm --network tour-net "$image" ping -c 1 -W 2 tour-db
+md rm -f tour-db
+md run --rm -v tour-data:/data "$image" cat /data/note
+note=$("$T/mini-docker" -H "unix://$sock" run --rm -v tour-data:/data "$image" cat /data/note)
+[ "$note" = "kept" ] || { echo "engine-tour: the volume lost its data" >&2; exit 1; }
+md network rm tour-net
+md volume rm tour-data
+
+say "The whole course in one command: every kernel step of a start, with the command you could type"
+md run --rm --explain --network none "$image" echo "explained and run"
 
 say "Stop and remove everything"
 md stop tour-web
