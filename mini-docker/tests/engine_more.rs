@@ -624,3 +624,24 @@ fn login_push_pull_search_logout_against_an_htpasswd_registry() {
     let again = a.cli(&["--config", cfg, "pull", &name]);
     assert_ne!(again.status.code(), Some(0));
 }
+
+#[test]
+fn daemon_json_default_ulimits_apply_under_the_containers_own() {
+    let d = Daemon::start_with_config(
+        r#"{"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1000, "Hard": 2000}},
+            "registry-mirrors": ["http://127.0.0.1:9"], "insecure-registries": ["127.0.0.1:9"]}"#,
+    );
+    d.import_busybox("bb");
+    let limits = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["bb", "sh", "-c", "echo $(ulimit -Sn) $(ulimit -Hn)"]);
+        d.ok(&args)
+    };
+    assert_eq!(limits(&[]), "1000 2000\n", "the daemon's default");
+    assert_eq!(
+        limits(&["--ulimit", "nofile=500:600"]),
+        "500 600\n",
+        "the container's own wins"
+    );
+}

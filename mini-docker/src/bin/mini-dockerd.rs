@@ -52,7 +52,7 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
-    let (mut mirrors, mut insecure) = (Vec::new(), Vec::new());
+    let (mut mirrors, mut insecure, mut ulimits) = (Vec::new(), Vec::new(), Vec::new());
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
             &std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
@@ -76,6 +76,18 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_default()
         };
         mirrors = strings("registry-mirrors");
+        // {"nofile": {"Name": "nofile", "Hard": 64000, "Soft": 64000}}
+        if let Some(m) = v["default-ulimits"].as_object() {
+            for (name, u) in m {
+                let (soft, hard) = (u["Soft"].as_u64(), u["Hard"].as_u64());
+                match (soft, hard) {
+                    (Some(s), Some(h)) if s <= h => ulimits.push(
+                        serde_json::json!({"Name": u["Name"].as_str().unwrap_or(name), "Soft": s, "Hard": h}),
+                    ),
+                    _ => bail!("{}: default-ulimits.{name} needs Soft <= Hard", p.display()),
+                }
+            }
+        }
         insecure = strings("insecure-registries");
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
@@ -101,6 +113,7 @@ fn run() -> anyhow::Result<()> {
         },
         registry_mirrors: mirrors,
         insecure_registries: insecure,
+        default_ulimits: ulimits,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -105,6 +105,8 @@ pub struct Options {
     pub registry_mirrors: Vec<String>,
     /// daemon.json `insecure-registries` (`host[:port]` allowed over plain HTTP).
     pub insecure_registries: Vec<String>,
+    /// daemon.json `default-ulimits`, as `{"Name", "Soft", "Hard"}` objects.
+    pub default_ulimits: Vec<Value>,
 }
 
 /// A container's state, as `State` in inspect.
@@ -552,6 +554,19 @@ impl Engine {
             .to_string();
         let mode = self.check_network_mode(&mode)?;
         host_config["NetworkMode"] = json!(mode);
+        // daemon.json `default-ulimits`, under the container's own `--ulimit`s.
+        if !self.opts.default_ulimits.is_empty() {
+            let mut list: Vec<Value> = host_config["Ulimits"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for d in &self.opts.default_ulimits {
+                if !list.iter().any(|u| u["Name"] == d["Name"]) {
+                    list.push(d.clone());
+                }
+            }
+            host_config["Ulimits"] = json!(list);
+        }
         let endpoints = self.initial_endpoints(&mode, body);
         let id = util::new_id();
         let mounts = self.plan_mounts(body, &host_config, img.config.config().as_ref())?;

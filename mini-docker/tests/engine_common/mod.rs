@@ -83,6 +83,23 @@ impl Daemon {
         panic!("no free /24 left in 10.203.0.0/16");
     }
 
+    /// A daemon (without a bridge) reading this daemon.json.
+    pub fn start_with_config(json: &str) -> Daemon {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("md-engine-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(dir.path().join("daemon.json"), json).unwrap();
+        let mut d = Daemon {
+            dir,
+            child: None,
+            bridge: None,
+        };
+        d.spawn();
+        d
+    }
+
     fn start_with(bridge: Option<(String, String)>) -> Daemon {
         require_root();
         let dir = tempfile::Builder::new()
@@ -126,6 +143,12 @@ impl Daemon {
                 Some((name, subnet)) => vec!["--bridge-name", name, "--bridge-subnet", subnet],
                 None => vec!["--bridge-name", "none"],
             })
+            .args(
+                Some(self.dir.path().join("daemon.json"))
+                    .filter(|p| p.exists())
+                    .map(|p| vec!["--config-file".into(), p.display().to_string()])
+                    .unwrap_or_default(),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
