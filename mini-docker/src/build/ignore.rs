@@ -185,6 +185,12 @@ impl Pattern {
         })
     }
 
+    /// Whether the pattern matches exactly `path` (COPY's wildcards).
+    pub fn matches_path(&self, path: &str) -> bool {
+        let chars: Vec<char> = path.chars().collect();
+        matches(&self.toks, &chars)
+    }
+
     /// Whether the pattern matches `path` or one of its parent directories.
     pub fn matches(&self, path: &str) -> bool {
         let chars: Vec<char> = path.chars().collect();

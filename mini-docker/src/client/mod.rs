@@ -6,6 +6,7 @@
 //! the commands; [`format`] the tables and Go templates.
 
 pub mod auth;
+pub mod build;
 pub mod containers;
 pub mod format;
 pub mod http;
@@ -210,6 +211,26 @@ pub enum Cmd {
         #[arg(short, long)]
         input: Option<String>,
     },
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Create a new image from a container's changes.
+    Commit {
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Apply Dockerfile instruction to the created image (repeatable).
+        #[arg(short, long = "change")]
+        change: Vec<String>,
+        /// Container.
+        container: String,
+        /// REPOSITORY[:TAG].
+        reference: Option<String>,
+    },
+    /// Show the history of an image.
+    History(build::HistoryArgs),
 }
 
 /// `system …`.
@@ -356,5 +377,21 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Rmi { force, images } => images::rmi(&c, force, &images),
         Cmd::Save { output, images } => images::save(&c, output.as_deref(), &images),
         Cmd::Load { input } => images::load(&c, input.as_deref()),
+        Cmd::Build(a) => build::build(&c, a),
+        Cmd::Commit {
+            message,
+            author,
+            change,
+            container,
+            reference,
+        } => build::commit(
+            &c,
+            &container,
+            reference.as_deref(),
+            message.as_deref(),
+            &change,
+            author.as_deref(),
+        ),
+        Cmd::History(a) => build::history(&c, a),
     }
 }

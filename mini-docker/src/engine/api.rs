@@ -78,6 +78,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/build/prune", post(prune_build))
         .route("/system/df", get(disk_usage))
         .route("/images/*rest", any(images))
+        .route("/build", post(super::builder::handler))
+        .route("/commit", post(commit))
         .route("/auth", post(auth))
         .fallback(|req: Request| async move {
             ApiError::not_found(format!(
@@ -320,6 +322,16 @@ async fn prune_networks() -> Json<Value> {
     Json(json!({"NetworksDeleted": []}))
 }
 
+/// `POST /commit?container=&repo=&tag=&comment=&author=&changes=`.
+async fn commit(State(e): Eng, req: Request) -> Result<Response, ApiError> {
+    let o = super::commit::CommitOptions::from_query(req.uri().query().unwrap_or(""));
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .map_err(|x| ApiError::bad(x.to_string()))?;
+    let id = blocking(move || super::commit::commit(&e, &o, &body)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+}
+
 async fn auth(body: Bytes) -> Result<Json<Value>, ApiError> {
     Ok(Json(super::auth::login(&body).await?))
 }
@@ -553,6 +565,10 @@ async fn images(
                 .map(percent_decode)
                 .collect();
             save(e, names).await
+        }
+        ("GET", r) if r.ends_with("/history") => {
+            let name = r.trim_end_matches("/history").to_string();
+            Ok(Json(blocking(move || super::lineage::history(&e, &name)).await?).into_response())
         }
         ("GET", r) if r.ends_with("/json") => {
             Ok(Json(e.images.inspect(r.trim_end_matches("/json"))?).into_response())

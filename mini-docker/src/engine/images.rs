@@ -113,6 +113,10 @@ impl Images {
                 }
             }
         }
+        // Untagged images made here (build steps, commits).
+        if let Some(m) = super::lineage::lookup(self.store.root(), reference) {
+            return self.by_digest(&m);
+        }
         Err(ApiError::not_found(format!(
             "No such image: {}",
             ::images::image::normalize_name(reference)

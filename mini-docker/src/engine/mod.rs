@@ -12,7 +12,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod builder;
+pub mod commit;
 pub mod images;
+pub mod lineage;
 pub mod logs;
 pub mod manage;
 pub mod net;

@@ -1,0 +1,1422 @@
+//! # The builder: `POST /build`, a Dockerfile run step by step into layers
+//!
+//! The client sends the build context as a tar (already filtered by
+//! `.dockerignore`) and the options in the query string. The daemon
+//! unpacks the context into a scratch directory (through chapter 03's safe
+//! apply), parses the Dockerfile ([`crate::build::dockerfile`]) and runs
+//! each instruction on top of the image the previous one made:
+//!
+//! ```text
+//!  parent image ──▶ step ──▶ new config (+ a layer) ──▶ new image id ──▶ next step
+//!                    │
+//!                    ├─ metadata (ENV, CMD, LABEL…): change the config only; history says empty_layer
+//!                    ├─ RUN: a real container (the engine's create/start, its runtime and network),
+//!                    │       run to its exit; its read-write layer, diffed by chapter 03, is the layer
+//!                    └─ COPY/ADD/WORKDIR: a read-write layer on the parent, mounted; files copied
+//!                            in (never from outside the context); diffed the same way
+//! ```
+//!
+//! Every step's result is an image in chapter 04's store (config + manifest,
+//! untagged; [`super::lineage`] remembers it by id, with its parent), and
+//! the build cache maps *(parent id, the instruction as it will appear in
+//! the history, digest of the copied content)* to that id. Keying on the
+//! parent id means a step is only ever reused on top of the very same
+//! parent: a poisoned or stale entry cannot leak onto another base.
+//!
+//! The answer is a stream of JSON lines, like Docker's legacy builder:
+//!
+//! ```text
+//! {"stream":"Step 2/4 : RUN echo hi\n"}
+//! {"stream":" ---> Running in 1c2d3e4f5a6b\n"}
+//! {"stream":"hi\n"}
+//! {"stream":"Removing intermediate container 1c2d3e4f5a6b\n"}
+//! {"stream":" ---> 9a8b7c6d5e4f\n"}
+//! {"aux":{"ID":"sha256:9a8b…"}}
+//! {"stream":"Successfully built 9a8b7c6d5e4f\n"}
+//! {"stream":"Successfully tagged demo:latest\n"}
+//! ```
+//!
+//! and on failure `{"errorDetail":{"message":…},"error":…}`.
+
+use super::{lineage, util, ApiError, Engine, Result};
+use crate::build::dockerfile::{self, Cmd, CopySpec, Dockerfile, Form, Instruction};
+use crate::build::ignore;
+use ::images::digest::{self, Algorithm, Hasher};
+use ::images::import::AddedLayer;
+use ::images::media::Compression;
+use ::images::Digest;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The query of `POST /build`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `t` (repeatable): names to tag the result with.
+    pub tags: Vec<String>,
+    /// `dockerfile`: its path inside the context.
+    pub dockerfile: String,
+    /// `buildargs`: JSON `{"K":"V"}`.
+    pub build_args: BTreeMap<String, Option<String>>,
+    /// `nocache`.
+    pub no_cache: bool,
+    /// `target`: the last stage to build.
+    pub target: Option<String>,
+    /// `rm` (default true): remove intermediate containers after a success.
+    pub rm: bool,
+    /// `forcerm`: remove them even after a failure.
+    pub force_rm: bool,
+    /// `q`: print only the image id.
+    pub quiet: bool,
+    /// `networkmode` for RUN containers (default: the default bridge).
+    pub network_mode: String,
+}
+
+impl BuildOptions {
+    /// Parses the raw query string (`t` may repeat).
+    pub fn from_query(raw: &str) -> Result<BuildOptions> {
+        let mut o = BuildOptions {
+            tags: vec![],
+            dockerfile: "Dockerfile".into(),
+            build_args: BTreeMap::new(),
+            no_cache: false,
+            target: None,
+            rm: true,
+            force_rm: false,
+            quiet: false,
+            network_mode: "default".into(),
+        };
+        let yes = |v: &str| matches!(v, "1" | "true" | "True");
+        for kv in raw.split('&').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let v = super::api::percent_decode(v);
+            match k {
+                "t" if !v.is_empty() => o.tags.push(v),
+                "dockerfile" if !v.is_empty() => o.dockerfile = v,
+                "buildargs" if !v.is_empty() => {
+                    o.build_args = serde_json::from_str(&v)
+                        .map_err(|e| ApiError::bad(format!("invalid buildargs {v:?}: {e}")))?
+                }
+                "nocache" => o.no_cache = yes(&v),
+                "target" if !v.is_empty() => o.target = Some(v.to_ascii_lowercase()),
+                "rm" => o.rm = yes(&v),
+                "forcerm" => o.force_rm = yes(&v),
+                "q" => o.quiet = yes(&v),
+                "networkmode" if !v.is_empty() => o.network_mode = v,
+                "remote" if !v.is_empty() => {
+                    return Err(ApiError::bad(
+                        "remote build contexts are not supported: send the context as a tar",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        for t in &o.tags {
+            let (repo, _) = crate::client::images::split_ref(t);
+            if repo.is_empty()
+                || repo
+                    .chars()
+                    .any(|c| c.is_ascii_uppercase() || c.is_whitespace())
+            {
+                return Err(ApiError::bad(format!(
+                    "invalid reference format: repository name must be lowercase: {t}"
+                )));
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// The build's output stream.
+pub struct Progress {
+    tx: mpsc::Sender<Bytes>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn send(&self, v: Value) {
+        let _ = self.tx.blocking_send(Bytes::from(format!("{v}\r\n")));
+    }
+    /// A line of text (`{"stream": …}`), unless quiet.
+    pub fn say(&self, s: impl Into<String>) {
+        if !self.quiet {
+            self.send(json!({ "stream": s.into() }));
+        }
+    }
+    /// `{"aux": …}`.
+    pub fn aux(&self, v: Value) {
+        self.send(json!({ "aux": v }));
+    }
+    /// Docker's error message.
+    pub fn error(&self, m: &str) {
+        self.send(json!({"errorDetail": {"message": m}, "error": m}));
+    }
+}
+
+/// `sha256:abc…` -> `abc…` (12).
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// The image a step starts from (or made): its config document and layers.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// `sha256:…`, empty for `scratch` before any step.
+    pub id: String,
+    /// The whole config document (architecture, os, config, rootfs, history).
+    pub doc: Value,
+    /// The manifest's layers.
+    pub layers: Vec<(Digest, u64, Compression)>,
+}
+
+impl Current {
+    /// `FROM scratch`: nothing.
+    pub fn scratch() -> Current {
+        let p = ::images::PlatformSpec::host();
+        Current {
+            id: String::new(),
+            doc: json!({
+                "architecture": p.arch, "os": p.os, "config": {},
+                "rootfs": {"type": "layers", "diff_ids": []}, "history": [],
+            }),
+            layers: vec![],
+        }
+    }
+
+    /// An image of the store.
+    pub fn of(img: &::images::Image) -> Result<Current> {
+        let doc: Value = serde_json::from_slice(&img.config_bytes).map_err(internal)?;
+        let mut layers = Vec::new();
+        for l in img.manifest.layers() {
+            let c = ::images::layer::compression_of(l).map_err(internal)?;
+            layers.push((l.digest().clone(), l.size(), c));
+        }
+        Ok(Current {
+            id: img.config_digest.to_string(),
+            doc,
+            layers,
+        })
+    }
+
+    /// `config.<key>`.
+    fn cfg(&self, key: &str) -> &Value {
+        &self.doc["config"][key]
+    }
+
+    /// `config.Env` as pairs.
+    fn env(&self) -> Vec<(String, String)> {
+        self.cfg("Env")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str())
+            .map(|e| {
+                let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    fn workdir(&self) -> String {
+        self.cfg("WorkingDir")
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/")
+            .to_string()
+    }
+}
+
+/// A layer a step made: the blob in the store, and the bytes of the files
+/// in it (what `docker history` shows as SIZE).
+pub type Layer = (AddedLayer, u64);
+
+/// Writes `cur`'s document with one more history entry (and maybe a layer)
+/// as a new image: config blob, manifest blob, lineage record.
+pub fn commit_step(
+    engine: &Engine,
+    parent: &Current,
+    mut doc: Value,
+    layer: Option<&Layer>,
+    history: Value,
+) -> Result<Current> {
+    let now = ::images::rfc3339(util::now_nanos() as u64 / 1_000_000_000);
+    let mut h = history;
+    h["created"] = json!(now);
+    if layer.is_none() {
+        h["empty_layer"] = json!(true);
+    }
+    doc["created"] = json!(now);
+    if !doc["history"].is_array() {
+        doc["history"] = json!([]);
+    }
+    if let Some(a) = doc["history"].as_array_mut() {
+        a.push(h);
+    }
+    let mut layers = parent.layers.clone();
+    if let Some((l, _)) = layer {
+        if !doc["rootfs"]["diff_ids"].is_array() {
+            doc["rootfs"] = json!({"type": "layers", "diff_ids": []});
+        }
+        if let Some(a) = doc["rootfs"]["diff_ids"].as_array_mut() {
+            a.push(json!(l.diff_id.to_string()));
+        }
+        layers.push((l.digest.clone(), l.size, l.compression));
+    }
+    let bytes = ::images::canonical_json(&doc);
+    let blobs = &engine.images.store.blobs;
+    let (config_digest, size) = blobs.put(&bytes).map_err(internal)?;
+    let manifest = ::images::layout::build_manifest((&config_digest, size), &layers);
+    let (manifest_digest, _) = blobs.put(&manifest).map_err(internal)?;
+    let id = config_digest.to_string();
+    lineage::record(
+        &engine.opts.root,
+        &id,
+        lineage::Made {
+            manifest: manifest_digest.to_string(),
+            parent: parent.id.clone(),
+            size: layer.map(|(_, n)| *n).unwrap_or(0),
+        },
+    )?;
+    Ok(Current { id, doc, layers })
+}
+
+/// Paths a container gets from the engine, not from its command: mount
+/// points of /dev, /proc, /sys and the bind-mounted /etc files. Docker keeps
+/// them in an "init layer" below the container's; here they are left out
+/// of the diff of a RUN step.
+fn engine_made(path: &str) -> bool {
+    let p = path.trim_start_matches("./").trim_end_matches('/');
+    matches!(p, "etc/hosts" | "etc/hostname" | "etc/resolv.conf")
+        || ["dev", "proc", "sys"]
+            .iter()
+            .any(|d| p == *d || p.starts_with(&format!("{d}/")))
+}
+
+/// The diff of driver layer `id` as a layer in the store; `None` when it
+/// changed nothing. With `drop_engine_made`, the engine's mount points go.
+pub fn diff_to_layer(
+    engine: &Engine,
+    driver: &dyn unionfs::Driver,
+    id: &str,
+    drop_engine_made: bool,
+) -> Result<Option<Layer>> {
+    let mut raw = tempfile::tempfile_in(&engine.opts.root).map_err(internal)?;
+    driver.diff(id, &mut raw).map_err(internal)?;
+    raw.rewind().map_err(internal)?;
+    // Pass 1: which names stay.
+    let mut names = Vec::new();
+    {
+        let mut a = tar::Archive::new(&mut raw);
+        for e in a.entries().map_err(internal)? {
+            let e = e.map_err(internal)?;
+            names.push(e.path().map_err(internal)?.to_string_lossy().into_owned());
+        }
+    }
+    let clean = |n: &str| n.trim_start_matches("./").trim_end_matches('/').to_string();
+    let keep: Vec<bool> = names
+        .iter()
+        .map(|n| {
+            if !drop_engine_made {
+                return true;
+            }
+            let c = clean(n);
+            if engine_made(&c) {
+                return false;
+            }
+            // `etc/` is in the diff only because the engine put a file in it.
+            if c == "etc" {
+                return names.iter().any(|o| {
+                    let o = clean(o);
+                    o.starts_with("etc/") && !engine_made(&o)
+                });
+            }
+            true
+        })
+        .collect();
+    if !keep.iter().any(|k| *k) {
+        return Ok(None);
+    }
+    // Pass 2: copy the entries that stay.
+    raw.rewind().map_err(internal)?;
+    let mut filtered = tempfile::tempfile_in(&engine.opts.root).map_err(internal)?;
+    let mut content = 0u64;
+    {
+        let mut b = tar::Builder::new(&mut filtered);
+        let mut a = tar::Archive::new(&mut raw);
+        for (e, k) in a.entries().map_err(internal)?.zip(keep) {
+            let mut e = e.map_err(internal)?;
+            if !k {
+                continue;
+            }
+            let path = e.path().map_err(internal)?.into_owned();
+            let mut h = e.header().clone();
+            let kind = h.entry_type();
+            if kind.is_symlink() || kind.is_hard_link() {
+                let target = e
+                    .link_name()
+                    .map_err(internal)?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                b.append_link(&mut h, &path, &target).map_err(internal)?;
+            } else {
+                if kind.is_file() {
+                    content += h.size().unwrap_or(0);
+                }
+                b.append_data(&mut h, &path, &mut e).map_err(internal)?;
+            }
+        }
+        b.finish().map_err(internal)?;
+    }
+    filtered.rewind().map_err(internal)?;
+    ::images::import::add_layer(&engine.images.store, filtered, Compression::Gzip)
+        .map(|l| Some((l, content)))
+        .map_err(internal)
+}
+
+/// A driver layer that is removed when dropped.
+struct LayerGuard<'a> {
+    driver: &'a dyn unionfs::Driver,
+    id: String,
+}
+
+impl Drop for LayerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.driver.remove(&self.id);
+    }
+}
+
+/// The scratch directory of one build, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Nothing may stay mounted under it (the mounts' guards are gone by now).
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Resolves `path` inside `root` the way the kernel would if `root` were
+/// `/`: symlinks are followed, but never out of `root` (`..` stops at it,
+/// absolute targets start at it). With `strict`, a path or a symlink that
+/// *tries* to leave `root` is an error instead (the build context).
+pub fn resolve_in(root: &Path, path: &str, strict: bool) -> std::result::Result<PathBuf, String> {
+    let mut parts: VecDeque<String> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .map(String::from)
+        .collect();
+    let mut cur: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(p) = parts.pop_front() {
+        if p == ".." {
+            if cur.pop().is_none() && strict {
+                return Err(format!("forbidden path outside the build context: {path}"));
+            }
+            continue;
+        }
+        let full = cur
+            .iter()
+            .fold(root.to_path_buf(), |a, c| a.join(c))
+            .join(&p);
+        match std::fs::symlink_metadata(&full) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 40 {
+                    return Err(format!("too many levels of symbolic links: {path}"));
+                }
+                let target = std::fs::read_link(&full).map_err(|e| e.to_string())?;
+                let t = target.to_string_lossy().into_owned();
+                if t.starts_with('/') {
+                    if strict {
+                        return Err(format!(
+                            "forbidden path outside the build context: {path} (a symlink to {t})"
+                        ));
+                    }
+                    cur.clear();
+                }
+                let mut next: VecDeque<String> = t
+                    .split('/')
+                    .filter(|p| !p.is_empty() && *p != ".")
+                    .map(String::from)
+                    .collect();
+                next.extend(parts.drain(..));
+                parts = next;
+            }
+            _ => cur.push(p),
+        }
+    }
+    Ok(cur.iter().fold(root.to_path_buf(), |a, c| a.join(c)))
+}
+
+/// Hashes what a COPY would copy (names, modes, contents, link targets).
+fn hash_tree(h: &mut Hasher, base: &Path, rel: &str) -> std::io::Result<()> {
+    let p = base.join(rel);
+    let m = std::fs::symlink_metadata(&p)?;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = m.permissions().mode();
+    if m.file_type().is_symlink() {
+        let t = std::fs::read_link(&p)?;
+        h.update(format!("L {rel} {}\n", t.display()).as_bytes());
+    } else if m.is_dir() {
+        h.update(format!("D {rel} {mode:o}\n").as_bytes());
+        let mut names: Vec<String> = std::fs::read_dir(&p)?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            hash_tree(h, base, &format!("{rel}/{n}"))?;
+        }
+    } else if m.is_file() {
+        h.update(format!("F {rel} {mode:o} {}\n", m.len()).as_bytes());
+        let mut f = std::fs::File::open(&p)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(())
+}
+
+/// Copies `src` (a file, symlink or directory tree) to `dst`, owned by `owner`.
+fn copy_tree(src: &Path, dst: &Path, owner: (u32, u32)) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, PermissionsExt};
+    let m = std::fs::symlink_metadata(src)?;
+    if m.file_type().is_symlink() {
+        let _ = std::fs::remove_file(dst);
+        std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)?;
+    } else if m.is_dir() {
+        if !dst.is_dir() {
+            let _ = std::fs::remove_file(dst);
+            std::fs::create_dir(dst)?;
+        }
+        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(m.permissions().mode()))?;
+        for e in std::fs::read_dir(src)?.flatten() {
+            copy_tree(&e.path(), &dst.join(e.file_name()), owner)?;
+        }
+    } else if m.is_file() {
+        if std::fs::symlink_metadata(dst).is_ok_and(|d| !d.is_file()) {
+            let _ = std::fs::remove_file(dst);
+        }
+        std::fs::copy(src, dst)?;
+    } else {
+        return Ok(()); // devices, fifos, sockets: not copied
+    }
+    lchown(dst, Some(owner.0), Some(owner.1))
+}
+
+/// Creates the directories of `dir` (already resolved inside the root).
+fn mkdir_p(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Whether `file` is a tar archive (plain, gzip or zstd): ADD extracts those.
+fn is_archive(file: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(file) else {
+        return false;
+    };
+    let mut br = std::io::BufReader::new(f);
+    let Ok(head) = std::io::BufRead::fill_buf(&mut br) else {
+        return false;
+    };
+    let c = ::images::media::sniff(head);
+    let Ok(r) = ::images::layer::decompress(br, c) else {
+        return false;
+    };
+    let mut a = tar::Archive::new(r);
+    let ok = matches!(a.entries().map(|mut e| e.next()), Ok(Some(Ok(_))));
+    ok
+}
+
+/// Applies a metadata instruction to an image config document; returns
+/// the history message (`ENV A=1`, `CMD ["sh"]`). Shared with `commit --change`.
+pub fn apply_meta(
+    doc: &mut Value,
+    cmd: &Cmd,
+    shell: &[String],
+    cmd_set: &mut bool,
+) -> std::result::Result<String, String> {
+    let err = |e: ::images::Error| e.to_string();
+    if !doc["config"].is_object() {
+        doc["config"] = json!({});
+    }
+    let cfg = &mut doc["config"];
+    let obj = |cfg: &mut Value, k: &str| {
+        if !cfg[k].is_object() {
+            cfg[k] = json!({});
+        }
+    };
+    Ok(match cmd {
+        Cmd::Env(pairs) => {
+            let mut env: Vec<String> = cfg["Env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            for (k, v) in pairs {
+                let kv = format!("{k}={v}");
+                match env
+                    .iter_mut()
+                    .find(|e| e.split('=').next() == Some(k.as_str()))
+                {
+                    Some(e) => *e = kv,
+                    None => env.push(kv),
+                }
+            }
+            cfg["Env"] = json!(env);
+            let msg: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("ENV {}", msg.join(" "))
+        }
+        Cmd::Label(pairs) => {
+            obj(cfg, "Labels");
+            for (k, v) in pairs {
+                cfg["Labels"][k] = json!(v);
+            }
+            let msg: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("LABEL {}", msg.join(" "))
+        }
+        Cmd::Cmd(form) => {
+            let argv = form.argv(shell);
+            cfg["Cmd"] = json!(argv);
+            *cmd_set = true;
+            format!("CMD {}", go_list(&argv))
+        }
+        Cmd::Entrypoint(form) => {
+            let argv = form.argv(shell);
+            cfg["Entrypoint"] = json!(argv);
+            if !*cmd_set {
+                cfg["Cmd"] = Value::Null;
+            }
+            format!("ENTRYPOINT {}", go_list(&argv))
+        }
+        Cmd::User(u) => {
+            ::images::runtime::check_user(u).map_err(err)?;
+            cfg["User"] = json!(u);
+            format!("USER {u}")
+        }
+        Cmd::Workdir(w) => {
+            let joined = if w.starts_with('/') {
+                w.clone()
+            } else {
+                let base = cfg["WorkingDir"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("/");
+                format!("{}/{w}", base.trim_end_matches('/'))
+            };
+            let clean = ::images::runtime::check_workdir(&joined).map_err(err)?;
+            cfg["WorkingDir"] = json!(clean);
+            format!("WORKDIR {clean}")
+        }
+        Cmd::Expose(ports) => {
+            obj(cfg, "ExposedPorts");
+            let mut norm = Vec::new();
+            for p in ports {
+                let p = ::images::runtime::check_port(p).map_err(err)?;
+                cfg["ExposedPorts"][&p] = json!({});
+                norm.push(p);
+            }
+            format!("EXPOSE {}", norm.join(" "))
+        }
+        Cmd::Volume(vols) => {
+            obj(cfg, "Volumes");
+            for v in vols {
+                let v = ::images::runtime::check_volume(v).map_err(err)?;
+                cfg["Volumes"][&v] = json!({});
+            }
+            format!("VOLUME [{}]", vols.join(" "))
+        }
+        Cmd::StopSignal(s) => {
+            crate::runtime::container::parse_signal(s).map_err(|e| e.to_string())?;
+            cfg["StopSignal"] = json!(s);
+            format!("STOPSIGNAL {s}")
+        }
+        Cmd::Healthcheck(h) => {
+            let test = match &h.test {
+                None => json!(["NONE"]),
+                Some(Form::Exec(v)) => json!(std::iter::once("CMD".to_string())
+                    .chain(v.iter().cloned())
+                    .collect::<Vec<_>>()),
+                Some(Form::Shell(s)) => json!(["CMD-SHELL", s]),
+            };
+            let mut hc = json!({ "Test": test });
+            let dur = |s: &Option<String>| s.as_deref().and_then(dockerfile::parse_duration);
+            if let Some(d) = dur(&h.interval) {
+                hc["Interval"] = json!(d);
+            }
+            if let Some(d) = dur(&h.timeout) {
+                hc["Timeout"] = json!(d);
+            }
+            if let Some(d) = dur(&h.start_period) {
+                hc["StartPeriod"] = json!(d);
+            }
+            if let Some(r) = h.retries {
+                hc["Retries"] = json!(r);
+            }
+            let msg = format!("HEALTHCHECK {hc}");
+            cfg["Healthcheck"] = hc;
+            msg
+        }
+        Cmd::Shell(v) => {
+            cfg["Shell"] = json!(v);
+            format!("SHELL {}", go_list(v))
+        }
+        Cmd::Maintainer(m) => {
+            doc["author"] = json!(m);
+            format!("MAINTAINER {m}")
+        }
+        other => return Err(format!("{other:?} does not change the image config")),
+    })
+}
+
+/// One stage of a (multi-stage) build.
+struct Stage {
+    /// `AS name`.
+    name: Option<String>,
+    cur: Current,
+    /// ARGs declared in this stage, with their values.
+    args: Vec<(String, String)>,
+    /// `SHELL`.
+    shell: Vec<String>,
+    /// Whether CMD was set in this stage (ENTRYPOINT then keeps it).
+    cmd_set: bool,
+}
+
+/// One build.
+struct Build<'a> {
+    engine: &'a Arc<Engine>,
+    opts: &'a BuildOptions,
+    out: &'a Progress,
+    df: Dockerfile,
+    context: PathBuf,
+    scratch: PathBuf,
+    /// Finished stages: (name, result).
+    stages: Vec<(Option<String>, Current)>,
+    used_args: BTreeSet<String>,
+    /// Containers to remove at the end.
+    cache: BTreeMap<String, String>,
+}
+
+fn cache_file(root: &Path) -> PathBuf {
+    root.join("build-cache.json")
+}
+
+/// Docker's `%q` of a string list: `["/bin/sh" "-c" "echo hi"]`.
+fn go_list(v: &[String]) -> String {
+    let items: Vec<String> = v.iter().map(|s| json!(s).to_string()).collect();
+    format!("[{}]", items.join(" "))
+}
+
+impl Build<'_> {
+    fn step_err(&self, ins: &Instruction, m: impl std::fmt::Display) -> ApiError {
+        ApiError::bad(format!("{}:{}: {}: {m}", self.df.file, ins.line, ins.name))
+    }
+
+    fn cache_get(&self, key: &str) -> Option<Current> {
+        let id = self.cache.get(key)?;
+        let img = self.engine.images.resolve(id).ok()?;
+        Current::of(&img).ok()
+    }
+
+    fn cache_put(&mut self, key: String, id: &str) -> Result<()> {
+        self.cache.insert(key, id.to_string());
+        util::write_atomic(
+            &cache_file(&self.engine.opts.root),
+            &serde_json::to_vec_pretty(&self.cache).unwrap_or_default(),
+        )
+        .map_err(internal)
+    }
+
+    /// Runs `make` unless the cache has the step; either way moves the stage on.
+    fn cached(
+        &mut self,
+        st: &mut Stage,
+        created_by: String,
+        content: &str,
+        make: impl FnOnce(&mut Self, &Stage) -> Result<(Value, Option<Layer>)>,
+    ) -> Result<()> {
+        let key = digest::sha256(
+            format!(
+                "parent={}\nstep={created_by}\ncontent={content}\n",
+                st.cur.id
+            )
+            .as_bytes(),
+        )
+        .to_string();
+        if !self.opts.no_cache {
+            if let Some(hit) = self.cache_get(&key) {
+                self.out.say(" ---> Using cache\n");
+                self.out.say(format!(" ---> {}\n", short(&hit.id)));
+                st.cur = hit;
+                return Ok(());
+            }
+        }
+        let (doc, layer) = make(self, st)?;
+        let next = commit_step(
+            self.engine,
+            &st.cur,
+            doc,
+            layer.as_ref(),
+            json!({ "created_by": created_by }),
+        )?;
+        self.cache_put(key, &next.id)?;
+        self.out.say(format!(" ---> {}\n", short(&next.id)));
+        st.cur = next;
+        Ok(())
+    }
+
+    /// The base of `FROM`: scratch, an earlier stage, or an image.
+    fn base(&self, image: &str) -> Result<Current> {
+        if image == "scratch" {
+            return Ok(Current::scratch());
+        }
+        let lower = image.to_ascii_lowercase();
+        if let Some((_, c)) = self
+            .stages
+            .iter()
+            .rev()
+            .find(|(n, _)| n.as_deref() == Some(lower.as_str()))
+        {
+            return Ok(c.clone());
+        }
+        let img = self.engine.images.resolve(image).map_err(|e| {
+            ApiError::not_found(format!(
+                "{} (pull it first: mini-docker pull {image})",
+                e.message
+            ))
+        })?;
+        Current::of(&img)
+    }
+
+    /// A writable layer on `cur`, mounted, for `f` to change; its diff.
+    fn fs_step(&self, cur: &Current, f: impl FnOnce(&Path) -> Result<()>) -> Result<Option<Layer>> {
+        let driver = self.engine.images.driver();
+        let top = self.top_layer(driver.as_ref(), cur)?;
+        let id = format!("md-build-{}", &util::new_id()[..16]);
+        driver.create_rw(&id, top.as_deref()).map_err(internal)?;
+        let guard = LayerGuard {
+            driver: driver.as_ref(),
+            id: id.clone(),
+        };
+        let mnt = self.scratch.join(&id);
+        std::fs::create_dir_all(&mnt).map_err(internal)?;
+        {
+            let mounts = driver.mounts(&id, &mnt).map_err(internal)?;
+            let _mounted = unionfs::Mounted::apply_all(&mounts).map_err(internal)?;
+            f(&mnt)?;
+        }
+        let layer = diff_to_layer(self.engine, driver.as_ref(), &id, false);
+        drop(guard);
+        layer
+    }
+
+    /// The driver layer holding `cur`'s files (unpacked on first use).
+    fn top_layer(&self, driver: &dyn unionfs::Driver, cur: &Current) -> Result<Option<String>> {
+        if cur.layers.is_empty() {
+            return Ok(None);
+        }
+        let img = self.engine.images.resolve(&cur.id)?;
+        let (_, top) =
+            ::images::layer::unpack_into_driver(driver, &self.engine.images.store.blobs, &img)
+                .map_err(internal)?;
+        Ok(top)
+    }
+
+    fn shell_prefix(st: &Stage) -> String {
+        st.shell.join(" ")
+    }
+
+    /// One instruction of a stage.
+    fn step(&mut self, st: &mut Stage, ins: &Instruction) -> Result<()> {
+        let mut vars: Vec<(String, String)> = st.args.clone();
+        vars.extend(st.cur.env());
+        let cmd = ins
+            .expand(&self.df, &vars)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let nop = format!("{} #(nop) ", Self::shell_prefix(st));
+        let mut doc = st.cur.doc.clone();
+        if !doc["config"].is_object() {
+            doc["config"] = json!({});
+        }
+        let created_by = match cmd {
+            Cmd::From { .. } => unreachable!("FROM starts a stage"),
+            Cmd::Run(form) => return self.run(st, ins, form),
+            Cmd::Copy(spec) => return self.copy(st, ins, spec, false),
+            Cmd::Add(spec) => return self.copy(st, ins, spec, true),
+            Cmd::Workdir(w) => return self.workdir(st, ins, &w),
+            Cmd::Arg(args) => {
+                let mut msg = Vec::new();
+                for (k, default) in args {
+                    let given = self.opts.build_args.get(&k).cloned().flatten();
+                    if self.opts.build_args.contains_key(&k) {
+                        self.used_args.insert(k.clone());
+                    }
+                    msg.push(match &default {
+                        Some(d) => format!("{k}={d}"),
+                        None => k.clone(),
+                    });
+                    if let Some(v) = given.or(default) {
+                        st.args.retain(|(x, _)| *x != k);
+                        st.args.push((k, v));
+                    }
+                }
+                format!("{nop} ARG {}", msg.join(" "))
+            }
+            other => {
+                if let Cmd::Shell(v) = &other {
+                    st.shell = v.clone();
+                }
+                let msg = apply_meta(&mut doc, &other, &st.shell, &mut st.cmd_set)
+                    .map_err(|m| self.step_err(ins, m))?;
+                format!("{nop} {msg}")
+            }
+        };
+        self.cached(st, created_by, "", move |_, _| Ok((doc, None)))
+    }
+
+    /// `WORKDIR`: the config, and the directory made in the filesystem.
+    fn workdir(&mut self, st: &mut Stage, ins: &Instruction, w: &str) -> Result<()> {
+        let joined = if w.starts_with('/') {
+            w.to_string()
+        } else {
+            format!("{}/{w}", st.cur.workdir())
+        };
+        let clean = ::images::runtime::check_workdir(&joined).map_err(|e| self.step_err(ins, e))?;
+        let created_by = format!("{} #(nop) WORKDIR {clean}", Self::shell_prefix(st));
+        let mut doc = st.cur.doc.clone();
+        doc["config"]["WorkingDir"] = json!(clean);
+        let dir = clean.clone();
+        self.cached(st, created_by, "", move |b, st| {
+            let layer = b.fs_step(&st.cur, |root| {
+                let p = resolve_in(root, &dir, false).map_err(ApiError::bad)?;
+                mkdir_p(&p).map_err(internal)
+            })?;
+            Ok((doc, layer))
+        })
+    }
+
+    /// `RUN`: a container from the current image, its diff as the layer.
+    fn run(&mut self, st: &mut Stage, ins: &Instruction, form: Form) -> Result<()> {
+        let argv = form.argv(&st.shell);
+        let env_keys: BTreeSet<String> = st.cur.env().into_iter().map(|(k, _)| k).collect();
+        let args_env: Vec<String> = st
+            .args
+            .iter()
+            .filter(|(k, _)| !env_keys.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let created_by = if args_env.is_empty() {
+            argv.join(" ")
+        } else {
+            format!(
+                "|{} {} {}",
+                args_env.len(),
+                args_env.join(" "),
+                argv.join(" ")
+            )
+        };
+        let doc = st.cur.doc.clone();
+        let line = ins.line;
+        self.cached(st, created_by, "", move |b, st| {
+            let layer = b.run_container(&st.cur, &argv, &args_env, line)?;
+            Ok((doc, layer))
+        })
+    }
+
+    fn run_container(
+        &self,
+        cur: &Current,
+        argv: &[String],
+        env: &[String],
+        _line: usize,
+    ) -> Result<Option<Layer>> {
+        let e = self.engine;
+        let body = json!({
+            "Image": cur.id,
+            "Cmd": argv,
+            "Entrypoint": [],
+            "Env": env,
+            "Labels": {},
+            "HostConfig": {"NetworkMode": self.opts.network_mode},
+        });
+        let id = e.create(None, &body)?;
+        self.out.say(format!(" ---> Running in {}\n", short(&id)));
+        let started = e.start(&id);
+        let log = super::shim::log_file(&e.dir(&id), &id);
+        let mut offset = 0;
+        let pump = |offset: &mut u64| {
+            let (lines, next) = super::logs::read_from(&log, *offset);
+            *offset = next;
+            for l in lines {
+                self.out.say(l.log);
+            }
+        };
+        if let Err(err) = started {
+            let _ = e.remove(&id, true);
+            return Err(err);
+        }
+        loop {
+            pump(&mut offset);
+            let c = e.find(&id)?;
+            if !c.state.running && c.exits > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        pump(&mut offset);
+        let c = e.find(&id)?;
+        if c.state.exit_code != 0 {
+            if self.opts.force_rm {
+                let _ = e.remove(&id, true);
+            }
+            return Err(ApiError::bad(format!(
+                "The command '{}' returned a non-zero code: {}",
+                argv.join(" "),
+                c.state.exit_code
+            )));
+        }
+        let driver = e.images.driver();
+        let layer = diff_to_layer(e, driver.as_ref(), &c.layer, true);
+        if self.opts.rm {
+            self.out
+                .say(format!("Removing intermediate container {}\n", short(&id)));
+            let _ = e.remove(&id, true);
+        }
+        layer
+    }
+
+    /// The sources of a COPY/ADD: (root they are read from, paths resolved).
+    fn sources(&self, root: &Path, strict: bool, srcs: &[String]) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for s in srcs {
+            if s.starts_with("http://") || s.starts_with("https://") {
+                return Err(ApiError::bad(format!(
+                    "ADD from a URL ({s}) is not supported: the daemon does not fetch from the network during a build; download it into the context"
+                )));
+            }
+            if s.contains(['*', '?', '[']) {
+                let pat = ignore::Pattern::new(s).map_err(ApiError::bad)?;
+                let mut hits = Vec::new();
+                walk(root, "", &mut |rel| {
+                    if pat.matches_path(rel) {
+                        hits.push(rel.to_string());
+                    }
+                });
+                if hits.is_empty() {
+                    return Err(ApiError::bad(format!(
+                        "COPY failed: no source files were specified (nothing matches {s})"
+                    )));
+                }
+                hits.sort();
+                for h in hits {
+                    out.push(resolve_in(root, &h, strict).map_err(ApiError::bad)?);
+                }
+                continue;
+            }
+            let p = resolve_in(root, s, strict).map_err(ApiError::bad)?;
+            if std::fs::symlink_metadata(&p).is_err() {
+                return Err(ApiError::bad(format!(
+                    "COPY failed: file not found in build context or excluded by .dockerignore: stat {s}: file does not exist"
+                )));
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
+    /// `COPY`/`ADD`.
+    fn copy(&mut self, st: &mut Stage, ins: &Instruction, spec: CopySpec, add: bool) -> Result<()> {
+        // Where the files come from.
+        let from: Option<Current> = match &spec.from {
+            None => None,
+            Some(f) => {
+                let lower = f.to_ascii_lowercase();
+                let by_name = self
+                    .stages
+                    .iter()
+                    .find(|(n, _)| n.as_deref() == Some(lower.as_str()))
+                    .map(|(_, c)| c.clone());
+                let by_index = f
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| self.stages.get(i))
+                    .map(|(_, c)| c.clone());
+                match by_name.or(by_index) {
+                    Some(c) => Some(c),
+                    None => Some(self.base(f).map_err(|e| self.step_err(ins, e.message))?),
+                }
+            }
+        };
+        let workdir = st.cur.workdir();
+        let dest = if spec.dest.starts_with('/') {
+            spec.dest.clone()
+        } else {
+            format!("{}/{}", workdir.trim_end_matches('/'), spec.dest)
+        };
+        let dest_is_dir = spec.dest.ends_with('/') || spec.dest.ends_with("/.");
+        let chown = spec.chown.clone();
+        let word = if add { "ADD" } else { "COPY" };
+        let nop = format!("{} #(nop) ", Self::shell_prefix(st));
+        let srcs = spec.srcs.clone();
+        let step = move |b: &mut Self, st: &Stage, src_root: &Path, strict: bool| {
+            let paths = b
+                .sources(src_root, strict, &srcs)
+                .map_err(|e| b.step_err(ins, e.message))?;
+            // The content digest: what the cache key sees.
+            let mut h = Hasher::new(Algorithm::Sha256);
+            for p in &paths {
+                let rel = p.strip_prefix(src_root).unwrap_or(p);
+                hash_tree(&mut h, src_root, &rel.to_string_lossy()).map_err(internal)?;
+            }
+            let kind = match paths.as_slice() {
+                [one] if one.is_dir() => "dir",
+                [_] => "file",
+                _ => "multi",
+            };
+            let content = format!("{kind}:{}", digest::hex_of(&h.finish()));
+            let created_by = format!("{nop}{word} {content} in {} ", spec.dest);
+            let multi = paths.len() > 1;
+            let doc = st.cur.doc.clone();
+            let cur = st.cur.clone();
+            let make = move |b: &mut Self, _: &Stage| -> Result<(Value, Option<Layer>)> {
+                let layer = b.fs_step(&cur, |root| {
+                    let read = |p: &str| {
+                        resolve_in(root, p, false)
+                            .ok()
+                            .and_then(|p| std::fs::read_to_string(p).ok())
+                            .unwrap_or_default()
+                    };
+                    let owner = match &chown {
+                        None => (0, 0),
+                        Some(c) => ::images::runtime::resolve_user(
+                            c,
+                            &read("/etc/passwd"),
+                            &read("/etc/group"),
+                        )
+                        .map_err(|e| ApiError::bad(format!("--chown={c}: {e}")))?,
+                    };
+                    for p in &paths {
+                        let into_dir = dest_is_dir
+                            || multi
+                            || p.is_dir()
+                            || resolve_in(root, &dest, false).is_ok_and(|d| d.is_dir());
+                        let target = if p.is_dir() || (add && is_archive(p)) {
+                            dest.clone()
+                        } else if into_dir {
+                            format!(
+                                "{}/{}",
+                                dest.trim_end_matches('/'),
+                                p.file_name().unwrap_or_default().to_string_lossy()
+                            )
+                        } else {
+                            dest.clone()
+                        };
+                        let t = resolve_in(root, &target, false).map_err(ApiError::bad)?;
+                        if let Some(parent) = t.parent() {
+                            mkdir_p(parent).map_err(internal)?;
+                        }
+                        if add && p.is_file() && is_archive(p) {
+                            mkdir_p(&t).map_err(internal)?;
+                            let f = std::fs::File::open(p).map_err(internal)?;
+                            let mut br = std::io::BufReader::new(f);
+                            let c = ::images::media::sniff(
+                                std::io::BufRead::fill_buf(&mut br).map_err(internal)?,
+                            );
+                            let r = ::images::layer::decompress(br, c).map_err(internal)?;
+                            let opts = unionfs::ApplyOptions {
+                                whiteouts: unionfs::WhiteoutMode::Delete,
+                                ..Default::default()
+                            };
+                            unionfs::apply(r, &t, &opts).map_err(internal)?;
+                        } else if p.is_dir() {
+                            mkdir_p(&t).map_err(internal)?;
+                            for e in std::fs::read_dir(p).map_err(internal)?.flatten() {
+                                copy_tree(&e.path(), &t.join(e.file_name()), owner)
+                                    .map_err(internal)?;
+                            }
+                        } else {
+                            copy_tree(p, &t, owner).map_err(internal)?;
+                        }
+                    }
+                    Ok(())
+                })?;
+                Ok((doc, layer))
+            };
+            Ok::<_, ApiError>((created_by, content, make))
+        };
+        match from {
+            None => {
+                let ctx = self.context.clone();
+                let (created_by, content, make) = step(self, st, &ctx, true)?;
+                self.cached(st, created_by, &content, make)
+            }
+            Some(src) => {
+                // Read from the other image's files, mounted for the step.
+                self.with_rootfs_step(st, &src, step)
+            }
+        }
+    }
+
+    fn with_rootfs_step<M>(
+        &mut self,
+        st: &mut Stage,
+        src: &Current,
+        step: impl FnOnce(&mut Self, &Stage, &Path, bool) -> Result<(String, String, M)>,
+    ) -> Result<()>
+    where
+        M: FnOnce(&mut Self, &Stage) -> Result<(Value, Option<Layer>)>,
+    {
+        let driver = self.engine.images.driver();
+        let top = self.top_layer(driver.as_ref(), src)?;
+        let id = format!("md-build-{}", &util::new_id()[..16]);
+        driver.create_rw(&id, top.as_deref()).map_err(internal)?;
+        let _guard = LayerGuard {
+            driver: driver.as_ref(),
+            id: id.clone(),
+        };
+        let mnt = self.scratch.join(&id);
+        std::fs::create_dir_all(&mnt).map_err(internal)?;
+        let mounts = driver.mounts(&id, &mnt).map_err(internal)?;
+        let _mounted = unionfs::Mounted::apply_all(&mounts).map_err(internal)?;
+        let (created_by, content, make) = step(self, st, &mnt, false)?;
+        self.cached(st, created_by, &content, make)
+    }
+}
+
+/// Every path under `root` (relative, `/`-separated), depth first.
+fn walk(root: &Path, rel: &str, f: &mut dyn FnMut(&str)) {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let r = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        f(&r);
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            walk(root, &r, f);
+        }
+    }
+}
+
+/// Runs a whole build; returns the final image id.
+pub fn build(
+    engine: &Arc<Engine>,
+    opts: &BuildOptions,
+    context_tar: &Path,
+    out: &Progress,
+) -> Result<String> {
+    // The context, unpacked safely into a scratch directory.
+    let scratch = engine.opts.root.join("builds").join(&util::new_id()[..16]);
+    std::fs::create_dir_all(&scratch).map_err(internal)?;
+    let _scratch = Scratch(scratch.clone());
+    let context = scratch.join("context");
+    std::fs::create_dir_all(&context).map_err(internal)?;
+    let tar = std::fs::File::open(context_tar).map_err(internal)?;
+    let apply_opts = unionfs::ApplyOptions {
+        whiteouts: unionfs::WhiteoutMode::Delete,
+        ..Default::default()
+    };
+    let mut br = std::io::BufReader::new(tar);
+    let c = ::images::media::sniff(std::io::BufRead::fill_buf(&mut br).map_err(internal)?);
+    let r = ::images::layer::decompress(br, c).map_err(internal)?;
+    if let Err(e) = unionfs::apply(r, &context, &apply_opts) {
+        // An empty body is an empty context.
+        if std::fs::metadata(context_tar).map(|m| m.len()).unwrap_or(0) > 0 {
+            return Err(ApiError::bad(format!(
+                "the build context is not a tar: {e}"
+            )));
+        }
+    }
+    // The Dockerfile, from inside the context only.
+    let df_path = resolve_in(&context, &opts.dockerfile, true).map_err(ApiError::bad)?;
+    let text = std::fs::read_to_string(&df_path).map_err(|e| {
+        ApiError::bad(format!(
+            "Cannot locate specified Dockerfile: {} ({e})",
+            opts.dockerfile
+        ))
+    })?;
+    let df =
+        dockerfile::parse(&opts.dockerfile, &text).map_err(|e| ApiError::bad(e.to_string()))?;
+    let cache: BTreeMap<String, String> = std::fs::read(cache_file(&engine.opts.root))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut b = Build {
+        engine,
+        opts,
+        out,
+        df: df.clone(),
+        context,
+        scratch: scratch.clone(),
+        stages: vec![],
+        used_args: BTreeSet::new(),
+        cache,
+    };
+    if let Some(t) = &opts.target {
+        let known = df
+            .instructions
+            .iter()
+            .any(|i| matches!(&i.cmd, Cmd::From { name: Some(n), .. } if n == t));
+        if !known {
+            return Err(ApiError::bad(format!(
+                "failed to reach build target {t} in Dockerfile"
+            )));
+        }
+    }
+    let total = df.instructions.len();
+    let mut meta_args: Vec<(String, String)> = Vec::new();
+    let mut stage: Option<Stage> = None;
+    let mut done = false;
+    for (n, ins) in df.instructions.iter().enumerate() {
+        if let (Cmd::From { .. }, Some(st)) = (&ins.cmd, stage.as_ref()) {
+            if opts.target.is_some() && st.name == opts.target {
+                done = true;
+                break;
+            }
+        }
+        out.say(format!("Step {}/{total} : {ins}\n", n + 1));
+        match (&ins.cmd, stage.as_mut()) {
+            (Cmd::From { .. }, _) => {
+                if let Some(st) = stage.take() {
+                    b.stages.push((st.name, st.cur));
+                }
+                let Cmd::From { image, name, .. } = ins
+                    .expand(&df, &meta_args)
+                    .map_err(|e| ApiError::bad(e.to_string()))?
+                else {
+                    unreachable!("expand keeps the instruction")
+                };
+                let cur = b.base(&image)?;
+                if !cur.id.is_empty() {
+                    out.say(format!(" ---> {}\n", short(&cur.id)));
+                }
+                stage = Some(Stage {
+                    name,
+                    cur,
+                    args: vec![],
+                    shell: vec!["/bin/sh".into(), "-c".into()],
+                    cmd_set: false,
+                });
+            }
+            (Cmd::Arg(args), None) => {
+                for (k, default) in args {
+                    if b.opts.build_args.contains_key(k) {
+                        b.used_args.insert(k.clone());
+                    }
+                    let v = b.opts.build_args.get(k).cloned().flatten();
+                    if let Some(v) = v.or(default.clone()) {
+                        meta_args.push((k.clone(), v));
+                    }
+                }
+            }
+            (_, Some(st)) => b.step(st, ins)?,
+            (_, None) => unreachable!("the parser makes FROM come first"),
+        }
+    }
+    let _ = done;
+    let last = stage.ok_or_else(|| ApiError::bad("no build stage"))?;
+    if last.cur.id.is_empty() {
+        // `FROM scratch` and nothing else: an empty image still gets a config.
+        return Err(ApiError::bad(
+            "the build made no image: FROM scratch needs at least one more instruction",
+        ));
+    }
+    let unused: Vec<&String> = opts
+        .build_args
+        .keys()
+        .filter(|k| !b.used_args.contains(*k))
+        .collect();
+    if !unused.is_empty() {
+        out.say(format!(
+            "[Warning] One or more build-args [{}] were not consumed\n",
+            unused
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    let id = last.cur.id.clone();
+    out.aux(json!({ "ID": id }));
+    if opts.quiet {
+        out.send(json!({ "stream": format!("{id}\n") }));
+    }
+    out.say(format!("Successfully built {}\n", short(&id)));
+    for t in &opts.tags {
+        let (repo, tag) = crate::client::images::split_ref(t);
+        engine.images.tag(&id, repo, tag)?;
+        out.say(format!("Successfully tagged {repo}:{tag}\n"));
+    }
+    Ok(id)
+}
+
+/// `POST /build`.
+pub async fn handler(State(e): State<Arc<Engine>>, req: Request) -> Response {
+    let raw = req.uri().query().unwrap_or("").to_string();
+    let opts = match BuildOptions::from_query(&raw) {
+        Ok(o) => o,
+        Err(err) => return err.into_response(),
+    };
+    // The context, into a temp file first.
+    let tmp = match tempfile::NamedTempFile::new_in(&e.opts.root) {
+        Ok(t) => t,
+        Err(err) => return internal(err).into_response(),
+    };
+    let mut file = match tmp.reopen() {
+        Ok(f) => f,
+        Err(err) => return internal(err).into_response(),
+    };
+    let mut s = req.into_body().into_data_stream();
+    while let Some(chunk) = s.next().await {
+        let ok = chunk
+            .map_err(|x| x.to_string())
+            .and_then(|c| file.write_all(&c).map_err(|x| x.to_string()));
+        if let Err(m) = ok {
+            return ApiError::bad(format!("read the build context: {m}")).into_response();
+        }
+    }
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let quiet = opts.quiet;
+    tokio::task::spawn_blocking(move || {
+        let p = Progress { tx, quiet };
+        if let Err(err) = build(&e, &opts, tmp.path(), &p) {
+            p.error(&err.message);
+        }
+        drop(tmp);
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|o| o.map(Ok::<_, std::convert::Infallible>))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
