@@ -152,6 +152,10 @@ pub fn build(c: &Client, a: BuildArgs) -> Result<u8, Failure> {
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
             h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_entry_type(tar::EntryType::Regular);
             b.append_data(&mut h, name, bytes.as_slice())?;
         }
         b.into_inner()?

@@ -477,7 +477,12 @@ fn hash_tree(h: &mut Hasher, base: &Path, rel: &str) -> std::io::Result<()> {
             .collect();
         names.sort();
         for n in names {
-            hash_tree(h, base, &format!("{rel}/{n}"))?;
+            let child = if rel.is_empty() {
+                n
+            } else {
+                format!("{rel}/{n}")
+            };
+            hash_tree(h, base, &child)?;
         }
     } else if m.is_file() {
         h.update(format!("F {rel} {mode:o} {}\n", m.len()).as_bytes());
@@ -1312,9 +1317,21 @@ pub fn build(
                 else {
                     unreachable!("expand keeps the instruction")
                 };
-                let cur = b.base(&image)?;
+                let mut cur = b.base(&image)?;
                 if !cur.id.is_empty() {
                     out.say(format!(" ---> {}\n", short(&cur.id)));
+                }
+                // Like Docker, every stage's config gets a PATH if it has none.
+                if !cur.env().iter().any(|(k, _)| k == "PATH") {
+                    let mut env: Vec<Value> = cur.doc["config"]["Env"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    env.push(json!(format!("PATH={}", ::images::runtime::DEFAULT_PATH)));
+                    if !cur.doc["config"].is_object() {
+                        cur.doc["config"] = json!({});
+                    }
+                    cur.doc["config"]["Env"] = Value::Array(env);
                 }
                 stage = Some(Stage {
                     name,

@@ -126,8 +126,8 @@ pub fn history(engine: &super::Engine, name: &str) -> Result<Value> {
         } else {
             layer_index -= 1;
             match id.as_ref().and_then(|id| made.get(id)) {
-                Some(m) if m.size > 0 => m.size,
-                _ => sizes[layer_index],
+                Some(m) => m.size,
+                None => sizes[layer_index],
             }
         };
         let tags = id.as_deref().map(tags_of).unwrap_or_default();
