@@ -38,3 +38,6 @@
 pub mod dockerfile;
 pub mod ignore;
 pub mod shellword;
+
+#[cfg(test)]
+mod fuzz_tests;
