@@ -143,6 +143,9 @@ const CONFIG_KEYS: &[&str] = &[
     "ExposedPorts",
     "Labels",
     "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
 ];
 
 /// The compared part of an image config: empty values are absent.
@@ -216,6 +219,11 @@ fn build_every_instruction_and_run_the_images() {
     assert_eq!(cfg["Labels"]["org.example.name"], "mini build");
     assert_eq!(cfg["User"], "nobody:nogroup");
     assert_eq!(cfg["Entrypoint"], serde_json::json!(["/bin/echo"]));
+    assert_eq!(cfg["StopSignal"], "SIGQUIT");
+    assert_eq!(
+        cfg["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000u64, "Retries": 2})
+    );
     assert!(cfg["ExposedPorts"].get("53/udp").is_some(), "{cfg}");
     assert!(cfg["Volumes"].get("/logs").is_some(), "{cfg}");
     let out = d.ok(&["run", "--rm", "mdb-metadata:1"]);
@@ -466,6 +474,8 @@ fn commit_burns_the_rw_layer_and_changes_into_an_image() {
         "mdb-committed:v1",
     ]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
+    let comment = d.ok(&["inspect", "-f", "{{.Comment}}", "mdb-committed:v1"]);
+    assert_eq!(comment, "a message\n");
     assert_eq!(d.ok(&["run", "--rm", "mdb-committed:v1"]), "committed\n");
     let out = d.ok(&[
         "run",

@@ -139,11 +139,31 @@ impl BuildOptions {
 pub struct Progress {
     tx: mpsc::Sender<Bytes>,
     quiet: bool,
+    /// The client went away (the stream could not be written).
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
+    /// A stream into `tx`.
+    pub fn new(tx: mpsc::Sender<Bytes>, quiet: bool) -> Progress {
+        Progress {
+            tx,
+            quiet,
+            gone: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
     fn send(&self, v: Value) {
-        let _ = self.tx.blocking_send(Bytes::from(format!("{v}\r\n")));
+        if self
+            .tx
+            .blocking_send(Bytes::from(format!("{v}\r\n")))
+            .is_err()
+        {
+            self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    /// Whether the client hung up (the build then stops at the next step).
+    pub fn gone(&self) -> bool {
+        self.gone.load(std::sync::atomic::Ordering::Relaxed) || self.tx.is_closed()
     }
     /// A line of text (`{"stream": …}`), unless quiet.
     pub fn say(&self, s: impl Into<String>) {
@@ -741,10 +761,19 @@ impl Build<'_> {
     }
 
     fn cache_put(&mut self, key: String, id: &str) -> Result<()> {
+        static WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _g = WRITE.lock().unwrap_or_else(|e| e.into_inner());
+        // Another build may have added entries meanwhile: merge, then write.
+        let path = cache_file(&self.engine.opts.root);
+        let mut on_disk: BTreeMap<String, String> = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        on_disk.insert(key.clone(), id.to_string());
         self.cache.insert(key, id.to_string());
         util::write_atomic(
-            &cache_file(&self.engine.opts.root),
-            &serde_json::to_vec_pretty(&self.cache).unwrap_or_default(),
+            &path,
+            &serde_json::to_vec_pretty(&on_disk).unwrap_or_default(),
         )
         .map_err(internal)
     }
@@ -757,6 +786,9 @@ impl Build<'_> {
         content: &str,
         make: impl FnOnce(&mut Self, &Stage) -> Result<(Value, Option<Layer>)>,
     ) -> Result<()> {
+        if self.out.gone() {
+            return Err(ApiError::bad("the client went away: build cancelled"));
+        }
         let key = digest::sha256(
             format!(
                 "parent={}\nstep={created_by}\ncontent={content}\n",
@@ -773,7 +805,11 @@ impl Build<'_> {
                 return Ok(());
             }
         }
-        let (doc, layer) = make(self, st)?;
+        let (mut doc, layer) = make(self, st)?;
+        // A commit's comment belongs to that image only.
+        if let Some(m) = doc.as_object_mut() {
+            m.remove("comment");
+        }
         let next = commit_step(
             self.engine,
             &st.cur,
@@ -982,6 +1018,9 @@ impl Build<'_> {
             let c = e.find(&id)?;
             if !c.state.running && c.exits > 0 {
                 break;
+            }
+            if self.out.gone() && c.state.running {
+                let _ = e.kill(&id, "KILL");
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -1421,7 +1460,7 @@ pub async fn handler(State(e): State<Arc<Engine>>, req: Request) -> Response {
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
     let quiet = opts.quiet;
     tokio::task::spawn_blocking(move || {
-        let p = Progress { tx, quiet };
+        let p = Progress::new(tx, quiet);
         if let Err(err) = build(&e, &opts, tmp.path(), &p) {
             p.error(&err.message);
         }

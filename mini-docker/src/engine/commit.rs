@@ -178,6 +178,7 @@ pub fn commit(engine: &Arc<Engine>, o: &CommitOptions, body: &[u8]) -> Result<St
     let mut history = json!({ "created_by": created_by });
     if !o.comment.is_empty() {
         history["comment"] = json!(o.comment);
+        doc["comment"] = json!(o.comment);
     }
     if !o.author.is_empty() {
         history["author"] = json!(o.author);

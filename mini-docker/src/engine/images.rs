@@ -179,8 +179,20 @@ impl Images {
             .map(|c| serde_json::to_value(c).unwrap_or(json!({})))
             .unwrap_or(json!({}));
         let cfg = pascal_case(cfg);
+        // The config as written (Docker's keys the OCI type drops, such as
+        // Healthcheck and Shell, included), the comment and the parent.
+        let raw: Value = serde_json::from_slice(&img.config_bytes).unwrap_or(Value::Null);
+        let cfg = match raw.get("config") {
+            Some(c @ Value::Object(_)) => c.clone(),
+            _ => cfg,
+        };
+        let comment = raw.get("comment").and_then(Value::as_str).unwrap_or("");
+        let parent = super::lineage::all(self.store.root())
+            .get(&id)
+            .map(|m| m.parent.clone())
+            .unwrap_or_default();
         Ok(json!({
-            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": "", "Comment": "",
+            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": parent, "Comment": comment,
             "Created": Self::created(&img), "Container": "", "ContainerConfig": {},
             "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),
             "Config": cfg, "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
