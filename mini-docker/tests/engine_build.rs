@@ -201,6 +201,18 @@ fn build_every_instruction_and_run_the_images() {
     for (name, df, files) in every_instruction("mdb-base:1") {
         let ctx = context(&df, &files);
         add_archive(ctx.path());
+        for f in ["a.txt", "dir/inner/b.txt"]
+            .iter()
+            .filter(|f| files.iter().any(|(n, _)| n == *f))
+        {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+            std::fs::File::options()
+                .write(true)
+                .open(ctx.path().join(f))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
         let tag = format!("mdb-{name}:1");
         let out = d.ok(&["build", "-t", &tag, ctx.path().to_str().unwrap()]);
         let steps = mini_docker::build::dockerfile::parse("Dockerfile", &df)
@@ -234,6 +246,18 @@ fn build_every_instruction_and_run_the_images() {
         "/app/sub\nalpha\nbeta\n# readme\nfrom the archive\nran\nexec\n65534:65534 644\n1:2 644\n0:0 640\n"
     );
     assert_eq!(d.ok(&["run", "--rm", "mdb-files:1"]), "shell form\n");
+    // COPY keeps modification times (a.txt was written in 2001 below).
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "mdb-files:1",
+        "stat",
+        "-c",
+        "%Y",
+        "/app/sub/a.txt",
+        "/dir/inner/b.txt",
+    ]);
+    assert_eq!(out, "1000000000\n1000000000\n");
     assert_eq!(d.ok(&["run", "--rm", "mdb-multistage:1"]), "artifact\n");
     let out = d.ok(&[
         "run",

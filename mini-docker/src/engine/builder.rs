@@ -519,7 +519,8 @@ fn hash_tree(h: &mut Hasher, base: &Path, rel: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Copies `src` (a file, symlink or directory tree) to `dst`, owned by `owner`.
+/// Copies `src` (a file, symlink or directory tree) to `dst`, owned by
+/// `owner`, keeping modes and modification times.
 fn copy_tree(src: &Path, dst: &Path, owner: (u32, u32)) -> std::io::Result<()> {
     use std::os::unix::fs::{lchown, PermissionsExt};
     let m = std::fs::symlink_metadata(src)?;
@@ -535,11 +536,18 @@ fn copy_tree(src: &Path, dst: &Path, owner: (u32, u32)) -> std::io::Result<()> {
         for e in std::fs::read_dir(src)?.flatten() {
             copy_tree(&e.path(), &dst.join(e.file_name()), owner)?;
         }
+        // Last: adding the children changed the directory's time.
+        std::fs::File::open(dst)?.set_modified(m.modified()?)?;
     } else if m.is_file() {
         if std::fs::symlink_metadata(dst).is_ok_and(|d| !d.is_file()) {
             let _ = std::fs::remove_file(dst);
         }
         std::fs::copy(src, dst)?;
+        // COPY keeps the modification time, as Docker's does.
+        std::fs::File::options()
+            .write(true)
+            .open(dst)?
+            .set_modified(m.modified()?)?;
     } else {
         return Ok(()); // devices, fifos, sockets: not copied
     }
