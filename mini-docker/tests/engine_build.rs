@@ -39,6 +39,25 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Nothing of a build stays behind: no scratch directory, no build layer,
+/// no mount under the data root.
+fn assert_no_build_leftovers(d: &Daemon) {
+    let root = d.data_root();
+    let builds: Vec<_> = std::fs::read_dir(root.join("builds"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(builds.is_empty(), "scratch directories left: {builds:?}");
+    let layers: Vec<String> = std::fs::read_dir(root.join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("md-build-"))
+        .collect();
+    assert!(layers.is_empty(), "build layers left: {layers:?}");
+    let mounts = mounts_under(&root);
+    assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+}
+
 /// For each `Step k/N`, whether it said ` ---> Using cache`.
 fn cache_hits(out: &str) -> Vec<bool> {
     let mut v = Vec::new();
@@ -222,8 +241,9 @@ fn build_every_instruction_and_run_the_images() {
         assert!(out.contains(&format!("Step 1/{steps} : FROM")), "{out}");
         assert!(out.contains(&format!("Successfully tagged {tag}")), "{out}");
         assert!(out.contains("Successfully built "), "{out}");
-        // No intermediate container is left behind.
+        // No intermediate container is left behind, nor anything else.
         assert!(d.ids().is_empty(), "containers left: {:?}", d.ids());
+        assert_no_build_leftovers(&d);
     }
     // The images do what their Dockerfiles say.
     let cfg = config_of(&d.ok(&["inspect", "-f", "{{json .Config}}", "mdb-metadata:1"]));
@@ -444,6 +464,7 @@ fn copy_never_reads_outside_the_context_and_workdir_proc_fd_is_refused() {
     }
     let o = d.cli(&["inspect", "mdb-unsafe:1"]);
     assert!(!o.status.success(), "no image was made");
+    assert_no_build_leftovers(&d);
     // A symlink that stays inside the context is followed, like Docker does.
     let ctx = context("FROM mdb-sbase:1\nCOPY inside /x\n", &[("real", "real\n")]);
     std::os::unix::fs::symlink("real", ctx.path().join("inside")).unwrap();

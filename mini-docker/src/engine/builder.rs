@@ -38,10 +38,10 @@
 //!
 //! and on failure `{"errorDetail":{"message":…},"error":…}`.
 
+use super::buildfs::{self, diff_to_layer, resolve_in, CopyPlan, MountedLayer};
 use super::{lineage, util, ApiError, Engine, Result};
 use crate::build::dockerfile::{self, Cmd, CopySpec, Dockerfile, Form, Instruction};
-use crate::build::ignore;
-use ::images::digest::{self, Algorithm, Hasher};
+use ::images::digest;
 use ::images::import::AddedLayer;
 use ::images::media::Compression;
 use ::images::Digest;
@@ -51,8 +51,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{Read, Seek, Write};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -312,111 +312,6 @@ pub fn commit_step(
     Ok(Current { id, doc, layers })
 }
 
-/// Paths a container gets from the engine, not from its command: mount
-/// points of /dev, /proc, /sys and the bind-mounted /etc files. Docker keeps
-/// them in an "init layer" below the container's; here they are left out
-/// of the diff of a RUN step.
-fn engine_made(path: &str) -> bool {
-    let p = path.trim_start_matches("./").trim_end_matches('/');
-    matches!(p, "etc/hosts" | "etc/hostname" | "etc/resolv.conf")
-        || ["dev", "proc", "sys"]
-            .iter()
-            .any(|d| p == *d || p.starts_with(&format!("{d}/")))
-}
-
-/// The diff of driver layer `id` as a layer in the store; `None` when it
-/// changed nothing. With `drop_engine_made`, the engine's mount points go.
-pub fn diff_to_layer(
-    engine: &Engine,
-    driver: &dyn unionfs::Driver,
-    id: &str,
-    drop_engine_made: bool,
-) -> Result<Option<Layer>> {
-    let mut raw = tempfile::tempfile_in(&engine.opts.root).map_err(internal)?;
-    driver.diff(id, &mut raw).map_err(internal)?;
-    raw.rewind().map_err(internal)?;
-    // Pass 1: which names stay.
-    let mut names = Vec::new();
-    {
-        let mut a = tar::Archive::new(&mut raw);
-        for e in a.entries().map_err(internal)? {
-            let e = e.map_err(internal)?;
-            names.push(e.path().map_err(internal)?.to_string_lossy().into_owned());
-        }
-    }
-    let clean = |n: &str| n.trim_start_matches("./").trim_end_matches('/').to_string();
-    let keep: Vec<bool> = names
-        .iter()
-        .map(|n| {
-            if !drop_engine_made {
-                return true;
-            }
-            let c = clean(n);
-            if engine_made(&c) {
-                return false;
-            }
-            // `etc/` is in the diff only because the engine put a file in it.
-            if c == "etc" {
-                return names.iter().any(|o| {
-                    let o = clean(o);
-                    o.starts_with("etc/") && !engine_made(&o)
-                });
-            }
-            true
-        })
-        .collect();
-    if !keep.iter().any(|k| *k) {
-        return Ok(None);
-    }
-    // Pass 2: copy the entries that stay.
-    raw.rewind().map_err(internal)?;
-    let mut filtered = tempfile::tempfile_in(&engine.opts.root).map_err(internal)?;
-    let mut content = 0u64;
-    {
-        let mut b = tar::Builder::new(&mut filtered);
-        let mut a = tar::Archive::new(&mut raw);
-        for (e, k) in a.entries().map_err(internal)?.zip(keep) {
-            let mut e = e.map_err(internal)?;
-            if !k {
-                continue;
-            }
-            let path = e.path().map_err(internal)?.into_owned();
-            let mut h = e.header().clone();
-            let kind = h.entry_type();
-            if kind.is_symlink() || kind.is_hard_link() {
-                let target = e
-                    .link_name()
-                    .map_err(internal)?
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                b.append_link(&mut h, &path, &target).map_err(internal)?;
-            } else {
-                if kind.is_file() {
-                    content += h.size().unwrap_or(0);
-                }
-                b.append_data(&mut h, &path, &mut e).map_err(internal)?;
-            }
-        }
-        b.finish().map_err(internal)?;
-    }
-    filtered.rewind().map_err(internal)?;
-    ::images::import::add_layer(&engine.images.store, filtered, Compression::Gzip)
-        .map(|l| Some((l, content)))
-        .map_err(internal)
-}
-
-/// A driver layer that is removed when dropped.
-struct LayerGuard<'a> {
-    driver: &'a dyn unionfs::Driver,
-    id: String,
-}
-
-impl Drop for LayerGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.driver.remove(&self.id);
-    }
-}
-
 /// The scratch directory of one build, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -425,156 +320,6 @@ impl Drop for Scratch {
         // Nothing may stay mounted under it (the mounts' guards are gone by now).
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Resolves `path` inside `root` the way the kernel would if `root` were
-/// `/`: symlinks are followed, but never out of `root` (`..` stops at it,
-/// absolute targets start at it). With `strict`, a path or a symlink that
-/// *tries* to leave `root` is an error instead (the build context).
-pub fn resolve_in(root: &Path, path: &str, strict: bool) -> std::result::Result<PathBuf, String> {
-    let mut parts: VecDeque<String> = path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .map(String::from)
-        .collect();
-    let mut cur: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(p) = parts.pop_front() {
-        if p == ".." {
-            if cur.pop().is_none() && strict {
-                return Err(format!("forbidden path outside the build context: {path}"));
-            }
-            continue;
-        }
-        let full = cur
-            .iter()
-            .fold(root.to_path_buf(), |a, c| a.join(c))
-            .join(&p);
-        match std::fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > 40 {
-                    return Err(format!("too many levels of symbolic links: {path}"));
-                }
-                let target = std::fs::read_link(&full).map_err(|e| e.to_string())?;
-                let t = target.to_string_lossy().into_owned();
-                if t.starts_with('/') {
-                    if strict {
-                        return Err(format!(
-                            "forbidden path outside the build context: {path} (a symlink to {t})"
-                        ));
-                    }
-                    cur.clear();
-                }
-                let mut next: VecDeque<String> = t
-                    .split('/')
-                    .filter(|p| !p.is_empty() && *p != ".")
-                    .map(String::from)
-                    .collect();
-                next.extend(parts.drain(..));
-                parts = next;
-            }
-            _ => cur.push(p),
-        }
-    }
-    Ok(cur.iter().fold(root.to_path_buf(), |a, c| a.join(c)))
-}
-
-/// Hashes what a COPY would copy (names, modes, contents, link targets).
-fn hash_tree(h: &mut Hasher, base: &Path, rel: &str) -> std::io::Result<()> {
-    let p = base.join(rel);
-    let m = std::fs::symlink_metadata(&p)?;
-    use std::os::unix::fs::PermissionsExt;
-    let mode = m.permissions().mode();
-    if m.file_type().is_symlink() {
-        let t = std::fs::read_link(&p)?;
-        h.update(format!("L {rel} {}\n", t.display()).as_bytes());
-    } else if m.is_dir() {
-        h.update(format!("D {rel} {mode:o}\n").as_bytes());
-        let mut names: Vec<String> = std::fs::read_dir(&p)?
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        for n in names {
-            let child = if rel.is_empty() {
-                n
-            } else {
-                format!("{rel}/{n}")
-            };
-            hash_tree(h, base, &child)?;
-        }
-    } else if m.is_file() {
-        h.update(format!("F {rel} {mode:o} {}\n", m.len()).as_bytes());
-        let mut f = std::fs::File::open(&p)?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-    }
-    Ok(())
-}
-
-/// Copies `src` (a file, symlink or directory tree) to `dst`, owned by
-/// `owner`, keeping modes and modification times.
-fn copy_tree(src: &Path, dst: &Path, owner: (u32, u32)) -> std::io::Result<()> {
-    use std::os::unix::fs::{lchown, PermissionsExt};
-    let m = std::fs::symlink_metadata(src)?;
-    if m.file_type().is_symlink() {
-        let _ = std::fs::remove_file(dst);
-        std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)?;
-    } else if m.is_dir() {
-        if !dst.is_dir() {
-            let _ = std::fs::remove_file(dst);
-            std::fs::create_dir(dst)?;
-        }
-        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(m.permissions().mode()))?;
-        for e in std::fs::read_dir(src)?.flatten() {
-            copy_tree(&e.path(), &dst.join(e.file_name()), owner)?;
-        }
-        // Last: adding the children changed the directory's time.
-        std::fs::File::open(dst)?.set_modified(m.modified()?)?;
-    } else if m.is_file() {
-        if std::fs::symlink_metadata(dst).is_ok_and(|d| !d.is_file()) {
-            let _ = std::fs::remove_file(dst);
-        }
-        std::fs::copy(src, dst)?;
-        // COPY keeps the modification time, as Docker's does.
-        std::fs::File::options()
-            .write(true)
-            .open(dst)?
-            .set_modified(m.modified()?)?;
-    } else {
-        return Ok(()); // devices, fifos, sockets: not copied
-    }
-    lchown(dst, Some(owner.0), Some(owner.1))
-}
-
-/// Creates the directories of `dir` (already resolved inside the root).
-fn mkdir_p(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-}
-
-/// Whether `file` is a tar archive (plain, gzip or zstd): ADD extracts those.
-fn is_archive(file: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(file) else {
-        return false;
-    };
-    let mut br = std::io::BufReader::new(f);
-    let Ok(head) = std::io::BufRead::fill_buf(&mut br) else {
-        return false;
-    };
-    let c = ::images::media::sniff(head);
-    let Ok(r) = ::images::layer::decompress(br, c) else {
-        return false;
-    };
-    let mut a = tar::Archive::new(r);
-    let ok = matches!(a.entries().map(|mut e| e.next()), Ok(Some(Ok(_))));
-    ok
 }
 
 /// Applies a metadata instruction to an image config document; returns
@@ -856,36 +601,23 @@ impl Build<'_> {
 
     /// A writable layer on `cur`, mounted, for `f` to change; its diff.
     fn fs_step(&self, cur: &Current, f: impl FnOnce(&Path) -> Result<()>) -> Result<Option<Layer>> {
-        let driver = self.engine.images.driver();
-        let top = self.top_layer(driver.as_ref(), cur)?;
-        let id = format!("md-build-{}", &util::new_id()[..16]);
-        driver.create_rw(&id, top.as_deref()).map_err(internal)?;
-        let guard = LayerGuard {
-            driver: driver.as_ref(),
-            id: id.clone(),
-        };
-        let mnt = self.scratch.join(&id);
-        std::fs::create_dir_all(&mnt).map_err(internal)?;
-        {
-            let mounts = driver.mounts(&id, &mnt).map_err(internal)?;
-            let _mounted = unionfs::Mounted::apply_all(&mounts).map_err(internal)?;
-            f(&mnt)?;
-        }
-        let layer = diff_to_layer(self.engine, driver.as_ref(), &id, false);
-        drop(guard);
-        layer
+        let layer = MountedLayer::new(self.engine, &self.scratch, cur)?;
+        f(layer.path())?;
+        layer.finish(self.engine)
     }
 
-    /// The driver layer holding `cur`'s files (unpacked on first use).
-    fn top_layer(&self, driver: &dyn unionfs::Driver, cur: &Current) -> Result<Option<String>> {
-        if cur.layers.is_empty() {
-            return Ok(None);
+    /// `COPY --from=<x>`: an earlier stage by name or index, else an image.
+    fn stage_or_image(&self, from: &str) -> Result<Current> {
+        let lower = from.to_ascii_lowercase();
+        let by_name = self
+            .stages
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(lower.as_str()));
+        let by_index = from.parse::<usize>().ok().and_then(|i| self.stages.get(i));
+        match by_name.or(by_index) {
+            Some((_, c)) => Ok(c.clone()),
+            None => self.base(from),
         }
-        let img = self.engine.images.resolve(&cur.id)?;
-        let (_, top) =
-            ::images::layer::unpack_into_driver(driver, &self.engine.images.store.blobs, &img)
-                .map_err(internal)?;
-        Ok(top)
     }
 
     fn shell_prefix(st: &Stage) -> String {
@@ -955,7 +687,7 @@ impl Build<'_> {
         self.cached(st, created_by, "", move |b, st| {
             let layer = b.fs_step(&st.cur, |root| {
                 let p = resolve_in(root, &dir, false).map_err(ApiError::bad)?;
-                mkdir_p(&p).map_err(internal)
+                std::fs::create_dir_all(&p).map_err(internal)
             })?;
             Ok((doc, layer))
         })
@@ -1054,225 +786,59 @@ impl Build<'_> {
         layer
     }
 
-    /// The sources of a COPY/ADD: (root they are read from, paths resolved).
-    fn sources(&self, root: &Path, strict: bool, srcs: &[String]) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        for s in srcs {
-            if s.starts_with("http://") || s.starts_with("https://") {
-                return Err(ApiError::bad(format!(
-                    "ADD from a URL ({s}) is not supported: the daemon does not fetch from the network during a build; download it into the context"
-                )));
-            }
-            if s.contains(['*', '?', '[']) {
-                let pat = ignore::Pattern::new(s).map_err(ApiError::bad)?;
-                let mut hits = Vec::new();
-                walk(root, "", &mut |rel| {
-                    if pat.matches_path(rel) {
-                        hits.push(rel.to_string());
-                    }
-                });
-                if hits.is_empty() {
-                    return Err(ApiError::bad(format!(
-                        "COPY failed: no source files were specified (nothing matches {s})"
-                    )));
-                }
-                hits.sort();
-                for h in hits {
-                    out.push(resolve_in(root, &h, strict).map_err(ApiError::bad)?);
-                }
-                continue;
-            }
-            let p = resolve_in(root, s, strict).map_err(ApiError::bad)?;
-            if std::fs::symlink_metadata(&p).is_err() {
-                return Err(ApiError::bad(format!(
-                    "COPY failed: file not found in build context or excluded by .dockerignore: stat {s}: file does not exist"
-                )));
-            }
-            out.push(p);
-        }
-        Ok(out)
-    }
-
-    /// `COPY`/`ADD`.
+    /// `COPY`/`ADD`: files from the context (or another stage) into a new layer.
     fn copy(&mut self, st: &mut Stage, ins: &Instruction, spec: CopySpec, add: bool) -> Result<()> {
-        // Where the files come from.
-        let from: Option<Current> = match &spec.from {
+        // 1. Where the files come from: the context, where nothing may lead
+        //    out of it; or the files of an earlier stage (or an image),
+        //    mounted for this step.
+        let mounted = match &spec.from {
             None => None,
             Some(f) => {
-                let lower = f.to_ascii_lowercase();
-                let by_name = self
-                    .stages
-                    .iter()
-                    .find(|(n, _)| n.as_deref() == Some(lower.as_str()))
-                    .map(|(_, c)| c.clone());
-                let by_index = f
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| self.stages.get(i))
-                    .map(|(_, c)| c.clone());
-                match by_name.or(by_index) {
-                    Some(c) => Some(c),
-                    None => Some(self.base(f).map_err(|e| self.step_err(ins, e.message))?),
-                }
+                let src = self
+                    .stage_or_image(f)
+                    .map_err(|e| self.step_err(ins, e.message))?;
+                Some(MountedLayer::new(self.engine, &self.scratch, &src)?)
             }
         };
-        let workdir = st.cur.workdir();
+        let (root, strict) = match &mounted {
+            Some(m) => (m.path().to_path_buf(), false),
+            None => (self.context.clone(), true),
+        };
+        // 2. Which files, and the digest of their content: the cache key
+        //    sees it, so changing a copied file rebuilds from here on.
+        let paths =
+            buildfs::sources(&root, strict, &spec.srcs).map_err(|m| self.step_err(ins, m))?;
+        let content = buildfs::content_digest(&root, &paths).map_err(internal)?;
+        let created_by = format!(
+            "{} #(nop) {} {content} in {} ",
+            Self::shell_prefix(st),
+            if add { "ADD" } else { "COPY" },
+            spec.dest
+        );
+        // 3. The copy itself, into a writable layer on the parent.
         let dest = if spec.dest.starts_with('/') {
             spec.dest.clone()
         } else {
-            format!("{}/{}", workdir.trim_end_matches('/'), spec.dest)
+            format!("{}/{}", st.cur.workdir().trim_end_matches('/'), spec.dest)
         };
-        let dest_is_dir = spec.dest.ends_with('/') || spec.dest.ends_with("/.");
-        let chown = spec.chown.clone();
-        let word = if add { "ADD" } else { "COPY" };
-        let nop = format!("{} #(nop) ", Self::shell_prefix(st));
-        let srcs = spec.srcs.clone();
-        let step = move |b: &mut Self, st: &Stage, src_root: &Path, strict: bool| {
-            let paths = b
-                .sources(src_root, strict, &srcs)
-                .map_err(|e| b.step_err(ins, e.message))?;
-            // The content digest: what the cache key sees.
-            let mut h = Hasher::new(Algorithm::Sha256);
-            for p in &paths {
-                let rel = p.strip_prefix(src_root).unwrap_or(p);
-                hash_tree(&mut h, src_root, &rel.to_string_lossy()).map_err(internal)?;
-            }
-            let kind = match paths.as_slice() {
-                [one] if one.is_dir() => "dir",
-                [_] => "file",
-                _ => "multi",
-            };
-            let content = format!("{kind}:{}", digest::hex_of(&h.finish()));
-            let created_by = format!("{nop}{word} {content} in {} ", spec.dest);
-            let multi = paths.len() > 1;
-            let doc = st.cur.doc.clone();
-            let cur = st.cur.clone();
-            let make = move |b: &mut Self, _: &Stage| -> Result<(Value, Option<Layer>)> {
-                let layer = b.fs_step(&cur, |root| {
-                    let read = |p: &str| {
-                        resolve_in(root, p, false)
-                            .ok()
-                            .and_then(|p| std::fs::read_to_string(p).ok())
-                            .unwrap_or_default()
-                    };
-                    let owner = match &chown {
-                        None => (0, 0),
-                        Some(c) => ::images::runtime::resolve_user(
-                            c,
-                            &read("/etc/passwd"),
-                            &read("/etc/group"),
-                        )
-                        .map_err(|e| ApiError::bad(format!("--chown={c}: {e}")))?,
-                    };
-                    for p in &paths {
-                        let into_dir = dest_is_dir
-                            || multi
-                            || p.is_dir()
-                            || resolve_in(root, &dest, false).is_ok_and(|d| d.is_dir());
-                        let target = if p.is_dir() || (add && is_archive(p)) {
-                            dest.clone()
-                        } else if into_dir {
-                            format!(
-                                "{}/{}",
-                                dest.trim_end_matches('/'),
-                                p.file_name().unwrap_or_default().to_string_lossy()
-                            )
-                        } else {
-                            dest.clone()
-                        };
-                        let t = resolve_in(root, &target, false).map_err(ApiError::bad)?;
-                        if let Some(parent) = t.parent() {
-                            mkdir_p(parent).map_err(internal)?;
-                        }
-                        if add && p.is_file() && is_archive(p) {
-                            mkdir_p(&t).map_err(internal)?;
-                            let f = std::fs::File::open(p).map_err(internal)?;
-                            let mut br = std::io::BufReader::new(f);
-                            let c = ::images::media::sniff(
-                                std::io::BufRead::fill_buf(&mut br).map_err(internal)?,
-                            );
-                            let r = ::images::layer::decompress(br, c).map_err(internal)?;
-                            let opts = unionfs::ApplyOptions {
-                                whiteouts: unionfs::WhiteoutMode::Delete,
-                                ..Default::default()
-                            };
-                            unionfs::apply(r, &t, &opts).map_err(internal)?;
-                        } else if p.is_dir() {
-                            mkdir_p(&t).map_err(internal)?;
-                            for e in std::fs::read_dir(p).map_err(internal)?.flatten() {
-                                copy_tree(&e.path(), &t.join(e.file_name()), owner)
-                                    .map_err(internal)?;
-                            }
-                        } else {
-                            copy_tree(p, &t, owner).map_err(internal)?;
-                        }
-                    }
-                    Ok(())
+        let plan = CopyPlan {
+            paths,
+            dest,
+            dest_is_dir: spec.dest.ends_with('/') || spec.dest.ends_with("/."),
+            chown: spec.chown.clone(),
+            extract_archives: add,
+        };
+        let doc = st.cur.doc.clone();
+        let line = (self.df.file.clone(), ins.line, ins.name.clone());
+        self.cached(st, created_by, &content, move |b, st| {
+            let layer = b
+                .fs_step(&st.cur, |rootfs| plan.apply(rootfs))
+                .map_err(|e| {
+                    ApiError::bad(format!("{}:{}: {}: {}", line.0, line.1, line.2, e.message))
                 })?;
-                Ok((doc, layer))
-            };
-            Ok::<_, ApiError>((created_by, content, make))
-        };
-        match from {
-            None => {
-                let ctx = self.context.clone();
-                let (created_by, content, make) = step(self, st, &ctx, true)?;
-                self.cached(st, created_by, &content, make)
-            }
-            Some(src) => {
-                // Read from the other image's files, mounted for the step.
-                self.with_rootfs_step(st, &src, step)
-            }
-        }
-    }
-
-    fn with_rootfs_step<M>(
-        &mut self,
-        st: &mut Stage,
-        src: &Current,
-        step: impl FnOnce(&mut Self, &Stage, &Path, bool) -> Result<(String, String, M)>,
-    ) -> Result<()>
-    where
-        M: FnOnce(&mut Self, &Stage) -> Result<(Value, Option<Layer>)>,
-    {
-        let driver = self.engine.images.driver();
-        let top = self.top_layer(driver.as_ref(), src)?;
-        let id = format!("md-build-{}", &util::new_id()[..16]);
-        driver.create_rw(&id, top.as_deref()).map_err(internal)?;
-        let _guard = LayerGuard {
-            driver: driver.as_ref(),
-            id: id.clone(),
-        };
-        let mnt = self.scratch.join(&id);
-        std::fs::create_dir_all(&mnt).map_err(internal)?;
-        let mounts = driver.mounts(&id, &mnt).map_err(internal)?;
-        let _mounted = unionfs::Mounted::apply_all(&mounts).map_err(internal)?;
-        let (created_by, content, make) = step(self, st, &mnt, false)?;
-        self.cached(st, created_by, &content, make)
-    }
-}
-
-/// Every path under `root` (relative, `/`-separated), depth first.
-fn walk(root: &Path, rel: &str, f: &mut dyn FnMut(&str)) {
-    let dir = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let r = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        f(&r);
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(root, &r, f);
-        }
+            Ok((doc, layer))
+        })
+        // `mounted` (the other stage's files) is unmounted here.
     }
 }
 

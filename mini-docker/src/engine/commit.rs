@@ -170,7 +170,7 @@ pub fn commit(engine: &Arc<Engine>, o: &CommitOptions, body: &[u8]) -> Result<St
         doc["author"] = json!(o.author);
     }
     let driver = engine.images.driver();
-    let layer = builder::diff_to_layer(engine, driver.as_ref(), &c.layer, true)?;
+    let layer = super::buildfs::diff_to_layer(engine, driver.as_ref(), &c.layer, true)?;
     let created_by = std::iter::once(c.path.clone())
         .chain(c.args.iter().cloned())
         .collect::<Vec<_>>()

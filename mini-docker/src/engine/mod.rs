@@ -13,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod builder;
+pub mod buildfs;
 pub mod commit;
 pub mod images;
 pub mod lineage;
