@@ -1050,3 +1050,63 @@ pub async fn handler(State(e): State<Arc<Engine>>, req: Request) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::dockerfile;
+
+    #[test]
+    fn query_options_like_the_docker_cli_sends_them() {
+        let o = BuildOptions::from_query(
+            "t=a%3A1&t=b&dockerfile=sub%2FDockerfile.dev&buildargs=%7B%22K%22%3A%22v%22%2C%22N%22%3Anull%7D&nocache=1&target=Build&rm=0&q=true&networkmode=none&version=1",
+        )
+        .unwrap();
+        assert_eq!(o.tags, vec!["a:1", "b"]);
+        assert_eq!(o.dockerfile, "sub/Dockerfile.dev");
+        assert_eq!(o.build_args.get("K"), Some(&Some("v".to_string())));
+        assert_eq!(o.build_args.get("N"), Some(&None));
+        assert!(o.no_cache && o.quiet && !o.rm);
+        assert_eq!(o.target.as_deref(), Some("build"));
+        assert_eq!(o.network_mode, "none");
+        assert!(BuildOptions::from_query("t=Upper:1").is_err());
+        assert!(BuildOptions::from_query("remote=https://x/y.git").is_err());
+        assert!(BuildOptions::from_query("buildargs=notjson").is_err());
+    }
+
+    /// What each metadata instruction does to a config, and the history
+    /// line it leaves (Docker's `/bin/sh -c #(nop)  …` messages).
+    #[test]
+    fn metadata_instructions_and_their_history_messages() {
+        let df = dockerfile::parse(
+            "Dockerfile",
+            "FROM x\nENV A=1 B=\"two words\"\nLABEL k=v\nCMD echo hi\nENTRYPOINT [\"/e\"]\nUSER 1:2\nEXPOSE 80 53/udp\nVOLUME /data\nSTOPSIGNAL SIGQUIT\nHEALTHCHECK --interval=5s CMD true\nSHELL [\"/bin/bash\", \"-c\"]\nCMD run\nWORKDIR rel\nMAINTAINER me\n",
+        )
+        .unwrap();
+        let mut doc = json!({"config": {"Env": ["PATH=/bin"]}});
+        let mut shell = vec!["/bin/sh".to_string(), "-c".to_string()];
+        let mut cmd_set = false;
+        let mut out = String::new();
+        for ins in df.instructions.iter().skip(1) {
+            let cmd = ins.expand(&df, &Vec::new()).unwrap();
+            if let Cmd::Shell(v) = &cmd {
+                shell = v.clone();
+            }
+            let msg = apply_meta(&mut doc, &cmd, &shell, &mut cmd_set).unwrap();
+            out.push_str(&format!("{:<36} {msg}\n", ins.to_string()));
+        }
+        out.push_str(&serde_json::to_string_pretty(&doc).unwrap());
+        insta::assert_snapshot!(out);
+        // Refusals name the value.
+        let bad = dockerfile::parse(
+            "Dockerfile",
+            "FROM x\nWORKDIR /proc/self/fd/7\nEXPOSE 99999\nVOLUME ../x\nSTOPSIGNAL SIGNOPE\n",
+        )
+        .unwrap();
+        for ins in bad.instructions.iter().skip(1) {
+            let cmd = ins.expand(&bad, &Vec::new()).unwrap();
+            let e = apply_meta(&mut doc, &cmd, &shell, &mut cmd_set).unwrap_err();
+            assert!(!e.is_empty(), "{ins}");
+        }
+    }
+}

@@ -498,3 +498,117 @@ fn walk(root: &Path, rel: &str, f: &mut dyn FnMut(&str)) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A root with files, a directory and symlinks of every kind.
+    fn tree() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("dir/sub")).unwrap();
+        std::fs::write(r.join("dir/sub/f"), "f").unwrap();
+        symlink("dir/sub", r.join("rel")).unwrap();
+        symlink("/dir", r.join("abs")).unwrap();
+        symlink("../../../../etc", r.join("climb")).unwrap();
+        symlink("rel", r.join("chain")).unwrap();
+        symlink("loop2", r.join("loop1")).unwrap();
+        symlink("loop1", r.join("loop2")).unwrap();
+        d
+    }
+
+    #[test]
+    fn resolve_in_stays_inside_the_root() {
+        let d = tree();
+        let r = d.path();
+        let show = |p: &str, strict: bool| match resolve_in(r, p, strict) {
+            Ok(x) => format!("/{}", x.strip_prefix(r).unwrap().to_string_lossy()),
+            Err(e) => format!("error: {}", e),
+        };
+        let mut out = String::new();
+        for p in [
+            "dir/sub/f",
+            "./dir//sub/../sub/f",
+            "rel/f",
+            "chain/f",
+            "abs/sub/f",
+            "climb/passwd",
+            "../../etc/passwd",
+            "/../x",
+            "loop1",
+            "missing/x",
+        ] {
+            out.push_str(&format!(
+                "{p:<22} image: {:<16} context: {}\n",
+                show(p, false),
+                show(p, true)
+            ));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn sources_expand_wildcards_and_refuse_urls() {
+        let d = tree();
+        let r = d.path();
+        std::fs::write(r.join("a.txt"), "a").unwrap();
+        std::fs::write(r.join("b.txt"), "b").unwrap();
+        let got = sources(r, true, &["*.txt".into()]).unwrap();
+        let names: Vec<String> = got
+            .iter()
+            .map(|p| p.strip_prefix(r).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["a.txt", "b.txt"]);
+        assert!(sources(r, true, &["*.none".into()]).is_err());
+        assert!(sources(r, true, &["http://127.0.0.1/x".into()])
+            .unwrap_err()
+            .contains("not supported"));
+        assert!(sources(r, true, &["nothing".into()])
+            .unwrap_err()
+            .contains("file not found in build context"));
+    }
+
+    #[test]
+    fn the_content_digest_sees_contents_not_times() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, "one").unwrap();
+        let a = content_digest(d.path(), std::slice::from_ref(&f)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(
+            content_digest(d.path(), std::slice::from_ref(&f)).unwrap(),
+            a
+        );
+        std::fs::write(&f, "two").unwrap();
+        let b = content_digest(d.path(), std::slice::from_ref(&f)).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("file:") && a.len() == 5 + 64, "{a}");
+        assert!(content_digest(d.path(), &[d.path().to_path_buf()])
+            .unwrap()
+            .starts_with("dir:"));
+    }
+
+    #[test]
+    fn engine_made_paths_are_the_init_layer() {
+        for p in [
+            "etc/hosts",
+            "./etc/resolv.conf",
+            "dev/",
+            "proc",
+            "sys/fs",
+            "dev/null",
+        ] {
+            assert!(engine_made(p), "{p}");
+        }
+        for p in ["etc/passwd", "etc", "device", "procfs/x", "srv/dev"] {
+            assert!(!engine_made(p), "{p}");
+        }
+    }
+}
