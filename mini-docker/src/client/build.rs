@@ -11,7 +11,7 @@ use super::Failure;
 use crate::build::ignore::Matcher;
 use crate::engine::util;
 use serde_json::Value;
-use std::io::{BufRead, Seek};
+use std::io::{BufRead, Seek, Write};
 use std::path::{Path, PathBuf};
 
 fn fail(m: impl Into<String>) -> Failure {
@@ -164,6 +164,12 @@ pub fn build(c: &Client, a: BuildArgs) -> Result<u8, Failure> {
     }
     let len = tmp.stream_position()?;
     tmp.rewind()?;
+    if !a.quiet {
+        println!(
+            "Sending build context to Docker daemon  {}",
+            util::human_size(len)
+        );
+    }
     let mut q = format!("/build?dockerfile={}&rm=1", http::enc(&df_name));
     for t in &a.tags {
         q.push_str(&format!("&t={}", http::enc(t)));
@@ -218,7 +224,9 @@ pub fn build(c: &Client, a: BuildArgs) -> Result<u8, Failure> {
         }
         if let Some(s) = v["stream"].as_str() {
             if !a.quiet {
-                print!("{s}");
+                // A closed stdout (`| head`) ends the output, not the build.
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(s.as_bytes()).and_then(|_| o.flush());
             }
         }
     }

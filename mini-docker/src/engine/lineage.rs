@@ -79,6 +79,26 @@ pub fn lookup(root: &Path, reference: &str) -> Option<String> {
     }
 }
 
+/// The bytes of the regular files in a layer blob (what `docker history`
+/// calls its size), read through the blob's compression.
+fn content_size(
+    blobs: &::images::BlobStore,
+    desc: &oci_spec_images::image::Descriptor,
+) -> Option<u64> {
+    let c = ::images::layer::compression_of(desc).ok()?;
+    let blob = blobs.open_blob(desc.digest()).ok()?;
+    let r = ::images::layer::decompress(std::io::BufReader::new(blob), c).ok()?;
+    let mut a = tar::Archive::new(r);
+    let mut n = 0;
+    for e in a.entries().ok()? {
+        let e = e.ok()?;
+        if e.header().entry_type().is_file() {
+            n += e.header().size().ok()?;
+        }
+    }
+    Some(n)
+}
+
 /// `GET /images/{name}/history`: newest first, Docker's fields.
 pub fn history(engine: &super::Engine, name: &str) -> Result<Value> {
     let img = engine.images.resolve(name)?;
@@ -99,8 +119,9 @@ pub fn history(engine: &super::Engine, name: &str) -> Result<Value> {
             .map(|(t, _)| t.clone())
             .collect()
     };
-    // Layer sizes, bottom first, for the rows that added a layer.
-    let sizes: Vec<u64> = img.manifest.layers().iter().map(|l| l.size()).collect();
+    // The layers, bottom first, for the rows that added one.
+    let layers = img.manifest.layers();
+    let sizes: Vec<u64> = layers.iter().map(|l| l.size()).collect();
     // Walk the parent chain from the top: one image per history row.
     let mut ids: Vec<Option<String>> = Vec::new();
     let mut cur = Some(img.config_digest.to_string());
@@ -127,7 +148,9 @@ pub fn history(engine: &super::Engine, name: &str) -> Result<Value> {
             layer_index -= 1;
             match id.as_ref().and_then(|id| made.get(id)) {
                 Some(m) => m.size,
-                None => sizes[layer_index],
+                // Not made here: count the files of the layer itself.
+                None => content_size(&engine.images.store.blobs, &layers[layer_index])
+                    .unwrap_or(sizes[layer_index]),
             }
         };
         let tags = id.as_deref().map(tags_of).unwrap_or_default();
