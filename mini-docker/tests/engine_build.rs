@@ -191,6 +191,26 @@ fn config_of(inspect_json: &str) -> Value {
 /// (not below other mounts), with mode, owner and, for files, size.
 const LIST_FILES: &str = "find / -xdev ! -path / -exec stat -c '%n %a %u:%g %F' {} + | while read n m o t; do case \"$t\" in 'regular file'|'regular empty file') echo \"$n $m $o $(wc -c < \"$n\")\";; *) echo \"$n $m $o $t\";; esac; done | sort";
 
+/// `history --format {{.CreatedBy}}` without the base's row and with
+/// `file:<sha256>` (and `dir:`, `multi:`) made comparable.
+fn history_lines(out: &str) -> Vec<String> {
+    let mut lines: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let mut l = l.to_string();
+            for kind in ["file:", "dir:", "multi:"] {
+                if let Some(i) = l.find(kind) {
+                    let end = (i + kind.len() + 64).min(l.len());
+                    l.replace_range(i + kind.len()..end, "<sha256>");
+                }
+            }
+            l
+        })
+        .collect();
+    lines.pop();
+    lines
+}
+
 /// Names the engines themselves put in every container (Docker's init layer).
 fn engine_owned(line: &str) -> bool {
     let name = line.split(' ').next().unwrap_or("");
@@ -628,6 +648,12 @@ fn images_built_by_mini_docker_and_by_docker_agree() {
         let theirs = config_of(&real.ok(&["inspect", "-f", "{{json .Config}}", &tag]));
         let ours = config_of(&d.ok(&["inspect", "-f", "{{json .Config}}", &tag]));
         assert_eq!(ours, theirs, "{name}: the image configs differ");
+        // The history agrees line by line (but the digests of copied content,
+        // Docker's are tarsums, and the base image's own row).
+        let hist = ["history", "--no-trunc", "--format", "{{.CreatedBy}}", &tag];
+        let their_history = history_lines(&real.ok(&hist));
+        let our_history = history_lines(&d.ok(&hist));
+        assert_eq!(our_history, their_history, "{name}: the histories differ");
         // The containers' files agree, name by name.
         let args = [
             "run",

@@ -405,13 +405,14 @@ pub fn apply_meta(
         }
         Cmd::Expose(ports) => {
             obj(cfg, "ExposedPorts");
-            let mut norm = Vec::new();
             for p in ports {
                 let p = ::images::runtime::check_port(p).map_err(err)?;
                 cfg["ExposedPorts"][&p] = json!({});
-                norm.push(p);
             }
-            format!("EXPOSE {}", norm.join(" "))
+            // Docker's message: the ports as written, sorted.
+            let mut written = ports.clone();
+            written.sort();
+            format!("EXPOSE {}", written.join(" "))
         }
         Cmd::Volume(vols) => {
             obj(cfg, "Volumes");
@@ -448,13 +449,14 @@ pub fn apply_meta(
             if let Some(r) = h.retries {
                 hc["Retries"] = json!(r);
             }
-            let msg = format!("HEALTHCHECK {hc}");
+            let msg = format!("HEALTHCHECK {}", go_health(&hc));
             cfg["Healthcheck"] = hc;
             msg
         }
         Cmd::Shell(v) => {
             cfg["Shell"] = json!(v);
-            format!("SHELL {}", go_list(v))
+            // Go's `%v` of a slice: no quotes.
+            format!("SHELL [{}]", v.join(" "))
         }
         Cmd::Maintainer(m) => {
             doc["author"] = json!(m);
@@ -500,6 +502,60 @@ fn cache_file(root: &Path) -> PathBuf {
 fn go_list(v: &[String]) -> String {
     let items: Vec<String> = v.iter().map(|s| json!(s).to_string()).collect();
     format!("[{}]", items.join(" "))
+}
+
+/// Go's `%v` of a duration in nanoseconds: `5s`, `1m30s`, `500ms`, `0s`.
+fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000_000_000 {
+        return match ns {
+            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
+            n => format!("{n}ns"),
+        };
+    }
+    let (h, rest) = (ns / 3_600_000_000_000, ns % 3_600_000_000_000);
+    let (m, rest) = (rest / 60_000_000_000, rest % 60_000_000_000);
+    let secs = rest as f64 / 1e9;
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    let s = format!("{secs:.9}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    out.push_str(&format!("{s}s"));
+    out
+}
+
+/// Docker's `HEALTHCHECK %q` of its config struct, as the legacy builder
+/// writes it in the history: `&{["CMD-SHELL" "true"] "5s" "0s" "0s" '\x02'}`.
+fn go_health(hc: &Value) -> String {
+    let test: Vec<String> = hc["Test"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    let d = |k: &str| go_duration(hc[k].as_i64().unwrap_or(0));
+    let r = hc["Retries"].as_u64().unwrap_or(0) as u32;
+    // `%q` of an int is a Go character literal.
+    let retries = match char::from_u32(r) {
+        Some(c) if (' '..='~').contains(&c) && c != '\'' && c != '\\' => c.to_string(),
+        _ if r < 0x100 => format!("\\x{r:02x}"),
+        _ => format!("\\u{r:04x}"),
+    };
+    format!(
+        "&{{{} \"{}\" \"{}\" \"{}\" '{retries}'}}",
+        go_list(&test),
+        d("Interval"),
+        d("Timeout"),
+        d("StartPeriod")
+    )
 }
 
 impl Build<'_> {
@@ -809,8 +865,14 @@ impl Build<'_> {
         let paths =
             buildfs::sources(&root, strict, &spec.srcs).map_err(|m| self.step_err(ins, m))?;
         let content = buildfs::content_digest(&root, &paths).map_err(internal)?;
+        // Docker's message glues `--chown=…` to the digest, without a space.
+        let chown = spec
+            .chown
+            .as_deref()
+            .map(|c| format!("--chown={c}"))
+            .unwrap_or_default();
         let created_by = format!(
-            "{} #(nop) {} {content} in {} ",
+            "{} #(nop) {} {chown}{content} in {} ",
             Self::shell_prefix(st),
             if add { "ADD" } else { "COPY" },
             spec.dest
