@@ -376,7 +376,7 @@ fn build_target_stops_at_the_named_stage_and_args_reach_run() {
 
 #[test]
 fn cache_reuses_every_step_and_a_changed_file_rebuilds_from_its_copy() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.import_busybox("mdb-cbase:1");
     let df = "FROM mdb-cbase:1\nENV A=1\nCOPY one.txt /one.txt\nRUN cat /one.txt > /seen1\nCOPY two.txt /two.txt\nRUN cat /two.txt > /seen2\nCMD [\"cat\", \"/seen2\"]\n";
     let ctx = context(df, &[("one.txt", "one\n"), ("two.txt", "two\n")]);
@@ -406,6 +406,11 @@ fn cache_reuses_every_step_and_a_changed_file_rebuilds_from_its_copy() {
         "{changed}"
     );
     assert_eq!(d.ok(&["run", "--rm", "mdb-cache:2"]), "TWO changed\n");
+    // The cache survives a daemon restart (it is a file, like the images).
+    d.kill9();
+    d.spawn();
+    let restarted = d.ok(&["build", "-t", "mdb-cache:2", p]);
+    assert_eq!(cache_hits(&restarted)[1..], [true; 6], "{restarted}");
     // --no-cache reuses nothing.
     let nocache = d.ok(&["build", "--no-cache", p]);
     assert!(!nocache.contains("Using cache"), "{nocache}");
@@ -680,4 +685,45 @@ fn images_built_by_mini_docker_and_by_docker_agree() {
         );
         assert!(ours.len() > 100, "{name}: {ours:?}");
     }
+}
+
+#[test]
+fn run_steps_use_the_engines_network() {
+    let d = Daemon::start_bridged();
+    let (_, subnet) = d.bridge.clone().unwrap();
+    d.import_busybox("mdb-nbase:1");
+    let ctx = context(
+        "FROM mdb-nbase:1\nRUN ip -o -4 addr show eth0 > /addr && cat /etc/hosts > /hosts\n",
+        &[],
+    );
+    d.ok(&["build", "-t", "mdb-net:1", ctx.path().to_str().unwrap()]);
+    // The RUN container had an address on the daemon's bridge...
+    let addr = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "mdb-net:1",
+        "cat",
+        "/addr",
+    ]);
+    let prefix = subnet.rsplit_once('.').unwrap().0;
+    assert!(
+        addr.contains(&format!("inet {prefix}.")),
+        "{addr} (subnet {subnet})"
+    );
+    // ...and the engine's /etc/hosts was a mount, not a file of the image.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "mdb-net:1",
+        "sh",
+        "-c",
+        "cat /hosts | wc -l; ls -la /etc/hosts",
+    ]);
+    assert!(out.lines().next().unwrap().trim() != "0", "{out}");
+    assert_no_build_leftovers(&d);
+    assert!(d.ids().is_empty());
 }
