@@ -694,7 +694,7 @@ impl Build<'_> {
         }
         let created_by = match cmd {
             Cmd::From { .. } => unreachable!("FROM starts a stage"),
-            Cmd::Run(form) => return self.run(st, ins, form),
+            Cmd::Run(form) => return self.run(st, form),
             Cmd::Copy(spec) => return self.copy(st, ins, spec, false),
             Cmd::Add(spec) => return self.copy(st, ins, spec, true),
             Cmd::Workdir(w) => return self.workdir(st, ins, &w),
@@ -750,7 +750,7 @@ impl Build<'_> {
     }
 
     /// `RUN`: a container from the current image, its diff as the layer.
-    fn run(&mut self, st: &mut Stage, ins: &Instruction, form: Form) -> Result<()> {
+    fn run(&mut self, st: &mut Stage, form: Form) -> Result<()> {
         let argv = form.argv(&st.shell);
         let env_keys: BTreeSet<String> = st.cur.env().into_iter().map(|(k, _)| k).collect();
         let args_env: Vec<String> = st
@@ -770,19 +770,21 @@ impl Build<'_> {
             )
         };
         let doc = st.cur.doc.clone();
-        let line = ins.line;
         self.cached(st, created_by, "", move |b, st| {
-            let layer = b.run_container(&st.cur, &argv, &args_env, line)?;
+            let layer = b.run_container(&st.cur, &argv, &args_env)?;
             Ok((doc, layer))
         })
     }
 
+    /// The container of a RUN step, through the engine's own create and
+    /// start (its runtime, its network): its output goes to the build's
+    /// stream, a non-zero exit fails the build, and its read-write layer,
+    /// without the engine's mount points, becomes the step's layer.
     fn run_container(
         &self,
         cur: &Current,
         argv: &[String],
         env: &[String],
-        _line: usize,
     ) -> Result<Option<Layer>> {
         let e = self.engine;
         let body = json!({
@@ -972,11 +974,10 @@ pub fn build(
     let total = df.instructions.len();
     let mut meta_args: Vec<(String, String)> = Vec::new();
     let mut stage: Option<Stage> = None;
-    let mut done = false;
     for (n, ins) in df.instructions.iter().enumerate() {
         if let (Cmd::From { .. }, Some(st)) = (&ins.cmd, stage.as_ref()) {
+            // `--target`: stop before the stage after it.
             if opts.target.is_some() && st.name == opts.target {
-                done = true;
                 break;
             }
         }
@@ -1031,7 +1032,6 @@ pub fn build(
             (_, None) => unreachable!("the parser makes FROM come first"),
         }
     }
-    let _ = done;
     let last = stage.ok_or_else(|| ApiError::bad("no build stage"))?;
     if last.cur.id.is_empty() {
         // `FROM scratch` and nothing else: an empty image still gets a config.
