@@ -472,7 +472,8 @@ fn copy_never_reads_outside_the_context_and_workdir_proc_fd_is_refused() {
         ),
         ("WORKDIR /proc/self/fd/3", "/proc/self/fd/3"),
         ("WORKDIR /proc/1/fd/5", "/proc/1/fd/5"),
-        ("COPY --from=nothing-here /x /x", "No such image"),
+        // Not here: pulled, from a loopback registry that is not there.
+        ("COPY --from=127.0.0.1:9/nothing-here /x /x", "nothing-here"),
     ];
     for (line, want) in cases {
         let ctx = context(&format!("FROM mdb-sbase:1\n{line}\n"), &[("dir/f", "f")]);
@@ -726,4 +727,82 @@ fn run_steps_use_the_engines_network() {
     assert!(out.lines().next().unwrap().trim() != "0", "{out}");
     assert_no_build_leftovers(&d);
     assert!(d.ids().is_empty());
+}
+
+/// The chapter 06 registry on a free loopback port, for the test's lifetime.
+struct Registry {
+    _dir: tempfile::TempDir,
+    server: Option<registry::server::RunningServer>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("md-registry-")
+            .tempdir()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = registry::server::ServerConfig {
+            root: dir.path().to_path_buf(),
+            auth: registry::server::AuthMode::None,
+        };
+        let server = rt
+            .block_on(registry::server::spawn(config, "127.0.0.1:0"))
+            .unwrap();
+        Registry {
+            _dir: dir,
+            server: Some(server),
+            rt,
+        }
+    }
+
+    fn host(&self) -> String {
+        self.server.as_ref().unwrap().host()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
+}
+
+#[test]
+fn a_base_image_that_is_not_here_is_pulled() {
+    let reg = Registry::start();
+    let name = format!("{}/mdb-pulled:v1", reg.host());
+    let a = Daemon::start();
+    a.import_busybox("mdb-pbase:1");
+    a.ok(&["tag", "mdb-pbase:1", &name]);
+    a.ok(&["push", &name]);
+    let b = Daemon::start();
+    let ctx = context(&format!("FROM {name}\nRUN touch /pulled\n"), &[]);
+    let out = b.ok(&[
+        "build",
+        "-t",
+        "mdb-frompull:1",
+        ctx.path().to_str().unwrap(),
+    ]);
+    assert!(out.contains("Downloaded newer image for"), "{out}");
+    assert_eq!(
+        b.ok(&["run", "--rm", "mdb-frompull:1", "ls", "/pulled"]),
+        "/pulled\n"
+    );
+    // A registry that is not there (loopback, nothing listens): the build
+    // fails, naming the image.
+    let ctx = context("FROM 127.0.0.1:9/mdb-nothing:1\n", &[]);
+    let o = b.cli(&["build", ctx.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("127.0.0.1:9/mdb-nothing:1"),
+        "{}",
+        text(&o)
+    );
 }

@@ -222,6 +222,15 @@ pub fn build(c: &Client, a: BuildArgs) -> Result<u8, Failure> {
         if let Some(i) = v["aux"]["ID"].as_str() {
             id = i.to_string();
         }
+        if let (Some(st), false) = (v["status"].as_str(), a.quiet) {
+            // A base image being pulled.
+            let line = match v["id"].as_str() {
+                Some(id) => format!("{id}: {st}\n"),
+                None => format!("{st}\n"),
+            };
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(line.as_bytes()).and_then(|_| o.flush());
+        }
         if let Some(s) = v["stream"].as_str() {
             if !a.quiet {
                 // A closed stdout (`| head`) ends the output, not the build.

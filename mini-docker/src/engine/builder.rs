@@ -646,13 +646,45 @@ impl Build<'_> {
         {
             return Ok(c.clone());
         }
-        let img = self.engine.images.resolve(image).map_err(|e| {
+        let img = match self.engine.images.resolve(image) {
+            Ok(img) => img,
+            // Not here: pull it, as Docker's builder does.
+            Err(e) if e.status == 404 => {
+                self.pull(image)?;
+                self.engine.images.resolve(image)?
+            }
+            Err(e) => return Err(e),
+        };
+        Current::of(&img)
+    }
+
+    /// Pulls `image` through the engine's pull (chapter 06), its progress
+    /// lines forwarded into the build's stream.
+    fn pull(&self, image: &str) -> Result<()> {
+        let rt = tokio::runtime::Handle::current();
+        let pulled = rt.block_on(super::pull::pull(
+            self.engine.clone(),
+            image.to_string(),
+            String::new(),
+            None,
+        ));
+        let resp = pulled.map_err(|e| {
             ApiError::not_found(format!(
-                "{} (pull it first: mini-docker pull {image})",
+                "pull access denied or no such image {image}: {}",
                 e.message
             ))
         })?;
-        Current::of(&img)
+        let body = rt
+            .block_on(axum::body::to_bytes(resp.into_body(), 1 << 20))
+            .map_err(internal)?;
+        for line in body.split(|b| *b == b'\n') {
+            if let Ok(v) = serde_json::from_slice::<Value>(line) {
+                if !self.out.quiet {
+                    self.out.send(v);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A writable layer on `cur`, mounted, for `f` to change; its diff.
