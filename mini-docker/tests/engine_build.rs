@@ -411,6 +411,11 @@ fn cache_reuses_every_step_and_a_changed_file_rebuilds_from_its_copy() {
     d.spawn();
     let restarted = d.ok(&["build", "-t", "mdb-cache:2", p]);
     assert_eq!(cache_hits(&restarted)[1..], [true; 6], "{restarted}");
+    // `docker builder prune` forgets the cache.
+    let pruned = d.docker(&["builder", "prune", "-f"]);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    let after_prune = d.ok(&["build", p]);
+    assert_eq!(cache_hits(&after_prune), vec![false; 7], "{after_prune}");
     // --no-cache reuses nothing.
     let nocache = d.ok(&["build", "--no-cache", p]);
     assert!(!nocache.contains("Using cache"), "{nocache}");

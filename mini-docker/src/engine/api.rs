@@ -340,9 +340,10 @@ async fn disk_usage(State(e): Eng) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || Ok(e.disk_usage())).await?))
 }
 
-/// There is no builder (no `docker build`), hence no build cache.
-async fn prune_build() -> Json<Value> {
-    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
+/// `docker builder prune`: forgets the build cache (the images stay).
+async fn prune_build(State(e): Eng) -> Json<Value> {
+    let deleted = super::builder::prune_cache(&e.opts.root);
+    Json(json!({"CachesDeleted": deleted, "SpaceReclaimed": 0}))
 }
 
 /// Sends the log from `offset` into `tx`; with `follow`, keeps going until

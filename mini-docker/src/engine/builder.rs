@@ -498,6 +498,18 @@ fn cache_file(root: &Path) -> PathBuf {
     root.join("build-cache.json")
 }
 
+/// Forgets every build cache entry; returns the image ids they named.
+pub fn prune_cache(root: &Path) -> Vec<String> {
+    let path = cache_file(root);
+    let cache: BTreeMap<String, String> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    let ids: BTreeSet<String> = cache.into_values().collect();
+    ids.into_iter().collect()
+}
+
 /// Docker's `%q` of a string list: `["/bin/sh" "-c" "echo hi"]`.
 fn go_list(v: &[String]) -> String {
     let items: Vec<String> = v.iter().map(|s| json!(s).to_string()).collect();
