@@ -811,3 +811,78 @@ fn a_base_image_that_is_not_here_is_pulled() {
         text(&o)
     );
 }
+
+#[test]
+fn commits_by_mini_docker_and_by_docker_agree() {
+    require_root();
+    let real = e2e::DockerDaemon::start(&[]);
+    real.ok(&["import", busybox_tar().to_str().unwrap(), "mdb-ccmp-base:1"]);
+    let d = Daemon::start();
+    d.import_busybox("mdb-ccmp-base:1");
+    let run = [
+        "run",
+        "--name",
+        "mdb-ccmp",
+        "--network",
+        "none",
+        "-e",
+        "FROMRUN=1",
+        "-w",
+        "/tmp",
+        "mdb-ccmp-base:1",
+        "sh",
+        "-c",
+        "mkdir -p /srv/app && echo hi > /srv/app/f && rm /www/index.html",
+    ];
+    real.ok(&run);
+    d.ok(&run);
+    let commit = [
+        "commit",
+        "-m",
+        "by hand",
+        "-c",
+        "CMD [\"cat\", \"/srv/app/f\"]",
+        "-c",
+        "ENV ADDED=yes",
+        "-c",
+        "EXPOSE 8080",
+        "-c",
+        "LABEL made=commit",
+        "mdb-ccmp",
+        "mdb-ccmp-image:1",
+    ];
+    real.ok(&commit);
+    d.ok(&commit);
+    let inspect = ["inspect", "-f", "{{json .Config}}", "mdb-ccmp-image:1"];
+    let theirs = config_of(&real.ok(&inspect));
+    let ours = config_of(&d.ok(&inspect));
+    assert_eq!(ours, theirs, "the committed configs differ");
+    let comment = ["inspect", "-f", "{{.Comment}}", "mdb-ccmp-image:1"];
+    assert_eq!(d.ok(&comment), real.ok(&comment));
+    // The same files, and the history row names the command and the comment.
+    let args = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "",
+        "mdb-ccmp-image:1",
+        "/bin/sh",
+        "-c",
+        LIST_FILES,
+    ];
+    let none = serde_json::json!({});
+    assert_eq!(
+        file_list(&d.ok(&args), &none),
+        file_list(&real.ok(&args), &none)
+    );
+    let hist = [
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Comment}}",
+        "mdb-ccmp-image:1",
+    ];
+    assert_eq!(d.ok(&hist).lines().next(), real.ok(&hist).lines().next());
+}

@@ -157,6 +157,18 @@ pub fn commit(engine: &Arc<Engine>, o: &CommitOptions, body: &[u8]) -> Result<St
             _ => {}
         }
     }
+    // The engine adds the default PATH to a container whose image has
+    // none (Docker does it in the runtime spec only): it is not the user's.
+    let parent_has_path = parent.doc["config"]["Env"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))
+    });
+    if !parent_has_path {
+        let engine_path = format!("PATH={}", ::images::runtime::DEFAULT_PATH);
+        if let Some(env) = doc["config"]["Env"].as_array_mut() {
+            env.retain(|e| e.as_str() != Some(engine_path.as_str()));
+        }
+    }
     // The body's config, when one was sent, wins.
     if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) {
         for (k, v) in m {
