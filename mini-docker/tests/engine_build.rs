@@ -886,3 +886,30 @@ fn commits_by_mini_docker_and_by_docker_agree() {
     ];
     assert_eq!(d.ok(&hist).lines().next(), real.ok(&hist).lines().next());
 }
+
+#[test]
+fn what_a_person_sees_build_and_history() {
+    let d = Daemon::start();
+    d.import_busybox("mdb-sbase:1");
+    let ctx = context(
+        "FROM mdb-sbase:1\nENV A=1\nCOPY f.txt /f.txt\nRUN echo built from $A\nCMD [\"cat\", \"/f.txt\"]\n",
+        &[("f.txt", "f\n")],
+    );
+    let p = ctx.path().to_str().unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"[0-9a-f]{64}", "[DIGEST]");
+    settings.add_filter(r"[0-9a-f]{12}", "[ID]");
+    settings.add_filter(
+        r"(Less than a second|About a minute|\d+ (seconds?|minutes)) ago",
+        "[CREATED]",
+    );
+    // The base image's size is the host busybox's.
+    settings.add_filter(r"\d+(\.\d+)?[kM]B", "[SIZE]");
+    // Widths follow the redacted values: keep the column order, not the widths.
+    settings.add_filter(r" {3,}", " | ");
+    settings.bind(|| {
+        insta::assert_snapshot!("build_cold", d.ok(&["build", "-t", "mdb-seen:1", p]));
+        insta::assert_snapshot!("build_warm", d.ok(&["build", "-t", "mdb-seen:1", p]));
+        insta::assert_snapshot!("history_table", d.ok(&["history", "mdb-seen:1"]));
+    });
+}
