@@ -913,3 +913,52 @@ fn what_a_person_sees_build_and_history() {
         insta::assert_snapshot!("history_table", d.ok(&["history", "mdb-seen:1"]));
     });
 }
+
+#[test]
+fn dangling_images_are_listed_pruned_and_removed_with_their_chain() {
+    let d = Daemon::start();
+    d.import_busybox("mdb-dbase:1");
+    let ctx = context(
+        "FROM mdb-dbase:1\nCOPY f /f\nRUN cp /f /g\n",
+        &[("f", "one\n")],
+    );
+    let p = ctx.path().to_str().unwrap();
+    let none_rows = |d: &Daemon| {
+        d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+            .lines()
+            .filter(|l| l.starts_with("<none>:<none>"))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    // A build without -t leaves one <none> image: its last step.
+    d.ok(&["build", "-q", p]);
+    let first = d.ok(&["build", "-q", p]).trim().to_string();
+    assert_eq!(
+        none_rows(&d),
+        vec![format!("<none>:<none> {}", &first[7..19])]
+    );
+    // Tagged, it is no longer dangling.
+    d.ok(&["build", "-t", "mdb-dangling:1", p]);
+    assert!(none_rows(&d).is_empty());
+    // Moving the tag to a new build leaves the old image dangling...
+    std::fs::write(ctx.path().join("f"), "two\n").unwrap();
+    d.ok(&["build", "-t", "mdb-dangling:1", p]);
+    assert_eq!(none_rows(&d).len(), 1, "{:?}", none_rows(&d));
+    // ...until `image prune` removes it and the untagged steps below it
+    // (the COPY of the old file), not the ones the new image builds on.
+    let pruned = d.docker(&["image", "prune", "-f"]);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    assert!(text(&pruned).contains(&first), "{}", text(&pruned));
+    assert!(none_rows(&d).is_empty());
+    assert!(!d.cli(&["inspect", &first]).status.success());
+    d.ok(&["run", "--rm", "mdb-dangling:1", "cat", "/g"]);
+    // `rmi` of the tag removes the image and its untagged chain: nothing
+    // dangling is left behind, and a rebuild starts from scratch.
+    let out = d.ok(&["rmi", "mdb-dangling:1"]);
+    // (two images: the RUN step's and the COPY step's below it)
+    let deleted = out.lines().filter(|l| l.starts_with("Deleted")).count();
+    assert_eq!(deleted, 2, "{out}");
+    assert!(none_rows(&d).is_empty());
+    let again = d.ok(&["build", p]);
+    assert!(!again.contains("Using cache"), "{again}");
+}

@@ -152,6 +152,13 @@ impl Images {
                 .1
                 .push(tag);
         }
+        // Untagged images made here that nothing builds on: `<none>:<none>`.
+        let tagged: std::collections::BTreeSet<String> = self.tags().into_values().collect();
+        for (id, m) in super::lineage::dangling(self.store.root(), &tagged) {
+            if let Ok(img) = self.by_digest(&m.manifest) {
+                by_id.entry(id).or_insert_with(|| (img, vec![]));
+            }
+        }
         let mut out: Vec<Value> = by_id
             .into_iter()
             .map(|(id, (img, tags))| {
@@ -265,7 +272,19 @@ impl Images {
         }
         write_tags(self.store.root(), &tags).map_err(err)?;
         if remaining == 0 && used.is_empty() {
-            out.push(json!({"Deleted": id}));
+            // An image made here goes from the list too (unless a later
+            // build step builds on it: the cache and the history need it).
+            if super::lineage::has_children(self.store.root(), &id) {
+                out.push(json!({"Deleted": id}));
+            } else {
+                let tagged: std::collections::BTreeSet<String> = tags.values().cloned().collect();
+                let keep = |i: &str| !users(i).is_empty();
+                let gone = super::lineage::forget_chain(self.store.root(), &id, &tagged, &keep)?;
+                if gone.is_empty() {
+                    out.push(json!({"Deleted": id}));
+                }
+                out.extend(gone.into_iter().map(|g| json!({"Deleted": g})));
+            }
         }
         Ok(Value::Array(out))
     }

@@ -18,7 +18,7 @@
 use super::{util, ApiError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -59,6 +59,64 @@ pub fn record(root: &Path, id: &str, made: Made) -> Result<()> {
         &serde_json::to_vec_pretty(&m).unwrap_or_default(),
     )
     .map_err(|e| ApiError::internal(format!("write {}: {e}", file(root).display())))
+}
+
+/// Images made here that no name points at and no other image made here
+/// builds on: Docker's "dangling" images, `<none>:<none>` in `images`
+/// (the last image of a build without `-t`, or one whose tag moved on).
+pub fn dangling(root: &Path, tagged_manifests: &BTreeSet<String>) -> Vec<(String, Made)> {
+    let all = all(root);
+    let parents: BTreeSet<&str> = all.values().map(|m| m.parent.as_str()).collect();
+    all.iter()
+        .filter(|(id, m)| !tagged_manifests.contains(&m.manifest) && !parents.contains(id.as_str()))
+        .map(|(id, m)| (id.clone(), m.clone()))
+        .collect()
+}
+
+/// Whether another image made here builds on `id`.
+pub fn has_children(root: &Path, id: &str) -> bool {
+    all(root).values().any(|m| m.parent == id)
+}
+
+/// Forgets an image made here (`rmi`, `image prune`); its blobs stay.
+pub fn forget(root: &Path, id: &str) -> Result<()> {
+    let _g = WRITE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut m = all(root);
+    if m.remove(id).is_none() {
+        return Ok(());
+    }
+    util::write_atomic(
+        &file(root),
+        &serde_json::to_vec_pretty(&m).unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::internal(format!("write {}: {e}", file(root).display())))
+}
+
+/// Forgets `id`, then each parent that is left untagged, unused (`keep`
+/// says no) and without other children, as Docker deletes the untagged
+/// images below a removed one. Returns the ids forgotten.
+pub fn forget_chain(
+    root: &Path,
+    id: &str,
+    tagged_manifests: &BTreeSet<String>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<String>> {
+    let mut gone = Vec::new();
+    let mut cur = id.to_string();
+    loop {
+        let all = all(root);
+        let Some(m) = all.get(&cur) else { break };
+        let parent = m.parent.clone();
+        forget(root, &cur)?;
+        gone.push(cur.clone());
+        let Some(p) = all.get(&parent) else { break };
+        let siblings = all.values().filter(|x| x.parent == parent).count();
+        if tagged_manifests.contains(&p.manifest) || siblings > 1 || keep(&parent) {
+            break;
+        }
+        cur = parent;
+    }
+    Ok(gone)
 }
 
 /// The manifest digest of an image made here, by id or unique id prefix

@@ -182,9 +182,11 @@ impl Engine {
 
 impl Engine {
     /// `POST /images/prune`. Without `all` (Docker's default,
-    /// `dangling=true`) there is nothing to do: in this engine an image *is*
-    /// its names in `images.json`, so an image that lost its last name is
-    /// gone from the list, never dangling. With `all`
+    /// `dangling=true`) only the dangling images *made here* go (by `build`
+    /// or `commit`: untagged, nothing builds on them, see `lineage`), with
+    /// the untagged images below them; a pulled or imported image *is* its
+    /// names in `images.json`, so one that lost its last name is gone from
+    /// the list, never dangling. With `all`
     /// (`filters={"dangling":["false"]}`, `image prune -a`) every image no
     /// container uses is removed, as `rmi` does. `SpaceReclaimed` stays 0:
     /// `rmi` forgets the names but the blobs stay in chapter 04's content
@@ -202,6 +204,17 @@ impl Engine {
                 if let Ok(Value::Array(out)) = self.images.remove(&tag, false, &users) {
                     deleted.extend(out);
                 }
+            }
+        }
+        // Dangling images made here (untagged, nothing builds on them).
+        let tagged: std::collections::BTreeSet<String> = self.images.tags().into_values().collect();
+        let keep = |i: &str| !self.image_users(i).is_empty();
+        for (id, _) in super::lineage::dangling(&self.opts.root, &tagged) {
+            if keep(&id) {
+                continue;
+            }
+            if let Ok(gone) = super::lineage::forget_chain(&self.opts.root, &id, &tagged, &keep) {
+                deleted.extend(gone.into_iter().map(|g| json!({"Deleted": g})));
             }
         }
         Ok(json!({"ImagesDeleted": deleted, "SpaceReclaimed": 0}))
