@@ -962,3 +962,45 @@ fn dangling_images_are_listed_pruned_and_removed_with_their_chain() {
     let again = d.ok(&["build", p]);
     assert!(!again.contains("Using cache"), "{again}");
 }
+
+#[test]
+fn copy_through_an_image_symlink_stays_inside_the_image() {
+    let d = Daemon::start();
+    d.import_busybox("mdb-lbase:1");
+    // A host directory that the image's absolute symlinks name.
+    let victim = tempfile::Builder::new()
+        .prefix("md-build-victim-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(victim.path().join("keep"), "untouched").unwrap();
+    let v = victim.path().display().to_string();
+    let ctx = context(
+        &format!(
+            "FROM mdb-lbase:1\nRUN mkdir -p /app && ln -s {v} /app/conf && ln -s {v}/file /app/file && ln -s ../../../../../../{v} /app/up\nCOPY dir/ /app/\nCOPY one /app/file\nCOPY two /app/up/two\nWORKDIR /app/up/work\n"
+        ),
+        &[("dir/conf/pwned", "x"), ("one", "y"), ("two", "z")],
+    );
+    d.ok(&["build", "-t", "mdb-link:1", ctx.path().to_str().unwrap()]);
+    // Nothing was written on the host side of the symlinks...
+    let mut names: Vec<String> = std::fs::read_dir(victim.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["keep"]);
+    assert_eq!(
+        std::fs::read_to_string(victim.path().join("keep")).unwrap(),
+        "untouched"
+    );
+    // ...the files landed in the image, where the links point inside it.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "mdb-link:1",
+        "sh",
+        "-c",
+        &format!("cat {v}/pwned {v}/file {v}/two; test -d {v}/work && echo workdir"),
+    ]);
+    assert_eq!(out, "xyzworkdir\n");
+}

@@ -229,20 +229,20 @@ impl CopyPlan {
                 let name = p.file_name().unwrap_or_default().to_string_lossy();
                 format!("{}/{name}", self.dest.trim_end_matches('/'))
             };
-            let t = resolve_in(rootfs, &target, false).map_err(ApiError::bad)?;
-            if let Some(parent) = t.parent() {
-                mkdir_p(parent).map_err(internal)?;
-            }
             if archive {
+                let t = resolve_in(rootfs, &target, false).map_err(ApiError::bad)?;
                 mkdir_p(&t).map_err(internal)?;
                 extract(p, &t)?;
             } else if p.is_dir() {
+                let t = resolve_in(rootfs, &target, false).map_err(ApiError::bad)?;
                 mkdir_p(&t).map_err(internal)?;
                 for e in std::fs::read_dir(p).map_err(internal)?.flatten() {
-                    copy_tree(&e.path(), &t.join(e.file_name()), owner).map_err(internal)?;
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let inside = format!("{}/{name}", target.trim_end_matches('/'));
+                    copy_tree(&e.path(), rootfs, &inside, owner)?;
                 }
             } else {
-                copy_tree(p, &t, owner).map_err(internal)?;
+                copy_tree(p, rootfs, &target, owner)?;
             }
         }
         Ok(())
@@ -417,39 +417,74 @@ fn hash_tree(h: &mut Hasher, base: &Path, rel: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Copies `src` (a file, symlink or directory tree) to `dst`, owned by
-/// `owner`, keeping modes and modification times.
-fn copy_tree(src: &Path, dst: &Path, owner: (u32, u32)) -> std::io::Result<()> {
+/// Copies `src` (a file, symlink or directory tree) to `dst`, a path
+/// *inside* `rootfs`, owned by `owner`, keeping modes and modification times.
+///
+/// Every destination is resolved inside `rootfs` first ([`resolve_in`]):
+/// the image may hold symlinks such as `/app/conf -> /etc`, which the
+/// daemon, not chrooted, would otherwise follow to the *host's* `/etc`.
+/// A symlink in the sources is copied as a symlink, never followed.
+fn copy_tree(src: &Path, rootfs: &Path, dst: &str, owner: (u32, u32)) -> Result<()> {
     use std::os::unix::fs::{lchown, PermissionsExt};
-    let m = std::fs::symlink_metadata(src)?;
-    if m.file_type().is_symlink() {
-        let _ = std::fs::remove_file(dst);
-        std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)?;
-    } else if m.is_dir() {
-        if !dst.is_dir() {
-            let _ = std::fs::remove_file(dst);
-            std::fs::create_dir(dst)?;
+    let io = |e: std::io::Error| internal(format!("copy {} to {dst}: {e}", src.display()));
+    let m = std::fs::symlink_metadata(src).map_err(io)?;
+    let out = if m.file_type().is_symlink() {
+        // The link itself replaces the name: resolve only its directory.
+        let (dir, name) = dst.rsplit_once('/').unwrap_or(("", dst));
+        let out = resolve_in(rootfs, dir, false)
+            .map_err(ApiError::bad)?
+            .join(name);
+        mkdir_p(out.parent().unwrap_or(rootfs)).map_err(io)?;
+        if std::fs::symlink_metadata(&out).is_ok_and(|d| d.is_dir()) {
+            std::fs::remove_dir_all(&out).map_err(io)?;
+        } else {
+            let _ = std::fs::remove_file(&out);
         }
-        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(m.permissions().mode()))?;
-        for e in std::fs::read_dir(src)?.flatten() {
-            copy_tree(&e.path(), &dst.join(e.file_name()), owner)?;
+        std::os::unix::fs::symlink(std::fs::read_link(src).map_err(io)?, &out).map_err(io)?;
+        out
+    } else if m.is_dir() {
+        let out = resolve_in(rootfs, dst, false).map_err(ApiError::bad)?;
+        if !std::fs::symlink_metadata(&out).is_ok_and(|d| d.is_dir()) {
+            let _ = std::fs::remove_file(&out);
+            mkdir_p(&out).map_err(io)?;
+        }
+        std::fs::set_permissions(
+            &out,
+            std::fs::Permissions::from_mode(m.permissions().mode()),
+        )
+        .map_err(io)?;
+        for e in std::fs::read_dir(src).map_err(io)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            copy_tree(
+                &e.path(),
+                rootfs,
+                &format!("{}/{name}", dst.trim_end_matches('/')),
+                owner,
+            )?;
         }
         // Last: adding the children changed the directory's time.
-        std::fs::File::open(dst)?.set_modified(m.modified()?)?;
+        std::fs::File::open(&out)
+            .and_then(|f| f.set_modified(m.modified()?))
+            .map_err(io)?;
+        out
     } else if m.is_file() {
-        if std::fs::symlink_metadata(dst).is_ok_and(|d| !d.is_file()) {
-            let _ = std::fs::remove_file(dst);
+        let out = resolve_in(rootfs, dst, false).map_err(ApiError::bad)?;
+        mkdir_p(out.parent().unwrap_or(rootfs)).map_err(io)?;
+        if std::fs::symlink_metadata(&out).is_ok_and(|d| d.is_dir()) {
+            std::fs::remove_dir_all(&out).map_err(io)?;
         }
-        std::fs::copy(src, dst)?;
+        std::fs::copy(src, &out).map_err(io)?;
         // COPY keeps the modification time, as Docker's does.
         std::fs::File::options()
             .write(true)
-            .open(dst)?
-            .set_modified(m.modified()?)?;
+            .open(&out)
+            .and_then(|f| f.set_modified(m.modified()?))
+            .map_err(io)?;
+        out
     } else {
         return Ok(()); // devices, fifos, sockets: not copied
-    }
-    lchown(dst, Some(owner.0), Some(owner.1))
+    };
+    lchown(&out, Some(owner.0), Some(owner.1)).map_err(io)
 }
 
 /// Creates the directories of `dir` (already resolved inside the root).
