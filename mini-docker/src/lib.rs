@@ -15,6 +15,7 @@
 //!
 //! [`runtime`] is `mini-runc`, the OCI runtime at the bottom of that picture.
 
+pub mod build;
 pub mod client;
 pub mod engine;
 pub mod runtime;

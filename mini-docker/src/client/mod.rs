@@ -6,6 +6,7 @@
 //! the commands; [`format`] the tables and Go templates.
 
 pub mod auth;
+pub mod build;
 pub mod containers;
 pub mod cp;
 pub mod format;
@@ -279,6 +280,26 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: netvol::VolumeCmd,
     },
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Create a new image from a container's changes.
+    Commit {
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Apply Dockerfile instruction to the created image (repeatable).
+        #[arg(short, long = "change")]
+        change: Vec<String>,
+        /// Container.
+        container: String,
+        /// REPOSITORY[:TAG].
+        reference: Option<String>,
+    },
+    /// Show the history of an image.
+    History(build::HistoryArgs),
 }
 
 /// `system …`.
@@ -463,5 +484,21 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Doctor => tools::doctor(&c),
         Cmd::Network { cmd } => netvol::network(&c, cmd),
         Cmd::Volume { cmd } => netvol::volume(&c, cmd),
+        Cmd::Build(a) => build::build(&c, a),
+        Cmd::Commit {
+            message,
+            author,
+            change,
+            container,
+            reference,
+        } => build::commit(
+            &c,
+            &container,
+            reference.as_deref(),
+            message.as_deref(),
+            &change,
+            author.as_deref(),
+        ),
+        Cmd::History(a) => build::history(&c, a),
     }
 }

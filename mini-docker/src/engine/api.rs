@@ -94,6 +94,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/build/prune", post(prune_build))
         .route("/system/df", get(disk_usage))
         .route("/images/*rest", any(images))
+        .route("/build", post(super::builder::handler))
+        .route("/commit", post(commit))
         .route("/auth", post(auth))
         .merge(super::netvol_api::routes())
         .fallback(|req: Request| async move {
@@ -352,6 +354,16 @@ async fn prune_containers(State(e): Eng) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || e.prune_containers()).await?))
 }
 
+/// `POST /commit?container=&repo=&tag=&comment=&author=&changes=`.
+async fn commit(State(e): Eng, req: Request) -> Result<Response, ApiError> {
+    let o = super::commit::CommitOptions::from_query(req.uri().query().unwrap_or(""));
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .map_err(|x| ApiError::bad(x.to_string()))?;
+    let id = blocking(move || super::commit::commit(&e, &o, &body)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+}
+
 async fn auth(State(e): Eng, body: Bytes) -> Result<Json<Value>, ApiError> {
     Ok(Json(super::auth::login(&e.registry, &body).await?))
 }
@@ -360,9 +372,10 @@ async fn disk_usage(State(e): Eng) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || Ok(e.disk_usage())).await?))
 }
 
-/// There is no builder (no `docker build`), hence no build cache.
-async fn prune_build() -> Json<Value> {
-    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
+/// `docker builder prune`: forgets the build cache (the images stay).
+async fn prune_build(State(e): Eng) -> Json<Value> {
+    let deleted = super::builder::prune_cache(&e.opts.root);
+    Json(json!({"CachesDeleted": deleted, "SpaceReclaimed": 0}))
 }
 
 /// Sends the log from `offset` into `tx`; with `follow`, keeps going until
@@ -532,6 +545,10 @@ async fn images(
                 .map(percent_decode)
                 .collect();
             save(e, names).await
+        }
+        ("GET", r) if r.ends_with("/history") => {
+            let name = r.trim_end_matches("/history").to_string();
+            Ok(Json(blocking(move || super::lineage::history(&e, &name)).await?).into_response())
         }
         ("GET", r) if r.ends_with("/json") => {
             Ok(Json(e.images.inspect(r.trim_end_matches("/json"))?).into_response())

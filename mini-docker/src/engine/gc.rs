@@ -47,7 +47,12 @@ impl Images {
     pub fn collect(&self, gone: &Image, container_layers: &[String]) -> Freed {
         let mut keep_blobs: HashSet<Digest> = HashSet::new();
         let mut keep_layers: HashSet<String> = HashSet::new();
-        for (_, img) in self.all_images() {
+        // Tagged images, and the untagged ones a build made and still
+        // records (the build cache and `history` name them).
+        let made = super::lineage::all(self.store.root())
+            .into_values()
+            .filter_map(|m| self.resolve_manifest(&m.manifest).ok());
+        for img in self.all_images().into_iter().map(|(_, i)| i).chain(made) {
             keep_blobs.extend(blobs_of(&img));
             keep_layers.extend(layers_of(&img));
         }

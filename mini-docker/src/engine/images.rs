@@ -85,6 +85,11 @@ impl Images {
         self.all()
     }
 
+    /// An image by its manifest digest (`sha256:…`).
+    pub fn resolve_manifest(&self, digest: &str) -> Result<Arc<Image>> {
+        self.by_digest(digest)
+    }
+
     /// Drops an image from the cache (its blobs are gone).
     pub fn forget(&self, img: &Image) {
         if let Ok(mut c) = self.cache.lock() {
@@ -125,6 +130,10 @@ impl Images {
                 }
             }
         }
+        // Untagged images made here (build steps, commits).
+        if let Some(m) = super::lineage::lookup(self.store.root(), reference) {
+            return self.by_digest(&m);
+        }
         Err(ApiError::not_found(format!(
             "No such image: {}",
             ::images::image::normalize_name(reference)
@@ -160,6 +169,13 @@ impl Images {
                 .1
                 .push(tag);
         }
+        // Untagged images made here that nothing builds on: `<none>:<none>`.
+        let tagged: std::collections::BTreeSet<String> = self.tags().into_values().collect();
+        for (id, m) in super::lineage::dangling(self.store.root(), &tagged) {
+            if let Ok(img) = self.by_digest(&m.manifest) {
+                by_id.entry(id).or_insert_with(|| (img, vec![]));
+            }
+        }
         let mut out: Vec<Value> = by_id
             .into_iter()
             .map(|(id, (img, tags))| {
@@ -187,8 +203,20 @@ impl Images {
             .map(|c| serde_json::to_value(c).unwrap_or(json!({})))
             .unwrap_or(json!({}));
         let cfg = pascal_case(cfg);
+        // The config as written (Docker's keys the OCI type drops, such as
+        // Healthcheck and Shell, included), the comment and the parent.
+        let raw: Value = serde_json::from_slice(&img.config_bytes).unwrap_or(Value::Null);
+        let cfg = match raw.get("config") {
+            Some(c @ Value::Object(_)) => c.clone(),
+            _ => cfg,
+        };
+        let comment = raw.get("comment").and_then(Value::as_str).unwrap_or("");
+        let parent = super::lineage::all(self.store.root())
+            .get(&id)
+            .map(|m| m.parent.clone())
+            .unwrap_or_default();
         Ok(json!({
-            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": "", "Comment": "",
+            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": parent, "Comment": comment,
             "Created": Self::created(&img), "Container": "", "ContainerConfig": {},
             "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),
             "Config": cfg, "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
@@ -263,16 +291,41 @@ impl Images {
         write_tags(self.store.root(), &tags).map_err(err)?;
         let mut bytes = 0;
         if remaining == 0 && used.is_empty() {
-            let freed = self.collect(&img, &container_layers());
-            tracing::info!(
-                id,
-                blobs = freed.blobs,
-                bytes = freed.bytes,
-                layers = freed.layers,
-                "image deleted"
-            );
-            bytes = freed.bytes;
-            out.push(json!({"Deleted": id}));
+            // An image made here goes from the list too (unless a later
+            // build step builds on it: the cache and the history need it,
+            // and so its content stays).
+            if super::lineage::has_children(self.store.root(), &id) {
+                out.push(json!({"Deleted": id}));
+            } else {
+                let tagged: std::collections::BTreeSet<String> = tags.values().cloned().collect();
+                let keep = |i: &str| !users(i).is_empty();
+                let before = super::lineage::all(self.store.root());
+                let gone = super::lineage::forget_chain(self.store.root(), &id, &tagged, &keep)?;
+                // Free what the image (and the untagged chain under it) held.
+                let layers = container_layers();
+                let mut freed = self.collect(&img, &layers);
+                for g in &gone {
+                    let chained = before.get(g).and_then(|m| self.by_digest(&m.manifest).ok());
+                    if let Some(i) = chained.filter(|i| i.config_digest != img.config_digest) {
+                        let f = self.collect(&i, &layers);
+                        freed.blobs += f.blobs;
+                        freed.bytes += f.bytes;
+                        freed.layers += f.layers;
+                    }
+                }
+                tracing::info!(
+                    id,
+                    blobs = freed.blobs,
+                    bytes = freed.bytes,
+                    layers = freed.layers,
+                    "image deleted"
+                );
+                bytes = freed.bytes;
+                if gone.is_empty() {
+                    out.push(json!({"Deleted": id}));
+                }
+                out.extend(gone.into_iter().map(|g| json!({"Deleted": g})));
+            }
         }
         Ok((Value::Array(out), bytes))
     }

@@ -199,9 +199,11 @@ impl Engine {
 
 impl Engine {
     /// `POST /images/prune`. Without `all` (Docker's default,
-    /// `dangling=true`) there is nothing to do: in this engine an image *is*
-    /// its names in `images.json`, so an image that lost its last name is
-    /// gone from the list, never dangling. With `all`
+    /// `dangling=true`) only the dangling images *made here* go (by `build`
+    /// or `commit`: untagged, nothing builds on them, see `lineage`), with
+    /// the untagged images below them; a pulled or imported image *is* its
+    /// names in `images.json`, so one that lost its last name is gone from
+    /// the list, never dangling. With `all`
     /// (`filters={"dangling":["false"]}`, `image prune -a`) every image no
     /// container uses is removed, as `rmi` does. `SpaceReclaimed` stays 0:
     /// `image prune -a`: every image no container uses, blobs and layers freed.
@@ -223,6 +225,28 @@ impl Engine {
                     deleted.extend(out);
                     space += bytes;
                 }
+            }
+        }
+        // Dangling images made here (untagged, nothing builds on them).
+        let tagged: std::collections::BTreeSet<String> = self.images.tags().into_values().collect();
+        let keep = |i: &str| !self.image_users(i).is_empty();
+        let layers = self.container_layers();
+        for (id, made) in super::lineage::dangling(&self.opts.root, &tagged) {
+            if keep(&id) {
+                continue;
+            }
+            let before = super::lineage::all(&self.opts.root);
+            if let Ok(gone) = super::lineage::forget_chain(&self.opts.root, &id, &tagged, &keep) {
+                for g in &gone {
+                    let manifest = before
+                        .get(g)
+                        .map(|m| m.manifest.clone())
+                        .unwrap_or_else(|| made.manifest.clone());
+                    if let Ok(img) = self.images.resolve_manifest(&manifest) {
+                        space += self.images.collect(&img, &layers).bytes;
+                    }
+                }
+                deleted.extend(gone.into_iter().map(|g| json!({"Deleted": g})));
             }
         }
         Ok(json!({"ImagesDeleted": deleted, "SpaceReclaimed": space}))

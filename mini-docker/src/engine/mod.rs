@@ -13,12 +13,16 @@
 pub mod api;
 pub mod archive;
 pub mod auth;
+pub mod builder;
+pub mod buildfs;
 pub mod changes;
+pub mod commit;
 pub mod doctor;
 pub mod explain;
 pub mod gc;
 pub mod hijack;
 pub mod images;
+pub mod lineage;
 pub mod logs;
 pub mod manage;
 pub mod net;

@@ -339,6 +339,10 @@ struct Shared {
     held: Mutex<Vec<UnixStream>>,
     /// Console sockets made so far (their names must differ).
     consoles: std::sync::atomic::AtomicU32,
+    /// Set once `start` was answered: the exit path waits for it, so a
+    /// container that exits at once cannot have its state deleted under a
+    /// `runtime start` that is still writing it.
+    started: (Mutex<bool>, std::sync::Condvar),
 }
 
 impl Shared {
@@ -442,6 +446,7 @@ fn run(
         exec_masters: Mutex::new(Default::default()),
         held: Mutex::new(Vec::new()),
         consoles: Default::default(),
+        started: (Mutex::new(false), std::sync::Condvar::new()),
     });
     let console = shared.console_path();
     let created = create(args, &console, devnull, shimlog);
@@ -489,6 +494,18 @@ fn run(
     let code = container::wait_exit(pid);
     for r in readers {
         let _ = r.join();
+    }
+    // The start request may still be finishing (state.json, poststart hooks).
+    {
+        let (lock, cv) = &shared.started;
+        let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !*done && std::time::Instant::now() < deadline {
+            done = cv
+                .wait_timeout(done, std::time::Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
     // Attachers see EOF now (their reader threads hold clones of the sockets).
     if let Ok(mut subs) = shared.subs.lock() {
@@ -608,6 +625,9 @@ fn serve(shared: &Arc<Shared>, conn: UnixStream) {
                 Err(e) => format!("err {}", e.to_string().replace('\n', " ")),
             };
             let _ = writeln!(conn, "{answer}");
+            let (lock, cv) = &shared.started;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            cv.notify_all();
         }
         Some(Request::Attach {
             stdin,
