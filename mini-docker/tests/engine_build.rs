@@ -104,6 +104,7 @@ COPY a.txt ./
 COPY dir /dir/
 COPY *.md /docs/
 ADD archive.tar /opt/
+ADD --chown=nobody:nogroup archive.tar /opt-owned/
 ADD --chown=nobody:nogroup a.txt /owned.txt
 COPY --chown=1:2 dir/inner/b.txt /b.txt
 RUN echo ran > /ran.txt && mkdir -p /made/deep && rm -f /www/index.html
@@ -280,10 +281,10 @@ fn build_every_instruction_and_run_the_images() {
     assert!(cfg["Volumes"].get("/logs").is_some(), "{cfg}");
     let out = d.ok(&["run", "--rm", "mdb-metadata:1"]);
     assert_eq!(out, "$GREETING\n"); // the JSON form is not expanded
-    let out = d.ok(&["run", "--rm", "mdb-files:1", "sh", "-c", "pwd; cat a.txt /dir/inner/b.txt /docs/README.md /opt/pkg/file.txt /ran.txt /made/exec.txt; stat -c '%u:%g %a' /owned.txt /b.txt /opt/pkg/file.txt; ls /www"]);
+    let out = d.ok(&["run", "--rm", "mdb-files:1", "sh", "-c", "pwd; cat a.txt /dir/inner/b.txt /docs/README.md /opt/pkg/file.txt /ran.txt /made/exec.txt; stat -c '%u:%g %a' /owned.txt /b.txt /opt/pkg/file.txt /opt-owned/pkg/file.txt; ls /www"]);
     assert_eq!(
         out,
-        "/app/sub\nalpha\nbeta\n# readme\nfrom the archive\nran\nexec\n65534:65534 644\n1:2 644\n0:0 640\n"
+        "/app/sub\nalpha\nbeta\n# readme\nfrom the archive\nran\nexec\n65534:65534 644\n1:2 644\n0:0 640\n0:0 640\n"
     );
     assert_eq!(d.ok(&["run", "--rm", "mdb-files:1"]), "shell form\n");
     // COPY keeps modification times (a.txt was written in 2001 below).
