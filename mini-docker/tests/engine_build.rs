@@ -11,12 +11,16 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Writes `files` (path, content) under `dir`.
+/// Writes `files` (path, content) under `dir`; a content `@link:<target>`
+/// makes a symlink.
 fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (p, c) in files {
         let full = dir.join(p);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, c).unwrap();
+        match c.strip_prefix("@link:") {
+            Some(target) => std::os::unix::fs::symlink(target, full).unwrap(),
+            None => std::fs::write(full, c).unwrap(),
+        }
     }
 }
 
@@ -119,6 +123,39 @@ CMD echo shell form
                 ("dir/c.txt", "gamma\n"),
                 ("README.md", "# readme\n"),
                 ("NOTES.md", "notes\n"),
+            ],
+        ),
+        (
+            "edges",
+            format!(
+                r#"FROM {base} AS first
+ARG V=1
+ENV A=/srv B=$A/x W=v$V
+WORKDIR $B
+COPY tree /copied-tree
+COPY tree/ /copied-contents/
+COPY a.txt /tmp
+COPY a.txt b* /many/
+COPY links/ /links/
+RUN echo hi > file && rm -rf /www && mkdir -p /www/new
+LABEL a=1 a=2 b=$W
+USER 1000
+ENTRYPOINT echo from-entrypoint
+FROM first
+COPY --from=0 /x/file /again
+USER 0:0
+CMD ["x"]
+"#
+            ),
+            vec![
+                ("tree/sub/deep.txt", "deep\n"),
+                ("tree/top.txt", "top\n"),
+                ("a.txt", "a\n"),
+                ("b1", "b1\n"),
+                ("b2", "b2\n"),
+                ("links/real", "real\n"),
+                ("links/rel", "@link:real"),
+                ("links/abs", "@link:/etc/passwd"),
             ],
         ),
         (
