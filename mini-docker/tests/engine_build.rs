@@ -159,6 +159,33 @@ CMD ["x"]
             ],
         ),
         (
+            "ignore",
+            format!("FROM {base}\nCOPY . /ctx/\n"),
+            vec![
+                (
+                    ".dockerignore",
+                    "# comment\n*.log\n!keep.log\n**/*.tmp\nsecret/\ndocs/**\n!docs/README.md\n[ab]x\n?.bin\n/rooted\n./dotted\nsub/*/skip\n",
+                ),
+                ("a.log", "l"),
+                ("keep.log", "k"),
+                ("deep/x.log", "deep log"),
+                ("deep/more/y.tmp", "t"),
+                ("z.tmp", "t"),
+                ("secret/key", "s"),
+                ("docs/guide.md", "g"),
+                ("docs/README.md", "r"),
+                ("ax", "a"),
+                ("cx", "c"),
+                ("1.bin", "b"),
+                ("12.bin", "b"),
+                ("rooted", "r"),
+                ("deep/rooted", "r"),
+                ("dotted", "d"),
+                ("sub/one/skip", "s"),
+                ("sub/one/keep", "k"),
+            ],
+        ),
+        (
             "multistage",
             format!(
                 r#"FROM {base} AS builder
