@@ -426,6 +426,10 @@ fn build_target_stops_at_the_named_stage_and_args_reach_run() {
         h.contains("|1 MSG=given /bin/sh -c echo $MSG > /msg"),
         "{h}"
     );
+    // Instructions are case-insensitive; progress shows them as written.
+    let ctx = context("from mdb-tbase:1\nrun true\n", &[]);
+    let out = d.ok(&["build", ctx.path().to_str().unwrap()]);
+    assert!(out.contains("Step 2/2 : run true"), "{out}");
     // A failing RUN fails the build with Docker's message and its exit code.
     let ctx = context("FROM mdb-tbase:1\nRUN echo before; exit 7\n", &[]);
     let o = d.cli(&["build", ctx.path().to_str().unwrap()]);
