@@ -11,12 +11,16 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Writes `files` (path, content) under `dir`.
+/// Writes `files` (path, content) under `dir`; a content `@link:<target>`
+/// makes a symlink.
 fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (p, c) in files {
         let full = dir.join(p);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, c).unwrap();
+        match c.strip_prefix("@link:") {
+            Some(target) => std::os::unix::fs::symlink(target, full).unwrap(),
+            None => std::fs::write(full, c).unwrap(),
+        }
     }
 }
 
@@ -104,6 +108,7 @@ COPY a.txt ./
 COPY dir /dir/
 COPY *.md /docs/
 ADD archive.tar /opt/
+ADD --chown=nobody:nogroup archive.tar /opt-owned/
 ADD --chown=nobody:nogroup a.txt /owned.txt
 COPY --chown=1:2 dir/inner/b.txt /b.txt
 RUN echo ran > /ran.txt && mkdir -p /made/deep && rm -f /www/index.html
@@ -118,6 +123,66 @@ CMD echo shell form
                 ("dir/c.txt", "gamma\n"),
                 ("README.md", "# readme\n"),
                 ("NOTES.md", "notes\n"),
+            ],
+        ),
+        (
+            "edges",
+            format!(
+                r#"FROM {base} AS first
+ARG V=1
+ENV A=/srv B=$A/x W=v$V
+WORKDIR $B
+COPY tree /copied-tree
+COPY tree/ /copied-contents/
+COPY a.txt /tmp
+COPY a.txt b* /many/
+COPY links/ /links/
+RUN echo hi > file && rm -rf /www && mkdir -p /www/new
+LABEL a=1 a=2 b=$W
+USER 1000
+ENTRYPOINT echo from-entrypoint
+FROM first
+COPY --from=0 /x/file /again
+USER 0:0
+CMD ["x"]
+"#
+            ),
+            vec![
+                ("tree/sub/deep.txt", "deep\n"),
+                ("tree/top.txt", "top\n"),
+                ("a.txt", "a\n"),
+                ("b1", "b1\n"),
+                ("b2", "b2\n"),
+                ("links/real", "real\n"),
+                ("links/rel", "@link:real"),
+                ("links/abs", "@link:/etc/passwd"),
+            ],
+        ),
+        (
+            "ignore",
+            format!("FROM {base}\nCOPY . /ctx/\n"),
+            vec![
+                (
+                    ".dockerignore",
+                    "# comment\n*.log\n!keep.log\n**/*.tmp\nsecret/\ndocs/**\n!docs/README.md\n[ab]x\n?.bin\n/rooted\n./dotted\nsub/*/skip\n",
+                ),
+                ("a.log", "l"),
+                ("keep.log", "k"),
+                ("deep/x.log", "deep log"),
+                ("deep/more/y.tmp", "t"),
+                ("z.tmp", "t"),
+                ("secret/key", "s"),
+                ("docs/guide.md", "g"),
+                ("docs/README.md", "r"),
+                ("ax", "a"),
+                ("cx", "c"),
+                ("1.bin", "b"),
+                ("12.bin", "b"),
+                ("rooted", "r"),
+                ("deep/rooted", "r"),
+                ("dotted", "d"),
+                ("sub/one/skip", "s"),
+                ("sub/one/keep", "k"),
             ],
         ),
         (
@@ -280,10 +345,10 @@ fn build_every_instruction_and_run_the_images() {
     assert!(cfg["Volumes"].get("/logs").is_some(), "{cfg}");
     let out = d.ok(&["run", "--rm", "mdb-metadata:1"]);
     assert_eq!(out, "$GREETING\n"); // the JSON form is not expanded
-    let out = d.ok(&["run", "--rm", "mdb-files:1", "sh", "-c", "pwd; cat a.txt /dir/inner/b.txt /docs/README.md /opt/pkg/file.txt /ran.txt /made/exec.txt; stat -c '%u:%g %a' /owned.txt /b.txt /opt/pkg/file.txt; ls /www"]);
+    let out = d.ok(&["run", "--rm", "mdb-files:1", "sh", "-c", "pwd; cat a.txt /dir/inner/b.txt /docs/README.md /opt/pkg/file.txt /ran.txt /made/exec.txt; stat -c '%u:%g %a' /owned.txt /b.txt /opt/pkg/file.txt /opt-owned/pkg/file.txt; ls /www"]);
     assert_eq!(
         out,
-        "/app/sub\nalpha\nbeta\n# readme\nfrom the archive\nran\nexec\n65534:65534 644\n1:2 644\n0:0 640\n"
+        "/app/sub\nalpha\nbeta\n# readme\nfrom the archive\nran\nexec\n65534:65534 644\n1:2 644\n0:0 640\n0:0 640\n"
     );
     assert_eq!(d.ok(&["run", "--rm", "mdb-files:1"]), "shell form\n");
     // COPY keeps modification times (a.txt was written in 2001 below).
@@ -361,6 +426,10 @@ fn build_target_stops_at_the_named_stage_and_args_reach_run() {
         h.contains("|1 MSG=given /bin/sh -c echo $MSG > /msg"),
         "{h}"
     );
+    // Instructions are case-insensitive; progress shows them as written.
+    let ctx = context("from mdb-tbase:1\nrun true\n", &[]);
+    let out = d.ok(&["build", ctx.path().to_str().unwrap()]);
+    assert!(out.contains("Step 2/2 : run true"), "{out}");
     // A failing RUN fails the build with Docker's message and its exit code.
     let ctx = context("FROM mdb-tbase:1\nRUN echo before; exit 7\n", &[]);
     let o = d.cli(&["build", ctx.path().to_str().unwrap()]);

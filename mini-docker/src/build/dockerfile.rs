@@ -145,14 +145,16 @@ pub struct Instruction {
     pub name: String,
     /// The arguments as written (continuations joined), for progress lines.
     pub args: String,
+    /// The instruction word as written (`from`, `Run`), for progress lines.
+    pub keyword: String,
     /// Parsed.
     pub cmd: Cmd,
 }
 
 impl fmt::Display for Instruction {
-    /// `RUN echo hi`, as `Step 2/5 : …` shows it.
+    /// `RUN echo hi`, as written, as `Step 2/5 : …` shows it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.name, self.args)
+        write!(f, "{} {}", self.keyword, self.args)
     }
 }
 
@@ -275,6 +277,7 @@ pub fn parse(file: &str, text: &str) -> Result<Dockerfile, ParseError> {
             line,
             name: name.clone(),
             args: text[word.len()..].trim().to_string(),
+            keyword: word.to_string(),
             cmd,
         });
     }

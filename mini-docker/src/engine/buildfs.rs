@@ -230,6 +230,8 @@ impl CopyPlan {
                 format!("{}/{name}", self.dest.trim_end_matches('/'))
             };
             if archive {
+                // The archive's own owners stay, even with `--chown`: Docker
+                // 20.10's builder does the same (the comparison test pins it).
                 let t = resolve_in(rootfs, &target, false).map_err(ApiError::bad)?;
                 mkdir_p(&t).map_err(internal)?;
                 extract(p, &t)?;
