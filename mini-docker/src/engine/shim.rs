@@ -164,13 +164,17 @@ pub struct LogLine {
 
 /// Stage 1: start stage 2 (which inherits our stdout, the pipe the daemon
 /// reads) and return at once, so the daemon can reap us.
+///
+/// Stage 2 is a fork of this process, not a new `execve` of the binary: the
+/// shim's `main` calls this first thing, while the process is still
+/// single-threaded, so the child may run anything. (`--stage2` on the
+/// command line still runs stage 2 directly, for a person debugging.)
 pub fn stage1(args: &ShimArgs) -> std::io::Result<()> {
-    let mut cmd = std::process::Command::new("/proc/self/exe");
-    cmd.args(args.to_args())
-        .arg("--stage2")
-        .stdin(std::process::Stdio::null());
-    cmd.spawn()?;
-    Ok(())
+    use nix::unistd::ForkResult;
+    match namespaces::sys::fork_single_threaded().map_err(std::io::Error::from)? {
+        ForkResult::Parent { .. } => Ok(()),
+        ForkResult::Child => stage2(args),
+    }
 }
 
 fn dup2(from: &impl AsRawFd, to: i32) {
