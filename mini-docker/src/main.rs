@@ -4,6 +4,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Like other command-line tools (and the docker CLI), end quietly when
+    // the reader of our stdout goes away (`mini-docker ps | head -1`) rather
+    // than panic on EPIPE. Sockets are unaffected: std sends with MSG_NOSIGNAL.
+    let _ = namespaces::sys::set_signal_ignored(nix::sys::signal::Signal::SIGPIPE, false);
     let cli = mini_docker::client::Cli::parse();
     let is_run = matches!(
         cli.cmd,

@@ -397,3 +397,30 @@ fn restart_keeps_an_rm_container_and_stop_removes_it() {
     d.ok(&["stop", "-t", "0", "md-rr"]);
     engine_common_eventually(|| d.ids().is_empty());
 }
+
+#[test]
+fn a_closed_stdout_ends_the_client_quietly() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    // 2 MB of log: far more than a pipe holds, so the client is still
+    // writing when `head` has gone.
+    d.ok(&[
+        "run",
+        "--name",
+        "md-big",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "yes | head -c 2000000",
+    ]);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{CLI}' -H '{}' logs md-big | head -c2", d.host()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.stdout, b"y\n");
+}
