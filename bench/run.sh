@@ -317,7 +317,9 @@ for n in $STEPS; do
     [ "$($DK ps -q | wc -l)" -eq "$n" ] || { echo "bench: docker has $($DK ps -q | wc -l) running, expected $n" >&2; exit 1; }
     sleep 2
     $PY "$ROOT/bench/mem.py" "$W" "$BIN" "$R/mem-$n.json"
-    mid=$($MD ps -q | head -1); did=$($DK ps -q | head -1)
+    # sed reads all of it: `head` would close the pipe early, and mini-docker's
+    # `ps` panics on EPIPE instead of exiting quietly (a client bug).
+    mid=$($MD ps -q | sed -n 1p); did=$($DK ps -q | sed -n 1p)
     hf "ps-$n" -N --warmup "$WARM" --runs "$RUNS" -n mini-docker "$MD ps" -n docker "$DK ps"
     hf "inspect-$n" -N --warmup "$WARM" --runs "$RUNS" -n mini-docker "$MD inspect $mid" -n docker "$DK inspect $did"
 done
@@ -331,6 +333,16 @@ for net in none default; do
     $PY "$ROOT/bench/phases.py" "$SLOW_RUNS" "$R/phases-mini-$net.json" "$net" $MD
     $PY "$ROOT/bench/phases.py" "$SLOW_RUNS" "$R/phases-docker-$net.json" "$([ $net = default ] && echo bridge || echo none)" $DK
 done
+say "where the time goes: durable writes (fsync) on the data root's filesystem, and how many a run makes"
+$PY "$ROOT/bench/fsync_probe.py" "$W/probe" 50 "$R/fsync-probe.json"
+dpid=$(cat "$W/pids/mini")
+strace -f -c -e trace=fsync,fdatasync,sync_file_range,syncfs -o "$R/strace-fsync-mini.txt" -p "$dpid" &
+spid=$!
+sleep 1
+for i in 1 2 3 4 5; do $MD run --rm --network none $IMG /bin/true; done
+sleep 0.5
+kill -INT $spid 2>/dev/null; wait $spid 2>/dev/null || true
+cat "$R/strace-fsync-mini.txt"
 cp "$W/logs/mini.log" "$R/mini-dockerd.log" 2>/dev/null || true
 
 fact load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
