@@ -270,6 +270,21 @@ if os.path.exists(rt):
         p("\n".join(l for l in lines[i + 1:] if not l.startswith("Results:")))
         p("```")
         p("")
+fp = load("fsync-probe")
+st = os.path.join(R, "strace-fsync-mini.txt")
+if fp:
+    calls = "?"
+    if os.path.exists(st):
+        for l in open(st):
+            f = l.split()
+            if len(f) >= 5 and f[-1] == "total":
+                calls = f[3]
+    p(f"Durable writes: on the data root's filesystem one fsync of a small file takes "
+      f"{fp['fsync_median_s'] * 1000:.2f} ms and the engine's write pattern (temp file, fsync, rename, "
+      f"fsync of the directory) {fp['write_atomic_median_s'] * 1000:.2f} ms (medians of {fp['runs']}); "
+      f"mini-dockerd and its shims made {calls} fsync calls over 5 `run --rm --network none` "
+      "(`strace -f -c`, in the raw results).")
+    p("")
 notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "where-time-goes.md")
 if os.path.exists(notes):
     p(open(notes).read().rstrip())
