@@ -264,7 +264,7 @@ hf skopeo-pull --warmup 1 --runs "$SLOW_RUNS" \
 for r in ch06 dist src; do $CTL stop "reg-$r"; done
 
 # ------------------------------------------------------------ 6. build
-say "build, cold and fully cached"
+say "build, cold (--no-cache, the base image present) and fully cached"
 if $MD build --help >/dev/null 2>&1; then
     mkdir -p "$W/build"
     echo "hello from the build context" >"$W/build/hello.txt"
@@ -278,8 +278,8 @@ RUN cat /app/hello.txt /built.txt > /app/both.txt
 CMD ["/bin/cat", "/app/both.txt"]
 EOF
     hf build-cold --warmup 1 --runs "$SLOW_RUNS" \
-        -n mini-docker --prepare "$MD rmi -f bench/built >/dev/null 2>&1; true" "$MD build -t bench/built $W/build >/dev/null" \
-        -n docker --prepare "$DK rmi -f bench/built >/dev/null 2>&1; true" "DOCKER_BUILDKIT=0 $DK build -t bench/built $W/build >/dev/null"
+        -n mini-docker --prepare "$MD rmi -f bench/built >/dev/null 2>&1; true" "$MD build --no-cache -t bench/built $W/build >/dev/null" \
+        -n docker --prepare "$DK rmi -f bench/built >/dev/null 2>&1; true" "DOCKER_BUILDKIT=0 $DK build --no-cache -t bench/built $W/build >/dev/null"
     hf build-warm --warmup 2 --runs "$RUNS" \
         -n mini-docker "$MD build -t bench/built $W/build >/dev/null" \
         -n docker "DOCKER_BUILDKIT=0 $DK build -t bench/built $W/build >/dev/null"
