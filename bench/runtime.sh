@@ -3,6 +3,7 @@
 # runc and crun, in one hyperfine session (medians after a warm-up).
 #
 #   sudo bash bench/runtime.sh            # prints the table, appends it to bench/results/
+#   RUNS=60 JSON=out.json bash bench/runtime.sh   # also hyperfine's JSON (bench/run.sh uses it)
 #
 # crun 1.8 refuses hybrid cgroup hosts, so on such a host every runtime runs in
 # a private mount namespace where the empty cgroup2 mount is unmounted; the
@@ -32,11 +33,13 @@ mini="$bin/mini-runc"
 prep=""
 [ -d /sys/fs/cgroup/unified ] && prep="umount /sys/fs/cgroup/unified &&"
 mkdir -p bench/results
-out="$PWD/bench/results/runtime-$(date -u +%Y%m%dT%H%M%SZ).md"
-unshare -m sh -c "mount --make-rprivate / && $prep cd $work && hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown $out \
-  '$mini --root $work/s-mini run b-mini' \
-  'crun --root $work/s-crun run b-crun' \
-  'runc --root $work/s-runc run b-runc'"
+out="${OUT:-$PWD/bench/results/runtime-$(date -u +%Y%m%dT%H%M%SZ).md}"
+json=""
+[ -n "${JSON:-}" ] && json="--export-json $JSON"
+unshare -m sh -c "mount --make-rprivate / && $prep cd $work && hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown $out $json \
+  -n mini-runc '$mini --root $work/s-mini run b-mini' \
+  -n crun 'crun --root $work/s-crun run b-crun' \
+  -n runc 'runc --root $work/s-runc run b-runc'"
 echo
 echo "Where mini-runc's time goes (one run):"
 unshare -m sh -c "mount --make-rprivate / && $prep cd $work && $mini --debug --root $work/s-mini run b-mini"
