@@ -17,6 +17,7 @@ pub mod changes;
 pub mod doctor;
 pub mod explain;
 pub mod gc;
+pub mod harden;
 pub mod hijack;
 pub mod images;
 pub mod logs;
@@ -340,9 +341,10 @@ impl Engine {
             std::fs::create_dir_all(opts.root.join(d))
                 .with_context(|| format!("create {}", opts.root.join(d).display()))?;
         }
+        // As Docker's /var/lib/docker: 0710, nobody but root gets in.
         std::fs::set_permissions(
             &opts.root,
-            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+            std::os::unix::fs::PermissionsExt::from_mode(0o710),
         )?;
         let images = images::Images::open(&opts.root)?;
         let (opts_mirrors, opts_insecure) = (
@@ -610,6 +612,7 @@ impl Engine {
         let layer = format!("md-{id}");
         let dir = self.dir(&id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;
+        harden::restrict_dir(&dir).map_err(stat_err)?;
         // The log exists from the start, so `attach` can open it before `start`.
         std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
         {
