@@ -104,6 +104,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             ))
             .into_response()
         })
+        .layer(axum::middleware::map_response(super::harden::json_errors))
         .with_state(engine)
 }
 
@@ -158,6 +159,7 @@ async fn info(State(e): Eng) -> Json<Value> {
 async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
     let v: Value = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
+    super::harden::check_create_body(&v)?;
     let name = q.get("name").cloned();
     let id = blocking(move || e.create(name.as_deref(), &v)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
