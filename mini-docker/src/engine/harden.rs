@@ -253,3 +253,122 @@ mod tests {
         );
     }
 }
+
+/// What a crash (SIGKILL, power loss) mid-write leaves behind, removed at
+/// startup before anything else runs (no write is in flight then):
+///
+/// - `ingest/*`: a blob being downloaded or loaded; it never got its
+///   digest name, so no image can point at it (chapter 04's temp+rename);
+/// - `.tmp*` in the data root: a request body being received (`load`,
+///   `import`), an archive being saved, `images.json` being rewritten;
+/// - `.ch04-unpacking-*` under `layers/`: a layer half unpacked;
+/// - `containers/<id>/` without `container.json`: a `create` cut short
+///   (only when nothing is mounted below it).
+///
+/// Returns the paths removed, for the log.
+pub fn clean_partial_writes(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut gone = Vec::new();
+    let mut remove = |p: std::path::PathBuf| {
+        let r = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        if r.is_ok() {
+            gone.push(p);
+        }
+    };
+    let entries = |d: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(d)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    for p in entries(&root.join("ingest")) {
+        remove(p);
+    }
+    for p in entries(root) {
+        if name_of(&p).starts_with(".tmp") && p.is_file() {
+            remove(p);
+        }
+    }
+    let layers = root.join("layers");
+    for p in entries(&layers) {
+        if name_of(&p).starts_with(".ch04-unpacking-") {
+            remove(p);
+        } else if p.is_dir() {
+            for q in entries(&p) {
+                if name_of(&q).starts_with(".ch04-unpacking-") {
+                    remove(q);
+                }
+            }
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for p in entries(&root.join("containers")) {
+        if p.join("container.json").exists() {
+            continue;
+        }
+        let prefix = format!("{}/", p.display());
+        if mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .any(|m| m.starts_with(&prefix) || Path::new(m) == p)
+        {
+            continue;
+        }
+        remove(p);
+    }
+    gone
+}
+
+#[cfg(test)]
+mod cleanup_tests {
+    use super::*;
+
+    #[test]
+    fn partial_writes_go_and_everything_else_stays() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        for d in [
+            "ingest",
+            "blobs/sha256",
+            "layers/abc",
+            "containers/full",
+            "containers/half",
+        ] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        std::fs::write(r.join("ingest/.ingest-x1"), b"partial").unwrap();
+        std::fs::write(r.join(".tmpAbC"), b"half a body").unwrap();
+        std::fs::write(r.join("images.json"), b"{}").unwrap();
+        std::fs::write(r.join("blobs/sha256/00"), b"blob").unwrap();
+        std::fs::create_dir_all(r.join("layers/.ch04-unpacking-1/usr")).unwrap();
+        std::fs::create_dir_all(r.join("layers/abc/.ch04-unpacking-2")).unwrap();
+        std::fs::write(r.join("containers/full/container.json"), b"{}").unwrap();
+        let gone = clean_partial_writes(r);
+        assert_eq!(gone.len(), 5, "{gone:?}");
+        for p in [
+            "ingest/.ingest-x1",
+            ".tmpAbC",
+            "layers/.ch04-unpacking-1",
+            "layers/abc/.ch04-unpacking-2",
+            "containers/half",
+        ] {
+            assert!(!r.join(p).exists(), "{p}");
+        }
+        for p in [
+            "ingest",
+            "images.json",
+            "blobs/sha256/00",
+            "layers/abc",
+            "containers/full/container.json",
+        ] {
+            assert!(r.join(p).exists(), "{p}");
+        }
+    }
+}

@@ -346,6 +346,9 @@ impl Engine {
             &opts.root,
             std::os::unix::fs::PermissionsExt::from_mode(0o710),
         )?;
+        for p in harden::clean_partial_writes(&opts.root) {
+            tracing::info!("removed {} (left by a crash mid-write)", p.display());
+        }
         let images = images::Images::open(&opts.root)?;
         let (opts_mirrors, opts_insecure) = (
             opts.registry_mirrors.clone(),
