@@ -372,3 +372,18 @@ mod cleanup_tests {
         }
     }
 }
+
+/// A new random container name after `tries` collisions: Docker's
+/// adjective_name, then with a number appended (its generator has only a
+/// few hundred pairs, so 50 concurrent `run`s collide often).
+pub fn another_name(tries: u32) -> String {
+    if tries < 3 {
+        super::util::random_name()
+    } else {
+        format!(
+            "{}{}",
+            super::util::random_name(),
+            rand::random::<u32>() % 10u32.pow(tries.min(9))
+        )
+    }
+}

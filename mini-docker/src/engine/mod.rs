@@ -557,7 +557,8 @@ impl Engine {
         let endpoints = self.initial_endpoints(&mode, body);
         let id = util::new_id();
         let mounts = self.plan_mounts(body, &host_config, img.config.config().as_ref())?;
-        let name = match name.filter(|n| !n.is_empty()) {
+        let generated = name.map(str::is_empty).unwrap_or(true);
+        let mut name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
                 if !util::valid_name(n) {
@@ -620,6 +621,12 @@ impl Engine {
         std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
         {
             let mut map = self.lock();
+            // A generated name already taken: draw another, as Docker does.
+            let mut tries = 0;
+            while generated && map.values().any(|c| c.name == name) {
+                tries += 1;
+                name = harden::another_name(tries);
+            }
             if let Some(other) = map.values().find(|c| c.name == name) {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(ApiError::conflict(format!(
