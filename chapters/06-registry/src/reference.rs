@@ -98,6 +98,17 @@ impl Reference {
                 "the registry must be a host name or address, with an optional :port",
             ));
         }
+        // `../x` is not the host `..`: every dot-separated label has a name.
+        if !registry.starts_with('[')
+            && registry
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+        {
+            return Err(bad("the registry host name has an empty or invalid label"));
+        }
         let registry = if registry == "index.docker.io" {
             DOCKER_HUB.to_string()
         } else {

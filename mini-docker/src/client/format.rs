@@ -55,6 +55,23 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
 
 /// Renders a Go template over `v` (with Docker's `json` function).
 pub fn render(template: &str, v: &Value) -> Result<String, String> {
+    // gtmpl's lexer loops forever on an action left open at the end
+    // (`{{index . .`) and panics on some non-ASCII input inside an action:
+    // refuse both first (found by tests/hardening_parsers.rs).
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        match rest[i + 2..].find("}}") {
+            Some(j) => {
+                if !rest[i + 2..i + 2 + j].is_ascii() {
+                    return Err(
+                        "template parsing error: only ASCII is supported inside {{ }}".into(),
+                    );
+                }
+                rest = &rest[i + 2 + j + 2..];
+            }
+            None => return Err("template parsing error: unclosed action".into()),
+        }
+    }
     let mut t = gtmpl::Template::default();
     t.add_func("json", json_func);
     t.parse(template)

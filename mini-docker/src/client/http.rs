@@ -187,17 +187,25 @@ impl Client {
         }
         head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
         s.write_all(head.as_bytes()).map_err(io)?;
-        if let Some(r) = reader.as_mut() {
-            std::io::copy(r, &mut s).map_err(io)?;
+        let sent = match reader.as_mut() {
+            Some(r) => std::io::copy(r, &mut s).map(|_| ()),
+            None => Ok(()),
         }
-        s.flush().map_err(io)?;
+        .and_then(|()| s.flush());
         let mut r = BufReader::new(s);
+        // The daemon may refuse before reading the whole body (a full disk,
+        // a bad archive): its answer, when there is one, says why better
+        // than our broken pipe.
         let Head {
             status,
             chunked,
             length,
             headers,
-        } = read_head(&mut r)?;
+        } = match (read_head(&mut r), sent) {
+            (Ok(h), _) => h,
+            (Err(e), Ok(())) => return Err(e),
+            (Err(_), Err(w)) => return Err(io(w)),
+        };
         let body: Box<dyn Read + Send> = if chunked {
             Box::new(Chunked {
                 inner: r,

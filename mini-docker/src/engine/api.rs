@@ -106,6 +106,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             ))
             .into_response()
         })
+        .layer(axum::middleware::map_response(super::harden::json_errors))
         .with_state(engine)
 }
 
@@ -160,6 +161,7 @@ async fn info(State(e): Eng) -> Json<Value> {
 async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
     let v: Value = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
+    super::harden::check_create_body(&v)?;
     let name = q.get("name").cloned();
     let id = blocking(move || e.create(name.as_deref(), &v)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
@@ -629,7 +631,12 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+            // Bytes, not `&s[..]`: a `%` before a multi-byte character must not panic.
+            b'%' if i + 2 < b.len() => match std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or(())
+            {
                 Ok(v) => {
                     out.push(v);
                     i += 3;

@@ -417,6 +417,8 @@ fn data_root(h: &HostPaths) -> Check {
                 Some("group or others can write into it")
             } else if mode & 0o004 != 0 {
                 Some("others can list it")
+            } else if mode & 0o001 != 0 {
+                Some("others can traverse it (Docker's is 0710)")
             } else {
                 None
             };
@@ -428,7 +430,7 @@ fn data_root(h: &HostPaths) -> Check {
                 Some(w) => fail(
                     "data root",
                     format!("{} has mode {mode:04o}: {w}", h.data_root.display()),
-                    format!("chmod 0711 {}", h.data_root.display()),
+                    format!("chmod 0710 {}", h.data_root.display()),
                 ),
             }
         }
@@ -535,7 +537,7 @@ mod tests {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::set_permissions(
             &data,
-            std::fs::Permissions::from_mode(if good { 0o711 } else { 0o755 }),
+            std::fs::Permissions::from_mode(if good { 0o710 } else { 0o755 }),
         )
         .unwrap();
         let sock = base.join("d.sock");

@@ -244,6 +244,8 @@ impl Images {
         } else {
             format!("{repo}:{tag}")
         };
+        registry::reference::Reference::parse(&full)
+            .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
         let _g = self.write.lock();
         self.store.tag(&full, &img.manifest_digest).map_err(err)
     }

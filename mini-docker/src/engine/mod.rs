@@ -20,6 +20,7 @@ pub mod commit;
 pub mod doctor;
 pub mod explain;
 pub mod gc;
+pub mod harden;
 pub mod hijack;
 pub mod images;
 pub mod lineage;
@@ -348,10 +349,14 @@ impl Engine {
             std::fs::create_dir_all(opts.root.join(d))
                 .with_context(|| format!("create {}", opts.root.join(d).display()))?;
         }
+        // As Docker's /var/lib/docker: 0710, nobody but root gets in.
         std::fs::set_permissions(
             &opts.root,
-            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+            std::os::unix::fs::PermissionsExt::from_mode(0o710),
         )?;
+        for p in harden::clean_partial_writes(&opts.root) {
+            tracing::info!("removed {} (left by a crash mid-write)", p.display());
+        }
         let images = images::Images::open(&opts.root)?;
         let (opts_mirrors, opts_insecure) = (
             opts.registry_mirrors.clone(),
@@ -574,7 +579,8 @@ impl Engine {
         let endpoints = self.initial_endpoints(&mode, body);
         let id = util::new_id();
         let mounts = self.plan_mounts(body, &host_config, img.config.config().as_ref())?;
-        let name = match name.filter(|n| !n.is_empty()) {
+        let generated = name.map(str::is_empty).unwrap_or(true);
+        let mut name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
                 if !util::valid_name(n) {
@@ -632,10 +638,17 @@ impl Engine {
         let layer = format!("md-{id}");
         let dir = self.dir(&id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;
+        harden::restrict_dir(&dir).map_err(stat_err)?;
         // The log exists from the start, so `attach` can open it before `start`.
         std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
         {
             let mut map = self.lock();
+            // A generated name already taken: draw another, as Docker does.
+            let mut tries = 0;
+            while generated && map.values().any(|c| c.name == name) {
+                tries += 1;
+                name = harden::another_name(tries);
+            }
             if let Some(other) = map.values().find(|c| c.name == name) {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(ApiError::conflict(format!(

@@ -287,6 +287,10 @@ impl Engine {
     }
 
     fn volume_json(&self, name: &str) -> Option<Value> {
+        // A name from a URL may be `../../x`: only real volume names name a directory.
+        if !valid_volume_name(name) {
+            return None;
+        }
         let dir = self.volumes_dir().join(name);
         let meta: VolumeMeta =
             serde_json::from_slice(&std::fs::read(dir.join("volume.json")).ok()?).ok()?;

@@ -565,6 +565,19 @@ fn mount_cgroup(
         mount(None::<&str>, &tp, None::<&str>, flags, None::<&str>)
             .map_err(because("remount a cgroup hierarchy"))?;
     }
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        // Then the tmpfs itself, as runc: no new directories or files in
+        // /sys/fs/cgroup (`mount -o remount,ro /sys/fs/cgroup`).
+        let t = mounts::resolve(root, dest).map_err(because("reopen the cgroup tmpfs"))?;
+        let tp = mounts::fd_path(&t);
+        let flags = MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        mount(None::<&str>, &tp, None::<&str>, flags, Some("mode=755"))
+            .map_err(because("remount the cgroup tmpfs read-only"))?;
+    }
     Ok(())
 }
 

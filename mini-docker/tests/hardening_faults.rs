@@ -1,0 +1,467 @@
+//! Issue 14, faults: the daemon SIGKILLed mid-pull, mid-`load` and mid-`rm`,
+//! and a data root on a small tmpfs that fills up. After a restart the
+//! store holds no partial or wrong blob, no half-made image or container
+//! is listed, running containers are adopted, and the operation repeated
+//! succeeds. Privileged: fails (never skips) without root.
+
+mod engine_common;
+
+use engine_common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Waits (bounded by attempts, not by time) until `cond` holds.
+#[track_caller]
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..6000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("never happened: {what}");
+}
+
+/// Files (recursively) under `dir`.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every blob's content hashes to its name; returns how many there are.
+#[track_caller]
+fn blobs_verify(d: &Daemon) -> usize {
+    let dir = d.data_root().join("blobs/sha256");
+    let mut n = 0;
+    for p in files(&dir) {
+        let out = std::process::Command::new("sha256sum")
+            .arg(&p)
+            .output()
+            .unwrap();
+        let sum = String::from_utf8_lossy(&out.stdout);
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            sum.starts_with(&name),
+            "blob {} does not match its digest",
+            p.display()
+        );
+        n += 1;
+    }
+    n
+}
+
+/// Nothing a crash mid-write leaves: ingest files, temp bodies, half layers.
+#[track_caller]
+fn no_partial_writes(d: &Daemon) {
+    let root = d.data_root();
+    let ingest = files(&root.join("ingest"));
+    assert!(ingest.is_empty(), "partial blobs: {ingest:?}");
+    let stray: Vec<PathBuf> = files(&root)
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(".tmp") || n.starts_with(".ingest-")
+        })
+        .collect();
+    assert!(stray.is_empty(), "temp files: {stray:?}");
+}
+
+/// A rootfs tar of `mib` MiB of random bytes (one file): a layer that takes
+/// a while to move.
+fn big_rootfs(dir: &Path, mib: usize) -> PathBuf {
+    let root = dir.join("bigroot");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut f = std::fs::File::create(root.join("blob.bin")).unwrap();
+    let mut rng = std::fs::File::open("/dev/urandom").unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        rng.read_exact(&mut buf).unwrap();
+        f.write_all(&buf).unwrap();
+    }
+    let tar = dir.join("big.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tar
+}
+
+/// The chapter 06 registry on a free loopback port.
+struct Registry {
+    _dir: tempfile::TempDir,
+    server: Option<registry::server::RunningServer>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("md-registry-")
+            .tempdir()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = registry::server::ServerConfig {
+            root: dir.path().to_path_buf(),
+            auth: registry::server::AuthMode::None,
+        };
+        let server = rt
+            .block_on(registry::server::spawn(config, "127.0.0.1:0"))
+            .unwrap();
+        Registry {
+            _dir: dir,
+            server: Some(server),
+            rt,
+        }
+    }
+
+    fn host(&self) -> String {
+        self.server.as_ref().unwrap().host()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
+}
+
+/// A loopback TCP proxy in front of the registry that, while `stall` is
+/// set, stops passing the registry's answers on after `limit` bytes: a
+/// pull that hangs mid-layer, deterministically.
+struct StallingProxy {
+    addr: String,
+    stall: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StallingProxy {
+    fn start(upstream: String, limit: u64) -> StallingProxy {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let stall = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let (st, sp) = (stall.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = conn else { continue };
+                let Ok(up) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut c_in, mut u_out) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut u_out);
+                    let _ = u_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut u_in, mut c_out) = (up, client);
+                let (st, sp, sent) = (st.clone(), sp.clone(), sent.clone());
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        while st.load(Ordering::SeqCst)
+                            && sent.load(Ordering::SeqCst) >= limit
+                            && !sp.load(Ordering::SeqCst)
+                        {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
+                        let n = match u_in.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        sent.fetch_add(n as u64, Ordering::SeqCst);
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        StallingProxy { addr, stall, stop }
+    }
+}
+
+impl Drop for StallingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(&self.addr);
+    }
+}
+
+#[test]
+fn sigkill_mid_pull_leaves_no_partial_blob_and_the_pull_then_succeeds() {
+    let reg = Registry::start();
+    let work = tempfile::Builder::new()
+        .prefix("md-hd-pull-")
+        .tempdir()
+        .unwrap();
+    let a = Daemon::start();
+    let tar = big_rootfs(work.path(), 24);
+    let proxy = StallingProxy::start(reg.host(), 4 << 20);
+    let name = format!("{}/hd/big:v1", proxy.addr);
+    a.ok(&["import", tar.to_str().unwrap(), &name]);
+    proxy.stall.store(false, Ordering::SeqCst);
+    a.ok(&["push", &name]);
+    drop(a);
+    proxy.stall.store(true, Ordering::SeqCst);
+
+    let mut b = Daemon::start();
+    b.import_busybox("bb");
+    let running = b
+        .ok(&["run", "-d", "--network", "none", "bb", "sleep", "300"])
+        .trim()
+        .to_string();
+    let blobs_before = blobs_verify(&b);
+    let mut pull = std::process::Command::new(CLI)
+        .args(["-H", &b.host(), "pull", &name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The big layer is on its way into ingest/ and stuck there: kill now.
+    let ingest = b.data_root().join("ingest");
+    eventually("a partial blob in ingest/", || {
+        files(&ingest)
+            .iter()
+            .any(|p| p.metadata().map(|m| m.len() > 0).unwrap_or(false))
+    });
+    b.kill9();
+    let _ = pull.kill();
+    let _ = pull.wait();
+    b.spawn();
+
+    no_partial_writes(&b);
+    // Whole small documents (manifest, config) may have landed, verified;
+    // the big layer, cut mid-way, did not, and nothing is wrong.
+    let after = blobs_verify(&b);
+    assert!(after <= blobs_before + 2, "{blobs_before} then {after}");
+    for p in files(&b.data_root().join("blobs/sha256")) {
+        assert!(
+            p.metadata().unwrap().len() < 8 << 20,
+            "{} is the layer",
+            p.display()
+        );
+    }
+    assert!(
+        !b.ok(&["images"]).contains("hd/big"),
+        "no half-pulled image"
+    );
+    // The container that ran through it was adopted.
+    assert_eq!(
+        b.ok(&["inspect", "-f", "{{.State.Running}}", &running]),
+        "true\n"
+    );
+    assert_eq!(b.ok(&["exec", &running, "echo", "adopted"]), "adopted\n");
+    // The pull, repeated, completes and verifies.
+    proxy.stall.store(false, Ordering::SeqCst);
+    let out = b.ok(&["pull", &name]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert!(blobs_verify(&b) > blobs_before);
+    no_partial_writes(&b);
+    b.ok(&["rm", "-f", &running]);
+}
+
+#[test]
+fn sigkill_mid_load_leaves_nothing_and_the_load_then_succeeds() {
+    let work = tempfile::Builder::new()
+        .prefix("md-hd-load-")
+        .tempdir()
+        .unwrap();
+    let mut d = Daemon::start();
+    let tar = big_rootfs(work.path(), 8);
+    d.ok(&["import", tar.to_str().unwrap(), "hd-big"]);
+    let archive = work.path().join("saved.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "hd-big"]);
+    d.ok(&["rmi", "hd-big"]);
+    d.import_busybox("bb");
+    let images_before = d.ok(&["images", "-q"]);
+    let blobs_before = blobs_verify(&d);
+
+    // Half of the archive, then nothing: the daemon holds half a body.
+    let body = std::fs::read(&archive).unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    write!(
+        s,
+        "POST /v1.41/images/load HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..body.len() / 2]).unwrap();
+    let root = d.data_root();
+    eventually("the body being received", || {
+        files(&root).iter().any(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with(".tmp")
+                && p.metadata().map(|m| m.len() > 0).unwrap_or(false)
+        })
+    });
+    // What a crash inside chapter 04's writers leaves, too.
+    std::fs::write(root.join("ingest/.ingest-hdcrash"), b"half a blob").unwrap();
+    std::fs::create_dir_all(root.join("layers/.ch04-unpacking-hdcrash/usr")).unwrap();
+    d.kill9();
+    drop(s);
+    d.spawn();
+
+    no_partial_writes(&d);
+    assert!(!root.join("layers/.ch04-unpacking-hdcrash").exists());
+    assert_eq!(d.ok(&["images", "-q"]), images_before);
+    assert_eq!(blobs_verify(&d), blobs_before);
+    let out = d.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.contains("hd-big"), "{out}");
+    d.ok(&["run", "--rm", "--network", "none", "bb", "true"]);
+    no_partial_writes(&d);
+}
+
+#[test]
+fn sigkill_mid_rm_then_rm_again_leaves_nothing() {
+    let mut d = Daemon::start();
+    d.import_busybox("bb");
+    let ids: Vec<String> = (0..4)
+        .map(|_| {
+            d.ok(&["run", "-d", "--network", "none", "bb", "sleep", "300"])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let keep = d
+        .ok(&["run", "-d", "--network", "none", "bb", "sleep", "300"])
+        .trim()
+        .to_string();
+    let mut args = vec!["-H".to_string(), d.host(), "rm".into(), "-f".into()];
+    args.extend(ids.iter().cloned());
+    let mut rm = std::process::Command::new(CLI)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the first removal is under way.
+    eventually("a removal under way", || {
+        ids.iter().any(|id| {
+            !d.data_root()
+                .join("containers")
+                .join(id)
+                .join("container.json")
+                .exists()
+                || !cgroup_exists(id)
+        }) || d.ids().len() < 5
+    });
+    d.kill9();
+    let _ = rm.wait();
+    d.spawn();
+
+    // Every container still listed is whole: inspectable, and removable now.
+    let left = d.ids();
+    assert!(left.contains(&keep), "the untouched container is adopted");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", &keep]),
+        "true\n"
+    );
+    for id in &left {
+        d.ok(&["inspect", id]);
+    }
+    for id in &ids {
+        let _ = d.cli(&["rm", "-f", id]);
+    }
+    assert_eq!(d.ids(), vec![keep.clone()]);
+    for id in &ids {
+        assert!(!cgroup_exists(id), "cgroup of {id} left");
+        assert!(
+            !d.data_root().join("containers").join(id).exists(),
+            "directory of {id} left"
+        );
+        let m = mounts_under(&d.data_root().join("containers").join(id));
+        assert!(m.is_empty(), "mounts of {id} left: {m:?}");
+    }
+    d.ok(&["rm", "-f", &keep]);
+    assert!(mounts_under(&d.data_root().join("containers")).is_empty());
+}
+
+/// Unmounts (lazily) on drop, even when the test fails.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn used_bytes(p: &Path) -> u64 {
+    let s = nix::sys::statvfs::statvfs(p).unwrap();
+    (s.blocks() - s.blocks_free()) as u64 * s.fragment_size() as u64
+}
+
+#[test]
+fn a_full_data_root_gives_a_clear_error_and_releases_the_space() {
+    let work = tempfile::Builder::new()
+        .prefix("md-hd-full-")
+        .tempdir()
+        .unwrap();
+    let big = big_rootfs(work.path(), 40);
+    let mut d = Daemon::start();
+    d.kill9();
+    // The data root on a 32 MiB tmpfs of its own.
+    let root = d.data_root();
+    std::fs::create_dir_all(&root).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &root,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=32m,mode=0710"),
+    )
+    .unwrap();
+    let _guard = Unmount(root.clone());
+    d.spawn();
+    d.import_busybox("bb");
+    let images = d.ok(&["images", "-q"]);
+    let blobs = blobs_verify(&d);
+    let used = used_bytes(&root);
+
+    let big = big.to_str().unwrap();
+    for (verb, args) in [
+        ("import", vec!["import", big, "hd-full"]),
+        ("load", vec!["load", "-i", big]),
+    ] {
+        let out = d.cli(&args);
+        let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert_ne!(out.status.code(), Some(0), "{verb} on a full disk");
+        assert!(err.contains("no space left on device"), "{verb}: {err}");
+        assert_eq!(d.ok(&["images", "-q"]), images, "{verb}");
+        assert_eq!(blobs_verify(&d), blobs, "{verb}");
+        no_partial_writes(&d);
+        let now = used_bytes(&root);
+        assert!(
+            now <= used + (1 << 20),
+            "{verb}: the space is released ({used} then {now})"
+        );
+    }
+    // The daemon still works on what is left.
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "none", "bb", "echo", "fine"]),
+        "fine\n"
+    );
+}
