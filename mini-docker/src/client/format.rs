@@ -62,9 +62,22 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
     while let Some(i) = rest.find("{{") {
         match rest[i + 2..].find("}}") {
             Some(j) => {
-                if !rest[i + 2..i + 2 + j].is_ascii() {
+                let action = &rest[i + 2..i + 2 + j];
+                if !action.is_ascii() {
                     return Err(
                         "template parsing error: only ASCII is supported inside {{ }}".into(),
+                    );
+                }
+                // Char constants and unbalanced strings send gtmpl's lexer
+                // past the `}}` and, on some inputs, into an endless loop.
+                let quotes = action.replace("\\\\", "").replace("\\\"", "");
+                if action.contains('\'')
+                    || quotes.matches('"').count() % 2 == 1
+                    || action.contains('`')
+                {
+                    return Err(
+                        "template parsing error: an unterminated string, a raw string or a char constant"
+                            .into(),
                     );
                 }
                 rest = &rest[i + 2 + j + 2..];
@@ -72,12 +85,39 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
             None => return Err("template parsing error: unclosed action".into()),
         }
     }
+    // The rest of gtmpl's lexer bugs slice its input inside a multi-byte
+    // character (found by fuzz/): it only ever sees ASCII, each non-ASCII
+    // run of text stands in as `\x01N\x02` and comes back after rendering.
+    let (ascii, runs) = ascii_template(template);
     let mut t = gtmpl::Template::default();
     t.add_func("json", json_func);
-    t.parse(template)
+    t.parse(&ascii)
         .map_err(|e| format!("template parsing error: {e}"))?;
-    t.render(&gtmpl::Context::from(to_gtmpl(v)))
-        .map_err(|e| format!("template: {e}"))
+    let mut out = t
+        .render(&gtmpl::Context::from(to_gtmpl(v)))
+        .map_err(|e| format!("template: {e}"))?;
+    for (i, run) in runs.iter().enumerate() {
+        out = out.replace(&format!("\u{1}{i}\u{2}"), run);
+    }
+    Ok(out)
+}
+
+/// `template` with each run of non-ASCII characters replaced by `\x01N\x02`.
+fn ascii_template(template: &str) -> (String, Vec<String>) {
+    let (mut out, mut runs, mut cur) = (String::new(), Vec::new(), String::new());
+    for c in template.chars().chain(std::iter::once('\0')) {
+        if !c.is_ascii() {
+            cur.push(c);
+            continue;
+        }
+        if !cur.is_empty() {
+            out.push_str(&format!("\u{1}{}\u{2}", runs.len()));
+            runs.push(std::mem::take(&mut cur));
+        }
+        out.push(c);
+    }
+    out.pop(); // the '\0' that flushed the last run
+    (out, runs)
 }
 
 /// Docker's `stringutils.Ellipsis`.
@@ -93,6 +133,20 @@ pub fn ellipsis(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_text_survives_and_hostile_templates_are_refused() {
+        let v = serde_json::json!({"ID": "abc", "Names": ["/x"]});
+        assert_eq!(render("→ {{.ID}} ✓ ok", &v).unwrap(), "→ abc ✓ ok");
+        assert!(render("{{index . .", &v)
+            .unwrap_err()
+            .contains("unclosed action"));
+        assert!(render("{{.ID \"é\"}}", &v).unwrap_err().contains("ASCII"));
+        // The crash fuzz/ found: quotes that run past `}}` into non-ASCII text.
+        let crash =
+            "{{\0\0'''''' '''''''''''''}\0 }}''''''''La\u{fffd}el'''(''' {{} }}}V}V\nc\u{fffd}}";
+        let _ = render(crash, &v);
+    }
 
     #[test]
     fn templates_and_tables() {
