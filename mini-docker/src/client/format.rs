@@ -70,6 +70,14 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
                 }
                 // Char constants and unbalanced strings send gtmpl's lexer
                 // past the `}}` and, on some inputs, into an endless loop.
+                // Only the escapes a --format needs (`\n \t \\ \"`): gtmpl
+                // loops on others (`"\u"`).
+                let mut esc = action.chars();
+                while let Some(c) = esc.next() {
+                    if c == '\\' && !matches!(esc.next(), Some('n' | 't' | '\\' | '"')) {
+                        return Err("template parsing error: unsupported escape in a string".into());
+                    }
+                }
                 let quotes = action.replace("\\\\", "").replace("\\\"", "");
                 if action.contains('\'')
                     || quotes.matches('"').count() % 2 == 1
@@ -146,6 +154,11 @@ mod tests {
         let crash =
             "{{\0\0'''''' '''''''''''''}\0 }}''''''''La\u{fffd}el'''(''' {{} }}}V}V\nc\u{fffd}}";
         let _ = render(crash, &v);
+        // …and the hang it found next: an unknown escape in a string.
+        assert!(render("{{\"uu\\u\" -}}", &v)
+            .unwrap_err()
+            .contains("escape"));
+        assert_eq!(render("{{\"a\\tb\"}}", &v).unwrap(), "a\tb");
     }
 
     #[test]
