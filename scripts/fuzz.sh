@@ -5,6 +5,9 @@
 #
 #   scripts/fuzz.sh 60              # every target, 60 s each
 #   scripts/fuzz.sh 600 reference   # one target, longer (the full profile)
+#   FUZZ_RUNS=30000 scripts/fuzz.sh # CI: a fixed number of inputs from a
+#                                   # fixed seed, so a run is repeatable and
+#                                   # does not depend on the machine's speed
 #
 # A crash or hang (over 5 s for one input) fails the run and leaves the
 # input in fuzz/artifacts/<target>/: add it as a regression test next to
@@ -25,7 +28,12 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/fuzz"
 cargo fuzz build -s none
 for t in "${targets[@]}"; do
-    echo "== fuzz $t for ${seconds}s"
-    cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -timeout=5 -print_final_stats=1
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        echo "== fuzz $t: ${FUZZ_RUNS} inputs from seed ${FUZZ_SEED:-1}"
+        cargo fuzz run -s none "$t" -- -runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}" -timeout=5 -print_final_stats=1
+    else
+        echo "== fuzz $t for ${seconds}s"
+        cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -timeout=5 -print_final_stats=1
+    fi
 done
-echo "fuzz: ${#targets[@]} targets, ${seconds}s each: no crash"
+echo "fuzz: ${#targets[@]} targets: no crash"

@@ -10,3 +10,6 @@ export CI="${CI:-}"
 export INSTA_UPDATE=no
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked --no-fail-fast
+# The fuzz targets (fuzz/): a fixed number of inputs from a fixed seed for
+# each parser, so the run is repeatable (scripts/fuzz.sh SECONDS for longer).
+FUZZ_RUNS="${FUZZ_RUNS:-100000}" FUZZ_SEED="${FUZZ_SEED:-1}" bash scripts/fuzz.sh
