@@ -152,9 +152,20 @@ p("")
 p(f"- {facts.get('nproc', '?')} cores ({facts.get('cpu', '?')}), {facts.get('memory', '?')} of memory, "
   f"Linux {facts.get('kernel', '?')}")
 p(f"- cgroups: {facts.get('cgroups', '?')}; Docker: {facts.get('docker_storage', '?')}")
+def _busy(load, cores):
+    try:
+        return float(str(load).split()[0]) > float(cores)
+    except (ValueError, IndexError):
+        return False
+
+
+_load_note = (" The machine was busy (a 1-minute load above the number of cores): other work "
+              "shared the cores, which adds noise to every figure (the ratios, taken side by side, less so)."
+              if _busy(facts.get('load_start', ''), facts.get('nproc', 0))
+              or _busy(facts.get('load_end', ''), facts.get('nproc', 0))
+              else " Nothing else of note ran on the machine.")
 p(f"- load average (1, 5, 15 min) at the start: {facts.get('load_start', '?')}, at the end: "
-  f"{facts.get('load_end', '?')}. The machine was shared: other builds were compiling on the same "
-  "cores during the run, which adds noise to every figure (the ratios, taken side by side, less so).")
+  f"{facts.get('load_end', '?')}.{_load_note}")
 p(f"- hyperfine runs per command: {facts.get('runs', '?')} for quick commands, fewer for pulls, "
   "pushes and builds (see each JSON)")
 p("- everything ran in a private network namespace made for the run: the registries listen on its "
