@@ -366,7 +366,14 @@ impl Engine {
         let mut map = BTreeMap::new();
         for e in std::fs::read_dir(opts.root.join("containers"))?.flatten() {
             if let Ok(bytes) = std::fs::read(e.path().join("container.json")) {
-                if let Ok(c) = serde_json::from_slice::<Container>(&bytes) {
+                if let Ok(mut c) = serde_json::from_slice::<Container>(&bytes) {
+                    // A removal cut short by a crash: the record stays, and
+                    // `rm` must be able to finish it (Docker resets its
+                    // RemovalInProgress flag the same way).
+                    if c.state.status == "removing" {
+                        c.state.status = "exited".into();
+                        c.state.running = false;
+                    }
                     map.insert(c.id.clone(), c);
                 }
             }
