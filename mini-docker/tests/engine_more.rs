@@ -382,53 +382,6 @@ fn env_file_and_ps_filters() {
     d.ok(&["rm", "-f", "busy"]);
 }
 
-/// The chapter 06 registry on a free loopback port with htpasswd users.
-struct AuthRegistry {
-    _dir: tempfile::TempDir,
-    server: Option<registry::server::RunningServer>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl AuthRegistry {
-    fn start(user: &str, password: &str) -> AuthRegistry {
-        let dir = tempfile::Builder::new()
-            .prefix("md-registry-")
-            .tempdir()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let line = registry::auth::Htpasswd::entry(user, password, 4).unwrap();
-        let users = registry::auth::Htpasswd::parse(&line).unwrap();
-        let config = registry::server::ServerConfig {
-            root: dir.path().to_path_buf(),
-            auth: registry::server::AuthMode::Basic(users),
-        };
-        let server = rt
-            .block_on(registry::server::spawn(config, "127.0.0.1:0"))
-            .unwrap();
-        AuthRegistry {
-            _dir: dir,
-            server: Some(server),
-            rt,
-        }
-    }
-
-    fn host(&self) -> String {
-        self.server.as_ref().unwrap().host()
-    }
-}
-
-impl Drop for AuthRegistry {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
-
 /// `mini-docker -H … --config DIR args` with `input` on stdin.
 fn cli_in(
     d: &Daemon,
@@ -474,7 +427,7 @@ fn api_auth(d: &Daemon, method: &str, path: &str, auth: &serde_json::Value) -> u
 #[test]
 fn login_push_pull_search_logout_against_an_htpasswd_registry() {
     use std::os::unix::fs::PermissionsExt;
-    let reg = AuthRegistry::start("alice", "s3cret");
+    let reg = Registry::with_user("alice", "s3cret");
     let host = reg.host();
     let name = format!("{host}/team/bb:v1");
     let conf = tempfile::tempdir().unwrap();

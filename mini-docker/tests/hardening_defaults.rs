@@ -249,54 +249,11 @@ fn socket_is_a_0660_path_and_the_data_root_is_closed_to_others() {
 
 use std::os::unix::process::CommandExt;
 
-/// The chapter 06 registry with one htpasswd user, on 127.0.0.1.
-struct AuthRegistry {
-    _dir: tempfile::TempDir,
-    server: Option<registry::server::RunningServer>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl AuthRegistry {
-    fn start(user: &str, password: &str) -> AuthRegistry {
-        let dir = tempfile::Builder::new()
-            .prefix("md-registry-")
-            .tempdir()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let line = registry::auth::Htpasswd::entry(user, password, 4).unwrap();
-        let users = registry::auth::Htpasswd::parse(&line).unwrap();
-        let config = registry::server::ServerConfig {
-            root: dir.path().to_path_buf(),
-            auth: registry::server::AuthMode::Basic(users),
-        };
-        let server = rt
-            .block_on(registry::server::spawn(config, "127.0.0.1:0"))
-            .unwrap();
-        AuthRegistry {
-            _dir: dir,
-            server: Some(server),
-            rt,
-        }
-    }
-}
-
-impl Drop for AuthRegistry {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
-
 #[test]
 fn credentials_are_stored_0600_and_never_logged() {
     let password = "hd-Pa55-w0rd-9f3c";
-    let reg = AuthRegistry::start("hduser", password);
-    let host = reg.server.as_ref().unwrap().host();
+    let reg = Registry::with_user("hduser", password);
+    let host = reg.host();
     let conf = tempfile::tempdir().unwrap();
     let cfg = conf.path().to_str().unwrap();
     let d = Daemon::start();

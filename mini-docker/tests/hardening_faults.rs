@@ -101,51 +101,6 @@ fn big_rootfs(dir: &Path, mib: usize) -> PathBuf {
     tar
 }
 
-/// The chapter 06 registry on a free loopback port.
-struct Registry {
-    _dir: tempfile::TempDir,
-    server: Option<registry::server::RunningServer>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("md-registry-")
-            .tempdir()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = registry::server::ServerConfig {
-            root: dir.path().to_path_buf(),
-            auth: registry::server::AuthMode::None,
-        };
-        let server = rt
-            .block_on(registry::server::spawn(config, "127.0.0.1:0"))
-            .unwrap();
-        Registry {
-            _dir: dir,
-            server: Some(server),
-            rt,
-        }
-    }
-
-    fn host(&self) -> String {
-        self.server.as_ref().unwrap().host()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
-
 /// A loopback TCP proxy in front of the registry that, while `stall` is
 /// set, stops passing the registry's answers on after `limit` bytes: a
 /// pull that hangs mid-layer, deterministically.

@@ -186,6 +186,34 @@ fn labels(list: &[String]) -> Value {
     Value::Object(m)
 }
 
+/// `network inspect` and `volume inspect`: each object as JSON (or through
+/// `--format`); an unknown one is reported and makes the exit code 1.
+fn inspect_each(
+    c: &Client,
+    path: &str,
+    kind: &str,
+    names: &[String],
+    format: Option<&str>,
+) -> Result<u8, Failure> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for n in names {
+        match c
+            .call("GET", &format!("/{path}/{}", http::enc(n)), Body::Empty)
+            .and_then(|r| r.json())
+        {
+            Ok(v) => found.push(v),
+            Err(ClientError::Api { status: 404, .. }) => {
+                eprintln!("Error: No such {kind}: {n}");
+                code = 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    print_inspect(&found, format)?;
+    Ok(code)
+}
+
 /// Prints JSON objects, or each through a template.
 fn print_inspect(found: &[Value], fmt: Option<&str>) -> Result<(), Failure> {
     match fmt {
@@ -317,23 +345,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
             .map(|_| ())
         }),
         NetworkCmd::Inspect { format, networks } => {
-            let mut found = Vec::new();
-            let mut code = 0;
-            for n in &networks {
-                match c
-                    .call("GET", &format!("/networks/{}", http::enc(n)), Body::Empty)
-                    .and_then(|r| r.json())
-                {
-                    Ok(v) => found.push(v),
-                    Err(ClientError::Api { status: 404, .. }) => {
-                        eprintln!("Error: No such network: {n}");
-                        code = 1;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            print_inspect(&found, format.as_deref())?;
-            Ok(code)
+            inspect_each(c, "networks", "network", &networks, format.as_deref())
         }
         NetworkCmd::Connect {
             alias,
@@ -442,23 +454,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
             .map(|_| ())
         }),
         VolumeCmd::Inspect { format, volumes } => {
-            let mut found = Vec::new();
-            let mut code = 0;
-            for n in &volumes {
-                match c
-                    .call("GET", &format!("/volumes/{}", http::enc(n)), Body::Empty)
-                    .and_then(|r| r.json())
-                {
-                    Ok(v) => found.push(v),
-                    Err(ClientError::Api { status: 404, .. }) => {
-                        eprintln!("Error: No such volume: {n}");
-                        code = 1;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            print_inspect(&found, format.as_deref())?;
-            Ok(code)
+            inspect_each(c, "volumes", "volume", &volumes, format.as_deref())
         }
         VolumeCmd::Prune { force } => {
             if !force && !confirm("WARNING! This will remove all local volumes not used by at least one container.") {
