@@ -9,7 +9,18 @@ export CI="${CI:-}"
 # Snapshots are compared, never written, when tests run here.
 export INSTA_UPDATE=no
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked --no-fail-fast
+# The tests run as a job of their own (`set -m`: its own process group, with
+# the terminal when there is one): a test that signalled its process group by
+# mistake would otherwise end this script without a word.
+set -m
+status=0
+cargo test --workspace --locked --no-fail-fast || status=$?
+set +m
+if [ "$status" -ne 0 ]; then
+    echo "test.sh: cargo test ended with status $status" >&2
+    dmesg 2>/dev/null | grep -iE "out of memory|killed process" | tail -5 >&2 || true
+    exit "$status"
+fi
 # The fuzz targets (fuzz/): a fixed number of inputs from a fixed seed for
 # each parser, so the run is repeatable (scripts/fuzz.sh SECONDS for longer).
 FUZZ_RUNS="${FUZZ_RUNS:-100000}" FUZZ_SEED="${FUZZ_SEED:-1}" bash scripts/fuzz.sh

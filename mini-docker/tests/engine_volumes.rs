@@ -421,7 +421,9 @@ fn inspect_pid(d: &Daemon, name: &str) -> i32 {
             serde_json::from_slice(&std::fs::read(e.path().join("container.json")).unwrap())
                 .unwrap();
         if v["name"] == name {
-            return v["state"]["pid"].as_i64().unwrap() as i32;
+            let pid = v["state"]["pid"].as_i64().unwrap() as i32;
+            assert!(pid > 1, "{name} has no pid of its own: {pid}");
+            return pid;
         }
     }
     panic!("no container {name}");

@@ -380,7 +380,9 @@ impl Child {
 
     /// Sends `signal` to the container's PID 1.
     pub fn kill(&self, signal: Signal) -> nix::Result<()> {
-        if self.waited {
+        // Before the init reported PID 1's pid it is 0, and kill(0, …)
+        // would signal our own process group.
+        if self.waited || self.pid1.as_raw() <= 1 {
             return Err(Errno::ESRCH);
         }
         kill(self.pid1, signal)

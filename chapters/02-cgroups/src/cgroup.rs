@@ -166,6 +166,7 @@ impl Cgroup {
     /// EBUSY from the no-internal-process rule), that tree is retried below
     /// its root. Whatever was created is removed again if creation fails.
     pub fn create_narrated(layout: &Layout, name: &str, narrate: bool) -> Result<Cgroup> {
+        check_name(name)?;
         let mut cgroup = Cgroup {
             name: name.to_string(),
             dirs: Vec::new(),
@@ -205,6 +206,7 @@ impl Cgroup {
     /// a daemon restart): looks for `name` below our own cgroup and below the
     /// root of each tree. The returned guard deletes it when dropped.
     pub fn open(layout: &Layout, name: &str) -> Result<Cgroup> {
+        check_name(name)?;
         let mut dirs = Vec::new();
         for h in &layout.hierarchies {
             for parent in [Parent::Own, Parent::Root] {
@@ -229,20 +231,7 @@ impl Cgroup {
     /// are made too, each level prepared like a new group (cpuset values
     /// copied on v1, controllers enabled for children on v2).
     pub fn plan_create_at(layout: &Layout, path: &Path) -> Result<CreatePlan> {
-        let rel: PathBuf = path
-            .components()
-            .filter(|c| matches!(c, std::path::Component::Normal(_)))
-            .collect();
-        if rel.as_os_str().is_empty()
-            || path
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(Error::InvalidResources(format!(
-                "cgroup path {} must name a group below the root, without `..`",
-                path.display()
-            )));
-        }
+        let rel = below_root(path)?;
         let mut trees = Vec::new();
         for h in &layout.hierarchies {
             let controllers = served_controllers(layout, h);
@@ -377,10 +366,7 @@ impl Cgroup {
     /// Opens the group at `path` relative to every tree's root (see
     /// [`Cgroup::create_at`]). The returned guard deletes it when dropped.
     pub fn open_at(layout: &Layout, path: &Path) -> Result<Cgroup> {
-        let rel: PathBuf = path
-            .components()
-            .filter(|c| matches!(c, std::path::Component::Normal(_)))
-            .collect();
+        let rel = below_root(path)?;
         let mut dirs = Vec::new();
         for h in &layout.hierarchies {
             let controllers = served_controllers(layout, h);
@@ -698,6 +684,11 @@ impl Cgroup {
                 return Ok(());
             }
             for pid in pids {
+                // Never init, never ourselves: only a group below the root
+                // can be opened, but a caller may have joined it by mistake.
+                if pid <= 1 || pid == std::process::id() as i32 {
+                    continue;
+                }
                 match kill(Pid::from_raw(pid), Signal::SIGKILL) {
                     Ok(()) | Err(Errno::ESRCH) => {}
                     Err(source) => {
@@ -764,6 +755,39 @@ impl Cgroup {
             None => Ok(()),
         }
     }
+}
+
+/// The relative path of a group below the root of every tree. The root
+/// itself (`/`, an empty path) is refused, and so is `..`: the root group
+/// holds every process of the host, and a guard over it would kill them all
+/// when dropped.
+fn below_root(path: &Path) -> Result<PathBuf> {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    if rel.as_os_str().is_empty()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(Error::InvalidResources(format!(
+            "cgroup path {} must name a group below the root, without `..`",
+            path.display()
+        )));
+    }
+    Ok(rel)
+}
+
+/// A group name below our own group: relative, and naming one (an empty
+/// name would be our own group, with this very process in it).
+fn check_name(name: &str) -> Result<()> {
+    if Path::new(name).is_absolute() {
+        return Err(Error::InvalidResources(format!(
+            "cgroup name {name} must be relative to our own group"
+        )));
+    }
+    below_root(Path::new(name)).map(|_| ())
 }
 
 impl Drop for Cgroup {

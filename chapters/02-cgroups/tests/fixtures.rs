@@ -301,6 +301,26 @@ fn dropping_the_guard_removes_the_directories_and_keep_disarms_it() {
     reopened.delete().unwrap();
 }
 
+/// The root group (and our own) holds every process of the host: a guard over
+/// it would kill them all when dropped, so no path or name may reach it.
+#[test]
+fn the_root_and_our_own_group_can_never_be_opened_or_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Fixture::build(tmp.path(), HostKind::Hybrid)
+        .unwrap()
+        .layout()
+        .unwrap();
+    for path in ["/", "", "//", "/.", "/a/..", "../.."] {
+        let p = Path::new(path);
+        assert!(Cgroup::open_at(&layout, p).is_err(), "open_at {path:?}");
+        assert!(Cgroup::create_at(&layout, p).is_err(), "create_at {path:?}");
+    }
+    for name in ["", ".", "..", "/abs", "a/../.."] {
+        assert!(Cgroup::open(&layout, name).is_err(), "open {name:?}");
+        assert!(Cgroup::create(&layout, name).is_err(), "create {name:?}");
+    }
+}
+
 #[test]
 fn unique_names_carry_the_prefix_pid_and_a_counter() {
     let a = chapter02::unique_name("memory");

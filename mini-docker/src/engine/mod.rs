@@ -828,10 +828,7 @@ impl Engine {
             });
         });
         if let Err(e) = released {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = crate::runtime::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
             return Err(fail(e, attachment));
         }
         self.refresh_hosts();
@@ -921,7 +918,9 @@ impl Engine {
         }
         let line = line.trim();
         if let Some(pid) = line.strip_prefix("ok ") {
-            return Ok(pid.parse().unwrap_or(0));
+            return pid.parse().map_err(|_| {
+                ApiError::internal(format!("the shim answered {line:?}, not \"ok <pid>\""))
+            });
         }
         let why = line
             .strip_prefix("err ")

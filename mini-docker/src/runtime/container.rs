@@ -284,7 +284,7 @@ impl Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = sys::signal_one(pid, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
         if let Some(cg) = self.cgroup.take() {
@@ -681,12 +681,11 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     }
     if all {
         for pid in cgroup_pids(&s) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+            let _ = sys::signal_one(pid, signal);
         }
         return Ok(());
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid), signal)
-        .map_err(|e| RuntimeError(format!("kill {}: {e}", s.pid)))
+    sys::signal_one(s.pid, signal).map_err(|e| RuntimeError(format!("kill {}: {e}", s.pid)))
 }
 
 fn open_cgroup(s: &State) -> Option<cgroups::Cgroup> {
@@ -728,7 +727,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             }
         }
         for pid in cgroup_pids(&s).into_iter().chain([s.pid]) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = sys::signal_one(pid, Signal::SIGKILL);
         }
         let t = Instant::now();
         while s.alive() && t.elapsed() < Duration::from_secs(10) {

@@ -115,3 +115,14 @@ pub fn set_child_subreaper() -> io::Result<()> {
         Ok(())
     }
 }
+
+/// `kill(pid, sig)` for one process only. `kill(2)` reads 0 as "my process
+/// group" and -1 as "every process I may signal": a pid that was never
+/// filled in would take down the caller's whole session, or the host. So a
+/// pid below 2 (and our own) is refused as if it did not exist.
+pub fn signal_one(pid: i32, sig: nix::sys::signal::Signal) -> nix::Result<()> {
+    if pid <= 1 || pid == std::process::id() as i32 {
+        return Err(nix::errno::Errno::ESRCH);
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
+}

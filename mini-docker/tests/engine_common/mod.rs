@@ -134,7 +134,11 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
+        use std::os::unix::process::CommandExt;
         let child = Command::new(DOCKERD)
+            // A process group of its own, as a daemon has: a signal it or its
+            // children send to "the group" by mistake never reaches cargo.
+            .process_group(0)
             .arg("-H")
             .arg(self.host())
             .arg("--data-root")
@@ -253,7 +257,7 @@ pub fn processes_with(needle: &str) -> Vec<i32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        if pid == std::process::id() as i32 {
+        if pid <= 1 || pid == std::process::id() as i32 {
             continue;
         }
         if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
