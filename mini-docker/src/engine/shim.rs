@@ -522,12 +522,6 @@ fn run(
         finished_at: util::now_nanos(),
         error: String::new(),
     };
-    // The runtime bound its binary in our (private) mount namespace onto a
-    // file of its state directory: unmount it so the directory can go.
-    let _ = nix::mount::umount2(
-        &args.runtime_root.join(&args.id).join(".mini-runc-exe"),
-        nix::mount::MntFlags::MNT_DETACH,
-    );
     // The cgroup may stay busy for a moment after the last process is reaped.
     for _ in 0..100 {
         if container::delete(&args.runtime_root, &args.id, true).is_ok() {

@@ -128,9 +128,12 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 ///
 /// Preferred: give *this* runtime process a private mount namespace (a slave
 /// of the host's, so nothing leaks back) and bind-mount our own binary,
-/// read-only, onto an empty file in the state directory; the init is exec'd
-/// from there, so its `/proc/<pid>/exe` is on a read-only mount (EROFS). The
-/// bind exists only in that namespace and vanishes with it. Cost: two mounts.
+/// read-only, onto an empty file at the top of the state root (one file for
+/// every container: each runtime process binds over it in its own namespace);
+/// the init is exec'd from there, so its `/proc/<pid>/exe` is on a read-only
+/// mount (EROFS). The bind exists only in that namespace and vanishes with
+/// it. Cost: two mounts (the file is made once per state root, not per
+/// container: a new inode on the state root's filesystem is not free).
 /// Fallback (no CAP_SYS_ADMIN): a sealed memfd copy of the binary, which costs
 /// a copy of the whole executable per container.
 fn protected_exe(dir: &Path) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> {
@@ -163,8 +166,14 @@ fn readonly_bind_of_self(dir: &Path) -> std::io::Result<PathBuf> {
         MsFlags::MS_REC | MsFlags::MS_SLAVE,
         None::<&str>,
     )?;
-    let target = dir.join(".mini-runc-exe");
-    fs::File::create(&target)?;
+    let target = dir.parent().unwrap_or(Path::new("/")).join(PROTECTED_EXE);
+    if fs::symlink_metadata(&target)
+        .map(|m| !m.is_file())
+        .unwrap_or(true)
+    {
+        let _ = fs::remove_dir(&target);
+        fs::File::create(&target)?;
+    }
     mount(
         Some(&exe),
         &target,
@@ -182,14 +191,12 @@ fn readonly_bind_of_self(dir: &Path) -> std::io::Result<PathBuf> {
     Ok(target)
 }
 
-/// Removes a container's state directory. The read-only bind of our binary
-/// exists only in this process's private mount namespace (when this process
-/// also created the container); it must go before its mount point can.
+/// The mount point of the read-only bind of our binary, in the state root
+/// (`@` is not allowed in ids, so no container's directory is called that).
+pub const PROTECTED_EXE: &str = ".mini-runc@exe";
+
+/// Removes a container's state directory.
 fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
-    let _ = nix::mount::umount2(
-        &dir.join(".mini-runc-exe"),
-        nix::mount::MntFlags::MNT_DETACH,
-    );
     fs::remove_dir_all(dir)
 }
 
@@ -648,9 +655,9 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     }
     let _ = fs::remove_file(&fifo);
     t.mark("start: release the process through the exec fifo");
+    // Nothing to write: "running" is what `State::refresh` reads off a live
+    // init whose exec fifo is gone, so the file written at create stays true.
     s.status = Status::Running;
-    s.save(root)?;
-    t.mark("start: write the state");
     super::init::run_hooks(&s.poststart, &s.to_oci_json().to_string())?;
     Ok(s)
 }
