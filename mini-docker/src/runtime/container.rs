@@ -310,8 +310,15 @@ impl Drop for Undo {
 }
 
 /// The cgroup layout of this host.
+/// The host's cgroup layout, read once per process (create and delete each
+/// need it several times; it is three /proc files and does not change).
 fn layout() -> Result<cgroups::Layout> {
-    cgroups::Layout::detect().map_err(|e| RuntimeError(format!("cgroups: {e}")))
+    static LAYOUT: std::sync::OnceLock<std::result::Result<cgroups::Layout, String>> =
+        std::sync::OnceLock::new();
+    LAYOUT
+        .get_or_init(|| cgroups::Layout::detect().map_err(|e| format!("cgroups: {e}")))
+        .clone()
+        .map_err(RuntimeError)
 }
 
 /// Converts the spec's resources for chapter 02.
