@@ -18,7 +18,7 @@ shift || true
 root="$(cd "$(dirname "$0")/.." && pwd)"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(reference documents registry_errors api_body tar_unpack format_template dockerfile)
+    targets=(reference documents registry_errors api_body api_router tar_unpack format_template dockerfile)
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

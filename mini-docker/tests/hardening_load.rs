@@ -226,3 +226,211 @@ fn soak_run_rm_cycles_with_ports_and_volumes_leak_nothing() {
         "soak: {cycles} cycles; fds {fd0} -> {fd1}; rss {rss0} -> {rss1} KiB; nft lines {t0} -> {t1}"
     );
 }
+
+/// A loopback TCP proxy in front of the registry that counts, per path,
+/// the `GET …/blobs/<digest>` requests passing through it (while `counting`).
+struct CountingProxy {
+    addr: String,
+    counting: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    gets: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CountingProxy {
+    fn start(upstream: String) -> CountingProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let counting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gets = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let (co, sp, g) = (counting.clone(), stop.clone(), gets.clone());
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = conn else { continue };
+                let Ok(up) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut c_in, mut u_out) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+                let (co, g) = (co.clone(), g.clone());
+                // Requests: passed on as they are, request lines read on the way.
+                std::thread::spawn(move || {
+                    let (mut buf, mut line) = (vec![0u8; 64 * 1024], Vec::new());
+                    loop {
+                        let n = match c_in.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        for &b in &buf[..n] {
+                            if b != b'\n' {
+                                if line.len() < 4096 {
+                                    line.push(b);
+                                }
+                                continue;
+                            }
+                            let l = String::from_utf8_lossy(&line).into_owned();
+                            line.clear();
+                            let mut w = l.split_whitespace();
+                            if let (Some("GET"), Some(path)) = (w.next(), w.next()) {
+                                if path.contains("/blobs/") && co.load(Ordering::SeqCst) {
+                                    *g.lock().unwrap().entry(path.to_string()).or_insert(0) += 1;
+                                }
+                            }
+                        }
+                        if u_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = u_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut u_in, mut c_out) = (up, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u_in, &mut c_out);
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        CountingProxy {
+            addr,
+            counting,
+            gets,
+            stop,
+        }
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(&self.addr);
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn ten_concurrent_pulls_of_one_image_fetch_each_blob_once() {
+    let reg = Registry::start();
+    let proxy = CountingProxy::start(reg.host());
+    let name = format!("{}/hd/conc-pull:v1", proxy.addr);
+    // An image of three layers (busybox and two of random bytes), pushed.
+    let a = Daemon::start();
+    a.import_busybox("hd-conc-base");
+    let ctx = tempfile::Builder::new()
+        .prefix("md-hd-conc-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM hd-conc-base\n\
+         RUN head -c 4194304 /dev/urandom > /one\n\
+         RUN head -c 3145728 /dev/urandom > /two\n",
+    )
+    .unwrap();
+    a.ok(&["build", "-t", &name, ctx.path().to_str().unwrap()]);
+    a.ok(&["push", &name]);
+    drop(a);
+
+    // A fresh daemon, ten pulls at once.
+    let b = Daemon::start();
+    proxy
+        .counting
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let outs: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let (b, name) = (&b, &name);
+                s.spawn(move || {
+                    let out = b.cli(&["pull", name]);
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    assert!(
+                        out.status.success(),
+                        "pull {i}: {text}{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    text
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    proxy
+        .counting
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    for out in &outs {
+        assert!(out.contains("Digest: sha256:"), "{out}");
+    }
+    let waited = outs.iter().filter(|o| o.contains(": Waiting")).count();
+    eprintln!(
+        "{waited} of 10 pulls waited for another's download:\n{}",
+        outs[0]
+    );
+
+    // Each blob (config and three layers) came over the wire once.
+    let gets = proxy.gets.lock().unwrap().clone();
+    assert_eq!(gets.len(), 4, "config and three layers: {gets:?}");
+    assert!(gets.values().all(|&n| n == 1), "each blob once: {gets:?}");
+    // They are all in the store, verified; the image is there once.
+    let root = b.data_root();
+    let blobs = files(&root.join("blobs/sha256"));
+    for p in &blobs {
+        let out = std::process::Command::new("sha256sum")
+            .arg(p)
+            .output()
+            .unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with(&name),
+            "blob {} does not match its digest",
+            p.display()
+        );
+    }
+    for path in gets.keys() {
+        let hex = path.rsplit("sha256:").next().unwrap();
+        assert!(
+            blobs.iter().any(|p| p.ends_with(hex)),
+            "{path} is in the store"
+        );
+    }
+    let images = b.ok(&["images"]);
+    assert_eq!(
+        images
+            .lines()
+            .filter(|l| l.contains("hd/conc-pull"))
+            .count(),
+        1,
+        "{images}"
+    );
+    let ingest = files(&root.join("ingest"));
+    assert!(ingest.is_empty(), "left in ingest/: {ingest:?}");
+    // And the image runs.
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &name,
+            "wc",
+            "-c",
+            "/two"
+        ]),
+        "3145728 /two\n"
+    );
+}

@@ -7,6 +7,11 @@
 //! Docker's progress lines (`{"status":"Pull complete","id":"<layer>"}`).
 //! The lines come when the transfer is over, not byte by byte: chapter 06
 //! has no progress callback yet, only terminal progress bars.
+//!
+//! Concurrent pulls of one image download each layer once: the engine's
+//! `registry` config is cloned for every pull, and its clones share chapter
+//! 06's table of blobs in flight; a pull that wants a layer another pull is
+//! fetching shows `Waiting`, then `Download complete` and `Pull complete`.
 
 use super::auth::{client_for, AuthConfig};
 use super::{ApiError, Engine};
@@ -53,6 +58,10 @@ fn message(ev: &Event, pulling: bool) -> Vec<Value> {
     let status_only = |s: &str| json!({"status": s, "progressDetail": {}, "id": ev.id});
     match (pulling, ev.status.as_str()) {
         (true, "Waiting") => vec![status_only("Pulling fs layer")],
+        // Another pull is fetching this layer (chapter 06's `inflight`).
+        (true, registry::client::inflight::WAITING_FOR_ANOTHER_PULL) => {
+            vec![status_only("Waiting")]
+        }
         (true, "Verifying") => vec![
             status_only("Verifying Checksum"),
             status_only("Download complete"),
@@ -309,5 +318,7 @@ mod tests {
             message(&ev("Waiting", 0, 10), false)[0]["status"],
             "Waiting"
         );
+        let other = registry::client::inflight::WAITING_FOR_ANOTHER_PULL;
+        assert_eq!(message(&ev(other, 0, 10), true)[0]["status"], "Waiting");
     }
 }

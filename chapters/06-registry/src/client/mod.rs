@@ -24,6 +24,7 @@
 //! address the scheme rule above allows.
 
 pub mod config;
+pub mod inflight;
 pub mod progress;
 pub mod pull;
 pub mod push;
@@ -143,6 +144,9 @@ pub struct ClientConfig {
     pub platform: chapter04::PlatformSpec,
     /// Receives every HTTP exchange.
     pub log: Option<ExchangeLog>,
+    /// Blobs being fetched, shared by the clones of this config: a pull
+    /// waits for another's download of a blob instead of fetching it again.
+    pub in_flight: inflight::InFlight,
 }
 
 impl Default for ClientConfig {
@@ -157,6 +161,7 @@ impl Default for ClientConfig {
             progress: Progress::new(false),
             platform: chapter04::PlatformSpec::host(),
             log: None,
+            in_flight: inflight::InFlight::default(),
         }
     }
 }

@@ -7,7 +7,9 @@
 //! 3. GET /v2/<name>/blobs/<config>, /blobs/<layer>…  in parallel (3 at a time),
 //!    each streamed into chapter 04's store through a temp file, hashed and
 //!    counted as it arrives; a byte more than announced stops the download,
-//!    a wrong hash leaves the store unchanged. Blobs already there are skipped.
+//!    a wrong hash leaves the store unchanged. Blobs already there are skipped;
+//!    a blob another pull is fetching right now is waited for, not fetched
+//!    twice (`inflight`).
 //! 4. chapter 04 reads the image back and checks it; the name is tagged.
 //! ```
 
@@ -20,6 +22,7 @@ use reqwest::StatusCode;
 use chapter04::document::{self, Document};
 use chapter04::{digest, BlobStore, Digest, ImageStore};
 
+use super::inflight::{Claim, WAITING_FOR_ANOTHER_PULL};
 use super::{expect_status, Client, ClientError, Endpoint};
 use crate::reference::Reference;
 use crate::spec::{self, CONTENT_DIGEST, MAX_MANIFEST_SIZE};
@@ -259,13 +262,35 @@ impl Client {
             let permit = sem.acquire_owned().await.expect("never closed");
             tasks.spawn(async move {
                 let _permit = permit;
+                // Another pull may be fetching this very blob: wait for it
+                // rather than download it twice (see `inflight`).
+                let _fetching = loop {
+                    match client.config.in_flight.claim(store.root(), &d) {
+                        Claim::Fetch(guard) => break guard,
+                        Claim::Wait(other) => {
+                            pb.set_message(WAITING_FOR_ANOTHER_PULL);
+                            other.done().await;
+                            // Its fetch failed? Then claim it again.
+                            if store.contains(&d)? {
+                                pb.set_message("Download complete");
+                                progress.done(&pb, "Pull complete");
+                                return Ok((d, None));
+                            }
+                        }
+                    }
+                };
+                // It may have landed between the check above and the claim.
+                if store.contains(&d)? {
+                    progress.done(&pb, "Already exists");
+                    return Ok((d, None));
+                }
                 pb.set_message("Downloading");
                 let n = client.fetch_blob(&ep, &repo, &d, size, &store, &pb).await;
                 match &n {
                     Ok(_) => progress.done(&pb, "Pull complete"),
                     Err(_) => progress.done(&pb, "Failed"),
                 }
-                n.map(|n| (d, n))
+                n.map(|n| (d, Some(n)))
             });
         }
         let mut fetched = Vec::new();
@@ -278,10 +303,12 @@ impl Client {
                 Err(e) => panic!("a download task panicked: {e}"),
             };
             match res {
-                Ok((d, n)) => {
+                Ok((d, Some(n))) => {
                     fetched.push(d);
                     bytes_total += n;
                 }
+                // Fetched by another pull while this one waited.
+                Ok((d, None)) => skipped.push(d),
                 Err(e) => {
                     if first_err.is_none() {
                         first_err = Some(e);

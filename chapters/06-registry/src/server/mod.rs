@@ -29,7 +29,9 @@
 //! (`DIGEST_INVALID` otherwise). Two clients pushing the same blob write two
 //! temp files; whichever renames first wins, and both renames produce the
 //! same bytes. A crash mid-upload leaves a temp file in `ingest/`, never a
-//! partial blob under a digest name.
+//! partial blob under a digest name; the next start deletes it (upload
+//! sessions are in memory, so none survives a restart: the client's retry
+//! starts a new upload, `BLOB_UPLOAD_UNKNOWN` for the old one).
 
 pub mod storage;
 
@@ -267,8 +269,11 @@ impl Registry {
             AuthMode::Token { realm: Some(r), .. } => r.clone(),
             _ => format!("http://{addr}/token"),
         };
+        let storage = Storage::open(&config.root)?;
+        // Uploads of a previous run (killed mid-upload) cannot be resumed.
+        storage.remove_stale_uploads()?;
         Ok(Registry {
-            storage: Storage::open(&config.root)?,
+            storage,
             auth: config.auth,
             realm,
             uploads: Mutex::default(),

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! ROOT/blobs/sha256/<hex>                                every blob once (chapter 04's store)
-//! ROOT/ingest/.ingest-XXXX                               uploads in progress (temp files)
+//! ROOT/ingest/.ingest-XXXX                               uploads in progress (temp files;
+//!                                                        a crash's leftovers go at start)
 //! ROOT/repositories/<name>/_layers/sha256/<hex>          "this repository holds this blob"
 //! ROOT/repositories/<name>/_manifests/revisions/sha256/<hex>   a manifest of this repository;
 //!                                                        the file holds its media type
@@ -103,6 +104,30 @@ impl Storage {
             root: root.to_path_buf(),
             blobs,
         })
+    }
+
+    /// Delete what uploads of an earlier run left in `ingest/`.
+    ///
+    /// Upload sessions live in the server's memory only, so after a crash
+    /// (`kill -9`, power loss) no client can ever resume them: their temp
+    /// files are garbage, and a retried push starts a new upload. The
+    /// server calls this once at start, before it accepts a connection
+    /// (the CNCF registry purges old uploads at start the same way). Only
+    /// one server may serve a root at a time. Returns how many files went.
+    ///
+    /// ```text
+    /// $ rm -f ROOT/ingest/.ingest-*
+    /// ```
+    pub fn remove_stale_uploads(&self) -> Result<usize, StorageError> {
+        let dir = self.root.join("ingest");
+        let mut n = 0;
+        for e in fs::read_dir(&dir).map_err(io("list", &dir))? {
+            let p = e.map_err(io("list", &dir))?.path();
+            if p.is_file() && remove_optional(&p)? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The root directory.
