@@ -23,6 +23,15 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
+# api_router keeps an engine's data root in $TMPDIR/md-fuzz-api-<pid> (libFuzzer
+# exits without running destructors): remove those of finished runs on the way out.
+cleanup() {
+    for d in "${TMPDIR:-/tmp}"/md-fuzz-api-*; do
+        [ -d "$d" ] || continue
+        [ -d "/proc/${d##*-}" ] || rm -rf "$d"
+    done
+}
+trap cleanup EXIT
 cd "$root/fuzz"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/fuzz"
