@@ -137,37 +137,44 @@ fn compile(p: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
-/// Whether `toks` match all of `s` (backtracking; patterns are short).
+/// Whether `toks` match all of `s`.
+///
+/// Dynamic programming over (token, position), from the end of both: each
+/// pair is decided once, so the time is tokens × characters. (Trying each
+/// split of `*` and `**` recursively is exponential: a hostile line of
+/// `**********+` took the fuzzer's five-second limit on one path.)
 fn matches(toks: &[Tok], s: &[char]) -> bool {
-    let Some((t, rest)) = toks.split_first() else {
-        return s.is_empty();
-    };
-    match t {
-        Tok::Lit(c) => s.first() == Some(c) && matches(rest, &s[1..]),
-        Tok::One => s.first().is_some_and(|c| *c != '/') && matches(rest, &s[1..]),
-        Tok::Class(ranges, neg) => match s.first() {
-            Some(&c) if c != '/' => {
-                let inside = ranges.iter().any(|(a, b)| *a <= c && c <= *b);
-                inside != *neg && matches(rest, &s[1..])
-            }
-            _ => false,
-        },
-        Tok::Star => {
-            for n in 0..=s.len() {
-                if matches(rest, &s[n..]) {
-                    return true;
+    let n = s.len();
+    // `next[i]`: do the tokens after the current one match `s[i..]`?
+    let mut next: Vec<bool> = (0..=n).map(|i| i == n).collect();
+    let mut cur = vec![false; n + 1];
+    for tok in toks.iter().rev() {
+        for i in (0..=n).rev() {
+            let c = s.get(i).copied();
+            cur[i] = match tok {
+                Tok::Lit(l) => c == Some(*l) && next[i + 1],
+                Tok::One => c.is_some_and(|c| c != '/') && next[i + 1],
+                Tok::Class(ranges, neg) => {
+                    c.is_some_and(|c| {
+                        c != '/' && ranges.iter().any(|(a, b)| *a <= c && c <= *b) != *neg
+                    }) && next[i + 1]
                 }
-                if n < s.len() && s[n] == '/' {
-                    return false;
-                }
-            }
-            false
+                // Stop here, or take one more character that is not `/`.
+                Tok::Star => next[i] || (c.is_some_and(|c| c != '/') && cur[i + 1]),
+                // Stop here, or take one more character of any kind.
+                Tok::Any => next[i] || (c.is_some() && cur[i + 1]),
+                // Nothing, or a run of characters that ends with `/`.
+                Tok::AnyDirs => next[i] || ends_in_slash_then(s, &next, i),
+            };
         }
-        Tok::Any => (0..=s.len()).any(|n| matches(rest, &s[n..])),
-        Tok::AnyDirs => {
-            matches(rest, s) || (1..=s.len()).any(|n| s[n - 1] == '/' && matches(rest, &s[n..]))
-        }
+        std::mem::swap(&mut next, &mut cur);
     }
+    next[0]
+}
+
+/// Whether some `j > i` has `s[j-1] == '/'` and `next[j]` (`**/` taking `s[i..j]`).
+fn ends_in_slash_then(s: &[char], next: &[bool], i: usize) -> bool {
+    (i + 1..=s.len()).any(|j| s[j - 1] == '/' && next[j])
 }
 
 impl Pattern {
@@ -317,6 +324,43 @@ mod tests {
         assert_eq!(clean("./a//b/"), "a/b");
         assert_eq!(clean("/a/../b"), "b");
         assert_eq!(clean("../../x"), "x");
+    }
+
+    /// Found by the dockerfile fuzz target: stars in a row once took
+    /// exponential time; now a long line of them is decided at once.
+    #[test]
+    fn many_stars_are_matched_in_linear_time() {
+        let line = format!("{}+", "*".repeat(4000));
+        let m = Matcher::parse(&line).unwrap();
+        assert!(!m.excluded("a/b/c"));
+        assert!(m.excluded("x+"));
+        let p = Pattern::new(&format!("{}b", "a*".repeat(500))).unwrap();
+        assert!(!p.matches_path(&"a".repeat(600)));
+        assert!(p.matches_path(&format!("{}b", "a".repeat(600))));
+    }
+
+    #[test]
+    fn stars_classes_and_dirs() {
+        let p = |pat: &str, path: &str| Pattern::new(pat).unwrap().matches_path(path);
+        assert!(p("*", "abc"));
+        assert!(!p("*", "a/b"));
+        assert!(p("a*c", "abbc"));
+        assert!(p("a*c", "ac"));
+        assert!(!p("a*c", "ab/c"));
+        assert!(p("a/*/c", "a/b/c"));
+        assert!(p("?x", "ax"));
+        assert!(!p("?x", "/x"));
+        assert!(p("[a-c]x", "bx"));
+        assert!(!p("[^a-c]x", "bx"));
+        assert!(p("a**", "a/b/c"));
+        assert!(p("**/c", "c"));
+        assert!(p("**/c", "a/b/c"));
+        assert!(!p("**/c", "a/bc"));
+        assert!(p("a/**/c", "a/c"));
+        assert!(p("\\*x", "*x"));
+        assert!(!p("\\*x", "ax"));
+        assert!(!p("", "a"));
+        assert!(p("", ""));
     }
 
     #[test]
