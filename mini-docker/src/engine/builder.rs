@@ -840,6 +840,11 @@ impl Build<'_> {
             "HostConfig": {"NetworkMode": self.opts.network_mode},
         });
         let id = e.create(None, &body)?;
+        // Removed at the next start if the daemon dies before the step ends.
+        if let Err(err) = super::leftovers::mark_build_step(&e.dir(&id)) {
+            let _ = e.remove(&id, true);
+            return Err(internal(err));
+        }
         self.out.say(format!(" ---> Running in {}\n", short(&id)));
         let started = e.start(&id);
         let log = super::shim::log_file(&e.dir(&id), &id);
