@@ -821,3 +821,121 @@ fn sigkill_mid_commit_leaves_no_image_and_the_commit_then_succeeds() {
     no_partial_writes(&d);
     d.ok(&["rm", "-f", &c]);
 }
+
+#[test]
+fn a_data_root_that_fills_up_during_pull_or_build_gives_a_clear_error_and_releases_the_space() {
+    let reg = Registry::start();
+    let work = tempfile::Builder::new()
+        .prefix("md-hd-fullpb-")
+        .tempdir()
+        .unwrap();
+    let name = format!("{}/hd/fullpull:v1", reg.host());
+    {
+        // Pushed from a daemon with room enough.
+        let a = Daemon::start();
+        let tar = big_busybox_rootfs(work.path(), 40);
+        a.ok(&["import", tar.to_str().unwrap(), &name]);
+        a.ok(&["push", &name]);
+    }
+    let mut d = Daemon::start();
+    d.kill9();
+    // The data root on a 32 MiB tmpfs of its own.
+    let root = d.data_root();
+    std::fs::create_dir_all(&root).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &root,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=32m,mode=0710"),
+    )
+    .unwrap();
+    let _guard = Unmount(root.clone());
+    d.spawn();
+    d.import_busybox("bb");
+    // Run once: the base image is unpacked (as any build or run does).
+    d.ok(&["run", "--rm", "--network", "none", "bb", "true"]);
+    let images = d.ok(&["images", "-q"]);
+    let blobs = blobs_verify(&d);
+    let used = used_bytes(&root);
+    let mut blobs_before = files(&root.join("blobs/sha256"));
+    let free_mib = ((32u64 << 20) - used) >> 20;
+
+    // A build whose context fits twice (the upload, then unpacked) but
+    // not three times (the COPY into a layer); one that does not fit
+    // unpacked; one whose RUN writes more than there is.
+    let copy_ctx = build_context(work.path(), "FROM bb\nCOPY big.bin /big.bin\n");
+    random_file(&copy_ctx.join("big.bin"), (free_mib * 2 / 5) as usize);
+    let unpack_ctx = build_context(work.path(), "FROM bb\nCOPY big.bin /big.bin\n");
+    random_file(&unpack_ctx.join("big.bin"), (free_mib * 3 / 5) as usize);
+    let run_ctx = build_context(
+        work.path(),
+        "FROM bb\nRUN dd if=/dev/zero of=/big bs=1M count=64\n",
+    );
+    let build = |ctx: &Path| {
+        vec![
+            "build".to_string(),
+            "--network".into(),
+            "none".into(),
+            // Docker keeps a failed RUN step's container for a post-mortem
+            // (and its layer holds the space) unless told otherwise.
+            "--force-rm".into(),
+            "-t".into(),
+            "hd-fullbuild:v1".into(),
+            ctx.display().to_string(),
+        ]
+    };
+    for (what, args) in [
+        ("pull", vec!["pull".to_string(), name.clone()]),
+        ("build COPY", build(&copy_ctx)),
+        ("build context", build(&unpack_ctx)),
+        ("build RUN", build(&run_ctx)),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = d.cli(&args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "{what} on a full disk: {text}");
+        assert!(
+            text.to_lowercase().contains("no space left on device"),
+            "{what}: {text}"
+        );
+        assert!(!text.contains("not a tar"), "{what}: {text}");
+        assert_eq!(d.ok(&["images", "-q"]), images, "{what}");
+        // Whole small documents a pull fetched first (its manifest and
+        // config, verified) may stay, as after a pull cut by SIGKILL;
+        // never the layer, never a wrong blob.
+        let after = blobs_verify(&d);
+        let new: Vec<PathBuf> = files(&root.join("blobs/sha256"))
+            .into_iter()
+            .filter(|p| !blobs_before.contains(p))
+            .collect();
+        assert!(after <= blobs + 2, "{what}: {new:?}");
+        for p in &new {
+            let len = p.metadata().unwrap().len();
+            assert!(len < 64 << 10, "{what}: {} ({len} bytes)", p.display());
+        }
+        if what != "pull" {
+            assert!(new.is_empty(), "{what}: blobs made: {new:?}");
+        }
+        blobs_before.extend(new);
+        no_partial_writes(&d);
+        no_build_leftovers(&d);
+        assert!(d.ids().is_empty(), "{what}: a container left");
+        let m = mounts_under(&root.join("containers"));
+        assert!(m.is_empty(), "{what}: mounts left: {m:?}");
+        let now = used_bytes(&root);
+        assert!(
+            now <= used + (1 << 20),
+            "{what}: the space is released ({used} then {now})"
+        );
+    }
+    // The daemon still works on what is left.
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "none", "bb", "echo", "fine"]),
+        "fine\n"
+    );
+}

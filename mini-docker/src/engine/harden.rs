@@ -387,3 +387,23 @@ pub fn another_name(tries: u32) -> String {
         )
     }
 }
+
+/// Free bytes under which the data root counts as full.
+const FULL_BELOW: u64 = 1 << 20;
+
+/// When the filesystem of `root` is full, what to add to a failed step's
+/// error: on a full disk the step's own complaint (`dd: error writing
+/// '/big': No space left on device`) may be lost, as its log file lives
+/// on the same disk. Read before the step's layer is removed (which frees
+/// the space again).
+pub fn full_disk_note(root: &Path) -> String {
+    match nix::sys::statvfs::statvfs(root) {
+        Ok(s) if s.blocks_available().saturating_mul(s.fragment_size()) < FULL_BELOW => {
+            format!(
+                " (no space left on device: the data root {} is full; free some space and try again)",
+                root.display()
+            )
+        }
+        _ => String::new(),
+    }
+}
