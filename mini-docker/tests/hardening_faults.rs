@@ -939,3 +939,79 @@ fn a_data_root_that_fills_up_during_pull_or_build_gives_a_clear_error_and_releas
         "fine\n"
     );
 }
+
+#[test]
+fn sigkill_mid_unpack_never_leaves_half_a_layer_to_run_from() {
+    let work = tempfile::Builder::new()
+        .prefix("md-hd-unpack-")
+        .tempdir()
+        .unwrap();
+    let tar = big_busybox_rootfs(work.path(), 40);
+    let mut d = Daemon::start();
+    d.ok(&["import", tar.to_str().unwrap(), "hd-unpack"]);
+    // The first run unpacks the layer into the storage driver: kill then.
+    let mut run = std::process::Command::new(CLI)
+        .args(["-H", &d.host(), "run", "--rm", "--network", "none"])
+        .args(["hd-unpack", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let layers = d.data_root().join("layers");
+    eventually("the layer being unpacked", || {
+        files(&layers).iter().any(|p| {
+            p.file_name().is_some_and(|n| n == "blob.bin")
+                && p.metadata().map(|m| m.len() > 0).unwrap_or(false)
+        })
+    });
+    d.kill9();
+    let _ = run.kill();
+    let _ = run.wait();
+    d.spawn();
+
+    no_partial_writes(&d);
+    let filling: Vec<PathBuf> = std::fs::read_dir(&layers)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(filling.is_empty(), "half-filled layers left: {filling:?}");
+    // Whatever a run finds now is the whole layer.
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "hd-unpack",
+            "wc",
+            "-c",
+            "/blob.bin"
+        ]),
+        format!("{} /blob.bin\n", 40 << 20)
+    );
+}
+
+#[test]
+fn concurrent_first_runs_of_an_image_all_see_its_whole_layer() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    // Eight first runs at once: each finds the layer unpacked whole, or
+    // unpacks it itself; none runs from a layer another is still filling.
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| d.cli(&["run", "--rm", "--network", "none", "bb", "echo", "ok"])))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "ok\n",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(d.ids().is_empty());
+}
