@@ -566,6 +566,11 @@ fn sigkill_mid_push_leaves_both_stores_whole_and_the_push_then_succeeds() {
         "a half-pushed image is tagged"
     );
     assert!(files(&repo.join("_manifests/revisions")).is_empty());
+    // The cut upload's temp file goes with its connection.
+    let reg_ingest = reg.root().join("ingest");
+    eventually("the registry's partial upload dropped", || {
+        files(&reg_ingest).is_empty()
+    });
     // The push, repeated, completes; another daemon pulls what it sent.
     let out = d.ok(&["push", &name]);
     assert!(out.contains("digest: sha256:"), "{out}");
