@@ -190,11 +190,47 @@ impl Layers {
         subdirs: &[&str],
         fill: impl FnOnce(&Path) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let dir = self.create(id, parent, subdirs)?;
-        fill(&dir).inspect_err(|_| {
+        // Filled under a temporary name, renamed into place when whole:
+        // a crash mid-fill, or a second unpacker of the same layer, never
+        // sees half a layer under its id (`mv` is atomic, like a blob's).
+        Self::check_id(id)?;
+        let tmp_id = temp_layer_id(id);
+        let dir = self.create(&tmp_id, parent, subdirs)?;
+        let out = fill(&dir).inspect_err(|_| {
             let _ = fs::remove_dir_all(&dir);
-        })
+        })?;
+        let target = self.dir(id);
+        match fs::rename(&dir, &target) {
+            Ok(()) => Ok(out),
+            // Another unpacker put the same layer in place first.
+            Err(_) if target.is_dir() => {
+                let _ = fs::remove_dir_all(&dir);
+                Ok(out)
+            }
+            Err(source) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(Error::Layer {
+                    step: "move the filled layer into place at",
+                    path: target,
+                    source,
+                })
+            }
+        }
     }
+}
+
+/// Prefix of a layer being filled (what a crash mid-fill leaves: remove it).
+pub const FILLING_PREFIX: &str = ".ch03-filling-";
+
+/// A unique temporary id next to layer `id`.
+fn temp_layer_id(id: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{FILLING_PREFIX}{id}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Options overlayfs must have off for an upper dir alone to describe the

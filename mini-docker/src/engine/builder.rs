@@ -840,6 +840,11 @@ impl Build<'_> {
             "HostConfig": {"NetworkMode": self.opts.network_mode},
         });
         let id = e.create(None, &body)?;
+        // Removed at the next start if the daemon dies before the step ends.
+        if let Err(err) = super::leftovers::mark_build_step(&e.dir(&id)) {
+            let _ = e.remove(&id, true);
+            return Err(internal(err));
+        }
         self.out.say(format!(" ---> Running in {}\n", short(&id)));
         let started = e.start(&id);
         let log = super::shim::log_file(&e.dir(&id), &id);
@@ -869,11 +874,13 @@ impl Build<'_> {
         pump(&mut offset);
         let c = e.find(&id)?;
         if c.state.exit_code != 0 {
+            // Before the layer goes: while the disk is still full.
+            let full = super::harden::full_disk_note(&e.opts.root);
             if self.opts.force_rm {
                 let _ = e.remove(&id, true);
             }
             return Err(ApiError::bad(format!(
-                "The command '{}' returned a non-zero code: {}",
+                "The command '{}' returned a non-zero code: {}{full}",
                 argv.join(" "),
                 c.state.exit_code
             )));
@@ -972,6 +979,9 @@ pub fn build(
     let c = ::images::media::sniff(std::io::BufRead::fill_buf(&mut br).map_err(internal)?);
     let r = ::images::layer::decompress(br, c).map_err(internal)?;
     if let Err(e) = unionfs::apply(r, &context, &apply_opts) {
+        if let Some(err) = unpack_write_error(&e) {
+            return Err(err);
+        }
         // An empty body is an empty context.
         if std::fs::metadata(context_tar).map(|m| m.len()).unwrap_or(0) > 0 {
             return Err(ApiError::bad(format!(
@@ -1110,6 +1120,16 @@ pub fn build(
         out.say(format!("Successfully tagged {repo}:{tag}\n"));
     }
     Ok(id)
+}
+
+/// A context that was read but could not be written out (a full disk, a
+/// quota) is the daemon's failure, not a malformed tar: say so.
+fn unpack_write_error(e: &unionfs::Error) -> Option<ApiError> {
+    matches!(
+        e,
+        unionfs::Error::ApplyEntry { .. } | unionfs::Error::OpenTarget { .. }
+    )
+    .then(|| ApiError::internal(format!("unpack the build context: {e}")))
 }
 
 /// `POST /build`.

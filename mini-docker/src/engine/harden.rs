@@ -298,7 +298,9 @@ pub fn clean_partial_writes(root: &Path) -> Vec<std::path::PathBuf> {
     }
     let layers = root.join("layers");
     for p in entries(&layers) {
-        if name_of(&p).starts_with(".ch04-unpacking-") {
+        if name_of(&p).starts_with(".ch04-unpacking-")
+            || name_of(&p).starts_with(unionfs::driver::FILLING_PREFIX)
+        {
             remove(p);
         } else if p.is_dir() {
             for q in entries(&p) {
@@ -349,14 +351,16 @@ mod cleanup_tests {
         std::fs::write(r.join("blobs/sha256/00"), b"blob").unwrap();
         std::fs::create_dir_all(r.join("layers/.ch04-unpacking-1/usr")).unwrap();
         std::fs::create_dir_all(r.join("layers/abc/.ch04-unpacking-2")).unwrap();
+        std::fs::create_dir_all(r.join("layers/.ch03-filling-abc-1-0/diff")).unwrap();
         std::fs::write(r.join("containers/full/container.json"), b"{}").unwrap();
         let gone = clean_partial_writes(r);
-        assert_eq!(gone.len(), 5, "{gone:?}");
+        assert_eq!(gone.len(), 6, "{gone:?}");
         for p in [
             "ingest/.ingest-x1",
             ".tmpAbC",
             "layers/.ch04-unpacking-1",
             "layers/abc/.ch04-unpacking-2",
+            "layers/.ch03-filling-abc-1-0",
             "containers/half",
         ] {
             assert!(!r.join(p).exists(), "{p}");
@@ -385,5 +389,25 @@ pub fn another_name(tries: u32) -> String {
             super::util::random_name(),
             rand::random::<u32>() % 10u32.pow(tries.min(9))
         )
+    }
+}
+
+/// Free bytes under which the data root counts as full.
+const FULL_BELOW: u64 = 1 << 20;
+
+/// When the filesystem of `root` is full, what to add to a failed step's
+/// error: on a full disk the step's own complaint (`dd: error writing
+/// '/big': No space left on device`) may be lost, as its log file lives
+/// on the same disk. Read before the step's layer is removed (which frees
+/// the space again).
+pub fn full_disk_note(root: &Path) -> String {
+    match nix::sys::statvfs::statvfs(root) {
+        Ok(s) if s.blocks_available().saturating_mul(s.fragment_size()) < FULL_BELOW => {
+            format!(
+                " (no space left on device: the data root {} is full; free some space and try again)",
+                root.display()
+            )
+        }
+        _ => String::new(),
     }
 }

@@ -23,6 +23,7 @@ pub mod gc;
 pub mod harden;
 pub mod hijack;
 pub mod images;
+pub mod leftovers;
 pub mod lineage;
 pub mod logs;
 pub mod manage;
@@ -403,6 +404,7 @@ impl Engine {
 
     /// Adopts running containers after a restart (live restore).
     pub fn restore(self: &Arc<Self>) {
+        self.recover_started();
         let all: Vec<Container> = self.lock().values().cloned().collect();
         let (up, down): (Vec<Container>, Vec<Container>) =
             all.into_iter().partition(|c| c.state.running);
@@ -417,6 +419,7 @@ impl Engine {
             tracing::info!(%id, "adopting a running container");
             self.watch(id);
         }
+        self.remove_crashed_builds();
     }
 
     /// Records the port table of a running container (after a restart).

@@ -405,6 +405,11 @@ impl Registry {
         }
     }
 
+    /// Where the registry keeps its files (`blobs/`, `ingest/`, `repositories/`).
+    pub fn root(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn host(&self) -> String {
         self.server.as_ref().unwrap().host()
