@@ -136,8 +136,8 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// container: a new inode on the state root's filesystem is not free).
 /// Fallback (no CAP_SYS_ADMIN): a sealed memfd copy of the binary, which costs
 /// a copy of the whole executable per container.
-fn protected_exe(dir: &Path) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> {
-    match readonly_bind_of_self(dir) {
+fn protected_exe(root: &Path) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> {
+    match readonly_bind_of_self(root) {
         Ok(path) => Ok((path, None)),
         Err(_) => {
             let fd = sealed_self()?;
@@ -149,7 +149,7 @@ fn protected_exe(dir: &Path) -> Result<(PathBuf, Option<std::os::fd::OwnedFd>)> 
     }
 }
 
-fn readonly_bind_of_self(dir: &Path) -> std::io::Result<PathBuf> {
+fn readonly_bind_of_self(root: &Path) -> std::io::Result<PathBuf> {
     use nix::mount::{mount, MsFlags};
     static DONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     if let Some(p) = DONE.get() {
@@ -166,7 +166,7 @@ fn readonly_bind_of_self(dir: &Path) -> std::io::Result<PathBuf> {
         MsFlags::MS_REC | MsFlags::MS_SLAVE,
         None::<&str>,
     )?;
-    let target = dir.parent().unwrap_or(Path::new("/")).join(PROTECTED_EXE);
+    let target = root.join(PROTECTED_EXE);
     if fs::symlink_metadata(&target)
         .map(|m| !m.is_file())
         .unwrap_or(true)
@@ -226,12 +226,12 @@ fn sealed_self() -> Result<std::os::fd::OwnedFd> {
 /// Starts the init from the protected binary, with the sync socket on a
 /// descriptor above the ones `--preserve-fds` hands to the container.
 fn spawn_init(
-    dir: &Path,
+    root: &Path,
     preserve_fds: u32,
     stdio: Option<[std::os::fd::RawFd; 3]>,
 ) -> Result<(std::process::Child, Channel)> {
     let target = 3 + preserve_fds as i32;
-    let (exe_path, memfd) = protected_exe(dir)?;
+    let (exe_path, memfd) = protected_exe(root)?;
     // A memfd's descriptor must survive the dup2 onto `target` in the child.
     let (exe_path, _memfd) = match memfd {
         Some(fd) => {
@@ -434,21 +434,30 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         .create(root)
         .map_err(|e| RuntimeError(format!("create the state root {}: {e}", root.display())))?;
     let dir = State::dir(root, id);
-    match fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return err(format!("container with id {id} already exists"))
-        }
-        Err(e) => return err(format!("create {}: {e}", dir.display())),
+    if fs::symlink_metadata(&dir).is_ok() {
+        return err(format!("container with id {id} already exists"));
     }
     let mut undo = Undo {
-        dir: Some(dir.clone()),
+        dir: None,
         pid: None,
         cgroup: None,
         devices: None,
         prune: None,
     };
     sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
+    // The init first: its execve and start-up (a millisecond or two) overlap
+    // the state directory and the cgroups made below. It does nothing until
+    // `Go` arrives on the channel, by which time it is in the cgroups.
+    let (mut init, channel) = spawn_init(root, args.preserve_fds, None)?;
+    undo.pid = Some(init.id() as i32);
+    t.mark("protect the runtime binary and start the init");
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => undo.dir = Some(dir.clone()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return err(format!("container with id {id} already exists"))
+        }
+        Err(e) => return err(format!("create {}: {e}", dir.display())),
+    }
 
     let fifo = State::fifo(root, id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -501,9 +510,6 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
             .iter()
             .any(|(n, p)| *n == Namespace::Pid && p.is_none()),
     };
-    let (mut init, channel) = spawn_init(&dir, args.preserve_fds, None)?;
-    undo.pid = Some(init.id() as i32);
-    t.mark("protect the runtime binary and start the init");
     if let Some(cg) = &undo.cgroup {
         cg.add_pid(init.id() as i32)
             .map_err(|e| RuntimeError(format!("join the cgroup: {e}")))?;
@@ -861,7 +867,7 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         console: args.console_socket.is_some(),
     };
     let steps = plan::plan_exec(s.pid, &joined, &args.process, &opts);
-    let (mut init, channel) = spawn_init(&State::dir(root, id), args.preserve_fds, args.stdio)?;
+    let (mut init, channel) = spawn_init(root, args.preserve_fds, args.stdio)?;
     let mut undo = Undo {
         dir: None,
         pid: Some(init.id() as i32),
