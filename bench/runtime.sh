@@ -34,12 +34,44 @@ prep=""
 [ -d /sys/fs/cgroup/unified ] && prep="umount /sys/fs/cgroup/unified &&"
 mkdir -p bench/results
 out="${OUT:-$PWD/bench/results/runtime-$(date -u +%Y%m%dT%H%M%SZ).md}"
-json=""
-[ -n "${JSON:-}" ] && json="--export-json $JSON"
-unshare -m sh -c "mount --make-rprivate / && $prep cd $work && hyperfine -N --warmup 5 --runs ${RUNS:-50} --export-markdown $out $json \
-  -n mini-runc '$mini --root $work/s-mini run b-mini' \
-  -n crun 'crun --root $work/s-crun run b-crun' \
-  -n runc 'runc --root $work/s-runc run b-runc'"
+# The machine's speed drifts (other tenants, CPU frequency): one long hyperfine
+# session per runtime would let a slow minute fall on one of them. So the runs
+# are split into ROUNDS hyperfine sessions, the three runtimes in a rotated
+# order each time, and the times of all rounds are pooled into one median.
+rounds=${ROUNDS:-5}
+per=$(( (${RUNS:-50} + rounds - 1) / rounds ))
+cmds=("mini-runc|$mini --root $work/s-mini run b-mini"
+      "crun|crun --root $work/s-crun run b-crun"
+      "runc|runc --root $work/s-runc run b-runc")
+for r in $(seq 0 $((rounds - 1))); do
+    args=""
+    for i in 0 1 2; do
+        c="${cmds[$(( (i + r) % 3 ))]}"
+        args="$args -n ${c%%|*} '${c#*|}'"
+    done
+    unshare -m sh -c "mount --make-rprivate / && $prep cd $work && hyperfine -N --style basic --warmup 3 --runs $per --export-json $work/round-$r.json $args" >/dev/null
+done
+python3 - "$work" "$rounds" "$out" "${JSON:-}" <<'PY'
+import json, statistics, sys
+work, rounds, out, js = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+pooled = {}
+for r in range(rounds):
+    for res in json.load(open(f"{work}/round-{r}.json"))["results"]:
+        pooled.setdefault(res["command"], []).extend(res["times"])
+results = [{"command": k, "times": v, "median": statistics.median(v), "mean": statistics.mean(v),
+            "stddev": statistics.pstdev(v), "min": min(v), "max": max(v)} for k, v in pooled.items()]
+if js:
+    json.dump({"results": results, "rounds": rounds}, open(js, "w"), indent=1)
+base = next(r["median"] for r in results if r["command"] == "crun")
+lines = ["| Command | Median [ms] | Mean [ms] | Min [ms] | Max [ms] | Runs | Relative to crun |",
+         "|:---|---:|---:|---:|---:|---:|---:|"]
+for r in results:
+    lines.append(f"| `{r['command']}` | {r['median']*1e3:.1f} | {r['mean']*1e3:.1f} | {r['min']*1e3:.1f} "
+                 f"| {r['max']*1e3:.1f} | {len(r['times'])} | {r['median']/base:.2f} |")
+text = "\n".join(lines) + f"\n\n{rounds} rounds, the order rotated each round; medians of the pooled runs.\n"
+open(out, "w").write(text)
+print(text)
+PY
 echo
 echo "Where mini-runc's time goes (one run):"
 unshare -m sh -c "mount --make-rprivate / && $prep cd $work && $mini --debug --root $work/s-mini run b-mini"
