@@ -144,7 +144,8 @@ p("")
 p(f"Written by `sudo bash bench/run.sh{' --quick' if facts.get('quick') == '1' else ''}` on "
   f"{facts.get('date', '?')} at commit `{facts.get('commit', '?')}`; the raw hyperfine JSON and "
   f"logs are in [`bench/results/{STAMP}/`](bench/results/{STAMP}/). Each comparison is a ratio of "
-  "two medians measured in the same hyperfine session (warm-up first), on the same machine, "
+  "two medians measured in the same hyperfine session (warm-up first; the three runtimes: "
+  "rounds of sessions in rotated order, pooled, see `bench/runtime.sh`), on the same machine, "
   "in the same run; absolute times from another day or machine are not comparable.")
 p("")
 p("## Machine")
