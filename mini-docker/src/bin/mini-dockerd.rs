@@ -35,6 +35,8 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // Before any thread: see the function's doc (daemon RSS 24 -> 16 MiB at 100 containers).
+    mini_docker::runtime::sys::single_malloc_arena();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

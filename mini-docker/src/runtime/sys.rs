@@ -126,3 +126,18 @@ pub fn signal_one(pid: i32, sig: nix::sys::signal::Signal) -> nix::Result<()> {
     }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
 }
+
+/// `mallopt(M_ARENA_MAX, 1)`: one malloc arena for the whole process.
+///
+/// glibc gives threads that meet on the allocator arenas of their own (up to
+/// eight per core), and a daemon whose worker and blocking threads each
+/// touched a few allocations keeps all those half-used arenas resident. For
+/// `mini-dockerd` with 100 containers that was 24 MiB of RSS against 16 MiB
+/// with a single arena; its threads mostly wait on sockets, so they rarely
+/// meet on the allocator's lock. Call it first thing in `main`, before any
+/// thread starts.
+pub fn single_malloc_arena() {
+    // SAFETY: mallopt takes two integers and only changes the allocator's
+    // tuning; called before any other thread exists, nothing races with it.
+    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+}
