@@ -33,16 +33,6 @@ fn volumes(d: &Daemon) -> Vec<String> {
 }
 
 /// Polls (bounded) until `f` holds; panics with `what` otherwise.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if f() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("never happened: {what}");
-}
-
 #[test]
 fn named_volumes_keep_data_ro_refuses_and_volumes_from_shares() {
     let d = Daemon::start();

@@ -12,52 +12,34 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Waits (bounded by attempts, not by time) until `cond` holds.
-#[track_caller]
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..6000 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("never happened: {what}");
+/// A crash in the middle of an operation: runs `mini-docker ARGS` against
+/// `d`, waits until `cond` sees the operation under way, SIGKILLs the daemon
+/// (and the client), and starts the daemon again on the same data root.
+fn sigkill_during(
+    d: &mut Daemon,
+    args: &[&str],
+    what: &str,
+    mut cond: impl FnMut(&Daemon) -> bool,
+) {
+    let mut client = std::process::Command::new(CLI)
+        .args(["-H", &d.host()])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(what, || cond(d));
+    d.kill9();
+    let _ = client.kill();
+    let _ = client.wait();
+    d.spawn();
 }
 
-/// Files (recursively) under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// Every blob's content hashes to its name; returns how many there are.
-#[track_caller]
-fn blobs_verify(d: &Daemon) -> usize {
-    let dir = d.data_root().join("blobs/sha256");
-    let mut n = 0;
-    for p in files(&dir) {
-        let out = std::process::Command::new("sha256sum")
-            .arg(&p)
-            .output()
-            .unwrap();
-        let sum = String::from_utf8_lossy(&out.stdout);
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            sum.starts_with(&name),
-            "blob {} does not match its digest",
-            p.display()
-        );
-        n += 1;
-    }
-    n
+/// Whether some file under `dir` has begun to fill.
+fn a_file_filling(dir: &Path) -> bool {
+    files(dir)
+        .iter()
+        .any(|p| p.metadata().map(|m| m.len() > 0).unwrap_or(false))
 }
 
 /// Nothing a crash mid-write leaves: ingest files, temp bodies, half layers.
@@ -218,23 +200,10 @@ fn sigkill_mid_pull_leaves_no_partial_blob_and_the_pull_then_succeeds() {
         .trim()
         .to_string();
     let blobs_before = blobs_verify(&b);
-    let mut pull = std::process::Command::new(CLI)
-        .args(["-H", &b.host(), "pull", &name])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // The big layer is on its way into ingest/ and stuck there: kill now.
-    let ingest = b.data_root().join("ingest");
-    eventually("a partial blob in ingest/", || {
-        files(&ingest)
-            .iter()
-            .any(|p| p.metadata().map(|m| m.len() > 0).unwrap_or(false))
+    sigkill_during(&mut b, &["pull", &name], "a partial blob in ingest/", |b| {
+        a_file_filling(&b.data_root().join("ingest"))
     });
-    b.kill9();
-    let _ = pull.kill();
-    let _ = pull.wait();
-    b.spawn();
 
     no_partial_writes(&b);
     // Whole small documents (manifest, config) may have landed, verified;
@@ -526,20 +495,10 @@ fn sigkill_mid_push_leaves_both_stores_whole_and_the_push_then_succeeds() {
     d.ok(&["import", tar.to_str().unwrap(), &name]);
     let images_before = d.ok(&["images", "-q"]);
     let blobs_before = blobs_verify(&d);
-    let mut push = std::process::Command::new(CLI)
-        .args(["-H", &d.host(), "push", &name])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // The big layer is on its way to the registry and stuck there: kill now.
-    eventually("an upload under way", || {
+    sigkill_during(&mut d, &["push", &name], "an upload under way", |_| {
         proxy.sent.load(Ordering::SeqCst) >= 4 << 20
     });
-    d.kill9();
-    let _ = push.kill();
-    let _ = push.wait();
-    d.spawn();
 
     // The daemon's store: only read by a push, and whole.
     no_partial_writes(&d);
@@ -778,23 +737,13 @@ fn sigkill_mid_commit_leaves_no_image_and_the_commit_then_succeeds() {
     );
     let images_before = d.ok(&["images", "-q"]);
     let blobs_before = blobs_verify(&d);
-    let mut commit = std::process::Command::new(CLI)
-        .args(["-H", &d.host(), "commit", &c, "hd-committed:v1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // The layer is being written into the store: kill now.
-    let ingest = d.data_root().join("ingest");
-    eventually("the layer on its way into ingest/", || {
-        files(&ingest)
-            .iter()
-            .any(|p| p.metadata().map(|m| m.len() > 0).unwrap_or(false))
-    });
-    d.kill9();
-    let _ = commit.kill();
-    let _ = commit.wait();
-    d.spawn();
+    sigkill_during(
+        &mut d,
+        &["commit", &c, "hd-committed:v1"],
+        "the layer on its way into ingest/",
+        |d| a_file_filling(&d.data_root().join("ingest")),
+    );
 
     no_partial_writes(&d);
     // At most the layer, whole, may have landed; never a wrong blob, never
@@ -955,24 +904,18 @@ fn sigkill_mid_unpack_never_leaves_half_a_layer_to_run_from() {
     let mut d = Daemon::start();
     d.ok(&["import", tar.to_str().unwrap(), "hd-unpack"]);
     // The first run unpacks the layer into the storage driver: kill then.
-    let mut run = std::process::Command::new(CLI)
-        .args(["-H", &d.host(), "run", "--rm", "--network", "none"])
-        .args(["hd-unpack", "true"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let layers = d.data_root().join("layers");
-    eventually("the layer being unpacked", || {
-        files(&layers).iter().any(|p| {
-            p.file_name().is_some_and(|n| n == "blob.bin")
-                && p.metadata().map(|m| m.len() > 0).unwrap_or(false)
-        })
-    });
-    d.kill9();
-    let _ = run.kill();
-    let _ = run.wait();
-    d.spawn();
+    sigkill_during(
+        &mut d,
+        &["run", "--rm", "--network", "none", "hd-unpack", "true"],
+        "the layer being unpacked",
+        |_| {
+            files(&layers).iter().any(|p| {
+                p.file_name().is_some_and(|n| n == "blob.bin")
+                    && p.metadata().map(|m| m.len() > 0).unwrap_or(false)
+            })
+        },
+    );
 
     no_partial_writes(&d);
     let filling: Vec<PathBuf> = std::fs::read_dir(&layers)

@@ -195,11 +195,6 @@ fn readonly_bind_of_self(root: &Path) -> std::io::Result<PathBuf> {
 /// (`@` is not allowed in ids, so no container's directory is called that).
 pub const PROTECTED_EXE: &str = ".mini-runc@exe";
 
-/// Removes a container's state directory.
-fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
-    fs::remove_dir_all(dir)
-}
-
 /// A copy of our own binary in a sealed memfd (the fallback of [`protected_exe`]).
 fn sealed_self() -> Result<std::os::fd::OwnedFd> {
     use nix::fcntl::{FcntlArg, SealFlag};
@@ -304,7 +299,7 @@ impl Drop for Undo {
             cgroups::Cgroup::prune_parents_at(&layout, &path);
         }
         if let Some(dir) = &self.dir {
-            let _ = remove_state_dir(dir);
+            let _ = fs::remove_dir_all(dir);
         }
     }
 }
@@ -772,7 +767,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let mut stopped = s.clone();
     stopped.status = Status::Stopped;
     let hooks = super::init::run_hooks(&s.poststop, &stopped.to_oci_json().to_string());
-    remove_state_dir(&State::dir(root, id))
+    fs::remove_dir_all(State::dir(root, id))
         .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))?;
     hooks.map_err(RuntimeError)
 }

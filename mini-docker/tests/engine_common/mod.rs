@@ -423,3 +423,46 @@ impl Drop for Registry {
         }
     }
 }
+
+/// Waits (bounded by attempts, not by time: about 30 s) until `cond` holds.
+#[track_caller]
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..6000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("never happened: {what}");
+}
+
+/// Files (recursively) under `dir`.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every blob of `d`'s store hashes to its name; returns how many there are.
+#[track_caller]
+pub fn blobs_verify(d: &Daemon) -> usize {
+    let mut n = 0;
+    for p in files(&d.data_root().join("blobs/sha256")) {
+        let out = Command::new("sha256sum").arg(&p).output().unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with(&name),
+            "blob {} does not match its digest",
+            p.display()
+        );
+        n += 1;
+    }
+    n
+}
