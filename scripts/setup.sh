@@ -17,9 +17,13 @@ fi
 #   docker.io containerd runc crun skopeo umoci docker-registry
 #                   the real tools this project is compared with and tested against
 #   hyperfine       side-by-side benchmarks
+#   docker-compose python3-docker python3-venv
+#                   the real Python clients the engine is tested with: docker-compose 1.29
+#                   and docker-py 5.0.3 (Debian's), and a venv for the newest docker-py
 #   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
 PACKAGES=(busybox-static util-linux iproute2 nftables procps
           docker.io containerd runc crun skopeo umoci docker-registry hyperfine
+          docker-compose python3-docker python3-venv
           ca-certificates curl build-essential pkg-config)
 
 missing=()
@@ -32,6 +36,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     # --no-install-recommends keeps docker.io from pulling in what it does not need here;
     apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# The newest docker-py from PyPI, in a venv of its own (Debian's 5.0.3 stays the
+# system one, so tests can run both). Tests find it at this fixed path.
+VENV=/opt/mini-docker-tests/venv
+DOCKER_PY_VERSION=7.2.0
+if ! "$VENV/bin/python" -c "import docker, sys; sys.exit(docker.__version__ != '$DOCKER_PY_VERSION')" 2>/dev/null; then
+    echo "setup: installing docker-py $DOCKER_PY_VERSION from PyPI into $VENV"
+    /usr/bin/python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "docker==$DOCKER_PY_VERSION"
 fi
 
 # Rust: use the one on PATH or in ~/.cargo; otherwise install it with rustup.
