@@ -302,3 +302,45 @@ fn device_device_cgroup_rule_and_group_add() {
         .collect();
     assert!(groups.contains(&"1234") && groups.contains(&"33"), "{out}");
 }
+
+#[test]
+fn mini_docker_sends_the_same_flags() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let dir = tempfile::tempdir().unwrap();
+    let deny = dir.path().join("deny-mkdir.json");
+    std::fs::write(
+        &deny,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", deny.display());
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--security-opt",
+        &opt,
+        "--device",
+        "/dev/zero:/dev/myzero:r",
+        "--device-cgroup-rule",
+        "c 1:3 rwm",
+        "--group-add",
+        "1234",
+        "bb",
+        "sh",
+        "-c",
+        "(mkdir /x) 2>&1 | grep -q 'Operation not permitted' && echo mkdir=EPERM; \
+         head -c1 /dev/myzero | wc -c | sed 's/^/myzero=/'; grep Groups: /proc/self/status",
+    ]);
+    assert!(has(&out, "mkdir=EPERM"), "{out}");
+    assert!(has(&out, "myzero=1"), "{out}");
+    assert!(out.contains("1234"), "{out}");
+    let out = d.cli(&["create", "--device", "/dev/zero:rel", "bb", "true"]);
+    assert!(
+        !out.status.success() && text(&out).contains("is not an absolute path"),
+        "{}",
+        text(&out)
+    );
+}
