@@ -29,31 +29,11 @@ fn run(d: &Daemon, flags: &[&str], script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One raw `POST /v1.41{path}` with a JSON body: (status, body).
-fn post(d: &Daemon, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    write!(
-        s,
-        "POST /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|x| x.parse().ok())
-        .unwrap();
-    (
-        status,
-        out.split_once("\r\n\r\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default(),
-    )
-}
+/// A profile in Docker's format that refuses `mkdir` with EPERM.
+const DENY_MKDIR: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW",
+    "archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86"]}],
+    "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+                {"names":["chroot"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"includes":{"caps":["CAP_SYS_NICE"]}}]}"#;
 
 fn has(out: &str, line: &str) -> bool {
     out.lines().any(|l| l.trim() == line)
@@ -198,14 +178,7 @@ fn seccomp_profiles_in_dockers_format() {
     d.import_busybox("bb");
     let dir = tempfile::tempdir().unwrap();
     let deny = dir.path().join("deny-mkdir.json");
-    std::fs::write(
-        &deny,
-        r#"{"defaultAction":"SCMP_ACT_ALLOW",
-            "archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86"]}],
-            "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
-                        {"names":["chroot"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"includes":{"caps":["CAP_SYS_NICE"]}}]}"#,
-    )
-    .unwrap();
+    std::fs::write(&deny, DENY_MKDIR).unwrap();
     let opt = format!("seccomp={}", deny.display());
     let out = run(
         &d,
@@ -244,7 +217,7 @@ fn seccomp_profiles_in_dockers_format() {
     );
     let body = serde_json::json!({"Image": "bb", "Cmd": ["true"],
         "HostConfig": {"SecurityOpt": ["seccomp={\"defaultAction\": "]}});
-    let (status, reply) = post(&d, "/containers/create", &body.to_string());
+    let (status, reply) = d.request("POST", "/containers/create", &body.to_string());
     assert_eq!(status, 400, "{reply}");
     assert!(
         reply.contains("invalid seccomp profile: the seccomp profile is not valid JSON"),
@@ -309,11 +282,7 @@ fn mini_docker_sends_the_same_flags() {
     d.import_busybox("bb");
     let dir = tempfile::tempdir().unwrap();
     let deny = dir.path().join("deny-mkdir.json");
-    std::fs::write(
-        &deny,
-        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
-    )
-    .unwrap();
+    std::fs::write(&deny, DENY_MKDIR).unwrap();
     let opt = format!("seccomp={}", deny.display());
     let out = d.ok(&[
         "run",

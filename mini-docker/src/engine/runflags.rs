@@ -69,7 +69,8 @@ fn all_caps() -> Vec<String> {
     v
 }
 
-fn strings(v: &Value) -> Vec<String> {
+/// The strings of a JSON array (others and non-strings skipped).
+pub(super) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()

@@ -13,6 +13,7 @@
 //! devices), so the last match, theirs, wins: the runtime writes them to v1's
 //! `devices.allow` and into the cgroup v2 eBPF filter alike.
 
+use super::runflags::strings;
 use super::{ApiError, Result};
 use crate::runtime::seccomp::{self, ProfileHost};
 use serde_json::{json, Value};
@@ -21,16 +22,6 @@ use std::path::Path;
 
 fn bad(m: impl Into<String>) -> ApiError {
     ApiError::bad(m)
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The rules of Docker's default seccomp profile that depend on a capability
