@@ -82,3 +82,38 @@ fn the_filter_refuses_what_the_rules_do_not_allow_and_is_replaced_on_update() {
     group.delete().unwrap();
     assert!(!dir.exists());
 }
+
+#[test]
+fn attaching_to_a_directory_that_is_no_cgroup_names_the_step() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this privileged test needs root: run `sudo -E cargo test -p chapter02 --test devices`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let err = devices::attach(dir.path(), &[rule(false, DeviceType::All, None, None)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!("bpf BPF_PROG_QUERY on {}", dir.path().display()))
+            || err.starts_with(&format!("bpf BPF_PROG_ATTACH on {}", dir.path().display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_program_the_verifier_refuses_comes_back_with_its_log() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this privileged test needs root: run `sudo -E cargo test -p chapter02 --test devices`"
+    );
+    // No `exit`: the verifier refuses to run off the end.
+    let program = devices::Program {
+        insns: vec![(devices::Insn::MovImm { dst: 0, imm: 1 }, String::new())],
+    };
+    let err = program.load().unwrap_err().to_string();
+    assert!(
+        err.starts_with("load the device filter (bpf BPF_PROG_LOAD")
+            && err.contains("the verifier said:"),
+        "{err}"
+    );
+}
