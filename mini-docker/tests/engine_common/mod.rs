@@ -205,16 +205,21 @@ impl Daemon {
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
-    /// One raw API request `METHOD /v1.41{path}` with a JSON body over the
+    /// One raw API request `METHOD /v1.41{path}` with a JSON body (or none) over the
     /// daemon's socket: (status, body). For what no CLI sends (a CLI checks
     /// some input itself).
     pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         use std::io::{Read, Write};
         let mut s = std::os::unix::net::UnixStream::connect(self.socket()).unwrap();
+        let json = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/json\r\n"
+        };
         write!(
             s,
             "{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             {json}Content-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
