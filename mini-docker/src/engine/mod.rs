@@ -33,6 +33,7 @@ pub mod networks;
 pub mod pull;
 pub mod restart;
 pub mod runflags;
+pub mod security;
 pub mod shim;
 pub mod spec;
 pub mod stats;

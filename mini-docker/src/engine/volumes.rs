@@ -548,6 +548,7 @@ impl Engine {
             list.extend(entries);
         }
         super::runflags::apply(&c.host_config, spec)?;
+        super::security::apply_group_add(&c.host_config, spec, &self.dir(&c.id).join("rootfs"))?;
         self.write_dns(c, spec)
     }
 

@@ -205,6 +205,35 @@ impl Daemon {
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
+    /// One raw API request `METHOD /v1.41{path}` with a JSON body (or none) over the
+    /// daemon's socket: (status, body). For what no CLI sends (a CLI checks
+    /// some input itself).
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(self.socket()).unwrap();
+        let json = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/json\r\n"
+        };
+        write!(
+            s,
+            "{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
+             {json}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap();
+        let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+        (status, body.to_string())
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
