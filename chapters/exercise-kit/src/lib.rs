@@ -283,3 +283,28 @@ pub fn assert_checker_can_fail(exe: &str, number: usize) {
         "exercise {number}: the starting point's failure must say it is not written yet and give a hint:\n{text}"
     );
 }
+
+/// A scratch directory `/tmp/<name>-<pid>` (name like `ch03-ex2`), removed
+/// on drop, also when a check fails half-way.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    /// Makes the directory, empty.
+    pub fn new(name: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a scratch directory in /tmp");
+        Scratch(path)
+    }
+
+    /// `self/rel`, as a string for a child's command line.
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -35,23 +35,23 @@ pub const EXERCISES: [Exercise; 4] = [
     },
 ];
 
-/// A scratch directory `/tmp/ch01-ex<N>-<pid>`, removed on drop.
-struct Scratch(PathBuf);
+/// The scratch directory of exercise `n`; a mount that leaked to the host
+/// (exercise 3 done wrong) is undone first.
+struct Scratch(exercise_kit::Scratch);
 
 impl Scratch {
-    fn new(exercise: usize) -> Scratch {
-        let path = std::env::temp_dir().join(format!("ch01-ex{exercise}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create a scratch directory in /tmp");
-        Scratch(path)
+    fn new(n: usize) -> Scratch {
+        Scratch(exercise_kit::Scratch::new(&format!("ch01-ex{n}")))
+    }
+
+    fn dir(&self) -> &Path {
+        &self.0 .0
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // A mount that leaked to the host (exercise 3 done wrong) goes first.
-        let _ = umount2(&self.0, MntFlags::MNT_DETACH);
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = umount2(&self.0 .0, MntFlags::MNT_DETACH);
     }
 }
 
@@ -262,11 +262,11 @@ fn host_mounts_under(path: &Path) -> Vec<String> {
 
 fn check_pivot(r: &mut Report, v: Variant) {
     let scratch = Scratch::new(3);
-    let root = scratch.0.join("rootfs");
+    let root = scratch.dir().join("rootfs");
     std::fs::create_dir_all(&root).expect("mkdir rootfs");
     std::fs::write(root.join("marker"), "inside the new root\n").expect("write marker");
     let out = run_child(v, &["3", &root.display().to_string()]);
-    let leaked = host_mounts_under(&scratch.0);
+    let leaked = host_mounts_under(&scratch.dir());
     for m in leaked.iter().rev() {
         let _ = umount2(m.as_str(), MntFlags::MNT_DETACH);
     }
@@ -303,9 +303,14 @@ fn check_pivot(r: &mut Report, v: Variant) {
 fn check_userns(r: &mut Report, v: Variant) {
     const HOST_ID: u32 = 100_000;
     let scratch = Scratch::new(4);
-    let _ = std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o1777));
+    let _ = std::fs::set_permissions(scratch.dir(), std::fs::Permissions::from_mode(0o1777));
     let mut child = match Command::new("/proc/self/exe")
-        .args(["__child", v.arg(), "4", &scratch.0.display().to_string()])
+        .args([
+            "__child",
+            v.arg(),
+            "4",
+            &scratch.dir().display().to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -350,7 +355,7 @@ fn check_userns(r: &mut Report, v: Variant) {
         &report,
         "the line is `INSIDE OUTSIDE COUNT`: 0 first, then the host id, in uid_map and gid_map",
     );
-    let file = scratch.0.join("made-inside");
+    let file = scratch.dir().join("made-inside");
     let owner = std::fs::metadata(&file).map(|m| (m.uid(), m.gid()));
     r.check(
         "the file it created belongs to 100000:100000 on the host",
