@@ -266,7 +266,7 @@ fn check_pivot(r: &mut Report, v: Variant) {
     std::fs::create_dir_all(&root).expect("mkdir rootfs");
     std::fs::write(root.join("marker"), "inside the new root\n").expect("write marker");
     let out = run_child(v, &["3", &root.display().to_string()]);
-    let leaked = host_mounts_under(&scratch.dir());
+    let leaked = host_mounts_under(scratch.dir());
     for m in leaked.iter().rev() {
         let _ = umount2(m.as_str(), MntFlags::MNT_DETACH);
     }
