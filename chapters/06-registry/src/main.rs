@@ -186,6 +186,10 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(msg) = unreachable_registry(&e) {
+                eprintln!("chapter06: {msg}");
+                return ExitCode::FAILURE;
+            }
             // The error chain once: a cause already quoted by its parent
             // (thiserror messages often include their source) is not repeated.
             let mut msg = e.to_string();
@@ -199,6 +203,36 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// When the registry could not be reached at all (nothing listens there),
+/// one sentence that names the request, the cause and how to start a
+/// registry, instead of the HTTP client's chain that repeats the URL.
+fn unreachable_registry(e: &anyhow::Error) -> Option<String> {
+    let (method, url, source) =
+        e.chain().find_map(
+            |c| match c.downcast_ref::<chapter06::client::ClientError>() {
+                Some(chapter06::client::ClientError::Http {
+                    method,
+                    url,
+                    source,
+                }) if source.is_connect() => Some((method, url, source)),
+                _ => None,
+            },
+        )?;
+    let addr = source
+        .url()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| url.clone());
+    // The innermost cause: "Connection refused (os error 111)".
+    let mut cause: &dyn std::error::Error = source;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    Some(format!(
+        "{method} {url}: cannot connect to {addr} ({cause}). Is the registry running? \
+         Start one with `cargo run -p chapter06 -- serve --addr {addr}`"
+    ))
 }
 
 fn run() -> Result<()> {
