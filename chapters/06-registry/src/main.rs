@@ -431,20 +431,28 @@ async fn tour() -> Result<()> {
     ));
 
     let progress = Progress::new(true);
-    let log_to = progress.clone();
-    let client = Client::new(ClientConfig {
-        loopback_only: true,
-        chunk_size: Some(256 * 1024),
-        progress: progress.clone(),
-        log: Some(Arc::new(move |e| {
-            log_to.println(&format!("   {}", e.short()))
-        })),
-        ..Default::default()
-    });
+    // Each HTTP exchange is printed as it completes. The push uploads one
+    // blob at a time so that each upload's POST, PATCHes and PUT read in
+    // order (docker push runs several at once and its requests interleave);
+    // the pull keeps its parallel blob fetches, one GET each.
+    let tour_client = |concurrency: usize| {
+        let log_to = progress.clone();
+        Client::new(ClientConfig {
+            loopback_only: true,
+            chunk_size: Some(256 * 1024),
+            concurrency,
+            progress: progress.clone(),
+            log: Some(Arc::new(move |e| {
+                log_to.println(&format!("   {}", e.short()))
+            })),
+            ..Default::default()
+        })
+    };
+    let client = tour_client(1);
 
     step(
         3,
-        "push: HEAD to skip, POST to start, PATCH chunks, PUT to close, then the manifest",
+        "push, one blob at a time: HEAD to skip, POST to start, PATCH chunks, PUT to close, then the manifest",
     );
     let target = Reference::parse(&format!("{host}/demo/busybox:latest"))?;
     shell(&format!("docker push {target}"));
@@ -468,7 +476,9 @@ async fn tour() -> Result<()> {
     step(5, "pull into a fresh store: manifest with Accept headers, blobs in parallel, verified while streaming");
     shell(&format!("docker pull {target}"));
     let fresh = ImageStore::open(&w.join("store-b"))?;
-    let pulled = client.pull(&target, &fresh).await?;
+    let pulled = tour_client(ClientConfig::default().concurrency)
+        .pull(&target, &fresh)
+        .await?;
     println!(
         "   fetched {} blobs ({} bytes), digest {}",
         pulled.fetched.len(),
