@@ -2,3 +2,4 @@
 //! `scripts/check.sh --solutions 05` checks them. Learners: try first.
 
 pub mod ex1;
+pub mod ex2;

@@ -13,9 +13,11 @@
 //! sends real packets. The reference answers are in `solutions/`
 //! (`scripts/check.sh --solutions 05`).
 //!
-//! 1. [`ex1`]: a veth pair from a namespace into a bridge.
+//! 1. [`ex1`]: a veth pair from a namespace into a bridge;
+//! 2. [`ex2`]: a DNAT rule publishes a container's port.
 
 pub mod check;
 pub mod ex1;
+pub mod ex2;
 #[path = "../solutions/mod.rs"]
 pub mod solutions;

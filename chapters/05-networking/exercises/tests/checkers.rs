@@ -7,3 +7,8 @@ const EXE: &str = env!("CARGO_BIN_EXE_chapter05-exercises");
 fn ex1_veth_into_bridge() {
     exercise_kit::assert_checker_can_fail(EXE, 1);
 }
+
+#[test]
+fn ex2_dnat_rule() {
+    exercise_kit::assert_checker_can_fail(EXE, 2);
+}
