@@ -287,8 +287,10 @@ async fn wait(
     Query(q): Q,
 ) -> Result<Response, ApiError> {
     let c = e.find(&id)?;
+    // Absent or empty (the 20.10 CLI sends `condition=`) means not-running, as in Docker.
     let cond = q
         .get("condition")
+        .filter(|c| !c.is_empty())
         .cloned()
         .unwrap_or_else(|| "not-running".into());
     if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {

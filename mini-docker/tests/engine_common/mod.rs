@@ -205,6 +205,17 @@ impl Daemon {
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
+    /// The docker CLI 20.10 (Debian's `/usr/bin/docker`) against this daemon:
+    /// for what that older client sends (e.g. `wait?condition=`).
+    pub fn docker20(&self, args: &[&str]) -> Output {
+        let bin = "/usr/bin/docker";
+        assert!(
+            Path::new(bin).exists(),
+            "the docker 20.10 CLI is installed (scripts/setup.sh: apt-get install docker.io)"
+        );
+        run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
