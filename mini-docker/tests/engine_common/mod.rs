@@ -216,6 +216,26 @@ impl Daemon {
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
+    /// docker-compose 1.29 (Debian's `/usr/bin/docker-compose`, over docker-py)
+    /// against this daemon, in `dir` (where its `docker-compose.yml` is).
+    pub fn compose(&self, dir: &Path, args: &[&str]) -> Output {
+        let bin = "/usr/bin/docker-compose";
+        assert!(
+            Path::new(bin).exists(),
+            "docker-compose is installed (scripts/setup.sh: apt-get install docker-compose)"
+        );
+        let dir = dir.to_str().unwrap();
+        run_with_host(
+            bin,
+            &[
+                ("--project-directory", dir),
+                ("-f", &format!("{dir}/docker-compose.yml")),
+            ],
+            args,
+            &[("DOCKER_HOST", &self.host())],
+        )
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
