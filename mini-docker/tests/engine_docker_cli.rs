@@ -56,3 +56,34 @@ fn wait_with_empty_condition_prints_the_exit_code() {
         String::from_utf8_lossy(&bad.stdout)
     );
 }
+
+/// `docker exec` hijacks first and the daemon starts the process after its
+/// `101` (as dockerd): a process that cannot start is reported in the
+/// stream, and the exec's exit code is 126, which the CLI exits with.
+#[test]
+fn exec_of_a_missing_binary_reports_in_the_stream_and_exits_126() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ex",
+        "--network",
+        "none",
+        "bb",
+        "sleep",
+        "600",
+    ]);
+    let out = d.docker20(&["exec", "ex", "/no/such/binary"]);
+    assert_eq!(out.status.code(), Some(126));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("/no/such/binary"), "{text}");
+    let out = d.docker20(&["exec", "ex", "sh", "-c", "echo fine; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "fine\n");
+}

@@ -1,0 +1,62 @@
+//! docker-py against mini-dockerd, with both versions users have: 5.0.3
+//! (Debian's python3-docker, the one docker-compose 1.29 uses) and the
+//! newest (7.x, in the test venv that scripts/setup.sh makes). The Python
+//! scripts live in `tests/py/`; each prints "N passed, N failed" and exits
+//! non-zero on a failure. Privileged: they fail (never skip) without root.
+
+mod engine_common;
+
+use engine_common::*;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The two docker-py installations.
+const PYTHONS: [(&str, &str); 2] = [
+    ("docker-py 5.0.3", "/usr/bin/python3"),
+    ("docker-py 7", "/opt/mini-docker-tests/venv/bin/python"),
+];
+
+/// Runs `tests/py/<script>` with `python` against `d`.
+fn python(d: &Daemon, python: &str, script: &str, args: &[&str]) -> Output {
+    assert!(
+        Path::new(python).exists(),
+        "{python} is missing: run scripts/setup.sh (it installs both docker-py versions)"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
+    Command::new(python)
+        .arg(&path)
+        .args(args)
+        .env("DOCKER_HOST", d.host())
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn passes(what: &str, out: &Output) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what}:\n{text}");
+    assert!(text.contains(" 0 failed"), "{what}:\n{text}");
+}
+
+/// `exec_run` 200 times with each docker-py (100 rounds of two calls):
+/// every byte of stdout and stderr, and every exit code, comes back. The
+/// daemon flushes the `101` answer before the process starts, as dockerd
+/// does: docker-py loses whatever arrives together with the headers.
+#[test]
+fn exec_run_never_loses_output() {
+    let d = Daemon::start();
+    d.import_busybox("mdpy-bb:1");
+    for (name, py) in PYTHONS {
+        let out = python(&d, py, "exec_run.py", &["mdpy-bb:1", "100"]);
+        passes(name, &out);
+    }
+}
