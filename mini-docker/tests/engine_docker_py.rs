@@ -60,3 +60,28 @@ fn exec_run_never_loses_output() {
         passes(name, &out);
     }
 }
+
+/// docker-py's documented `auth_config={"username","password"}` (no
+/// `serveraddress`) is for the registry of the image pushed or pulled, as
+/// dockerd reads it: push and pull succeed against a registry that requires
+/// them, and both are refused without them.
+#[test]
+fn auth_config_without_a_server_address_pushes_and_pulls() {
+    for (name, py) in PYTHONS {
+        let reg = Registry::with_user("pyuser", "py-s3cret");
+        let d = Daemon::start();
+        d.import_busybox("mdpy-auth:1");
+        let out = python(
+            &d,
+            py,
+            "registry_auth.py",
+            &[&reg.host(), "pyuser", "py-s3cret", "mdpy-auth:1"],
+        );
+        passes(name, &out);
+        // The registry really has it.
+        assert!(
+            reg.root().join("repositories/team/pyauth").exists(),
+            "{name}: the registry holds team/pyauth"
+        );
+    }
+}
