@@ -43,6 +43,7 @@ fn passes(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    println!("{what}:\n{text}");
     assert!(out.status.success(), "{what}:\n{text}");
     assert!(text.contains(" 0 failed"), "{what}:\n{text}");
 }
@@ -83,5 +84,19 @@ fn auth_config_without_a_server_address_pushes_and_pulls() {
             reg.root().join("repositories/team/pyauth").exists(),
             "{name}: the registry holds team/pyauth"
         );
+    }
+}
+
+/// The calls most docker-py programs make (images, containers run detached
+/// and not, logs, exec_run, archives, stats, networks, volumes, prune), each
+/// checked for what it returns, with both docker-py versions.
+#[test]
+fn the_common_calls_work() {
+    let d = Daemon::start();
+    d.import_busybox("mdpy-walk:1");
+    for (i, (name, py)) in PYTHONS.iter().enumerate() {
+        let prefix = format!("mdpy{i}");
+        let out = python(&d, py, "common_calls.py", &["mdpy-walk:1", &prefix]);
+        passes(name, &out);
     }
 }
