@@ -100,3 +100,17 @@ fn the_common_calls_work() {
         passes(name, &out);
     }
 }
+
+/// `attach` to a running container that prints all the time, 50 times
+/// with each docker-py: every stream starts on a whole frame holding only
+/// the container's output (the regression guard for the attach side of the
+/// hijack, which shares `switching` and `splice` with exec).
+#[test]
+fn attach_to_a_busy_container_starts_on_a_whole_frame() {
+    let d = Daemon::start();
+    d.import_busybox("mdpy-att:1");
+    for (name, py) in PYTHONS {
+        let out = python(&d, py, "attach.py", &["mdpy-att:1", "50"]);
+        passes(name, &out);
+    }
+}
