@@ -245,6 +245,24 @@ fn network_options_that_are_not_applied_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("start with \"md\""), "{err}");
     assert!(!std::path::Path::new("/sys/class/net/eth9").exists());
+    // An IPAM part that is not applied (an address range) is refused too.
+    let subnet = free_subnet(207).to_string();
+    let range = subnet.replace(".0/24", ".0/25");
+    let out = d.docker20(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--ip-range",
+        &range,
+        "mdc-range",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("IPAM Config IPRange is not supported"),
+        "{err}"
+    );
     let nets = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!nets.contains("mdc-"), "{nets}");
 }

@@ -141,6 +141,22 @@ fn api(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Value {
         .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// Removes network `mdi-net` through the daemon at the socket, and its bridge.
+struct NetworkGuard(std::path::PathBuf, String);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("curl")
+            .args(["-s", "-X", "DELETE", "--unix-socket"])
+            .arg(&self.0)
+            .arg("http://localhost/v1.41/networks/mdi-net")
+            .output();
+        if let Ok(mut nl) = network::netlink::Netlink::open() {
+            let _ = nl.delete_link(&self.1);
+        }
+    }
+}
+
 #[test]
 fn inspect_documents_have_dockers_keys() {
     let real = e2e::DockerDaemon::start(&[]);
@@ -190,7 +206,23 @@ fn inspect_documents_have_dockers_keys() {
             Some(r#"{"Name":"mdi-vol","Labels":{"k":"v"}}"#),
         );
     }
+    // A user network on each, made the same way, with a bridge name of the
+    // test's own (dockerd's would be `br-…`); removed (with its bridge) on drop.
+    let _nets: Vec<NetworkGuard> = [(&real_sock, "mdir"), (&d.socket(), "mdim")]
+        .into_iter()
+        .map(|(s, p)| {
+            let bridge = format!("{p}{}", network::names::unique_id());
+            let body = format!(
+                r#"{{"Name":"mdi-net","Labels":{{"a":"b"}},"Options":{{"com.docker.network.bridge.name":"{bridge}"}},"IPAM":{{"Driver":"default","Config":[{{"Subnet":"{}"}}]}}}}"#,
+                free_subnet(207)
+            );
+            let created = api(s, "POST", "/networks/create", Some(&body));
+            assert!(created["Id"].is_string(), "{created}");
+            NetworkGuard(s.to_path_buf(), bridge)
+        })
+        .collect();
     for (doc, path) in [
+        ("network", "/networks/mdi-net"),
         ("container", "/containers/mdi-cli/json"),
         ("container", "/containers/mdi-bare/json"),
         ("image", &format!("/images/{image}/json")),

@@ -74,6 +74,14 @@ pub struct UserNetwork {
     /// them with its file to decide whether to recreate the network).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The request's IPAM `Config` entry, as given (`None`: it gave none,
+    /// and inspect shows the subnet and gateway chosen). Docker reports it
+    /// as given: a subnet without a gateway shows no gateway.
+    #[serde(default)]
+    pub ipam_config: Option<Value>,
+    /// The request's IPAM `Options` (null or an empty map: none is applied).
+    #[serde(default)]
+    pub ipam_options: Value,
 }
 
 impl UserNetwork {
@@ -340,6 +348,51 @@ fn driver_options(body: &Value) -> Result<(BTreeMap<String, String>, Option<Stri
     Ok((options, bridge))
 }
 
+/// The create request's IPAM part, checked: the default driver, at most one
+/// `Config` entry with `Subnet` and `Gateway` (the parts applied), and no
+/// driver options. Returns the entry as given (its non-empty fields) and
+/// the options as given.
+fn ipam_request(body: &Value) -> Result<(Option<Value>, Value)> {
+    let ipam = &body["IPAM"];
+    let driver = ipam["Driver"].as_str().unwrap_or("");
+    if !driver.is_empty() && driver != "default" {
+        return Err(ApiError::bad(format!(
+            "IPAM driver {driver:?} is not supported: mini-docker has the default one only"
+        )));
+    }
+    let options = ipam["Options"].clone();
+    if let Some((k, _)) = options.as_object().and_then(|m| m.iter().next()) {
+        return Err(ApiError::bad(format!(
+            "IPAM option {k} is not supported: the default IPAM driver takes none"
+        )));
+    }
+    let configs = ipam["Config"].as_array().cloned().unwrap_or_default();
+    if configs.len() > 1 {
+        return Err(ApiError::bad(
+            "a network here has one subnet: give at most one IPAM Config entry",
+        ));
+    }
+    let Some(given) = configs.into_iter().next() else {
+        return Ok((None, options));
+    };
+    let mut kept = serde_json::Map::new();
+    for (k, v) in given.as_object().into_iter().flatten() {
+        let empty = v.is_null()
+            || v.as_str().is_some_and(str::is_empty)
+            || v.as_object().is_some_and(|m| m.is_empty());
+        if empty {
+            continue;
+        }
+        if !matches!(k.as_str(), "Subnet" | "Gateway") {
+            return Err(ApiError::bad(format!(
+                "IPAM Config {k} is not supported: give a Subnet and, if you like, its first address as Gateway"
+            )));
+        }
+        kept.insert(k.clone(), v.clone());
+    }
+    Ok(((!kept.is_empty()).then_some(Value::Object(kept)), options))
+}
+
 /// A random 64-hex id.
 fn new_network_id() -> String {
     super::util::new_id()
@@ -404,11 +457,8 @@ impl Engine {
             )));
         }
         let (options, chosen_bridge) = driver_options(body)?;
-        let ipam = body["IPAM"]["Config"]
-            .as_array()
-            .and_then(|a| a.first())
-            .cloned()
-            .unwrap_or(json!({}));
+        let (ipam_config, ipam_options) = ipam_request(body)?;
+        let ipam = ipam_config.clone().unwrap_or(json!({}));
         let mut nets = self.networks.lock();
         if nets.contains_key(&name) {
             return Err(ApiError::conflict(format!(
@@ -464,6 +514,8 @@ impl Engine {
             name: name.clone(),
             bridge,
             options,
+            ipam_config,
+            ipam_options,
             id: id.clone(),
             created: super::util::now_nanos(),
             subnet: subnet.to_string(),
@@ -576,8 +628,9 @@ impl Engine {
         json!({
             "Name": n.name, "Id": n.id, "Created": super::util::rfc3339_nanos(n.created),
             "Scope": "local", "Driver": "bridge", "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": {},
-                     "Config": [{"Subnet": subnet.to_string(), "Gateway": subnet.gateway().to_string()}]},
+            "IPAM": {"Driver": "default", "Options": n.ipam_options,
+                     "Config": [n.ipam_config.clone().unwrap_or_else(
+                         || json!({"Subnet": subnet.to_string(), "Gateway": subnet.gateway().to_string()}))]},
             "Internal": n.internal, "Attachable": false, "Ingress": false,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
             "Containers": containers,
@@ -1205,6 +1258,8 @@ mod tests {
             labels: BTreeMap::new(),
             bridge: "mdn0123456789ab".into(),
             options: BTreeMap::new(),
+            ipam_config: None,
+            ipam_options: Value::Null,
         }
     }
 

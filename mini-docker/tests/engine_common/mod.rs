@@ -455,6 +455,22 @@ impl Drop for Registry {
     }
 }
 
+/// A /24 of `10.<second>.0.0/16` that no host route uses, picked at random
+/// (tests running at once pick different ones, and each checks again).
+pub fn free_subnet(second: u8) -> network::Subnet {
+    let routes = network::network::host_routes().unwrap();
+    let seed = u32::from_str_radix(&network::names::unique_id(), 16).unwrap();
+    for i in 0..256u32 {
+        let s: network::Subnet = format!("10.{second}.{}.0/24", (seed + i * 7) % 256)
+            .parse()
+            .unwrap();
+        if network::subnet::check_free(s, &routes).is_ok() {
+            return s;
+        }
+    }
+    panic!("no free /24 left in 10.{second}.0.0/16");
+}
+
 /// Waits (bounded by attempts, not by time: about 30 s) until `cond` holds.
 #[track_caller]
 pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
