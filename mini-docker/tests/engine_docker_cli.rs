@@ -87,3 +87,21 @@ fn exec_of_a_missing_binary_reports_in_the_stream_and_exits_126() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "fine\n");
 }
+
+/// `docker import FILE NAME:TAG` sends `repo=NAME:TAG` and no `tag`: the
+/// image is tagged NAME:TAG, as dockerd does.
+#[test]
+fn import_tags_the_reference_it_was_given() {
+    let d = Daemon::start();
+    let out = d.docker20(&["import", busybox_tar().to_str().unwrap(), "mdcli-imp:7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let tags = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert!(tags.contains("mdcli-imp:7"), "{tags}");
+    let got = d.ok(&["inspect", "-f", "{{.Id}}", "mdcli-imp:7"]);
+    assert_eq!(got.trim(), id);
+}
