@@ -234,6 +234,37 @@ impl Daemon {
         (status, body.to_string())
     }
 
+    /// The docker CLI 20.10 (Debian's `/usr/bin/docker`) against this daemon:
+    /// for what that older client sends (e.g. `wait?condition=`).
+    pub fn docker20(&self, args: &[&str]) -> Output {
+        let bin = "/usr/bin/docker";
+        assert!(
+            Path::new(bin).exists(),
+            "the docker 20.10 CLI is installed (scripts/setup.sh: apt-get install docker.io)"
+        );
+        run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
+    }
+
+    /// docker-compose 1.29 (Debian's `/usr/bin/docker-compose`, over docker-py)
+    /// against this daemon, in `dir` (where its `docker-compose.yml` is).
+    pub fn compose(&self, dir: &Path, args: &[&str]) -> Output {
+        let bin = "/usr/bin/docker-compose";
+        assert!(
+            Path::new(bin).exists(),
+            "docker-compose is installed (scripts/setup.sh: apt-get install docker-compose)"
+        );
+        let dir = dir.to_str().unwrap();
+        run_with_host(
+            bin,
+            &[
+                ("--project-directory", dir),
+                ("-f", &format!("{dir}/docker-compose.yml")),
+            ],
+            args,
+            &[("DOCKER_HOST", &self.host())],
+        )
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
@@ -451,6 +482,22 @@ impl Drop for Registry {
             let _ = self.rt.block_on(s.stop());
         }
     }
+}
+
+/// A /24 of `10.<second>.0.0/16` that no host route uses, picked at random
+/// (tests running at once pick different ones, and each checks again).
+pub fn free_subnet(second: u8) -> network::Subnet {
+    let routes = network::network::host_routes().unwrap();
+    let seed = u32::from_str_radix(&network::names::unique_id(), 16).unwrap();
+    for i in 0..256u32 {
+        let s: network::Subnet = format!("10.{second}.{}.0/24", (seed + i * 7) % 256)
+            .parse()
+            .unwrap();
+        if network::subnet::check_free(s, &routes).is_ok() {
+            return s;
+        }
+    }
+    panic!("no free /24 left in 10.{second}.0.0/16");
 }
 
 /// Waits (bounded by attempts, not by time: about 30 s) until `cond` holds.
