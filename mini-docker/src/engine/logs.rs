@@ -1,12 +1,375 @@
-//! Reading the json-file log: `docker logs` and the output side of `attach`.
+//! The json-file log: its settings (`--log-driver`, `--log-opt`), its
+//! rotation, and reading it back for `docker logs` and `attach`.
+//!
+//! The shim appends one JSON object per line to `<id>-json.log`
+//! (`{"log":"hi\n","stream":"stdout","time":"…"}`). With
+//! `--log-opt max-size=10m --log-opt max-file=3` it rotates as Docker's
+//! json-file driver does: before a write, when the file has reached
+//! max-size, `<log>.1` becomes `<log>.2`, the log becomes `<log>.1`, and a
+//! new empty log is opened (with `max-file=1` the log is truncated instead).
+//! `docker logs` reads the rotated files back oldest first.
+//!
+//! Reading never holds the whole log in memory, whatever its size:
+//! `--tail N` finds where the last N lines start by reading 64 KiB blocks
+//! backwards from the end and counting newlines, and the lines are then
+//! streamed forward in bounded chunks ([`Reader`]); the HTTP body's channel
+//! is bounded too, so a slow client slows the reading, not the daemon's
+//! memory.
 //!
 //! Without a tty, Docker multiplexes stdout and stderr on one stream: each
 //! chunk is framed by 8 bytes, `[stream, 0, 0, 0, size (big-endian u32)]`,
 //! stream 1 for stdout and 2 for stderr.
 
 use super::shim::LogLine;
+use serde_json::{json, Value};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A container's logging settings (`HostConfig.LogConfig`), checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `json-file`, or `none` (no log at all).
+    pub json_file: bool,
+    /// `max-size` in bytes (None: the log grows without bound).
+    pub max_size: Option<u64>,
+    /// `max-file`: how many files, the live one included (1: truncate).
+    pub max_file: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            json_file: true,
+            max_size: None,
+            max_file: 1,
+        }
+    }
+}
+
+/// The log drivers this daemon has.
+pub const DRIVERS: &[&str] = &["json-file", "none"];
+
+/// json-file's options that are applied; Docker's others are refused by
+/// name rather than ignored.
+const JSON_FILE_OPTS: &[&str] = &["max-size", "max-file"];
+const JSON_FILE_OPTS_NOT_HERE: &[&str] = &[
+    "compress",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "tag",
+];
+
+/// Docker's `units.FromHumanSize`, which json-file's `max-size` uses:
+/// decimal units (`1k` = 1000, `10m` = 10 000 000), an optional `i`/`b`
+/// after the unit, and a fraction (`1.5m`).
+pub fn parse_size(v: &str) -> Option<u64> {
+    let t = v.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, rest) = t.split_at(digits);
+    let num: f64 = num.parse().ok()?;
+    let rest = rest.trim_start_matches(' ').to_ascii_lowercase();
+    let mut chars = rest.chars();
+    let mult: f64 = match chars.next() {
+        None => return Some(num as u64),
+        Some('b') if chars.as_str().is_empty() => 1.0,
+        Some(c) => {
+            let p = "kmgtp".find(c)? as i32 + 1;
+            let tail = chars.as_str();
+            if !matches!(tail, "" | "b" | "i" | "ib") {
+                return None;
+            }
+            1000f64.powi(p)
+        }
+    };
+    Some((num * mult) as u64)
+}
+
+impl LogConfig {
+    /// Checks a `LogConfig` (`{"Type": …, "Config": {…}}`) with Docker's
+    /// messages; the `Type` must already have its default filled in.
+    pub fn from_value(v: &Value) -> Result<LogConfig, String> {
+        let ty = v["Type"].as_str().unwrap_or("");
+        let ty = if ty.is_empty() { "json-file" } else { ty };
+        let opts = v["Config"].as_object().cloned().unwrap_or_default();
+        if !DRIVERS.contains(&ty) {
+            return Err(format!(
+                "error looking up logging plugin {ty}: plugin \"{ty}\" not found (this daemon has the log drivers {})",
+                DRIVERS.join(", ")
+            ));
+        }
+        if ty == "none" {
+            if let Some(k) = opts.keys().next() {
+                return Err(format!("unknown log opt '{k}' for none log driver"));
+            }
+            return Ok(LogConfig {
+                json_file: false,
+                ..Default::default()
+            });
+        }
+        let mut c = LogConfig::default();
+        for (k, val) in &opts {
+            let val = val.as_str().unwrap_or("");
+            if JSON_FILE_OPTS_NOT_HERE.contains(&k.as_str()) {
+                return Err(format!(
+                    "log opt '{k}' of the json-file log driver is not supported by mini-dockerd"
+                ));
+            }
+            if !JSON_FILE_OPTS.contains(&k.as_str()) {
+                return Err(format!("unknown log opt '{k}' for json-file log driver"));
+            }
+            if k == "max-size" {
+                let n = parse_size(val).ok_or_else(|| format!("invalid size: '{val}'"))?;
+                if n == 0 {
+                    return Err("max-size must be a positive number".into());
+                }
+                c.max_size = Some(n);
+            } else {
+                let n: i64 = val
+                    .parse()
+                    .map_err(|_| format!("strconv.Atoi: parsing \"{val}\": invalid syntax"))?;
+                if n < 1 {
+                    return Err("max-file cannot be less than 1".into());
+                }
+                c.max_file = n.min(u32::MAX as i64) as u32;
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The `LogConfig` a container gets: its own over the daemon's default
+/// (daemon.json `log-driver`, `log-opts`), as Docker merges them: no type
+/// means the daemon's; the daemon's options fill in those the container
+/// did not give, when the types match.
+pub fn merge(own: Option<&Value>, default: &Value) -> Value {
+    let def_ty = default["Type"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("json-file");
+    let ty = own
+        .and_then(|o| o["Type"].as_str())
+        .filter(|t| !t.is_empty())
+        .unwrap_or(def_ty)
+        .to_string();
+    let mut config = own
+        .and_then(|o| o["Config"].as_object())
+        .cloned()
+        .unwrap_or_default();
+    if ty == def_ty {
+        for (k, v) in default["Config"].as_object().into_iter().flatten() {
+            config.entry(k.clone()).or_insert(v.clone());
+        }
+    }
+    json!({"Type": ty, "Config": config})
+}
+
+/// The files of a log, oldest first: `<log>.N` … `<log>.1`, `<log>`.
+pub fn files(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for i in 1.. {
+        let p = rotated(path, i);
+        if !p.exists() {
+            break;
+        }
+        out.push(p);
+    }
+    out.reverse();
+    out.push(path.to_path_buf());
+    out
+}
+
+/// `<log>.i`.
+pub fn rotated(path: &Path, i: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{i}"));
+    PathBuf::from(s)
+}
+
+/// Where the last `n` lines of the file start (0 if it has fewer), and how
+/// many it found: reads 64 KiB blocks backwards from the end and counts
+/// newlines, so memory stays one block whatever the file's size.
+pub fn tail_offset(f: &mut File, n: usize) -> std::io::Result<(u64, usize)> {
+    const BLOCK: u64 = 64 * 1024;
+    let len = f.metadata()?.len();
+    if n == 0 {
+        return Ok((len, 0));
+    }
+    let mut end = len;
+    let mut found = 0usize;
+    let mut buf = vec![0u8; BLOCK as usize];
+    // The last byte is the last line's own newline: not a line start.
+    let mut skip_last = true;
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        for i in (0..chunk.len()).rev() {
+            if chunk[i] != b'\n' {
+                continue;
+            }
+            if skip_last && start + i as u64 == len - 1 {
+                skip_last = false;
+                continue;
+            }
+            found += 1;
+            if found == n {
+                return Ok((start + i as u64 + 1, found));
+            }
+        }
+        skip_last = false;
+        end = start;
+    }
+    // The first line has no newline before it.
+    Ok((0, if len > 0 { found + 1 } else { 0 }))
+}
+
+/// Reads complete lines from `offset`, about `max` bytes of them (more only
+/// when a single line is longer); returns them and the new offset.
+pub fn read_chunk(f: &mut File, offset: u64, max: usize) -> (Vec<LogLine>, u64) {
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return (vec![], offset);
+    }
+    let mut buf = Vec::with_capacity(max.min(1 << 20));
+    let mut end = None;
+    loop {
+        let have = buf.len();
+        let want = if have < max { max - have } else { 64 * 1024 };
+        let got = match f.by_ref().take(want as u64).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+            end = Some(i + 1);
+            if buf.len() >= max || got == 0 {
+                break;
+            }
+            if got < want {
+                break;
+            }
+            continue;
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    let Some(end) = end else {
+        return (vec![], offset);
+    };
+    let lines = buf[..end]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    (lines, offset + end as u64)
+}
+
+/// Streams a (possibly rotated) log forward in bounded chunks, following
+/// rotations: when the live file is renamed to `<log>.1` under it, the
+/// reader finishes the old file (it keeps its descriptor) and goes on with
+/// the new one.
+pub struct Reader {
+    path: PathBuf,
+    /// Older files still to read (rotated ones), oldest first.
+    pending: std::collections::VecDeque<PathBuf>,
+    file: Option<File>,
+    offset: u64,
+}
+
+/// How much of the log one read takes: the daemon's memory per reader is a
+/// small multiple of this.
+pub const CHUNK: usize = 256 * 1024;
+
+impl Reader {
+    /// A reader of the whole log, or of its last `tail` lines.
+    pub fn open(path: &Path, tail: Option<usize>) -> Reader {
+        let mut all = files(path);
+        let mut r = Reader {
+            path: path.to_path_buf(),
+            pending: Default::default(),
+            file: None,
+            offset: 0,
+        };
+        match tail {
+            None => {
+                let first = all.remove(0);
+                r.pending = all.into();
+                r.file = File::open(&first).ok();
+            }
+            Some(mut n) => {
+                // From the newest file back, until n lines are found.
+                let mut i = all.len();
+                while i > 0 {
+                    i -= 1;
+                    let Ok(mut f) = File::open(&all[i]) else {
+                        continue;
+                    };
+                    let (off, found) = tail_offset(&mut f, n).unwrap_or((0, 0));
+                    if found >= n || i == 0 {
+                        r.file = Some(f);
+                        r.offset = off;
+                        r.pending = all.split_off(i + 1).into();
+                        break;
+                    }
+                    n -= found;
+                }
+            }
+        }
+        r
+    }
+
+    /// The next lines (empty when there is nothing new yet).
+    pub fn next_chunk(&mut self) -> Vec<LogLine> {
+        loop {
+            if self.file.is_none() {
+                let next = self
+                    .pending
+                    .pop_front()
+                    .unwrap_or_else(|| self.path.clone());
+                self.file = File::open(&next).ok();
+                self.offset = 0;
+                if self.file.is_none() {
+                    return vec![];
+                }
+            }
+            let f = self.file.as_mut().expect("opened above");
+            if f.metadata().map(|m| m.len() < self.offset).unwrap_or(false) {
+                // Truncated under us (`max-file=1` rotates by truncating).
+                self.offset = 0;
+            }
+            let (lines, next) = read_chunk(f, self.offset, CHUNK);
+            self.offset = next;
+            if !lines.is_empty() {
+                return lines;
+            }
+            // At the end of this file: go on with the next one, if the
+            // file was an older one, or if the live log was rotated away.
+            let rotated = self.pending.is_empty() && {
+                let mine = f.metadata().map(|m| (m.dev(), m.ino())).ok();
+                let now = std::fs::metadata(&self.path)
+                    .map(|m| (m.dev(), m.ino()))
+                    .ok();
+                now.is_some() && mine != now
+            };
+            if !self.pending.is_empty() || rotated {
+                // A rotated file is written no more: take what came last.
+                let (lines, _) = read_chunk(f, self.offset, usize::MAX / 2);
+                self.file = None;
+                if !lines.is_empty() {
+                    return lines;
+                }
+                continue;
+            }
+            return vec![];
+        }
+    }
+}
 
 /// Which lines, and how.
 #[derive(Debug, Clone, Default)]
