@@ -150,6 +150,10 @@ fn unsupported_and_out_of_range_settings_are_refused_with_dockers_words() {
             vec!["--oom-score-adj", "5000"],
             "range for oom score adj is [-1000, 1000]",
         ),
+        (
+            vec!["--oom-score-adj", "-5"],
+            "HostConfig.OomScoreAdj=-5 is not supported by mini-dockerd",
+        ),
         (vec!["--runtime", "foo"], "Unknown runtime specified foo"),
         (
             vec!["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
@@ -392,4 +396,67 @@ fn the_oom_kill_is_reported_in_inspect() {
         ok20(&d, &["inspect", "-f", "{{.State.OOMKilled}}", "fine"]),
         "false"
     );
+}
+
+#[test]
+fn mini_dockers_own_run_flags_send_the_same_settings() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "100m",
+            "--cpu-quota",
+            "30000",
+            "--cpu-shares",
+            "256",
+            "--shm-size",
+            "8m",
+            "--sysctl",
+            "kernel.shmmax=4242",
+            "--oom-score-adj",
+            "5",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=2",
+            "bb",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let rel = format!("/mini-docker/{id}");
+    assert_eq!(
+        read(&v1("memory", &rel).join("memory.memsw.limit_in_bytes")),
+        (100u64 << 20).to_string()
+    );
+    assert_eq!(read(&v1("cpu", &rel).join("cpu.cfs_quota_us")), "30000");
+    assert_eq!(read(&v1("cpu", &rel).join("cpu.shares")), "256");
+    assert_eq!(
+        d.ok(&["exec", &id, "cat", "/proc/sys/kernel/shmmax"])
+            .trim(),
+        "4242"
+    );
+    let shm = d.ok(&["exec", &id, "grep", " /dev/shm ", "/proc/mounts"]);
+    assert!(shm.contains("size=8192k"), "{shm}");
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", &id]);
+    assert_eq!(
+        read(Path::new(&format!("/proc/{}/oom_score_adj", pid.trim()))),
+        "5"
+    );
+    let lc: serde_json::Value =
+        serde_json::from_str(&d.ok(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", &id]))
+            .unwrap();
+    assert_eq!(
+        lc,
+        serde_json::json!({"Type": "json-file", "Config": {"max-file": "2", "max-size": "1k"}})
+    );
+    d.ok(&["rm", "-f", &id]);
 }

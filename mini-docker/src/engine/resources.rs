@@ -347,6 +347,13 @@ pub fn check_resources(hc: &Value, ncpu: usize) -> Result<()> {
             "Invalid value {oom}, range for oom score adj is [-1000, 1000]"
         )));
     }
+    if oom < 0 {
+        // Lowering it needs CAP_SYS_RESOURCE, which mini-runc's init has
+        // already dropped when it writes /proc/self/oom_score_adj.
+        return Err(bad(format!(
+            "HostConfig.OomScoreAdj={oom} is not supported by mini-dockerd: a negative value needs CAP_SYS_RESOURCE, which the runtime has dropped when it writes it; give 0..1000"
+        )));
+    }
     if let Some(r) = hc.get("Runtime").and_then(Value::as_str) {
         if !r.is_empty() && !RUNTIMES.contains(&r) {
             return Err(bad(format!("Unknown runtime specified {r}")));
@@ -634,12 +641,15 @@ mod tests {
         assert!(e(json!({"CpuQuota": 100})).starts_with("CPU cfs quota"));
         assert!(e(json!({"MemorySwappiness": 200})).contains("swappiness range is 0-100"));
         assert!(e(json!({"OomScoreAdj": 5000})).contains("range for oom score adj"));
+        assert!(
+            e(json!({"OomScoreAdj": -5})).starts_with("HostConfig.OomScoreAdj=-5 is not supported")
+        );
         assert!(e(json!({"CgroupParent": "/a/../../b"})).contains("CgroupParent"));
         for ok in [
             json!({"Memory": 6 * 1024 * 1024, "MemorySwap": -1}),
             json!({"NanoCpus": 2_000_000_000i64, "Runtime": "mini-runc"}),
             json!({"CpuQuota": 50000, "CpuPeriod": 100000, "CpuShares": 512, "ShmSize": 1 << 20}),
-            json!({"MemorySwappiness": -1, "OomScoreAdj": -1000, "CgroupParent": "/md-x"}),
+            json!({"MemorySwappiness": -1, "OomScoreAdj": 1000, "CgroupParent": "/md-x"}),
         ] {
             check_resources(&ok, 2).unwrap();
         }
