@@ -287,3 +287,38 @@ fn inspect_shows_the_default_log_config() {
     assert_eq!(lc.trim(), r#"{"Type":"json-file","Config":{}}"#);
     assert!(log_path(&d, "plain").exists());
 }
+
+#[test]
+fn logs_follow_keeps_up_across_rotations() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    // 400 lines (~30 KB) into 1k files: the live log rotates ~30 times
+    // while the follower reads; max-file keeps them all.
+    ok20(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "chatty",
+            "--network",
+            "none",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=100",
+            "bb",
+            "sh",
+            "-c",
+            "sleep 1; i=1; while [ $i -le 400 ]; do echo line $i; i=$((i+1)); done",
+        ],
+    );
+    let out = ok20(&d, &["logs", "-f", "chatty"]);
+    let want: String = (1..=400).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(out, want, "the follower saw every line once, in order");
+    let path = log_path(&d, "chatty");
+    assert!(
+        PathBuf::from(format!("{}.20", path.display())).exists(),
+        "it did rotate"
+    );
+}

@@ -170,16 +170,26 @@ pub fn merge(own: Option<&Value>, default: &Value) -> Value {
 }
 
 /// The files of a log, oldest first: `<log>.N` … `<log>.1`, `<log>`.
+/// (The directory is listed rather than probed name by name: in the middle
+/// of a rotation one of the names is briefly missing.)
 pub fn files(path: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for i in 1.. {
-        let p = rotated(path, i);
-        if !p.exists() {
-            break;
-        }
-        out.push(p);
-    }
-    out.reverse();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut numbered: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let i: u32 = n.strip_prefix(&name)?.strip_prefix('.')?.parse().ok()?;
+            Some((i, e.path()))
+        })
+        .collect();
+    numbered.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+    let mut out: Vec<PathBuf> = numbered.into_iter().map(|(_, p)| p).collect();
     out.push(path.to_path_buf());
     out
 }
@@ -272,12 +282,13 @@ pub fn read_chunk(f: &mut File, offset: u64, max: usize) -> (Vec<LogLine>, u64) 
 
 /// Streams a (possibly rotated) log forward in bounded chunks, following
 /// rotations: when the live file is renamed to `<log>.1` under it, the
-/// reader finishes the old file (it keeps its descriptor) and goes on with
-/// the new one.
+/// reader finishes the old file (it keeps its descriptor), then reads the
+/// files rotated since (held open by descriptor: their names keep moving),
+/// then the new live one.
 pub struct Reader {
     path: PathBuf,
-    /// Older files still to read (rotated ones), oldest first.
-    pending: std::collections::VecDeque<PathBuf>,
+    /// Files still to read after the current one, oldest first.
+    pending: std::collections::VecDeque<File>,
     file: Option<File>,
     offset: u64,
 }
@@ -286,40 +297,72 @@ pub struct Reader {
 /// small multiple of this.
 pub const CHUNK: usize = 256 * 1024;
 
+type Ident = (u64, u64);
+
+fn ident(m: &std::fs::Metadata) -> Ident {
+    (m.dev(), m.ino())
+}
+
+/// Opens every file of the log (rotated ones oldest first, then the live
+/// one) with its identity. A rotation during the scan moves the names, so
+/// the scan is repeated until every name still points at what was opened.
+fn open_all(path: &Path) -> Vec<(File, Ident)> {
+    let mut out = Vec::new();
+    for _ in 0..200 {
+        let names = files(path);
+        // `<log>.1` … `<log>.N` without a hole, or a rotation is under way.
+        let contiguous = (1..names.len() as u32).all(|i| names.contains(&rotated(path, i)));
+        if !contiguous {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            continue;
+        }
+        out = names
+            .iter()
+            .filter_map(|p| {
+                let f = File::open(p).ok()?;
+                let id = ident(&f.metadata().ok()?);
+                Some((f, id))
+            })
+            .collect();
+        let stable = out.len() == names.len()
+            && names
+                .iter()
+                .zip(&out)
+                .all(|(p, (_, id))| std::fs::metadata(p).map(|m| ident(&m)).ok() == Some(*id));
+        if stable {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    out
+}
+
 impl Reader {
     /// A reader of the whole log, or of its last `tail` lines.
     pub fn open(path: &Path, tail: Option<usize>) -> Reader {
-        let mut all = files(path);
+        let mut all: std::collections::VecDeque<File> =
+            open_all(path).into_iter().map(|(f, _)| f).collect();
         let mut r = Reader {
             path: path.to_path_buf(),
             pending: Default::default(),
             file: None,
             offset: 0,
         };
-        match tail {
-            None => {
-                let first = all.remove(0);
-                r.pending = all.into();
-                r.file = File::open(&first).ok();
+        let Some(mut n) = tail else {
+            r.file = all.pop_front();
+            r.pending = all;
+            return r;
+        };
+        // From the newest file back, until n lines are found.
+        while let Some(mut f) = all.pop_back() {
+            let (off, found) = tail_offset(&mut f, n).unwrap_or((0, 0));
+            if found >= n || all.is_empty() {
+                r.file = Some(f);
+                r.offset = off;
+                break;
             }
-            Some(mut n) => {
-                // From the newest file back, until n lines are found.
-                let mut i = all.len();
-                while i > 0 {
-                    i -= 1;
-                    let Ok(mut f) = File::open(&all[i]) else {
-                        continue;
-                    };
-                    let (off, found) = tail_offset(&mut f, n).unwrap_or((0, 0));
-                    if found >= n || i == 0 {
-                        r.file = Some(f);
-                        r.offset = off;
-                        r.pending = all.split_off(i + 1).into();
-                        break;
-                    }
-                    n -= found;
-                }
-            }
+            n -= found;
+            r.pending.push_front(f);
         }
         r
     }
@@ -328,11 +371,10 @@ impl Reader {
     pub fn next_chunk(&mut self) -> Vec<LogLine> {
         loop {
             if self.file.is_none() {
-                let next = self
-                    .pending
-                    .pop_front()
-                    .unwrap_or_else(|| self.path.clone());
-                self.file = File::open(&next).ok();
+                self.file = match self.pending.pop_front() {
+                    Some(f) => Some(f),
+                    None => File::open(&self.path).ok(),
+                };
                 self.offset = 0;
                 if self.file.is_none() {
                     return vec![];
@@ -348,25 +390,30 @@ impl Reader {
             if !lines.is_empty() {
                 return lines;
             }
-            // At the end of this file: go on with the next one, if the
-            // file was an older one, or if the live log was rotated away.
-            let rotated = self.pending.is_empty() && {
-                let mine = f.metadata().map(|m| (m.dev(), m.ino())).ok();
-                let now = std::fs::metadata(&self.path)
-                    .map(|m| (m.dev(), m.ino()))
-                    .ok();
-                now.is_some() && mine != now
-            };
-            if !self.pending.is_empty() || rotated {
-                // A rotated file is written no more: take what came last.
-                let (lines, _) = read_chunk(f, self.offset, usize::MAX / 2);
+            if !self.pending.is_empty() {
+                // An older file, read to its end: on to the next.
                 self.file = None;
-                if !lines.is_empty() {
-                    return lines;
-                }
                 continue;
             }
-            return vec![];
+            // The live file, at its end: was it rotated away?
+            let mine = f.metadata().map(|m| ident(&m)).ok();
+            let now = std::fs::metadata(&self.path).map(|m| ident(&m)).ok();
+            if now.is_none() || mine == now {
+                return vec![];
+            }
+            // A rotated file is written no more: take what came last.
+            let (lines, _) = read_chunk(f, self.offset, usize::MAX / 2);
+            // It may have rotated more than once since: the files newer than
+            // ours come next (all of them, if ours was rotated out).
+            let mut all = open_all(&self.path);
+            if let Some(i) = all.iter().position(|(_, id)| Some(*id) == mine) {
+                all.drain(..=i);
+            }
+            self.pending = all.into_iter().map(|(f, _)| f).collect();
+            self.file = None;
+            if !lines.is_empty() {
+                return lines;
+            }
         }
     }
 }
@@ -499,6 +546,7 @@ pub fn tail(mut lines: Vec<LogLine>, o: &LogOptions) -> Vec<LogLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn frames_are_docker_multiplexed() {
@@ -524,5 +572,164 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(render(&tail(lines, &o), &o, false), frame(2, b"b\n"));
+    }
+
+    fn line(i: usize) -> String {
+        format!("{{\"log\":\"l{i}\\n\",\"stream\":\"stdout\",\"time\":\"t\"}}\n")
+    }
+
+    fn texts(lines: &[LogLine]) -> Vec<String> {
+        lines.iter().map(|l| l.log.trim_end().to_string()).collect()
+    }
+
+    #[test]
+    fn sizes_parse_as_dockers_from_human_size() {
+        assert_eq!(parse_size("1k"), Some(1000));
+        assert_eq!(parse_size("10m"), Some(10_000_000));
+        assert_eq!(parse_size("1.5M"), Some(1_500_000));
+        assert_eq!(parse_size("2g"), Some(2_000_000_000));
+        assert_eq!(parse_size("3kb"), Some(3000));
+        assert_eq!(parse_size("3KiB"), Some(3000));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("1q"), None);
+        assert_eq!(parse_size("1kx"), None);
+    }
+
+    #[test]
+    fn log_configs_are_checked_and_merged_as_docker_does() {
+        let c = LogConfig::from_value(
+            &json!({"Type": "json-file", "Config": {"max-size": "1k", "max-file": "3"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            LogConfig {
+                json_file: true,
+                max_size: Some(1000),
+                max_file: 3
+            }
+        );
+        assert!(
+            !LogConfig::from_value(&json!({"Type": "none"}))
+                .unwrap()
+                .json_file
+        );
+        for (v, want) in [
+            (json!({"Type": "syslog"}), "plugin \"syslog\" not found"),
+            (
+                json!({"Type": "json-file", "Config": {"max-size": "0"}}),
+                "max-size must be a positive number",
+            ),
+            (
+                json!({"Type": "json-file", "Config": {"max-file": "0"}}),
+                "max-file cannot be less than 1",
+            ),
+            (
+                json!({"Type": "json-file", "Config": {"mode": "x"}}),
+                "unknown log opt 'mode' for json-file log driver",
+            ),
+            (
+                json!({"Type": "json-file", "Config": {"tag": "x"}}),
+                "is not supported by mini-dockerd",
+            ),
+            (
+                json!({"Type": "none", "Config": {"max-size": "1k"}}),
+                "unknown log opt 'max-size' for none log driver",
+            ),
+        ] {
+            let e = LogConfig::from_value(&v).unwrap_err();
+            assert!(e.contains(want), "{v}: {e}");
+        }
+        let daemon = json!({"Type": "json-file", "Config": {"max-size": "2k", "max-file": "2"}});
+        assert_eq!(
+            merge(
+                Some(&json!({"Type": "", "Config": {"max-file": "4"}})),
+                &daemon
+            ),
+            json!({"Type": "json-file", "Config": {"max-size": "2k", "max-file": "4"}})
+        );
+        assert_eq!(
+            merge(Some(&json!({"Type": "none"})), &daemon),
+            json!({"Type": "none", "Config": {}})
+        );
+        assert_eq!(
+            merge(None, &json!({})),
+            json!({"Type": "json-file", "Config": {}})
+        );
+    }
+
+    #[test]
+    fn tail_counts_newlines_backwards_across_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("l.log");
+        // Lines crossing the 64 KiB block boundaries.
+        let text: String = (0..5000).map(line).collect();
+        std::fs::write(&p, &text).unwrap();
+        let mut f = File::open(&p).unwrap();
+        for n in [0, 1, 2, 1000, 4999] {
+            let (off, found) = tail_offset(&mut f, n).unwrap();
+            assert_eq!(found, n);
+            let (lines, _) = read_chunk(&mut f, off, usize::MAX / 2);
+            assert_eq!(lines.len(), n);
+            if n > 0 {
+                assert_eq!(lines[0].log, format!("l{}\n", 5000 - n));
+            }
+        }
+        // More than there are: from the start, and how many there were.
+        assert_eq!(tail_offset(&mut f, 9000).unwrap(), (0, 5000));
+    }
+
+    #[test]
+    fn the_reader_goes_through_rotated_files_in_order_and_follows_a_rotation() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c-json.log");
+        std::fs::write(rotated(&p, 2), (0..3).map(line).collect::<String>()).unwrap();
+        std::fs::write(rotated(&p, 1), (3..6).map(line).collect::<String>()).unwrap();
+        std::fs::write(&p, (6..8).map(line).collect::<String>()).unwrap();
+        let all = |r: &mut Reader| {
+            let mut out = Vec::new();
+            loop {
+                let c = r.next_chunk();
+                if c.is_empty() {
+                    return out;
+                }
+                out.extend(texts(&c));
+            }
+        };
+        let want: Vec<String> = (0..8).map(|i| format!("l{i}")).collect();
+        assert_eq!(all(&mut Reader::open(&p, None)), want);
+        assert_eq!(all(&mut Reader::open(&p, Some(4))), want[4..]);
+        assert_eq!(all(&mut Reader::open(&p, Some(2))), want[6..]);
+        assert_eq!(all(&mut Reader::open(&p, Some(0))), Vec::<String>::new());
+        // A follower at the end; the writer appends, rotates, writes on.
+        let mut r = Reader::open(&p, None);
+        all(&mut r);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(line(8).as_bytes())
+            .unwrap();
+        std::fs::rename(&p, rotated(&p, 1)).unwrap();
+        std::fs::write(&p, line(9)).unwrap();
+        assert_eq!(all(&mut r), vec!["l8".to_string(), "l9".to_string()]);
+        // Rotated twice between two reads: nothing in between is skipped.
+        let rotate = || {
+            for i in (1..4).rev() {
+                let _ = std::fs::rename(rotated(&p, i), rotated(&p, i + 1));
+            }
+            std::fs::rename(&p, rotated(&p, 1)).unwrap();
+        };
+        rotate();
+        std::fs::write(&p, line(11)).unwrap();
+        rotate();
+        std::fs::write(&p, line(12)).unwrap();
+        assert_eq!(all(&mut r), vec!["l11".to_string(), "l12".to_string()]);
+        // Truncated under the reader (max-file=1): it starts over.
+        std::fs::write(&p, "").unwrap();
+        assert!(all(&mut r).is_empty());
+        std::fs::write(&p, line(10)).unwrap();
+        assert_eq!(all(&mut r), vec!["l10".to_string()]);
     }
 }
