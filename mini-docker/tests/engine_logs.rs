@@ -11,25 +11,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// The docker CLI 20.10.
 fn docker20(d: &Daemon, args: &[&str]) -> Output {
-    std::process::Command::new("/usr/bin/docker")
-        .env("DOCKER_HOST", d.host())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("/usr/bin/docker (Debian's docker.io) is installed")
+    d.docker20(args)
 }
 
 fn ok20(d: &Daemon, args: &[&str]) -> String {
-    let o = docker20(d, args);
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    d.ok20(args)
 }
 
 fn err20(d: &Daemon, args: &[&str]) -> String {

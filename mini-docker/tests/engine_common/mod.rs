@@ -205,6 +205,33 @@ impl Daemon {
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
+    /// The docker CLI 20.10 (Debian's) against this daemon: for tests whose
+    /// point is what that client sends.
+    pub fn docker20(&self, args: &[&str]) -> Output {
+        assert!(
+            Path::new("/usr/bin/docker").exists(),
+            "the docker CLI 20.10 is installed (apt-get install docker.io)"
+        );
+        run_with_host(
+            "/usr/bin/docker",
+            &[],
+            args,
+            &[("DOCKER_HOST", &self.host())],
+        )
+    }
+
+    /// Like [`Daemon::docker20`], failing unless it succeeded; returns stdout.
+    pub fn ok20(&self, args: &[&str]) -> String {
+        let o = self.docker20(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
