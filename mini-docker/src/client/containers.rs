@@ -51,6 +51,43 @@ pub struct RunArgs {
     /// Tune container pids limit.
     #[arg(long = "pids-limit")]
     pub pids_limit: Option<i64>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    /// (default: twice --memory).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long = "cpu-shares", allow_hyphen_values = true)]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota, in µs.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period, in µs.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Optional parent cgroup for the container.
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Sysctl options (name=value; namespaced ones only).
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Tune host's OOM preferences (0 to 1000: the runtime cannot lower it).
+    #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Logging driver for the container (json-file, none).
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     /// Set meta data on a container.
     #[arg(short, long = "label")]
     pub label: Vec<String>,
@@ -327,8 +364,75 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
     if let Some(e) = &a.entrypoint {
         body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
     }
+    add_resource_flags(a, &mut body)?;
     add_netvol_flags(a, &mut body)?;
     Ok(body)
+}
+
+/// The cgroup, `/dev/shm`, sysctl and log flags, into `HostConfig` (the
+/// daemon checks the values, with Docker's messages).
+fn add_resource_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
+    let hc = &mut body["HostConfig"];
+    let size = |flag: &str, v: &str| {
+        parse_bytes(v).ok_or_else(|| {
+            bad(
+                125,
+                format!("invalid argument \"{v}\" for \"--{flag}\" flag: invalid size: '{v}'"),
+            )
+        })
+    };
+    if let Some(s) = &a.memory_swap {
+        hc["MemorySwap"] = json!(if s.trim() == "-1" {
+            -1
+        } else {
+            size("memory-swap", s)?
+        });
+    }
+    if let Some(s) = &a.shm_size {
+        hc["ShmSize"] = json!(size("shm-size", s)?);
+    }
+    for (k, v) in [
+        ("CpuShares", a.cpu_shares),
+        ("CpuQuota", a.cpu_quota),
+        ("CpuPeriod", a.cpu_period),
+        ("OomScoreAdj", a.oom_score_adj),
+    ] {
+        if let Some(v) = v {
+            hc[k] = json!(v);
+        }
+    }
+    for (k, v) in [
+        ("CpusetCpus", &a.cpuset_cpus),
+        ("CpusetMems", &a.cpuset_mems),
+        ("CgroupParent", &a.cgroup_parent),
+    ] {
+        if let Some(v) = v {
+            hc[k] = json!(v);
+        }
+    }
+    let pairs = |flag: &str, list: &[String]| -> Result<serde_json::Map<String, Value>, Failure> {
+        let mut m = serde_json::Map::new();
+        for kv in list {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                bad(
+                    125,
+                    format!("invalid argument \"{kv}\" for \"--{flag}\" flag: expected KEY=VALUE"),
+                )
+            })?;
+            m.insert(k.to_string(), json!(v));
+        }
+        Ok(m)
+    };
+    if !a.sysctl.is_empty() {
+        hc["Sysctls"] = json!(pairs("sysctl", &a.sysctl)?);
+    }
+    if a.log_driver.is_some() || !a.log_opt.is_empty() {
+        hc["LogConfig"] = json!({
+            "Type": a.log_driver.clone().unwrap_or_default(),
+            "Config": pairs("log-opt", &a.log_opt)?,
+        });
+    }
+    Ok(())
 }
 
 /// `--ulimit nofile=1024:2048` → `{"Name": "nofile", "Soft": 1024, "Hard": 2048}`.

@@ -151,7 +151,7 @@ async fn info(State(e): Eng) -> Json<Value> {
         "DriverStatus": [], "DockerRootDir": e.opts.root, "KernelVersion": kernel(), "OperatingSystem": "linux",
         "OSType": "linux", "Architecture": std::env::consts::ARCH, "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "MemTotal": 0, "Name": host, "ServerVersion": env!("CARGO_PKG_VERSION"), "CgroupDriver": "cgroupfs",
-        "CgroupVersion": "1", "LoggingDriver": "json-file", "DefaultRuntime": "mini-runc",
+        "CgroupVersion": "1", "LoggingDriver": e.opts.log_config["Type"], "DefaultRuntime": "mini-runc",
         "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
         "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": null,
@@ -197,8 +197,13 @@ async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, Api
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
     super::harden::check_create_body(&v)?;
     let name = q.get("name").cloned();
+    let warnings = super::resources::warnings(&v);
     let id = blocking(move || e.create(name.as_deref(), &v)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": id, "Warnings": warnings})),
+    )
+        .into_response())
 }
 
 fn filters(q: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
@@ -416,12 +421,13 @@ async fn prune_build(State(e): Eng) -> Json<Value> {
     Json(json!({"CachesDeleted": deleted, "SpaceReclaimed": 0}))
 }
 
-/// Sends the log from `offset` into `tx`; with `follow`, keeps going until
-/// `done` says so (and everything was sent).
+/// Sends the log into `tx` (its last `o.tail` lines, or all of it), in
+/// bounded chunks ([`logs::Reader`]); with `follow`, keeps going until
+/// `done` says so (and everything was sent). The channel is bounded: a slow
+/// client holds the reader back, and the daemon's memory stays small.
 async fn pump(
     e: Arc<Engine>,
     id: String,
-    mut offset: u64,
     o: LogOptions,
     follow: bool,
     done: impl Fn(Option<&super::Container>) -> bool,
@@ -429,28 +435,20 @@ async fn pump(
 ) {
     let path = super::shim::log_file(&e.dir(&id), &id);
     // Opened once: an `--rm` container's log is unlinked right after its exit.
-    let mut file = std::fs::File::open(&path).ok();
-    let mut first = true;
+    let mut reader = logs::Reader::open(&path, o.tail);
     loop {
         let finished = done(e.find(&id).ok().as_ref());
-        if file.is_none() {
-            file = std::fs::File::open(&path).ok();
-        }
-        let (lines, next) = match file.as_mut() {
-            Some(f) => logs::read_file(f, offset),
-            None => (vec![], offset),
-        };
-        offset = next;
-        let lines = if first { logs::tail(lines, &o) } else { lines };
-        first = false;
+        let lines = reader.next_chunk();
         let bytes = logs::render(&lines, &o, o.tty);
         if !bytes.is_empty() && tx.send(Bytes::from(bytes)).await.is_err() {
             return;
         }
-        if !follow || (finished && lines.is_empty()) {
-            return;
+        if lines.is_empty() {
+            if !follow || finished {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
 
@@ -477,11 +475,19 @@ async fn logs_handler(
     o.until = q.get("until").and_then(|t| logs::parse_unix_time(t));
     let follow = flag(&q, "follow");
     o.tty = c.config["Tty"].as_bool().unwrap_or(false);
+    if !logs::LogConfig::from_value(&c.host_config["LogConfig"])
+        .map(|l| l.json_file)
+        .unwrap_or(true)
+    {
+        return Err(ApiError {
+            status: 501,
+            message: "configured logging driver does not support reading".into(),
+        });
+    }
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(pump(
         e,
         c.id,
-        0,
         o,
         follow,
         |c| c.map(|c| !c.state.running).unwrap_or(true),

@@ -265,6 +265,18 @@ impl Daemon {
         )
     }
 
+    /// Like [`Daemon::docker20`], failing unless it succeeded; returns stdout.
+    pub fn ok20(&self, args: &[&str]) -> String {
+        let o = self.docker20(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
