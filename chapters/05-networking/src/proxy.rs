@@ -20,7 +20,9 @@
 //! - UDP: there are no connections, so the proxy keeps one upstream socket per
 //!   client address; replies from the container are sent back to that client.
 //!
-//! Stopping: a pipe whose write end is written once. Every poll loop also
+//! Stopping: a pipe whose write end is closed once. It is made close-on-exec
+//! (`pipe2(O_CLOEXEC)`): a child started later holding a copy of the write
+//! end would keep the read end from ever seeing EOF. Every poll loop also
 //! polls the read end, so all threads see it, finish, and are joined: when
 //! [`ProxyHandle::stop`] returns, the port is free and no thread is left.
 
@@ -149,7 +151,7 @@ impl Bound {
     }
 }
 
-/// A stop signal every poll loop can wait on: a pipe written once.
+/// A stop signal every poll loop can wait on: a pipe closed once.
 #[derive(Clone)]
 pub struct Stop {
     inner: Arc<(OwnedFd, Mutex<Option<OwnedFd>>)>,
@@ -158,7 +160,9 @@ pub struct Stop {
 impl Stop {
     /// A new, unfired signal.
     pub fn new() -> io::Result<Stop> {
-        let (r, w) = nix::unistd::pipe()?;
+        // Close-on-exec: a child the daemon starts later (a shim, a runtime)
+        // must not hold the write end, or closing ours would never wake us.
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         Ok(Stop {
             inner: Arc::new((r, Mutex::new(Some(w)))),
         })

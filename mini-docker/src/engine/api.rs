@@ -289,6 +289,8 @@ async fn wait(
     let c = e.find(&id)?;
     let cond = q
         .get("condition")
+        // The docker CLI 20.10 sends `condition=` for `docker wait`.
+        .filter(|c| !c.is_empty())
         .cloned()
         .unwrap_or_else(|| "not-running".into());
     if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {

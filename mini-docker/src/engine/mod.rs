@@ -1136,7 +1136,10 @@ impl Engine {
         }
         let dir = self.dir(&c.id);
         unmount(&dir.join("rootfs"));
-        if let Some(a) = self.lock().get(&c.id).and_then(|c| c.net.clone()) {
+        // Not `if let Some(a) = self.lock()...`: its guard would live through
+        // the detach, which waits for the proxies.
+        let net = self.lock().get(&c.id).and_then(|c| c.net.clone());
+        if let Some(a) = net {
             self.detach_network(&a);
         }
         self.disconnect_user_networks(&c.id);

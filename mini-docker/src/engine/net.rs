@@ -382,26 +382,26 @@ impl Engine {
     /// port table, the veth and the netns file, and releases the address.
     pub fn detach_network(&self, a: &Attachment) {
         let key = Self::port_key(a);
+        // Under the bridge lock only take the port map out and release the
+        // address: stopping the proxies waits for their threads, and no
+        // lock is held across a wait (every other run/stop needs this one).
         let r = self.with_bridge(|br| {
-            let mut applier = Applier::new();
-            match key.as_ref().and_then(|k| br.ports.remove(k)) {
-                Some(pm) => {
-                    if let Err(e) = pm.unpublish(&mut applier) {
-                        tracing::warn!("unpublish: {e}");
-                    }
-                }
-                None if !a.table.is_empty() => {
-                    let _ = ::network::nft::delete_table(&a.table);
-                }
-                None => {}
-            }
             if let Ok(ip) = a.ip.parse() {
                 let _ = br.ipam.release(ip);
             }
-            Ok(())
+            Ok(key.as_ref().and_then(|k| br.ports.remove(k)))
         });
-        if let Err(e) = r {
-            tracing::warn!("detach: {}", e.message);
+        match r {
+            Ok(Some(Some(pm))) => {
+                if let Err(e) = pm.unpublish(&mut Applier::new()) {
+                    tracing::warn!("unpublish: {e}");
+                }
+            }
+            Ok(_) if !a.table.is_empty() => {
+                let _ = ::network::nft::delete_table(&a.table);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("detach: {}", e.message),
         }
         if !a.host_veth.is_empty() {
             let _ = Applier::new().teardown(
