@@ -6,7 +6,9 @@
 //!
 //! 1. the bridge (`--bridge-name`, default `md-br0`) with the gateway
 //!    address and its nftables table `mini_docker_<bridge>` (masquerade),
-//!    made once and found again after a restart;
+//!    made once and found again after a restart; a bridge that is already
+//!    there (left by a daemon on another data root) keeps its subnet, read
+//!    back with netlink, and a `--bridge-subnet` that disagrees is refused;
 //! 2. a namespace file `<data-root>/netns/<short id>` (`ip netns add`);
 //! 3. a veth pair `md-<short id>` into the bridge, the other end `eth0` in
 //!    the namespace with an address from the IPAM
@@ -230,17 +232,47 @@ impl Engine {
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .and_then(|v| v["subnet"].as_str().and_then(|s| s.parse().ok()));
         let mut nl = ::network::netlink::Netlink::open().map_err(|e| net_err("netlink", e))?;
-        let exists = nl
-            .link_index(name)
-            .map_err(|e| net_err("netlink", e))?
-            .is_some();
+        let index = nl.link_index(name).map_err(|e| net_err("netlink", e))?;
+        let exists = index.is_some();
+        // A bridge that is already there (a previous daemon's, on another
+        // data root, or another daemon's) keeps its address: the containers
+        // must get addresses it routes. Docker adopts docker0's the same way.
+        let existing: Option<(Ipv4Addr, Subnet)> = match index {
+            Some(i) => nl
+                .addresses()
+                .map_err(|e| net_err("netlink", e))?
+                .into_iter()
+                .find(|a| a.index == i)
+                .and_then(|a| Some((a.ip, Subnet::new(a.ip, a.prefix).ok()?))),
+            None => None,
+        };
         drop(nl);
-        let subnet: Subnet = match (&self.opts.net.subnet, saved_subnet) {
-            (Some(s), _) => s
-                .parse()
-                .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
-            (None, Some(s)) => s,
-            (None, None) => ::network::network::choose_default_subnet(&[])
+        let asked: Option<Subnet> = match &self.opts.net.subnet {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
+            ),
+            None => None,
+        };
+        let subnet: Subnet = match (existing, asked, saved_subnet) {
+            (Some((ip, have)), _, _) if ip != have.gateway() => {
+                return Err(ApiError::bad(format!(
+                    "the bridge {name} already exists with the address {ip}/{}, not its subnet's first address {}: \
+                     choose another --bridge-name, or delete it (ip link delete {name})",
+                    have.prefix(),
+                    have.gateway()
+                )))
+            }
+            (Some((_, have)), Some(want), _) if have != want => {
+                return Err(ApiError::bad(format!(
+                    "the bridge {name} already exists on {have}, not on --bridge-subnet {want}: \
+                     use --bridge-subnet {have}, choose another --bridge-name, or delete it (ip link delete {name})"
+                )))
+            }
+            (Some((_, have)), _, _) => have,
+            (None, Some(want), _) => want,
+            (None, None, Some(s)) => s,
+            (None, None, None) => ::network::network::choose_default_subnet(&[])
                 .map_err(|e| net_err("choose a subnet", e))?,
         };
         let spec = NetworkSpec {

@@ -83,6 +83,12 @@ impl Daemon {
         panic!("no free /24 left in 10.203.0.0/16");
     }
 
+    /// A daemon on the bridge `name`, with `--bridge-subnet subnet` unless
+    /// `subnet` is empty; the bridge and its table are deleted on drop.
+    pub fn start_on_bridge(name: &str, subnet: &str) -> Daemon {
+        Self::start_with(Some((name.to_string(), subnet.to_string())))
+    }
+
     /// A daemon (without a bridge) reading this daemon.json.
     pub fn start_with_config(json: &str) -> Daemon {
         require_root();
@@ -144,6 +150,8 @@ impl Daemon {
             .arg("--data-root")
             .arg(self.data_root())
             .args(match &self.bridge {
+                // An empty subnet: the daemon picks (or adopts the bridge's).
+                Some((name, subnet)) if subnet.is_empty() => vec!["--bridge-name", name],
                 Some((name, subnet)) => vec!["--bridge-name", name, "--bridge-subnet", subnet],
                 None => vec!["--bridge-name", "none"],
             })
