@@ -235,7 +235,23 @@ fn a_new_shim_and_its_container_hold_none_of_the_daemons_descriptors() {
             .contains("shim"),
         "the parent of the container's process is its shim"
     );
-    for (who, pid) in [("the shim", shim), ("the container's process", container)] {
+    let root = d.data_root().display().to_string();
+    let proxies: Vec<(String, i32)> = processes_with(&root)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("mini-docker-proxy"))
+                .unwrap_or(false)
+        })
+        .map(|p| ("a port's proxy process".to_string(), p))
+        .collect();
+    assert_eq!(proxies.len(), 2, "a proxy process per published port");
+    let mut who_pid = vec![
+        ("the shim".to_string(), shim),
+        ("the container's process".to_string(), container),
+    ];
+    who_pid.extend(proxies);
+    for (who, pid) in who_pid {
         let fds = fds_of(pid);
         assert!(!fds.is_empty(), "{who} ({pid}) has descriptors");
         let leaked: Vec<_> = fds.iter().filter(|(_, t)| theirs.contains(t)).collect();

@@ -160,3 +160,99 @@ fn a_daemon_that_closes_the_connection_gets_a_clear_error() {
     assert!(!err.contains("bad answer"), "{err}");
     drop(server);
 }
+
+/// The proxy processes of a daemon's data root (`mini-docker-proxy … --data-root R`).
+fn proxies_of(d: &Daemon) -> Vec<i32> {
+    let root = d.data_root().display().to_string();
+    processes_with(&root)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("mini-docker-proxy"))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn table_exists(table: &str) -> bool {
+    network::nft::list_tables()
+        .unwrap()
+        .iter()
+        .any(|(_, t)| t == table)
+}
+
+fn net_record(d: &Daemon, id: &str) -> serde_json::Value {
+    let p = d
+        .data_root()
+        .join("containers")
+        .join(id)
+        .join("container.json");
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(p).unwrap()).unwrap()["net"].clone()
+}
+
+/// A published port lives in its own proxy process (as docker-proxy): it
+/// keeps serving while the daemon is dead, the next daemon adopts it, and
+/// the container's stop ends it.
+#[test]
+fn a_published_port_keeps_serving_while_the_daemon_is_dead() {
+    let mut d = Daemon::start_bridged();
+    d.import_busybox("bb");
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-p",
+            "127.0.0.1::80",
+            "bb",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ])
+        .trim()
+        .to_string();
+    let port = host_port(&d, "web");
+    fetch(port).unwrap();
+    let proxies = proxies_of(&d);
+    assert_eq!(proxies.len(), 1, "one proxy process for one port");
+    let pid = net_record(&d, &id)["ports"][0]["proxy_pid"]
+        .as_u64()
+        .unwrap() as i32;
+    assert_eq!(proxies, [pid], "the recorded pid is the proxy's");
+    d.kill9();
+    // No daemon: the page still comes through 127.0.0.1.
+    assert!(std::fs::metadata(format!("/proc/{pid}")).is_ok());
+    fetch(port).unwrap();
+    d.spawn();
+    fetch(port).unwrap();
+    // Adopted, not replaced; its DNAT table written again.
+    assert_eq!(proxies_of(&d), [pid]);
+    let net = net_record(&d, &id);
+    assert_eq!(net["ports"][0]["proxy_pid"].as_u64(), Some(pid as u64));
+    assert!(table_exists(net["table"].as_str().unwrap()));
+    d.ok(&["stop", "-t", "1", "web"]);
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the port is closed after the stop"
+    );
+    assert!(proxies_of(&d).is_empty(), "no proxy process is left");
+    assert!(!table_exists(net["table"].as_str().unwrap()));
+    // The same after a restart of a stopped container's daemon: nothing comes back.
+    d.ok(&["start", "web"]);
+    let port = host_port(&d, "web");
+    fetch(port).unwrap();
+    let pid = proxies_of(&d);
+    assert_eq!(pid.len(), 1);
+    d.kill9();
+    d.spawn();
+    d.ok(&["rm", "-f", "web"]);
+    assert!(
+        proxies_of(&d).is_empty(),
+        "rm -f after a restart ends the adopted proxy"
+    );
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+}

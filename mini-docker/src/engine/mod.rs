@@ -422,15 +422,6 @@ impl Engine {
         self.remove_crashed_builds();
     }
 
-    /// Records the port table of a running container (after a restart).
-    fn set_net_table(&self, id: &str, table: String) {
-        self.update(id, |c| {
-            if let Some(n) = c.net.as_mut() {
-                n.table = table;
-            }
-        });
-    }
-
     /// Deletes netns files under the data root that no container holds.
     fn remove_stray_netns(&self) {
         let held: Vec<String> = self

@@ -14,13 +14,15 @@
 //!    the namespace with an address from the IPAM
 //!    (`<data-root>/networks/bridge-ipam.json`) and a default route;
 //! 4. the `-p`/`-P` mappings: a table `chapter05_<hex>` of DNAT rules and a
-//!    userland proxy per mapping, running in the daemon;
+//!    userland proxy process per mapping (`mini-docker-proxy`, next to the
+//!    daemon, as dockerd runs `docker-proxy`), whose pid is recorded;
 //! 5. the namespace's `net.*` sysctls of the spec, written by the daemon
 //!    (the runtime only joins the namespace: `linux.namespaces[].path`).
 //!
-//! The container's exit or `rm` undoes all of it; a daemon restart
-//! re-publishes the ports of running containers (their proxies lived in the
-//! old daemon) and removes namespace files no container holds.
+//! The container's exit or `rm` undoes all of it. The proxies outlive a
+//! daemon that dies, so `127.0.0.1:PORT` keeps serving; the next daemon
+//! adopts them by their recorded pids (after checking their command lines),
+//! writes the DNAT table again, and removes namespace files no container holds.
 
 use super::{ApiError, Engine, Result};
 use network::ipam::Ipam;
@@ -55,6 +57,9 @@ pub struct Port {
     pub port: u16,
     /// tcp or udp.
     pub proto: String,
+    /// The pid of its userland proxy process (0: none, or a thread).
+    #[serde(default)]
+    pub proxy_pid: u32,
 }
 
 /// What a container got from its network.
@@ -340,6 +345,7 @@ impl Engine {
         let mappings = port_mappings(&c.config, &c.host_config)?;
         let ns_path = self.netns_path(&c.id);
         let id = c.id.clone();
+        let runner = self.proxy_runner(&id);
         self.with_bridge(move |br| {
             let _ = ::network::netns::delete(&ns_path);
             let dir = ns_path.parent().expect("under the data root");
@@ -363,7 +369,7 @@ impl Engine {
             let pm = if mappings.is_empty() {
                 None
             } else {
-                match PortMap::publish(ip, &mappings, &mut applier) {
+                match PortMap::publish_with(ip, &mappings, &mut applier, &runner, &[]) {
                     Ok(pm) => Some(pm),
                     Err(e) => {
                         undo(br, &mut applier);
@@ -374,20 +380,7 @@ impl Engine {
                     }
                 }
             };
-            let ports = pm
-                .as_ref()
-                .map(|pm| {
-                    pm.mappings()
-                        .iter()
-                        .map(|m| Port {
-                            host_ip: m.host_ip.to_string(),
-                            host_port: m.host_port,
-                            port: m.container_port,
-                            proto: m.proto.as_str().to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ports = pm.as_ref().map(ports_of).unwrap_or_default();
             let table = pm
                 .as_ref()
                 .map(|p| p.table().to_string())
@@ -429,10 +422,7 @@ impl Engine {
                     tracing::warn!("unpublish: {e}");
                 }
             }
-            Ok(_) if !a.table.is_empty() => {
-                let _ = ::network::nft::delete_table(&a.table);
-            }
-            Ok(_) => {}
+            Ok(_) => self.stop_recorded_proxies(a),
             Err(e) => tracing::warn!("detach: {}", e.message),
         }
         if !a.host_veth.is_empty() {
@@ -448,6 +438,68 @@ impl Engine {
                 tracing::warn!("delete {}: {e}", a.netns);
             }
         }
+    }
+
+    /// How this daemon runs a container's proxies: `mini-docker-proxy`
+    /// next to the shim (so next to the daemon), one process per port; in
+    /// threads of the daemon when that program is missing (then the ports
+    /// die with the daemon, as the log says).
+    pub fn proxy_runner(&self, id: &str) -> network::network::ProxyRunner {
+        let program = self.opts.shim.with_file_name("mini-docker-proxy");
+        if !program.exists() {
+            tracing::warn!(
+                "{} is missing: published ports run in the daemon and die with it",
+                program.display()
+            );
+            return network::network::ProxyRunner::Threads;
+        }
+        network::network::ProxyRunner::Process {
+            program,
+            extra: vec![
+                "--container".into(),
+                id.to_string(),
+                "--data-root".into(),
+                self.opts.root.display().to_string(),
+            ],
+        }
+    }
+
+    /// Stops the proxy processes an attachment records (a previous
+    /// daemon's: this one holds no port map for it) and deletes its table.
+    pub fn stop_recorded_proxies(&self, a: &Attachment) {
+        if !a.table.is_empty() {
+            let _ = ::network::nft::delete_table(&a.table);
+        }
+        let Ok(ip) = a.ip.parse::<Ipv4Addr>() else {
+            return;
+        };
+        for (p, m) in a.ports.iter().zip(mappings_of(a)) {
+            if p.proxy_pid == 0 {
+                continue;
+            }
+            let spec = ::network::proxy::ProxySpec {
+                proto: m.proto,
+                host_ip: m.host_ip,
+                host_port: m.host_port,
+                container_ip: ip,
+                container_port: m.container_port,
+            };
+            if let Some(proc) =
+                ::network::proxy::ProxyProcess::adopt(p.proxy_pid, spec, Path::new("/proc"))
+            {
+                proc.stop();
+            }
+        }
+    }
+
+    /// Records a container's re-published ports (their table and proxies).
+    pub fn set_net_ports(&self, id: &str, table: String, ports: Vec<Port>) {
+        self.update(id, |c| {
+            if let Some(n) = c.net.as_mut() {
+                n.table = table;
+                n.ports = ports;
+            }
+        });
     }
 
     /// The key of a container's port map: the netns file's name (its short id).
@@ -477,32 +529,16 @@ impl Engine {
             let Ok(ip) = a.ip.parse::<Ipv4Addr>() else {
                 continue;
             };
-            let maps: Vec<PortMapping> = a
-                .ports
-                .iter()
-                .map(|p| PortMapping {
-                    proto: if p.proto == "udp" {
-                        Proto::Udp
-                    } else {
-                        Proto::Tcp
-                    },
-                    host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
-                    host_port: p.host_port,
-                    container_port: p.port,
-                })
-                .collect();
             let id = c.id.clone();
+            let runner = self.proxy_runner(&id);
             let r = self.with_bridge(|br| {
-                let pm = PortMap::publish(ip, &maps, &mut Applier::new())
-                    .map_err(|e| net_err("re-publish ports", e))?;
-                let table = pm.table().to_string();
+                let pm = adopt_ports(ip, a, &runner)?;
+                let got = (pm.table().to_string(), ports_of(&pm));
                 br.ports.insert(id[..12].to_string(), pm);
-                Ok(table)
+                Ok(got)
             });
             match r {
-                Ok(Some(table)) => {
-                    self.set_net_table(&c.id, table);
-                }
+                Ok(Some((table, ports))) => self.set_net_ports(&c.id, table, ports),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(id = %c.id, "{}", e.message),
             }
@@ -516,6 +552,50 @@ fn endpoint(net: &NetworkSpec, id: &str, netns: &Path, ip: Ipv4Addr) -> Endpoint
         peer_veth: format!("mdp{}", &id[..12]),
         ..EndpointSpec::new(net, &id[..12], netns, ip)
     }
+}
+
+/// The published ports of a port map, each with its proxy's pid.
+pub fn ports_of(pm: &PortMap) -> Vec<Port> {
+    pm.mappings()
+        .iter()
+        .zip(pm.proxy_pids())
+        .map(|(m, pid)| Port {
+            host_ip: m.host_ip.to_string(),
+            host_port: m.host_port,
+            port: m.container_port,
+            proto: m.proto.as_str().to_string(),
+            proxy_pid: pid,
+        })
+        .collect()
+}
+
+/// The mappings an attachment records.
+pub fn mappings_of(a: &Attachment) -> Vec<PortMapping> {
+    a.ports
+        .iter()
+        .map(|p| PortMapping {
+            proto: if p.proto == "udp" {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            },
+            host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            host_port: p.host_port,
+            container_port: p.port,
+        })
+        .collect()
+}
+
+/// After a restart: the DNAT table again, and the recorded proxy
+/// processes adopted (a new one for each that is gone).
+pub fn adopt_ports(
+    ip: Ipv4Addr,
+    a: &Attachment,
+    runner: &network::network::ProxyRunner,
+) -> Result<PortMap> {
+    let pids: Vec<u32> = a.ports.iter().map(|p| p.proxy_pid).collect();
+    PortMap::publish_with(ip, &mappings_of(a), &mut Applier::new(), runner, &pids)
+        .map_err(|e| net_err("re-publish ports", e))
 }
 
 /// Removes the `net.*` sysctls from a spec and returns them.

@@ -2,10 +2,8 @@
 
 use std::net::Ipv4Addr;
 
-use anyhow::Context;
 use chapter05::nft::Proto;
-use chapter05::proxy::{Bound, ProxySpec, Stop};
-use nix::sys::signal::{SigSet, Signal};
+use chapter05::proxy::{run_until_terminated, Bound, ProxySpec};
 
 /// The same flags as docker-proxy.
 #[derive(clap::Args)]
@@ -37,13 +35,6 @@ fn parse_proto(s: &str) -> Result<Proto, String> {
 
 /// Bind, print the address, proxy until SIGINT or SIGTERM.
 pub fn run(a: ProxyArgs) -> anyhow::Result<()> {
-    // Block the signals before any thread exists, so that only the waiter
-    // below receives them (threads inherit the mask).
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block().context("block SIGINT/SIGTERM")?;
-
     let bound = Bound::bind(ProxySpec {
         proto: a.proto,
         host_ip: a.host_ip,
@@ -56,12 +47,6 @@ pub fn run(a: ProxyArgs) -> anyhow::Result<()> {
         "proxying {}:{}/{} -> {}:{}",
         spec.host_ip, spec.host_port, spec.proto, spec.container_ip, spec.container_port
     );
-    let stop = Stop::new().context("pipe for the stop signal")?;
-    let waiter_stop = stop.clone();
-    std::thread::spawn(move || {
-        let _ = signals.wait();
-        waiter_stop.fire();
-    });
-    bound.run(&stop)?;
+    run_until_terminated(bound)?;
     Ok(())
 }
