@@ -346,7 +346,10 @@ impl Engine {
         let ns_path = self.netns_path(&c.id);
         let id = c.id.clone();
         let runner = self.proxy_runner(&id);
-        self.with_bridge(move |br| {
+        // Under the bridge lock: the namespace, an address, the veth pair
+        // (netlink only). The ports come after, outside it: publishing runs
+        // `nft` and starts processes, and no lock is held across a wait.
+        let wired = self.with_bridge(|br| {
             let _ = ::network::netns::delete(&ns_path);
             let dir = ns_path.parent().expect("under the data root");
             let file = ns_path.file_name().expect("a file name").to_string_lossy();
@@ -358,49 +361,54 @@ impl Engine {
                 .map_err(|e| net_err("allocate an address", e))?;
             let ep = endpoint(&br.spec, &id, ns.path(), ip);
             let mut applier = Applier::new();
-            let undo = |br: &Bridge, applier: &mut Applier| {
+            if let Err(e) = applier.apply(&plan_connect(&br.spec, &ep)) {
                 let _ = applier.teardown(&plan_disconnect(&ep), &mut |_, _| Ok(()));
                 let _ = br.ipam.release(ip);
-            };
-            if let Err(e) = applier.apply(&plan_connect(&br.spec, &ep)) {
-                undo(br, &mut applier);
                 return Err(net_err("connect to the bridge", e));
             }
-            let pm = if mappings.is_empty() {
-                None
-            } else {
-                match PortMap::publish_with(ip, &mappings, &mut applier, &runner, &[]) {
-                    Ok(pm) => Some(pm),
-                    Err(e) => {
-                        undo(br, &mut applier);
-                        return Err(ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: {e}",
-                            &id[..12]
-                        )));
-                    }
-                }
-            };
-            let ports = pm.as_ref().map(ports_of).unwrap_or_default();
-            let table = pm
-                .as_ref()
-                .map(|p| p.table().to_string())
-                .unwrap_or_default();
-            if let Some(pm) = pm {
-                br.ports.insert(id[..12].to_string(), pm);
+            Ok((
+                Attachment {
+                    network_id: br.spec.id.clone(),
+                    endpoint_id: network_id(&ep.host_veth),
+                    ip: ip.to_string(),
+                    prefix: br.spec.subnet.prefix(),
+                    gateway: br.spec.gateway().to_string(),
+                    mac: String::new(),
+                    netns: ns.into_path().display().to_string(),
+                    ports: Vec::new(),
+                    host_veth: ep.host_veth.clone(),
+                    table: String::new(),
+                },
+                ep,
+                ip,
+            ))
+        })?;
+        let Some((mut a, ep, ip)) = wired else {
+            return Ok(None);
+        };
+        if mappings.is_empty() {
+            return Ok(Some(a));
+        }
+        match PortMap::publish_with(ip, &mappings, &mut Applier::new(), &runner, &[]) {
+            Ok(pm) => {
+                a.ports = ports_of(&pm);
+                a.table = pm.table().to_string();
+                let _ = self.with_bridge(|br| {
+                    br.ports.insert(id[..12].to_string(), pm);
+                    Ok(())
+                });
+                Ok(Some(a))
             }
-            Ok(Attachment {
-                network_id: br.spec.id.clone(),
-                endpoint_id: network_id(&ep.host_veth),
-                ip: ip.to_string(),
-                prefix: br.spec.subnet.prefix(),
-                gateway: br.spec.gateway().to_string(),
-                mac: String::new(),
-                netns: ns.into_path().display().to_string(),
-                ports,
-                host_veth: ep.host_veth.clone(),
-                table,
-            })
-        })
+            Err(e) => {
+                let _ = Applier::new().teardown(&plan_disconnect(&ep), &mut |_, _| Ok(()));
+                let _ = ::network::netns::delete(&ep.netns);
+                let _ = self.with_bridge(|br| br.ipam.release(ip).map_err(|e| net_err("IPAM", e)));
+                Err(ApiError::internal(format!(
+                    "driver failed programming external connectivity on endpoint {}: {e}",
+                    &id[..12]
+                )))
+            }
+        }
     }
 
     /// Undoes [`Engine::attach_network`]: stops the proxies, deletes the
@@ -529,17 +537,20 @@ impl Engine {
             let Ok(ip) = a.ip.parse::<Ipv4Addr>() else {
                 continue;
             };
-            let id = c.id.clone();
-            let runner = self.proxy_runner(&id);
-            let r = self.with_bridge(|br| {
-                let pm = adopt_ports(ip, a, &runner)?;
+            if self.opts.net.bridge.is_none() {
+                continue;
+            }
+            // Outside the bridge lock (nft runs, processes may start).
+            let r = adopt_ports(ip, a, &self.proxy_runner(&c.id)).and_then(|pm| {
                 let got = (pm.table().to_string(), ports_of(&pm));
-                br.ports.insert(id[..12].to_string(), pm);
+                self.with_bridge(|br| {
+                    br.ports.insert(c.id[..12].to_string(), pm);
+                    Ok(())
+                })?;
                 Ok(got)
             });
             match r {
-                Ok(Some((table, ports))) => self.set_net_ports(&c.id, table, ports),
-                Ok(None) => {}
+                Ok((table, ports)) => self.set_net_ports(&c.id, table, ports),
                 Err(e) => tracing::warn!(id = %c.id, "{}", e.message),
             }
         }
