@@ -13,7 +13,6 @@ mod engine_common;
 
 use engine_common::*;
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -49,42 +48,6 @@ fn pid_of(d: &Daemon, name: &str) -> i32 {
         .trim()
         .parse()
         .unwrap()
-}
-
-/// The host port that `name`'s port 80 is published on.
-fn host_port(d: &Daemon, name: &str) -> u16 {
-    d.ok(&["port", name, "80"])
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .parse()
-        .unwrap()
-}
-
-/// `GET /` through 127.0.0.1:`port`, retried while httpd starts.
-fn fetch(port: u16) -> Result<String, String> {
-    let mut last = String::new();
-    for _ in 0..100 {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-                let mut body = String::new();
-                let _ = s.read_to_string(&mut body);
-                if body.contains("hello from mini-docker") {
-                    return Ok(body);
-                }
-                last = body;
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!("no page from 127.0.0.1:{port}: {last}"))
 }
 
 /// Nothing listens on 127.0.0.1:`port` any more.
@@ -132,28 +95,8 @@ fn docker(d: &Daemon, args: &[&str]) -> Output {
         &format!("docker {args:?}"),
         Duration::from_secs(30),
         move || {
-            let out_f = tempfile::tempfile().unwrap();
-            let err_f = tempfile::tempfile().unwrap();
-            let status = std::process::Command::new("/usr/bin/docker")
-                .args(&args)
-                .env("DOCKER_HOST", host)
-                .stdin(std::process::Stdio::null())
-                .stdout(out_f.try_clone().unwrap())
-                .stderr(err_f.try_clone().unwrap())
-                .status()
-                .unwrap();
-            let read = |mut f: std::fs::File| {
-                use std::io::Seek;
-                let mut v = Vec::new();
-                f.seek(std::io::SeekFrom::Start(0)).unwrap();
-                f.read_to_end(&mut v).unwrap();
-                v
-            };
-            Output {
-                status,
-                stdout: read(out_f),
-                stderr: read(err_f),
-            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_with_host("/usr/bin/docker", &[], &args, &[("DOCKER_HOST", &host)])
         },
     )
 }
@@ -178,8 +121,8 @@ fn web(d: &Daemon, name: &str) -> u16 {
         ],
     );
     ok(&format!("docker run {name}"), &out);
-    let port = host_port(d, name);
-    fetch(port).unwrap();
+    let port = host_port_80(d, name);
+    fetch_page(port).unwrap();
     port
 }
 
@@ -205,7 +148,7 @@ fn a_new_shim_and_its_container_hold_none_of_the_daemons_descriptors() {
             "-h",
             "/www",
         ]);
-        fetch(host_port(&d, name)).unwrap();
+        fetch_page(host_port_80(&d, name)).unwrap();
     }
     d.ok(&["run", "-d", "--name", "quiet", "bb", "sleep", "600"]);
     let daemon = d.child.as_ref().unwrap().id() as i32;
@@ -235,14 +178,8 @@ fn a_new_shim_and_its_container_hold_none_of_the_daemons_descriptors() {
             .contains("shim"),
         "the parent of the container's process is its shim"
     );
-    let root = d.data_root().display().to_string();
-    let proxies: Vec<(String, i32)> = processes_with(&root)
+    let proxies: Vec<(String, i32)> = proxy_processes(&d)
         .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("mini-docker-proxy"))
-                .unwrap_or(false)
-        })
         .map(|p| ("a port's proxy process".to_string(), p))
         .collect();
     assert_eq!(proxies.len(), 2, "a proxy process per published port");
@@ -300,7 +237,7 @@ fn stop_in_order(order: [&str; 3]) {
         }
         for n in &running {
             if let Some(p) = ports[n] {
-                fetch(p).unwrap_or_else(|e| panic!("after stop {name}, {n}: {e}"));
+                fetch_page(p).unwrap_or_else(|e| panic!("after stop {name}, {n}: {e}"));
             }
         }
         let ps = docker(&d, &["ps", "--format", "{{.Names}}"]);
@@ -353,13 +290,13 @@ fn restart_rm_f_and_a_self_exit_return_while_others_run() {
     // restart: the same mapping comes back (a new proxy on the same port
     // once the old one let go of it).
     ok("restart ca", &docker(&d, &["restart", "-t", "1", "ca"]));
-    let a2 = host_port(&d, "ca");
-    fetch(a2).unwrap();
-    fetch(c).unwrap();
+    let a2 = host_port_80(&d, "ca");
+    fetch_page(a2).unwrap();
+    fetch_page(c).unwrap();
     // rm -f of a running one with a port.
     ok("rm -f cc", &docker(&d, &["rm", "-f", "cc"]));
     assert!(closed(c), "cc's port is closed");
-    fetch(a2).unwrap();
+    fetch_page(a2).unwrap();
     // A container that exits by itself, with a port, started after b.
     ok(
         "run short",
@@ -378,10 +315,10 @@ fn restart_rm_f_and_a_self_exit_return_while_others_run() {
             ],
         ),
     );
-    let short = host_port(&d, "short");
+    let short = host_port_80(&d, "short");
     ok("wait short", &docker(&d, &["wait", "short"]));
     eventually("short's port closes", || closed(short));
-    fetch(a2).unwrap();
+    fetch_page(a2).unwrap();
     ok("run after", &docker(&d, &["run", "--rm", "bb", "true"]));
 }
 
@@ -425,7 +362,7 @@ fn docker_compose_stop_web_returns_and_the_others_keep_running() {
         )
     };
     ok("docker-compose up -d", &compose(&["up", "-d"]));
-    fetch(port).unwrap();
+    fetch_page(port).unwrap();
     let t = Instant::now();
     ok(
         "docker-compose stop web",

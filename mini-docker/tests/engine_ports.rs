@@ -5,44 +5,8 @@
 mod engine_common;
 
 use engine_common::*;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, TcpStream};
-use std::time::Duration;
-
-/// `GET /` through 127.0.0.1:`port`, retried while httpd starts.
-fn fetch(port: u16) -> Result<String, String> {
-    let mut last = String::new();
-    for _ in 0..100 {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-                let mut body = String::new();
-                let _ = s.read_to_string(&mut body);
-                if body.contains("hello from mini-docker") {
-                    return Ok(body);
-                }
-                last = body;
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!("no page from 127.0.0.1:{port}: {last}"))
-}
-
-fn host_port(d: &Daemon, name: &str) -> u16 {
-    d.ok(&["port", name, "80"])
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .parse()
-        .unwrap()
-}
 
 fn web(d: &Daemon, name: &str) -> u16 {
     d.ok(&[
@@ -60,7 +24,7 @@ fn web(d: &Daemon, name: &str) -> u16 {
         "-h",
         "/www",
     ]);
-    host_port(d, name)
+    host_port_80(d, name)
 }
 
 /// A daemon on a fresh data root finds the bridge a previous daemon left
@@ -77,7 +41,7 @@ fn a_fresh_data_root_adopts_the_existing_bridges_subnet() {
     let second = Daemon::start_on_bridge(&bridge, "");
     second.import_busybox("bb");
     let port = web(&second, "web");
-    fetch(port).unwrap();
+    fetch_page(port).unwrap();
     let ip: Ipv4Addr = second
         .ok(&[
             "inspect",
@@ -161,19 +125,6 @@ fn a_daemon_that_closes_the_connection_gets_a_clear_error() {
     drop(server);
 }
 
-/// The proxy processes of a daemon's data root (`mini-docker-proxy … --data-root R`).
-fn proxies_of(d: &Daemon) -> Vec<i32> {
-    let root = d.data_root().display().to_string();
-    processes_with(&root)
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("mini-docker-proxy"))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 fn table_exists(table: &str) -> bool {
     network::nft::list_tables()
         .unwrap()
@@ -215,9 +166,9 @@ fn a_published_port_keeps_serving_while_the_daemon_is_dead() {
         ])
         .trim()
         .to_string();
-    let port = host_port(&d, "web");
-    fetch(port).unwrap();
-    let proxies = proxies_of(&d);
+    let port = host_port_80(&d, "web");
+    fetch_page(port).unwrap();
+    let proxies = proxy_processes(&d);
     assert_eq!(proxies.len(), 1, "one proxy process for one port");
     let pid = net_record(&d, &id)["ports"][0]["proxy_pid"]
         .as_u64()
@@ -226,11 +177,11 @@ fn a_published_port_keeps_serving_while_the_daemon_is_dead() {
     d.kill9();
     // No daemon: the page still comes through 127.0.0.1.
     assert!(std::fs::metadata(format!("/proc/{pid}")).is_ok());
-    fetch(port).unwrap();
+    fetch_page(port).unwrap();
     d.spawn();
-    fetch(port).unwrap();
+    fetch_page(port).unwrap();
     // Adopted, not replaced; its DNAT table written again.
-    assert_eq!(proxies_of(&d), [pid]);
+    assert_eq!(proxy_processes(&d), [pid]);
     let net = net_record(&d, &id);
     assert_eq!(net["ports"][0]["proxy_pid"].as_u64(), Some(pid as u64));
     assert!(table_exists(net["table"].as_str().unwrap()));
@@ -239,19 +190,19 @@ fn a_published_port_keeps_serving_while_the_daemon_is_dead() {
         TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the port is closed after the stop"
     );
-    assert!(proxies_of(&d).is_empty(), "no proxy process is left");
+    assert!(proxy_processes(&d).is_empty(), "no proxy process is left");
     assert!(!table_exists(net["table"].as_str().unwrap()));
     // The same after a restart of a stopped container's daemon: nothing comes back.
     d.ok(&["start", "web"]);
-    let port = host_port(&d, "web");
-    fetch(port).unwrap();
-    let pid = proxies_of(&d);
+    let port = host_port_80(&d, "web");
+    fetch_page(port).unwrap();
+    let pid = proxy_processes(&d);
     assert_eq!(pid.len(), 1);
     d.kill9();
     d.spawn();
     d.ok(&["rm", "-f", "web"]);
     assert!(
-        proxies_of(&d).is_empty(),
+        proxy_processes(&d).is_empty(),
         "rm -f after a restart ends the adopted proxy"
     );
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
