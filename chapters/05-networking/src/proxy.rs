@@ -84,6 +84,48 @@ impl ProxySpec {
     }
 }
 
+/// A proxy's flags on a command line, the same as docker-proxy's (for the
+/// programs that run one: `chapter05 proxy`, `mini-docker-proxy`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProxyArgs {
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp", value_parser = parse_proto)]
+    pub proto: Proto,
+    /// Host address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host_ip: Ipv4Addr,
+    /// Host port to listen on (0: the kernel picks one).
+    #[arg(long)]
+    pub host_port: u16,
+    /// The container's address.
+    #[arg(long)]
+    pub container_ip: Ipv4Addr,
+    /// The container's port.
+    #[arg(long)]
+    pub container_port: u16,
+}
+
+impl ProxyArgs {
+    /// What these flags ask for.
+    pub fn spec(&self) -> ProxySpec {
+        ProxySpec {
+            proto: self.proto,
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+            container_ip: self.container_ip,
+            container_port: self.container_port,
+        }
+    }
+}
+
+fn parse_proto(s: &str) -> std::result::Result<Proto, String> {
+    match s {
+        "tcp" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        _ => Err("tcp or udp".into()),
+    }
+}
+
 /// How long a UDP "connection" lives without traffic (Docker: 90 s).
 pub const UDP_IDLE: Duration = Duration::from_secs(90);
 
