@@ -108,9 +108,18 @@ pub struct RunArgs {
     /// Drop Linux capabilities.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
-    /// Security options (no-new-privileges, seccomp=unconfined).
+    /// Security options (no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json).
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// Add a host device to the container (/dev/X[:/dev/Y][:rwm]).
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm').
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Add additional groups to join (a gid or a name of the image's /etc/group).
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -133,6 +142,57 @@ pub struct RunArgs {
     pub image: String,
     /// The command and its arguments.
     pub command: Vec<String>,
+}
+
+/// `seccomp=FILE` becomes `seccomp=<the file's JSON>`, as the docker CLI
+/// sends it (the daemon never reads the client's files).
+fn security_opts(opts: &[String]) -> Result<Vec<String>, Failure> {
+    opts.iter()
+        .map(|o| match o.split_once(['=', ':']) {
+            Some(("seccomp", file))
+                if file != "unconfined" && !file.trim_start().starts_with('{') =>
+            {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    bad(125, format!("opening seccomp profile ({file}) failed: {e}"))
+                })?;
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    bad(
+                        125,
+                        format!("compacting json for seccomp profile ({file}) failed: {e}"),
+                    )
+                })?;
+                Ok(format!("seccomp={v}"))
+            }
+            _ => Ok(o.clone()),
+        })
+        .collect()
+}
+
+/// `--device /dev/X[:/dev/Y][:rwm]` as Docker's `DeviceMapping`.
+fn device_mapping(d: &str) -> Result<Value, Failure> {
+    let is_mode = |m: &str| !m.is_empty() && m.len() <= 3 && m.chars().all(|c| "rwm".contains(c));
+    let parts: Vec<&str> = d.split(':').collect();
+    let (src, dst, mode) = match parts[..] {
+        [src] => (src, src, "rwm"),
+        [src, m] if is_mode(m) => (src, src, m),
+        [src, dst] => (src, dst, "rwm"),
+        [src, dst, m] if is_mode(m) => (src, dst, m),
+        _ => {
+            return Err(bad(
+                125,
+                format!("invalid argument \"{d}\" for \"--device\" flag: bad format for path: {d}"),
+            ))
+        }
+    };
+    if !dst.starts_with('/') {
+        return Err(bad(
+            125,
+            format!(
+                "invalid argument \"{d}\" for \"--device\" flag: {dst} is not an absolute path"
+            ),
+        ));
+    }
+    Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": mode}))
 }
 
 fn parse_bytes(s: &str) -> Option<i64> {
@@ -367,7 +427,14 @@ fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
     hc["Ulimits"] = json!(ulimits);
     hc["CapAdd"] = json!(a.cap_add);
     hc["CapDrop"] = json!(a.cap_drop);
-    hc["SecurityOpt"] = json!(a.security_opt);
+    hc["SecurityOpt"] = json!(security_opts(&a.security_opt)?);
+    hc["Devices"] = json!(a
+        .device
+        .iter()
+        .map(|d| device_mapping(d))
+        .collect::<Result<Vec<_>, Failure>>()?);
+    hc["DeviceCgroupRules"] = json!(a.device_cgroup_rule);
+    hc["GroupAdd"] = json!(a.group_add);
     hc["ReadonlyRootfs"] = json!(a.read_only);
     hc["Privileged"] = json!(a.privileged);
     hc["ExtraHosts"] = json!(a.add_host);

@@ -131,7 +131,8 @@ async fn version() -> Json<Value> {
     let v = env!("CARGO_PKG_VERSION");
     Json(json!({
         "Platform": {"Name": "mini-docker"},
-        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "Os": "linux", "Arch": "amd64", "KernelVersion": kernel()}}],
+        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "Os": "linux", "Arch": "amd64", "KernelVersion": kernel(),
+            "GitCommit": "mini", "GoVersion": "rust", "BuildTime": "", "Experimental": "false"}}],
         "Version": v, "ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "GitCommit": "mini", "GoVersion": "rust",
         "Os": "linux", "Arch": "amd64", "KernelVersion": kernel(), "BuildTime": "",
     }))
@@ -144,7 +145,7 @@ async fn info(State(e): Eng) -> Json<Value> {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Json(json!({
+    let mut v = json!({
         "ID": "mini-docker", "Containers": cs.len(), "ContainersRunning": running, "ContainersPaused": 0,
         "ContainersStopped": cs.len() - running, "Images": images, "Driver": e.images.driver_name(),
         "DriverStatus": [], "DockerRootDir": e.opts.root, "KernelVersion": kernel(), "OperatingSystem": "linux",
@@ -153,9 +154,42 @@ async fn info(State(e): Eng) -> Json<Value> {
         "CgroupVersion": "1", "LoggingDriver": "json-file", "DefaultRuntime": "mini-runc",
         "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
-        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]}, "Swarm": {"LocalNodeState": "inactive"},
-        "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": [],
-    }))
+        "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": null,
+    });
+    // The rest of Docker's fields, so that clients that index them find them.
+    let more = json!({
+        "Debug": false, "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
+        "NGoroutines": 0, "NEventsListener": 0, "SystemTime": super::util::rfc3339_nanos(super::util::now_nanos()),
+        "IndexServerAddress": "https://index.docker.io/v1/", "InitBinary": "", "Isolation": "",
+        "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": "", "Expected": ""}, "GenericResources": null,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "OSVersion": "",
+        "MemoryLimit": true, "SwapLimit": host_file_is("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", |_| true),
+        "KernelMemory": false, "KernelMemoryTCP": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
+        "CPUShares": true, "CPUSet": true, "PidsLimit": true, "OomKillDisable": false,
+        "IPv4Forwarding": host_file_is("/proc/sys/net/ipv4/ip_forward", |v| v == "1"),
+        "BridgeNfIptables": host_file_is("/proc/sys/net/bridge/bridge-nf-call-iptables", |v| v == "1"),
+        "BridgeNfIp6tables": host_file_is("/proc/sys/net/bridge/bridge-nf-call-ip6tables", |v| v == "1"),
+    });
+    for (k, x) in more.as_object().into_iter().flatten() {
+        v[k] = x.clone();
+    }
+    v["Plugins"]["Authorization"] = Value::Null;
+    v["Swarm"] = json!({"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                            "ControlAvailable": false, "Error": "", "RemoteManagers": null});
+    v["RegistryConfig"] = json!({
+            "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": [],
+            "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}},
+    });
+    Json(v)
+}
+
+/// Whether a host file (a sysctl) exists and its trimmed text passes `f`.
+fn host_file_is(path: &str, f: impl Fn(&str) -> bool) -> bool {
+    std::fs::read_to_string(path)
+        .map(|s| f(s.trim()))
+        .unwrap_or(false)
 }
 
 async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
@@ -287,9 +321,9 @@ async fn wait(
     Query(q): Q,
 ) -> Result<Response, ApiError> {
     let c = e.find(&id)?;
+    // Absent or empty (the 20.10 CLI sends `condition=`) means not-running, as in Docker.
     let cond = q
         .get("condition")
-        // The docker CLI 20.10 sends `condition=` for `docker wait`.
         .filter(|c| !c.is_empty())
         .cloned()
         .unwrap_or_else(|| "not-running".into());
@@ -506,7 +540,8 @@ async fn images(
         ("POST", "create") => {
             if q.get("fromSrc").map(String::as_str) == Some("-") {
                 let tmp = body_to_file(req.into_body(), &tmpdir).await?;
-                let (repo, tag, msg) = (arg("repo"), arg("tag"), arg("message"));
+                let (repo, tag) = split_repo_tag(&arg("repo"), &arg("tag"));
+                let msg = arg("message");
                 let id = blocking(move || e.images.import(tmp.path(), &repo, &tag, &msg)).await?;
                 return Ok(json_lines(vec![json!({"status": id})]));
             }
@@ -696,4 +731,40 @@ where
         .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
         .with_upgrades()
         .await;
+}
+
+/// `docker import FILE bb:1` sends `repo=bb:1` and an empty `tag` (the CLI
+/// passes the reference whole, as dockerd parses it): the tag inside the
+/// repo counts when no `tag` is given. A colon before the last `/` is a
+/// registry's port, not a tag.
+fn split_repo_tag(repo: &str, tag: &str) -> (String, String) {
+    if tag.is_empty() {
+        if let Some((name, t)) = repo.rsplit_once(':') {
+            if !t.contains('/') {
+                return (name.to_string(), t.to_string());
+            }
+        }
+    }
+    (repo.to_string(), tag.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_repo_tag;
+
+    #[test]
+    fn an_import_reference_may_carry_its_tag() {
+        let s = |r: &str, t: &str| split_repo_tag(r, t);
+        assert_eq!(s("bb:1", ""), ("bb".into(), "1".into()));
+        assert_eq!(s("bb", "2"), ("bb".into(), "2".into()));
+        assert_eq!(s("bb", ""), ("bb".into(), "".into()));
+        assert_eq!(
+            s("127.0.0.1:5000/team/bb", ""),
+            ("127.0.0.1:5000/team/bb".into(), "".into())
+        );
+        assert_eq!(
+            s("127.0.0.1:5000/team/bb:v3", ""),
+            ("127.0.0.1:5000/team/bb".into(), "v3".into())
+        );
+    }
 }

@@ -23,6 +23,7 @@ pub mod gc;
 pub mod harden;
 pub mod hijack;
 pub mod images;
+pub mod inspect;
 pub mod leftovers;
 pub mod lineage;
 pub mod logs;
@@ -33,6 +34,7 @@ pub mod networks;
 pub mod pull;
 pub mod restart;
 pub mod runflags;
+pub mod security;
 pub mod shim;
 pub mod spec;
 pub mod stats;
@@ -254,6 +256,7 @@ impl Container {
             "IPPrefixLen": n.map(|n| n.prefix).unwrap_or(0),
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
+            "DriverOpts": null,
         }});
         for (k, e) in &self.endpoints {
             out[k] = e.settings();
@@ -292,10 +295,10 @@ impl Container {
             "Platform": "linux",
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
             "ExecIDs": null,
-            "HostConfig": self.host_config,
+            "HostConfig": inspect::host_config(&self.host_config),
             "GraphDriver": {"Name": "chapter03", "Data": {"MergedDir": dir.join("rootfs")}},
             "Mounts": volumes::mounts_json(&self.mounts),
-            "Config": self.config,
+            "Config": inspect::with_config_defaults(self.config.clone()),
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
                 "HairpinMode": false,
