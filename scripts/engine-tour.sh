@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${CARGO_TARGET_DIR:-target}/debug
-for b in mini-docker mini-dockerd mini-shim chapter01 chapter06; do
+for b in mini-docker mini-dockerd mini-shim mini-docker-proxy chapter01 chapter06; do
     [ -x "$T/$b" ] || { echo "engine-tour: $T/$b is not built: run scripts/tour.sh (or cargo build --workspace)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "engine-tour: the engine needs root: run it with sudo" >&2; exit 1; }

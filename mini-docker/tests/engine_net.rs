@@ -224,7 +224,7 @@ fn published_port_survives_a_daemon_restart() {
         .parse()
         .unwrap();
     assert!(fetch(port).contains("hello from mini-docker"));
-    // The proxy lived in the daemon: a new daemon publishes the port again.
+    // The proxy process outlives the daemon: the new daemon adopts it.
     d.kill9();
     d.spawn();
     assert!(fetch(port).contains("hello from mini-docker"));

@@ -477,11 +477,12 @@ pub fn list_entries<R: Read>(layer: R) -> Result<Vec<(char, String)>, Error> {
 /// writing its diff against nothing into a pipe and applying it on the
 /// other end ("a full copy is a diff against an empty layer").
 pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
-    let (reader, writer) = nix::unistd::pipe().map_err(|e| Error::Layer {
-        step: "create a pipe to copy",
-        path: src.to_path_buf(),
-        source: std::io::Error::from_raw_os_error(e as i32),
-    })?;
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Layer {
+            step: "create a pipe to copy",
+            path: src.to_path_buf(),
+            source: std::io::Error::from_raw_os_error(e as i32),
+        })?;
     let (reader, writer) = (File::from(reader), File::from(writer));
     let src_owned = src.to_path_buf();
     let producer = std::thread::spawn(move || diff_against(None, &src_owned, writer));

@@ -43,7 +43,7 @@ enum Command {
     /// The guided tour (the default).
     Tour,
     /// Run a userland proxy until SIGINT/SIGTERM (what docker-proxy does).
-    Proxy(cmd::proxy::ProxyArgs),
+    Proxy(chapter05::proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {

@@ -33,7 +33,7 @@ use crate::names;
 use crate::netlink::Netlink;
 use crate::nft::{Expr, Hook, NftCommand, Proto};
 use crate::plan::{Applier, LinkOp, Step};
-use crate::proxy::{Bound, ProxyHandle, ProxySpec};
+use crate::proxy::{Bound, ProxyHandle, ProxyProcess, ProxySpec};
 use crate::subnet::{self, Subnet};
 
 /// The sysctl that lets the host route between interfaces.
@@ -524,6 +524,22 @@ impl Drop for Endpoint {
     }
 }
 
+/// Where a [`PortMap`] runs its userland proxies.
+#[derive(Debug, Clone, Default)]
+pub enum ProxyRunner {
+    /// In threads of this process: they end with it (the tour).
+    #[default]
+    Threads,
+    /// A process per port ([`ProxyProcess`]), which outlives this one:
+    /// `program`, with the spec's flags and then `extra`.
+    Process {
+        /// The proxy program (it runs [`crate::proxy::run_inherited`]).
+        program: PathBuf,
+        /// More flags for it (what `ps` should show: the owner).
+        extra: Vec<String>,
+    },
+}
+
 /// Published ports of one container; dropped = unpublished.
 pub struct PortMap {
     table: String,
@@ -536,27 +552,60 @@ pub struct PortMap {
 impl PortMap {
     /// Publish `mappings` of the container at `container_ip`: bind every
     /// host port first (which picks the random ones and reserves them all),
-    /// then apply [`plan_publish`] in a new table `chapter05_<id>`.
+    /// then apply [`plan_publish`] in a new table `chapter05_<id>`, the
+    /// proxies in threads of this process.
     pub fn publish(
         container_ip: Ipv4Addr,
         mappings: &[PortMapping],
         applier: &mut Applier,
     ) -> Result<PortMap> {
+        Self::publish_with(container_ip, mappings, applier, &ProxyRunner::Threads, &[])
+    }
+
+    /// [`PortMap::publish`] with the proxies run by `runner`. `pids` (one
+    /// per mapping, 0 for none) are proxy processes a previous run started
+    /// for these mappings: each that is still there, for the same mapping,
+    /// is adopted rather than started again (its port never closed).
+    pub fn publish_with(
+        container_ip: Ipv4Addr,
+        mappings: &[PortMapping],
+        applier: &mut Applier,
+        runner: &ProxyRunner,
+        pids: &[u32],
+    ) -> Result<PortMap> {
+        let spec_of = |m: &PortMapping| ProxySpec {
+            proto: m.proto,
+            host_ip: m.host_ip,
+            host_port: m.host_port,
+            container_ip,
+            container_port: m.container_port,
+        };
+        let mut adopted: Vec<Option<ProxyProcess>> = mappings
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let pid = pids.get(i).copied().filter(|p| *p > 0)?;
+                ProxyProcess::adopt(pid, spec_of(m), Path::new("/proc"))
+            })
+            .collect();
         let mut bound = Vec::new();
-        for m in mappings {
-            bound.push(Bound::bind(ProxySpec {
-                proto: m.proto,
-                host_ip: m.host_ip,
-                host_port: m.host_port,
-                container_ip,
-                container_port: m.container_port,
-            })?);
+        for (m, a) in mappings.iter().zip(&adopted) {
+            match a {
+                Some(_) => bound.push(None),
+                None => match Bound::bind(spec_of(m)) {
+                    Ok(b) => bound.push(Some(b)),
+                    Err(e) => {
+                        adopted.into_iter().flatten().for_each(ProxyProcess::stop);
+                        return Err(e);
+                    }
+                },
+            }
         }
         let resolved: Vec<PortMapping> = mappings
             .iter()
             .zip(&bound)
             .map(|(m, b)| PortMapping {
-                host_port: b.spec().host_port,
+                host_port: b.as_ref().map_or(m.host_port, |b| b.spec().host_port),
                 ..*m
             })
             .collect();
@@ -568,26 +617,59 @@ impl PortMap {
             armed: true,
         };
         let plan = plan_publish(&pm.table, container_ip, &pm.mappings);
-        let mut bound: Vec<Option<Bound>> = bound.into_iter().map(Some).collect();
         let mut started = Vec::new();
         let result = applier.apply_with(&plan, &mut |spec, start| {
-            if start {
-                let slot = bound
-                    .iter_mut()
-                    .find(|b| b.as_ref().is_some_and(|b| b.spec() == *spec));
-                if let Some(b) = slot.and_then(Option::take) {
-                    started.push(b.spawn());
-                }
+            if !start {
+                return Ok(());
+            }
+            let old = adopted
+                .iter_mut()
+                .find(|p| p.as_ref().is_some_and(|p| p.spec() == *spec));
+            if let Some(p) = old.and_then(Option::take) {
+                started.push(ProxyHandle::from(p));
+                return Ok(());
+            }
+            let slot = bound
+                .iter_mut()
+                .find(|b| b.as_ref().is_some_and(|b| b.spec() == *spec));
+            if let Some(b) = slot.and_then(Option::take) {
+                started.push(match runner {
+                    ProxyRunner::Threads => b.spawn(),
+                    ProxyRunner::Process { program, extra } => {
+                        ProxyProcess::spawn(b, program, extra)?.into()
+                    }
+                });
             }
             Ok(())
         });
         pm.proxies = started;
+        adopted.into_iter().flatten().for_each(ProxyProcess::stop);
         if let Err(e) = result {
             pm.armed = false;
             let cleanup = pm.teardown(&mut Applier::new());
             return Err(keep_both(e, cleanup));
         }
         Ok(pm)
+    }
+
+    /// The pid of each mapping's proxy process (0: none, or a thread).
+    pub fn proxy_pids(&self) -> Vec<u32> {
+        self.mappings
+            .iter()
+            .map(|m| {
+                self.proxies
+                    .iter()
+                    .find(|p| {
+                        let s = p.spec();
+                        s.proto == m.proto
+                            && s.host_ip == m.host_ip
+                            && s.host_port == m.host_port
+                            && s.container_port == m.container_port
+                    })
+                    .and_then(ProxyHandle::pid)
+                    .unwrap_or(0)
+            })
+            .collect()
     }
 
     /// The mappings with their real host ports.

@@ -20,9 +20,30 @@
 //! - UDP: there are no connections, so the proxy keeps one upstream socket per
 //!   client address; replies from the container are sent back to that client.
 //!
-//! Stopping: a pipe whose write end is written once. Every poll loop also
+//! Stopping: a pipe whose write end is closed once. It is made close-on-exec
+//! (`pipe2(O_CLOEXEC)`): a child started later holding a copy of the write
+//! end would keep the read end from ever seeing EOF. Every poll loop also
 //! polls the read end, so all threads see it, finish, and are joined: when
 //! [`ProxyHandle::stop`] returns, the port is free and no thread is left.
+
+//!
+//! # A proxy process per port
+//!
+//! A proxy thread dies with the daemon, and the published port with it.
+//! Docker runs one `docker-proxy` *process* per port instead, so a daemon
+//! restart does not cut the containers off. [`ProxyProcess`] does the same:
+//!
+//! 1. the daemon binds the host port itself ([`Bound::bind`]): a busy port
+//!    or a kernel-chosen one is known before anything runs;
+//! 2. it starts the proxy program with that socket as its standard input
+//!    (the one descriptor it hands down on purpose, the way inetd hands a
+//!    service its socket) and the spec on the command line, in a process
+//!    group of its own so that nothing sent to the daemon's group reaches it;
+//! 3. the program ([`run_inherited`]) takes the socket off fd 0 (a
+//!    close-on-exec copy, `/dev/null` in its place) and proxies until SIGTERM;
+//! 4. the daemon records the pid; after a restart it checks that pid's
+//!    `/proc/<pid>/cmdline` still names the same mapping ([`ProxyProcess::adopt`])
+//!    and takes it over; stopping is SIGTERM, then a wait for the pid to go.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -60,6 +81,48 @@ impl ProxySpec {
             "chapter05 proxy --proto {} --host-ip {} --host-port {} --container-ip {} --container-port {} &",
             self.proto, self.host_ip, self.host_port, self.container_ip, self.container_port
         )
+    }
+}
+
+/// A proxy's flags on a command line, the same as docker-proxy's (for the
+/// programs that run one: `chapter05 proxy`, `mini-docker-proxy`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProxyArgs {
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp", value_parser = parse_proto)]
+    pub proto: Proto,
+    /// Host address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host_ip: Ipv4Addr,
+    /// Host port to listen on (0: the kernel picks one).
+    #[arg(long)]
+    pub host_port: u16,
+    /// The container's address.
+    #[arg(long)]
+    pub container_ip: Ipv4Addr,
+    /// The container's port.
+    #[arg(long)]
+    pub container_port: u16,
+}
+
+impl ProxyArgs {
+    /// What these flags ask for.
+    pub fn spec(&self) -> ProxySpec {
+        ProxySpec {
+            proto: self.proto,
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+            container_ip: self.container_ip,
+            container_port: self.container_port,
+        }
+    }
+}
+
+fn parse_proto(s: &str) -> std::result::Result<Proto, String> {
+    match s {
+        "tcp" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        _ => Err("tcp or udp".into()),
     }
 }
 
@@ -145,11 +208,12 @@ impl Bound {
             spec,
             stop,
             thread: Some(thread),
+            process: None,
         }
     }
 }
 
-/// A stop signal every poll loop can wait on: a pipe written once.
+/// A stop signal every poll loop can wait on: a pipe closed once.
 #[derive(Clone)]
 pub struct Stop {
     inner: Arc<(OwnedFd, Mutex<Option<OwnedFd>>)>,
@@ -158,7 +222,9 @@ pub struct Stop {
 impl Stop {
     /// A new, unfired signal.
     pub fn new() -> io::Result<Stop> {
-        let (r, w) = nix::unistd::pipe()?;
+        // Close-on-exec: a child the daemon starts later (a shim, a runtime)
+        // must not hold the write end, or closing ours would never wake us.
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         Ok(Stop {
             inner: Arc::new((r, Mutex::new(Some(w)))),
         })
@@ -178,11 +244,12 @@ impl Stop {
     }
 }
 
-/// A proxy running in a thread.
+/// A proxy running in a thread of this process, or in a process of its own.
 pub struct ProxyHandle {
     spec: ProxySpec,
     stop: Stop,
     thread: Option<JoinHandle<Result<()>>>,
+    process: Option<ProxyProcess>,
 }
 
 impl ProxyHandle {
@@ -191,18 +258,207 @@ impl ProxyHandle {
         self.spec
     }
 
-    /// Stop and wait for every thread of the proxy; the port is free after.
+    /// The pid of its process, when it runs in one.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.pid)
+    }
+
+    /// Stop and wait for every thread (or the process) of the proxy; the
+    /// port is free after.
     pub fn stop(mut self) -> Result<()> {
         self.stop_inner()
     }
 
     fn stop_inner(&mut self) -> Result<()> {
         self.stop.fire();
+        if let Some(p) = self.process.take() {
+            p.stop();
+        }
         match self.thread.take() {
             Some(t) => t.join().unwrap_or(Ok(())),
             None => Ok(()),
         }
     }
+}
+
+impl From<ProxyProcess> for ProxyHandle {
+    fn from(p: ProxyProcess) -> ProxyHandle {
+        ProxyHandle {
+            spec: p.spec,
+            stop: Stop::new().expect("pipe(2) for the proxy's stop signal"),
+            thread: None,
+            process: Some(p),
+        }
+    }
+}
+
+/// A proxy in a process of its own (what dockerd's `docker-proxy` is).
+pub struct ProxyProcess {
+    spec: ProxySpec,
+    pid: u32,
+    /// Set when this process started it (and so must reap it).
+    child: Option<std::process::Child>,
+}
+
+impl ProxyProcess {
+    /// The spec's flags, as the proxy program takes them.
+    pub fn args(spec: &ProxySpec) -> Vec<String> {
+        vec![
+            "--proto".into(),
+            spec.proto.to_string(),
+            "--host-ip".into(),
+            spec.host_ip.to_string(),
+            "--host-port".into(),
+            spec.host_port.to_string(),
+            "--container-ip".into(),
+            spec.container_ip.to_string(),
+            "--container-port".into(),
+            spec.container_port.to_string(),
+        ]
+    }
+
+    /// Start `program` with the bound socket as its standard input, the
+    /// spec's flags and then `extra` on its command line.
+    pub fn spawn(
+        bound: Bound,
+        program: &std::path::Path,
+        extra: &[String],
+    ) -> Result<ProxyProcess> {
+        use std::os::unix::process::CommandExt;
+        let spec = bound.spec();
+        let fd: OwnedFd = match bound {
+            Bound::Tcp(l, _) => l.into(),
+            Bound::Udp(s, _) => s.into(),
+        };
+        let addr = SocketAddr::V4(SocketAddrV4::new(spec.host_ip, spec.host_port));
+        // Our copy of the socket closes when `cmd` drops: the port is then
+        // held by the proxy process alone.
+        let child = std::process::Command::new(program)
+            .args(Self::args(&spec))
+            .args(extra)
+            .stdin(std::process::Stdio::from(fd))
+            .stdout(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| Error::Proxy {
+                addr,
+                proto: spec.proto.as_str(),
+                source,
+            })?;
+        Ok(ProxyProcess {
+            spec,
+            pid: child.id(),
+            child: Some(child),
+        })
+    }
+
+    /// Take over the proxy process `pid` a previous run started, if it is
+    /// still there and its command line is this spec's (a pid may have been
+    /// reused by anything since).
+    pub fn adopt(pid: u32, spec: ProxySpec, proc_root: &std::path::Path) -> Option<ProxyProcess> {
+        let cmdline = std::fs::read(proc_root.join(pid.to_string()).join("cmdline")).ok()?;
+        let argv: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let want = Self::args(&spec);
+        let found = argv.windows(want.len()).any(|w| w == want.as_slice());
+        found.then_some(ProxyProcess {
+            spec,
+            pid,
+            child: None,
+        })
+    }
+
+    /// What it proxies.
+    pub fn spec(&self) -> ProxySpec {
+        self.spec
+    }
+
+    /// The proxy's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// SIGTERM, then wait until it is gone (SIGKILL after 5 s).
+    pub fn stop(mut self) {
+        use nix::sys::signal::{kill, Signal};
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let gone = match self.child.as_mut() {
+                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                // Not our child: it is gone when its pid is.
+                None => kill(pid, None).is_err(),
+            };
+            if gone {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = kill(pid, Signal::SIGKILL);
+                if let Some(c) = self.child.as_mut() {
+                    let _ = c.wait();
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The proxy program's side: take the bound socket its parent gave it as
+/// standard input and proxy `spec` until SIGINT or SIGTERM.
+pub fn run_inherited(spec: ProxySpec) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let addr = SocketAddr::V4(SocketAddrV4::new(spec.host_ip, spec.host_port));
+    let err = |source| Error::Proxy {
+        addr,
+        proto: spec.proto.as_str(),
+        source,
+    };
+    // A close-on-exec copy of fd 0 (F_DUPFD_CLOEXEC), then /dev/null on 0.
+    let fd = io::stdin().as_fd().try_clone_to_owned().map_err(err)?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| err(e.into()))?;
+    if nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+        != nix::sys::stat::SFlag::S_IFSOCK
+    {
+        return Err(err(io::Error::other(
+            "standard input is not a socket: this program is started by mini-dockerd",
+        )));
+    }
+    let null = std::fs::File::open("/dev/null").map_err(err)?;
+    nix::unistd::dup2(null.as_raw_fd(), 0).map_err(|e| err(e.into()))?;
+    let bound = match spec.proto {
+        Proto::Tcp => Bound::Tcp(TcpListener::from(fd), spec),
+        Proto::Udp => Bound::Udp(UdpSocket::from(fd), spec),
+    };
+    run_until_terminated(bound)
+}
+
+/// Run `bound` in this thread until SIGINT or SIGTERM.
+pub fn run_until_terminated(bound: Bound) -> Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let spec = bound.spec();
+    let addr = SocketAddr::V4(SocketAddrV4::new(spec.host_ip, spec.host_port));
+    let err = |source| Error::Proxy {
+        addr,
+        proto: spec.proto.as_str(),
+        source,
+    };
+    // Block the signals before any thread exists, so that only the waiter
+    // below receives them (threads inherit the mask).
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block().map_err(|e| err(e.into()))?;
+    let stop = Stop::new().map_err(err)?;
+    let waiter_stop = stop.clone();
+    std::thread::spawn(move || {
+        let _ = signals.wait();
+        waiter_stop.fire();
+    });
+    bound.run(&stop)
 }
 
 impl Drop for ProxyHandle {

@@ -24,6 +24,10 @@ pub enum ClientError {
         /// Its message.
         message: String,
     },
+    /// The daemon closed the connection before answering (it died
+    /// mid-request, or was stopped).
+    #[error("the daemon closed the connection: is it running? see its log")]
+    Closed,
     /// A broken connection or a bad answer.
     #[error("{0}")]
     Io(String),
@@ -237,7 +241,20 @@ struct Head {
 fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
     let io = |e: std::io::Error| ClientError::Io(e.to_string());
     let mut line = String::new();
-    r.read_line(&mut line).map_err(io)?;
+    // No status line at all: the daemon went away while we waited.
+    match r.read_line(&mut line) {
+        Ok(0) => return Err(ClientError::Closed),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            return Err(ClientError::Closed)
+        }
+        Err(e) => return Err(io(e)),
+        Ok(_) => {}
+    }
     let status: u16 = line
         .split_whitespace()
         .nth(1)
@@ -418,5 +435,28 @@ impl Client {
             return Err(ClientError::Api { status, message });
         }
         Ok(Hijacked { output, input })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_closed_before_the_status_line_says_so() {
+        let e = read_head(&mut std::io::Cursor::new(Vec::<u8>::new()))
+            .err()
+            .expect("an error");
+        assert_eq!(
+            e.to_string(),
+            "the daemon closed the connection: is it running? see its log"
+        );
+        let e = read_head(&mut std::io::Cursor::new(b"garbage\r\n".to_vec()))
+            .err()
+            .expect("an error");
+        assert_eq!(
+            e.to_string(),
+            "bad answer from the daemon: \"garbage\\r\\n\""
+        );
     }
 }

@@ -378,7 +378,9 @@ fn append<W: Write>(
             b.append_data(&mut h, &entry, std::io::empty())?;
             let mut names = Vec::new();
             {
-                let dup = nix::unistd::dup(sub.as_raw_fd()).map_err(io)?;
+                let dup =
+                    nix::fcntl::fcntl(sub.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
+                        .map_err(io)?;
                 let mut d = nix::dir::Dir::from_fd(dup).map_err(io)?;
                 for e in d.iter() {
                     let e = e.map_err(io)?;

@@ -451,15 +451,6 @@ impl Engine {
         self.remove_crashed_builds();
     }
 
-    /// Records the port table of a running container (after a restart).
-    fn set_net_table(&self, id: &str, table: String) {
-        self.update(id, |c| {
-            if let Some(n) = c.net.as_mut() {
-                n.table = table;
-            }
-        });
-    }
-
     /// Deletes netns files under the data root that no container holds.
     fn remove_stray_netns(&self) {
         let held: Vec<String> = self
@@ -1225,7 +1216,10 @@ impl Engine {
         }
         let dir = self.dir(&c.id);
         unmount(&dir.join("rootfs"));
-        if let Some(a) = self.lock().get(&c.id).and_then(|c| c.net.clone()) {
+        // Not `if let Some(a) = self.lock()...`: its guard would live through
+        // the detach, which waits for the proxies.
+        let net = self.lock().get(&c.id).and_then(|c| c.net.clone());
+        if let Some(a) = net {
             self.detach_network(&a);
         }
         self.disconnect_user_networks(&c.id);

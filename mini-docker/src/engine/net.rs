@@ -6,19 +6,23 @@
 //!
 //! 1. the bridge (`--bridge-name`, default `md-br0`) with the gateway
 //!    address and its nftables table `mini_docker_<bridge>` (masquerade),
-//!    made once and found again after a restart;
+//!    made once and found again after a restart; a bridge that is already
+//!    there (left by a daemon on another data root) keeps its subnet, read
+//!    back with netlink, and a `--bridge-subnet` that disagrees is refused;
 //! 2. a namespace file `<data-root>/netns/<short id>` (`ip netns add`);
 //! 3. a veth pair `md-<short id>` into the bridge, the other end `eth0` in
 //!    the namespace with an address from the IPAM
 //!    (`<data-root>/networks/bridge-ipam.json`) and a default route;
 //! 4. the `-p`/`-P` mappings: a table `chapter05_<hex>` of DNAT rules and a
-//!    userland proxy per mapping, running in the daemon;
+//!    userland proxy process per mapping (`mini-docker-proxy`, next to the
+//!    daemon, as dockerd runs `docker-proxy`), whose pid is recorded;
 //! 5. the namespace's `net.*` sysctls of the spec, written by the daemon
 //!    (the runtime only joins the namespace: `linux.namespaces[].path`).
 //!
-//! The container's exit or `rm` undoes all of it; a daemon restart
-//! re-publishes the ports of running containers (their proxies lived in the
-//! old daemon) and removes namespace files no container holds.
+//! The container's exit or `rm` undoes all of it. The proxies outlive a
+//! daemon that dies, so `127.0.0.1:PORT` keeps serving; the next daemon
+//! adopts them by their recorded pids (after checking their command lines),
+//! writes the DNAT table again, and removes namespace files no container holds.
 
 use super::{ApiError, Engine, Result};
 use network::ipam::Ipam;
@@ -53,6 +57,9 @@ pub struct Port {
     pub port: u16,
     /// tcp or udp.
     pub proto: String,
+    /// The pid of its userland proxy process (0: none, or a thread).
+    #[serde(default)]
+    pub proxy_pid: u32,
 }
 
 /// What a container got from its network.
@@ -230,17 +237,47 @@ impl Engine {
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .and_then(|v| v["subnet"].as_str().and_then(|s| s.parse().ok()));
         let mut nl = ::network::netlink::Netlink::open().map_err(|e| net_err("netlink", e))?;
-        let exists = nl
-            .link_index(name)
-            .map_err(|e| net_err("netlink", e))?
-            .is_some();
+        let index = nl.link_index(name).map_err(|e| net_err("netlink", e))?;
+        let exists = index.is_some();
+        // A bridge that is already there (a previous daemon's, on another
+        // data root, or another daemon's) keeps its address: the containers
+        // must get addresses it routes. Docker adopts docker0's the same way.
+        let existing: Option<(Ipv4Addr, Subnet)> = match index {
+            Some(i) => nl
+                .addresses()
+                .map_err(|e| net_err("netlink", e))?
+                .into_iter()
+                .find(|a| a.index == i)
+                .and_then(|a| Some((a.ip, Subnet::new(a.ip, a.prefix).ok()?))),
+            None => None,
+        };
         drop(nl);
-        let subnet: Subnet = match (&self.opts.net.subnet, saved_subnet) {
-            (Some(s), _) => s
-                .parse()
-                .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
-            (None, Some(s)) => s,
-            (None, None) => ::network::network::choose_default_subnet(&[])
+        let asked: Option<Subnet> = match &self.opts.net.subnet {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
+            ),
+            None => None,
+        };
+        let subnet: Subnet = match (existing, asked, saved_subnet) {
+            (Some((ip, have)), _, _) if ip != have.gateway() => {
+                return Err(ApiError::bad(format!(
+                    "the bridge {name} already exists with the address {ip}/{}, not its subnet's first address {}: \
+                     choose another --bridge-name, or delete it (ip link delete {name})",
+                    have.prefix(),
+                    have.gateway()
+                )))
+            }
+            (Some((_, have)), Some(want), _) if have != want => {
+                return Err(ApiError::bad(format!(
+                    "the bridge {name} already exists on {have}, not on --bridge-subnet {want}: \
+                     use --bridge-subnet {have}, choose another --bridge-name, or delete it (ip link delete {name})"
+                )))
+            }
+            (Some((_, have)), _, _) => have,
+            (None, Some(want), _) => want,
+            (None, None, Some(s)) => s,
+            (None, None, None) => ::network::network::choose_default_subnet(&[])
                 .map_err(|e| net_err("choose a subnet", e))?,
         };
         let spec = NetworkSpec {
@@ -308,7 +345,11 @@ impl Engine {
         let mappings = port_mappings(&c.config, &c.host_config)?;
         let ns_path = self.netns_path(&c.id);
         let id = c.id.clone();
-        self.with_bridge(move |br| {
+        let runner = self.proxy_runner(&id);
+        // Under the bridge lock: the namespace, an address, the veth pair
+        // (netlink only). The ports come after, outside it: publishing runs
+        // `nft` and starts processes, and no lock is held across a wait.
+        let wired = self.with_bridge(|br| {
             let _ = ::network::netns::delete(&ns_path);
             let dir = ns_path.parent().expect("under the data root");
             let file = ns_path.file_name().expect("a file name").to_string_lossy();
@@ -320,88 +361,77 @@ impl Engine {
                 .map_err(|e| net_err("allocate an address", e))?;
             let ep = endpoint(&br.spec, &id, ns.path(), ip);
             let mut applier = Applier::new();
-            let undo = |br: &Bridge, applier: &mut Applier| {
+            if let Err(e) = applier.apply(&plan_connect(&br.spec, &ep)) {
                 let _ = applier.teardown(&plan_disconnect(&ep), &mut |_, _| Ok(()));
                 let _ = br.ipam.release(ip);
-            };
-            if let Err(e) = applier.apply(&plan_connect(&br.spec, &ep)) {
-                undo(br, &mut applier);
                 return Err(net_err("connect to the bridge", e));
             }
-            let pm = if mappings.is_empty() {
-                None
-            } else {
-                match PortMap::publish(ip, &mappings, &mut applier) {
-                    Ok(pm) => Some(pm),
-                    Err(e) => {
-                        undo(br, &mut applier);
-                        return Err(ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: {e}",
-                            &id[..12]
-                        )));
-                    }
-                }
-            };
-            let ports = pm
-                .as_ref()
-                .map(|pm| {
-                    pm.mappings()
-                        .iter()
-                        .map(|m| Port {
-                            host_ip: m.host_ip.to_string(),
-                            host_port: m.host_port,
-                            port: m.container_port,
-                            proto: m.proto.as_str().to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let table = pm
-                .as_ref()
-                .map(|p| p.table().to_string())
-                .unwrap_or_default();
-            if let Some(pm) = pm {
-                br.ports.insert(id[..12].to_string(), pm);
+            Ok((
+                Attachment {
+                    network_id: br.spec.id.clone(),
+                    endpoint_id: network_id(&ep.host_veth),
+                    ip: ip.to_string(),
+                    prefix: br.spec.subnet.prefix(),
+                    gateway: br.spec.gateway().to_string(),
+                    mac: String::new(),
+                    netns: ns.into_path().display().to_string(),
+                    ports: Vec::new(),
+                    host_veth: ep.host_veth.clone(),
+                    table: String::new(),
+                },
+                ep,
+                ip,
+            ))
+        })?;
+        let Some((mut a, ep, ip)) = wired else {
+            return Ok(None);
+        };
+        if mappings.is_empty() {
+            return Ok(Some(a));
+        }
+        match PortMap::publish_with(ip, &mappings, &mut Applier::new(), &runner, &[]) {
+            Ok(pm) => {
+                a.ports = ports_of(&pm);
+                a.table = pm.table().to_string();
+                let _ = self.with_bridge(|br| {
+                    br.ports.insert(id[..12].to_string(), pm);
+                    Ok(())
+                });
+                Ok(Some(a))
             }
-            Ok(Attachment {
-                network_id: br.spec.id.clone(),
-                endpoint_id: network_id(&ep.host_veth),
-                ip: ip.to_string(),
-                prefix: br.spec.subnet.prefix(),
-                gateway: br.spec.gateway().to_string(),
-                mac: String::new(),
-                netns: ns.into_path().display().to_string(),
-                ports,
-                host_veth: ep.host_veth.clone(),
-                table,
-            })
-        })
+            Err(e) => {
+                let _ = Applier::new().teardown(&plan_disconnect(&ep), &mut |_, _| Ok(()));
+                let _ = ::network::netns::delete(&ep.netns);
+                let _ = self.with_bridge(|br| br.ipam.release(ip).map_err(|e| net_err("IPAM", e)));
+                Err(ApiError::internal(format!(
+                    "driver failed programming external connectivity on endpoint {}: {e}",
+                    &id[..12]
+                )))
+            }
+        }
     }
 
     /// Undoes [`Engine::attach_network`]: stops the proxies, deletes the
     /// port table, the veth and the netns file, and releases the address.
     pub fn detach_network(&self, a: &Attachment) {
         let key = Self::port_key(a);
+        // Under the bridge lock only take the port map out and release the
+        // address: stopping the proxies waits for their threads, and no
+        // lock is held across a wait (every other run/stop needs this one).
         let r = self.with_bridge(|br| {
-            let mut applier = Applier::new();
-            match key.as_ref().and_then(|k| br.ports.remove(k)) {
-                Some(pm) => {
-                    if let Err(e) = pm.unpublish(&mut applier) {
-                        tracing::warn!("unpublish: {e}");
-                    }
-                }
-                None if !a.table.is_empty() => {
-                    let _ = ::network::nft::delete_table(&a.table);
-                }
-                None => {}
-            }
             if let Ok(ip) = a.ip.parse() {
                 let _ = br.ipam.release(ip);
             }
-            Ok(())
+            Ok(key.as_ref().and_then(|k| br.ports.remove(k)))
         });
-        if let Err(e) = r {
-            tracing::warn!("detach: {}", e.message);
+        match r {
+            Ok(Some(Some(pm))) => {
+                if let Err(e) = pm.unpublish(&mut Applier::new()) {
+                    tracing::warn!("unpublish: {e}");
+                }
+            }
+            Ok(_) => self.stop_recorded_proxies(a),
+            Err(e) => tracing::warn!("detach: {}", e.message),
         }
         if !a.host_veth.is_empty() {
             let _ = Applier::new().teardown(
@@ -416,6 +446,68 @@ impl Engine {
                 tracing::warn!("delete {}: {e}", a.netns);
             }
         }
+    }
+
+    /// How this daemon runs a container's proxies: `mini-docker-proxy`
+    /// next to the shim (so next to the daemon), one process per port; in
+    /// threads of the daemon when that program is missing (then the ports
+    /// die with the daemon, as the log says).
+    pub fn proxy_runner(&self, id: &str) -> network::network::ProxyRunner {
+        let program = self.opts.shim.with_file_name("mini-docker-proxy");
+        if !program.exists() {
+            tracing::warn!(
+                "{} is missing: published ports run in the daemon and die with it",
+                program.display()
+            );
+            return network::network::ProxyRunner::Threads;
+        }
+        network::network::ProxyRunner::Process {
+            program,
+            extra: vec![
+                "--container".into(),
+                id.to_string(),
+                "--data-root".into(),
+                self.opts.root.display().to_string(),
+            ],
+        }
+    }
+
+    /// Stops the proxy processes an attachment records (a previous
+    /// daemon's: this one holds no port map for it) and deletes its table.
+    pub fn stop_recorded_proxies(&self, a: &Attachment) {
+        if !a.table.is_empty() {
+            let _ = ::network::nft::delete_table(&a.table);
+        }
+        let Ok(ip) = a.ip.parse::<Ipv4Addr>() else {
+            return;
+        };
+        for (p, m) in a.ports.iter().zip(mappings_of(a)) {
+            if p.proxy_pid == 0 {
+                continue;
+            }
+            let spec = ::network::proxy::ProxySpec {
+                proto: m.proto,
+                host_ip: m.host_ip,
+                host_port: m.host_port,
+                container_ip: ip,
+                container_port: m.container_port,
+            };
+            if let Some(proc) =
+                ::network::proxy::ProxyProcess::adopt(p.proxy_pid, spec, Path::new("/proc"))
+            {
+                proc.stop();
+            }
+        }
+    }
+
+    /// Records a container's re-published ports (their table and proxies).
+    pub fn set_net_ports(&self, id: &str, table: String, ports: Vec<Port>) {
+        self.update(id, |c| {
+            if let Some(n) = c.net.as_mut() {
+                n.table = table;
+                n.ports = ports;
+            }
+        });
     }
 
     /// The key of a container's port map: the netns file's name (its short id).
@@ -445,33 +537,20 @@ impl Engine {
             let Ok(ip) = a.ip.parse::<Ipv4Addr>() else {
                 continue;
             };
-            let maps: Vec<PortMapping> = a
-                .ports
-                .iter()
-                .map(|p| PortMapping {
-                    proto: if p.proto == "udp" {
-                        Proto::Udp
-                    } else {
-                        Proto::Tcp
-                    },
-                    host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
-                    host_port: p.host_port,
-                    container_port: p.port,
-                })
-                .collect();
-            let id = c.id.clone();
-            let r = self.with_bridge(|br| {
-                let pm = PortMap::publish(ip, &maps, &mut Applier::new())
-                    .map_err(|e| net_err("re-publish ports", e))?;
-                let table = pm.table().to_string();
-                br.ports.insert(id[..12].to_string(), pm);
-                Ok(table)
+            if self.opts.net.bridge.is_none() {
+                continue;
+            }
+            // Outside the bridge lock (nft runs, processes may start).
+            let r = adopt_ports(ip, a, &self.proxy_runner(&c.id)).and_then(|pm| {
+                let got = (pm.table().to_string(), ports_of(&pm));
+                self.with_bridge(|br| {
+                    br.ports.insert(c.id[..12].to_string(), pm);
+                    Ok(())
+                })?;
+                Ok(got)
             });
             match r {
-                Ok(Some(table)) => {
-                    self.set_net_table(&c.id, table);
-                }
-                Ok(None) => {}
+                Ok((table, ports)) => self.set_net_ports(&c.id, table, ports),
                 Err(e) => tracing::warn!(id = %c.id, "{}", e.message),
             }
         }
@@ -484,6 +563,50 @@ fn endpoint(net: &NetworkSpec, id: &str, netns: &Path, ip: Ipv4Addr) -> Endpoint
         peer_veth: format!("mdp{}", &id[..12]),
         ..EndpointSpec::new(net, &id[..12], netns, ip)
     }
+}
+
+/// The published ports of a port map, each with its proxy's pid.
+pub fn ports_of(pm: &PortMap) -> Vec<Port> {
+    pm.mappings()
+        .iter()
+        .zip(pm.proxy_pids())
+        .map(|(m, pid)| Port {
+            host_ip: m.host_ip.to_string(),
+            host_port: m.host_port,
+            port: m.container_port,
+            proto: m.proto.as_str().to_string(),
+            proxy_pid: pid,
+        })
+        .collect()
+}
+
+/// The mappings an attachment records.
+pub fn mappings_of(a: &Attachment) -> Vec<PortMapping> {
+    a.ports
+        .iter()
+        .map(|p| PortMapping {
+            proto: if p.proto == "udp" {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            },
+            host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            host_port: p.host_port,
+            container_port: p.port,
+        })
+        .collect()
+}
+
+/// After a restart: the DNAT table again, and the recorded proxy
+/// processes adopted (a new one for each that is gone).
+pub fn adopt_ports(
+    ip: Ipv4Addr,
+    a: &Attachment,
+    runner: &network::network::ProxyRunner,
+) -> Result<PortMap> {
+    let pids: Vec<u32> = a.ports.iter().map(|p| p.proxy_pid).collect();
+    PortMap::publish_with(ip, &mappings_of(a), &mut Applier::new(), runner, &pids)
+        .map_err(|e| net_err("re-publish ports", e))
 }
 
 /// Removes the `net.*` sysctls from a spec and returns them.

@@ -952,7 +952,14 @@ impl Engine {
         let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
             return Ok(Some(a));
         };
-        let pm = match network::PortMap::publish(ip, &mappings, &mut Applier::new()) {
+        let runner = self.proxy_runner(&c.id);
+        let pm = match network::PortMap::publish_with(
+            ip,
+            &mappings,
+            &mut Applier::new(),
+            &runner,
+            &[],
+        ) {
             Ok(pm) => pm,
             Err(e) => {
                 return Err((
@@ -964,16 +971,7 @@ impl Engine {
                 ))
             }
         };
-        a.ports = pm
-            .mappings()
-            .iter()
-            .map(|m| super::net::Port {
-                host_ip: m.host_ip.to_string(),
-                host_port: m.host_port,
-                port: m.container_port,
-                proto: m.proto.as_str().to_string(),
-            })
-            .collect();
+        a.ports = super::net::ports_of(&pm);
         a.table = pm.table().to_string();
         self.networks
             .ports
@@ -1001,35 +999,17 @@ impl Engine {
             let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
                 continue;
             };
-            let maps: Vec<network::PortMapping> = a
-                .ports
-                .iter()
-                .map(|p| network::PortMapping {
-                    proto: if p.proto == "udp" {
-                        network::nft::Proto::Udp
-                    } else {
-                        network::nft::Proto::Tcp
-                    },
-                    host_ip: p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
-                    host_port: p.host_port,
-                    container_port: p.port,
-                })
-                .collect();
-            match network::PortMap::publish(ip, &maps, &mut Applier::new()) {
+            match super::net::adopt_ports(ip, &a, &self.proxy_runner(&c.id)) {
                 Ok(pm) => {
-                    let table = pm.table().to_string();
+                    let (table, ports) = (pm.table().to_string(), super::net::ports_of(&pm));
                     self.networks
                         .ports
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(c.id[..12].to_string(), pm);
-                    self.update(&c.id, |c| {
-                        if let Some(n) = c.net.as_mut() {
-                            n.table = table;
-                        }
-                    });
+                    self.set_net_ports(&c.id, table, ports);
                 }
-                Err(e) => tracing::warn!(id = %c.id, "re-publish ports: {e}"),
+                Err(e) => tracing::warn!(id = %c.id, "{}", e.message),
             }
         }
     }

@@ -249,7 +249,8 @@ fn spawn_init(
     cmd.arg0("mini-runc:init").env(INIT_ENV, target.to_string());
     if let Some([i, o, e]) = stdio {
         let dup = |fd| {
-            nix::unistd::dup(fd)
+            // Close-on-exec here; Command dup2()s it onto 0-2 of the child only.
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
                 .map(|d| std::process::Stdio::from(sys::own_fd(d)))
                 .map_err(|e| RuntimeError(format!("dup the process's stdio: {e}")))
         };

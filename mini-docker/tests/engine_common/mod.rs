@@ -83,6 +83,12 @@ impl Daemon {
         panic!("no free /24 left in 10.203.0.0/16");
     }
 
+    /// A daemon on the bridge `name`, with `--bridge-subnet subnet` unless
+    /// `subnet` is empty; the bridge and its table are deleted on drop.
+    pub fn start_on_bridge(name: &str, subnet: &str) -> Daemon {
+        Self::start_with(Some((name.to_string(), subnet.to_string())))
+    }
+
     /// A daemon (without a bridge) reading this daemon.json.
     pub fn start_with_config(json: &str) -> Daemon {
         require_root();
@@ -144,6 +150,8 @@ impl Daemon {
             .arg("--data-root")
             .arg(self.data_root())
             .args(match &self.bridge {
+                // An empty subnet: the daemon picks (or adopts the bridge's).
+                Some((name, subnet)) if subnet.is_empty() => vec!["--bridge-name", name],
                 Some((name, subnet)) => vec!["--bridge-name", name, "--bridge-subnet", subnet],
                 None => vec!["--bridge-name", "none"],
             })
@@ -291,7 +299,13 @@ impl Daemon {
     }
 }
 
-fn run_with_host(bin: &str, pre: &[(&str, &str)], args: &[&str], env: &[(&str, &str)]) -> Output {
+/// Runs `bin pre… args…` with `env`; output through files (a container may hold pipes).
+pub fn run_with_host(
+    bin: &str,
+    pre: &[(&str, &str)],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
     let mut cmd = Command::new(bin);
@@ -553,4 +567,56 @@ pub fn blobs_verify(d: &Daemon) -> usize {
         n += 1;
     }
     n
+}
+
+/// `GET /` through 127.0.0.1:`port` until the test image's page comes
+/// (retried for about 5 s while httpd starts), or why it did not.
+pub fn fetch_page(port: u16) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut last = String::new();
+    for _ in 0..100 {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+                let mut body = String::new();
+                let _ = s.read_to_string(&mut body);
+                if body.contains("hello from mini-docker") {
+                    return Ok(body);
+                }
+                last = body;
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(format!("no page from 127.0.0.1:{port}: {last}"))
+}
+
+/// The host port that container `name`'s port 80 is published on.
+pub fn host_port_80(d: &Daemon, name: &str) -> u16 {
+    d.ok(&["port", name, "80"])
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap()
+}
+
+/// The port proxy processes of a daemon (`mini-docker-proxy … --data-root R`).
+pub fn proxy_processes(d: &Daemon) -> Vec<i32> {
+    let root = d.data_root().display().to_string();
+    processes_with(&root)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("mini-docker-proxy"))
+                .unwrap_or(false)
+        })
+        .collect()
 }
