@@ -133,6 +133,19 @@ impl Controller {
         }
     }
 
+    /// The controllers a group joins only when a limit needs them
+    /// ([`crate::Resources::extra_controllers`]).
+    pub fn on_demand() -> Vec<Controller> {
+        vec![
+            Controller::Blkio,
+            Controller::Io,
+            Controller::Hugetlb,
+            Controller::Other("net_cls".into()),
+            Controller::Other("net_prio".into()),
+            Controller::Other("rdma".into()),
+        ]
+    }
+
     /// The controllers this library creates groups for and manages.
     pub fn managed() -> [Controller; 6] {
         [

@@ -316,7 +316,8 @@ fn layout() -> Result<cgroups::Layout> {
         .map_err(RuntimeError)
 }
 
-/// Converts the spec's resources for chapter 02.
+/// Converts the spec's resources for chapter 02. A value that means "no
+/// limit" (`-1`, `0` shares) is left out: a new cgroup starts unlimited.
 pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
     let mut out = cgroups::Resources {
         memory_max: r.memory_limit.filter(|m| *m > 0).map(|m| m as u64),
@@ -324,24 +325,94 @@ pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
         pids_max: r.pids_limit.filter(|p| *p > 0).map(|p| p as u64),
         cpuset_cpus: r.cpuset_cpus.clone().filter(|s| !s.is_empty()),
         cpuset_mems: r.cpuset_mems.clone().filter(|s| !s.is_empty()),
+        memory_reservation: r.memory_reservation.filter(|m| *m > 0).map(|m| m as u64),
+        memory_swappiness: r.memory_swappiness,
+        oom_kill_disable: r.oom_kill_disable,
+        kernel_memory: r.kernel_memory,
+        kernel_tcp: r.kernel_tcp,
+        cpu_rt_runtime: r.cpu_rt_runtime,
+        cpu_rt_period: r.cpu_rt_period,
+        cpu_idle: r.cpu_idle,
+        blkio_weight: r.blkio_weight,
+        blkio_leaf_weight: r.blkio_leaf_weight,
+        blkio_weight_devices: r
+            .blkio_weight_devices
+            .iter()
+            .map(
+                |(major, minor, weight, leaf_weight)| cgroups::DeviceWeight {
+                    major: *major,
+                    minor: *minor,
+                    weight: *weight,
+                    leaf_weight: *leaf_weight,
+                },
+            )
+            .collect(),
+        blkio_throttle: r
+            .blkio_throttle
+            .iter()
+            .map(|(kind, major, minor, rate)| cgroups::Throttle {
+                kind: match kind.as_str() {
+                    "read_bps" => cgroups::ThrottleKind::ReadBps,
+                    "write_bps" => cgroups::ThrottleKind::WriteBps,
+                    "read_iops" => cgroups::ThrottleKind::ReadIops,
+                    _ => cgroups::ThrottleKind::WriteIops,
+                },
+                major: *major,
+                minor: *minor,
+                rate: *rate,
+            })
+            .collect(),
+        hugepage_limits: r.hugepage_limits.clone(),
+        net_class_id: r.net_class_id,
+        net_priorities: r.net_priorities.clone(),
+        rdma: r.rdma.clone(),
+        unified: r.unified.clone(),
         ..Default::default()
     };
-    if let (Some(q), Some(p)) = (r.cpu_quota, r.cpu_period) {
-        if q > 0 && p > 0 {
+    match (r.cpu_quota, r.cpu_period) {
+        (Some(q), p) if q > 0 => {
             out.cpus = Some(cgroups::Cpus {
                 quota_us: q as u64,
-                period_us: p,
+                period_us: p
+                    .filter(|p| *p > 0)
+                    .unwrap_or(cgroups::Cpus::DEFAULT_PERIOD_US),
             });
         }
+        _ => {}
     }
-    if let (Some(s), Some(_)) = (r.memory_swap, out.memory_max) {
-        if s > 0 {
-            out.memory_swap = Some(cgroups::Swap::Total(s as u64));
-        } else if s == -1 {
-            out.memory_swap = Some(cgroups::Swap::Unlimited);
-        }
+    // Without a memory limit, chapter 02 refuses a swap limit (it is memory
+    // plus swap), rather than it being dropped here.
+    match r.memory_swap {
+        Some(s) if s > 0 => out.memory_swap = Some(cgroups::Swap::Total(s as u64)),
+        Some(-1) if out.memory_max.is_some() => out.memory_swap = Some(cgroups::Swap::Unlimited),
+        _ => {}
     }
     out
+}
+
+/// Linux 5.16 and later keep `memory.kmem.limit_in_bytes` but ignore what is
+/// written to it; reading it back tells whether `memory.kernel` took effect.
+fn check_kernel_memory(cg: &cgroups::Cgroup, limits: &cgroups::Resources) -> Result<()> {
+    let (Some(wanted), Some(dir)) = (
+        limits.kernel_memory.filter(|k| *k > 0),
+        cg.dir_for(&cgroups::Controller::Memory),
+    ) else {
+        return Ok(());
+    };
+    let file = dir.path.join("memory.kmem.limit_in_bytes");
+    let got: i64 = fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(-1);
+    // The kernel rounds a limit down to whole pages.
+    if got > wanted || got < wanted - 4096 {
+        return err(format!(
+            "linux.resources.memory.kernel: {} reads {got} after writing {wanted}: this \
+             kernel ignores kernel memory limits (removed in Linux 5.16); remove the setting",
+            file.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Where each v1 hierarchy's directory of process `pid` is on the host, named
@@ -465,15 +536,16 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     t.mark("state directory and exec fifo");
     let layout = layout()?;
     let cg_path = cgroup_path(&cfg);
-    let cgroup = cgroups::Cgroup::create_at(&layout, &cg_path)
+    let limits = cfg.resources.as_ref().map(resources).unwrap_or_default();
+    let cgroup = cgroups::Cgroup::create_at_with(&layout, &cg_path, &limits.extra_controllers())
         .map_err(|e| RuntimeError(format!("create cgroup {}: {e}", cg_path.display())))?;
-    if let Some(r) = &cfg.resources {
-        cgroup
-            .set(&resources(r))
-            .map_err(|e| RuntimeError(format!("set cgroup limits: {e}")))?;
-    }
     undo.cgroup = Some(cgroup);
     undo.prune = Some((layout.clone(), cg_path.clone()));
+    if let Some(cg) = &undo.cgroup {
+        cg.set(&limits)
+            .map_err(|e| RuntimeError(format!("linux.resources: {e}")))?;
+        check_kernel_memory(cg, &limits)?;
+    }
     t.mark("create the cgroups and set limits");
 
     let opts = CreateOptions {
@@ -561,12 +633,16 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
                 t.mark("init: join and unshare namespaces, fork");
             }
             Some(FromInit::RunHooks(HookStage::CreateRuntime)) => {
+                // The hooks see the container as the spec's state describes
+                // it once create returns: `created`, with the init's pid.
                 state.pid = pid1;
+                state.status = Status::Created;
                 let json = state.to_oci_json().to_string();
+                state.status = Status::Creating;
                 super::init::run_hooks(&cfg.hooks.prestart, &json)?;
                 super::init::run_hooks(&cfg.hooks.create_runtime, &json)?;
                 channel
-                    .send(&ToInit::HooksDone)
+                    .send(&ToInit::HooksDone(json))
                     .map_err(|e| RuntimeError(e.to_string()))?;
             }
             Some(FromInit::Ready) => {
@@ -644,6 +720,9 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     )
     .map_err(|e| RuntimeError(format!("open {}: {e}", fifo.display())))?;
     let f = sys::own_fd(f);
+    // What the init runs as now: the runtime's binary. Once it differs, the
+    // user's program was executed (for the poststart hooks below).
+    let init_exe = fs::read_link(format!("/proc/{}/exe", s.pid)).ok();
     let started = Instant::now();
     let mut buf = [0u8; 1];
     loop {
@@ -666,7 +745,22 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     // Nothing to write: "running" is what `State::refresh` reads off a live
     // init whose exec fifo is gone, so the file written at create stays true.
     s.status = Status::Running;
-    super::init::run_hooks(&s.poststart, &s.to_oci_json().to_string())?;
+    if !s.poststart.is_empty() {
+        // The spec: poststart hooks run after the user's process was started,
+        // i.e. after the init's execve (the startContainer hooks come first).
+        let released = Instant::now();
+        loop {
+            let exe = fs::read_link(format!("/proc/{}/exe", s.pid)).ok();
+            if exe.is_none() || exe != init_exe {
+                break;
+            }
+            if released.elapsed() > Duration::from_secs(60) {
+                return err("the container's process did not execute its program within 60 s");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        super::init::run_hooks_warning("poststart", &s.poststart, &s.to_oci_json().to_string());
+    }
     Ok(s)
 }
 
@@ -766,10 +860,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let mut stopped = s.clone();
     stopped.status = Status::Stopped;
-    let hooks = super::init::run_hooks(&s.poststop, &stopped.to_oci_json().to_string());
+    super::init::run_hooks_warning("poststop", &s.poststop, &stopped.to_oci_json().to_string());
     fs::remove_dir_all(State::dir(root, id))
-        .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))?;
-    hooks.map_err(RuntimeError)
+        .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))
 }
 
 /// `pause` / `resume` through the freezer.

@@ -112,6 +112,66 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
     })
 }
 
+/// The propagation to give `/` *before* `pivot_root`, for a requested
+/// `rootfsPropagation` (`None`: runc's default, `rslave`). The kernel refuses
+/// `pivot_root` when the current root or the new root's parent mount is
+/// shared, and a shared root would carry the container's mounts back to the
+/// host; an unbindable one cannot be bound (the rootfs, the read-only paths).
+/// So the shared and unbindable modes start from `rslave`, and the requested
+/// mode is applied to the new root once the root filesystem is complete.
+pub fn propagation_before_pivot(requested: Option<&str>) -> &str {
+    match requested {
+        None | Some("shared" | "rshared" | "unbindable" | "runbindable") => "rslave",
+        Some(other) => other,
+    }
+}
+
+/// The mount point of the mount that holds `path`, from the text of
+/// `/proc/self/mountinfo`: the longest mount point that is `path` or one of
+/// its ancestors (the last one listed wins, as the kernel stacks them).
+pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
+    let mut best: Option<PathBuf> = None;
+    for line in mountinfo.lines() {
+        let Some(field) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let point = PathBuf::from(unescape_octal(field));
+        if path.starts_with(&point)
+            && best
+                .as_ref()
+                .map_or(true, |b| point.as_os_str().len() >= b.as_os_str().len())
+        {
+            best = Some(point);
+        }
+    }
+    best
+}
+
+/// mountinfo writes a space, tab, newline and backslash in a path as `\040` etc.
+fn unescape_octal(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).and_then(|d| {
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 8).ok())
+        });
+        match (b[i], octal) {
+            (b'\\', Some(c)) => {
+                out.push(c);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Opens `root` as a directory to resolve paths in.
 pub fn open_root(root: &Path) -> nix::Result<OwnedFd> {
     let fd = nix::fcntl::open(
@@ -271,6 +331,27 @@ pub fn show(s: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mount_holding_a_path_is_the_longest_prefix() {
+        let info = "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n\
+                    30 22 0:40 / /var/lib rw shared:9 - ext4 /dev/sdb rw\n\
+                    31 30 0:41 / /var/lib/my\\040dir rw - tmpfs tmpfs rw\n";
+        let at = |p: &str| mount_point_of(info, Path::new(p)).unwrap();
+        assert_eq!(at("/var/lib/x/rootfs"), Path::new("/var/lib"));
+        assert_eq!(at("/var/library"), Path::new("/"));
+        assert_eq!(at("/var/lib/my dir/rootfs"), Path::new("/var/lib/my dir"));
+        assert_eq!(at("/var/lib"), Path::new("/var/lib"));
+    }
+
+    #[test]
+    fn shared_and_unbindable_roots_wait_for_pivot_root() {
+        for mode in ["shared", "rshared", "unbindable", "runbindable"] {
+            assert_eq!(propagation_before_pivot(Some(mode)), "rslave", "{mode}");
+        }
+        assert_eq!(propagation_before_pivot(None), "rslave");
+        assert_eq!(propagation_before_pivot(Some("private")), "private");
+    }
 
     fn opts(v: &[&str]) -> MountOptions {
         parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()

@@ -283,11 +283,12 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
         pid1: new(Namespace::Pid),
     }));
     steps.push(RtStep::Setsid);
-    let propagation = cfg
-        .rootfs_propagation
-        .clone()
-        .unwrap_or_else(|| "rslave".into());
-    steps.push(RtStep::RootPropagation { mode: propagation });
+    // `/` must not be shared while the rootfs is prepared and pivoted into;
+    // the requested propagation is given to the finished root at the end.
+    let before = super::mounts::propagation_before_pivot(cfg.rootfs_propagation.as_deref());
+    steps.push(RtStep::RootPropagation {
+        mode: before.to_string(),
+    });
     steps.push(RtStep::BindRootfs {
         rootfs: cfg.rootfs.clone(),
     });
@@ -301,7 +302,18 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
         steps.push(RtStep::Device(d));
     }
     steps.push(RtStep::DevSymlinks);
-    if !cfg.hooks.prestart.is_empty() || !cfg.hooks.create_runtime.is_empty() {
+    // The runtime's hooks (prestart, createRuntime); the runtime also
+    // answers with the state JSON that the hooks run inside are given.
+    let h = &cfg.hooks;
+    if [
+        &h.prestart,
+        &h.create_runtime,
+        &h.create_container,
+        &h.start_container,
+    ]
+    .iter()
+    .any(|v| !v.is_empty())
+    {
         steps.push(RtStep::Hooks(HookStage::CreateRuntime));
     }
     if !cfg.hooks.create_container.is_empty() {
@@ -332,6 +344,9 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
     }
     if cfg.root_readonly {
         steps.push(RtStep::ReadonlyRoot);
+    }
+    if let Some(mode) = &cfg.rootfs_propagation {
+        steps.push(RtStep::RootPropagation { mode: mode.clone() });
     }
     steps.extend(process_steps(
         &cfg.process,
