@@ -158,6 +158,8 @@ fn readonly_bind_of_self(root: &Path) -> std::io::Result<PathBuf> {
     // The binary's path, read before the unshare: a bind mount's source must
     // be a path in our (new) namespace, not the magic /proc/self/exe link.
     let exe = fs::read_link("/proc/self/exe")?;
+    // The hooks that run "in the runtime namespace" go back to this one.
+    let _ = super::init::RUNTIME_MOUNT_NS.set(fs::File::open("/proc/self/ns/mnt")?.into());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
     mount(
         None::<&str>,
@@ -720,9 +722,6 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     )
     .map_err(|e| RuntimeError(format!("open {}: {e}", fifo.display())))?;
     let f = sys::own_fd(f);
-    // What the init runs as now: the runtime's binary. Once it differs, the
-    // user's program was executed (for the poststart hooks below).
-    let init_exe = fs::read_link(format!("/proc/{}/exe", s.pid)).ok();
     let started = Instant::now();
     let mut buf = [0u8; 1];
     loop {
@@ -748,11 +747,13 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     if !s.poststart.is_empty() {
         // The spec: poststart hooks run after the user's process was started,
         // i.e. after the init's execve (the startContainer hooks come first).
+        // The init named itself `mini-runc:pid1`; execve renames a process
+        // after its program.
         let released = Instant::now();
         loop {
-            let exe = fs::read_link(format!("/proc/{}/exe", s.pid)).ok();
-            if exe.is_none() || exe != init_exe {
-                break;
+            match fs::read_to_string(format!("/proc/{}/comm", s.pid)) {
+                Ok(comm) if comm.trim_end() == "mini-runc:pid1" => {}
+                _ => break,
             }
             if released.elapsed() > Duration::from_secs(60) {
                 return err("the container's process did not execute its program within 60 s");

@@ -1008,6 +1008,11 @@ pub fn run_hooks_warning(stage: &str, hooks: &[oci_spec::runtime::Hook], state_j
     }
 }
 
+/// The mount namespace the runtime was started in, when it moved itself to a
+/// private one (see `container::protected_exe`): the runtime's hooks
+/// (prestart, createRuntime, poststart, poststop) run there, as the spec says.
+pub static RUNTIME_MOUNT_NS: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+
 /// Runs one hook with the state on stdin, killing it after its `timeout`.
 fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), String> {
     use std::io::Write;
@@ -1029,6 +1034,9 @@ fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), Stri
         }
     }
     cmd.stdin(std::process::Stdio::piped());
+    if let Some(ns) = RUNTIME_MOUNT_NS.get() {
+        sys::join_mount_ns_before_exec(&mut cmd, ns.as_raw_fd());
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("hook {}: {e}", hook.path().display()))?;
