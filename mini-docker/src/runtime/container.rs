@@ -335,8 +335,9 @@ pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
         cpu_rt_runtime: r.cpu_rt_runtime,
         cpu_rt_period: r.cpu_rt_period,
         cpu_idle: r.cpu_idle,
-        blkio_weight: r.blkio_weight,
-        blkio_leaf_weight: r.blkio_leaf_weight,
+        // Docker sends `"blockIO": {"weight": 0}` for "not set", as runc reads it.
+        blkio_weight: r.blkio_weight.filter(|w| *w > 0),
+        blkio_leaf_weight: r.blkio_leaf_weight.filter(|w| *w > 0),
         blkio_weight_devices: r
             .blkio_weight_devices
             .iter()
