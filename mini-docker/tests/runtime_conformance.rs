@@ -195,18 +195,53 @@ fn a_namespace_type_left_out_is_the_runtimes_own() {
         );
         assert!(!cgroup_exists(&b.id));
     }
-    // Without a mount namespace its mounts would be the host's: refused
-    // (as runc does for such a spec), and nothing is left behind.
-    let mut b = Bundle::new("inherit-mnt", &["true"]);
+    // Without a mount namespace the container's mounts are made in ours,
+    // under its rootfs, and it is a chroot; delete takes the mounts away.
+    let mut b = Bundle::new(
+        "inherit-mnt",
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/mnt; cat /etc/hostname-check; sleep 30",
+        ],
+    );
+    std::fs::write(b.rootfs().join("etc/hostname-check"), "inside the rootfs\n").unwrap();
     set_namespaces(&mut b, |t| {
         (t != "mount").then_some(serde_json::Value::Null)
     });
     b.save();
+    let rootfs = b.rootfs().canonicalize().unwrap();
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(rootfs.to_str().unwrap()))
+            .count()
+    };
+    root.ok(&["create", "--bundle", b.path().to_str().unwrap(), &b.id]);
+    assert!(mounted() > 0, "its /proc and /dev are mounts of ours");
+    let pid = root.state(&b.id)["pid"].as_i64().unwrap();
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        std::fs::read_link("/proc/self/ns/mnt").unwrap()
+    );
+    let seen = root.ok(&["exec", &b.id, "cat", "/etc/hostname-check"]);
+    assert_eq!(seen.trim(), "inside the rootfs", "exec enters the chroot");
+    root.ok(&["delete", "--force", &b.id]);
+    assert_eq!(mounted(), 0, "delete unmounts what the container mounted");
+    assert!(!cgroup_exists(&b.id));
+    // What would change the host's own mounts is refused.
+    let mut b = Bundle::new("inherit-mnt-ro", &["true"]);
+    set_namespaces(&mut b, |t| {
+        (t != "mount").then_some(serde_json::Value::Null)
+    });
+    b.config["root"]["readonly"] = true.into();
+    b.save();
     let out = root.runc(&["create", "--bundle", b.path().to_str().unwrap(), &b.id]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no mount namespace"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("root.readonly needs a mount namespace"));
     assert!(!root.path().join(&b.id).exists());
-    assert!(!cgroup_exists(&b.id));
+    assert_eq!(mounted(), 0);
 }
 
 fn cgroup_file(tree: &str, id: &str, file: &str) -> String {

@@ -541,15 +541,22 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
     }
     if !has(Namespace::Mnt) {
         // The spec: a namespace type left out is the runtime's own. For the
-        // mount namespace that would mean making the container's /proc, /dev
-        // and masked paths as mounts of the host, and a chroot instead of
-        // pivot_root; runc refuses the same spec ("unable to restrict sys
-        // entries without a private MNT namespace"), and so does mini-runc.
-        return bad(
-            "linux.namespaces has no mount namespace, so the container would share the \
-             runtime's (the host's) and its mounts would be made on the host: mini-runc \
-             refuses that; add {\"type\":\"mount\"} to linux.namespaces",
-        );
+        // mount namespace, the container's mounts (/proc, /dev, masked
+        // paths) are then made in the host's, under the rootfs, and it is
+        // entered with chroot; `delete` unmounts them again. What would
+        // change the host itself is refused.
+        if root.readonly().unwrap_or(false) {
+            return bad(
+                "root.readonly needs a mount namespace (it would remount the host's \
+                 filesystem holding the rootfs): add {\"type\":\"mount\"} to linux.namespaces",
+            );
+        }
+        if linux.rootfs_propagation().is_some() {
+            return bad(
+                "linux.rootfsPropagation needs a mount namespace (it would change the \
+                 host's mounts): add {\"type\":\"mount\"} to linux.namespaces",
+            );
+        }
     }
     Ok(Config {
         id: id.to_string(),

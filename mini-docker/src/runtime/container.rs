@@ -222,13 +222,22 @@ fn sealed_self() -> Result<std::os::fd::OwnedFd> {
 
 /// Starts the init from the protected binary, with the sync socket on a
 /// descriptor above the ones `--preserve-fds` hands to the container.
+/// With `host_mounts` (a container without a mount namespace of its own)
+/// the init must stay in the runtime's mount namespace, so the binary is
+/// protected by the sealed memfd copy rather than a private bind mount.
 fn spawn_init(
     root: &Path,
     preserve_fds: u32,
     stdio: Option<[std::os::fd::RawFd; 3]>,
+    host_mounts: bool,
 ) -> Result<(std::process::Child, Channel)> {
     let target = 3 + preserve_fds as i32;
-    let (exe_path, memfd) = protected_exe(root)?;
+    let (exe_path, memfd) = if host_mounts {
+        let fd = sealed_self()?;
+        (PathBuf::new(), Some(fd))
+    } else {
+        protected_exe(root)?
+    };
     // A memfd's descriptor must survive the dup2 onto `target` in the child.
     let (exe_path, _memfd) = match memfd {
         Some(fd) => {
@@ -273,10 +282,13 @@ struct Undo {
     devices: Option<(cgroups::Layout, PathBuf)>,
     /// Empty parents of the cgroup path to remove after the cgroup.
     prune: Option<(cgroups::Layout, PathBuf)>,
+    /// A rootfs whose mounts are the host's (no mount namespace).
+    host_mounts: Option<PathBuf>,
 }
 
 impl Undo {
     fn disarm(mut self) -> Option<cgroups::Cgroup> {
+        self.host_mounts = None;
         self.dir = None;
         self.pid = None;
         self.devices = None;
@@ -299,6 +311,9 @@ impl Drop for Undo {
         }
         if let Some((layout, path)) = self.prune.take() {
             cgroups::Cgroup::prune_parents_at(&layout, &path);
+        }
+        if let Some(rootfs) = self.host_mounts.take() {
+            let _ = unmount_below(&rootfs);
         }
         if let Some(dir) = &self.dir {
             let _ = fs::remove_dir_all(dir);
@@ -391,6 +406,21 @@ pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
         _ => {}
     }
     out
+}
+
+/// Detaches every mount at or below `rootfs` in our mount namespace, deepest
+/// first (`umount -R -l`): the mounts a container without a mount
+/// namespace of its own made on the host.
+fn unmount_below(rootfs: &Path) -> Result<()> {
+    let info = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| RuntimeError(format!("read /proc/self/mountinfo: {e}")))?;
+    for point in super::mounts::mounts_below(&info, rootfs) {
+        match nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+            Err(e) => return err(format!("umount -l {}: {e}", point.display())),
+        }
+    }
+    Ok(())
 }
 
 /// Linux 5.16 and later keep `memory.kmem.limit_in_bytes` but ignore what is
@@ -512,13 +542,18 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         cgroup: None,
         devices: None,
         prune: None,
+        host_mounts: None,
     };
     sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
     // The init first: its execve and start-up (a millisecond or two) overlap
     // the state directory and the cgroups made below. It does nothing until
     // `Go` arrives on the channel, by which time it is in the cgroups.
-    let (mut init, channel) = spawn_init(root, args.preserve_fds, None)?;
+    let host_mounts = !cfg.namespaces.iter().any(|(n, _)| *n == Namespace::Mnt);
+    let (mut init, channel) = spawn_init(root, args.preserve_fds, None, host_mounts)?;
     undo.pid = Some(init.id() as i32);
+    if host_mounts {
+        undo.host_mounts = Some(cfg.rootfs.clone());
+    }
     t.mark("protect the runtime binary and start the init");
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => undo.dir = Some(dir.clone()),
@@ -579,6 +614,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
             .namespaces
             .iter()
             .any(|(n, p)| *n == Namespace::Pid && p.is_none()),
+        host_mounts,
     };
     if let Some(cg) = &undo.cgroup {
         cg.add_pid(init.id() as i32)
@@ -856,6 +892,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             .map_err(|e| RuntimeError(format!("remove the cgroup: {e}")))?;
     }
     t.mark("delete: remove the cgroups");
+    if s.host_mounts {
+        unmount_below(&s.rootfs)?;
+    }
     if let (Ok(layout), Some(path)) = (layout(), &s.cgroup_path) {
         super::devices::remove(&layout, path);
         cgroups::Cgroup::prune_parents_at(&layout, path);
@@ -956,14 +995,16 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         preserve_fds: args.preserve_fds,
         console: args.console_socket.is_some(),
     };
-    let steps = plan::plan_exec(s.pid, &joined, &args.process, &opts);
-    let (mut init, channel) = spawn_init(root, args.preserve_fds, args.stdio)?;
+    let chroot = s.host_mounts.then(|| s.rootfs.clone());
+    let steps = plan::plan_exec(s.pid, &joined, chroot, &args.process, &opts);
+    let (mut init, channel) = spawn_init(root, args.preserve_fds, args.stdio, s.host_mounts)?;
     let mut undo = Undo {
         dir: None,
         pid: Some(init.id() as i32),
         cgroup: None,
         devices: None,
         prune: None,
+        host_mounts: None,
     };
     if let Some(cg) = open_cgroup(&s) {
         cg.add_pid(init.id() as i32)

@@ -369,7 +369,17 @@ fn apply(ctx: &mut Ctx, step: &RtStep) -> Result<(), Fail> {
                 .unwrap_or_default();
             run_hooks(&hooks.start_container, &msg.state_json).map_err(fail)
         }
-        RtStep::PivotRoot { rootfs, no_pivot } => pivot(rootfs, *no_pivot),
+        RtStep::PivotRoot {
+            rootfs,
+            chroot_only: true,
+            ..
+        } => {
+            nix::unistd::chroot(rootfs).map_err(because("chroot into the rootfs"))?;
+            nix::unistd::chdir("/").map_err(because("chdir /"))
+        }
+        RtStep::PivotRoot {
+            rootfs, no_pivot, ..
+        } => pivot(rootfs, *no_pivot),
         RtStep::ReadonlyPath(p) => readonly_path(p),
         RtStep::MaskPath(p) => mask_path(p),
         RtStep::Domainname(d) => {

@@ -147,6 +147,19 @@ pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
     best
 }
 
+/// The mount points at or below `dir`, deepest (last mounted) first: what
+/// `umount -R dir` would take away, from the text of `/proc/self/mountinfo`.
+pub fn mounts_below(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|f| PathBuf::from(unescape_octal(f)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    out.reverse();
+    out
+}
+
 /// mountinfo writes a space, tab, newline and backslash in a path as `\040` etc.
 fn unescape_octal(field: &str) -> String {
     let b = field.as_bytes();
@@ -342,6 +355,18 @@ mod tests {
         assert_eq!(at("/var/library"), Path::new("/"));
         assert_eq!(at("/var/lib/my dir/rootfs"), Path::new("/var/lib/my dir"));
         assert_eq!(at("/var/lib"), Path::new("/var/lib"));
+    }
+
+    #[test]
+    fn mounts_below_a_rootfs_come_deepest_first() {
+        let info = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                    40 22 0:5 / /b/rootfs/proc rw - proc proc rw\n\
+                    41 22 0:6 / /b/rootfs/dev rw - tmpfs tmpfs rw\n\
+                    42 41 0:7 / /b/rootfs/dev/pts rw - devpts devpts rw\n\
+                    43 22 0:8 / /b/rootfs2/proc rw - proc proc rw\n";
+        let got = mounts_below(info, Path::new("/b/rootfs"));
+        let want = ["/b/rootfs/dev/pts", "/b/rootfs/dev", "/b/rootfs/proc"];
+        assert_eq!(got, want.map(PathBuf::from));
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub enum RtStep {
         rootfs: PathBuf,
         /// Use chroot instead.
         no_pivot: bool,
+        /// No mount namespace of its own: only chroot (no `MS_MOVE`, which
+        /// would move the host's mount).
+        chroot_only: bool,
     },
     /// Make a path read-only.
     ReadonlyPath(String),
@@ -171,13 +174,20 @@ impl RtStep {
             RtStep::CreateContainerHooks => "(run the createContainer hooks inside)".into(),
             RtStep::PivotRoot {
                 rootfs,
+                chroot_only: true,
+                ..
+            } => format!("chroot {}", rootfs.display()),
+            RtStep::PivotRoot {
+                rootfs,
                 no_pivot: false,
+                ..
             } => {
                 format!("cd {} && pivot_root . . && umount -l .", rootfs.display())
             }
             RtStep::PivotRoot {
                 rootfs,
                 no_pivot: true,
+                ..
             } => {
                 format!("mount --move {} / && chroot .", rootfs.display())
             }
@@ -285,13 +295,18 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
     steps.push(RtStep::Setsid);
     // `/` must not be shared while the rootfs is prepared and pivoted into;
     // the requested propagation is given to the finished root at the end.
-    let before = super::mounts::propagation_before_pivot(cfg.rootfs_propagation.as_deref());
-    steps.push(RtStep::RootPropagation {
-        mode: before.to_string(),
-    });
-    steps.push(RtStep::BindRootfs {
-        rootfs: cfg.rootfs.clone(),
-    });
+    // Without a mount namespace of its own, the host's mounts are left as
+    // they are: the container gets a chroot.
+    let own_mnt = cfg.namespaces.iter().any(|(n, _)| *n == Namespace::Mnt);
+    if own_mnt {
+        let before = super::mounts::propagation_before_pivot(cfg.rootfs_propagation.as_deref());
+        steps.push(RtStep::RootPropagation {
+            mode: before.to_string(),
+        });
+        steps.push(RtStep::BindRootfs {
+            rootfs: cfg.rootfs.clone(),
+        });
+    }
     for m in &cfg.mounts {
         steps.push(RtStep::Mount(m.clone()));
     }
@@ -322,6 +337,7 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
     steps.push(RtStep::PivotRoot {
         rootfs: cfg.rootfs.clone(),
         no_pivot: opts.no_pivot,
+        chroot_only: !own_mnt,
     });
     if let Some(h) = &cfg.hostname {
         steps.push(RtStep::Ch01(Ch01::SetHostname { name: h.clone() }));
@@ -361,6 +377,7 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
 pub fn plan_exec(
     container_pid: i32,
     namespaces: &[Namespace],
+    chroot: Option<PathBuf>,
     process: &ProcessConfig,
     opts: &CreateOptions,
 ) -> Vec<RtStep> {
@@ -375,6 +392,14 @@ pub fn plan_exec(
                 path: proc_ns(ns),
             });
         }
+    }
+    // A container without a mount namespace of its own is a chroot.
+    if let Some(rootfs) = chroot {
+        steps.push(RtStep::PivotRoot {
+            rootfs,
+            no_pivot: false,
+            chroot_only: true,
+        });
     }
     steps.push(RtStep::Ch01(Ch01::Fork { pid1: false }));
     steps.push(RtStep::Setsid);
