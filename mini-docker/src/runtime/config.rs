@@ -215,7 +215,7 @@ pub struct ResourceConfig {
 /// (each field left is applied by chapter 02, or refused there with the
 /// field's name and the missing file).
 fn resource_config(r: &oci_spec::runtime::LinuxResources) -> Result<ResourceConfig, ConfigError> {
-    let mem = r.memory().clone().unwrap_or_default();
+    let mem = r.memory().unwrap_or_default();
     let cpu = r.cpu().clone().unwrap_or_default();
     let io = r.block_io().clone().unwrap_or_default();
     let net = r.network().clone().unwrap_or_default();

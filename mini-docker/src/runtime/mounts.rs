@@ -139,7 +139,7 @@ pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
         if path.starts_with(&point)
             && best
                 .as_ref()
-                .map_or(true, |b| point.as_os_str().len() >= b.as_os_str().len())
+                .is_none_or(|b| point.as_os_str().len() >= b.as_os_str().len())
         {
             best = Some(point);
         }
