@@ -50,21 +50,6 @@ fn try_run_with(runtime: &str, bundle: &Bundle, hybrid_workaround: bool) -> Resu
 /// The three runtimes, with whether crun's hybrid-host workaround applies.
 const RUNTIMES: [(&str, bool); 3] = [(MINI_RUNC, false), ("runc", false), ("crun", true)];
 
-/// The propagation fields of the mountinfo line of `/`, numbers dropped.
-fn root_propagation(out: &str) -> String {
-    let line = out.lines().last().unwrap_or_default();
-    let fields: Vec<&str> = line.split(' ').collect();
-    let end = fields
-        .iter()
-        .position(|f| *f == "-")
-        .unwrap_or(fields.len());
-    fields[6.min(end)..end]
-        .iter()
-        .map(|f| f.split(':').next().unwrap())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn root_propagation_agrees_with_every_peer_that_runs_it() {
     require_root();
@@ -102,30 +87,11 @@ fn root_propagation_agrees_with_every_peer_that_runs_it() {
     }
 }
 
-/// A process holding new namespaces, killed on drop.
-struct Holder(std::process::Child);
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn joined_namespaces_look_the_same_under_every_runtime() {
     require_root();
-    let holder = Holder(
-        Command::new("unshare")
-            .args(["--uts", "--net", "--ipc", "sleep", "60"])
-            .spawn()
-            .unwrap(),
-    );
-    let ns = |kind: &str| format!("/proc/{}/ns/{kind}", holder.0.id());
-    let me = std::fs::read_link("/proc/self/ns/uts").unwrap();
-    eventually("the holder's namespaces exist", || {
-        std::fs::read_link(ns("uts")).is_ok_and(|l| l != me)
-    });
+    let holder = Holder::new(&["--uts", "--net", "--ipc"]);
+    let ns = |kind: &str| holder.ns(kind);
     let expected = ["uts", "net", "ipc"]
         .iter()
         .map(|k| {

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 
 fn set_namespaces(b: &mut Bundle, f: impl Fn(&str) -> Option<serde_json::Value>) {
     let list: Vec<serde_json::Value> = b.config["linux"]["namespaces"]
@@ -21,21 +21,6 @@ fn set_namespaces(b: &mut Bundle, f: impl Fn(&str) -> Option<serde_json::Value>)
         })
         .collect();
     b.config["linux"]["namespaces"] = list.into();
-}
-
-/// The optional fields of the mountinfo line of `/`, numbers dropped
-/// (`shared:12` becomes `shared`).
-fn root_propagation(mountinfo_line: &str) -> String {
-    let fields: Vec<&str> = mountinfo_line.split(' ').collect();
-    let end = fields
-        .iter()
-        .position(|f| *f == "-")
-        .unwrap_or(fields.len());
-    fields[6.min(end)..end]
-        .iter()
-        .map(|f| f.split(':').next().unwrap())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 const ROOT_LINE: &str = "awk '$5==\"/\"' /proc/self/mountinfo";
@@ -86,40 +71,11 @@ fn an_unknown_rootfs_propagation_is_refused_by_name() {
     assert!(!root.path().join(&b.id).exists());
 }
 
-/// A process holding a namespace of its own, killed on drop.
-struct Holder(Child);
-
-impl Holder {
-    fn new(flag: &str) -> Holder {
-        let child = Command::new("unshare")
-            .args([flag, "sleep", "60"])
-            .spawn()
-            .unwrap();
-        let me = std::fs::read_link("/proc/self/ns/uts").unwrap();
-        let path = format!("/proc/{}/ns/uts", child.id());
-        eventually("the holder's namespace exists", || {
-            std::fs::read_link(&path).is_ok_and(|l| l != me)
-        });
-        Holder(child)
-    }
-
-    fn ns(&self, kind: &str) -> String {
-        format!("/proc/{}/ns/{kind}", self.0.id())
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn hostname_is_set_in_a_joined_uts_namespace() {
     require_root();
     let root = Root::new();
-    let holder = Holder::new("--uts");
+    let holder = Holder::new(&["--uts"]);
     let host_before = nix::unistd::gethostname().unwrap();
     let mut b = Bundle::new("utsjoin", &["hostname"]);
     let path = holder.ns("uts");

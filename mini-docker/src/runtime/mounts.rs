@@ -131,11 +131,7 @@ pub fn propagation_before_pivot(requested: Option<&str>) -> &str {
 /// its ancestors (the last one listed wins, as the kernel stacks them).
 pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
     let mut best: Option<PathBuf> = None;
-    for line in mountinfo.lines() {
-        let Some(field) = line.split(' ').nth(4) else {
-            continue;
-        };
-        let point = PathBuf::from(unescape_octal(field));
+    for point in mount_points(mountinfo) {
         if path.starts_with(&point)
             && best
                 .as_ref()
@@ -150,39 +146,18 @@ pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
 /// The mount points at or below `dir`, deepest (last mounted) first: what
 /// `umount -R dir` would take away, from the text of `/proc/self/mountinfo`.
 pub fn mounts_below(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|f| PathBuf::from(unescape_octal(f)))
+    let mut out: Vec<PathBuf> = mount_points(mountinfo)
         .filter(|p| p.starts_with(dir))
         .collect();
     out.reverse();
     out
 }
 
-/// mountinfo writes a space, tab, newline and backslash in a path as `\040` etc.
-fn unescape_octal(field: &str) -> String {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b.get(i + 1..i + 4).and_then(|d| {
-            std::str::from_utf8(d)
-                .ok()
-                .and_then(|d| u8::from_str_radix(d, 8).ok())
-        });
-        match (b[i], octal) {
-            (b'\\', Some(c)) => {
-                out.push(c);
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Every mount point, in mount order (chapter 02 parses the file).
+fn mount_points(mountinfo: &str) -> impl Iterator<Item = PathBuf> {
+    cgroups::layout::parse_mountinfo(mountinfo)
+        .into_iter()
+        .map(|m| m.mount_point)
 }
 
 /// Opens `root` as a directory to resolve paths in.
