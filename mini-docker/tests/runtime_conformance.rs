@@ -472,3 +472,39 @@ fn an_oci_version_this_runtime_does_not_implement_is_refused() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("ociVersion"));
     }
 }
+
+#[test]
+fn a_capability_that_cannot_be_granted_fails_create() {
+    require_root();
+    let root = Root::new();
+    let mut b = Bundle::new("caps", &["true"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push("CAP_SYS_TIME".into());
+    }
+    b.save();
+    // The runtime itself without CAP_SYS_TIME: no process it starts can have it.
+    let err_path = b.path().join("create.stderr");
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-sys_time", "--inh-caps=-all", "--"])
+        .arg(MINI_RUNC)
+        .arg("--root")
+        .arg(root.path())
+        .args(["create", "--bundle", b.path().to_str().unwrap(), &b.id])
+        .stdin(std::process::Stdio::null())
+        // Not pipes: a created container would hold them open.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert!(!out.success(), "created without CAP_SYS_TIME: {stderr}");
+    assert!(
+        stderr.contains("CAP_SYS_TIME is not in the runtime's own bounding set"),
+        "{stderr}"
+    );
+    assert!(!root.path().join(&b.id).exists());
+    assert!(!cgroup_exists(&b.id));
+}

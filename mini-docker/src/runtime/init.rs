@@ -1093,11 +1093,23 @@ fn check_process(p: &ProcessConfig) -> Result<(), Fail> {
         &p.caps.permitted,
         &p.caps.ambient,
     ];
+    // What we do not have in our own bounding set, no process we start can
+    // ever get (a runtime started under `setpriv --bounding-set` or in a
+    // container of its own).
+    let ours = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
     for name in sets.into_iter().flatten() {
-        if !supported.contains(&cap_from(name)?) {
+        let cap = cap_from(name)?;
+        if !supported.contains(&cap) {
             return Err(fail(format!(
                 "this kernel does not support the capability {name} \
                  (see /proc/sys/kernel/cap_last_cap): remove it from process.capabilities"
+            )));
+        }
+        if !ours.contains(&cap) {
+            return Err(fail(format!(
+                "the capability {name} is not in the runtime's own bounding set, so the \
+                 container cannot get it: remove it from process.capabilities, or run \
+                 mini-runc with it"
             )));
         }
     }
