@@ -16,11 +16,21 @@
 //!                             exit (PID 1 is adopted by           prestart hooks? ──▶ parent runs them
 //!                              the subreaper: mini-runc create)   pivot_root, masked/ro paths,
 //!                                                                 hostname, sysctls, console,
-//! ◀──────────────────────────────────────────────────── ready ─── rlimits, close fds
+//! ◀──────────────────────────────────────────────────── ready ─── rlimits, close fds, check that
+//!                                                                 args[0] runs and the caps exist
 //! write pid file, state=created, exit                             open(exec.fifo, O_WRONLY) blocks
 //! mini-runc start: read(exec.fifo) ─────────────────────────────▶ seccomp, user, capabilities,
 //!                                                                 no_new_privs, chdir, execve
+//! wait for the execve (comm), then poststart hooks (a failure only warns)
 //! ```
+//!
+//! Mount propagation: `/` is made `rslave` (or the requested private/slave
+//! mode) and the mount holding the rootfs private before the rootfs is bound
+//! and pivoted into, so nothing reaches the host and `pivot_root` finds no
+//! shared parent; a requested shared or unbindable `rootfsPropagation` is
+//! given to the finished root last. Without a mount namespace in the spec,
+//! none of that happens: the container's mounts are the host's, under the
+//! rootfs, and `pivot_root` becomes a `chroot`.
 
 use super::config::{Config, DeviceSpec, MountSpec, ProcessConfig};
 use namespaces::{Namespace, Step as Ch01};
