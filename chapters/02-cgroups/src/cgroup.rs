@@ -231,10 +231,21 @@ impl Cgroup {
     /// are made too, each level prepared like a new group (cpuset values
     /// copied on v1, controllers enabled for children on v2).
     pub fn plan_create_at(layout: &Layout, path: &Path) -> Result<CreatePlan> {
+        Cgroup::plan_create_at_with(layout, path, &[])
+    }
+
+    /// [`Cgroup::plan_create_at`], also in the trees of `extra` controllers
+    /// (block I/O, huge pages, net_cls…) that some limits need
+    /// ([`Resources::extra_controllers`]).
+    pub fn plan_create_at_with(
+        layout: &Layout,
+        path: &Path,
+        extra: &[Controller],
+    ) -> Result<CreatePlan> {
         let rel = below_root(path)?;
         let mut trees = Vec::new();
         for h in &layout.hierarchies {
-            let controllers = served_controllers(layout, h);
+            let controllers = served_with(layout, h, extra);
             if h.version == Version::V1 && controllers.is_empty() {
                 continue;
             }
@@ -294,7 +305,12 @@ impl Cgroup {
     /// Creates the group planned by [`Cgroup::plan_create_at`]. If a tree
     /// fails, what was made in the others is removed again.
     pub fn create_at(layout: &Layout, path: &Path) -> Result<Cgroup> {
-        let plan = Cgroup::plan_create_at(layout, path)?;
+        Cgroup::create_at_with(layout, path, &[])
+    }
+
+    /// Creates the group planned by [`Cgroup::plan_create_at_with`].
+    pub fn create_at_with(layout: &Layout, path: &Path, extra: &[Controller]) -> Result<Cgroup> {
+        let plan = Cgroup::plan_create_at_with(layout, path, extra)?;
         let mut cgroup = Cgroup {
             name: plan.name.clone(),
             dirs: Vec::new(),
@@ -327,7 +343,7 @@ impl Cgroup {
                     break;
                 }
                 tries += 1;
-                let replanned = Cgroup::plan_create_at(layout, path)?;
+                let replanned = Cgroup::plan_create_at_with(layout, path, extra)?;
                 steps = replanned
                     .trees
                     .into_iter()
@@ -369,7 +385,9 @@ impl Cgroup {
         let rel = below_root(path)?;
         let mut dirs = Vec::new();
         for h in &layout.hierarchies {
-            let controllers = served_controllers(layout, h);
+            // Also the trees a group reaches only for some limits (see
+            // `create_at_with`): wherever the directory exists.
+            let controllers = served_with(layout, h, &Controller::on_demand());
             if h.version == Version::V1 && controllers.is_empty() {
                 continue;
             }
@@ -511,7 +529,210 @@ impl Cgroup {
             let dir = need(Controller::Cpuset, "a cpuset")?;
             writes.push(Write::new(&dir.path, "cpuset.mems", mems.clone()));
         }
+        self.plan_more(resources, &mut writes)?;
         Ok(writes)
+    }
+
+    /// The writes of the less common limits (see the second table of
+    /// [`crate::resources`]). Each names its setting when this host cannot
+    /// take it: the version has no such file, or the kernel lacks the file.
+    fn plan_more(&self, r: &Resources, writes: &mut Vec<Write>) -> Result<()> {
+        // One file of one setting: `v1`/`v2` name the file on each version
+        // (None: that version has none).
+        let mut add = |what: &'static str,
+                       c: Controller,
+                       v1: Option<&str>,
+                       v2: Option<&str>,
+                       value: String|
+         -> Result<()> {
+            let dir = self.dir_for(&c).ok_or(Error::ControllerMissing {
+                controller: c,
+                what,
+            })?;
+            let (file, other) = match dir.version {
+                Version::V1 => (v1, v2),
+                Version::V2 => (v2, v1),
+            };
+            let file = file.ok_or(Error::NotOnThisVersion {
+                what,
+                version: dir.version,
+                file_elsewhere: other.unwrap_or("?").to_string(),
+            })?;
+            let w = Write::new(&dir.path, file, value);
+            // On a real host the kernel made every file it has at mkdir time;
+            // (a fixture tree in a temp dir has none yet).
+            if is_cgroupfs(&dir.path) && !w.path.exists() {
+                return Err(Error::FileMissing { what, path: w.path });
+            }
+            writes.push(w);
+            Ok(())
+        };
+        use Controller::{Blkio, Cpu, Hugetlb, Memory};
+        if let Some(v) = r.memory_reservation {
+            let what = "memory.reservation (--memory-reservation)";
+            let (v1, v2) = ("memory.soft_limit_in_bytes", "memory.low");
+            add(what, Memory, Some(v1), Some(v2), v.to_string())?;
+        }
+        if let Some(v) = r.memory_swappiness {
+            let what = "memory.swappiness (--memory-swappiness)";
+            add(what, Memory, Some("memory.swappiness"), None, v.to_string())?;
+        }
+        if r.oom_kill_disable {
+            let what = "memory.disableOOMKiller (--oom-kill-disable)";
+            add(what, Memory, Some("memory.oom_control"), None, "1".into())?;
+        }
+        if let Some(v) = r.kernel_memory {
+            let what = "memory.kernel (--kernel-memory)";
+            add(
+                what,
+                Memory,
+                Some("memory.kmem.limit_in_bytes"),
+                None,
+                v.to_string(),
+            )?;
+        }
+        if let Some(v) = r.kernel_tcp {
+            let what = "memory.kernelTCP";
+            let file = "memory.kmem.tcp.limit_in_bytes";
+            add(what, Memory, Some(file), None, v.to_string())?;
+        }
+        // The period first: the kernel checks runtime <= period.
+        if let Some(v) = r.cpu_rt_period {
+            let what = "cpu.realtimePeriod (--cpu-rt-period)";
+            add(what, Cpu, Some("cpu.rt_period_us"), None, v.to_string())?;
+        }
+        if let Some(v) = r.cpu_rt_runtime {
+            let what = "cpu.realtimeRuntime (--cpu-rt-runtime)";
+            add(what, Cpu, Some("cpu.rt_runtime_us"), None, v.to_string())?;
+        }
+        if let Some(v) = r.cpu_idle {
+            add("cpu.idle", Cpu, None, Some("cpu.idle"), v.to_string())?;
+        }
+        let blkio = if self.dir_for(&Blkio).is_some() {
+            Blkio
+        } else {
+            Controller::Io
+        };
+        if let Some(w) = r.blkio_weight {
+            let what = "blockIO.weight (--blkio-weight)";
+            let v2 = format!("default {w}");
+            let value = if self.dir_for(&Blkio).is_some() {
+                w.to_string()
+            } else {
+                v2
+            };
+            add(
+                what,
+                blkio.clone(),
+                Some("blkio.weight"),
+                Some("io.weight"),
+                value,
+            )?;
+        }
+        if let Some(w) = r.blkio_leaf_weight {
+            let what = "blockIO.leafWeight";
+            add(
+                what,
+                blkio.clone(),
+                Some("blkio.leaf_weight"),
+                None,
+                w.to_string(),
+            )?;
+        }
+        for d in &r.blkio_weight_devices {
+            if let Some(w) = d.weight {
+                let what = "blockIO.weightDevice[].weight (--blkio-weight-device)";
+                let value = format!("{}:{} {w}", d.major, d.minor);
+                add(
+                    what,
+                    blkio.clone(),
+                    Some("blkio.weight_device"),
+                    Some("io.weight"),
+                    value,
+                )?;
+            }
+            if let Some(w) = d.leaf_weight {
+                let what = "blockIO.weightDevice[].leafWeight";
+                let value = format!("{}:{} {w}", d.major, d.minor);
+                add(
+                    what,
+                    blkio.clone(),
+                    Some("blkio.leaf_weight_device"),
+                    None,
+                    value,
+                )?;
+            }
+        }
+        for t in &r.blkio_throttle {
+            let what = "blockIO.throttle*Device (--device-read-bps and friends)";
+            let v1 = format!("{}:{} {}", t.major, t.minor, t.rate);
+            let v2 = format!("{}:{} {}={}", t.major, t.minor, t.kind.v2_key(), t.rate);
+            let value = if self.dir_for(&Blkio).is_some() {
+                v1
+            } else {
+                v2
+            };
+            add(
+                what,
+                blkio.clone(),
+                Some(t.kind.v1_file()),
+                Some("io.max"),
+                value,
+            )?;
+        }
+        for (size, limit) in &r.hugepage_limits {
+            let what = "hugepageLimits";
+            let v1 = format!("hugetlb.{size}.limit_in_bytes");
+            let v2 = format!("hugetlb.{size}.max");
+            add(what, Hugetlb, Some(&v1), Some(&v2), limit.to_string())?;
+        }
+        if let Some(id) = r.net_class_id {
+            let what = "network.classID";
+            let c = Controller::Other("net_cls".into());
+            add(what, c, Some("net_cls.classid"), None, id.to_string())?;
+        }
+        for (iface, prio) in &r.net_priorities {
+            let what = "network.priorities";
+            let c = Controller::Other("net_prio".into());
+            add(
+                what,
+                c,
+                Some("net_prio.ifpriomap"),
+                None,
+                format!("{iface} {prio}"),
+            )?;
+        }
+        for (dev, handles, objects) in &r.rdma {
+            let mut value = dev.clone();
+            if let Some(h) = handles {
+                value.push_str(&format!(" hca_handle={h}"));
+            }
+            if let Some(o) = objects {
+                value.push_str(&format!(" hca_object={o}"));
+            }
+            let c = Controller::Other("rdma".into());
+            add("rdma", c, Some("rdma.max"), Some("rdma.max"), value)?;
+        }
+        if !r.unified.is_empty() {
+            let dir = self.v2_dir().ok_or(Error::NotOnThisVersion {
+                what: "unified",
+                version: Version::V1,
+                file_elsewhere: "every unified file".into(),
+            })?;
+            for (file, value) in &r.unified {
+                let w = Write::new(&dir.path, file, value.clone());
+                if is_cgroupfs(&dir.path) && !w.path.exists() {
+                    // On a hybrid host the v2 tree has no controllers, so
+                    // memory.high and friends are missing there.
+                    return Err(Error::FileMissing {
+                        what: "unified",
+                        path: w.path,
+                    });
+                }
+                writes.push(w);
+            }
+        }
+        Ok(())
     }
 
     /// Applies `resources` and returns the writes that were made.
@@ -860,6 +1081,23 @@ fn remove_plain_files(dir: &Path) {
             }
         }
     }
+}
+
+/// [`served_controllers`] plus those of `extra` that the tree carries (in
+/// the v2 tree: those no v1 tree has taken).
+fn served_with(layout: &Layout, h: &Hierarchy, extra: &[Controller]) -> Vec<Controller> {
+    let mut out = served_controllers(layout, h);
+    for c in extra {
+        let here = h.has(c)
+            && match h.version {
+                Version::V1 => true,
+                Version::V2 => layout.hierarchy_for(c).map(|x| x.version) == Some(Version::V2),
+            };
+        if here && !out.contains(c) {
+            out.push(c.clone());
+        }
+    }
+    out
 }
 
 /// The managed controllers a tree serves in `layout`: a v1 tree serves those

@@ -111,6 +111,31 @@ pub enum Error {
         /// The setting that needs it.
         what: &'static str,
     },
+    /// A limit the host's cgroup version has no file for.
+    #[error(
+        "{what} has no file on cgroup {version:?}, which serves it on this host \
+         ({file_elsewhere} exists only on the other version): remove the setting"
+    )]
+    NotOnThisVersion {
+        /// The setting.
+        what: &'static str,
+        /// The version serving the controller here.
+        version: crate::layout::Version,
+        /// The file it would be on the other version.
+        file_elsewhere: String,
+    },
+    /// The controller is there but the kernel does not provide the file (a
+    /// config option compiled out, or a file newer kernels removed).
+    #[error(
+        "{what} needs {path}, which this kernel does not provide \
+         (the controller is there, the file is not): remove the setting"
+    )]
+    FileMissing {
+        /// The setting.
+        what: &'static str,
+        /// The missing file.
+        path: PathBuf,
+    },
     /// The host cannot freeze (no v1 freezer and no cgroup2 mount).
     #[error("this host cannot freeze a cgroup: no v1 freezer hierarchy and no cgroup2 mount")]
     NoFreezer,

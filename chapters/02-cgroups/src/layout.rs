@@ -133,6 +133,19 @@ impl Controller {
         }
     }
 
+    /// The controllers a group joins only when a limit needs them
+    /// ([`crate::Resources::extra_controllers`]).
+    pub fn on_demand() -> Vec<Controller> {
+        vec![
+            Controller::Blkio,
+            Controller::Io,
+            Controller::Hugetlb,
+            Controller::Other("net_cls".into()),
+            Controller::Other("net_prio".into()),
+            Controller::Other("rdma".into()),
+        ]
+    }
+
     /// The controllers this library creates groups for and manages.
     pub fn managed() -> [Controller; 6] {
         [
@@ -428,16 +441,20 @@ fn is_v1_controller_option(opt: &str) -> bool {
 
 /// One line of /proc/self/mountinfo, the fields we need.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Mount {
+pub struct Mount {
+    /// The directory of the filesystem mounted here (a bind's source).
     pub root: PathBuf,
+    /// Where it is mounted.
     pub mount_point: PathBuf,
+    /// The filesystem type.
     pub fstype: String,
+    /// The filesystem's own options (for cgroup: the controllers).
     pub super_options: String,
 }
 
 /// Parses /proc/self/mountinfo (man 5 proc): `id parent maj:min root mountpoint
 /// options [optional fields...] - fstype source super-options`.
-pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     let mut mounts = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else {

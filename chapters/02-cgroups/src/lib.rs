@@ -71,5 +71,5 @@ pub use cgroup::{unique_name, Cgroup, CgroupDir, CreatePlan, TreePlan, NAME_PREF
 pub use error::{Error, Result};
 pub use layout::{Controller, Hierarchy, Kind, Layout, Version};
 pub use plan::{Step, Write};
-pub use resources::{Cpus, Resources, Swap};
+pub use resources::{Cpus, DeviceWeight, Resources, Swap, Throttle, ThrottleKind};
 pub use stats::{CpuStats, MemoryStats, OomEvents, PidsStats, Stats};

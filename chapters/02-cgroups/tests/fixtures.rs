@@ -18,7 +18,7 @@ fn tour_resources() -> Resources {
         cpu_shares: Some(512),
         pids_max: Some(20),
         cpuset_cpus: Some("0".into()),
-        cpuset_mems: None,
+        ..Default::default()
     }
 }
 
@@ -331,4 +331,93 @@ fn unique_names_carry_the_prefix_pid_and_a_counter() {
         Step::Mkdir("/x".into()).to_string().as_str(),
         "mkdir /x"
     ));
+}
+
+/// Every OCI `linux.resources` limit beyond the tour's, on each kind of host:
+/// the file and value it becomes, or the error that names it.
+fn the_rest_of_the_oci_limits(kind: HostKind) -> String {
+    use chapter02::{DeviceWeight, Throttle, ThrottleKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Fixture::build(tmp.path(), kind).unwrap();
+    let layout = fixture.layout().unwrap();
+    let wanted = [
+        Resources {
+            memory_reservation: Some(32 << 20),
+            ..Default::default()
+        },
+        Resources {
+            memory_swappiness: Some(10),
+            ..Default::default()
+        },
+        Resources {
+            oom_kill_disable: true,
+            ..Default::default()
+        },
+        Resources {
+            kernel_tcp: Some(16 << 20),
+            ..Default::default()
+        },
+        Resources {
+            cpu_rt_period: Some(1_000_000),
+            cpu_rt_runtime: Some(0),
+            ..Default::default()
+        },
+        Resources {
+            cpu_idle: Some(1),
+            ..Default::default()
+        },
+        Resources {
+            blkio_weight: Some(500),
+            blkio_weight_devices: vec![DeviceWeight {
+                major: 8,
+                minor: 0,
+                weight: Some(300),
+                leaf_weight: None,
+            }],
+            blkio_throttle: vec![Throttle {
+                kind: ThrottleKind::ReadBps,
+                major: 8,
+                minor: 0,
+                rate: 1 << 20,
+            }],
+            ..Default::default()
+        },
+        Resources {
+            hugepage_limits: vec![("2MB".into(), 0)],
+            ..Default::default()
+        },
+        Resources {
+            net_class_id: Some(0x100001),
+            ..Default::default()
+        },
+        Resources {
+            unified: [("memory.high".to_string(), "1G".to_string())].into(),
+            ..Default::default()
+        },
+    ];
+    let mut extra: Vec<Controller> = Vec::new();
+    for r in &wanted {
+        extra.extend(r.extra_controllers());
+    }
+    let path = Path::new("/chapter02-test/oci");
+    let group = Cgroup::create_at_with(&layout, path, &extra).unwrap();
+    let mut out = String::new();
+    for r in &wanted {
+        match group.plan_set(r) {
+            Ok(writes) => writes.iter().for_each(|w| out.push_str(&format!("{w}\n"))),
+            Err(e) => out.push_str(&format!("error: {e}\n")),
+        }
+    }
+    group.delete().unwrap();
+    redact(&out, tmp.path())
+}
+
+#[test]
+fn oci_limits_on_a_hybrid_host() {
+    insta::assert_snapshot!(the_rest_of_the_oci_limits(HostKind::Hybrid));
+}
+
+#[test]
+fn oci_limits_on_a_unified_host() {
+    insta::assert_snapshot!(the_rest_of_the_oci_limits(HostKind::UnifiedRoot));
 }

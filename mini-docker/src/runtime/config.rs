@@ -174,6 +174,157 @@ pub struct ResourceConfig {
     pub pids_limit: Option<i64>,
     /// Device cgroup rules, in order.
     pub devices: Vec<super::devices::DeviceRule>,
+    /// `memory.reservation` in bytes.
+    pub memory_reservation: Option<i64>,
+    /// `memory.swappiness`, 0..=100.
+    pub memory_swappiness: Option<u64>,
+    /// `memory.disableOOMKiller`.
+    pub oom_kill_disable: bool,
+    /// `memory.kernel` in bytes.
+    pub kernel_memory: Option<i64>,
+    /// `memory.kernelTCP` in bytes.
+    pub kernel_tcp: Option<i64>,
+    /// `cpu.realtimeRuntime` in µs.
+    pub cpu_rt_runtime: Option<i64>,
+    /// `cpu.realtimePeriod` in µs.
+    pub cpu_rt_period: Option<u64>,
+    /// `cpu.idle`.
+    pub cpu_idle: Option<i64>,
+    /// `blockIO.weight`.
+    pub blkio_weight: Option<u16>,
+    /// `blockIO.leafWeight`.
+    pub blkio_leaf_weight: Option<u16>,
+    /// `blockIO.weightDevice`: (major, minor, weight, leaf weight).
+    pub blkio_weight_devices: Vec<(i64, i64, Option<u16>, Option<u16>)>,
+    /// `blockIO.throttle{Read,Write}{Bps,IOPS}Device`: (file kind, major, minor, rate),
+    /// the kind being `read_bps`, `write_bps`, `read_iops` or `write_iops`.
+    pub blkio_throttle: Vec<(String, i64, i64, u64)>,
+    /// `hugepageLimits`: (page size, bytes).
+    pub hugepage_limits: Vec<(String, u64)>,
+    /// `network.classID`.
+    pub net_class_id: Option<u32>,
+    /// `network.priorities`: (interface, priority).
+    pub net_priorities: Vec<(String, u32)>,
+    /// `rdma`: (device, hca handles, hca objects).
+    pub rdma: Vec<(String, Option<u32>, Option<u32>)>,
+    /// `unified`: cgroup v2 file to value.
+    pub unified: BTreeMap<String, String>,
+}
+
+/// Converts `linux.resources`, refusing what the cgroup driver cannot apply
+/// (each field left is applied by chapter 02, or refused there with the
+/// field's name and the missing file).
+fn resource_config(r: &oci_spec::runtime::LinuxResources) -> Result<ResourceConfig, ConfigError> {
+    let mem = r.memory().unwrap_or_default();
+    let cpu = r.cpu().clone().unwrap_or_default();
+    let io = r.block_io().clone().unwrap_or_default();
+    let net = r.network().clone().unwrap_or_default();
+    if cpu.burst().is_some() {
+        return bad("linux.resources.cpu.burst is not supported by mini-runc: remove it");
+    }
+    if mem.check_before_update() == Some(true) {
+        return bad(
+            "linux.resources.memory.checkBeforeUpdate is not supported by mini-runc: remove it",
+        );
+    }
+    if mem.use_hierarchy() == Some(false) {
+        // Every kernel since 5.16 (and cgroup v2) is always hierarchical.
+        return bad("linux.resources.memory.useHierarchy false is not supported: remove it");
+    }
+    if cpu.period().is_some() && cpu.quota().is_none() {
+        return bad("linux.resources.cpu.period needs cpu.quota: give both, or neither");
+    }
+    let mut throttle = Vec::new();
+    for (kind, list) in [
+        ("read_bps", io.throttle_read_bps_device()),
+        ("write_bps", io.throttle_write_bps_device()),
+        ("read_iops", io.throttle_read_iops_device()),
+        ("write_iops", io.throttle_write_iops_device()),
+    ] {
+        for d in list.clone().unwrap_or_default() {
+            throttle.push((kind.to_string(), d.major(), d.minor(), d.rate()));
+        }
+    }
+    let mut hugepage_limits = Vec::new();
+    for h in r.hugepage_limits().clone().unwrap_or_default() {
+        let limit = u64::try_from(h.limit()).map_err(|_| {
+            ConfigError(format!(
+                "linux.resources.hugepageLimits: limit {} of {} must not be negative",
+                h.limit(),
+                h.page_size()
+            ))
+        })?;
+        hugepage_limits.push((h.page_size().clone(), limit));
+    }
+    let mut rdma: Vec<_> = r
+        .rdma()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(dev, l)| (dev, l.hca_handles(), l.hca_objects()))
+        .collect();
+    rdma.sort();
+    Ok(ResourceConfig {
+        memory_limit: mem.limit(),
+        memory_swap: mem.swap(),
+        cpu_quota: cpu.quota(),
+        cpu_period: cpu.period(),
+        cpu_shares: cpu.shares(),
+        cpuset_cpus: cpu.cpus().clone(),
+        cpuset_mems: cpu.mems().clone(),
+        pids_limit: r.pids().as_ref().map(|p| p.limit()),
+        devices: r
+            .devices()
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| super::devices::DeviceRule {
+                allow: d.allow(),
+                kind: match d.typ() {
+                    Some(oci_spec::runtime::LinuxDeviceType::C) => 'c',
+                    Some(oci_spec::runtime::LinuxDeviceType::B) => 'b',
+                    _ => 'a',
+                },
+                major: d.major(),
+                minor: d.minor(),
+                access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+            })
+            .collect(),
+        memory_reservation: mem.reservation(),
+        memory_swappiness: mem.swappiness(),
+        oom_kill_disable: mem.disable_oom_killer().unwrap_or(false),
+        kernel_memory: mem.kernel(),
+        kernel_tcp: mem.kernel_tcp(),
+        cpu_rt_runtime: cpu.realtime_runtime(),
+        cpu_rt_period: cpu.realtime_period(),
+        cpu_idle: cpu.idle(),
+        blkio_weight: io.weight(),
+        blkio_leaf_weight: io.leaf_weight(),
+        blkio_weight_devices: io
+            .weight_device()
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| (d.major(), d.minor(), d.weight(), d.leaf_weight()))
+            .collect(),
+        blkio_throttle: throttle,
+        hugepage_limits,
+        net_class_id: net.class_id(),
+        net_priorities: net
+            .priorities()
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| (p.name().clone(), p.priority()))
+            .collect(),
+        rdma,
+        unified: r
+            .unified()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    })
 }
 
 /// A spec that cannot be run, with the reason.
@@ -269,9 +420,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
     if has_new(Namespace::User) && (uid_mappings.is_empty() || gid_mappings.is_empty()) {
         return bad("a new user namespace needs linux.uidMappings and linux.gidMappings");
     }
-    if spec.hostname().is_some() && !has_new(Namespace::Uts) {
-        return bad("setting a hostname needs a new UTS namespace (else the host's would change)");
-    }
+    check_oci_version(spec.version())?;
 
     let mut mounts = Vec::new();
     for m in spec.mounts().clone().unwrap_or_default() {
@@ -350,6 +499,20 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
                 }
         })
     };
+    // The hostname is set in the container's UTS namespace, new or joined;
+    // without one of its own it would be the host's (runc refuses too).
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.is_some() && !owns(Namespace::Uts) {
+            return bad(format!(
+                "setting the {field} needs the container's own UTS namespace (a new one, \
+                 or one joined by path that is not the runtime's): add {{\"type\":\"uts\"}} \
+                 to linux.namespaces"
+            ));
+        }
+    }
     let mut sysctl = BTreeMap::new();
     for (k, v) in linux.sysctl().clone().unwrap_or_default() {
         check_sysctl(&k, &v, &owns)?;
@@ -364,41 +527,36 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
     process.seccomp = linux.seccomp().clone();
 
     let hooks = spec.hooks().clone().unwrap_or_default();
-    let resources = linux.resources().as_ref().map(|r| {
-        let mem = r.memory().as_ref();
-        let cpu = r.cpu().as_ref();
-        ResourceConfig {
-            memory_limit: mem.and_then(|m| m.limit()),
-            memory_swap: mem.and_then(|m| m.swap()),
-            cpu_quota: cpu.and_then(|c| c.quota()),
-            cpu_period: cpu.and_then(|c| c.period()),
-            cpu_shares: cpu.and_then(|c| c.shares()),
-            cpuset_cpus: cpu.and_then(|c| c.cpus().clone()),
-            cpuset_mems: cpu.and_then(|c| c.mems().clone()),
-            pids_limit: r.pids().as_ref().map(|p| p.limit()),
-            devices: r
-                .devices()
-                .clone()
-                .unwrap_or_default()
-                .iter()
-                .map(|d| super::devices::DeviceRule {
-                    allow: d.allow(),
-                    kind: match d.typ() {
-                        Some(oci_spec::runtime::LinuxDeviceType::C) => 'c',
-                        Some(oci_spec::runtime::LinuxDeviceType::B) => 'b',
-                        _ => 'a',
-                    },
-                    major: d.major(),
-                    minor: d.minor(),
-                    access: d.access().clone().unwrap_or_else(|| "rwm".into()),
-                })
-                .collect(),
+    let resources = match linux.resources() {
+        Some(r) => Some(resource_config(r)?),
+        None => None,
+    };
+    if let Some(mode) = linux.rootfs_propagation() {
+        if super::mounts::propagation_flag(mode).is_none() {
+            return bad(format!(
+                "linux.rootfsPropagation {mode:?} is not one of shared, rshared, slave, \
+                 rslave, private, rprivate, unbindable, runbindable"
+            ));
         }
-    });
+    }
     if !has(Namespace::Mnt) {
-        return bad(
-            "mini-runc needs a mount namespace (add {\"type\":\"mount\"} to linux.namespaces)",
-        );
+        // The spec: a namespace type left out is the runtime's own. For the
+        // mount namespace, the container's mounts (/proc, /dev, masked
+        // paths) are then made in the host's, under the rootfs, and it is
+        // entered with chroot; `delete` unmounts them again. What would
+        // change the host itself is refused.
+        if root.readonly().unwrap_or(false) {
+            return bad(
+                "root.readonly needs a mount namespace (it would remount the host's \
+                 filesystem holding the rootfs): add {\"type\":\"mount\"} to linux.namespaces",
+            );
+        }
+        if linux.rootfs_propagation().is_some() {
+            return bad(
+                "linux.rootfsPropagation needs a mount namespace (it would change the \
+                 host's mounts): add {\"type\":\"mount\"} to linux.namespaces",
+            );
+        }
     }
     Ok(Config {
         id: id.to_string(),
@@ -435,6 +593,29 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
             .into_iter()
             .collect(),
     })
+}
+
+/// The spec versions this runtime implements: 1.x.y (with an optional
+/// pre-release such as `1.0.2-dev`), as crun checks; anything else is an
+/// error rather than a guess about fields that may mean something else.
+pub fn check_oci_version(version: &str) -> Result<(), ConfigError> {
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if !numeric {
+        return bad(format!(
+            "ociVersion {version:?} is not a version (MAJOR.MINOR.PATCH, e.g. \"1.0.2\")"
+        ));
+    }
+    if parts[0] != "1" {
+        return bad(format!(
+            "ociVersion {version} is not supported: mini-runc implements the runtime spec 1.x"
+        ));
+    }
+    Ok(())
 }
 
 /// Converts the `process` part of a spec (also the `--process` file of `exec`).
@@ -558,6 +739,17 @@ mod tests {
         let no_net = |n: Namespace| n != Namespace::Net;
         let e = check_sysctl("net.ipv4.ip_forward", "1", &no_net).unwrap_err();
         assert!(e.0.contains("own NET namespace"), "{e}");
+    }
+
+    #[test]
+    fn oci_versions_must_be_1_x() {
+        for ok in ["1.0.0", "1.0.2-dev", "1.2.0", "1.1.0+dev"] {
+            assert!(check_oci_version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "bogus", "1.0", "9.0.0", "0.1.0", "1.x.0"] {
+            let e = check_oci_version(bad).unwrap_err();
+            assert!(e.0.contains("ociVersion"), "{bad}: {e}");
+        }
     }
 
     #[test]

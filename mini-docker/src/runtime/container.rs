@@ -158,6 +158,8 @@ fn readonly_bind_of_self(root: &Path) -> std::io::Result<PathBuf> {
     // The binary's path, read before the unshare: a bind mount's source must
     // be a path in our (new) namespace, not the magic /proc/self/exe link.
     let exe = fs::read_link("/proc/self/exe")?;
+    // The hooks that run "in the runtime namespace" go back to this one.
+    let _ = super::init::RUNTIME_MOUNT_NS.set(fs::File::open("/proc/self/ns/mnt")?.into());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
     mount(
         None::<&str>,
@@ -220,13 +222,22 @@ fn sealed_self() -> Result<std::os::fd::OwnedFd> {
 
 /// Starts the init from the protected binary, with the sync socket on a
 /// descriptor above the ones `--preserve-fds` hands to the container.
+/// With `host_mounts` (a container without a mount namespace of its own)
+/// the init must stay in the runtime's mount namespace, so the binary is
+/// protected by the sealed memfd copy rather than a private bind mount.
 fn spawn_init(
     root: &Path,
     preserve_fds: u32,
     stdio: Option<[std::os::fd::RawFd; 3]>,
+    host_mounts: bool,
 ) -> Result<(std::process::Child, Channel)> {
     let target = 3 + preserve_fds as i32;
-    let (exe_path, memfd) = protected_exe(root)?;
+    let (exe_path, memfd) = if host_mounts {
+        let fd = sealed_self()?;
+        (PathBuf::new(), Some(fd))
+    } else {
+        protected_exe(root)?
+    };
     // A memfd's descriptor must survive the dup2 onto `target` in the child.
     let (exe_path, _memfd) = match memfd {
         Some(fd) => {
@@ -272,10 +283,13 @@ struct Undo {
     devices: Option<(cgroups::Layout, PathBuf)>,
     /// Empty parents of the cgroup path to remove after the cgroup.
     prune: Option<(cgroups::Layout, PathBuf)>,
+    /// A rootfs whose mounts are the host's (no mount namespace).
+    host_mounts: Option<PathBuf>,
 }
 
 impl Undo {
     fn disarm(mut self) -> Option<cgroups::Cgroup> {
+        self.host_mounts = None;
         self.dir = None;
         self.pid = None;
         self.devices = None;
@@ -299,6 +313,9 @@ impl Drop for Undo {
         if let Some((layout, path)) = self.prune.take() {
             cgroups::Cgroup::prune_parents_at(&layout, &path);
         }
+        if let Some(rootfs) = self.host_mounts.take() {
+            let _ = unmount_below(&rootfs);
+        }
         if let Some(dir) = &self.dir {
             let _ = fs::remove_dir_all(dir);
         }
@@ -317,7 +334,8 @@ fn layout() -> Result<cgroups::Layout> {
         .map_err(RuntimeError)
 }
 
-/// Converts the spec's resources for chapter 02.
+/// Converts the spec's resources for chapter 02. A value that means "no
+/// limit" (`-1`, `0` shares) is left out: a new cgroup starts unlimited.
 pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
     let mut out = cgroups::Resources {
         memory_max: r.memory_limit.filter(|m| *m > 0).map(|m| m as u64),
@@ -325,24 +343,110 @@ pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
         pids_max: r.pids_limit.filter(|p| *p > 0).map(|p| p as u64),
         cpuset_cpus: r.cpuset_cpus.clone().filter(|s| !s.is_empty()),
         cpuset_mems: r.cpuset_mems.clone().filter(|s| !s.is_empty()),
+        memory_reservation: r.memory_reservation.filter(|m| *m > 0).map(|m| m as u64),
+        memory_swappiness: r.memory_swappiness,
+        oom_kill_disable: r.oom_kill_disable,
+        kernel_memory: r.kernel_memory,
+        kernel_tcp: r.kernel_tcp,
+        cpu_rt_runtime: r.cpu_rt_runtime,
+        cpu_rt_period: r.cpu_rt_period,
+        cpu_idle: r.cpu_idle,
+        // Docker sends `"blockIO": {"weight": 0}` for "not set", as runc reads it.
+        blkio_weight: r.blkio_weight.filter(|w| *w > 0),
+        blkio_leaf_weight: r.blkio_leaf_weight.filter(|w| *w > 0),
+        blkio_weight_devices: r
+            .blkio_weight_devices
+            .iter()
+            .map(
+                |(major, minor, weight, leaf_weight)| cgroups::DeviceWeight {
+                    major: *major,
+                    minor: *minor,
+                    weight: *weight,
+                    leaf_weight: *leaf_weight,
+                },
+            )
+            .collect(),
+        blkio_throttle: r
+            .blkio_throttle
+            .iter()
+            .map(|(kind, major, minor, rate)| cgroups::Throttle {
+                kind: match kind.as_str() {
+                    "read_bps" => cgroups::ThrottleKind::ReadBps,
+                    "write_bps" => cgroups::ThrottleKind::WriteBps,
+                    "read_iops" => cgroups::ThrottleKind::ReadIops,
+                    _ => cgroups::ThrottleKind::WriteIops,
+                },
+                major: *major,
+                minor: *minor,
+                rate: *rate,
+            })
+            .collect(),
+        hugepage_limits: r.hugepage_limits.clone(),
+        net_class_id: r.net_class_id,
+        net_priorities: r.net_priorities.clone(),
+        rdma: r.rdma.clone(),
+        unified: r.unified.clone(),
         ..Default::default()
     };
-    if let (Some(q), Some(p)) = (r.cpu_quota, r.cpu_period) {
-        if q > 0 && p > 0 {
+    match (r.cpu_quota, r.cpu_period) {
+        (Some(q), p) if q > 0 => {
             out.cpus = Some(cgroups::Cpus {
                 quota_us: q as u64,
-                period_us: p,
+                period_us: p
+                    .filter(|p| *p > 0)
+                    .unwrap_or(cgroups::Cpus::DEFAULT_PERIOD_US),
             });
         }
+        _ => {}
     }
-    if let (Some(s), Some(_)) = (r.memory_swap, out.memory_max) {
-        if s > 0 {
-            out.memory_swap = Some(cgroups::Swap::Total(s as u64));
-        } else if s == -1 {
-            out.memory_swap = Some(cgroups::Swap::Unlimited);
-        }
+    // Without a memory limit, chapter 02 refuses a swap limit (it is memory
+    // plus swap), rather than it being dropped here.
+    match r.memory_swap {
+        Some(s) if s > 0 => out.memory_swap = Some(cgroups::Swap::Total(s as u64)),
+        Some(-1) if out.memory_max.is_some() => out.memory_swap = Some(cgroups::Swap::Unlimited),
+        _ => {}
     }
     out
+}
+
+/// Detaches every mount at or below `rootfs` in our mount namespace, deepest
+/// first (`umount -R -l`): the mounts a container without a mount
+/// namespace of its own made on the host.
+fn unmount_below(rootfs: &Path) -> Result<()> {
+    let info = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| RuntimeError(format!("read /proc/self/mountinfo: {e}")))?;
+    for point in super::mounts::mounts_below(&info, rootfs) {
+        match nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+            Err(e) => return err(format!("umount -l {}: {e}", point.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Linux 5.16 and later keep `memory.kmem.limit_in_bytes` but ignore what is
+/// written to it; reading it back tells whether `memory.kernel` took effect.
+fn check_kernel_memory(cg: &cgroups::Cgroup, limits: &cgroups::Resources) -> Result<()> {
+    let (Some(wanted), Some(dir)) = (
+        limits.kernel_memory.filter(|k| *k > 0),
+        cg.dir_for(&cgroups::Controller::Memory),
+    ) else {
+        return Ok(());
+    };
+    let file = dir.path.join("memory.kmem.limit_in_bytes");
+    let got: i64 = fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(-1);
+    // The kernel rounds a limit down to whole pages.
+    if got > wanted || got < wanted - 4096 {
+        return err(format!(
+            "linux.resources.memory.kernel: {} reads {got} after writing {wanted}: this \
+             kernel ignores kernel memory limits (removed in Linux 5.16); remove the setting",
+            file.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Where each v1 hierarchy's directory of process `pid` is on the host, named
@@ -439,13 +543,18 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         cgroup: None,
         devices: None,
         prune: None,
+        host_mounts: None,
     };
     sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
     // The init first: its execve and start-up (a millisecond or two) overlap
     // the state directory and the cgroups made below. It does nothing until
     // `Go` arrives on the channel, by which time it is in the cgroups.
-    let (mut init, channel) = spawn_init(root, args.preserve_fds, None)?;
+    let host_mounts = !cfg.namespaces.iter().any(|(n, _)| *n == Namespace::Mnt);
+    let (mut init, channel) = spawn_init(root, args.preserve_fds, None, host_mounts)?;
     undo.pid = Some(init.id() as i32);
+    if host_mounts {
+        undo.host_mounts = Some(cfg.rootfs.clone());
+    }
     t.mark("protect the runtime binary and start the init");
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => undo.dir = Some(dir.clone()),
@@ -466,15 +575,16 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     t.mark("state directory and exec fifo");
     let layout = layout()?;
     let cg_path = cgroup_path(&cfg);
-    let cgroup = cgroups::Cgroup::create_at(&layout, &cg_path)
+    let limits = cfg.resources.as_ref().map(resources).unwrap_or_default();
+    let cgroup = cgroups::Cgroup::create_at_with(&layout, &cg_path, &limits.extra_controllers())
         .map_err(|e| RuntimeError(format!("create cgroup {}: {e}", cg_path.display())))?;
-    if let Some(r) = &cfg.resources {
-        cgroup
-            .set(&resources(r))
-            .map_err(|e| RuntimeError(format!("set cgroup limits: {e}")))?;
-    }
     undo.cgroup = Some(cgroup);
     undo.prune = Some((layout.clone(), cg_path.clone()));
+    if let Some(cg) = &undo.cgroup {
+        cg.set(&limits)
+            .map_err(|e| RuntimeError(format!("linux.resources: {e}")))?;
+        check_kernel_memory(cg, &limits)?;
+    }
     t.mark("create the cgroups and set limits");
 
     let opts = CreateOptions {
@@ -505,6 +615,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
             .namespaces
             .iter()
             .any(|(n, p)| *n == Namespace::Pid && p.is_none()),
+        host_mounts,
     };
     if let Some(cg) = &undo.cgroup {
         cg.add_pid(init.id() as i32)
@@ -564,12 +675,16 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
                 t.mark("init: join and unshare namespaces, fork");
             }
             Some(FromInit::RunHooks(HookStage::CreateRuntime)) => {
+                // The hooks see the container as the spec's state describes
+                // it once create returns: `created`, with the init's pid.
                 state.pid = pid1;
+                state.status = Status::Created;
                 let json = state.to_oci_json().to_string();
+                state.status = Status::Creating;
                 super::init::run_hooks(&cfg.hooks.prestart, &json)?;
                 super::init::run_hooks(&cfg.hooks.create_runtime, &json)?;
                 channel
-                    .send(&ToInit::HooksDone)
+                    .send(&ToInit::HooksDone(json))
                     .map_err(|e| RuntimeError(e.to_string()))?;
             }
             Some(FromInit::Ready) => {
@@ -669,7 +784,24 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     // Nothing to write: "running" is what `State::refresh` reads off a live
     // init whose exec fifo is gone, so the file written at create stays true.
     s.status = Status::Running;
-    super::init::run_hooks(&s.poststart, &s.to_oci_json().to_string())?;
+    if !s.poststart.is_empty() {
+        // The spec: poststart hooks run after the user's process was started,
+        // i.e. after the init's execve (the startContainer hooks come first).
+        // The init named itself `mini-runc:pid1`; execve renames a process
+        // after its program.
+        let released = Instant::now();
+        loop {
+            match fs::read_to_string(format!("/proc/{}/comm", s.pid)) {
+                Ok(comm) if comm.trim_end() == "mini-runc:pid1" => {}
+                _ => break,
+            }
+            if released.elapsed() > Duration::from_secs(60) {
+                return err("the container's process did not execute its program within 60 s");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        super::init::run_hooks_warning("poststart", &s.poststart, &s.to_oci_json().to_string());
+    }
     Ok(s)
 }
 
@@ -763,16 +895,18 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             .map_err(|e| RuntimeError(format!("remove the cgroup: {e}")))?;
     }
     t.mark("delete: remove the cgroups");
+    if s.host_mounts {
+        unmount_below(&s.rootfs)?;
+    }
     if let (Ok(layout), Some(path)) = (layout(), &s.cgroup_path) {
         super::devices::remove(&layout, path);
         cgroups::Cgroup::prune_parents_at(&layout, path);
     }
     let mut stopped = s.clone();
     stopped.status = Status::Stopped;
-    let hooks = super::init::run_hooks(&s.poststop, &stopped.to_oci_json().to_string());
+    super::init::run_hooks_warning("poststop", &s.poststop, &stopped.to_oci_json().to_string());
     fs::remove_dir_all(State::dir(root, id))
-        .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))?;
-    hooks.map_err(RuntimeError)
+        .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))
 }
 
 /// `pause` / `resume` through the freezer.
@@ -864,14 +998,16 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         preserve_fds: args.preserve_fds,
         console: args.console_socket.is_some(),
     };
-    let steps = plan::plan_exec(s.pid, &joined, &args.process, &opts);
-    let (mut init, channel) = spawn_init(root, args.preserve_fds, args.stdio)?;
+    let chroot = s.host_mounts.then(|| s.rootfs.clone());
+    let steps = plan::plan_exec(s.pid, &joined, chroot, &args.process, &opts);
+    let (mut init, channel) = spawn_init(root, args.preserve_fds, args.stdio, s.host_mounts)?;
     let mut undo = Undo {
         dir: None,
         pid: Some(init.id() as i32),
         cgroup: None,
         devices: None,
         prune: None,
+        host_mounts: None,
     };
     if let Some(cg) = open_cgroup(&s) {
         cg.add_pid(init.id() as i32)

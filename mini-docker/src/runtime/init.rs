@@ -57,8 +57,9 @@ pub enum ToInit {
     Go(Box<InitMsg>),
     /// The id maps are written.
     MapsWritten,
-    /// The hooks ran.
-    HooksDone,
+    /// The runtime's hooks ran; here is the state (with the pid) for the
+    /// hooks run inside the container.
+    HooksDone(String),
 }
 
 /// Init to parent.
@@ -185,6 +186,8 @@ fn run(fd: RawFd) -> std::io::Result<i32> {
     let _ = nix::sys::prctl::set_name(c"mini-runc:init");
     let msg = match channel.recv::<ToInit>()? {
         Some(ToInit::Go(m)) => *m,
+        // The runtime gave up before sending the work (and reports why).
+        None => return Ok(1),
         other => {
             return Err(std::io::Error::other(format!(
                 "expected work, got {other:?}"
@@ -266,11 +269,21 @@ fn run(fd: RawFd) -> std::io::Result<i32> {
             RtStep::Hooks(stage) => {
                 ctx.send(&FromInit::RunHooks(*stage))?;
                 match ctx.recv()? {
-                    Some(ToInit::HooksDone) => Ok(()),
+                    Some(ToInit::HooksDone(state)) => {
+                        ctx.msg.state_json = state;
+                        Ok(())
+                    }
                     _ => return Ok(1),
                 }
             }
             RtStep::Ready => {
+                if let Err(e) = check_process(&ctx.msg.process) {
+                    // Reported as the failure of the exec it predicts.
+                    let exec = steps.iter().position(|s| matches!(s, RtStep::Exec(_)));
+                    let exec = exec.unwrap_or(index);
+                    report(&ctx, exec, &steps[exec], &e);
+                    return Ok(1);
+                }
                 ctx.send(&FromInit::Ready)?;
                 if ctx.msg.fifo.is_some() {
                     // create: the runtime exits now; nobody is left to tell.
@@ -334,16 +347,9 @@ fn apply(ctx: &mut Ctx, step: &RtStep) -> Result<(), Fail> {
             let flags = mounts::propagation_flag(mode)
                 .ok_or_else(|| fail(format!("unknown rootfsPropagation {mode}")))?;
             mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
-                .map_err(because("make / private"))
+                .map_err(because(&format!("mount --make-{mode} /")))
         }
-        RtStep::BindRootfs { rootfs } => mount(
-            Some(rootfs),
-            rootfs,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(because("bind the rootfs onto itself")),
+        RtStep::BindRootfs { rootfs } => bind_rootfs(rootfs),
         RtStep::Mount(m) => do_mount(msg, m),
         RtStep::Device(d) => make_device(msg, d),
         RtStep::DevSymlinks => dev_symlinks(msg),
@@ -363,7 +369,17 @@ fn apply(ctx: &mut Ctx, step: &RtStep) -> Result<(), Fail> {
                 .unwrap_or_default();
             run_hooks(&hooks.start_container, &msg.state_json).map_err(fail)
         }
-        RtStep::PivotRoot { rootfs, no_pivot } => pivot(rootfs, *no_pivot),
+        RtStep::PivotRoot {
+            rootfs,
+            chroot_only: true,
+            ..
+        } => {
+            nix::unistd::chroot(rootfs).map_err(because("chroot into the rootfs"))?;
+            nix::unistd::chdir("/").map_err(because("chdir /"))
+        }
+        RtStep::PivotRoot {
+            rootfs, no_pivot, ..
+        } => pivot(rootfs, *no_pivot),
         RtStep::ReadonlyPath(p) => readonly_path(p),
         RtStep::MaskPath(p) => mask_path(p),
         RtStep::Domainname(d) => {
@@ -698,6 +714,38 @@ fn dev_symlinks(msg: &InitMsg) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Makes the rootfs a mount point of its own, as `pivot_root` needs.
+///
+/// The mount that holds the rootfs is made private first (only in this mount
+/// namespace): the bind then starts a propagation group of its own, so
+/// nothing mounted in the container reaches the host, and `pivot_root`
+/// finds no shared parent (it fails with EINVAL under one).
+fn bind_rootfs(rootfs: &Path) -> Result<(), Fail> {
+    let info =
+        fs::read_to_string("/proc/self/mountinfo").map_err(because("read /proc/self/mountinfo"))?;
+    let parent = mounts::mount_point_of(&info, rootfs)
+        .ok_or_else(|| fail(format!("no mount holds {}", rootfs.display())))?;
+    mount(
+        None::<&str>,
+        &parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(because(&format!(
+        "mount --make-private {}",
+        parent.display()
+    )))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(because("bind the rootfs onto itself"))
+}
+
 /// runc's pivot_root without a directory for the old root: pivot onto "."
 /// stacks the old root on top of the new one, and a lazy unmount of "."
 /// removes it.
@@ -950,55 +998,158 @@ fn set_caps(p: &ProcessConfig) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Runs hooks in order, each with the state on stdin; a failing hook fails.
+/// Runs hooks in order, each with the state on stdin; the first failing
+/// hook stops the rest and fails (prestart, createRuntime, createContainer,
+/// startContainer: the spec makes their failure the operation's).
 pub fn run_hooks(hooks: &[oci_spec::runtime::Hook], state_json: &str) -> Result<(), String> {
-    use std::io::Write;
+    hooks.iter().try_for_each(|h| run_hook(h, state_json))
+}
+
+/// Runs every hook and only warns on stderr about a failing one: the spec
+/// says a failing poststart or poststop hook MUST be logged and MUST NOT stop
+/// the other hooks or the lifecycle.
+pub fn run_hooks_warning(stage: &str, hooks: &[oci_spec::runtime::Hook], state_json: &str) {
     for hook in hooks {
-        let args = hook
-            .args()
-            .clone()
-            .unwrap_or_else(|| vec![hook.path().to_string_lossy().into_owned()]);
-        let mut cmd = std::process::Command::new(hook.path());
-        if args.len() > 1 {
-            cmd.args(&args[1..]);
-        }
-        if let Some(a0) = args.first() {
-            std::os::unix::process::CommandExt::arg0(&mut cmd, a0);
-        }
-        cmd.env_clear();
-        for kv in hook.env().clone().unwrap_or_default() {
-            if let Some((k, v)) = kv.split_once('=') {
-                cmd.env(k, v);
-            }
-        }
-        cmd.stdin(std::process::Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("hook {}: {e}", hook.path().display()))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(state_json.as_bytes());
-        }
-        let timeout = hook
-            .timeout()
-            .filter(|t| *t > 0)
-            .map(|t| std::time::Duration::from_secs(t as u64));
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-                break s;
-            }
-            if timeout.is_some_and(|t| start.elapsed() > t) {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("hook {} timed out", hook.path().display()));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        };
-        if !status.success() {
-            return Err(format!("hook {} failed: {status}", hook.path().display()));
+        if let Err(e) = run_hook(hook, state_json) {
+            eprintln!(
+                "mini-runc: warning: {stage} {e} (the {stage} hooks and the container go on)"
+            );
         }
     }
+}
+
+/// The mount namespace the runtime was started in, when it moved itself to a
+/// private one (see `container::protected_exe`): the runtime's hooks
+/// (prestart, createRuntime, poststart, poststop) run there, as the spec says.
+pub static RUNTIME_MOUNT_NS: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+
+/// Runs one hook with the state on stdin, killing it after its `timeout`.
+fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), String> {
+    use std::io::Write;
+    let args = hook
+        .args()
+        .clone()
+        .unwrap_or_else(|| vec![hook.path().to_string_lossy().into_owned()]);
+    let mut cmd = std::process::Command::new(hook.path());
+    if args.len() > 1 {
+        cmd.args(&args[1..]);
+    }
+    if let Some(a0) = args.first() {
+        std::os::unix::process::CommandExt::arg0(&mut cmd, a0);
+    }
+    cmd.env_clear();
+    for kv in hook.env().clone().unwrap_or_default() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(std::process::Stdio::piped());
+    if let Some(ns) = RUNTIME_MOUNT_NS.get() {
+        sys::join_mount_ns_before_exec(&mut cmd, ns.as_raw_fd());
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("hook {}: {e}", hook.path().display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(state_json.as_bytes());
+    }
+    let timeout = hook
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| std::time::Duration::from_secs(t as u64));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if timeout.is_some_and(|t| start.elapsed() > t) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "hook {} timed out after {} s",
+                hook.path().display(),
+                timeout.unwrap_or_default().as_secs()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    if !status.success() {
+        return Err(format!("hook {} failed: {status}", hook.path().display()));
+    }
     Ok(())
+}
+
+/// Checks, before the container is reported created, what would otherwise
+/// fail only after `start` had returned (where nobody could be told but the
+/// container's stderr): that `args[0]` is an executable file in the
+/// container (looked up in its `PATH`, as `execvp` will), and that the
+/// kernel knows every capability asked for.
+fn check_process(p: &ProcessConfig) -> Result<(), Fail> {
+    let supported = caps::runtime::thread_all_supported();
+    let sets = [
+        &p.caps.bounding,
+        &p.caps.effective,
+        &p.caps.inheritable,
+        &p.caps.permitted,
+        &p.caps.ambient,
+    ];
+    // What we do not have in our own bounding set, no process we start can
+    // ever get (a runtime started under `setpriv --bounding-set` or in a
+    // container of its own).
+    let ours = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
+    for name in sets.into_iter().flatten() {
+        let cap = cap_from(name)?;
+        if !supported.contains(&cap) {
+            return Err(fail(format!(
+                "this kernel does not support the capability {name} \
+                 (see /proc/sys/kernel/cap_last_cap): remove it from process.capabilities"
+            )));
+        }
+        if !ours.contains(&cap) {
+            return Err(fail(format!(
+                "the capability {name} is not in the runtime's own bounding set, so the \
+                 container cannot get it: remove it from process.capabilities, or run \
+                 mini-runc with it"
+            )));
+        }
+    }
+    let program = p.args.first().map(String::as_str).unwrap_or_default();
+    let path_var = p
+        .env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    find_program(program, &p.cwd, path_var).map(|_| ())
+}
+
+/// `execvp`'s search: a name with a `/` is a path (relative to the working
+/// directory), else the first executable file of that name in `PATH`.
+fn find_program(program: &str, cwd: &Path, path_var: &str) -> Result<PathBuf, Fail> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let path = cwd.join(program);
+        return match fs::metadata(&path) {
+            Err(e) => Err(fail(format!("exec {program}: {e}"))),
+            Ok(_) if !executable(&path) => Err(fail(format!(
+                "exec {program}: not an executable file (check its x bits)"
+            ))),
+            Ok(_) => Ok(path),
+        };
+    }
+    path_var
+        .split(':')
+        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
+        .find(|p| executable(p))
+        .ok_or_else(|| {
+            fail(format!(
+                "exec {program:?}: executable file not found in $PATH ({path_var})"
+            ))
+        })
 }
 
 /// Execs the process through chapter 01's `exec_program`.

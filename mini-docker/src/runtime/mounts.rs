@@ -112,6 +112,54 @@ pub fn propagation_flag(name: &str) -> Option<MsFlags> {
     })
 }
 
+/// The propagation to give `/` *before* `pivot_root`, for a requested
+/// `rootfsPropagation` (`None`: runc's default, `rslave`). The kernel refuses
+/// `pivot_root` when the current root or the new root's parent mount is
+/// shared, and a shared root would carry the container's mounts back to the
+/// host; an unbindable one cannot be bound (the rootfs, the read-only paths).
+/// So the shared and unbindable modes start from `rslave`, and the requested
+/// mode is applied to the new root once the root filesystem is complete.
+pub fn propagation_before_pivot(requested: Option<&str>) -> &str {
+    match requested {
+        None | Some("shared" | "rshared" | "unbindable" | "runbindable") => "rslave",
+        Some(other) => other,
+    }
+}
+
+/// The mount point of the mount that holds `path`, from the text of
+/// `/proc/self/mountinfo`: the longest mount point that is `path` or one of
+/// its ancestors (the last one listed wins, as the kernel stacks them).
+pub fn mount_point_of(mountinfo: &str, path: &Path) -> Option<PathBuf> {
+    let mut best: Option<PathBuf> = None;
+    for point in mount_points(mountinfo) {
+        if path.starts_with(&point)
+            && best
+                .as_ref()
+                .is_none_or(|b| point.as_os_str().len() >= b.as_os_str().len())
+        {
+            best = Some(point);
+        }
+    }
+    best
+}
+
+/// The mount points at or below `dir`, deepest (last mounted) first: what
+/// `umount -R dir` would take away, from the text of `/proc/self/mountinfo`.
+pub fn mounts_below(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = mount_points(mountinfo)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Every mount point, in mount order (chapter 02 parses the file).
+fn mount_points(mountinfo: &str) -> impl Iterator<Item = PathBuf> {
+    cgroups::layout::parse_mountinfo(mountinfo)
+        .into_iter()
+        .map(|m| m.mount_point)
+}
+
 /// Opens `root` as a directory to resolve paths in.
 pub fn open_root(root: &Path) -> nix::Result<OwnedFd> {
     let fd = nix::fcntl::open(
@@ -271,6 +319,39 @@ pub fn show(s: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mount_holding_a_path_is_the_longest_prefix() {
+        let info = "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n\
+                    30 22 0:40 / /var/lib rw shared:9 - ext4 /dev/sdb rw\n\
+                    31 30 0:41 / /var/lib/my\\040dir rw - tmpfs tmpfs rw\n";
+        let at = |p: &str| mount_point_of(info, Path::new(p)).unwrap();
+        assert_eq!(at("/var/lib/x/rootfs"), Path::new("/var/lib"));
+        assert_eq!(at("/var/library"), Path::new("/"));
+        assert_eq!(at("/var/lib/my dir/rootfs"), Path::new("/var/lib/my dir"));
+        assert_eq!(at("/var/lib"), Path::new("/var/lib"));
+    }
+
+    #[test]
+    fn mounts_below_a_rootfs_come_deepest_first() {
+        let info = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                    40 22 0:5 / /b/rootfs/proc rw - proc proc rw\n\
+                    41 22 0:6 / /b/rootfs/dev rw - tmpfs tmpfs rw\n\
+                    42 41 0:7 / /b/rootfs/dev/pts rw - devpts devpts rw\n\
+                    43 22 0:8 / /b/rootfs2/proc rw - proc proc rw\n";
+        let got = mounts_below(info, Path::new("/b/rootfs"));
+        let want = ["/b/rootfs/dev/pts", "/b/rootfs/dev", "/b/rootfs/proc"];
+        assert_eq!(got, want.map(PathBuf::from));
+    }
+
+    #[test]
+    fn shared_and_unbindable_roots_wait_for_pivot_root() {
+        for mode in ["shared", "rshared", "unbindable", "runbindable"] {
+            assert_eq!(propagation_before_pivot(Some(mode)), "rslave", "{mode}");
+        }
+        assert_eq!(propagation_before_pivot(None), "rslave");
+        assert_eq!(propagation_before_pivot(Some("private")), "private");
+    }
 
     fn opts(v: &[&str]) -> MountOptions {
         parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()

@@ -16,11 +16,21 @@
 //!                             exit (PID 1 is adopted by           prestart hooks? ──▶ parent runs them
 //!                              the subreaper: mini-runc create)   pivot_root, masked/ro paths,
 //!                                                                 hostname, sysctls, console,
-//! ◀──────────────────────────────────────────────────── ready ─── rlimits, close fds
+//! ◀──────────────────────────────────────────────────── ready ─── rlimits, close fds, check that
+//!                                                                 args[0] runs and the caps exist
 //! write pid file, state=created, exit                             open(exec.fifo, O_WRONLY) blocks
 //! mini-runc start: read(exec.fifo) ─────────────────────────────▶ seccomp, user, capabilities,
 //!                                                                 no_new_privs, chdir, execve
+//! wait for the execve (comm), then poststart hooks (a failure only warns)
 //! ```
+//!
+//! Mount propagation: `/` is made `rslave` (or the requested private/slave
+//! mode) and the mount holding the rootfs private before the rootfs is bound
+//! and pivoted into, so nothing reaches the host and `pivot_root` finds no
+//! shared parent; a requested shared or unbindable `rootfsPropagation` is
+//! given to the finished root last. Without a mount namespace in the spec,
+//! none of that happens: the container's mounts are the host's, under the
+//! rootfs, and `pivot_root` becomes a `chroot`.
 
 use super::config::{Config, DeviceSpec, MountSpec, ProcessConfig};
 use namespaces::{Namespace, Step as Ch01};
@@ -74,6 +84,9 @@ pub enum RtStep {
         rootfs: PathBuf,
         /// Use chroot instead.
         no_pivot: bool,
+        /// No mount namespace of its own: only chroot (no `MS_MOVE`, which
+        /// would move the host's mount).
+        chroot_only: bool,
     },
     /// Make a path read-only.
     ReadonlyPath(String),
@@ -171,13 +184,20 @@ impl RtStep {
             RtStep::CreateContainerHooks => "(run the createContainer hooks inside)".into(),
             RtStep::PivotRoot {
                 rootfs,
+                chroot_only: true,
+                ..
+            } => format!("chroot {}", rootfs.display()),
+            RtStep::PivotRoot {
+                rootfs,
                 no_pivot: false,
+                ..
             } => {
                 format!("cd {} && pivot_root . . && umount -l .", rootfs.display())
             }
             RtStep::PivotRoot {
                 rootfs,
                 no_pivot: true,
+                ..
             } => {
                 format!("mount --move {} / && chroot .", rootfs.display())
             }
@@ -283,14 +303,20 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
         pid1: new(Namespace::Pid),
     }));
     steps.push(RtStep::Setsid);
-    let propagation = cfg
-        .rootfs_propagation
-        .clone()
-        .unwrap_or_else(|| "rslave".into());
-    steps.push(RtStep::RootPropagation { mode: propagation });
-    steps.push(RtStep::BindRootfs {
-        rootfs: cfg.rootfs.clone(),
-    });
+    // `/` must not be shared while the rootfs is prepared and pivoted into;
+    // the requested propagation is given to the finished root at the end.
+    // Without a mount namespace of its own, the host's mounts are left as
+    // they are: the container gets a chroot.
+    let own_mnt = cfg.namespaces.iter().any(|(n, _)| *n == Namespace::Mnt);
+    if own_mnt {
+        let before = super::mounts::propagation_before_pivot(cfg.rootfs_propagation.as_deref());
+        steps.push(RtStep::RootPropagation {
+            mode: before.to_string(),
+        });
+        steps.push(RtStep::BindRootfs {
+            rootfs: cfg.rootfs.clone(),
+        });
+    }
     for m in &cfg.mounts {
         steps.push(RtStep::Mount(m.clone()));
     }
@@ -301,7 +327,18 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
         steps.push(RtStep::Device(d));
     }
     steps.push(RtStep::DevSymlinks);
-    if !cfg.hooks.prestart.is_empty() || !cfg.hooks.create_runtime.is_empty() {
+    // The runtime's hooks (prestart, createRuntime); the runtime also
+    // answers with the state JSON that the hooks run inside are given.
+    let h = &cfg.hooks;
+    if [
+        &h.prestart,
+        &h.create_runtime,
+        &h.create_container,
+        &h.start_container,
+    ]
+    .iter()
+    .any(|v| !v.is_empty())
+    {
         steps.push(RtStep::Hooks(HookStage::CreateRuntime));
     }
     if !cfg.hooks.create_container.is_empty() {
@@ -310,6 +347,7 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
     steps.push(RtStep::PivotRoot {
         rootfs: cfg.rootfs.clone(),
         no_pivot: opts.no_pivot,
+        chroot_only: !own_mnt,
     });
     if let Some(h) = &cfg.hostname {
         steps.push(RtStep::Ch01(Ch01::SetHostname { name: h.clone() }));
@@ -333,6 +371,9 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
     if cfg.root_readonly {
         steps.push(RtStep::ReadonlyRoot);
     }
+    if let Some(mode) = &cfg.rootfs_propagation {
+        steps.push(RtStep::RootPropagation { mode: mode.clone() });
+    }
     steps.extend(process_steps(
         &cfg.process,
         opts,
@@ -346,6 +387,7 @@ pub fn plan_create(cfg: &Config, opts: &CreateOptions) -> Vec<RtStep> {
 pub fn plan_exec(
     container_pid: i32,
     namespaces: &[Namespace],
+    chroot: Option<PathBuf>,
     process: &ProcessConfig,
     opts: &CreateOptions,
 ) -> Vec<RtStep> {
@@ -360,6 +402,14 @@ pub fn plan_exec(
                 path: proc_ns(ns),
             });
         }
+    }
+    // A container without a mount namespace of its own is a chroot.
+    if let Some(rootfs) = chroot {
+        steps.push(RtStep::PivotRoot {
+            rootfs,
+            no_pivot: false,
+            chroot_only: true,
+        });
     }
     steps.push(RtStep::Ch01(Ch01::Fork { pid1: false }));
     steps.push(RtStep::Setsid);

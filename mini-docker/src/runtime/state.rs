@@ -139,6 +139,10 @@ pub struct State {
     /// Whether the container has its own PID namespace (kill --all differs).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The container shares the runtime's mount namespace: its mounts under
+    /// the rootfs are the host's, and `delete` unmounts them.
+    #[serde(default)]
+    pub host_mounts: bool,
 }
 
 /// Valid container ids: what runc accepts, so an id can never be a path.

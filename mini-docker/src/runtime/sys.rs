@@ -141,3 +141,19 @@ pub fn single_malloc_arena() {
     // tuning; called before any other thread exists, nothing races with it.
     let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
 }
+
+/// Makes `cmd`'s child join the mount namespace `ns` before it executes.
+pub fn join_mount_ns_before_exec(cmd: &mut std::process::Command, ns: RawFd) {
+    use std::os::unix::process::CommandExt;
+    let setns = move || {
+        // SAFETY: the caller keeps `ns` open until the spawn returns, and the
+        // child's copy of the descriptor table holds it until exec.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(ns) };
+        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNS).map_err(std::io::Error::from)
+    };
+    // SAFETY: between fork and exec the child only calls setns(2), which is
+    // async-signal-safe and allocates nothing.
+    unsafe {
+        cmd.pre_exec(setns);
+    }
+}

@@ -245,3 +245,51 @@ pub fn probe_differences(a_name: &str, a: &str, b_name: &str, b: &str) -> Vec<St
         )
         .collect()
 }
+
+/// The propagation fields of a mountinfo line of `/` (the last line of
+/// `out`), their numbers dropped: `shared:12 master:3` reads `shared master`.
+pub fn root_propagation(out: &str) -> String {
+    let line = out.lines().last().unwrap_or_default();
+    let fields: Vec<&str> = line.split(' ').collect();
+    let end = fields
+        .iter()
+        .position(|f| *f == "-")
+        .unwrap_or(fields.len());
+    fields[6.min(end)..end]
+        .iter()
+        .map(|f| f.split(':').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A process holding namespaces of its own (`unshare FLAGS sleep 60`), for a
+/// container to join by path; killed on drop.
+pub struct Holder(pub std::process::Child);
+
+impl Holder {
+    pub fn new(flags: &[&str]) -> Holder {
+        let child = Command::new("unshare")
+            .args(flags)
+            .args(["sleep", "60"])
+            .spawn()
+            .unwrap();
+        let comm = format!("/proc/{}/comm", child.id());
+        // unshare executes sleep once the namespaces exist.
+        eventually("the holder's namespaces exist", || {
+            std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep")
+        });
+        Holder(child)
+    }
+
+    /// `/proc/<pid>/ns/<kind>` of the holder.
+    pub fn ns(&self, kind: &str) -> String {
+        format!("/proc/{}/ns/{kind}", self.0.id())
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
