@@ -32,8 +32,14 @@
 //! 4. owner, mode, xattrs and times are set through the fd or with
 //!    `AT_SYMLINK_NOFOLLOW`; directory times last, once their children exist.
 //!
-//! Setuid/setgid bits are dropped unless [`ApplyOptions::keep_setid`] is set,
-//! and device numbers must fit the kernel's 12-bit major / 20-bit minor.
+//! Setuid and setgid bits are part of the layer and are kept, as Docker
+//! keeps them: `su`, `ping` and `passwd` in real images need them, and
+//! what they may do inside a container is decided when it runs (its
+//! capabilities and `no_new_privs`), not by the files. Clear
+//! [`ApplyOptions::keep_setid`] to drop them (a tree unpacked for
+//! inspection outside any container). Since `chown` clears both bits on a
+//! regular file, the mode is always set after the owner.
+//! Device numbers must fit the kernel's 12-bit major / 20-bit minor.
 //!
 //! Read: openat2(2), the OCI image-spec layer.md, containerd's
 //! `archive/tar.go` and moby's `pkg/archive` for the same job in Go.
@@ -71,7 +77,7 @@ pub enum WhiteoutMode {
 pub struct ApplyOptions {
     /// How whiteouts are applied.
     pub whiteouts: WhiteoutMode,
-    /// Keep setuid/setgid bits from the tar (off by default).
+    /// Keep setuid/setgid bits from the tar (on by default, as Docker).
     pub keep_setid: bool,
     /// Set owners from the tar (needs root; on by default).
     pub same_owner: bool,
@@ -81,7 +87,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             whiteouts: WhiteoutMode::Overlay,
-            keep_setid: false,
+            keep_setid: true,
             same_owner: true,
         }
     }

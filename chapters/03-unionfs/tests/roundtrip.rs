@@ -158,7 +158,9 @@ fn whiteouts_and_opaque_dirs_become_oci_names_and_back() {
 }
 
 #[test]
-fn setuid_bits_are_dropped_unless_asked_for() {
+fn setuid_bits_are_kept_unless_asked_to_drop() {
+    // Docker keeps them: they are part of the layer.
+    assert!(ApplyOptions::default().keep_setid);
     let src = tempfile::tempdir().unwrap();
     let p = src.path().join("su");
     fs::write(&p, "x").unwrap();

@@ -157,13 +157,34 @@ pub fn resolve_digest(
     })
 }
 
-/// `busybox` -> `busybox:latest`; a name with a tag or digest is kept.
+/// The one spelling a name is stored and looked up under: Docker's
+/// "familiar" form, as its reference library writes it.
+///
+/// ```text
+/// busybox                               busybox:latest
+/// docker.io/library/busybox:1.36        busybox:1.36
+/// index.docker.io/someone/app           someone/app:latest
+/// localhost:5000/app@sha256:…           localhost:5000/app@sha256:…
+/// ```
+///
+/// Docker Hub's host is implied and its `library/` namespace too (for a
+/// one-component repository); a name without tag or digest gets `latest`.
 pub fn normalize_name(name: &str) -> String {
-    let last = name.rsplit('/').next().unwrap_or(name);
+    let mut n = name;
+    for hub in ["docker.io/", "index.docker.io/"] {
+        if let Some(rest) = n.strip_prefix(hub) {
+            n = match rest.strip_prefix("library/") {
+                Some(r) if !r.contains('/') => r,
+                _ => rest,
+            };
+            break;
+        }
+    }
+    let last = n.rsplit('/').next().unwrap_or(n);
     if last.contains(':') || last.contains('@') {
-        name.to_string()
+        n.to_string()
     } else {
-        format!("{name}:latest")
+        format!("{n}:latest")
     }
 }
 
@@ -269,6 +290,13 @@ mod tests {
     fn names_get_latest() {
         assert_eq!(normalize_name("busybox"), "busybox:latest");
         assert_eq!(normalize_name("busybox:1.36"), "busybox:1.36");
+        assert_eq!(normalize_name("docker.io/library/x:t"), "x:t");
+        assert_eq!(normalize_name("index.docker.io/library/x"), "x:latest");
+        assert_eq!(
+            normalize_name("docker.io/someone/app"),
+            "someone/app:latest"
+        );
+        assert_eq!(normalize_name("docker.io/library/a/b:1"), "library/a/b:1");
         assert_eq!(
             normalize_name("localhost:5000/busybox"),
             "localhost:5000/busybox:latest"

