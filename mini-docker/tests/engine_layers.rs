@@ -181,3 +181,158 @@ fn setuid_and_setgid_bits_survive_load_run_commit_build_push_and_pull() {
         assert_eq!(modes(&c, &remote, paths), want, "after pull of {remote}");
     }
 }
+
+/// `curl` on the daemon's socket; returns (status, body).
+fn api(d: &Daemon, method: &str, path: &str, body: Option<&Path>) -> (u16, Vec<u8>) {
+    let out_file = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-o"])
+        .arg(out_file.path())
+        .args(["-w", "%{http_code}", "--unix-socket"])
+        .arg(d.socket())
+        .args(["-X", method]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/x-tar", "--data-binary"])
+            .arg(format!("@{}", b.display()));
+    }
+    let o = cmd
+        .arg(format!("http://localhost/v1.41{path}"))
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    (code, std::fs::read(out_file.path()).unwrap())
+}
+
+#[test]
+fn cp_copies_whiteout_names_as_plain_files_both_ways() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = d
+        .ok(&["run", "-d", "--network", "none", "bb", "sleep", "300"])
+        .trim()
+        .to_string();
+    d.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mkdir -p /data /target /target2 && echo c > /data/.wh.victim && : > /data/.wh..wh..opq \
+         && echo precious > /target/victim && echo precious > /target2/victim2",
+    ]);
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-cp-")
+        .tempdir()
+        .unwrap();
+
+    // Out of the container, into a host directory that has `victim`.
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(out.join("data")).unwrap();
+    std::fs::write(out.join("data/victim"), "host precious").unwrap();
+    docker_ok(
+        &d,
+        &["cp", &format!("{id}:/data"), &format!("{}/", out.display())],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("data/victim")).unwrap(),
+        "host precious"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("data/.wh.victim")).unwrap(),
+        "c\n"
+    );
+    assert!(out.join("data/.wh..wh..opq").is_file());
+    // One file by name, next to a host file it must not delete.
+    std::fs::write(out.join("victim"), "host precious").unwrap();
+    docker_ok(
+        &d,
+        &[
+            "cp",
+            &format!("{id}:/data/.wh.victim"),
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("victim")).unwrap(),
+        "host precious"
+    );
+    assert!(out.join(".wh.victim").is_file());
+
+    // Into the container, next to `victim`.
+    let src = tmp.path().join("in");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join(".wh.victim"), "plain\n").unwrap();
+    std::fs::write(src.join(".wh..wh..opq"), "").unwrap();
+    docker_ok(
+        &d,
+        &[
+            "cp",
+            &format!("{}/.", src.display()),
+            &format!("{id}:/target"),
+        ],
+    );
+    assert_eq!(
+        d.ok(&[
+            "exec",
+            &id,
+            "cat",
+            "/target/victim",
+            "/target/.wh.victim",
+            "/target/.wh..wh..opq"
+        ]),
+        "precious\nplain\n"
+    );
+
+    // The API itself: PUT a tar holding `.wh.victim2`, GET it back.
+    let tar = tmp.path().join("put.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(3);
+        b.append_data(&mut h, ".wh.victim2", &b"put"[..]).unwrap();
+        b.finish().unwrap();
+    }
+    let (code, body) = api(
+        &d,
+        "PUT",
+        &format!("/containers/{id}/archive?path=/target2"),
+        Some(&tar),
+    );
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        d.ok(&[
+            "exec",
+            &id,
+            "cat",
+            "/target2/victim2",
+            "/target2/.wh.victim2"
+        ]),
+        "precious\nput"
+    );
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/containers/{id}/archive?path=/target2"),
+        None,
+    );
+    assert_eq!(code, 200);
+    let mut names: Vec<String> = tar::Archive::new(body.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .unwrap()
+                .display()
+                .to_string()
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["target2", "target2/.wh.victim2", "target2/victim2"]);
+    d.ok(&["rm", "-f", &id]);
+}

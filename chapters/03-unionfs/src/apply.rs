@@ -13,6 +13,12 @@
 //!   parent (the copy driver, Docker's vfs). Whiteouts delete for real, and
 //!   an opaque marker empties the directory of everything this layer did not
 //!   itself add.
+//! - [`WhiteoutMode::Plain`]: the tar is *not* a layer (`docker cp`, a build
+//!   context, an archive that ADD extracts): `.wh.` names are ordinary
+//!   files and delete nothing, as `tar -x` and Docker's `Untar` treat them.
+//!   Whiteouts belong to layer application only; honouring them here would
+//!   let a file called `.wh.victim` delete `victim` on the host or in a
+//!   container.
 //!
 //! ## Safety against hostile tars
 //!
@@ -70,6 +76,8 @@ pub enum WhiteoutMode {
     Overlay,
     /// Really delete (the target is a full copy of the parent layer).
     Delete,
+    /// Not a layer: `.wh.` names are plain files (`cp`, build contexts, ADD).
+    Plain,
 }
 
 /// Options for [`apply`].
@@ -297,6 +305,7 @@ impl State {
         let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         let meta = read_meta(entry, &raw)?;
         let class = match base.to_str() {
+            _ if self.opts.whiteouts == WhiteoutMode::Plain => TarName::Plain(""),
             Some(s) => whiteout::classify(s).map_err(|r| refuse(&raw, r))?,
             None => TarName::Plain(""),
         };
@@ -387,6 +396,8 @@ impl State {
                     .set_xattr(OVERLAY_OPAQUE_XATTR, b"y")
                     .map_err(|e| failed(raw, format!("set {OVERLAY_OPAQUE_XATTR}=y"), e))
             }
+            // `entry` classifies every name as plain in this mode.
+            WhiteoutMode::Plain => unreachable!("no whiteouts in a plain tar"),
             WhiteoutMode::Delete => {
                 let dir = match fsat::resolve_dir(self.root(), parent) {
                     Ok(fd) => fd,
@@ -436,6 +447,8 @@ impl State {
                 self.created.insert(parent.join(name));
                 self.set_meta_at(raw, d, name, meta, false)
             }
+            // `entry` classifies every name as plain in this mode.
+            WhiteoutMode::Plain => unreachable!("no whiteouts in a plain tar"),
             WhiteoutMode::Delete => {
                 let dir = match fsat::resolve_dir(self.root(), parent) {
                     Ok(fd) => fd,

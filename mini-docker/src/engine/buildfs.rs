@@ -258,7 +258,7 @@ fn extract(archive: &Path, dir: &Path) -> Result<()> {
     let c = ::images::media::sniff(std::io::BufRead::fill_buf(&mut br).map_err(internal)?);
     let r = ::images::layer::decompress(br, c).map_err(internal)?;
     let opts = unionfs::ApplyOptions {
-        whiteouts: unionfs::WhiteoutMode::Delete,
+        whiteouts: unionfs::WhiteoutMode::Plain,
         ..Default::default()
     };
     unionfs::apply(r, dir, &opts)
