@@ -336,3 +336,120 @@ fn cp_copies_whiteout_names_as_plain_files_both_ways() {
     assert_eq!(names, ["target2", "target2/.wh.victim2", "target2/victim2"]);
     d.ok(&["rm", "-f", &id]);
 }
+
+/// Every blob of chapter 06's registry (`blobs/sha256/<hex>`) hashes to
+/// its name; returns how many there are.
+fn registry_blobs_verify(root: &Path) -> usize {
+    let blobs = files(&root.join("blobs/sha256"));
+    for p in &blobs {
+        let out = std::process::Command::new("sha256sum")
+            .arg(p)
+            .output()
+            .unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with(&name),
+            "registry blob {} does not match its digest",
+            p.display()
+        );
+    }
+    blobs.len()
+}
+
+#[test]
+fn load_of_a_multi_image_docker_save_keeps_the_shared_layer_and_pushes() {
+    require_root();
+    let docker = e2e::DockerDaemon::start(&[]);
+    docker.import_busybox("mdl-base:1");
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-save-")
+        .tempdir()
+        .unwrap();
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("hello"), "from the second image\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM mdl-base:1\nCOPY hello /hello\n",
+    )
+    .unwrap();
+    let sock = format!("unix://{}", docker.dir.path().join("docker.sock").display());
+    let o = std::process::Command::new(e2e::docker_cli())
+        .env("DOCKER_HOST", &sock)
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-t", "mdl-top:1", ctx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "docker build: {}", text(&o));
+    let saved = tmp.path().join("x.tar");
+    docker.ok(&[
+        "save",
+        "-o",
+        saved.to_str().unwrap(),
+        "mdl-base:1",
+        "mdl-top:1",
+    ]);
+    // The shared layer is written once; the other image's entry links to it.
+    let links = tar::Archive::new(std::fs::File::open(&saved).unwrap())
+        .entries()
+        .unwrap()
+        .filter(|e| {
+            let e = e.as_ref().unwrap();
+            e.header().entry_type().is_symlink()
+                && e.path().unwrap().to_string_lossy().ends_with("layer.tar")
+        })
+        .count();
+    assert!(links >= 1, "docker save wrote no layer symlink");
+    drop(docker);
+
+    let d = Daemon::start();
+    let out = d.ok(&["load", "-i", saved.to_str().unwrap()]);
+    assert!(
+        out.contains("mdl-base:1") && out.contains("mdl-top:1"),
+        "{out}"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "mdl-top:1",
+            "cat",
+            "/hello"
+        ]),
+        "from the second image\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "mdl-base:1",
+            "echo",
+            "base"
+        ]),
+        "base\n"
+    );
+    blobs_verify(&d);
+
+    // Both push, and a fresh daemon pulls and runs both.
+    let reg = Registry::start();
+    let fresh = Daemon::start();
+    for (name, cmd, want) in [
+        ("mdl-base:1", ["echo", "base"], "base\n"),
+        ("mdl-top:1", ["cat", "/hello"], "from the second image\n"),
+    ] {
+        let remote = format!("{}/{name}", reg.host());
+        d.ok(&["tag", name, &remote]);
+        let o = d.docker(&["push", &remote]);
+        assert!(o.status.success(), "push {remote}: {}", text(&o));
+        fresh.ok(&["pull", &remote]);
+        let mut args = vec!["run", "--rm", "--network", "none", remote.as_str()];
+        args.extend_from_slice(&cmd);
+        assert_eq!(fresh.ok(&args), want);
+    }
+    assert!(registry_blobs_verify(reg.root()) > 0);
+    blobs_verify(&fresh);
+}
