@@ -4,6 +4,7 @@
 //! Chapter 04 has no "untag"; [`Images::untag`] rewrites `images.json` the
 //! same way `ImageStore::tag` does (temp file, fsync, rename).
 
+use super::filters::Filters;
 use super::{util, ApiError, Result};
 use ::images::{Image, ImageStore};
 use serde_json::{json, Value};
@@ -159,8 +160,29 @@ impl Images {
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
     }
 
-    /// `GET /images/json`.
+    /// Every image, unfiltered.
     pub fn list(&self) -> Value {
+        self.list_filtered(&Filters::default())
+            .unwrap_or_else(|_| Value::Array(vec![]))
+    }
+
+    /// `GET /images/json?filters=` (see [`super::filters`]): `dangling`,
+    /// `label`, `reference` (which also narrows `RepoTags` to the matching
+    /// names, as Docker does), `before` and `since` (an image's creation).
+    pub fn list_filtered(&self, f: &Filters) -> Result<Value> {
+        f.accept(&["dangling", "label", "reference", "before", "since"])?;
+        let dangling = f.bool("dangling")?;
+        let created_of = |key: &str| -> Result<Option<i64>> {
+            match f.get(key).and_then(|v| v.first()) {
+                Some(r) => {
+                    let img = self.resolve(r)?;
+                    Ok(Some(util::parse_rfc3339(&Self::created(&img)).unwrap_or(0)))
+                }
+                None => Ok(None),
+            }
+        };
+        let before = created_of("before")?;
+        let since = created_of("since")?;
         let mut by_id: BTreeMap<String, (Arc<Image>, Vec<String>)> = BTreeMap::new();
         for (tag, img) in self.all() {
             by_id
@@ -176,20 +198,39 @@ impl Images {
                 by_id.entry(id).or_insert_with(|| (img, vec![]));
             }
         }
-        let mut out: Vec<Value> = by_id
-            .into_iter()
-            .map(|(id, (img, tags))| {
-                let size = Self::size(&img);
-                let labels = img.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default();
-                json!({
-                    "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
-                    "Created": util::parse_rfc3339(&Self::created(&img)).unwrap_or(0) / 1_000_000_000,
-                    "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
-                })
-            })
-            .collect();
+        let mut out: Vec<Value> = Vec::new();
+        for (id, (img, mut tags)) in by_id {
+            if dangling.is_some_and(|d| d != tags.is_empty()) {
+                continue;
+            }
+            if f.get("reference").is_some() {
+                tags.retain(|t| f.any("reference", |p| super::filters::reference_matches(p, t)));
+                if tags.is_empty() {
+                    continue;
+                }
+            }
+            let labels = img
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.labels().clone())
+                .unwrap_or_default();
+            if !f.labels_match(&json!(labels)) {
+                continue;
+            }
+            let created_ns = util::parse_rfc3339(&Self::created(&img)).unwrap_or(0);
+            if before.is_some_and(|b| created_ns >= b) || since.is_some_and(|s| created_ns <= s) {
+                continue;
+            }
+            let size = Self::size(&img);
+            out.push(json!({
+                "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
+                "Created": created_ns / 1_000_000_000,
+                "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
+            }));
+        }
         out.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
-        Value::Array(out)
+        Ok(Value::Array(out))
     }
 
     /// `GET /images/{name}/json`.

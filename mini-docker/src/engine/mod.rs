@@ -19,6 +19,7 @@ pub mod changes;
 pub mod commit;
 pub mod doctor;
 pub mod explain;
+pub mod filters;
 pub mod gc;
 pub mod harden;
 pub mod hijack;
