@@ -453,3 +453,72 @@ fn load_of_a_multi_image_docker_save_keeps_the_shared_layer_and_pushes() {
     assert!(registry_blobs_verify(reg.root()) > 0);
     blobs_verify(&fresh);
 }
+
+#[test]
+fn names_from_skopeo_archives_and_import_are_normalized() {
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-names-")
+        .tempdir()
+        .unwrap();
+    let a = Daemon::start();
+    a.import_busybox("nbase:1");
+    let saved = tmp.path().join("saved.tar");
+    a.ok(&["save", "-o", saved.to_str().unwrap(), "nbase:1"]);
+    let src = format!("docker-archive:{}", saved.display());
+    let skopeo = |dest: String| {
+        let o = std::process::Command::new("skopeo")
+            .args(["copy", "--quiet", &src, &dest])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "skopeo copy {dest}: {}", text(&o));
+    };
+    let docker_arch = tmp.path().join("da.tar");
+    skopeo(format!(
+        "docker-archive:{}:docker.io/library/mdx:t",
+        docker_arch.display()
+    ));
+    let oci_arch = tmp.path().join("oci.tar");
+    skopeo(format!(
+        "oci-archive:{}:docker.io/library/mdy:t",
+        oci_arch.display()
+    ));
+    let tag_only = tmp.path().join("tag-only.tar");
+    skopeo(format!("oci-archive:{}:1", tag_only.display()));
+
+    let d = Daemon::start();
+    let out = docker_ok(&d, &["load", "-i", docker_arch.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: mdx:t"), "{out}");
+    let out = docker_ok(&d, &["load", "-i", oci_arch.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: mdy:t"), "{out}");
+    for name in ["mdx:t", "mdy:t", "docker.io/library/mdx:t"] {
+        assert_eq!(
+            d.ok(&["run", "--rm", "--network", "none", name, "echo", "ok"]),
+            "ok\n",
+            "{name}"
+        );
+    }
+    // A ref.name that is only a tag: loaded untagged, never as `:1`.
+    let out = docker_ok(&d, &["load", "-i", tag_only.to_str().unwrap()]);
+    assert!(out.contains("Loaded image ID: sha256:"), "{out}");
+    let id = out.trim().rsplit(' ').next().unwrap().to_string();
+    let listed = docker_ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(!listed.lines().any(|l| l.starts_with(':')), "{listed}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "none", &id, "echo", "ok"]),
+        "ok\n"
+    );
+
+    // `docker import f.tar name:v1` is name:v1, not name:v1:latest.
+    docker_ok(&d, &["import", busybox_tar().to_str().unwrap(), "imp:v1"]);
+    let listed = docker_ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(listed.lines().any(|l| l == "imp:v1"), "{listed}");
+    let tags: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.data_root().join("images.json")).unwrap()).unwrap();
+    let keys: Vec<&String> = tags.as_object().unwrap().keys().collect();
+    assert!(keys.iter().any(|k| *k == "imp:v1"), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains("v1:")), "{keys:?}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "none", "imp:v1", "echo", "ok"]),
+        "ok\n"
+    );
+}

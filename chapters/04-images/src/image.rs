@@ -157,8 +157,46 @@ pub fn resolve_digest(
     })
 }
 
+/// `name[:tag][@digest]` split as the Engine API wants it (`?repo=&tag=`):
+/// the name, and the digest if there is one, else the tag, else `latest`
+/// (Docker's `getAPITagFromNamedRef`). The tag is after the last `:` that
+/// follows the last `/`, so `localhost:5000/app` has none.
+///
+/// ```text
+/// busybox                       (busybox, latest)
+/// localhost:5000/app:v1         (localhost:5000/app, v1)
+/// app@sha256:4b2c…              (app, sha256:4b2c…)
+/// ```
+pub fn split_ref(r: &str) -> (&str, &str) {
+    let (rest, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    (name, digest.or(tag).unwrap_or("latest"))
+}
+
+/// Docker's "familiar" name: Docker Hub's host is implied, and so is its
+/// `library/` namespace for a one-component repository.
+pub fn familiar_name(name: &str) -> &str {
+    for hub in ["docker.io/", "index.docker.io/"] {
+        if let Some(rest) = name.strip_prefix(hub) {
+            return match rest.strip_prefix("library/") {
+                Some(r) if !r.contains('/') => r,
+                _ => rest,
+            };
+        }
+    }
+    name
+}
+
 /// The one spelling a name is stored and looked up under: Docker's
-/// "familiar" form, as its reference library writes it.
+/// familiar form with a tag (`latest` by default) or a digest, as its
+/// reference library writes it.
 ///
 /// ```text
 /// busybox                               busybox:latest
@@ -166,25 +204,13 @@ pub fn resolve_digest(
 /// index.docker.io/someone/app           someone/app:latest
 /// localhost:5000/app@sha256:…           localhost:5000/app@sha256:…
 /// ```
-///
-/// Docker Hub's host is implied and its `library/` namespace too (for a
-/// one-component repository); a name without tag or digest gets `latest`.
 pub fn normalize_name(name: &str) -> String {
-    let mut n = name;
-    for hub in ["docker.io/", "index.docker.io/"] {
-        if let Some(rest) = n.strip_prefix(hub) {
-            n = match rest.strip_prefix("library/") {
-                Some(r) if !r.contains('/') => r,
-                _ => rest,
-            };
-            break;
-        }
-    }
-    let last = n.rsplit('/').next().unwrap_or(n);
-    if last.contains(':') || last.contains('@') {
-        n.to_string()
+    let (n, t) = split_ref(name);
+    let n = familiar_name(n);
+    if name.contains('@') {
+        format!("{n}@{t}")
     } else {
-        format!("{n}:latest")
+        format!("{n}:{t}")
     }
 }
 

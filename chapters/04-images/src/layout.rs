@@ -248,11 +248,14 @@ pub fn load_oci_layout(
             }
         }
         let (md, cd) = stage_manifest(src, &mut staging, desc, want)?;
+        // A `ref.name` that is only a tag (`1`) names an image only with
+        // a repository to put it in; without one the image loads untagged
+        // (as containerd and Docker load it), never as `:1`.
         let name = match (ann.get(CONTAINERD_NAME), &ref_name) {
             (Some(n), _) => Some(n.clone()),
             (None, Some(r)) if r.contains(':') || r.contains('/') => Some(r.clone()),
-            (None, Some(r)) => Some(format!("{repo}:{r}")),
-            (None, None) => None,
+            (None, Some(r)) if !repo.is_empty() => Some(format!("{repo}:{r}")),
+            (None, _) => None,
         };
         loaded.push(Loaded {
             names: name.into_iter().collect(),

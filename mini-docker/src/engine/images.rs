@@ -280,11 +280,7 @@ impl Images {
                 "invalid reference format: repository name must be lowercase: {repo}"
             )));
         }
-        let full = if tag.is_empty() {
-            format!("{repo}:latest")
-        } else {
-            format!("{repo}:{tag}")
-        };
+        let full = full_name(repo, tag);
         registry::reference::Reference::parse(&full)
             .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
         let _g = self.write.lock();
@@ -385,11 +381,9 @@ impl Images {
         let imported = ::images::import::import_tarball(&self.store, f, &opts)
             .map_err(|e| ApiError::bad(e.to_string()))?;
         if !repo.is_empty() {
-            let full = if tag.is_empty() {
-                format!("{repo}:latest")
-            } else {
-                format!("{repo}:{tag}")
-            };
+            let full = full_name(repo, tag);
+            registry::reference::Reference::parse(&full)
+                .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
             let _g = self.write.lock();
             self.store
                 .tag(&full, &imported.manifest_digest)
@@ -404,19 +398,28 @@ impl Images {
         let loaded =
             ::images::archive::load_any(&self.store, tar, "", &::images::PlatformSpec::host())
                 .map_err(|e| ApiError::bad(e.to_string()))?;
-        Ok(loaded
-            .into_iter()
-            .flat_map(|l| {
-                if l.names.is_empty() {
-                    vec![format!("Loaded image ID: {}", l.config_digest)]
-                } else {
-                    l.names
-                        .into_iter()
-                        .map(|n| format!("Loaded image: {n}"))
-                        .collect()
-                }
-            })
-            .collect())
+        let mut out = Vec::new();
+        for l in loaded {
+            if l.names.is_empty() {
+                // Untagged: found by its id (and listed as dangling).
+                super::lineage::record(
+                    self.store.root(),
+                    l.config_digest.as_ref(),
+                    super::lineage::Made {
+                        manifest: l.manifest_digest.to_string(),
+                        ..Default::default()
+                    },
+                )?;
+                out.push(format!("Loaded image ID: {}", l.config_digest));
+            }
+            for n in l.names {
+                out.push(format!(
+                    "Loaded image: {}",
+                    ::images::image::normalize_name(&n)
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// `docker save`: writes the archive to `out`.
@@ -432,6 +435,17 @@ impl Images {
 }
 
 /// Rewrites `images.json` atomically (chapter 04 has only `tag`).
+/// `?repo=&tag=` as one stored name: the repository may carry the tag
+/// itself (`docker import f.tar name:v1` sends `repo=name:v1`, no tag) or
+/// Docker Hub's full spelling (`docker.io/library/x`).
+fn full_name(repo: &str, tag: &str) -> String {
+    if tag.is_empty() {
+        ::images::image::normalize_name(repo)
+    } else {
+        ::images::image::normalize_name(&format!("{repo}:{tag}"))
+    }
+}
+
 fn write_tags(root: &Path, tags: &BTreeMap<String, String>) -> std::io::Result<()> {
     util::write_atomic(
         &root.join("images.json"),
