@@ -6,6 +6,7 @@
 mod engine_common;
 
 use engine_common::*;
+use std::io::Read;
 use std::path::Path;
 use std::process::Output;
 
@@ -519,6 +520,57 @@ fn names_from_skopeo_archives_and_import_are_normalized() {
     assert!(!keys.iter().any(|k| k.contains("v1:")), "{keys:?}");
     assert_eq!(
         d.ok(&["run", "--rm", "--network", "none", "imp:v1", "echo", "ok"]),
+        "ok\n"
+    );
+}
+
+#[test]
+fn a_layer_over_max_layer_size_is_refused_and_leaves_nothing() {
+    // 4 MiB: the busybox image (2 MiB) fits, 16 MiB of zeros do not.
+    let d = Daemon::start_with_config(r#"{"max-layer-size": 4194304}"#);
+    d.import_busybox("small");
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-bomb-")
+        .tempdir()
+        .unwrap();
+    let plain = tmp.path().join("bomb.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&plain).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(16 << 20);
+        b.append_data(&mut h, "zeros", std::io::repeat(0).take(16 << 20))
+            .unwrap();
+        b.finish().unwrap();
+    }
+    let st = std::process::Command::new("gzip")
+        .args(["-9", "-n"])
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bomb = tmp.path().join("bomb.tar.gz");
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    d.ok(&["import", bomb.to_str().unwrap(), "bomb:1"]);
+    let layers = d.data_root().join("layers");
+    let before: Vec<_> = files(&layers);
+    let o = d.docker(&["run", "--rm", "--network", "none", "bomb:1", "true"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("unpacks to more than 4194304 bytes (daemon.json max-layer-size)"),
+        "{err}"
+    );
+    assert!(err.contains("layer sha256:"), "{err}");
+    // Nothing partial: no layer directory, no container.
+    assert_eq!(files(&layers), before);
+    assert!(d.ids().is_empty());
+    // What fits still runs.
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "none", "small", "echo", "ok"]),
         "ok\n"
     );
 }

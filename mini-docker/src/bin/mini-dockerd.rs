@@ -55,6 +55,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
     let (mut mirrors, mut insecure, mut ulimits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut max_layer_size = mini_docker::engine::DEFAULT_MAX_LAYER_SIZE;
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
             &std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
@@ -91,6 +92,14 @@ fn run() -> anyhow::Result<()> {
             }
         }
         insecure = strings("insecure-registries");
+        if !v["max-layer-size"].is_null() {
+            max_layer_size = v["max-layer-size"].as_u64().filter(|n| *n > 0).with_context(|| {
+                format!(
+                    "{}: max-layer-size must be a positive number of bytes (e.g. 34359738368 for 32 GiB)",
+                    p.display()
+                )
+            })?;
+        }
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
@@ -116,6 +125,7 @@ fn run() -> anyhow::Result<()> {
         registry_mirrors: mirrors,
         insecure_registries: insecure,
         default_ulimits: ulimits,
+        max_layer_size,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

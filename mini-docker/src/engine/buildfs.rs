@@ -133,8 +133,16 @@ fn top_layer(
         return Ok(None);
     }
     let img = engine.images.resolve(&cur.id)?;
-    let (_, top) = ::images::layer::unpack_into_driver(driver, &engine.images.store.blobs, &img)
-        .map_err(internal)?;
+    let (_, top) = ::images::layer::unpack_into_driver_limited(
+        driver,
+        &engine.images.store.blobs,
+        &img,
+        &engine.opts.layer_limits(),
+    )
+    .map_err(|e| match e {
+        ::images::Error::LayerTooLarge { .. } => ApiError::bad(e.to_string()),
+        e => internal(e),
+    })?;
     Ok(top)
 }
 
