@@ -6,22 +6,11 @@ mod engine_common;
 
 use engine_common::*;
 
-#[track_caller]
-fn docker_ok(d: &Daemon, args: &[&str]) -> String {
-    let o = d.docker(args);
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// The sorted lines of a `--format` listing.
 #[track_caller]
 fn names(d: &Daemon, args: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = docker_ok(d, args)
+    let mut v: Vec<String> = d
+        .docker_ok(args)
         .lines()
         .filter(|l| !l.is_empty())
         .map(String::from)
@@ -156,7 +145,7 @@ fn container_filters_match_dockers_set() {
     assert_eq!(ps(&["network=none"]), ["c-child", "c-three", "c-up"]);
     assert_eq!(ps(&["since=c-up"]), ["c-child", "c-three"]);
     assert_eq!(ps(&["before=c-three"]), ["c-up"]);
-    let id = docker_ok(&d, &["inspect", "-f", "{{.Id}}", "c-three"]);
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", "c-three"]);
     assert_eq!(ps(&[&format!("id={}", &id[..12])]), ["c-three"]);
     refused(&d, &["ps", "-f", "colour=red"], "invalid filter 'colour'");
     refused(
@@ -175,9 +164,9 @@ fn container_filters_match_dockers_set() {
 fn volume_and_network_filters() {
     let d = Daemon::start();
     d.import_busybox("vbase");
-    docker_ok(&d, &["volume", "create", "--label", "keep=yes", "fv-used"]);
-    docker_ok(&d, &["volume", "create", "--label", "keep=no", "fv-free"]);
-    docker_ok(&d, &["volume", "create", "other"]);
+    d.docker_ok(&["volume", "create", "--label", "keep=yes", "fv-used"]);
+    d.docker_ok(&["volume", "create", "--label", "keep=no", "fv-free"]);
+    d.docker_ok(&["volume", "create", "other"]);
     d.ok(&[
         "create",
         "--network",
@@ -201,8 +190,8 @@ fn volume_and_network_filters() {
         "invalid filter 'colour'",
     );
 
-    docker_ok(&d, &["network", "create", "--label", "team=a", "fn-a"]);
-    docker_ok(&d, &["network", "create", "fn-b"]);
+    d.docker_ok(&["network", "create", "--label", "team=a", "fn-a"]);
+    d.docker_ok(&["network", "create", "fn-b"]);
     d.ok(&["run", "-d", "--network", "fn-b", "vbase", "sleep", "300"]);
     let nets = |f: &str| names(&d, &["network", "ls", "--format", "{{.Name}}", "-f", f]);
     assert_eq!(nets("label=team=a"), ["fn-a"]);
@@ -212,7 +201,7 @@ fn volume_and_network_filters() {
     assert_eq!(nets("type=builtin"), ["host", "none"]);
     assert_eq!(nets("driver=bridge"), ["fn-a", "fn-b"]);
     assert_eq!(nets("dangling=true"), ["fn-a"]);
-    let id = docker_ok(&d, &["network", "inspect", "-f", "{{.Id}}", "fn-b"]);
+    let id = d.docker_ok(&["network", "inspect", "-f", "{{.Id}}", "fn-b"]);
     assert_eq!(nets(&format!("id={}", &id[..10])), ["fn-b"]);
     refused(
         &d,

@@ -18,11 +18,16 @@ fn text(o: &Output) -> String {
     )
 }
 
-#[track_caller]
-fn docker_ok(d: &Daemon, args: &[&str]) -> String {
-    let o = d.docker(args);
-    assert!(o.status.success(), "docker {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// A tar header owned by root, time 0.
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(size);
+    h
 }
 
 /// The busybox rootfs plus a setuid-root program and a setgid directory.
@@ -40,21 +45,12 @@ fn setid_rootfs_tar(out: &Path) {
             b.append_data(&mut h, &path, &mut e).unwrap();
         }
     }
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o4755);
-    h.set_uid(0);
-    h.set_gid(0);
     let script = b"#!/bin/sh\necho setuid\n";
-    h.set_size(script.len() as u64);
+    let mut h = header(tar::EntryType::Regular, 0o4755, script.len() as u64);
     b.append_data(&mut h, "usr/bin/su-like", &script[..])
         .unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_mode(0o2775);
-    h.set_uid(0);
+    let mut h = header(tar::EntryType::Directory, 0o2775, 0);
     h.set_gid(50);
-    h.set_size(0);
     b.append_data(&mut h, "srv/shared/", std::io::empty())
         .unwrap();
     b.finish().unwrap();
@@ -95,7 +91,7 @@ fn setuid_and_setgid_bits_survive_load_run_commit_build_push_and_pull() {
     let saved = tmp.path().join("setid.tar");
     a.ok(&["save", "-o", saved.to_str().unwrap(), "setid:v1"]);
     let b = Daemon::start();
-    docker_ok(&b, &["load", "-i", saved.to_str().unwrap()]);
+    b.docker_ok(&["load", "-i", saved.to_str().unwrap()]);
     assert_eq!(
         modes(&b, "setid:v1", &["/usr/bin/su-like", "/srv/shared"]),
         "4755\n2775\n",
@@ -115,7 +111,7 @@ fn setuid_and_setgid_bits_survive_load_run_commit_build_push_and_pull() {
     ]);
     let c = c.trim();
     assert_eq!(b.ok(&["wait", c]).trim(), "0");
-    docker_ok(&b, &["commit", c, "setid:committed"]);
+    b.docker_ok(&["commit", c, "setid:committed"]);
     assert_eq!(
         modes(
             &b,
@@ -171,9 +167,9 @@ fn setuid_and_setgid_bits_survive_load_run_commit_build_push_and_pull() {
         ("setid:built", "4755\n2755\n"),
     ] {
         let remote = format!("{}/{local}", reg.host());
-        docker_ok(&b, &["tag", local, &remote]);
-        docker_ok(&b, &["push", &remote]);
-        docker_ok(&c, &["pull", &remote]);
+        b.docker_ok(&["tag", local, &remote]);
+        b.docker_ok(&["push", &remote]);
+        c.docker_ok(&["pull", &remote]);
         let paths: &[&str] = if local.ends_with("committed") {
             &["/usr/bin/su-like", "/srv/g2"]
         } else {
@@ -229,10 +225,7 @@ fn cp_copies_whiteout_names_as_plain_files_both_ways() {
     let out = tmp.path().join("out");
     std::fs::create_dir_all(out.join("data")).unwrap();
     std::fs::write(out.join("data/victim"), "host precious").unwrap();
-    docker_ok(
-        &d,
-        &["cp", &format!("{id}:/data"), &format!("{}/", out.display())],
-    );
+    d.docker_ok(&["cp", &format!("{id}:/data"), &format!("{}/", out.display())]);
     assert_eq!(
         std::fs::read_to_string(out.join("data/victim")).unwrap(),
         "host precious"
@@ -244,14 +237,11 @@ fn cp_copies_whiteout_names_as_plain_files_both_ways() {
     assert!(out.join("data/.wh..wh..opq").is_file());
     // One file by name, next to a host file it must not delete.
     std::fs::write(out.join("victim"), "host precious").unwrap();
-    docker_ok(
-        &d,
-        &[
-            "cp",
-            &format!("{id}:/data/.wh.victim"),
-            out.to_str().unwrap(),
-        ],
-    );
+    d.docker_ok(&[
+        "cp",
+        &format!("{id}:/data/.wh.victim"),
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(
         std::fs::read_to_string(out.join("victim")).unwrap(),
         "host precious"
@@ -263,14 +253,11 @@ fn cp_copies_whiteout_names_as_plain_files_both_ways() {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join(".wh.victim"), "plain\n").unwrap();
     std::fs::write(src.join(".wh..wh..opq"), "").unwrap();
-    docker_ok(
-        &d,
-        &[
-            "cp",
-            &format!("{}/.", src.display()),
-            &format!("{id}:/target"),
-        ],
-    );
+    d.docker_ok(&[
+        "cp",
+        &format!("{}/.", src.display()),
+        &format!("{id}:/target"),
+    ]);
     assert_eq!(
         d.ok(&[
             "exec",
@@ -287,12 +274,7 @@ fn cp_copies_whiteout_names_as_plain_files_both_ways() {
     let tar = tmp.path().join("put.tar");
     {
         let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_size(3);
+        let mut h = header(tar::EntryType::Regular, 0o644, 3);
         b.append_data(&mut h, ".wh.victim2", &b"put"[..]).unwrap();
         b.finish().unwrap();
     }
@@ -336,25 +318,6 @@ fn cp_copies_whiteout_names_as_plain_files_both_ways() {
     names.sort();
     assert_eq!(names, ["target2", "target2/.wh.victim2", "target2/victim2"]);
     d.ok(&["rm", "-f", &id]);
-}
-
-/// Every blob of chapter 06's registry (`blobs/sha256/<hex>`) hashes to
-/// its name; returns how many there are.
-fn registry_blobs_verify(root: &Path) -> usize {
-    let blobs = files(&root.join("blobs/sha256"));
-    for p in &blobs {
-        let out = std::process::Command::new("sha256sum")
-            .arg(p)
-            .output()
-            .unwrap();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            String::from_utf8_lossy(&out.stdout).starts_with(&name),
-            "registry blob {} does not match its digest",
-            p.display()
-        );
-    }
-    blobs.len()
 }
 
 #[test]
@@ -451,7 +414,7 @@ fn load_of_a_multi_image_docker_save_keeps_the_shared_layer_and_pushes() {
         args.extend_from_slice(&cmd);
         assert_eq!(fresh.ok(&args), want);
     }
-    assert!(registry_blobs_verify(reg.root()) > 0);
+    assert!(dir_blobs_verify(&reg.root().join("blobs/sha256")) > 0);
     blobs_verify(&fresh);
 }
 
@@ -487,9 +450,9 @@ fn names_from_skopeo_archives_and_import_are_normalized() {
     skopeo(format!("oci-archive:{}:1", tag_only.display()));
 
     let d = Daemon::start();
-    let out = docker_ok(&d, &["load", "-i", docker_arch.to_str().unwrap()]);
+    let out = d.docker_ok(&["load", "-i", docker_arch.to_str().unwrap()]);
     assert!(out.contains("Loaded image: mdx:t"), "{out}");
-    let out = docker_ok(&d, &["load", "-i", oci_arch.to_str().unwrap()]);
+    let out = d.docker_ok(&["load", "-i", oci_arch.to_str().unwrap()]);
     assert!(out.contains("Loaded image: mdy:t"), "{out}");
     for name in ["mdx:t", "mdy:t", "docker.io/library/mdx:t"] {
         assert_eq!(
@@ -499,10 +462,10 @@ fn names_from_skopeo_archives_and_import_are_normalized() {
         );
     }
     // A ref.name that is only a tag: loaded untagged, never as `:1`.
-    let out = docker_ok(&d, &["load", "-i", tag_only.to_str().unwrap()]);
+    let out = d.docker_ok(&["load", "-i", tag_only.to_str().unwrap()]);
     assert!(out.contains("Loaded image ID: sha256:"), "{out}");
     let id = out.trim().rsplit(' ').next().unwrap().to_string();
-    let listed = docker_ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let listed = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(!listed.lines().any(|l| l.starts_with(':')), "{listed}");
     assert_eq!(
         d.ok(&["run", "--rm", "--network", "none", &id, "echo", "ok"]),
@@ -510,8 +473,8 @@ fn names_from_skopeo_archives_and_import_are_normalized() {
     );
 
     // `docker import f.tar name:v1` is name:v1, not name:v1:latest.
-    docker_ok(&d, &["import", busybox_tar().to_str().unwrap(), "imp:v1"]);
-    let listed = docker_ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    d.docker_ok(&["import", busybox_tar().to_str().unwrap(), "imp:v1"]);
+    let listed = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(listed.lines().any(|l| l == "imp:v1"), "{listed}");
     let tags: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.data_root().join("images.json")).unwrap()).unwrap();
@@ -536,12 +499,7 @@ fn a_layer_over_max_layer_size_is_refused_and_leaves_nothing() {
     let plain = tmp.path().join("bomb.tar");
     {
         let mut b = tar::Builder::new(std::fs::File::create(&plain).unwrap());
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_size(16 << 20);
+        let mut h = header(tar::EntryType::Regular, 0o644, 16 << 20);
         b.append_data(&mut h, "zeros", std::io::repeat(0).take(16 << 20))
             .unwrap();
         b.finish().unwrap();
