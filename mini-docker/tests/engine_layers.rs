@@ -532,3 +532,44 @@ fn a_layer_over_max_layer_size_is_refused_and_leaves_nothing() {
         "ok\n"
     );
 }
+
+/// Temp files of a daemon's data root (request bodies, blobs being written,
+/// layers being unpacked).
+fn temp_files(d: &Daemon) -> Vec<std::path::PathBuf> {
+    files(&d.data_root())
+        .into_iter()
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.contains("/.tmp") || n.contains("/.ingest-") || n.contains("/.ch04-unpacking-")
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_gone_mid_load_leaves_no_temp_file() {
+    use std::io::Write as _;
+    let d = Daemon::start();
+    d.import_busybox("gone");
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-gone-")
+        .tempdir()
+        .unwrap();
+    let archive = tmp.path().join("saved.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "gone"]);
+    let images_before = d.ok(&["images", "-q"]);
+    let body = std::fs::read(&archive).unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    write!(
+        s,
+        "POST /v1.41/images/load HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..body.len() / 2]).unwrap();
+    eventually("the body being received", || !temp_files(&d).is_empty());
+    // The client goes away: the daemon drops what it had received.
+    drop(s);
+    eventually("the temp body removed", || temp_files(&d).is_empty());
+    assert_eq!(d.ok(&["images", "-q"]), images_before);
+    blobs_verify(&d);
+}
