@@ -22,4 +22,4 @@ if [ $# -eq 0 ]; then
     bash scripts/engine-tour.sh
 fi
 echo
-echo "Tour done. Each chapter's README has exercises; \`cargo run -p chapter01 -- shell\` gives you a shell inside all the namespaces."
+echo "Tour done. Each chapter has graded exercises: scripts/check.sh 01 1 checks the first (see docs/TEACHING.md); \`cargo run -p chapter01 -- shell\` gives you a shell inside all the namespaces."

@@ -17,12 +17,23 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             if is_run {
-                eprintln!("mini-docker: {}.", f.message.trim_end_matches('.'));
+                eprintln!("mini-docker: {}", sentence(&f.message));
                 // Docker exits 125 when the daemon, not the container, failed.
                 return ExitCode::from(125);
             }
             eprintln!("{}", f.message);
             ExitCode::from(f.code)
         }
+    }
+}
+
+/// `message` ending in one full stop, unless it already ends a sentence
+/// (`Is the daemon running?` stays as it is: Docker's `running?.` is a typo).
+fn sentence(message: &str) -> String {
+    let message = message.trim_end().trim_end_matches('.');
+    if message.ends_with(['?', '!']) {
+        message.to_string()
+    } else {
+        format!("{message}.")
     }
 }

@@ -231,7 +231,7 @@ fn bad_input_gives_one_line_errors_and_docker_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(nodaemon.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&nodaemon.stderr).trim(), "Cannot connect to the mini-docker daemon at unix:///nonexistent/md.sock. Is the daemon running?");
+    assert_eq!(String::from_utf8_lossy(&nodaemon.stderr).trim(), "Cannot connect to the mini-docker daemon at unix:///nonexistent/md.sock. Is the daemon running? Start it with `mini-dockerd` (as root).");
     // Nothing half-created: only `taken`.
     assert_eq!(d.ids().len(), 1);
 }

@@ -9,21 +9,7 @@ use std::io::{Read, Write};
 
 /// One raw API request over the daemon's socket: (status, body).
 fn api(d: &Daemon, method: &str, path: &str) -> (u16, String) {
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    write!(
-        s,
-        "{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|x| x.parse().ok())
-        .unwrap();
-    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, body.to_string())
+    d.request(method, path, "")
 }
 
 fn stdout(o: &std::process::Output) -> String {

@@ -150,13 +150,18 @@ impl Config {
     }
 }
 
-/// Formats one step for the narration: its number, the system call, the shell
-/// command that does the same, and why.
-pub fn narration_line(number: usize, step: &Step) -> String {
+/// Formats step `number` (from 1) of `steps` for the narration: who does it,
+/// the system call, the shell command that does the same, and why. The
+/// process init forks is labelled `pid 1` only when the plan makes a PID
+/// namespace (`Step::Fork { pid1: true }`); otherwise it is a plain `child`.
+pub fn narration_line(number: usize, steps: &[Step]) -> String {
+    let step = &steps[number - 1];
+    let pid_ns = steps.iter().any(|s| matches!(s, Step::Fork { pid1: true }));
     let who = match step.actor() {
         Actor::Parent => "parent",
         Actor::Init => "init",
-        Actor::Pid1 => "pid 1",
+        Actor::Pid1 if pid_ns => "pid 1",
+        Actor::Pid1 => "child",
     };
     format!(
         "  {number:>2}. [{who:<6}] {}\n             $ {}\n             # {}\n",
@@ -202,8 +207,7 @@ impl Narration {
         while self.done.contains(&self.printed) {
             if self.enabled {
                 let mut out = std::io::stdout().lock();
-                let _ = out
-                    .write_all(narration_line(self.printed + 1, &steps[self.printed]).as_bytes());
+                let _ = out.write_all(narration_line(self.printed + 1, steps).as_bytes());
                 let _ = out.flush();
             }
             self.printed += 1;

@@ -114,6 +114,29 @@ pub enum Error {
     /// The host cannot freeze (no v1 freezer and no cgroup2 mount).
     #[error("this host cannot freeze a cgroup: no v1 freezer hierarchy and no cgroup2 mount")]
     NoFreezer,
+    /// The kernel refused the device filter program (`bpf(BPF_PROG_LOAD)`).
+    #[error(
+        "load the device filter (bpf BPF_PROG_LOAD of a cgroup_device program): {source}{log}",
+        log = if log.is_empty() { String::new() } else { format!("; the verifier said:\n{log}") }
+    )]
+    BpfLoad {
+        /// The verifier's log, if it gave one.
+        log: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Attaching, detaching or listing the device filter of a cgroup failed.
+    #[error(
+        "{step} on {path}: {source} (the kernel needs CONFIG_CGROUP_BPF and a cgroup2 directory)"
+    )]
+    Bpf {
+        /// The step: `bpf BPF_PROG_ATTACH`, `bpf BPF_PROG_DETACH`, `bpf BPF_PROG_QUERY`, `open`.
+        step: &'static str,
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     /// A resource value is out of range or inconsistent.
     #[error("invalid resources: {0}")]
     InvalidResources(String),

@@ -28,6 +28,8 @@
 //! - [`cgroup`]: create a group in each tree, set limits, add processes,
 //!   freeze, kill and delete (with a `Drop` guard);
 //! - [`resources`]: which file each limit goes to on v1 and v2 (and Docker's flags);
+//! - [`devices`]: which device nodes a group may use: v1's `devices.allow`
+//!   and `devices.deny`, and on cgroup v2 an eBPF program the runtime builds and attaches;
 //! - [`stats`]: usage, OOM events, throttling and task counts.
 //! - [`fixture`]: fake hosts of each kind in a temp dir, for tests without root.
 //!
@@ -55,7 +57,9 @@
 //! Reading: man 7 cgroups, man 7 cgroup_namespaces, and the kernel's
 //! Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/*.rst.
 
+mod bpf;
 pub mod cgroup;
+pub mod devices;
 pub mod error;
 pub mod fixture;
 pub mod layout;

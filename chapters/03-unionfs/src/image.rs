@@ -190,8 +190,25 @@ impl Image {
     /// Unmount, write the container's diff tar and list it.
     pub fn finish(&mut self, first_section: u32) -> anyhow::Result<()> {
         section(first_section, "What changed (like `docker diff`)");
-        for c in self.driver.changes(CONTAINER)? {
-            say(c.to_string());
+        // `docker diff` has three codes: A, C and D. A directory that was
+        // deleted and made again (opaque) is a C, and the tour says why.
+        let changes = self.driver.changes(CONTAINER)?;
+        let opaque: Vec<_> = changes
+            .iter()
+            .filter(|c| c.kind == chapter03::whiteout::ChangeKind::Opaque)
+            .map(|c| c.path.clone())
+            .collect();
+        for c in changes
+            .iter()
+            .filter(|c| c.kind != chapter03::whiteout::ChangeKind::Opaque)
+        {
+            if opaque.contains(&c.path) {
+                say(format!(
+                    "{c}   (opaque: made again, the lower layers' entries are hidden)"
+                ));
+            } else {
+                say(c.to_string());
+            }
         }
         section(first_section + 1, "Unmount");
         if let Some(m) = self.mounted.take() {

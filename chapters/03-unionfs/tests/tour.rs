@@ -52,6 +52,11 @@ fn tour_with_overlay_shows_copy_up_whiteout_opaque_and_the_diff() {
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
+    // `docker diff`'s three codes only (A, C, D); opaque is said in words.
+    let start = out.find("like `docker diff`").expect("the diff section");
+    let diff = &out[start..];
+    let diff = &diff[..diff.find("\n== ").unwrap_or(diff.len())];
+    insta::assert_snapshot!("diff_codes", diff);
 }
 
 #[test]

@@ -114,14 +114,23 @@ impl TarSource {
     /// Index the tarball at `path`.
     pub fn open(path: &Path) -> Result<TarSource, Error> {
         let f = File::open(path).map_err(Error::io("open", path))?;
-        let bad = |e: io::Error| Error::Archive {
+        // `first`: no entry was read yet, so this is no tar at all. The tar
+        // crate's message for a bad header quotes the bytes it read: never
+        // echo such a file (`load /etc/passwd`).
+        let bad = |e: io::Error, first: bool| Error::Archive {
             path: path.to_path_buf(),
-            reason: format!("not a readable tar archive: {e}"),
+            reason: if first {
+                "not a docker-archive or OCI archive: it is not a tar file (no valid tar header); \
+                 give what `docker save` or `skopeo copy … oci-archive:` wrote, or an OCI layout directory"
+                    .to_string()
+            } else {
+                format!("not a readable tar archive: {e}")
+            },
         };
         let mut archive = tar::Archive::new(f);
         let mut items = HashMap::new();
-        for e in archive.entries_with_seek().map_err(bad)? {
-            let e = e.map_err(bad)?;
+        for e in archive.entries_with_seek().map_err(|e| bad(e, true))? {
+            let e = e.map_err(|e| bad(e, items.is_empty()))?;
             let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
             let Some(name) = clean_name(&raw) else {
                 continue;

@@ -118,3 +118,25 @@ fn the_tour_builds_saves_unpacks_and_runs_the_image() {
         assert!(out.contains(want), "missing `{want}` in:\n{out}");
     }
 }
+
+#[test]
+fn loading_a_file_that_is_not_an_archive_says_so_without_printing_it() {
+    let w = tempfile::tempdir().unwrap();
+    let not_tar = w.path().join("passwd");
+    std::fs::write(
+        &not_tar,
+        "root:x:0:0:root:/root:/bin/bash\nsecret-looking-line\n",
+    )
+    .unwrap();
+    let (ok, _out, err) = ch04(
+        &w.path().join("store"),
+        &["load", &not_tar.display().to_string()],
+    );
+    assert!(!ok);
+    assert!(
+        !err.contains("root:x:0:0"),
+        "the file's contents must not be printed: {err}"
+    );
+    let err = err.replace(&w.path().display().to_string(), "[TMP]");
+    insta::assert_snapshot!(err.trim());
+}

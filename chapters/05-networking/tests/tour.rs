@@ -51,6 +51,24 @@ fn tour_fetches_the_page_and_leaves_nothing() {
         "{stdout}"
     );
     assert!(stdout.contains("dnat to"), "{stdout}");
+    // The page also came from the client container through the host's port,
+    // by the DNAT rule: conntrack's reply direction is web's port 80 (through
+    // the proxy, which listens on every address too, it would be the host port).
+    assert_eq!(
+        stdout
+            .matches("<h1>hello from a busybox container</h1>")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    if std::path::Path::new("/proc/net/nf_conntrack").exists() {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("ipv4") && l.contains(" sport=80 ")),
+            "no conntrack entry shows the DNAT to port 80:\n{stdout}"
+        );
+    }
     assert!(
         stdout.contains("nobody listens (the proxy is gone)"),
         "{stdout}"

@@ -186,6 +186,10 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(msg) = unreachable_registry(&e) {
+                eprintln!("chapter06: {msg}");
+                return ExitCode::FAILURE;
+            }
             // The error chain once: a cause already quoted by its parent
             // (thiserror messages often include their source) is not repeated.
             let mut msg = e.to_string();
@@ -199,6 +203,36 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// When the registry could not be reached at all (nothing listens there),
+/// one sentence that names the request, the cause and how to start a
+/// registry, instead of the HTTP client's chain that repeats the URL.
+fn unreachable_registry(e: &anyhow::Error) -> Option<String> {
+    let (method, url, source) =
+        e.chain().find_map(
+            |c| match c.downcast_ref::<chapter06::client::ClientError>() {
+                Some(chapter06::client::ClientError::Http {
+                    method,
+                    url,
+                    source,
+                }) if source.is_connect() => Some((method, url, source)),
+                _ => None,
+            },
+        )?;
+    let addr = source
+        .url()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| url.clone());
+    // The innermost cause: "Connection refused (os error 111)".
+    let mut cause: &dyn std::error::Error = source;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    Some(format!(
+        "{method} {url}: cannot connect to {addr} ({cause}). Is the registry running? \
+         Start one with `cargo run -p chapter06 -- serve --addr {addr}`"
+    ))
 }
 
 fn run() -> Result<()> {
@@ -397,20 +431,28 @@ async fn tour() -> Result<()> {
     ));
 
     let progress = Progress::new(true);
-    let log_to = progress.clone();
-    let client = Client::new(ClientConfig {
-        loopback_only: true,
-        chunk_size: Some(256 * 1024),
-        progress: progress.clone(),
-        log: Some(Arc::new(move |e| {
-            log_to.println(&format!("   {}", e.short()))
-        })),
-        ..Default::default()
-    });
+    // Each HTTP exchange is printed as it completes. The push uploads one
+    // blob at a time so that each upload's POST, PATCHes and PUT read in
+    // order (docker push runs several at once and its requests interleave);
+    // the pull keeps its parallel blob fetches, one GET each.
+    let tour_client = |concurrency: usize| {
+        let log_to = progress.clone();
+        Client::new(ClientConfig {
+            loopback_only: true,
+            chunk_size: Some(256 * 1024),
+            concurrency,
+            progress: progress.clone(),
+            log: Some(Arc::new(move |e| {
+                log_to.println(&format!("   {}", e.short()))
+            })),
+            ..Default::default()
+        })
+    };
+    let client = tour_client(1);
 
     step(
         3,
-        "push: HEAD to skip, POST to start, PATCH chunks, PUT to close, then the manifest",
+        "push, one blob at a time: HEAD to skip, POST to start, PATCH chunks, PUT to close, then the manifest",
     );
     let target = Reference::parse(&format!("{host}/demo/busybox:latest"))?;
     shell(&format!("docker push {target}"));
@@ -434,7 +476,9 @@ async fn tour() -> Result<()> {
     step(5, "pull into a fresh store: manifest with Accept headers, blobs in parallel, verified while streaming");
     shell(&format!("docker pull {target}"));
     let fresh = ImageStore::open(&w.join("store-b"))?;
-    let pulled = client.pull(&target, &fresh).await?;
+    let pulled = tour_client(ClientConfig::default().concurrency)
+        .pull(&target, &fresh)
+        .await?;
     println!(
         "   fetched {} blobs ({} bytes), digest {}",
         pulled.fetched.len(),

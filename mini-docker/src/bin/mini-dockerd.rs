@@ -56,6 +56,7 @@ fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
     let (mut mirrors, mut insecure, mut ulimits) = (Vec::new(), Vec::new(), Vec::new());
     let mut max_layer_size = mini_docker::engine::DEFAULT_MAX_LAYER_SIZE;
+    let mut log_config = serde_json::json!({"Type": "json-file", "Config": {}});
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
             &std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
@@ -100,6 +101,19 @@ fn run() -> anyhow::Result<()> {
                 )
             })?;
         }
+        // {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+        if !v["log-driver"].is_null() || !v["log-opts"].is_null() {
+            let driver = v["log-driver"].as_str().unwrap_or("json-file");
+            log_config = serde_json::json!({"Type": driver, "Config": v["log-opts"].clone()});
+            if !v["log-opts"].is_null() && !v["log-opts"].is_object() {
+                bail!("{}: log-opts must be an object of strings", p.display());
+            }
+            if log_config["Config"].is_null() {
+                log_config["Config"] = serde_json::json!({});
+            }
+            mini_docker::engine::logs::LogConfig::from_value(&log_config)
+                .map_err(|e| anyhow::anyhow!("{}: log-driver/log-opts: {e}", p.display()))?;
+        }
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
@@ -126,6 +140,7 @@ fn run() -> anyhow::Result<()> {
         insecure_registries: insecure,
         default_ulimits: ulimits,
         max_layer_size,
+        log_config,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

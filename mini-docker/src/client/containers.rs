@@ -51,6 +51,43 @@ pub struct RunArgs {
     /// Tune container pids limit.
     #[arg(long = "pids-limit")]
     pub pids_limit: Option<i64>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    /// (default: twice --memory).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long = "cpu-shares", allow_hyphen_values = true)]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota, in µs.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period, in µs.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Optional parent cgroup for the container.
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Sysctl options (name=value; namespaced ones only).
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Tune host's OOM preferences (0 to 1000: the runtime cannot lower it).
+    #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Logging driver for the container (json-file, none).
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     /// Set meta data on a container.
     #[arg(short, long = "label")]
     pub label: Vec<String>,
@@ -108,9 +145,18 @@ pub struct RunArgs {
     /// Drop Linux capabilities.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
-    /// Security options (no-new-privileges, seccomp=unconfined).
+    /// Security options (no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json).
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// Add a host device to the container (/dev/X[:/dev/Y][:rwm]).
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm').
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Add additional groups to join (a gid or a name of the image's /etc/group).
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -133,6 +179,57 @@ pub struct RunArgs {
     pub image: String,
     /// The command and its arguments.
     pub command: Vec<String>,
+}
+
+/// `seccomp=FILE` becomes `seccomp=<the file's JSON>`, as the docker CLI
+/// sends it (the daemon never reads the client's files).
+fn security_opts(opts: &[String]) -> Result<Vec<String>, Failure> {
+    opts.iter()
+        .map(|o| match o.split_once(['=', ':']) {
+            Some(("seccomp", file))
+                if file != "unconfined" && !file.trim_start().starts_with('{') =>
+            {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    bad(125, format!("opening seccomp profile ({file}) failed: {e}"))
+                })?;
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    bad(
+                        125,
+                        format!("compacting json for seccomp profile ({file}) failed: {e}"),
+                    )
+                })?;
+                Ok(format!("seccomp={v}"))
+            }
+            _ => Ok(o.clone()),
+        })
+        .collect()
+}
+
+/// `--device /dev/X[:/dev/Y][:rwm]` as Docker's `DeviceMapping`.
+fn device_mapping(d: &str) -> Result<Value, Failure> {
+    let is_mode = |m: &str| !m.is_empty() && m.len() <= 3 && m.chars().all(|c| "rwm".contains(c));
+    let parts: Vec<&str> = d.split(':').collect();
+    let (src, dst, mode) = match parts[..] {
+        [src] => (src, src, "rwm"),
+        [src, m] if is_mode(m) => (src, src, m),
+        [src, dst] => (src, dst, "rwm"),
+        [src, dst, m] if is_mode(m) => (src, dst, m),
+        _ => {
+            return Err(bad(
+                125,
+                format!("invalid argument \"{d}\" for \"--device\" flag: bad format for path: {d}"),
+            ))
+        }
+    };
+    if !dst.starts_with('/') {
+        return Err(bad(
+            125,
+            format!(
+                "invalid argument \"{d}\" for \"--device\" flag: {dst} is not an absolute path"
+            ),
+        ));
+    }
+    Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": mode}))
 }
 
 fn parse_bytes(s: &str) -> Option<i64> {
@@ -267,8 +364,75 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
     if let Some(e) = &a.entrypoint {
         body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
     }
+    add_resource_flags(a, &mut body)?;
     add_netvol_flags(a, &mut body)?;
     Ok(body)
+}
+
+/// The cgroup, `/dev/shm`, sysctl and log flags, into `HostConfig` (the
+/// daemon checks the values, with Docker's messages).
+fn add_resource_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
+    let hc = &mut body["HostConfig"];
+    let size = |flag: &str, v: &str| {
+        parse_bytes(v).ok_or_else(|| {
+            bad(
+                125,
+                format!("invalid argument \"{v}\" for \"--{flag}\" flag: invalid size: '{v}'"),
+            )
+        })
+    };
+    if let Some(s) = &a.memory_swap {
+        hc["MemorySwap"] = json!(if s.trim() == "-1" {
+            -1
+        } else {
+            size("memory-swap", s)?
+        });
+    }
+    if let Some(s) = &a.shm_size {
+        hc["ShmSize"] = json!(size("shm-size", s)?);
+    }
+    for (k, v) in [
+        ("CpuShares", a.cpu_shares),
+        ("CpuQuota", a.cpu_quota),
+        ("CpuPeriod", a.cpu_period),
+        ("OomScoreAdj", a.oom_score_adj),
+    ] {
+        if let Some(v) = v {
+            hc[k] = json!(v);
+        }
+    }
+    for (k, v) in [
+        ("CpusetCpus", &a.cpuset_cpus),
+        ("CpusetMems", &a.cpuset_mems),
+        ("CgroupParent", &a.cgroup_parent),
+    ] {
+        if let Some(v) = v {
+            hc[k] = json!(v);
+        }
+    }
+    let pairs = |flag: &str, list: &[String]| -> Result<serde_json::Map<String, Value>, Failure> {
+        let mut m = serde_json::Map::new();
+        for kv in list {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                bad(
+                    125,
+                    format!("invalid argument \"{kv}\" for \"--{flag}\" flag: expected KEY=VALUE"),
+                )
+            })?;
+            m.insert(k.to_string(), json!(v));
+        }
+        Ok(m)
+    };
+    if !a.sysctl.is_empty() {
+        hc["Sysctls"] = json!(pairs("sysctl", &a.sysctl)?);
+    }
+    if a.log_driver.is_some() || !a.log_opt.is_empty() {
+        hc["LogConfig"] = json!({
+            "Type": a.log_driver.clone().unwrap_or_default(),
+            "Config": pairs("log-opt", &a.log_opt)?,
+        });
+    }
+    Ok(())
 }
 
 /// `--ulimit nofile=1024:2048` → `{"Name": "nofile", "Soft": 1024, "Hard": 2048}`.
@@ -367,7 +531,14 @@ fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
     hc["Ulimits"] = json!(ulimits);
     hc["CapAdd"] = json!(a.cap_add);
     hc["CapDrop"] = json!(a.cap_drop);
-    hc["SecurityOpt"] = json!(a.security_opt);
+    hc["SecurityOpt"] = json!(security_opts(&a.security_opt)?);
+    hc["Devices"] = json!(a
+        .device
+        .iter()
+        .map(|d| device_mapping(d))
+        .collect::<Result<Vec<_>, Failure>>()?);
+    hc["DeviceCgroupRules"] = json!(a.device_cgroup_rule);
+    hc["GroupAdd"] = json!(a.group_add);
     hc["ReadonlyRootfs"] = json!(a.read_only);
     hc["Privileged"] = json!(a.privileged);
     hc["ExtraHosts"] = json!(a.add_host);

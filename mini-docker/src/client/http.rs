@@ -14,7 +14,7 @@ pub struct Client {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No daemon at the address.
-    #[error("Cannot connect to the mini-docker daemon at {0}. Is the daemon running?")]
+    #[error("Cannot connect to the mini-docker daemon at {0}. Is the daemon running? Start it with `mini-dockerd` (as root).")]
     Connect(String),
     /// The daemon answered with an error.
     #[error("Error response from daemon: {message}")]

@@ -131,7 +131,8 @@ async fn version() -> Json<Value> {
     let v = env!("CARGO_PKG_VERSION");
     Json(json!({
         "Platform": {"Name": "mini-docker"},
-        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "Os": "linux", "Arch": "amd64", "KernelVersion": kernel()}}],
+        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "Os": "linux", "Arch": "amd64", "KernelVersion": kernel(),
+            "GitCommit": "mini", "GoVersion": "rust", "BuildTime": "", "Experimental": "false"}}],
         "Version": v, "ApiVersion": API_VERSION, "MinAPIVersion": "1.12", "GitCommit": "mini", "GoVersion": "rust",
         "Os": "linux", "Arch": "amd64", "KernelVersion": kernel(), "BuildTime": "",
     }))
@@ -144,18 +145,51 @@ async fn info(State(e): Eng) -> Json<Value> {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Json(json!({
+    let mut v = json!({
         "ID": "mini-docker", "Containers": cs.len(), "ContainersRunning": running, "ContainersPaused": 0,
         "ContainersStopped": cs.len() - running, "Images": images, "Driver": e.images.driver_name(),
         "DriverStatus": [], "DockerRootDir": e.opts.root, "KernelVersion": kernel(), "OperatingSystem": "linux",
         "OSType": "linux", "Architecture": std::env::consts::ARCH, "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "MemTotal": 0, "Name": host, "ServerVersion": env!("CARGO_PKG_VERSION"), "CgroupDriver": "cgroupfs",
-        "CgroupVersion": "1", "LoggingDriver": "json-file", "DefaultRuntime": "mini-runc",
+        "CgroupVersion": "1", "LoggingDriver": e.opts.log_config["Type"], "DefaultRuntime": "mini-runc",
         "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
-        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]}, "Swarm": {"LocalNodeState": "inactive"},
-        "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": [],
-    }))
+        "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": null,
+    });
+    // The rest of Docker's fields, so that clients that index them find them.
+    let more = json!({
+        "Debug": false, "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
+        "NGoroutines": 0, "NEventsListener": 0, "SystemTime": super::util::rfc3339_nanos(super::util::now_nanos()),
+        "IndexServerAddress": "https://index.docker.io/v1/", "InitBinary": "", "Isolation": "",
+        "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": "", "Expected": ""}, "GenericResources": null,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "OSVersion": "",
+        "MemoryLimit": true, "SwapLimit": host_file_is("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", |_| true),
+        "KernelMemory": false, "KernelMemoryTCP": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
+        "CPUShares": true, "CPUSet": true, "PidsLimit": true, "OomKillDisable": false,
+        "IPv4Forwarding": host_file_is("/proc/sys/net/ipv4/ip_forward", |v| v == "1"),
+        "BridgeNfIptables": host_file_is("/proc/sys/net/bridge/bridge-nf-call-iptables", |v| v == "1"),
+        "BridgeNfIp6tables": host_file_is("/proc/sys/net/bridge/bridge-nf-call-ip6tables", |v| v == "1"),
+    });
+    for (k, x) in more.as_object().into_iter().flatten() {
+        v[k] = x.clone();
+    }
+    v["Plugins"]["Authorization"] = Value::Null;
+    v["Swarm"] = json!({"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                            "ControlAvailable": false, "Error": "", "RemoteManagers": null});
+    v["RegistryConfig"] = json!({
+            "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": [],
+            "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}},
+    });
+    Json(v)
+}
+
+/// Whether a host file (a sysctl) exists and its trimmed text passes `f`.
+fn host_file_is(path: &str, f: impl Fn(&str) -> bool) -> bool {
+    std::fs::read_to_string(path)
+        .map(|s| f(s.trim()))
+        .unwrap_or(false)
 }
 
 async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
@@ -163,8 +197,13 @@ async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, Api
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
     super::harden::check_create_body(&v)?;
     let name = q.get("name").cloned();
+    let warnings = super::resources::warnings(&v);
     let id = blocking(move || e.create(name.as_deref(), &v)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": id, "Warnings": warnings})),
+    )
+        .into_response())
 }
 
 /// `GET /containers/json`: the engine filters ([`super::filters`]).
@@ -208,8 +247,10 @@ async fn wait(
     Query(q): Q,
 ) -> Result<Response, ApiError> {
     let c = e.find(&id)?;
+    // Absent or empty (the 20.10 CLI sends `condition=`) means not-running, as in Docker.
     let cond = q
         .get("condition")
+        .filter(|c| !c.is_empty())
         .cloned()
         .unwrap_or_else(|| "not-running".into());
     if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {
@@ -301,12 +342,13 @@ async fn prune_build(State(e): Eng) -> Json<Value> {
     Json(json!({"CachesDeleted": deleted, "SpaceReclaimed": 0}))
 }
 
-/// Sends the log from `offset` into `tx`; with `follow`, keeps going until
-/// `done` says so (and everything was sent).
+/// Sends the log into `tx` (its last `o.tail` lines, or all of it), in
+/// bounded chunks ([`logs::Reader`]); with `follow`, keeps going until
+/// `done` says so (and everything was sent). The channel is bounded: a slow
+/// client holds the reader back, and the daemon's memory stays small.
 async fn pump(
     e: Arc<Engine>,
     id: String,
-    mut offset: u64,
     o: LogOptions,
     follow: bool,
     done: impl Fn(Option<&super::Container>) -> bool,
@@ -314,28 +356,20 @@ async fn pump(
 ) {
     let path = super::shim::log_file(&e.dir(&id), &id);
     // Opened once: an `--rm` container's log is unlinked right after its exit.
-    let mut file = std::fs::File::open(&path).ok();
-    let mut first = true;
+    let mut reader = logs::Reader::open(&path, o.tail);
     loop {
         let finished = done(e.find(&id).ok().as_ref());
-        if file.is_none() {
-            file = std::fs::File::open(&path).ok();
-        }
-        let (lines, next) = match file.as_mut() {
-            Some(f) => logs::read_file(f, offset),
-            None => (vec![], offset),
-        };
-        offset = next;
-        let lines = if first { logs::tail(lines, &o) } else { lines };
-        first = false;
+        let lines = reader.next_chunk();
         let bytes = logs::render(&lines, &o, o.tty);
         if !bytes.is_empty() && tx.send(Bytes::from(bytes)).await.is_err() {
             return;
         }
-        if !follow || (finished && lines.is_empty()) {
-            return;
+        if lines.is_empty() {
+            if !follow || finished {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
 
@@ -362,11 +396,19 @@ async fn logs_handler(
     o.until = q.get("until").and_then(|t| logs::parse_unix_time(t));
     let follow = flag(&q, "follow");
     o.tty = c.config["Tty"].as_bool().unwrap_or(false);
+    if !logs::LogConfig::from_value(&c.host_config["LogConfig"])
+        .map(|l| l.json_file)
+        .unwrap_or(true)
+    {
+        return Err(ApiError {
+            status: 501,
+            message: "configured logging driver does not support reading".into(),
+        });
+    }
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(pump(
         e,
         c.id,
-        0,
         o,
         follow,
         |c| c.map(|c| !c.state.running).unwrap_or(true),
@@ -428,7 +470,8 @@ async fn images(
         ("POST", "create") => {
             if q.get("fromSrc").map(String::as_str) == Some("-") {
                 let tmp = body_to_file(req.into_body(), &tmpdir).await?;
-                let (repo, tag, msg) = (arg("repo"), arg("tag"), arg("message"));
+                let (repo, tag) = split_repo_tag(&arg("repo"), &arg("tag"));
+                let msg = arg("message");
                 let id = blocking(move || e.images.import(tmp.path(), &repo, &tag, &msg)).await?;
                 return Ok(json_lines(vec![json!({"status": id})]));
             }
@@ -615,4 +658,40 @@ where
         .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
         .with_upgrades()
         .await;
+}
+
+/// `docker import FILE bb:1` sends `repo=bb:1` and an empty `tag` (the CLI
+/// passes the reference whole, as dockerd parses it): the tag inside the
+/// repo counts when no `tag` is given. A colon before the last `/` is a
+/// registry's port, not a tag.
+fn split_repo_tag(repo: &str, tag: &str) -> (String, String) {
+    if tag.is_empty() {
+        if let Some((name, t)) = repo.rsplit_once(':') {
+            if !t.contains('/') {
+                return (name.to_string(), t.to_string());
+            }
+        }
+    }
+    (repo.to_string(), tag.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_repo_tag;
+
+    #[test]
+    fn an_import_reference_may_carry_its_tag() {
+        let s = |r: &str, t: &str| split_repo_tag(r, t);
+        assert_eq!(s("bb:1", ""), ("bb".into(), "1".into()));
+        assert_eq!(s("bb", "2"), ("bb".into(), "2".into()));
+        assert_eq!(s("bb", ""), ("bb".into(), "".into()));
+        assert_eq!(
+            s("127.0.0.1:5000/team/bb", ""),
+            ("127.0.0.1:5000/team/bb".into(), "".into())
+        );
+        assert_eq!(
+            s("127.0.0.1:5000/team/bb:v3", ""),
+            ("127.0.0.1:5000/team/bb".into(), "v3".into())
+        );
+    }
 }

@@ -7,7 +7,9 @@
 //! carries them in the `X-Registry-Auth` header (base64url of
 //! `{"username","password","serveraddress"}`), and the daemon uses them for
 //! that registry only: credentials for `127.0.0.1:5000` are never sent to
-//! another host.
+//! another host. A header without `serveraddress` (docker-py's
+//! `auth_config={"username","password"}`) is, as dockerd reads it, for the
+//! registry of the image being pulled or pushed, and so goes to that one.
 //!
 //! `search` reads a registry's catalog (`GET /v2/_catalog`) and keeps the
 //! repositories whose name contains the term (Docker Hub's search API is
@@ -53,6 +55,13 @@ impl AuthConfig {
     pub fn registry(&self) -> String {
         registry_host(&self.serveraddress)
     }
+
+    /// Whether these credentials go to `registry`, the one an operation
+    /// talks to: the one they name, or any when they name none (they came
+    /// with this one request, for its image).
+    pub fn applies_to(&self, registry: &str) -> bool {
+        self.serveraddress.trim().is_empty() || self.registry() == registry
+    }
 }
 
 /// `https://host:port/v1/` or `host:port` -> `host:port`; Docker Hub's
@@ -76,7 +85,7 @@ pub fn client_for(
     auth: Option<&AuthConfig>,
 ) -> Client {
     let c = Client::new(base.clone());
-    if let Some(a) = auth.filter(|a| a.registry() == registry) {
+    if let Some(a) = auth.filter(|a| a.applies_to(registry)) {
         c.set_credentials(
             registry,
             Credentials {
@@ -234,6 +243,13 @@ mod tests {
         assert_eq!(a.registry(), "127.0.0.1:5000");
         assert!(AuthConfig::from_header("not base64!").is_none());
         assert_eq!(registry_host("https://index.docker.io/v1/"), "docker.io");
+        assert!(a.applies_to("127.0.0.1:5000"));
+        assert!(!a.applies_to("127.0.0.1:5001"), "never to another host");
+        // docker-py's auth_config: no server address, for the image's registry.
+        let raw = r#"{"username":"u","password":"p"}"#;
+        let a = AuthConfig::from_header(&base64::engine::general_purpose::URL_SAFE.encode(raw))
+            .unwrap();
+        assert!(a.applies_to("127.0.0.1:5001"));
     }
 
     #[test]

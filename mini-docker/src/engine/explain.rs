@@ -364,6 +364,27 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
             ),
         );
     }
+    if let (false, Some(dir)) = (
+        rules.is_empty(),
+        cgroups::devices::v2_dir(&inp.layout, &cg_path),
+    ) {
+        let mut all = rules.clone();
+        all.extend(crate::runtime::devices::default_rules());
+        let bpf: Vec<_> = all.iter().map(|r| r.to_bpf()).collect();
+        let program = cgroups::devices::Program::build(&bpf);
+        rt(
+            &mut ph,
+            cg,
+            step(
+                format!(
+                    "bpf(BPF_PROG_LOAD, cgroup_device, {} insns); bpf(BPF_PROG_ATTACH, {}, BPF_F_ALLOW_MULTI)",
+                    program.insns.len(),
+                    dir.display()
+                ),
+                "cgroup v2's device filter: the same rules as an eBPF program (`mini-runc --debug create` prints it)",
+            ),
+        );
+    }
 
     // 5. The runtime's own plan, executed by the container's init.
     let steps =

@@ -233,6 +233,14 @@ pub async fn exec_create(
 }
 
 /// `POST /exec/{id}/start`.
+///
+/// Hijacked (`Upgrade: tcp`), the order is dockerd's: answer `101` and
+/// flush it, *then* start the process. docker-py reads the headers through
+/// http.client's buffered reader and then reads the raw socket: whatever
+/// arrived in the same read as the headers would be lost, so no output may
+/// exist before the headers have left. A start that fails after the `101`
+/// is told in the stream (on stdout, as dockerd writes it) and the exec's
+/// exit code is 126.
 pub async fn exec_start(
     State(e): Eng,
     UrlPath(id): UrlPath<String>,
@@ -250,26 +258,60 @@ pub async fn exec_start(
             .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?
     };
     let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
-    let tty = body.get("Tty").and_then(Value::as_bool);
+    let tty_asked = body.get("Tty").and_then(Value::as_bool);
     let exec = e.exec_get(&id)?;
     let keys = match exec.config.get("DetachKeys").and_then(Value::as_str) {
         Some(k) if !k.is_empty() => streams::parse_detach_keys(k).map_err(ApiError::bad)?,
         _ => streams::DEFAULT_DETACH_KEYS.to_vec(),
     };
-    let e2 = e.clone();
-    let id2 = id.clone();
-    let shim = blocking(move || e2.exec_start(&id2, tty)).await?;
-    let shim = tokio_stream(shim).map_err(|err| ApiError::internal(err.to_string()))?;
     let stdin = exec.request.stdin;
-    let tty = exec.request.tty || tty.unwrap_or(false);
+    let tty = exec.request.tty || tty_asked.unwrap_or(false);
+    let content_type = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     let finish = move |e: Arc<Engine>, id: String| async move {
         let _ = tokio::task::spawn_blocking(move || e.exec_finished(&id, 255)).await;
     };
+    let start = move |e: Arc<Engine>, id: String| async move {
+        let shim = blocking(move || e.exec_start(&id, tty_asked)).await?;
+        tokio_stream(shim).map_err(|err| ApiError::internal(err.to_string()))
+    };
+    if let (Some(on), false) = (on, detach) {
+        // What can be refused with a status is refused now, before the 101.
+        e.exec_startable(&id)?;
+        tokio::spawn(async move {
+            // Resolves once hyper has written and flushed the 101.
+            let Ok(up) = on.await else { return };
+            let mut io = hyper_util::rt::TokioIo::new(up);
+            let shim = match start(e.clone(), id.clone()).await {
+                Ok(s) => s,
+                Err(err) => {
+                    let text = format!("{}\r\n", err.message);
+                    let out = if tty {
+                        text.into_bytes()
+                    } else {
+                        super::logs::frame(1, text.as_bytes())
+                    };
+                    let _ = io.write_all(&out).await;
+                    let _ = io.shutdown().await;
+                    return;
+                }
+            };
+            let at_end = finish(e.clone(), id.clone());
+            if splice(io, shim, stdin, tty.then_some(keys), at_end).await {
+                // Detached: the process goes on; its exit is still recorded.
+                finish_later(e, id).await;
+            }
+        });
+        return Ok(switching(content_type));
+    }
+    let mut shim = start(e.clone(), id.clone()).await?;
     if detach {
         tokio::spawn(async move {
-            let mut s = shim;
             let mut buf = vec![0u8; 16 * 1024];
-            while let Ok(n) = s.read(&mut buf).await {
+            while let Ok(n) = shim.read(&mut buf).await {
                 if n == 0 {
                     break;
                 }
@@ -278,51 +320,27 @@ pub async fn exec_start(
         });
         return Ok(StatusCode::OK.into_response());
     }
-    let content_type = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    match on {
-        Some(on) => {
-            tokio::spawn(async move {
-                if let Ok(up) = on.await {
-                    let io = hyper_util::rt::TokioIo::new(up);
-                    let at_end = finish(e.clone(), id.clone());
-                    if splice(io, shim, stdin, tty.then_some(keys), at_end).await {
-                        // Detached: the process goes on; its exit is still recorded.
-                        finish_later(e, id).await;
-                    }
-                    return;
-                }
-                finish(e, id).await;
-            });
-            Ok(switching(content_type))
+    // Not hijacked: the output is the response body.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(n) = shim.read(&mut buf).await {
+            if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                break;
+            }
         }
-        None => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-            tokio::spawn(async move {
-                let mut s = shim;
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                        break;
-                    }
-                }
-                finish(e, id).await;
-            });
-            let body = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv()
-                    .await
-                    .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-            });
-            Ok((
-                [(header::CONTENT_TYPE, content_type)],
-                Body::from_stream(body),
-            )
-                .into_response())
-        }
-    }
+        finish(e, id).await;
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// After a detach from an exec: poll until the shim has recorded its exit.

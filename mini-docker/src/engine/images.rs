@@ -258,9 +258,10 @@ impl Images {
             .unwrap_or_default();
         Ok(json!({
             "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": parent, "Comment": comment,
-            "Created": Self::created(&img), "Container": "", "ContainerConfig": {},
+            "Created": Self::created(&img), "Container": "",
+            "ContainerConfig": super::inspect::with_config_defaults(json!({})),
             "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),
-            "Config": cfg, "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
+            "Config": super::inspect::with_config_defaults(cfg), "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
             "Size": Self::size(&img), "VirtualSize": Self::size(&img),
             "GraphDriver": {"Name": self.driver_name(), "Data": {}},
             "RootFS": {"Type": "layers", "Layers": img.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},

@@ -1,12 +1,422 @@
-//! Reading the json-file log: `docker logs` and the output side of `attach`.
+//! The json-file log: its settings (`--log-driver`, `--log-opt`), its
+//! rotation, and reading it back for `docker logs` and `attach`.
+//!
+//! The shim appends one JSON object per line to `<id>-json.log`
+//! (`{"log":"hi\n","stream":"stdout","time":"…"}`). With
+//! `--log-opt max-size=10m --log-opt max-file=3` it rotates as Docker's
+//! json-file driver does: before a write, when the file has reached
+//! max-size, `<log>.1` becomes `<log>.2`, the log becomes `<log>.1`, and a
+//! new empty log is opened (with `max-file=1` the log is truncated instead).
+//! `docker logs` reads the rotated files back oldest first.
+//!
+//! Reading never holds the whole log in memory, whatever its size:
+//! `--tail N` finds where the last N lines start by reading 64 KiB blocks
+//! backwards from the end and counting newlines, and the lines are then
+//! streamed forward in bounded chunks ([`Reader`]); the HTTP body's channel
+//! is bounded too, so a slow client slows the reading, not the daemon's
+//! memory.
 //!
 //! Without a tty, Docker multiplexes stdout and stderr on one stream: each
 //! chunk is framed by 8 bytes, `[stream, 0, 0, 0, size (big-endian u32)]`,
 //! stream 1 for stdout and 2 for stderr.
 
 use super::shim::LogLine;
+use serde_json::{json, Value};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A container's logging settings (`HostConfig.LogConfig`), checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `json-file`, or `none` (no log at all).
+    pub json_file: bool,
+    /// `max-size` in bytes (None: the log grows without bound).
+    pub max_size: Option<u64>,
+    /// `max-file`: how many files, the live one included (1: truncate).
+    pub max_file: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            json_file: true,
+            max_size: None,
+            max_file: 1,
+        }
+    }
+}
+
+/// The log drivers this daemon has.
+pub const DRIVERS: &[&str] = &["json-file", "none"];
+
+/// json-file's options that are applied; Docker's others are refused by
+/// name rather than ignored.
+const JSON_FILE_OPTS: &[&str] = &["max-size", "max-file"];
+const JSON_FILE_OPTS_NOT_HERE: &[&str] = &[
+    "compress",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "tag",
+];
+
+/// Docker's `units.FromHumanSize`, which json-file's `max-size` uses:
+/// decimal units (`1k` = 1000, `10m` = 10 000 000), an optional `i`/`b`
+/// after the unit, and a fraction (`1.5m`).
+pub fn parse_size(v: &str) -> Option<u64> {
+    let t = v.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, rest) = t.split_at(digits);
+    let num: f64 = num.parse().ok()?;
+    let rest = rest.trim_start_matches(' ').to_ascii_lowercase();
+    let mut chars = rest.chars();
+    let mult: f64 = match chars.next() {
+        None => return Some(num as u64),
+        Some('b') if chars.as_str().is_empty() => 1.0,
+        Some(c) => {
+            let p = "kmgtp".find(c)? as i32 + 1;
+            let tail = chars.as_str();
+            if !matches!(tail, "" | "b" | "i" | "ib") {
+                return None;
+            }
+            1000f64.powi(p)
+        }
+    };
+    Some((num * mult) as u64)
+}
+
+impl LogConfig {
+    /// Checks a `LogConfig` (`{"Type": …, "Config": {…}}`) with Docker's
+    /// messages; the `Type` must already have its default filled in.
+    pub fn from_value(v: &Value) -> Result<LogConfig, String> {
+        let ty = v["Type"].as_str().unwrap_or("");
+        let ty = if ty.is_empty() { "json-file" } else { ty };
+        let opts = v["Config"].as_object().cloned().unwrap_or_default();
+        if !DRIVERS.contains(&ty) {
+            return Err(format!(
+                "error looking up logging plugin {ty}: plugin \"{ty}\" not found (this daemon has the log drivers {})",
+                DRIVERS.join(", ")
+            ));
+        }
+        if ty == "none" {
+            if let Some(k) = opts.keys().next() {
+                return Err(format!("unknown log opt '{k}' for none log driver"));
+            }
+            return Ok(LogConfig {
+                json_file: false,
+                ..Default::default()
+            });
+        }
+        let mut c = LogConfig::default();
+        for (k, val) in &opts {
+            let val = val.as_str().unwrap_or("");
+            if JSON_FILE_OPTS_NOT_HERE.contains(&k.as_str()) {
+                return Err(format!(
+                    "log opt '{k}' of the json-file log driver is not supported by mini-dockerd"
+                ));
+            }
+            if !JSON_FILE_OPTS.contains(&k.as_str()) {
+                return Err(format!("unknown log opt '{k}' for json-file log driver"));
+            }
+            if k == "max-size" {
+                let n = parse_size(val).ok_or_else(|| format!("invalid size: '{val}'"))?;
+                if n == 0 {
+                    return Err("max-size must be a positive number".into());
+                }
+                c.max_size = Some(n);
+            } else {
+                let n: i64 = val
+                    .parse()
+                    .map_err(|_| format!("strconv.Atoi: parsing \"{val}\": invalid syntax"))?;
+                if n < 1 {
+                    return Err("max-file cannot be less than 1".into());
+                }
+                c.max_file = n.min(u32::MAX as i64) as u32;
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The `LogConfig` a container gets: its own over the daemon's default
+/// (daemon.json `log-driver`, `log-opts`), as Docker merges them: no type
+/// means the daemon's; the daemon's options fill in those the container
+/// did not give, when the types match.
+pub fn merge(own: Option<&Value>, default: &Value) -> Value {
+    let def_ty = default["Type"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("json-file");
+    let ty = own
+        .and_then(|o| o["Type"].as_str())
+        .filter(|t| !t.is_empty())
+        .unwrap_or(def_ty)
+        .to_string();
+    let mut config = own
+        .and_then(|o| o["Config"].as_object())
+        .cloned()
+        .unwrap_or_default();
+    if ty == def_ty {
+        for (k, v) in default["Config"].as_object().into_iter().flatten() {
+            config.entry(k.clone()).or_insert(v.clone());
+        }
+    }
+    json!({"Type": ty, "Config": config})
+}
+
+/// The files of a log, oldest first: `<log>.N` … `<log>.1`, `<log>`.
+/// (The directory is listed rather than probed name by name: in the middle
+/// of a rotation one of the names is briefly missing.)
+pub fn files(path: &Path) -> Vec<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut numbered: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let i: u32 = n.strip_prefix(&name)?.strip_prefix('.')?.parse().ok()?;
+            Some((i, e.path()))
+        })
+        .collect();
+    numbered.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+    let mut out: Vec<PathBuf> = numbered.into_iter().map(|(_, p)| p).collect();
+    out.push(path.to_path_buf());
+    out
+}
+
+/// `<log>.i`.
+pub fn rotated(path: &Path, i: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{i}"));
+    PathBuf::from(s)
+}
+
+/// Where the last `n` lines of the file start (0 if it has fewer), and how
+/// many it found: reads 64 KiB blocks backwards from the end and counts
+/// newlines, so memory stays one block whatever the file's size.
+pub fn tail_offset(f: &mut File, n: usize) -> std::io::Result<(u64, usize)> {
+    const BLOCK: u64 = 64 * 1024;
+    let len = f.metadata()?.len();
+    if n == 0 {
+        return Ok((len, 0));
+    }
+    let mut end = len;
+    let mut found = 0usize;
+    let mut buf = vec![0u8; BLOCK as usize];
+    // The last byte is the last line's own newline: not a line start.
+    let mut skip_last = true;
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        for i in (0..chunk.len()).rev() {
+            if chunk[i] != b'\n' {
+                continue;
+            }
+            if skip_last && start + i as u64 == len - 1 {
+                skip_last = false;
+                continue;
+            }
+            found += 1;
+            if found == n {
+                return Ok((start + i as u64 + 1, found));
+            }
+        }
+        skip_last = false;
+        end = start;
+    }
+    // The first line has no newline before it.
+    Ok((0, if len > 0 { found + 1 } else { 0 }))
+}
+
+/// Reads complete lines from `offset`, about `max` bytes of them (more only
+/// when a single line is longer); returns them and the new offset.
+pub fn read_chunk(f: &mut File, offset: u64, max: usize) -> (Vec<LogLine>, u64) {
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return (vec![], offset);
+    }
+    let mut buf = Vec::with_capacity(max.min(1 << 20));
+    let mut end = None;
+    loop {
+        let have = buf.len();
+        let want = if have < max { max - have } else { 64 * 1024 };
+        let got = match f.by_ref().take(want as u64).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+            end = Some(i + 1);
+            if buf.len() >= max || got == 0 {
+                break;
+            }
+            if got < want {
+                break;
+            }
+            continue;
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    let Some(end) = end else {
+        return (vec![], offset);
+    };
+    let lines = buf[..end]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    (lines, offset + end as u64)
+}
+
+/// Streams a (possibly rotated) log forward in bounded chunks, following
+/// rotations: when the live file is renamed to `<log>.1` under it, the
+/// reader finishes the old file (it keeps its descriptor), then reads the
+/// files rotated since (held open by descriptor: their names keep moving),
+/// then the new live one.
+pub struct Reader {
+    path: PathBuf,
+    /// Files still to read after the current one, oldest first.
+    pending: std::collections::VecDeque<File>,
+    file: Option<File>,
+    offset: u64,
+}
+
+/// How much of the log one read takes: the daemon's memory per reader is a
+/// small multiple of this.
+pub const CHUNK: usize = 256 * 1024;
+
+type Ident = (u64, u64);
+
+fn ident(m: &std::fs::Metadata) -> Ident {
+    (m.dev(), m.ino())
+}
+
+/// Opens every file of the log (rotated ones oldest first, then the live
+/// one) with its identity. A rotation during the scan moves the names, so
+/// the scan is repeated until every name still points at what was opened.
+fn open_all(path: &Path) -> Vec<(File, Ident)> {
+    let mut out = Vec::new();
+    for _ in 0..200 {
+        let names = files(path);
+        // `<log>.1` … `<log>.N` without a hole, or a rotation is under way.
+        let contiguous = (1..names.len() as u32).all(|i| names.contains(&rotated(path, i)));
+        if !contiguous {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            continue;
+        }
+        out = names
+            .iter()
+            .filter_map(|p| {
+                let f = File::open(p).ok()?;
+                let id = ident(&f.metadata().ok()?);
+                Some((f, id))
+            })
+            .collect();
+        let stable = out.len() == names.len()
+            && names
+                .iter()
+                .zip(&out)
+                .all(|(p, (_, id))| std::fs::metadata(p).map(|m| ident(&m)).ok() == Some(*id));
+        if stable {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    out
+}
+
+impl Reader {
+    /// A reader of the whole log, or of its last `tail` lines.
+    pub fn open(path: &Path, tail: Option<usize>) -> Reader {
+        let mut all: std::collections::VecDeque<File> =
+            open_all(path).into_iter().map(|(f, _)| f).collect();
+        let mut r = Reader {
+            path: path.to_path_buf(),
+            pending: Default::default(),
+            file: None,
+            offset: 0,
+        };
+        let Some(mut n) = tail else {
+            r.file = all.pop_front();
+            r.pending = all;
+            return r;
+        };
+        // From the newest file back, until n lines are found.
+        while let Some(mut f) = all.pop_back() {
+            let (off, found) = tail_offset(&mut f, n).unwrap_or((0, 0));
+            if found >= n || all.is_empty() {
+                r.file = Some(f);
+                r.offset = off;
+                break;
+            }
+            n -= found;
+            r.pending.push_front(f);
+        }
+        r
+    }
+
+    /// The next lines (empty when there is nothing new yet).
+    pub fn next_chunk(&mut self) -> Vec<LogLine> {
+        loop {
+            if self.file.is_none() {
+                self.file = match self.pending.pop_front() {
+                    Some(f) => Some(f),
+                    None => File::open(&self.path).ok(),
+                };
+                self.offset = 0;
+                if self.file.is_none() {
+                    return vec![];
+                }
+            }
+            let f = self.file.as_mut().expect("opened above");
+            if f.metadata().map(|m| m.len() < self.offset).unwrap_or(false) {
+                // Truncated under us (`max-file=1` rotates by truncating).
+                self.offset = 0;
+            }
+            let (lines, next) = read_chunk(f, self.offset, CHUNK);
+            self.offset = next;
+            if !lines.is_empty() {
+                return lines;
+            }
+            if !self.pending.is_empty() {
+                // An older file, read to its end: on to the next.
+                self.file = None;
+                continue;
+            }
+            // The live file, at its end: was it rotated away?
+            let mine = f.metadata().map(|m| ident(&m)).ok();
+            let now = std::fs::metadata(&self.path).map(|m| ident(&m)).ok();
+            if now.is_none() || mine == now {
+                return vec![];
+            }
+            // A rotated file is written no more: take what came last.
+            let (lines, _) = read_chunk(f, self.offset, usize::MAX / 2);
+            // It may have rotated more than once since: the files newer than
+            // ours come next (all of them, if ours was rotated out).
+            let mut all = open_all(&self.path);
+            if let Some(i) = all.iter().position(|(_, id)| Some(*id) == mine) {
+                all.drain(..=i);
+            }
+            self.pending = all.into_iter().map(|(f, _)| f).collect();
+            self.file = None;
+            if !lines.is_empty() {
+                return lines;
+            }
+        }
+    }
+}
 
 /// Which lines, and how.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +546,7 @@ pub fn tail(mut lines: Vec<LogLine>, o: &LogOptions) -> Vec<LogLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn frames_are_docker_multiplexed() {
@@ -161,5 +572,164 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(render(&tail(lines, &o), &o, false), frame(2, b"b\n"));
+    }
+
+    fn line(i: usize) -> String {
+        format!("{{\"log\":\"l{i}\\n\",\"stream\":\"stdout\",\"time\":\"t\"}}\n")
+    }
+
+    fn texts(lines: &[LogLine]) -> Vec<String> {
+        lines.iter().map(|l| l.log.trim_end().to_string()).collect()
+    }
+
+    #[test]
+    fn sizes_parse_as_dockers_from_human_size() {
+        assert_eq!(parse_size("1k"), Some(1000));
+        assert_eq!(parse_size("10m"), Some(10_000_000));
+        assert_eq!(parse_size("1.5M"), Some(1_500_000));
+        assert_eq!(parse_size("2g"), Some(2_000_000_000));
+        assert_eq!(parse_size("3kb"), Some(3000));
+        assert_eq!(parse_size("3KiB"), Some(3000));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("1q"), None);
+        assert_eq!(parse_size("1kx"), None);
+    }
+
+    #[test]
+    fn log_configs_are_checked_and_merged_as_docker_does() {
+        let c = LogConfig::from_value(
+            &json!({"Type": "json-file", "Config": {"max-size": "1k", "max-file": "3"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            LogConfig {
+                json_file: true,
+                max_size: Some(1000),
+                max_file: 3
+            }
+        );
+        assert!(
+            !LogConfig::from_value(&json!({"Type": "none"}))
+                .unwrap()
+                .json_file
+        );
+        for (v, want) in [
+            (json!({"Type": "syslog"}), "plugin \"syslog\" not found"),
+            (
+                json!({"Type": "json-file", "Config": {"max-size": "0"}}),
+                "max-size must be a positive number",
+            ),
+            (
+                json!({"Type": "json-file", "Config": {"max-file": "0"}}),
+                "max-file cannot be less than 1",
+            ),
+            (
+                json!({"Type": "json-file", "Config": {"mode": "x"}}),
+                "unknown log opt 'mode' for json-file log driver",
+            ),
+            (
+                json!({"Type": "json-file", "Config": {"tag": "x"}}),
+                "is not supported by mini-dockerd",
+            ),
+            (
+                json!({"Type": "none", "Config": {"max-size": "1k"}}),
+                "unknown log opt 'max-size' for none log driver",
+            ),
+        ] {
+            let e = LogConfig::from_value(&v).unwrap_err();
+            assert!(e.contains(want), "{v}: {e}");
+        }
+        let daemon = json!({"Type": "json-file", "Config": {"max-size": "2k", "max-file": "2"}});
+        assert_eq!(
+            merge(
+                Some(&json!({"Type": "", "Config": {"max-file": "4"}})),
+                &daemon
+            ),
+            json!({"Type": "json-file", "Config": {"max-size": "2k", "max-file": "4"}})
+        );
+        assert_eq!(
+            merge(Some(&json!({"Type": "none"})), &daemon),
+            json!({"Type": "none", "Config": {}})
+        );
+        assert_eq!(
+            merge(None, &json!({})),
+            json!({"Type": "json-file", "Config": {}})
+        );
+    }
+
+    #[test]
+    fn tail_counts_newlines_backwards_across_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("l.log");
+        // Lines crossing the 64 KiB block boundaries.
+        let text: String = (0..5000).map(line).collect();
+        std::fs::write(&p, &text).unwrap();
+        let mut f = File::open(&p).unwrap();
+        for n in [0, 1, 2, 1000, 4999] {
+            let (off, found) = tail_offset(&mut f, n).unwrap();
+            assert_eq!(found, n);
+            let (lines, _) = read_chunk(&mut f, off, usize::MAX / 2);
+            assert_eq!(lines.len(), n);
+            if n > 0 {
+                assert_eq!(lines[0].log, format!("l{}\n", 5000 - n));
+            }
+        }
+        // More than there are: from the start, and how many there were.
+        assert_eq!(tail_offset(&mut f, 9000).unwrap(), (0, 5000));
+    }
+
+    #[test]
+    fn the_reader_goes_through_rotated_files_in_order_and_follows_a_rotation() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c-json.log");
+        std::fs::write(rotated(&p, 2), (0..3).map(line).collect::<String>()).unwrap();
+        std::fs::write(rotated(&p, 1), (3..6).map(line).collect::<String>()).unwrap();
+        std::fs::write(&p, (6..8).map(line).collect::<String>()).unwrap();
+        let all = |r: &mut Reader| {
+            let mut out = Vec::new();
+            loop {
+                let c = r.next_chunk();
+                if c.is_empty() {
+                    return out;
+                }
+                out.extend(texts(&c));
+            }
+        };
+        let want: Vec<String> = (0..8).map(|i| format!("l{i}")).collect();
+        assert_eq!(all(&mut Reader::open(&p, None)), want);
+        assert_eq!(all(&mut Reader::open(&p, Some(4))), want[4..]);
+        assert_eq!(all(&mut Reader::open(&p, Some(2))), want[6..]);
+        assert_eq!(all(&mut Reader::open(&p, Some(0))), Vec::<String>::new());
+        // A follower at the end; the writer appends, rotates, writes on.
+        let mut r = Reader::open(&p, None);
+        all(&mut r);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(line(8).as_bytes())
+            .unwrap();
+        std::fs::rename(&p, rotated(&p, 1)).unwrap();
+        std::fs::write(&p, line(9)).unwrap();
+        assert_eq!(all(&mut r), vec!["l8".to_string(), "l9".to_string()]);
+        // Rotated twice between two reads: nothing in between is skipped.
+        let rotate = || {
+            for i in (1..4).rev() {
+                let _ = std::fs::rename(rotated(&p, i), rotated(&p, i + 1));
+            }
+            std::fs::rename(&p, rotated(&p, 1)).unwrap();
+        };
+        rotate();
+        std::fs::write(&p, line(11)).unwrap();
+        rotate();
+        std::fs::write(&p, line(12)).unwrap();
+        assert_eq!(all(&mut r), vec!["l11".to_string(), "l12".to_string()]);
+        // Truncated under the reader (max-file=1): it starts over.
+        std::fs::write(&p, "").unwrap();
+        assert!(all(&mut r).is_empty());
+        std::fs::write(&p, line(10)).unwrap();
+        assert_eq!(all(&mut r), vec!["l10".to_string()]);
     }
 }

@@ -21,7 +21,11 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The processes in the container's cgroup, read from the first hierarchy
 /// under `cgroup_root` that has it (pids, memory, then cgroup v2).
 pub fn cgroup_pids(cgroup_root: &Path, id: &str) -> Vec<i32> {
-    let rel = spec::cgroups_path(id);
+    cgroup_pids_at(cgroup_root, &spec::cgroups_path(id))
+}
+
+/// Like [`cgroup_pids`], for a cgroup path (`--cgroup-parent` moves it).
+pub fn cgroup_pids_at(cgroup_root: &Path, rel: &str) -> Vec<i32> {
     let rel = rel.trim_start_matches('/');
     for tree in ["pids", "memory", "cpu", "unified", ""] {
         let file = cgroup_root.join(tree).join(rel).join("cgroup.procs");
@@ -157,7 +161,7 @@ impl Engine {
                 c.id
             )));
         }
-        let pids = cgroup_pids(cgroup_root, &c.id);
+        let pids = cgroup_pids_at(cgroup_root, &c.cgroups_path());
         let args: Vec<&str> = if ps_args.trim().is_empty() {
             vec!["-ef"]
         } else {

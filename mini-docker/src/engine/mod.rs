@@ -24,6 +24,7 @@ pub mod gc;
 pub mod harden;
 pub mod hijack;
 pub mod images;
+pub mod inspect;
 pub mod leftovers;
 pub mod lineage;
 pub mod logs;
@@ -32,8 +33,10 @@ pub mod net;
 pub mod netvol_api;
 pub mod networks;
 pub mod pull;
+pub mod resources;
 pub mod restart;
 pub mod runflags;
+pub mod security;
 pub mod shim;
 pub mod spec;
 pub mod stats;
@@ -114,6 +117,9 @@ pub struct Options {
     pub insecure_registries: Vec<String>,
     /// daemon.json `default-ulimits`, as `{"Name", "Soft", "Hard"}` objects.
     pub default_ulimits: Vec<Value>,
+    /// daemon.json `log-driver` and `log-opts`, as a `LogConfig`
+    /// (`{"Type": "json-file", "Config": {}}` by default).
+    pub log_config: Value,
     /// daemon.json `max-layer-size`: most bytes a layer may unpack to.
     pub max_layer_size: u64,
 }
@@ -149,6 +155,9 @@ pub struct CState {
     pub started_at: i64,
     /// Nanoseconds.
     pub finished_at: i64,
+    /// The kernel's OOM killer killed a process of its last run.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 /// A container record.
@@ -243,6 +252,14 @@ impl Container {
         })
     }
 
+    /// Its cgroup, relative to each hierarchy (under `--cgroup-parent`).
+    pub fn cgroups_path(&self) -> String {
+        spec::cgroups_path_under(
+            self.host_config["CgroupParent"].as_str().unwrap_or(""),
+            &self.id,
+        )
+    }
+
     /// `bridge`, `host` or `none`.
     pub fn network_mode(&self) -> String {
         match self.host_config.get("NetworkMode").and_then(Value::as_str) {
@@ -271,6 +288,7 @@ impl Container {
             "IPPrefixLen": n.map(|n| n.prefix).unwrap_or(0),
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
+            "DriverOpts": null,
         }});
         for (k, e) in &self.endpoints {
             out[k] = e.settings();
@@ -282,6 +300,17 @@ impl Container {
     pub fn inspect(&self, root: &Path) -> Value {
         let dir = root.join("containers").join(&self.id);
         let n = self.net.as_ref();
+        // Docker always shows the log's settings (docker-py reads
+        // `LogConfig.Type`); a record from before they were kept gets the default.
+        let mut host_config = self.host_config.clone();
+        if host_config["LogConfig"]["Type"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+        {
+            host_config["LogConfig"] = logs::merge(None, &json!({}));
+        }
+        let log = logs::LogConfig::from_value(&host_config["LogConfig"]).unwrap_or_default();
         json!({
             "Id": self.id,
             "Created": util::rfc3339_nanos(self.created),
@@ -290,7 +319,7 @@ impl Container {
             "State": {
                 "Status": self.state.status,
                 "Running": self.state.running,
-                "Paused": false, "Restarting": self.state.status == "restarting", "OOMKilled": false,
+                "Paused": false, "Restarting": self.state.status == "restarting", "OOMKilled": self.state.oom_killed,
                 "Dead": false,
                 "Pid": self.state.pid,
                 "ExitCode": self.state.exit_code,
@@ -302,17 +331,17 @@ impl Container {
             "ResolvConfPath": present(dir.join("resolv.conf")),
             "HostnamePath": present(dir.join("hostname")),
             "HostsPath": present(dir.join("hosts")),
-            "LogPath": shim::log_file(&dir, &self.id),
+            "LogPath": if log.json_file { shim::log_file(&dir, &self.id).display().to_string() } else { String::new() },
             "Name": format!("/{}", self.name),
             "RestartCount": self.restart.count,
             "Driver": "mini-docker",
             "Platform": "linux",
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
             "ExecIDs": null,
-            "HostConfig": self.host_config,
+            "HostConfig": inspect::host_config(&host_config),
             "GraphDriver": {"Name": "chapter03", "Data": {"MergedDir": dir.join("rootfs")}},
             "Mounts": volumes::mounts_json(&self.mounts),
-            "Config": self.config,
+            "Config": inspect::with_config_defaults(self.config.clone()),
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
                 "HairpinMode": false,
@@ -589,7 +618,15 @@ impl Engine {
             .unwrap_or("default")
             .to_string();
         let mode = self.check_network_mode(&mode)?;
+        resources::check(body, &mode)?;
         host_config["NetworkMode"] = json!(mode);
+        // The log's settings: the container's over the daemon's, checked now
+        // (Docker checks the values only at start).
+        let log_config = logs::merge(host_config.get("LogConfig"), &self.opts.log_config);
+        let log_driver_writes = logs::LogConfig::from_value(&log_config)
+            .map_err(ApiError::bad)?
+            .json_file;
+        host_config["LogConfig"] = log_config;
         // daemon.json `default-ulimits`, under the container's own `--ulimit`s.
         if !self.opts.default_ulimits.is_empty() {
             let mut list: Vec<Value> = host_config["Ulimits"]
@@ -646,6 +683,20 @@ impl Engine {
         if let Some(s) = &rc.stop_signal {
             config["StopSignal"] = json!(s);
         }
+        // `--stop-signal`, `--stop-timeout`, `--domainname`.
+        if let Some(s) = body
+            .get("StopSignal")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            config["StopSignal"] = json!(s);
+        }
+        if let Some(t) = body.get("StopTimeout").and_then(Value::as_i64) {
+            config["StopTimeout"] = json!(t);
+        }
+        if let Some(d) = body.get("Domainname").and_then(Value::as_str) {
+            config["Domainname"] = json!(d);
+        }
         // `-p 80` exposes 80/tcp too, as Docker does.
         if let (Some(extra), Some(ports)) = (
             body.get("ExposedPorts").and_then(Value::as_object),
@@ -674,7 +725,9 @@ impl Engine {
         std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;
         harden::restrict_dir(&dir).map_err(stat_err)?;
         // The log exists from the start, so `attach` can open it before `start`.
-        std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
+        if log_driver_writes {
+            std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
+        }
         {
             let mut map = self.lock();
             // A generated name already taken: draw another, as Docker does.
@@ -850,6 +903,7 @@ impl Engine {
                     error: String::new(),
                     started_at: util::now_nanos(),
                     finished_at: 0,
+                    oom_killed: false,
                 };
                 c.net = attachment.clone();
             });
@@ -874,6 +928,10 @@ impl Engine {
     ) -> Result<Value> {
         let hc = &c.host_config;
         let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let text = |k: &str| hc.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        // Without swap accounting the swap limit is left out; `create` said so.
+        let memory_swap = resources::memory_swap(int("Memory"), int("MemorySwap"))
+            .filter(|_| resources::host_limits_swap());
         let input = spec::SpecInput {
             id: c.id.clone(),
             args: std::iter::once(c.path.clone())
@@ -905,6 +963,24 @@ impl Engine {
             pids_limit: int("PidsLimit"),
             binds,
             tty: c.config["Tty"].as_bool().unwrap_or(false),
+            memory_swap,
+            cpu_shares: int("CpuShares"),
+            cpu_quota: int("CpuQuota"),
+            cpu_period: int("CpuPeriod"),
+            cpuset_cpus: text("CpusetCpus"),
+            cpuset_mems: text("CpusetMems"),
+            cgroup_parent: text("CgroupParent"),
+            shm_size: int("ShmSize"),
+            sysctls: hc["Sysctls"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            oom_score_adj: int("OomScoreAdj"),
+            domainname: c.config["Domainname"].as_str().unwrap_or("").to_string(),
         };
         let mut spec_json = spec::build(&input);
         self.apply_netvol(c, &mut spec_json)?;
@@ -924,6 +1000,7 @@ impl Engine {
             tty: flag("Tty"),
             open_stdin: flag("OpenStdin"),
             stdin_once: flag("StdinOnce"),
+            log: logs::LogConfig::from_value(&c.host_config["LogConfig"]).map_err(ApiError::bad)?,
         };
         let shimlog = std::fs::OpenOptions::new()
             .create(true)
@@ -1002,6 +1079,7 @@ impl Engine {
             exit_code: 255,
             finished_at: util::now_nanos(),
             error: "the shim died before recording an exit status".into(),
+            oom_killed: false,
         });
         unmount(&dir.join("rootfs"));
         let net = self.lock().get(id).and_then(|c| c.net.clone());
@@ -1016,11 +1094,19 @@ impl Engine {
             c.state.exit_code = status.exit_code;
             c.state.finished_at = status.finished_at;
             c.state.error = status.error.clone();
+            c.state.oom_killed = status.oom_killed;
             c.exits += 1;
             c.net = None;
         })?;
         self.refresh_hosts();
-        tracing::info!(id, code = status.exit_code, "container exited");
+        tracing::info!(
+            id,
+            code = status.exit_code,
+            oom_killed = status.oom_killed,
+            "container exited"
+        );
+        // Docker emits an `oom` event before `die` here; this daemon has no
+        // event stream yet (`GET /events`): when it has, emit it at this point.
         let restarting = self
             .restarting
             .lock()
@@ -1088,7 +1174,10 @@ impl Engine {
             .unwrap_or("SIGTERM")
             .to_string();
         let _ = self.kill(&c.id, &sig);
-        let secs = t.unwrap_or(10).max(0) as u64;
+        let secs = t
+            .or_else(|| c.config.get("StopTimeout").and_then(Value::as_i64))
+            .unwrap_or(10)
+            .max(0) as u64;
         let stopped = tokio::time::timeout(
             std::time::Duration::from_secs(secs),
             self.wait_for(&c.id, |c| !c.state.running),

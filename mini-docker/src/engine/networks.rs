@@ -14,6 +14,11 @@
 //! nft 'add rule ip mini_docker_mdn3fa21c09d1e2 forward iifname "mdn3fa21c09d1e2" oifname "md*" oifname != "mdn3fa21c09d1e2" drop'
 //! ```
 //!
+//! The request's `Options` are kept and reported back exactly as given (as
+//! Docker does; compose compares them with its file). The one option
+//! applied is `com.docker.network.bridge.name` (an `md…` name of the user's
+//! choice); any other is refused rather than ignored.
+//!
 //! A container joins a network with one veth pair per network
 //! (`mdv<6 hex of the container><6 hex of the network>`): `eth0` for the
 //! first one (which also gets the default route), `eth1`, … for the ones
@@ -61,8 +66,22 @@ pub struct UserNetwork {
     pub internal: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
-    /// The bridge (`mdn<12 hex>`).
+    /// The bridge (`mdn<12 hex>`, or the name the user chose with
+    /// `com.docker.network.bridge.name`).
     pub bridge: String,
+    /// The driver options exactly as the create request gave them (Docker
+    /// reports these back, and nothing the daemon derived: compose compares
+    /// them with its file to decide whether to recreate the network).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// The request's IPAM `Config` entry, as given (`None`: it gave none,
+    /// and inspect shows the subnet and gateway chosen). Docker reports it
+    /// as given: a subnet without a gateway shows no gateway.
+    #[serde(default)]
+    pub ipam_config: Option<Value>,
+    /// The request's IPAM `Options` (null or an empty map: none is applied).
+    #[serde(default)]
+    pub ipam_options: Value,
 }
 
 impl UserNetwork {
@@ -282,6 +301,98 @@ fn forbidden(m: impl Into<String>) -> ApiError {
     }
 }
 
+/// The bridge driver option naming the bridge, as in Docker.
+pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+
+/// The create request's `Options`, checked: a string map whose every key is
+/// one mini-docker applies (only the bridge's name), so that no option is
+/// accepted and then ignored. Returns them, and the bridge name if chosen.
+fn driver_options(body: &Value) -> Result<(BTreeMap<String, String>, Option<String>)> {
+    let mut options = BTreeMap::new();
+    let given = match &body["Options"] {
+        Value::Null => return Ok((options, None)),
+        Value::Object(m) => m,
+        other => {
+            return Err(ApiError::bad(format!(
+                "invalid Options {other}: a map of strings is expected"
+            )))
+        }
+    };
+    for (k, v) in given {
+        let Some(v) = v.as_str() else {
+            return Err(ApiError::bad(format!(
+                "invalid value for network option {k}: {v} (options are strings)"
+            )));
+        };
+        if k != OPT_BRIDGE_NAME {
+            return Err(ApiError::bad(format!(
+                "network option {k} is not supported: mini-docker's bridge driver applies only {OPT_BRIDGE_NAME}"
+            )));
+        }
+        options.insert(k.clone(), v.to_string());
+    }
+    let bridge = options.get(OPT_BRIDGE_NAME).cloned();
+    if let Some(b) = &bridge {
+        // The isolation rules of every network match the engine's bridges by
+        // the `md` prefix: a bridge named otherwise would escape them.
+        let valid = b.starts_with("md")
+            && b.len() <= 15
+            && b.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        if !valid {
+            return Err(ApiError::bad(format!(
+                "invalid {OPT_BRIDGE_NAME} {b:?}: mini-docker's bridge names start with \"md\" (the isolation rules match that prefix) and have at most 15 letters, digits, '-' or '_'"
+            )));
+        }
+    }
+    Ok((options, bridge))
+}
+
+/// The create request's IPAM part, checked: the default driver, at most one
+/// `Config` entry with `Subnet` and `Gateway` (the parts applied), and no
+/// driver options. Returns the entry as given (its non-empty fields) and
+/// the options as given.
+fn ipam_request(body: &Value) -> Result<(Option<Value>, Value)> {
+    let ipam = &body["IPAM"];
+    let driver = ipam["Driver"].as_str().unwrap_or("");
+    if !driver.is_empty() && driver != "default" {
+        return Err(ApiError::bad(format!(
+            "IPAM driver {driver:?} is not supported: mini-docker has the default one only"
+        )));
+    }
+    let options = ipam["Options"].clone();
+    if let Some((k, _)) = options.as_object().and_then(|m| m.iter().next()) {
+        return Err(ApiError::bad(format!(
+            "IPAM option {k} is not supported: the default IPAM driver takes none"
+        )));
+    }
+    let configs = ipam["Config"].as_array().cloned().unwrap_or_default();
+    if configs.len() > 1 {
+        return Err(ApiError::bad(
+            "a network here has one subnet: give at most one IPAM Config entry",
+        ));
+    }
+    let Some(given) = configs.into_iter().next() else {
+        return Ok((None, options));
+    };
+    let mut kept = serde_json::Map::new();
+    for (k, v) in given.as_object().into_iter().flatten() {
+        let empty = v.is_null()
+            || v.as_str().is_some_and(str::is_empty)
+            || v.as_object().is_some_and(|m| m.is_empty());
+        if empty {
+            continue;
+        }
+        if !matches!(k.as_str(), "Subnet" | "Gateway") {
+            return Err(ApiError::bad(format!(
+                "IPAM Config {k} is not supported: give a Subnet and, if you like, its first address as Gateway"
+            )));
+        }
+        kept.insert(k.clone(), v.clone());
+    }
+    Ok(((!kept.is_empty()).then_some(Value::Object(kept)), options))
+}
+
 /// A random 64-hex id.
 fn new_network_id() -> String {
     super::util::new_id()
@@ -345,11 +456,9 @@ impl Engine {
                 "driver {driver:?} is not supported: mini-docker has the bridge driver only"
             )));
         }
-        let ipam = body["IPAM"]["Config"]
-            .as_array()
-            .and_then(|a| a.first())
-            .cloned()
-            .unwrap_or(json!({}));
+        let (options, chosen_bridge) = driver_options(body)?;
+        let (ipam_config, ipam_options) = ipam_request(body)?;
+        let ipam = ipam_config.clone().unwrap_or(json!({}));
         let mut nets = self.networks.lock();
         if nets.contains_key(&name) {
             return Err(ApiError::conflict(format!(
@@ -384,9 +493,29 @@ impl Engine {
         )
         .map_err(|e| forbidden(e.to_string()))?;
         let id = new_network_id();
+        let bridge = chosen_bridge.unwrap_or_else(|| format!("mdn{}", &id[..12]));
+        if let Some(other) = nets.values().find(|n| n.bridge == bridge) {
+            return Err(ApiError::conflict(format!(
+                "bridge {bridge} is already the bridge of network {}",
+                other.name
+            )));
+        }
+        // A chosen name may be a link that is not ours: never adopt it.
+        let taken = ::network::netlink::Netlink::open()
+            .and_then(|mut nl| nl.link_index(&bridge))
+            .map_err(|e| net_err("netlink", e))?
+            .is_some();
+        if taken {
+            return Err(ApiError::conflict(format!(
+                "a network interface named {bridge} already exists on the host: choose another {OPT_BRIDGE_NAME}"
+            )));
+        }
         let n = UserNetwork {
             name: name.clone(),
-            bridge: format!("mdn{}", &id[..12]),
+            bridge,
+            options,
+            ipam_config,
+            ipam_options,
             id: id.clone(),
             created: super::util::now_nanos(),
             subnet: subnet.to_string(),
@@ -499,12 +628,13 @@ impl Engine {
         json!({
             "Name": n.name, "Id": n.id, "Created": super::util::rfc3339_nanos(n.created),
             "Scope": "local", "Driver": "bridge", "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": {},
-                     "Config": [{"Subnet": subnet.to_string(), "Gateway": subnet.gateway().to_string()}]},
+            "IPAM": {"Driver": "default", "Options": n.ipam_options,
+                     "Config": [n.ipam_config.clone().unwrap_or_else(
+                         || json!({"Subnet": subnet.to_string(), "Gateway": subnet.gateway().to_string()}))]},
             "Internal": n.internal, "Attachable": false, "Ingress": false,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
             "Containers": containers,
-            "Options": {"com.docker.network.bridge.name": n.bridge},
+            "Options": n.options,
             "Labels": n.labels,
         })
     }
@@ -1112,6 +1242,9 @@ mod tests {
             internal,
             labels: BTreeMap::new(),
             bridge: "mdn0123456789ab".into(),
+            options: BTreeMap::new(),
+            ipam_config: None,
+            ipam_options: Value::Null,
         }
     }
 

@@ -8,8 +8,10 @@
 //! | `--cap-add NET_ADMIN`, `--cap-drop ALL` | `CapAdd`, `CapDrop` | `process.capabilities.*` | `capset(2)`, `prctl(PR_CAPBSET_DROP)` |
 //! | `--security-opt no-new-privileges` | `SecurityOpt` | `process.noNewPrivileges` | `prctl(PR_SET_NO_NEW_PRIVS)` |
 //! | `--security-opt seccomp=unconfined` | `SecurityOpt` | no `linux.seccomp` | no filter |
+//! | `--security-opt seccomp=profile.json` | `SecurityOpt` | `linux.seccomp` from Docker's profile format | `seccomp(2)` |
 //! | `--read-only` | `ReadonlyRootfs` | `root.readonly` | `mount -o remount,bind,ro /` |
-//! | `--privileged` | `Privileged` | every capability (of the daemon's bounding set), no seccomp, no masked or read-only paths, `/sys` writable | |
+//! | `--privileged` | `Privileged` | every capability (of the daemon's bounding set), no seccomp, no masked or read-only paths, `/sys` and the cgroup mount writable, every host device, devices `a rwm` | |
+//! | `--device`, `--device-cgroup-rule`, `--group-add` | `Devices`, `DeviceCgroupRules`, `GroupAdd` | see [`super::security`] | `mknod`, `devices.allow` / eBPF, `setgroups(2)` |
 //! | `--add-host h:1.2.3.4` | `ExtraHosts` | (a line of `/etc/hosts`) | |
 //! | `--dns 10.0.0.2` | `Dns` | (the container's own `resolv.conf`) | |
 //!
@@ -67,7 +69,8 @@ fn all_caps() -> Vec<String> {
     v
 }
 
-fn strings(v: &Value) -> Vec<String> {
+/// The strings of a JSON array (others and non-strings skipped).
+pub(super) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -101,8 +104,12 @@ pub fn check(hc: &Value) -> Result<()> {
         }
     }
     for o in strings(&hc["SecurityOpt"]) {
-        security_opt(&o)?;
+        if let SecurityOpt::SeccompProfile(text) = security_opt(&o)? {
+            // The container's capabilities only choose rules; the format is checked here.
+            super::security::seccomp_profile(&text, &[])?;
+        }
     }
+    super::security::check(hc)?;
     for h in strings(&hc["ExtraHosts"]) {
         let ok = h
             .split_once(':')
@@ -116,12 +123,15 @@ pub fn check(hc: &Value) -> Result<()> {
 }
 
 /// What one `--security-opt` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecurityOpt {
     /// `no-new-privileges[:true|=true]`.
     NoNewPrivileges(bool),
     /// `seccomp=unconfined`.
     SeccompUnconfined,
+    /// `seccomp=<profile>`: the profile's text (the docker CLI reads the file
+    /// and sends its content).
+    SeccompProfile(String),
     /// `label=…`, `apparmor=…`: accepted, nothing to do here.
     Ignored,
 }
@@ -135,6 +145,13 @@ pub fn security_opt(o: &str) -> Result<SecurityOpt> {
         ("no-new-privileges", None | Some("true")) => Ok(SecurityOpt::NoNewPrivileges(true)),
         ("no-new-privileges", Some("false")) => Ok(SecurityOpt::NoNewPrivileges(false)),
         ("seccomp", Some("unconfined")) => Ok(SecurityOpt::SeccompUnconfined),
+        ("seccomp", Some(text)) if text.trim_start().starts_with('{') => {
+            Ok(SecurityOpt::SeccompProfile(text.to_string()))
+        }
+        ("seccomp", Some(path)) => Err(bad(format!(
+            "invalid --security-opt seccomp={path}: give the profile's JSON text \
+             (the docker CLI reads the file for you) or \"unconfined\""
+        ))),
         ("label" | "apparmor", Some(_)) => Ok(SecurityOpt::Ignored),
         _ => Err(bad(format!("invalid --security-opt: {o:?}"))),
     }
@@ -193,17 +210,29 @@ pub fn apply(hc: &Value, spec: &mut Value) -> Result<()> {
         list.retain(|r| r["type"] != ty);
         list.push(entry);
     }
+    // Seccomp: Docker's default resolved for these capabilities, unless a
+    // profile or `unconfined` is given.
+    let mut profile_given = false;
     for o in strings(&hc["SecurityOpt"]) {
         match security_opt(&o)? {
             SecurityOpt::NoNewPrivileges(on) => spec["process"]["noNewPrivileges"] = json!(on),
             SecurityOpt::SeccompUnconfined => {
+                profile_given = true;
                 if let Some(l) = spec["linux"].as_object_mut() {
                     l.remove("seccomp");
                 }
             }
+            SecurityOpt::SeccompProfile(text) => {
+                profile_given = true;
+                spec["linux"]["seccomp"] = super::security::seccomp_profile(&text, &set)?;
+            }
             SecurityOpt::Ignored => {}
         }
     }
+    if cap_flags && !profile_given {
+        super::security::extend_default_seccomp(spec, &set)?;
+    }
+    super::security::apply_devices(hc, spec)?;
     if hc["ReadonlyRootfs"].as_bool().unwrap_or(false) {
         spec["root"]["readonly"] = json!(true);
     }

@@ -55,6 +55,8 @@ pub struct ShimArgs {
     pub open_stdin: bool,
     /// Close the container's stdin when the first attacher's input ends.
     pub stdin_once: bool,
+    /// The log's settings (`--log-driver none`, `max-size`, `max-file`).
+    pub log: super::logs::LogConfig,
 }
 
 impl ShimArgs {
@@ -74,10 +76,15 @@ impl ShimArgs {
             (self.tty, "--tty"),
             (self.open_stdin, "--stdin"),
             (self.stdin_once, "--stdin-once"),
+            (!self.log.json_file, "--no-log"),
         ] {
             if on {
                 v.push(flag.into());
             }
+        }
+        if let Some(n) = self.log.max_size {
+            v.extend(["--log-max-size".into(), n.to_string()]);
+            v.extend(["--log-max-file".into(), self.log.max_file.to_string()]);
         }
         v
     }
@@ -92,6 +99,7 @@ impl ShimArgs {
             tty: false,
             open_stdin: false,
             stdin_once: false,
+            log: Default::default(),
         };
         let mut stage2 = false;
         let mut it = argv.iter();
@@ -110,6 +118,13 @@ impl ShimArgs {
                 "--tty" => a.tty = true,
                 "--stdin" => a.open_stdin = true,
                 "--stdin-once" => a.stdin_once = true,
+                "--no-log" => a.log.json_file = false,
+                "--log-max-size" => {
+                    a.log.max_size = Some(val()?.parse().map_err(|_| "--log-max-size: bytes")?)
+                }
+                "--log-max-file" => {
+                    a.log.max_file = val()?.parse().map_err(|_| "--log-max-file: a count")?
+                }
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -134,6 +149,30 @@ pub struct ExitStatus {
     /// An error, if the shim could not run the container.
     #[serde(rename = "Error", default)]
     pub error: String,
+    /// The kernel's OOM killer killed a process of the container's cgroup
+    /// ([`oom_killed`]).
+    #[serde(rename = "OOMKilled", default)]
+    pub oom_killed: bool,
+}
+
+/// Whether the OOM killer killed anything in the container's cgroup: the
+/// counter `oom_kill` of v1 `memory.oom_control` or v2 `memory.events`.
+/// Read after the container's init exited and before `delete` removes the
+/// cgroup (and the counter with it).
+pub fn oom_killed(runtime_root: &Path, id: &str) -> bool {
+    let Ok(state) = container::load(runtime_root, id) else {
+        return false;
+    };
+    let (Ok(layout), Some(path)) = (cgroups::Layout::detect(), state.cgroup_path.as_ref()) else {
+        return false;
+    };
+    let Ok(cg) = cgroups::Cgroup::open_at(&layout, path) else {
+        return false;
+    };
+    let killed = cg.oom_events().map(|e| e.oom_kill > 0).unwrap_or(false);
+    // Opened, not owned: the runtime's `delete` removes it.
+    let _ = cg.keep();
+    killed
 }
 
 /// `<dir>/exit.json`.
@@ -480,10 +519,7 @@ fn run(
         }
     });
     let log = Arc::new(Mutex::new(
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_file(&args.dir, &args.id))
+        LogWriter::open(log_file(&args.dir, &args.id), &args.log)
             .map_err(|e| format!("open the log: {e}"))?,
     ));
     let readers: Vec<_> = stdio
@@ -521,6 +557,7 @@ fn run(
         exit_code: code as i64,
         finished_at: util::now_nanos(),
         error: String::new(),
+        oom_killed: oom_killed(&args.runtime_root, &args.id),
     };
     // The cgroup may stay busy for a moment after the last process is reaped.
     for _ in 0..100 {
@@ -860,9 +897,89 @@ fn start_exec(shared: &Arc<Shared>, req: &ExecRequest) -> Result<ExecStdio, Stri
     Ok((pid, outputs, stdin))
 }
 
+/// The json-file log, rotated as Docker's json-file driver rotates it
+/// (see [`super::logs`]): before a write, once the file has reached
+/// `max-size`, `<log>.i` becomes `<log>.i+1` (the oldest beyond `max-file`
+/// is overwritten), the log becomes `<log>.1`, and a new log is opened;
+/// with `max-file=1` the log is truncated instead.
+struct LogWriter {
+    path: PathBuf,
+    /// None with `--log-driver none`.
+    file: Option<fs::File>,
+    size: u64,
+    max_size: Option<u64>,
+    max_file: u32,
+}
+
+impl LogWriter {
+    fn open(path: PathBuf, c: &super::logs::LogConfig) -> std::io::Result<LogWriter> {
+        let file = if c.json_file {
+            Some(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?,
+            )
+        } else {
+            None
+        };
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Ok(LogWriter {
+            path,
+            file,
+            size,
+            max_size: c.max_size,
+            max_file: c.max_file.max(1),
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.file.is_none() {
+            return;
+        }
+        if self.max_size.is_some_and(|m| self.size >= m) {
+            if let Err(e) = self.rotate() {
+                eprintln!("mini-shim: rotate {}: {e}", self.path.display());
+            }
+        }
+        if let Some(f) = self.file.as_mut() {
+            if f.write_all(bytes).is_ok() {
+                self.size += bytes.len() as u64;
+            }
+        }
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        use super::logs::rotated;
+        for i in (1..self.max_file.saturating_sub(1)).rev() {
+            let from = rotated(&self.path, i);
+            if from.exists() {
+                fs::rename(&from, rotated(&self.path, i + 1))?;
+            }
+        }
+        if self.max_file > 1 {
+            fs::rename(&self.path, rotated(&self.path, 1))?;
+        }
+        // A new file (or, with max-file=1, the same one emptied).
+        self.file = Some(
+            fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&self.path)?,
+        );
+        self.size = 0;
+        Ok(())
+    }
+}
+
 /// Copies the container's output to the attachers, and line by line into
 /// the json-file log (a last partial line is written at EOF).
-fn copy_output(mut pipe: fs::File, stream: u8, shared: &Shared, log: &Mutex<fs::File>) {
+fn copy_output(mut pipe: fs::File, stream: u8, shared: &Shared, log: &Mutex<LogWriter>) {
     let name = if stream == 2 { "stderr" } else { "stdout" };
     let mut buf = vec![0u8; 32 * 1024];
     let mut line: Vec<u8> = Vec::new();
@@ -875,7 +992,7 @@ fn copy_output(mut pipe: fs::File, stream: u8, shared: &Shared, log: &Mutex<fs::
         let mut bytes = serde_json::to_vec(&entry).unwrap_or_default();
         bytes.push(b'\n');
         if let Ok(mut f) = log.lock() {
-            let _ = f.write_all(&bytes);
+            f.write(&bytes);
         }
     };
     loop {

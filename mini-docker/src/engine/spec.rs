@@ -49,12 +49,49 @@ pub struct SpecInput {
     /// `-t`: the process gets a terminal (the shim receives its pty master
     /// through the runtime's console socket).
     pub tty: bool,
+    /// Memory plus swap in bytes (-1: unlimited; `None`: not limited), from
+    /// [`super::resources::memory_swap`].
+    pub memory_swap: Option<i64>,
+    /// `--cpu-shares` (0: the default).
+    pub cpu_shares: i64,
+    /// `--cpu-quota` in µs (0: none).
+    pub cpu_quota: i64,
+    /// `--cpu-period` in µs (0: the kernel's 100 ms).
+    pub cpu_period: i64,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: String,
+    /// `--cpuset-mems`.
+    pub cpuset_mems: String,
+    /// `--cgroup-parent` ("": `/mini-docker`).
+    pub cgroup_parent: String,
+    /// `--shm-size` in bytes (0: Docker's 64 MiB).
+    pub shm_size: i64,
+    /// `--sysctl`, checked at create ([`super::resources::check_sysctls`]).
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: i64,
+    /// `--domainname`.
+    pub domainname: String,
 }
 
 /// The cgroup path of a container, relative to each hierarchy.
 pub fn cgroups_path(id: &str) -> String {
     format!("/mini-docker/{id}")
 }
+
+/// The cgroup path of a container under `--cgroup-parent` (as Docker's
+/// cgroupfs driver: `<parent>/<id>`), or under `/mini-docker` without one.
+pub fn cgroups_path_under(parent: &str, id: &str) -> String {
+    let parent = parent.trim_matches('/');
+    if parent.is_empty() {
+        cgroups_path(id)
+    } else {
+        format!("/{parent}/{id}")
+    }
+}
+
+/// Docker's `/dev/shm` without `--shm-size`: 64 MiB.
+pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
 /// Builds the spec.
 pub fn build(input: &SpecInput) -> Value {
@@ -73,18 +110,32 @@ pub fn build(input: &SpecInput) -> Value {
         json!({"uid": input.uid, "gid": input.gid, "additionalGids": [input.gid]});
     c["root"] = json!({"path": "rootfs", "readonly": false});
     c["hostname"] = json!(input.hostname);
-    c["linux"]["cgroupsPath"] = json!(cgroups_path(&input.id));
-    let res = &mut c["linux"]["resources"];
-    if input.memory > 0 {
-        res["memory"]["limit"] = json!(input.memory);
+    if !input.domainname.is_empty() {
+        c["domainname"] = json!(input.domainname);
     }
-    if input.nano_cpus > 0 {
-        let period: i64 = 100_000;
-        res["cpu"]["period"] = json!(period);
-        res["cpu"]["quota"] = json!(input.nano_cpus * period / 1_000_000_000);
+    c["linux"]["cgroupsPath"] = json!(cgroups_path_under(&input.cgroup_parent, &input.id));
+    resources(input, &mut c["linux"]["resources"]);
+    if input.oom_score_adj != 0 {
+        c["process"]["oomScoreAdj"] = json!(input.oom_score_adj);
     }
-    if input.pids_limit > 0 {
-        res["pids"] = json!({"limit": input.pids_limit});
+    if !input.sysctls.is_empty() {
+        let s = &mut c["linux"]["sysctl"];
+        if !s.is_object() {
+            *s = json!({});
+        }
+        for (k, v) in &input.sysctls {
+            s[k] = json!(v);
+        }
+    }
+    if input.shm_size > 0 {
+        for m in c["mounts"].as_array_mut().into_iter().flatten() {
+            if m["destination"] == "/dev/shm" {
+                if let Some(o) = m["options"].as_array_mut() {
+                    o.retain(|x| !x.as_str().is_some_and(|x| x.starts_with("size=")));
+                    o.push(json!(format!("size={}", input.shm_size)));
+                }
+            }
+        }
     }
     let namespaces = c["linux"]["namespaces"]
         .as_array_mut()
@@ -114,6 +165,45 @@ pub fn build(input: &SpecInput) -> Value {
         mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
     c
+}
+
+/// `linux.resources`: what the runtime writes into the cgroup (the table
+/// in [`super::resources`]).
+fn resources(input: &SpecInput, res: &mut Value) {
+    if input.memory > 0 {
+        res["memory"]["limit"] = json!(input.memory);
+        if let Some(swap) = input.memory_swap {
+            res["memory"]["swap"] = json!(swap);
+        }
+    }
+    if input.nano_cpus > 0 {
+        let period: i64 = 100_000;
+        res["cpu"]["period"] = json!(period);
+        res["cpu"]["quota"] = json!(input.nano_cpus * period / 1_000_000_000);
+    }
+    if input.cpu_quota > 0 {
+        // Without `--cpu-period`, the kernel's 100 ms. (A period without a
+        // quota limits nothing; create refuses it rather than ignore it.)
+        let period = if input.cpu_period > 0 {
+            input.cpu_period
+        } else {
+            100_000
+        };
+        res["cpu"]["period"] = json!(period);
+        res["cpu"]["quota"] = json!(input.cpu_quota);
+    }
+    if input.cpu_shares > 0 {
+        res["cpu"]["shares"] = json!(input.cpu_shares);
+    }
+    if !input.cpuset_cpus.is_empty() {
+        res["cpu"]["cpus"] = json!(input.cpuset_cpus);
+    }
+    if !input.cpuset_mems.is_empty() {
+        res["cpu"]["mems"] = json!(input.cpuset_mems);
+    }
+    if input.pids_limit > 0 {
+        res["pids"] = json!({"limit": input.pids_limit});
+    }
 }
 
 /// Writes the bundle's `config.json`.

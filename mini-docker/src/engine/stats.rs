@@ -21,7 +21,7 @@
 //! memory limit is reported as the host's memory, as Docker does.
 //! Block I/O is not accounted (the runtime does not join the blkio tree).
 
-use super::{spec, ApiError, Engine, Result};
+use super::{ApiError, Engine, Result};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -164,7 +164,7 @@ impl Engine {
         }
         let layout = cgroups::Layout::detect()
             .map_err(|e| ApiError::internal(format!("detect cgroups: {e}")))?;
-        let rel = spec::cgroups_path(&c.id);
+        let rel = c.cgroups_path();
         let pre = sample(&layout, Path::new(&rel), proc_root)?;
         let preread = super::util::rfc3339_nanos(super::util::now_nanos());
         std::thread::sleep(interval);

@@ -270,6 +270,25 @@ impl Engine {
             .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
     }
 
+    /// Whether [`Engine::exec_start`] may start this exec now: it exists,
+    /// has not run, and its container runs (the errors a start answers
+    /// with a status, checked before a hijack's `101`).
+    pub fn exec_startable(&self, id: &str) -> Result<()> {
+        let e = self.exec_get(id)?;
+        if e.started {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} has already run"
+            )));
+        }
+        if !self.find(&e.container)?.state.running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                e.container
+            )));
+        }
+        Ok(())
+    }
+
     /// `POST /exec/{id}/start`: starts the process through the shim; the
     /// returned connection is its stdio.
     pub fn exec_start(&self, id: &str, tty: Option<bool>) -> Result<UnixStream> {
@@ -296,6 +315,7 @@ impl Engine {
                 "Container {cid} is not running"
             )));
         }
+        let sent_size = req.size;
         let mut s = request(&self.socket(&cid), &Request::Exec(Box::new(req)))
             .map_err(|e| ApiError::internal(format!("exec through the shim: {e}")))?;
         let pid = answer(&mut s).map_err(|why| {
@@ -310,9 +330,21 @@ impl Engine {
                 message: why,
             }
         })?;
-        if let Some(e) = self.streams.execs.lock().expect("execs lock").get_mut(id) {
-            e.running = true;
-            e.pid = pid.trim().parse().unwrap_or(0);
+        let late_size = self
+            .streams
+            .execs
+            .lock()
+            .expect("execs lock")
+            .get_mut(id)
+            .and_then(|e| {
+                e.running = true;
+                e.pid = pid.trim().parse().unwrap_or(0);
+                e.request.size.filter(|size| Some(*size) != sent_size)
+            });
+        // A resize that came while the process was starting (the client
+        // resizes as soon as it has the 101, which now precedes the start).
+        if let Some((rows, cols)) = late_size {
+            let _ = self.exec_resize(id, rows, cols);
         }
         Ok(s)
     }
@@ -335,16 +367,22 @@ impl Engine {
 
     /// `POST /exec/{id}/resize`.
     pub fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
-        let e = self.exec_get(id)?;
-        if !e.running {
-            // Before the start: remembered, applied when the terminal opens.
-            if let Some(e) = self.streams.execs.lock().expect("execs lock").get_mut(id) {
+        let container = {
+            // One look under the lock: `exec_start` marks it running under
+            // the same lock, and then applies a size remembered here.
+            let mut execs = self.streams.execs.lock().expect("execs lock");
+            let e = execs
+                .get_mut(id)
+                .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))?;
+            if !e.running {
+                // Before the start: remembered, applied when the terminal opens.
                 e.request.size = Some((rows, cols));
+                return Ok(());
             }
-            return Ok(());
-        }
+            e.container.clone()
+        };
         let mut s = request(
-            &self.socket(&e.container),
+            &self.socket(&container),
             &Request::ExecResize(id.to_string(), rows, cols),
         )
         .map_err(|e| ApiError::internal(format!("resize: {e}")))?;

@@ -297,7 +297,7 @@ impl Engine {
         Some(json!({
             "CreatedAt": super::util::rfc3339_nanos(meta.created),
             "Driver": "local", "Labels": meta.labels, "Mountpoint": dir.join("_data"),
-            "Name": name, "Options": {}, "Scope": "local",
+            "Name": name, "Options": null, "Scope": "local",
         }))
     }
 
@@ -357,6 +357,13 @@ impl Engine {
         let driver = body["Driver"].as_str().unwrap_or("local");
         if !driver.is_empty() && driver != "local" {
             return Err(bad(format!("volume driver {driver:?} is not supported")));
+        }
+        // The local driver's options (`type`, `device`, `o`: a mount made
+        // for the volume) are not implemented: refused, never ignored.
+        if let Some((k, _)) = body["DriverOpts"].as_object().and_then(|o| o.iter().next()) {
+            return Err(bad(format!(
+                "volume driver option {k:?} is not supported: mini-docker's local volumes are plain directories"
+            )));
         }
         let name = match body["Name"].as_str().filter(|n| !n.is_empty()) {
             Some(n) => n.to_string(),
@@ -548,6 +555,7 @@ impl Engine {
             list.extend(entries);
         }
         super::runflags::apply(&c.host_config, spec)?;
+        super::security::apply_group_add(&c.host_config, spec, &self.dir(&c.id).join("rootfs"))?;
         self.write_dns(c, spec)
     }
 

@@ -518,6 +518,8 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         rules.extend(super::devices::default_rules());
         undo.devices = Some((layout.clone(), cg_path.clone()));
         super::devices::apply(&layout, &cg_path, &rules, init.id() as i32)?;
+        // cgroup v2 (and the cgroup2 tree of a hybrid host): the eBPF filter.
+        super::devices::apply_v2(&layout, &cg_path, &rules, t.on)?;
     }
     t.mark("put the init into the cgroups");
     let cgroup_binds = cgroup_binds(&layout, init.id() as i32);

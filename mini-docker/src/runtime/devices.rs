@@ -6,8 +6,15 @@
 //! the spec (`c 1:3 rwm` for /dev/null). Docker's default list allows null,
 //! zero, full, random, urandom, tty, the ptys and a few more.
 //!
-//! On a cgroup v2-only host the same job is done by an eBPF program attached
-//! to the cgroup; mini-runc does not load one and says so.
+//! On cgroup v2 the same job is done by an eBPF program attached to the
+//! container's cgroup2 directory (chapter 02's [`cgroups::devices`] builds it
+//! from the same rules, loads and attaches it). mini-runc attaches it wherever
+//! the host has a cgroup2 tree: on a unified host it is the only device
+//! restriction; on a hybrid host (v1 controllers plus `/sys/fs/cgroup/unified`)
+//! v1's `devices.*` already apply and the program is a second, independent
+//! check on top (both must allow), which is also what lets the v2 path be
+//! tested on such a host. A program that cannot be loaded or attached stops
+//! the `create`: a container is never started without its device filter.
 
 use super::container::RuntimeError;
 use std::fs;
@@ -31,7 +38,11 @@ pub struct DeviceRule {
 impl DeviceRule {
     /// The line written to `devices.allow` or `devices.deny`.
     pub fn line(&self) -> String {
-        let num = |n: Option<i64>| n.map(|v| v.to_string()).unwrap_or_else(|| "*".into());
+        let num = |n: Option<i64>| {
+            n.filter(|v| *v >= 0)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "*".into())
+        };
         if self.kind == 'a' && self.major.is_none() && self.minor.is_none() {
             return "a".into();
         }
@@ -120,6 +131,49 @@ pub fn apply(
         )?;
     }
     write("cgroup.procs", &pid.to_string())?;
+    Ok(Some(dir))
+}
+
+impl DeviceRule {
+    /// The same rule for chapter 02's eBPF program builder.
+    pub fn to_bpf(&self) -> cgroups::devices::Rule {
+        cgroups::devices::Rule {
+            allow: self.allow,
+            kind: match self.kind {
+                'c' => cgroups::devices::DeviceType::Char,
+                'b' => cgroups::devices::DeviceType::Block,
+                _ => cgroups::devices::DeviceType::All,
+            },
+            major: self.major.filter(|m| *m >= 0),
+            minor: self.minor.filter(|m| *m >= 0),
+            access: self.access.clone(),
+        }
+    }
+}
+
+/// Loads the eBPF device filter for `rules` and attaches it to the
+/// container's directory in the host's cgroup2 tree (replacing the one there),
+/// when the host has a cgroup2 tree. Returns that directory. With `debug`,
+/// prints the program (`mini-runc --debug`).
+pub fn apply_v2(
+    layout: &cgroups::Layout,
+    rel: &Path,
+    rules: &[DeviceRule],
+    debug: bool,
+) -> Result<Option<PathBuf>, RuntimeError> {
+    let Some(dir) = cgroups::devices::v2_dir(layout, rel) else {
+        return Ok(None);
+    };
+    let rules: Vec<_> = rules.iter().map(DeviceRule::to_bpf).collect();
+    let program = cgroups::devices::attach(&dir, &rules)
+        .map_err(|e| RuntimeError(format!("the cgroup v2 device filter: {e}")))?;
+    if debug {
+        eprintln!(
+            "mini-runc: device filter attached to {}:\n{}",
+            dir.display(),
+            program.listing()
+        );
+    }
     Ok(Some(dir))
 }
 

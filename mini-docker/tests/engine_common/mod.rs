@@ -219,6 +219,78 @@ impl Daemon {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// One raw API request `METHOD /v1.41{path}` with a JSON body (or none) over the
+    /// daemon's socket: (status, body). For what no CLI sends (a CLI checks
+    /// some input itself).
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(self.socket()).unwrap();
+        let json = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/json\r\n"
+        };
+        write!(
+            s,
+            "{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
+             {json}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap();
+        let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+        (status, body.to_string())
+    }
+
+    /// The docker CLI 20.10 (Debian's `/usr/bin/docker`) against this daemon:
+    /// for what that older client sends (e.g. `wait?condition=`).
+    pub fn docker20(&self, args: &[&str]) -> Output {
+        let bin = "/usr/bin/docker";
+        assert!(
+            Path::new(bin).exists(),
+            "the docker 20.10 CLI is installed (scripts/setup.sh: apt-get install docker.io)"
+        );
+        run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
+    }
+
+    /// docker-compose 1.29 (Debian's `/usr/bin/docker-compose`, over docker-py)
+    /// against this daemon, in `dir` (where its `docker-compose.yml` is).
+    pub fn compose(&self, dir: &Path, args: &[&str]) -> Output {
+        let bin = "/usr/bin/docker-compose";
+        assert!(
+            Path::new(bin).exists(),
+            "docker-compose is installed (scripts/setup.sh: apt-get install docker-compose)"
+        );
+        let dir = dir.to_str().unwrap();
+        run_with_host(
+            bin,
+            &[
+                ("--project-directory", dir),
+                ("-f", &format!("{dir}/docker-compose.yml")),
+            ],
+            args,
+            &[("DOCKER_HOST", &self.host())],
+        )
+    }
+
+    /// Like [`Daemon::docker20`], failing unless it succeeded; returns stdout.
+    pub fn ok20(&self, args: &[&str]) -> String {
+        let o = self.docker20(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     /// Imports the busybox image as `name`.
     pub fn import_busybox(&self, name: &str) {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
@@ -436,6 +508,22 @@ impl Drop for Registry {
             let _ = self.rt.block_on(s.stop());
         }
     }
+}
+
+/// A /24 of `10.<second>.0.0/16` that no host route uses, picked at random
+/// (tests running at once pick different ones, and each checks again).
+pub fn free_subnet(second: u8) -> network::Subnet {
+    let routes = network::network::host_routes().unwrap();
+    let seed = u32::from_str_radix(&network::names::unique_id(), 16).unwrap();
+    for i in 0..256u32 {
+        let s: network::Subnet = format!("10.{second}.{}.0/24", (seed + i * 7) % 256)
+            .parse()
+            .unwrap();
+        if network::subnet::check_free(s, &routes).is_ok() {
+            return s;
+        }
+    }
+    panic!("no free /24 left in 10.{second}.0.0/16");
 }
 
 /// Waits (bounded by attempts, not by time: about 30 s) until `cond` holds.

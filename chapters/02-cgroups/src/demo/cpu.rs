@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use chapter02::{Cpus, Resources};
 
-use super::{delete, heading, Lab};
+use super::{heading, Lab};
 
 /// The workload: spin forever.
 pub const SCRIPT: &str = "while :; do :; done";
@@ -40,7 +40,7 @@ pub fn run(lab: &Lab) -> Result<()> {
     );
     let _ = child.kill(nix::sys::signal::Signal::SIGKILL);
     let _ = child.wait();
-    delete(group)?;
+    lab.delete(group)?;
     if cores > 0.7 {
         bail!("the busy loop got {cores:.2} of a core, more than the 0.5 limit allows");
     }

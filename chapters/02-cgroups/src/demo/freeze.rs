@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use chapter02::{Cgroup, Resources};
 
-use super::{delete, heading, Lab};
+use super::{heading, Lab};
 
 /// The workload: count, appending each number to /tmp/count (appending, so
 /// a freeze never catches the file truncated and empty).
@@ -24,6 +24,8 @@ pub fn run(lab: &Lab) -> Result<()> {
     let mut group = lab.group("freeze", &Resources::default(), "")?;
     let mut child = lab.spawn(&group, SCRIPT, Stdio::null(), Stdio::inherit(), true)?;
     let count_file = lab.rootfs()?.join("tmp/count");
+    // Freezing and thawing is what this demo is about: show those writes.
+    group.set_narrate(true);
     let observed = observe(&group, child.pid().as_raw(), &count_file);
     // A frozen v1 task does not even die from SIGKILL until it is thawed:
     // never leave the group frozen, whatever happened above.
@@ -31,7 +33,7 @@ pub fn run(lab: &Lab) -> Result<()> {
     let _ = group.thaw();
     let _ = child.kill(nix::sys::signal::Signal::SIGKILL);
     let _ = child.wait();
-    delete(group)?;
+    lab.delete(group)?;
     observed
 }
 

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use anyhow::{bail, Result};
 use chapter02::{Resources, Swap};
 
-use super::{delete, heading, mib, Lab};
+use super::{heading, mib, Lab};
 
 /// The workload: allocate ~100 MiB inside the shell.
 pub const SCRIPT: &str =
@@ -24,13 +24,15 @@ pub fn run(lab: &Lab) -> Result<()> {
         memory_max: Some(50 << 20),
         ..Default::default()
     };
-    let group = lab.group("memory", &Resources::default(), "")?;
+    let mut group = lab.group("memory", &Resources::default(), "")?;
     if group.has_swap_accounting() {
         // Without this, a host with swap would page the workload out instead.
         resources.memory_swap = Some(Swap::Total(50 << 20));
     }
     println!("Set the limits (Docker: --memory 50m --memory-swap 50m):");
+    group.set_narrate(true);
     group.set(&resources)?;
+    group.set_narrate(false);
     let before = group.oom_events()?;
 
     let mut child = lab.spawn(&group, SCRIPT, Stdio::piped(), Stdio::inherit(), true)?;
@@ -80,7 +82,7 @@ pub fn run(lab: &Lab) -> Result<()> {
         mem_available()
     );
     let killed = status.signal() == Some(9) && after.oom_kill > before.oom_kill;
-    delete(group)?;
+    lab.delete(group)?;
     if !killed {
         bail!(
             "expected an OOM kill, got {status} and {} OOM kills",

@@ -1,7 +1,7 @@
 //! What every demo shares: the host's layout, a busybox rootfs, making a
 //! group with narration, and running a workload inside it with chapter 01.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -16,9 +16,16 @@ pub mod pids;
 pub mod plan;
 
 /// The host's layout and a lazily built busybox root filesystem.
+///
+/// Every demo makes, joins and deletes a group the same way; the tour prints
+/// each of those steps in full once (`shown_*`), then only what differs:
+/// the limits and the verdict.
 pub struct Lab {
     pub layout: Layout,
     rootfs: OnceCell<(tempfile::TempDir, PathBuf)>,
+    shown_create: Cell<bool>,
+    shown_join: Cell<bool>,
+    shown_delete: Cell<bool>,
 }
 
 impl Lab {
@@ -28,6 +35,9 @@ impl Lab {
         Ok(Lab {
             layout,
             rootfs: OnceCell::new(),
+            shown_create: Cell::new(false),
+            shown_join: Cell::new(false),
+            shown_delete: Cell::new(false),
         })
     }
 
@@ -46,16 +56,35 @@ impl Lab {
         Ok(path)
     }
 
-    /// Creates a group for `purpose` and applies `resources`, printing each step.
+    /// The plan demo printed the mkdirs and the joins of a group: later
+    /// demos refer to it instead of repeating them.
+    pub fn mark_setup_shown(&self) {
+        self.shown_create.set(true);
+        self.shown_join.set(true);
+    }
+
+    /// Creates a group for `purpose` and applies `resources`, printing each
+    /// limit written (and, the first time, each step of the creation).
     pub fn group(&self, purpose: &str, resources: &Resources, docker: &str) -> Result<Cgroup> {
         let name = chapter02::unique_name(purpose);
-        println!("Create the group {name} ({}):", self.layout.kind);
-        let group = Cgroup::create_narrated(&self.layout, &name, true)
+        let first = !self.shown_create.replace(true);
+        if first {
+            println!("Create the group {name} ({}):", self.layout.kind);
+        }
+        let mut group = Cgroup::create_narrated(&self.layout, &name, first)
             .with_context(|| format!("create cgroup {name}"))?;
+        if !first {
+            println!(
+                "Create the group {name}: the same mkdir as above in each of its {} trees",
+                group.dirs().len()
+            );
+        }
         if resources != &Resources::default() {
             println!("Set the limits (Docker: {docker}):");
+            group.set_narrate(true);
             group.set(resources).context("set the limits")?;
         }
+        group.set_narrate(false);
         Ok(group)
     }
 
@@ -82,22 +111,36 @@ impl Lab {
         cfg.env = vec!["PATH=/bin:/sbin:/usr/bin:/usr/sbin".into()];
         cfg.stdout = stdout;
         cfg.stderr = stderr;
-        println!("Run in a container (chapter 01), its init joining the group first:");
-        for file in &cfg.cgroup_procs {
-            println!("    $ echo <init pid> > {}", file.display());
+        if !self.shown_join.replace(true) {
+            println!("Run in a container (chapter 01), its init joining the group first:");
+            for file in &cfg.cgroup_procs {
+                println!("    $ echo <init pid> > {}", file.display());
+            }
+        } else {
+            println!(
+                "Run in a container (chapter 01), its init joining the group first (echo <init pid> > cgroup.procs, in each of the {} directories):",
+                cfg.cgroup_procs.len()
+            );
         }
         println!("    $ sh -c '{script}'");
         chapter01::spawn(cfg).context("start the container (chapter 01)")
     }
-}
 
-/// Deletes the group, printing the steps.
-pub fn delete(mut group: Cgroup) -> Result<()> {
-    println!("Delete the group (kill what is left, then rmdir):");
-    group.set_narrate(true);
-    group.delete().context("delete the group")?;
-    println!();
-    Ok(())
+    /// Deletes the group, printing the steps (in full the first time).
+    pub fn delete(&self, mut group: Cgroup) -> Result<()> {
+        if !self.shown_delete.replace(true) {
+            println!("Delete the group (kill what is left, then rmdir):");
+            group.set_narrate(true);
+        } else {
+            println!(
+                "Delete the group (kill what is left, then rmdir each of its {} directories)",
+                group.dirs().len()
+            );
+        }
+        group.delete().context("delete the group")?;
+        println!();
+        Ok(())
+    }
 }
 
 /// Bytes as MiB with one decimal.

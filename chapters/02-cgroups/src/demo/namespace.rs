@@ -10,7 +10,7 @@ use std::process::Stdio;
 use anyhow::Result;
 use chapter02::Resources;
 
-use super::{delete, heading, Lab};
+use super::{heading, Lab};
 
 pub fn run(lab: &Lab) -> Result<()> {
     heading("namespace: /proc/self/cgroup from inside");
@@ -41,5 +41,5 @@ pub fn run(lab: &Lab) -> Result<()> {
         }
     }
     println!();
-    delete(group)
+    lab.delete(group)
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use chapter02::Resources;
 
-use super::{delete, heading, Lab};
+use super::{heading, Lab};
 
 /// The workload: fork forever.
 pub const SCRIPT: &str = "n=0; while :; do sleep 1000 & n=$((n+1)); echo forked $n; done";
@@ -53,7 +53,7 @@ pub fn run(lab: &Lab) -> Result<()> {
         "    the host still forks: /bin/true ran in {:.1} ms ({host})",
         start.elapsed().as_secs_f64() * 1000.0
     );
-    delete(group)?;
+    lab.delete(group)?;
     if !err.contains("can't fork") {
         bail!("expected the shell to report \"can't fork\", it said {err:?}");
     }

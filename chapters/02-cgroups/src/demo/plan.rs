@@ -38,5 +38,6 @@ pub fn run(lab: &Lab) -> Result<()> {
         confirm.display()
     );
     println!();
+    lab.mark_setup_shown();
     Ok(())
 }

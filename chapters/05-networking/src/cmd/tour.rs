@@ -172,13 +172,51 @@ pub fn run(opts: &Options) -> anyhow::Result<()> {
         " the proxy on the host opened that connection: `ss -tnp` while it runs shows both halves)"
     );
 
-    section(8, "the nftables rules this made");
+    let gateway = net.spec().gateway();
+    section(
+        8,
+        "fetch the same page from the client container through the host's port (the DNAT rule)",
+    );
+    println!("Traffic from other machines and other containers takes this path: it reaches a host");
+    println!(
+        "address ({gateway}, the bridge's), prerouting's `dnat to {web_ip}:80` rewrites it, and"
+    );
+    println!("the hairpin `ct status dnat masquerade` makes web answer through the host.");
+    let url = format!("http://{gateway}:{host_port}/");
+    println!("\nclient: wget -q -O - {url}");
+    run_to_end(opts, client, &["wget", "-q", "-O", "-", &url])?;
+    // The proof that the DNAT rule, not the proxy (which listens on every
+    // host address too), carried it: conntrack's entry has web's address in
+    // its reply direction. Through the proxy it would show the gateway's.
+    println!("\n$ grep 'dport={host_port} ' /proc/net/nf_conntrack    # the connection as conntrack tracked it");
+    match std::fs::read_to_string("/proc/net/nf_conntrack") {
+        Ok(table) => {
+            let needle = format!("dport={host_port} ");
+            for line in table
+                .lines()
+                .filter(|l| l.contains(&needle) && l.contains(&format!("src={}", peers[1].1)))
+            {
+                println!(
+                    "    {}",
+                    line.split_whitespace().collect::<Vec<_>>().join(" ")
+                );
+            }
+            println!(
+                "(the first src/dst pair is what client sent; the second, what came back: from {web_ip}:80 to {gateway},\n the DNAT and the masquerade undone by conntrack on the way back)"
+            );
+        }
+        Err(e) => println!(
+            "    ({e}: this kernel has no conntrack procfs; `conntrack -L` shows the same)"
+        ),
+    }
+
+    section(9, "the nftables rules this made");
     println!("$ nft list table ip {}", net.spec().table);
     print!("{}", nft::list_table(&net.spec().table)?);
     println!("$ nft list table ip {}", ports.table());
     print!("{}", nft::list_table(ports.table())?);
 
-    section(9, "teardown");
+    section(10, "teardown");
     // httpd is PID 1 of its PID namespace: it ignores SIGTERM unless it
     // installed a handler, so it gets SIGKILL, as `docker kill` sends.
     httpd.kill(nix::sys::signal::Signal::SIGKILL).ok();
@@ -202,7 +240,7 @@ pub fn run(opts: &Options) -> anyhow::Result<()> {
     }
     net.delete(&mut ap)?;
 
-    section(10, "nothing is left");
+    section(11, "nothing is left");
     let links: Vec<String> = chapter05::netlink::Netlink::open()?
         .links()?
         .into_iter()

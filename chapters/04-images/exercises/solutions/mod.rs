@@ -1,0 +1,6 @@
+//! The reference answers of chapter 04's exercises, for teachers:
+//! `scripts/check.sh --solutions 04` checks them. Learners: try first.
+
+pub mod ex1;
+pub mod ex2;
+pub mod ex3;
