@@ -13,6 +13,12 @@
 //!   parent (the copy driver, Docker's vfs). Whiteouts delete for real, and
 //!   an opaque marker empties the directory of everything this layer did not
 //!   itself add.
+//! - [`WhiteoutMode::Plain`]: the tar is *not* a layer (`docker cp`, a build
+//!   context, an archive that ADD extracts): `.wh.` names are ordinary
+//!   files and delete nothing, as `tar -x` and Docker's `Untar` treat them.
+//!   Whiteouts belong to layer application only; honouring them here would
+//!   let a file called `.wh.victim` delete `victim` on the host or in a
+//!   container.
 //!
 //! ## Safety against hostile tars
 //!
@@ -32,8 +38,14 @@
 //! 4. owner, mode, xattrs and times are set through the fd or with
 //!    `AT_SYMLINK_NOFOLLOW`; directory times last, once their children exist.
 //!
-//! Setuid/setgid bits are dropped unless [`ApplyOptions::keep_setid`] is set,
-//! and device numbers must fit the kernel's 12-bit major / 20-bit minor.
+//! Setuid and setgid bits are part of the layer and are kept, as Docker
+//! keeps them: `su`, `ping` and `passwd` in real images need them, and
+//! what they may do inside a container is decided when it runs (its
+//! capabilities and `no_new_privs`), not by the files. Clear
+//! [`ApplyOptions::keep_setid`] to drop them (a tree unpacked for
+//! inspection outside any container). Since `chown` clears both bits on a
+//! regular file, the mode is always set after the owner.
+//! Device numbers must fit the kernel's 12-bit major / 20-bit minor.
 //!
 //! Read: openat2(2), the OCI image-spec layer.md, containerd's
 //! `archive/tar.go` and moby's `pkg/archive` for the same job in Go.
@@ -64,6 +76,8 @@ pub enum WhiteoutMode {
     Overlay,
     /// Really delete (the target is a full copy of the parent layer).
     Delete,
+    /// Not a layer: `.wh.` names are plain files (`cp`, build contexts, ADD).
+    Plain,
 }
 
 /// Options for [`apply`].
@@ -71,7 +85,7 @@ pub enum WhiteoutMode {
 pub struct ApplyOptions {
     /// How whiteouts are applied.
     pub whiteouts: WhiteoutMode,
-    /// Keep setuid/setgid bits from the tar (off by default).
+    /// Keep setuid/setgid bits from the tar (on by default, as Docker).
     pub keep_setid: bool,
     /// Set owners from the tar (needs root; on by default).
     pub same_owner: bool,
@@ -81,7 +95,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             whiteouts: WhiteoutMode::Overlay,
-            keep_setid: false,
+            keep_setid: true,
             same_owner: true,
         }
     }
@@ -291,6 +305,7 @@ impl State {
         let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         let meta = read_meta(entry, &raw)?;
         let class = match base.to_str() {
+            _ if self.opts.whiteouts == WhiteoutMode::Plain => TarName::Plain(""),
             Some(s) => whiteout::classify(s).map_err(|r| refuse(&raw, r))?,
             None => TarName::Plain(""),
         };
@@ -381,6 +396,8 @@ impl State {
                     .set_xattr(OVERLAY_OPAQUE_XATTR, b"y")
                     .map_err(|e| failed(raw, format!("set {OVERLAY_OPAQUE_XATTR}=y"), e))
             }
+            // `entry` classifies every name as plain in this mode.
+            WhiteoutMode::Plain => unreachable!("no whiteouts in a plain tar"),
             WhiteoutMode::Delete => {
                 let dir = match fsat::resolve_dir(self.root(), parent) {
                     Ok(fd) => fd,
@@ -430,6 +447,8 @@ impl State {
                 self.created.insert(parent.join(name));
                 self.set_meta_at(raw, d, name, meta, false)
             }
+            // `entry` classifies every name as plain in this mode.
+            WhiteoutMode::Plain => unreachable!("no whiteouts in a plain tar"),
             WhiteoutMode::Delete => {
                 let dir = match fsat::resolve_dir(self.root(), parent) {
                     Ok(fd) => fd,

@@ -309,7 +309,11 @@ fn whiteouts_and_opaque_markers_behind_symlinks_stay_inside() {
         fs::write(victim.join("file"), "precious").unwrap();
         let abs = victim.display().to_string();
         let tar = raw_tar(&entries.iter().map(|e| subst(e, &abs)).collect::<Vec<_>>());
-        for mode in [WhiteoutMode::Overlay, WhiteoutMode::Delete] {
+        for mode in [
+            WhiteoutMode::Overlay,
+            WhiteoutMode::Delete,
+            WhiteoutMode::Plain,
+        ] {
             let opts = ApplyOptions {
                 whiteouts: mode,
                 same_owner: false,

@@ -155,10 +155,32 @@ fn whiteouts_and_opaque_dirs_become_oci_names_and_back() {
         .collect();
     app.sort();
     assert_eq!(app, ["new"]);
+
+    // ... and Plain mode (cp, build contexts) writes the markers as the
+    // ordinary files they are there, deleting nothing.
+    let p = tempfile::tempdir().unwrap();
+    fs::create_dir_all(p.path().join("etc")).unwrap();
+    fs::create_dir_all(p.path().join("opt/app")).unwrap();
+    fs::write(p.path().join("etc/motd"), "old").unwrap();
+    fs::write(p.path().join("opt/app/old"), "old").unwrap();
+    let plain = ApplyOptions {
+        whiteouts: WhiteoutMode::Plain,
+        ..ApplyOptions::default()
+    };
+    let stats = apply(tar.as_slice(), p.path(), &plain).unwrap();
+    assert_eq!((stats.whiteouts, stats.opaque_dirs), (0, 0));
+    assert_eq!(fs::read(p.path().join("etc/motd")).unwrap(), b"old");
+    assert!(fs::symlink_metadata(p.path().join("etc/.wh.motd"))
+        .unwrap()
+        .is_file());
+    assert!(p.path().join("opt/app/old").exists());
+    assert!(p.path().join("opt/app/.wh..wh..opq").is_file());
 }
 
 #[test]
-fn setuid_bits_are_dropped_unless_asked_for() {
+fn setuid_bits_are_kept_unless_asked_to_drop() {
+    // Docker keeps them: they are part of the layer.
+    assert!(ApplyOptions::default().keep_setid);
     let src = tempfile::tempdir().unwrap();
     let p = src.path().join("su");
     fs::write(&p, "x").unwrap();

@@ -157,13 +157,60 @@ pub fn resolve_digest(
     })
 }
 
-/// `busybox` -> `busybox:latest`; a name with a tag or digest is kept.
+/// `name[:tag][@digest]` split as the Engine API wants it (`?repo=&tag=`):
+/// the name, and the digest if there is one, else the tag, else `latest`
+/// (Docker's `getAPITagFromNamedRef`). The tag is after the last `:` that
+/// follows the last `/`, so `localhost:5000/app` has none.
+///
+/// ```text
+/// busybox                       (busybox, latest)
+/// localhost:5000/app:v1         (localhost:5000/app, v1)
+/// app@sha256:4b2c…              (app, sha256:4b2c…)
+/// ```
+pub fn split_ref(r: &str) -> (&str, &str) {
+    let (rest, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    (name, digest.or(tag).unwrap_or("latest"))
+}
+
+/// Docker's "familiar" name: Docker Hub's host is implied, and so is its
+/// `library/` namespace for a one-component repository.
+pub fn familiar_name(name: &str) -> &str {
+    for hub in ["docker.io/", "index.docker.io/"] {
+        if let Some(rest) = name.strip_prefix(hub) {
+            return match rest.strip_prefix("library/") {
+                Some(r) if !r.contains('/') => r,
+                _ => rest,
+            };
+        }
+    }
+    name
+}
+
+/// The one spelling a name is stored and looked up under: Docker's
+/// familiar form with a tag (`latest` by default) or a digest, as its
+/// reference library writes it.
+///
+/// ```text
+/// busybox                               busybox:latest
+/// docker.io/library/busybox:1.36        busybox:1.36
+/// index.docker.io/someone/app           someone/app:latest
+/// localhost:5000/app@sha256:…           localhost:5000/app@sha256:…
+/// ```
 pub fn normalize_name(name: &str) -> String {
-    let last = name.rsplit('/').next().unwrap_or(name);
-    if last.contains(':') || last.contains('@') {
-        name.to_string()
+    let (n, t) = split_ref(name);
+    let n = familiar_name(n);
+    if name.contains('@') {
+        format!("{n}@{t}")
     } else {
-        format!("{name}:latest")
+        format!("{n}:{t}")
     }
 }
 
@@ -269,6 +316,13 @@ mod tests {
     fn names_get_latest() {
         assert_eq!(normalize_name("busybox"), "busybox:latest");
         assert_eq!(normalize_name("busybox:1.36"), "busybox:1.36");
+        assert_eq!(normalize_name("docker.io/library/x:t"), "x:t");
+        assert_eq!(normalize_name("index.docker.io/library/x"), "x:latest");
+        assert_eq!(
+            normalize_name("docker.io/someone/app"),
+            "someone/app:latest"
+        );
+        assert_eq!(normalize_name("docker.io/library/a/b:1"), "library/a/b:1");
         assert_eq!(
             normalize_name("localhost:5000/busybox"),
             "localhost:5000/busybox:latest"

@@ -36,9 +36,12 @@
 //! Both unpack into a temp directory and rename it into place at the end,
 //! so a refused or corrupt layer leaves nothing behind.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use chapter03::{ApplyOptions, ApplyStats, Driver, WhiteoutMode};
 use oci_spec::image::Descriptor;
@@ -111,12 +114,22 @@ pub struct LayerReport {
 }
 
 /// Options for unpacking.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UnpackOptions {
-    /// Keep setuid/setgid bits (off: they are dropped, as for untrusted input).
+    /// Keep setuid/setgid bits (on by default, as Docker: they belong to
+    /// the image, and the container's capabilities decide what they do).
     pub keep_setid: bool,
     /// Do not chown to the owners in the tar (for unprivileged use).
     pub no_same_owner: bool,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> Self {
+        UnpackOptions {
+            keep_setid: true,
+            no_same_owner: false,
+        }
+    }
 }
 
 impl UnpackOptions {
@@ -126,6 +139,61 @@ impl UnpackOptions {
             keep_setid: self.keep_setid,
             same_owner: !self.no_same_owner,
         }
+    }
+}
+
+/// How much an unpack may write, and how its caller stops it midway.
+///
+/// A layer is small on the wire and may be huge unpacked: 5 GB of zeros
+/// gzip to 5 MB. The bound counts bytes of the *uncompressed* tar as they
+/// stream into `apply`, so it trips before the disk fills; the cancel flag
+/// is checked at every read, so a caller whose client went away stops the
+/// work within one buffer. Either way the partial layer is removed.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Most bytes of uncompressed tar a layer may have (`None`: no bound).
+    pub max_unpacked: Option<u64>,
+    /// Where the bound comes from, named in the error (e.g.
+    /// `daemon.json max-layer-size`).
+    pub setting: String,
+    /// Set to true to stop.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trip {
+    TooLarge,
+    Cancelled,
+}
+
+/// A reader that counts, and fails once over the bound or cancelled.
+struct Bounded<'a, R> {
+    inner: R,
+    n: u64,
+    limits: &'a Limits,
+    tripped: &'a Cell<Option<Trip>>,
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let trip = |t: Trip, why: &str| {
+            self.tripped.set(Some(t));
+            Err(io::Error::other(why.to_string()))
+        };
+        if self
+            .limits
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return trip(Trip::Cancelled, "cancelled");
+        }
+        let k = self.inner.read(buf)?;
+        self.n += k as u64;
+        if self.limits.max_unpacked.is_some_and(|m| self.n > m) {
+            return trip(Trip::TooLarge, "over the bound");
+        }
+        Ok(k)
     }
 }
 
@@ -140,7 +208,30 @@ pub fn apply_blob<R: Read>(
     diff_id: &Digest,
     apply: impl FnOnce(&mut dyn Read) -> Result<ApplyStats, chapter03::Error>,
 ) -> Result<(ApplyStats, u64), Error> {
+    apply_blob_limited(blob, desc, diff_id, &Limits::default(), apply)
+}
+
+/// [`apply_blob`] within `limits`.
+pub fn apply_blob_limited<R: Read>(
+    blob: R,
+    desc: &Descriptor,
+    diff_id: &Digest,
+    limits: &Limits,
+    apply: impl FnOnce(&mut dyn Read) -> Result<ApplyStats, chapter03::Error>,
+) -> Result<(ApplyStats, u64), Error> {
     let what = format!("layer {}", desc.digest());
+    let tripped = Cell::new(None);
+    let tripped_err = |t: Option<Trip>| match t {
+        Some(Trip::TooLarge) => Some(Error::LayerTooLarge {
+            digest: desc.digest().to_string(),
+            limit: limits.max_unpacked.unwrap_or(0),
+            setting: limits.setting.clone(),
+        }),
+        Some(Trip::Cancelled) => Some(Error::Cancelled {
+            digest: desc.digest().to_string(),
+        }),
+        None => None,
+    };
     let alg = digest::validate(desc.digest())?;
     digest::validate(diff_id)?;
     let c = compression_of(desc)?;
@@ -150,15 +241,23 @@ pub fn apply_blob<R: Read>(
             format!("start decompressing {what}"),
             PathBuf::new(),
         ))?;
-        let mut inner = HashingReader::new(d, Algorithm::Sha256);
-        let stats = apply(&mut inner).map_err(|source| Error::Unpack {
-            digest: desc.digest().to_string(),
-            source,
+        let bounded = Bounded {
+            inner: d,
+            n: 0,
+            limits,
+            tripped: &tripped,
+        };
+        let mut inner = HashingReader::new(bounded, Algorithm::Sha256);
+        let stats = apply(&mut inner).map_err(|source| {
+            tripped_err(tripped.get()).unwrap_or_else(|| Error::Unpack {
+                digest: desc.digest().to_string(),
+                source,
+            })
         })?;
-        let rest = inner.finish().map_err(Error::io(
-            format!("read the rest of {what}"),
-            PathBuf::new(),
-        ))?;
+        let rest = inner.finish().map_err(|e| {
+            tripped_err(tripped.get())
+                .unwrap_or_else(|| Error::io(format!("read the rest of {what}"), PathBuf::new())(e))
+        })?;
         (stats, rest)
     };
     let (actual, size) = outer.finish().map_err(Error::io(
@@ -324,6 +423,17 @@ pub fn unpack_into_driver(
     blobs: &BlobStore,
     image: &Image,
 ) -> Result<(Vec<LayerReport>, Option<String>), Error> {
+    unpack_into_driver_limited(driver, blobs, image, &Limits::default())
+}
+
+/// [`unpack_into_driver`] within `limits`; a layer that trips them is
+/// removed from the driver.
+pub fn unpack_into_driver_limited(
+    driver: &dyn Driver,
+    blobs: &BlobStore,
+    image: &Image,
+    limits: &Limits,
+) -> Result<(Vec<LayerReport>, Option<String>), Error> {
     let mut parent: Option<String> = None;
     let mut reports = Vec::new();
     for (i, (desc, chain_id)) in image
@@ -348,7 +458,7 @@ pub fn unpack_into_driver(
         };
         if !reused {
             let blob = blobs.open_blob(desc.digest())?;
-            let res = apply_blob(blob, desc, &image.diff_ids[i], |r| {
+            let res = apply_blob_limited(blob, desc, &image.diff_ids[i], limits, |r| {
                 driver.apply_layer(&id, parent.as_deref(), r)
             });
             match res {
@@ -406,6 +516,32 @@ pub fn list_entries<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bound_and_the_cancel_flag_stop_the_stream() {
+        let read_all = |limits: &Limits| {
+            let tripped = Cell::new(None);
+            let mut r = Bounded {
+                inner: io::repeat(0).take(100_000),
+                n: 0,
+                limits,
+                tripped: &tripped,
+            };
+            let res = io::copy(&mut r, &mut io::sink());
+            (res.is_ok(), tripped.get())
+        };
+        assert_eq!(read_all(&Limits::default()), (true, None));
+        let small = Limits {
+            max_unpacked: Some(10_000),
+            ..Limits::default()
+        };
+        assert_eq!(read_all(&small), (false, Some(Trip::TooLarge)));
+        let cancelled = Limits {
+            cancel: Some(Arc::new(AtomicBool::new(true))),
+            ..Limits::default()
+        };
+        assert_eq!(read_all(&cancelled), (false, Some(Trip::Cancelled)));
+    }
 
     #[test]
     fn chain_ids_follow_the_spec() {

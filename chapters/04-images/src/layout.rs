@@ -43,7 +43,9 @@ pub const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 pub(crate) struct Staging<'a> {
     store: &'a BlobStore,
     blobs: Vec<VerifiedBlob>,
-    seen: HashMap<String, PathBuf>,
+    /// Digest -> (where it is staged, its size). The size is kept: a
+    /// second image naming the same layer must describe it as the first.
+    seen: HashMap<String, (PathBuf, u64)>,
 }
 
 impl<'a> Staging<'a> {
@@ -65,16 +67,23 @@ impl<'a> Staging<'a> {
         what: &str,
     ) -> Result<(Digest, u64, PathBuf), Error> {
         if let Some(d) = expected {
-            if let Some(p) = self.seen.get(d.as_ref()) {
-                return Ok((d.clone(), size.unwrap_or(0), p.clone()));
+            if let Some((p, n)) = self.seen.get(d.as_ref()) {
+                if size.is_some_and(|s| s != *n) {
+                    return Err(Error::SizeMismatch {
+                        what: what.to_string(),
+                        expected: size.unwrap_or(0),
+                        actual: *n,
+                    });
+                }
+                return Ok((d.clone(), *n, p.clone()));
             }
         }
         let b = self.store.stage(r, expected, size, what)?;
         let (d, n, p) = (b.digest.clone(), b.size, b.path().to_path_buf());
-        if let Some(p) = self.seen.get(d.as_ref()) {
+        if let Some((p, _)) = self.seen.get(d.as_ref()) {
             return Ok((d, n, p.clone()));
         }
-        self.seen.insert(d.to_string(), p.clone());
+        self.seen.insert(d.to_string(), (p.clone(), n));
         self.blobs.push(b);
         Ok((d, n, p))
     }
@@ -239,11 +248,14 @@ pub fn load_oci_layout(
             }
         }
         let (md, cd) = stage_manifest(src, &mut staging, desc, want)?;
+        // A `ref.name` that is only a tag (`1`) names an image only with
+        // a repository to put it in; without one the image loads untagged
+        // (as containerd and Docker load it), never as `:1`.
         let name = match (ann.get(CONTAINERD_NAME), &ref_name) {
             (Some(n), _) => Some(n.clone()),
             (None, Some(r)) if r.contains(':') || r.contains('/') => Some(r.clone()),
-            (None, Some(r)) => Some(format!("{repo}:{r}")),
-            (None, None) => None,
+            (None, Some(r)) if !repo.is_empty() => Some(format!("{repo}:{r}")),
+            (None, _) => None,
         };
         loaded.push(Loaded {
             names: name.into_iter().collect(),

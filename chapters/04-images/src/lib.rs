@@ -163,6 +163,23 @@ pub enum Error {
         /// The names that exist.
         known: String,
     },
+    /// A layer unpacks to more bytes than the caller allows (a gzip bomb:
+    /// a few MB of zeros compress to a few KB).
+    #[error("layer {digest} unpacks to more than {limit} bytes ({setting})")]
+    LayerTooLarge {
+        /// The layer digest.
+        digest: String,
+        /// The bound, in bytes of uncompressed tar.
+        limit: u64,
+        /// The setting that chose the bound, to raise it.
+        setting: String,
+    },
+    /// The caller stopped the unpack (its client went away).
+    #[error("unpacking layer {digest} was cancelled: the client went away")]
+    Cancelled {
+        /// The layer digest.
+        digest: String,
+    },
     /// A layer could not be unpacked (chapter 03 refused an entry, or a
     /// write failed).
     #[error("unpack layer {digest}: {source}")]

@@ -94,8 +94,14 @@ impl Source for DirSource {
 
 #[derive(Debug, Clone)]
 enum TarItem {
-    File { offset: u64, size: u64 },
+    File {
+        offset: u64,
+        size: u64,
+    },
     Link(String),
+    /// A link whose target is outside the archive (absolute, or `..`
+    /// past its top): never followed.
+    Outside(String),
 }
 
 /// A tar file, indexed once.
@@ -139,16 +145,14 @@ impl TarSource {
                         .link_name_bytes()
                         .map(|t| String::from_utf8_lossy(&t).into_owned())
                         .unwrap_or_default();
-                    // Relative to the link's directory, inside the archive.
+                    // Relative to the link's directory, inside the archive
+                    // (`docker save` links a shared layer as
+                    // `../<id>/layer.tar`); an absolute target names the
+                    // host's files, not the archive's.
                     let dir = Path::new(&name).parent().unwrap_or(Path::new(""));
-                    let joined = if t.starts_with('/') {
-                        t.clone()
-                    } else {
-                        dir.join(&t).display().to_string()
-                    };
-                    match resolve_dots(&joined) {
-                        Some(n) => TarItem::Link(n),
-                        None => continue,
+                    match resolve_dots(&dir.join(&t).display().to_string()) {
+                        Some(n) if !t.starts_with('/') => TarItem::Link(n),
+                        _ => TarItem::Outside(t),
                     }
                 }
                 tar::EntryType::Link => {
@@ -171,15 +175,26 @@ impl TarSource {
         })
     }
 
-    fn find(&self, name: &str) -> Option<(u64, u64)> {
-        let mut n = clean_name(name)?;
+    /// Follows links (inside the archive only) to a file's bytes.
+    fn find(&self, name: &str) -> Result<(u64, u64), Error> {
+        let mut n = clean_name(name).ok_or_else(|| not_found(&self.path, name))?;
         for _ in 0..16 {
-            match self.items.get(&n)? {
-                TarItem::File { offset, size } => return Some((*offset, *size)),
-                TarItem::Link(t) => n = t.clone(),
+            match self.items.get(&n) {
+                None => return Err(not_found(&self.path, &n)),
+                Some(TarItem::File { offset, size }) => return Ok((*offset, *size)),
+                Some(TarItem::Link(t)) => n = t.clone(),
+                Some(TarItem::Outside(t)) => {
+                    return Err(Error::Archive {
+                        path: self.path.clone(),
+                        reason: format!("`{n}` is a link to `{t}`, outside the archive: refused"),
+                    })
+                }
             }
         }
-        None
+        Err(Error::Archive {
+            path: self.path.clone(),
+            reason: format!("`{name}`: more than 16 links in a row"),
+        })
     }
 
     /// The names of all files (for messages and tests).
@@ -215,7 +230,7 @@ impl Source for TarSource {
     }
 
     fn open(&self, name: &str) -> Result<Box<dyn Read + '_>, Error> {
-        let (offset, size) = self.find(name).ok_or_else(|| not_found(&self.path, name))?;
+        let (offset, size) = self.find(name)?;
         let mut f = File::open(&self.path).map_err(Error::io("open", &self.path))?;
         f.seek(SeekFrom::Start(offset))
             .map_err(Error::io("seek in", &self.path))?;
@@ -223,7 +238,7 @@ impl Source for TarSource {
     }
 
     fn exists(&self, name: &str) -> bool {
-        self.find(name).is_some()
+        self.find(name).is_ok()
     }
 }
 
@@ -248,5 +263,41 @@ mod tests {
         assert_eq!(clean_name("a/../b"), None);
         assert_eq!(resolve_dots("a/../b").as_deref(), Some("b"));
         assert_eq!(resolve_dots("../b"), None);
+    }
+
+    #[test]
+    fn links_are_followed_inside_the_archive_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tar");
+        let mut b = tar::Builder::new(File::create(&path).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "one/layer.tar", &b"layer"[..])
+            .unwrap();
+        for (name, target) in [
+            ("two/layer.tar", "../one/layer.tar"),
+            ("abs/layer.tar", "/etc/passwd"),
+            ("up/layer.tar", "../../etc/passwd"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, name, target).unwrap();
+        }
+        b.finish().unwrap();
+        drop(b);
+        let src = TarSource::open(&path).unwrap();
+        let mut got = String::new();
+        src.open("two/layer.tar")
+            .unwrap()
+            .read_to_string(&mut got)
+            .unwrap();
+        assert_eq!(got, "layer");
+        for name in ["abs/layer.tar", "up/layer.tar"] {
+            let e = src.open(name).err().unwrap().to_string();
+            assert!(e.contains("outside the archive"), "{e}");
+            assert!(!src.exists(name));
+        }
     }
 }

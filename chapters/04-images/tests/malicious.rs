@@ -341,7 +341,7 @@ fn device_numbers_out_of_range() {
 }
 
 #[test]
-fn setuid_bits_are_dropped_unless_asked() {
+fn setuid_bits_are_kept_unless_asked_to_drop() {
     require_root();
     let t = tempfile::tempdir().unwrap();
     let store = ImageStore::open(&t.path().join("store")).unwrap();
@@ -353,6 +353,7 @@ fn setuid_bits_are_dropped_unless_asked() {
         ])],
         Compression::Gzip,
     );
+    // By default the bits are kept, as Docker keeps them.
     unpack_flat(
         &store.blobs,
         &image,
@@ -362,20 +363,20 @@ fn setuid_bits_are_dropped_unless_asked() {
     .unwrap();
     assert_eq!(
         fs::metadata(t.path().join("a/suid")).unwrap().mode() & 0o7777,
-        0o755
+        0o4755
     );
     assert_eq!(
         fs::metadata(t.path().join("a/sgid")).unwrap().mode() & 0o7777,
-        0o755
+        0o2755
     );
-    let keep = UnpackOptions {
-        keep_setid: true,
+    let drop = UnpackOptions {
+        keep_setid: false,
         ..Default::default()
     };
-    unpack_flat(&store.blobs, &image, &t.path().join("b"), &keep).unwrap();
+    unpack_flat(&store.blobs, &image, &t.path().join("b"), &drop).unwrap();
     assert_eq!(
         fs::metadata(t.path().join("b/suid")).unwrap().mode() & 0o7777,
-        0o4755
+        0o755
     );
 }
 

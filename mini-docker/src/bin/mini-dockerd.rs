@@ -55,6 +55,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
     let (mut mirrors, mut insecure, mut ulimits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut max_layer_size = mini_docker::engine::DEFAULT_MAX_LAYER_SIZE;
     let mut log_config = serde_json::json!({"Type": "json-file", "Config": {}});
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
@@ -92,6 +93,14 @@ fn run() -> anyhow::Result<()> {
             }
         }
         insecure = strings("insecure-registries");
+        if !v["max-layer-size"].is_null() {
+            max_layer_size = v["max-layer-size"].as_u64().filter(|n| *n > 0).with_context(|| {
+                format!(
+                    "{}: max-layer-size must be a positive number of bytes (e.g. 34359738368 for 32 GiB)",
+                    p.display()
+                )
+            })?;
+        }
         // {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
         if !v["log-driver"].is_null() || !v["log-opts"].is_null() {
             let driver = v["log-driver"].as_str().unwrap_or("json-file");
@@ -130,6 +139,7 @@ fn run() -> anyhow::Result<()> {
         registry_mirrors: mirrors,
         insecure_registries: insecure,
         default_ulimits: ulimits,
+        max_layer_size,
         log_config,
     };
     tokio::runtime::Builder::new_multi_thread()

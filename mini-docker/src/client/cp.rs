@@ -227,7 +227,7 @@ pub fn rebase(input: impl Read, from: &str, to: &str, out: impl Write) -> std::i
 
 fn extract_local(tar: impl Read, dir: &Path) -> Result<(), Failure> {
     let opts = unionfs::ApplyOptions {
-        whiteouts: unionfs::WhiteoutMode::Delete,
+        whiteouts: unionfs::WhiteoutMode::Plain,
         keep_setid: true,
         same_owner: nix::unistd::geteuid().is_root(),
     };

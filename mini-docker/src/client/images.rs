@@ -147,13 +147,9 @@ pub fn import(
     Ok(0)
 }
 
-/// `name:tag` -> (`name`, `tag`), with `latest` by default.
-pub fn split_ref(r: &str) -> (&str, &str) {
-    match r.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') => (n, t),
-        _ => (r, "latest"),
-    }
-}
+/// `name[:tag][@digest]` -> (`name`, tag or digest): chapter 04's parser,
+/// the one the engine uses too.
+pub use ::images::image::split_ref;
 
 /// `tag`.
 pub fn tag(c: &Client, source: &str, target: &str) -> Result<u8, Failure> {
@@ -314,10 +310,7 @@ pub fn info(c: &Client) -> Result<u8, Failure> {
 
 /// `pull NAME[:TAG|@DIGEST]`: one line per layer, as Docker prints them.
 pub fn pull(c: &Client, name: &str, auth: Option<&str>) -> Result<u8, Failure> {
-    let (repo, tag) = match name.split_once('@') {
-        Some((n, d)) => (n, d),
-        None => split_ref(name),
-    };
+    let (repo, tag) = split_ref(name);
     let headers: Vec<(&str, &str)> = auth
         .map(|h| vec![("X-Registry-Auth", h)])
         .unwrap_or_default();

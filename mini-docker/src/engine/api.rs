@@ -206,89 +206,10 @@ async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, Api
         .into_response())
 }
 
-fn filters(q: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
-    let raw = match q.get("filters") {
-        Some(f) if !f.is_empty() => f,
-        _ => return HashMap::new(),
-    };
-    let v: Value = serde_json::from_str(raw).unwrap_or(json!({}));
-    let mut out = HashMap::new();
-    if let Some(m) = v.as_object() {
-        for (k, vals) in m {
-            let list = match vals {
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect(),
-                Value::Object(o) => o.keys().cloned().collect(),
-                _ => vec![],
-            };
-            out.insert(k.clone(), list);
-        }
-    }
-    out
-}
-
-async fn list(State(e): Eng, Query(q): Q) -> Json<Value> {
-    let all = flag(&q, "all");
-    let f = filters(&q);
-    let out: Vec<Value> = e
-        .list()
-        .into_iter()
-        .filter(|c| all || c.state.running || f.contains_key("status"))
-        .filter(|c| {
-            f.get("status")
-                .map(|s| s.contains(&c.state.status))
-                .unwrap_or(true)
-        })
-        .filter(|c| {
-            f.get("name")
-                .map(|s| s.iter().any(|n| c.name.contains(n.trim_start_matches('/'))))
-                .unwrap_or(true)
-        })
-        .filter(|c| {
-            f.get("id")
-                .map(|s| s.iter().any(|n| c.id.starts_with(n)))
-                .unwrap_or(true)
-        })
-        .filter(|c| {
-            f.get("network")
-                .map(|s| {
-                    s.iter()
-                        .any(|n| c.network_mode() == *n || c.endpoints.contains_key(n))
-                })
-                .unwrap_or(true)
-        })
-        .filter(|c| {
-            f.get("volume")
-                .map(|s| {
-                    s.iter().any(|v| {
-                        c.mounts
-                            .iter()
-                            .any(|m| (!m.name.is_empty() && m.name == *v) || m.destination == *v)
-                    })
-                })
-                .unwrap_or(true)
-        })
-        .filter(|c| {
-            f.get("label")
-                .map(|s| {
-                    s.iter().all(|l| {
-                        let (k, v) = l
-                            .split_once('=')
-                            .map(|(k, v)| (k, Some(v)))
-                            .unwrap_or((l, None));
-                        match c.config["Labels"].get(k).and_then(Value::as_str) {
-                            Some(have) => v.map(|v| v == have).unwrap_or(true),
-                            None => false,
-                        }
-                    })
-                })
-                .unwrap_or(true)
-        })
-        .map(|c| c.summary())
-        .collect();
-    Json(Value::Array(out))
+/// `GET /containers/json`: the engine filters ([`super::filters`]).
+async fn list(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {
+    let f = super::filters::Filters::from_query(&q)?;
+    Ok(Json(Value::Array(e.list_containers(flag(&q, "all"), &f)?)))
 }
 
 async fn inspect(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
@@ -542,7 +463,10 @@ async fn images(
     let tmpdir = e.opts.root.clone();
     let arg = |k: &str| q.get(k).cloned().unwrap_or_default();
     match (method.as_str(), rest.as_str()) {
-        ("GET", "json") => Ok(Json(e.images.list()).into_response()),
+        ("GET", "json") => {
+            let f = super::filters::Filters::from_query(&q)?;
+            Ok(Json(e.images.list_filtered(&f)?).into_response())
+        }
         ("POST", "create") => {
             if q.get("fromSrc").map(String::as_str) == Some("-") {
                 let tmp = body_to_file(req.into_body(), &tmpdir).await?;
@@ -564,10 +488,7 @@ async fn images(
             )
         }
         ("POST", "prune") => {
-            let all = filters(&q)
-                .get("dangling")
-                .map(|v| v.iter().any(|x| matches!(x.as_str(), "false" | "0")))
-                .unwrap_or(false);
+            let all = super::filters::Filters::from_query(&q)?.bool("dangling")? == Some(false);
             Ok(Json(blocking(move || e.prune_images(all)).await?).into_response())
         }
         ("POST", "load") => {

@@ -465,7 +465,7 @@ pub fn extract_archive(
     // it through /proc/self/fd, so the path is not walked again.
     let target = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
     let opts = unionfs::ApplyOptions {
-        whiteouts: unionfs::WhiteoutMode::Delete,
+        whiteouts: unionfs::WhiteoutMode::Plain,
         keep_setid: true,
         same_owner: copy_uid_gid,
     };

@@ -972,7 +972,7 @@ pub fn build(
     std::fs::create_dir_all(&context).map_err(internal)?;
     let tar = std::fs::File::open(context_tar).map_err(internal)?;
     let apply_opts = unionfs::ApplyOptions {
-        whiteouts: unionfs::WhiteoutMode::Delete,
+        whiteouts: unionfs::WhiteoutMode::Plain,
         ..Default::default()
     };
     let mut br = std::io::BufReader::new(tar);

@@ -133,8 +133,16 @@ fn top_layer(
         return Ok(None);
     }
     let img = engine.images.resolve(&cur.id)?;
-    let (_, top) = ::images::layer::unpack_into_driver(driver, &engine.images.store.blobs, &img)
-        .map_err(internal)?;
+    let (_, top) = ::images::layer::unpack_into_driver_limited(
+        driver,
+        &engine.images.store.blobs,
+        &img,
+        &engine.opts.layer_limits(),
+    )
+    .map_err(|e| match e {
+        ::images::Error::LayerTooLarge { .. } => ApiError::bad(e.to_string()),
+        e => internal(e),
+    })?;
     Ok(top)
 }
 
@@ -258,7 +266,7 @@ fn extract(archive: &Path, dir: &Path) -> Result<()> {
     let c = ::images::media::sniff(std::io::BufRead::fill_buf(&mut br).map_err(internal)?);
     let r = ::images::layer::decompress(br, c).map_err(internal)?;
     let opts = unionfs::ApplyOptions {
-        whiteouts: unionfs::WhiteoutMode::Delete,
+        whiteouts: unionfs::WhiteoutMode::Plain,
         ..Default::default()
     };
     unionfs::apply(r, dir, &opts)
@@ -476,13 +484,21 @@ fn copy_tree(src: &Path, rootfs: &Path, dst: &str, owner: (u32, u32)) -> Result<
             std::fs::remove_dir_all(&out).map_err(io)?;
         }
         std::fs::copy(src, &out).map_err(io)?;
+        // The owner first: chown clears setuid and setgid on a regular
+        // file, and COPY keeps them (as Docker's does).
+        lchown(&out, Some(owner.0), Some(owner.1)).map_err(io)?;
+        std::fs::set_permissions(
+            &out,
+            std::fs::Permissions::from_mode(m.permissions().mode()),
+        )
+        .map_err(io)?;
         // COPY keeps the modification time, as Docker's does.
         std::fs::File::options()
             .write(true)
             .open(&out)
             .and_then(|f| f.set_modified(m.modified()?))
             .map_err(io)?;
-        out
+        return Ok(());
     } else {
         return Ok(()); // devices, fifos, sockets: not copied
     };

@@ -4,6 +4,7 @@
 //! Chapter 04 has no "untag"; [`Images::untag`] rewrites `images.json` the
 //! same way `ImageStore::tag` does (temp file, fsync, rename).
 
+use super::filters::Filters;
 use super::{util, ApiError, Result};
 use ::images::{Image, ImageStore};
 use serde_json::{json, Value};
@@ -159,8 +160,29 @@ impl Images {
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
     }
 
-    /// `GET /images/json`.
+    /// Every image, unfiltered.
     pub fn list(&self) -> Value {
+        self.list_filtered(&Filters::default())
+            .unwrap_or_else(|_| Value::Array(vec![]))
+    }
+
+    /// `GET /images/json?filters=` (see [`super::filters`]): `dangling`,
+    /// `label`, `reference` (which also narrows `RepoTags` to the matching
+    /// names, as Docker does), `before` and `since` (an image's creation).
+    pub fn list_filtered(&self, f: &Filters) -> Result<Value> {
+        f.accept(&["dangling", "label", "reference", "before", "since"])?;
+        let dangling = f.bool("dangling")?;
+        let created_of = |key: &str| -> Result<Option<i64>> {
+            match f.get(key).and_then(|v| v.first()) {
+                Some(r) => {
+                    let img = self.resolve(r)?;
+                    Ok(Some(util::parse_rfc3339(&Self::created(&img)).unwrap_or(0)))
+                }
+                None => Ok(None),
+            }
+        };
+        let before = created_of("before")?;
+        let since = created_of("since")?;
         let mut by_id: BTreeMap<String, (Arc<Image>, Vec<String>)> = BTreeMap::new();
         for (tag, img) in self.all() {
             by_id
@@ -176,20 +198,39 @@ impl Images {
                 by_id.entry(id).or_insert_with(|| (img, vec![]));
             }
         }
-        let mut out: Vec<Value> = by_id
-            .into_iter()
-            .map(|(id, (img, tags))| {
-                let size = Self::size(&img);
-                let labels = img.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default();
-                json!({
-                    "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
-                    "Created": util::parse_rfc3339(&Self::created(&img)).unwrap_or(0) / 1_000_000_000,
-                    "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
-                })
-            })
-            .collect();
+        let mut out: Vec<Value> = Vec::new();
+        for (id, (img, mut tags)) in by_id {
+            if dangling.is_some_and(|d| d != tags.is_empty()) {
+                continue;
+            }
+            if f.get("reference").is_some() {
+                tags.retain(|t| f.any("reference", |p| super::filters::reference_matches(p, t)));
+                if tags.is_empty() {
+                    continue;
+                }
+            }
+            let labels = img
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.labels().clone())
+                .unwrap_or_default();
+            if !f.labels_match(&json!(labels)) {
+                continue;
+            }
+            let created_ns = util::parse_rfc3339(&Self::created(&img)).unwrap_or(0);
+            if before.is_some_and(|b| created_ns >= b) || since.is_some_and(|s| created_ns <= s) {
+                continue;
+            }
+            let size = Self::size(&img);
+            out.push(json!({
+                "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
+                "Created": created_ns / 1_000_000_000,
+                "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
+            }));
+        }
         out.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
-        Value::Array(out)
+        Ok(Value::Array(out))
     }
 
     /// `GET /images/{name}/json`.
@@ -240,11 +281,7 @@ impl Images {
                 "invalid reference format: repository name must be lowercase: {repo}"
             )));
         }
-        let full = if tag.is_empty() {
-            format!("{repo}:latest")
-        } else {
-            format!("{repo}:{tag}")
-        };
+        let full = full_name(repo, tag);
         registry::reference::Reference::parse(&full)
             .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
         let _g = self.write.lock();
@@ -345,11 +382,9 @@ impl Images {
         let imported = ::images::import::import_tarball(&self.store, f, &opts)
             .map_err(|e| ApiError::bad(e.to_string()))?;
         if !repo.is_empty() {
-            let full = if tag.is_empty() {
-                format!("{repo}:latest")
-            } else {
-                format!("{repo}:{tag}")
-            };
+            let full = full_name(repo, tag);
+            registry::reference::Reference::parse(&full)
+                .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
             let _g = self.write.lock();
             self.store
                 .tag(&full, &imported.manifest_digest)
@@ -364,19 +399,28 @@ impl Images {
         let loaded =
             ::images::archive::load_any(&self.store, tar, "", &::images::PlatformSpec::host())
                 .map_err(|e| ApiError::bad(e.to_string()))?;
-        Ok(loaded
-            .into_iter()
-            .flat_map(|l| {
-                if l.names.is_empty() {
-                    vec![format!("Loaded image ID: {}", l.config_digest)]
-                } else {
-                    l.names
-                        .into_iter()
-                        .map(|n| format!("Loaded image: {n}"))
-                        .collect()
-                }
-            })
-            .collect())
+        let mut out = Vec::new();
+        for l in loaded {
+            if l.names.is_empty() {
+                // Untagged: found by its id (and listed as dangling).
+                super::lineage::record(
+                    self.store.root(),
+                    l.config_digest.as_ref(),
+                    super::lineage::Made {
+                        manifest: l.manifest_digest.to_string(),
+                        ..Default::default()
+                    },
+                )?;
+                out.push(format!("Loaded image ID: {}", l.config_digest));
+            }
+            for n in l.names {
+                out.push(format!(
+                    "Loaded image: {}",
+                    ::images::image::normalize_name(&n)
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// `docker save`: writes the archive to `out`.
@@ -392,6 +436,17 @@ impl Images {
 }
 
 /// Rewrites `images.json` atomically (chapter 04 has only `tag`).
+/// `?repo=&tag=` as one stored name: the repository may carry the tag
+/// itself (`docker import f.tar name:v1` sends `repo=name:v1`, no tag) or
+/// Docker Hub's full spelling (`docker.io/library/x`).
+fn full_name(repo: &str, tag: &str) -> String {
+    if tag.is_empty() {
+        ::images::image::normalize_name(repo)
+    } else {
+        ::images::image::normalize_name(&format!("{repo}:{tag}"))
+    }
+}
+
 fn write_tags(root: &Path, tags: &BTreeMap<String, String>) -> std::io::Result<()> {
     util::write_atomic(
         &root.join("images.json"),

@@ -19,6 +19,7 @@ pub mod changes;
 pub mod commit;
 pub mod doctor;
 pub mod explain;
+pub mod filters;
 pub mod gc;
 pub mod harden;
 pub mod hijack;
@@ -119,6 +120,22 @@ pub struct Options {
     /// daemon.json `log-driver` and `log-opts`, as a `LogConfig`
     /// (`{"Type": "json-file", "Config": {}}` by default).
     pub log_config: Value,
+    /// daemon.json `max-layer-size`: most bytes a layer may unpack to.
+    pub max_layer_size: u64,
+}
+
+/// The default `max-layer-size`: 32 GiB of unpacked layer.
+pub const DEFAULT_MAX_LAYER_SIZE: u64 = 32 << 30;
+
+impl Options {
+    /// How far a layer may unpack (chapter 04's bound), naming the setting.
+    pub fn layer_limits(&self) -> ::images::layer::Limits {
+        ::images::layer::Limits {
+            max_unpacked: Some(self.max_layer_size),
+            setting: "daemon.json max-layer-size".into(),
+            cancel: None,
+        }
+    }
 }
 
 /// A container's state, as `State` in inspect.
@@ -684,9 +701,16 @@ impl Engine {
         net::port_mappings(&config, &host_config)?;
         // The layers, then our read-write layer on top.
         let driver = self.images.driver();
-        let (_, top) =
-            ::images::layer::unpack_into_driver(driver.as_ref(), &self.images.store.blobs, &img)
-                .map_err(stat_err)?;
+        let (_, top) = ::images::layer::unpack_into_driver_limited(
+            driver.as_ref(),
+            &self.images.store.blobs,
+            &img,
+            &self.opts.layer_limits(),
+        )
+        .map_err(|e| match e {
+            ::images::Error::LayerTooLarge { .. } => ApiError::bad(e.to_string()),
+            e => stat_err(e),
+        })?;
         let layer = format!("md-{id}");
         let dir = self.dir(&id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;

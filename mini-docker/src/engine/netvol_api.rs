@@ -45,27 +45,9 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))
 }
 
-/// `filters={"name":["x"]}` (arrays or `{"x":true}` maps).
-fn filters(q: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
-    let raw = q.get("filters").cloned().unwrap_or_default();
-    let v: Value = serde_json::from_str(&raw).unwrap_or(json!({}));
-    let mut out = HashMap::new();
-    for (k, vals) in v.as_object().into_iter().flatten() {
-        let list = match vals {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect(),
-            Value::Object(o) => o.keys().cloned().collect(),
-            _ => vec![],
-        };
-        out.insert(k.clone(), list);
-    }
-    out
-}
-
-async fn network_list(State(e): Eng, Query(q): Q) -> Json<Value> {
-    Json(e.network_list(&filters(&q)))
+async fn network_list(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {
+    let f = super::filters::Filters::from_query(&q)?;
+    Ok(Json(e.network_list(&f)?))
 }
 
 async fn network_create(State(e): Eng, body: Bytes) -> Result<Response, ApiError> {
@@ -113,8 +95,9 @@ async fn network_prune(State(e): Eng) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || Ok(e.network_prune())).await?))
 }
 
-async fn volume_list(State(e): Eng, Query(q): Q) -> Json<Value> {
-    Json(e.volume_list(&filters(&q)))
+async fn volume_list(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {
+    let f = super::filters::Filters::from_query(&q)?;
+    Ok(Json(e.volume_list(&f)?))
 }
 
 async fn volume_create(State(e): Eng, body: Bytes) -> Result<Response, ApiError> {

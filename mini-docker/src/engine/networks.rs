@@ -639,8 +639,18 @@ impl Engine {
         })
     }
 
-    /// `GET /networks`: the predefined ones, then the user's.
-    pub fn network_list(&self, filters: &std::collections::HashMap<String, Vec<String>>) -> Value {
+    /// `GET /networks?filters=` ([`super::filters`]): the predefined
+    /// ones, then the user's; `name` (a substring), `id` (a prefix),
+    /// `label`, `driver`, `type` (`custom` or `builtin`) and `dangling`
+    /// (a user network no container is on).
+    pub fn network_list(&self, f: &super::filters::Filters) -> Result<Value> {
+        f.accept(&["name", "id", "label", "driver", "type", "dangling"])?;
+        let dangling = f.bool("dangling")?;
+        for t in f.get("type").unwrap_or_default() {
+            if t != "custom" && t != "builtin" {
+                return Err(ApiError::bad(format!("invalid filter 'type={t}'")));
+            }
+        }
         let mut out: Vec<Value> = PREDEFINED
             .iter()
             .filter(|p| **p != "bridge" || self.opts.net.bridge.is_some())
@@ -649,41 +659,16 @@ impl Engine {
         out.extend(self.networks.all().iter().map(|n| self.network_json(n)));
         out.retain(|v| {
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            filters
-                .get("name")
-                .map(|f| f.iter().any(|x| s("Name").contains(x.as_str())))
-                .unwrap_or(true)
-                && filters
-                    .get("id")
-                    .map(|f| f.iter().any(|x| s("Id").starts_with(x.as_str())))
-                    .unwrap_or(true)
-                && filters
-                    .get("driver")
-                    .map(|f| f.iter().any(|x| s("Driver") == *x))
-                    .unwrap_or(true)
-                && filters
-                    .get("type")
-                    .map(|f| {
-                        let custom = !PREDEFINED.contains(&s("Name").as_str());
-                        f.iter().any(|x| (x == "custom") == custom)
-                    })
-                    .unwrap_or(true)
-                && filters
-                    .get("label")
-                    .map(|f| {
-                        f.iter().all(|l| {
-                            let (k, want) = l
-                                .split_once('=')
-                                .map_or((l.as_str(), None), |(k, v)| (k, Some(v)));
-                            match v["Labels"].get(k).and_then(Value::as_str) {
-                                Some(have) => want.is_none_or(|w| w == have),
-                                None => false,
-                            }
-                        })
-                    })
-                    .unwrap_or(true)
+            let custom = !PREDEFINED.contains(&s("Name").as_str());
+            let unused = v["Containers"].as_object().is_none_or(|m| m.is_empty());
+            f.any("name", |x| s("Name").contains(x))
+                && f.any("id", |x| s("Id").starts_with(x))
+                && f.any("driver", |x| s("Driver") == x)
+                && f.any("type", |x| (x == "custom") == custom)
+                && f.labels_match(&v["Labels"])
+                && dangling.is_none_or(|d| d == (custom && unused))
         });
-        Value::Array(out)
+        Ok(Value::Array(out))
     }
 
     /// `DELETE /networks/{id}`: refused for a predefined network (403) and

@@ -314,8 +314,11 @@ impl Engine {
             .collect()
     }
 
-    /// `GET /volumes`.
-    pub fn volume_list(&self, filters: &std::collections::HashMap<String, Vec<String>>) -> Value {
+    /// `GET /volumes?filters=` ([`super::filters`]): `dangling`, `name`
+    /// (a substring), `label`, `driver` (only `local` here).
+    pub fn volume_list(&self, f: &super::filters::Filters) -> Result<Value> {
+        f.accept(&["dangling", "name", "label", "driver"])?;
+        let dangling = f.bool("dangling")?;
         let mut names: Vec<String> = std::fs::read_dir(self.volumes_dir())
             .into_iter()
             .flatten()
@@ -323,27 +326,24 @@ impl Engine {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        let dangling = filters
-            .get("dangling")
-            .and_then(|v| v.first())
-            .map(|v| matches!(v.as_str(), "true" | "1"));
         let vols: Vec<Value> = names
             .iter()
-            .filter(|n| {
-                filters
-                    .get("name")
-                    .is_none_or(|f| f.iter().any(|x| n.contains(x.as_str())))
-            })
+            .filter(|n| f.any("name", |x| n.contains(x)))
             .filter(|n| dangling.is_none_or(|d| d == self.volume_users(n).is_empty()))
             .filter_map(|n| self.volume_json(n))
+            .filter(|v| f.labels_match(&v["Labels"]))
+            .filter(|v| f.any("driver", |d| v["Driver"] == d))
             .collect();
-        json!({"Volumes": vols, "Warnings": []})
+        Ok(json!({"Volumes": vols, "Warnings": []}))
     }
 
     /// `Volumes` of `GET /system/df`: each with its size and how many
     /// containers use it.
     pub fn volumes_df(&self) -> Value {
-        let mut out = self.volume_list(&Default::default())["Volumes"].clone();
+        let mut out = self
+            .volume_list(&Default::default())
+            .map(|v| v["Volumes"].clone())
+            .unwrap_or_default();
         for v in out.as_array_mut().into_iter().flatten() {
             let name = v["Name"].as_str().unwrap_or("").to_string();
             let size = dir_size(&self.volume_data(&name));

@@ -213,6 +213,20 @@ impl Daemon {
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
+    /// Like [`Daemon::docker`], failing unless it succeeded; returns stdout.
+    #[track_caller]
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed ({:?}): {}{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     /// One raw API request `METHOD /v1.41{path}` with a JSON body (or none) over the
     /// daemon's socket: (status, body). For what no CLI sends (a CLI checks
     /// some input itself).
@@ -555,8 +569,15 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 /// Every blob of `d`'s store hashes to its name; returns how many there are.
 #[track_caller]
 pub fn blobs_verify(d: &Daemon) -> usize {
+    dir_blobs_verify(&d.data_root().join("blobs/sha256"))
+}
+
+/// Every file in `dir` (a `blobs/sha256` of a store or a registry) hashes
+/// to its name; returns how many there are.
+#[track_caller]
+pub fn dir_blobs_verify(dir: &Path) -> usize {
     let mut n = 0;
-    for p in files(&d.data_root().join("blobs/sha256")) {
+    for p in files(dir) {
         let out = Command::new("sha256sum").arg(&p).output().unwrap();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
