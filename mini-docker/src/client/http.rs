@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 pub struct Client {
     /// As given.
     pub host: String,
+    /// TLS for `tcp://` hosts (`--tlsverify`); `None` speaks plain HTTP.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// A client error: the daemon is not there, or it said no.
@@ -109,23 +111,56 @@ impl Client {
         let host = host
             .or_else(|| std::env::var("DOCKER_HOST").ok())
             .unwrap_or_else(|| "unix:///run/mini-docker.sock".into());
-        Client { host }
+        Client { host, tls: None }
     }
 
-    fn connect(&self) -> Result<Box<dyn Stream>, ClientError> {
+    /// With TLS (`--tlsverify`): what the daemon's certificate must be
+    /// signed by, and our own certificate.
+    pub fn with_tls(mut self, tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> Client {
+        self.tls = tls;
+        self
+    }
+
+    /// Opens a connection: a unix socket, TCP, or TLS over TCP.
+    fn open(&self) -> Result<Conn, ClientError> {
         let fail = |_| ClientError::Connect(self.host.clone());
         if let Some(p) = self.host.strip_prefix("unix://") {
-            Ok(Box::new(
+            Ok(Conn::Unix(
                 std::os::unix::net::UnixStream::connect(p).map_err(fail)?,
             ))
         } else if let Some(a) = self.host.strip_prefix("tcp://") {
-            Ok(Box::new(std::net::TcpStream::connect(a).map_err(fail)?))
+            let a = a.trim_end_matches('/');
+            // Docker's default ports: 2376 with TLS, 2375 without.
+            let default_port = if self.tls.is_some() { 2376 } else { 2375 };
+            let a = if a
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                a.to_string()
+            } else {
+                format!("{a}:{default_port}")
+            };
+            let tcp = std::net::TcpStream::connect(&a).map_err(fail)?;
+            match &self.tls {
+                None => Ok(Conn::Tcp(tcp)),
+                Some(config) => {
+                    let name = a.rsplit_once(':').map_or(&*a, |(h, _)| h);
+                    let name = name.trim_start_matches('[').trim_end_matches(']');
+                    super::tls::TlsStream::connect(config.clone(), name, tcp)
+                        .map(Conn::Tls)
+                        .map_err(|e| ClientError::Io(format!("{}: {e}", self.host)))
+                }
+            }
         } else {
             Err(ClientError::Io(format!(
                 "unsupported host {}: use unix:///path or tcp://host:port",
                 self.host
             )))
         }
+    }
+
+    fn connect(&self) -> Result<Box<dyn Stream>, ClientError> {
+        Ok(Box::new(self.open()?))
     }
 
     /// Sends a request; error statuses become [`ClientError::Api`].
@@ -312,6 +347,8 @@ pub enum Conn {
     Unix(std::os::unix::net::UnixStream),
     /// `tcp://`.
     Tcp(std::net::TcpStream),
+    /// `tcp://` with `--tlsverify`.
+    Tls(super::tls::TlsStream),
 }
 
 impl Conn {
@@ -320,6 +357,7 @@ impl Conn {
         Ok(match self {
             Conn::Unix(s) => Conn::Unix(s.try_clone()?),
             Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+            Conn::Tls(s) => Conn::Tls(s.clone()),
         })
     }
 
@@ -328,6 +366,10 @@ impl Conn {
         let _ = match self {
             Conn::Unix(s) => s.shutdown(std::net::Shutdown::Write),
             Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Conn::Tls(s) => {
+                s.close_write();
+                Ok(())
+            }
         };
     }
 }
@@ -337,6 +379,7 @@ impl Read for Conn {
         match self {
             Conn::Unix(s) => s.read(buf),
             Conn::Tcp(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
         }
     }
 }
@@ -346,6 +389,7 @@ impl Write for Conn {
         match self {
             Conn::Unix(s) => s.write(buf),
             Conn::Tcp(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -371,22 +415,7 @@ impl Client {
         body: Option<serde_json::Value>,
     ) -> Result<Hijacked, ClientError> {
         let io = |e: std::io::Error| ClientError::Io(e.to_string());
-        let conn = if let Some(p) = self.host.strip_prefix("unix://") {
-            Conn::Unix(
-                std::os::unix::net::UnixStream::connect(p)
-                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
-            )
-        } else if let Some(a) = self.host.strip_prefix("tcp://") {
-            Conn::Tcp(
-                std::net::TcpStream::connect(a)
-                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
-            )
-        } else {
-            return Err(ClientError::Io(format!(
-                "unsupported host {}: use unix:///path or tcp://host:port",
-                self.host
-            )));
-        };
+        let conn = self.open()?;
         let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
         let mut head = format!(
             "POST /v1.41{path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: mini-docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"

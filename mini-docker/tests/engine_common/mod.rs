@@ -248,7 +248,12 @@ impl Daemon {
     }
 }
 
-fn run_with_host(bin: &str, pre: &[(&str, &str)], args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn run_with_host(
+    bin: &str,
+    pre: &[(&str, &str)],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
     let mut cmd = Command::new(bin);

@@ -1,0 +1,375 @@
+//! The daemon on TCP, as Docker guards it: mutual TLS (`--tlsverify`) with
+//! certificates from `mini-docker system certs`, driven by the real docker
+//! CLI and by ours; clients without a certificate of the CA are refused at
+//! the handshake; plain TCP beyond loopback is refused without
+//! `--insecure-tcp`. Privileged (the daemon needs root): they fail, never
+//! skip, without it. Everything listens on 127.0.0.1 only.
+
+mod engine_common;
+
+use engine_common::*;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `mini-docker system certs DIR --hostname 127.0.0.1`.
+fn certs(dir: &Path) {
+    let out = Command::new(CLI)
+        .args(["system", "certs", "--hostname", "127.0.0.1"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A daemon on its unix socket and on TLS at 127.0.0.1:PORT, set up through
+/// daemon.json's keys (hosts, tlsverify, tlscacert, tlscert, tlskey).
+fn tls_daemon(certs: &Path) -> (Daemon, String) {
+    let port = free_port();
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let c = |f: &str| certs.join(f).display().to_string();
+    let d = Daemon::start_with_config(
+        &serde_json::json!({
+            "hosts": [&tcp],
+            "tlsverify": true,
+            "tlscacert": c("ca.pem"),
+            "tlscert": c("server-cert.pem"),
+            "tlskey": c("server-key.pem"),
+        })
+        .to_string(),
+    );
+    eventually("the TLS port to open", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (d, tcp)
+}
+
+/// The real docker CLI 20.10 with `--tlsverify` and these files; HOME is
+/// the cert dir so that no ~/.docker of the machine is read.
+fn docker_tls(host: &str, ca: &Path, cert: Option<(&Path, &Path)>, args: &[&str]) -> Output {
+    let mut flags = vec![
+        "--tlsverify".to_string(),
+        "--tlscacert".into(),
+        ca.display().to_string(),
+        "-H".into(),
+        host.to_string(),
+    ];
+    if let Some((c, k)) = cert {
+        flags.extend([
+            "--tlscert".into(),
+            c.display().to_string(),
+            "--tlskey".into(),
+            k.display().to_string(),
+        ]);
+    }
+    let home = ca.parent().unwrap().display().to_string();
+    let all: Vec<&str> = flags
+        .iter()
+        .map(String::as_str)
+        .chain(args.iter().copied())
+        .collect();
+    run_with_host("/usr/bin/docker", &[], &all, &[("HOME", &home)])
+}
+
+/// Our client the way a user points it at a remote daemon: environment only.
+fn mini_tls(host: &str, cert_path: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(CLI)
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", cert_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn system_certs_writes_dockers_files_with_private_keys() {
+    let dir = tempfile::Builder::new()
+        .prefix("md-certs-")
+        .tempdir()
+        .unwrap();
+    let out = dir.path().join("certs");
+    certs(&out);
+    for (f, mode) in [
+        ("ca.pem", 0o644),
+        ("ca-key.pem", 0o600),
+        ("server-cert.pem", 0o644),
+        ("server-key.pem", 0o600),
+        ("cert.pem", 0o644),
+        ("key.pem", 0o600),
+    ] {
+        let m = std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, mode, "{f}");
+    }
+    // The server certificate names 127.0.0.1, and the CA signed both: openssl says so.
+    let verify = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(out.join("ca.pem"))
+        .arg(out.join("server-cert.pem"))
+        .arg(out.join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+    let sans = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-ext",
+            "subjectAltName,extendedKeyUsage",
+            "-in",
+        ])
+        .arg(out.join("server-cert.pem"))
+        .output()
+        .unwrap();
+    let sans = text(&sans);
+    assert!(
+        sans.contains("IP Address:127.0.0.1") && sans.contains("TLS Web Server Authentication"),
+        "{sans}"
+    );
+    // A second run never replaces the CA.
+    let again = Command::new(CLI)
+        .args(["system", "certs"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(text(&again).contains("ca.pem exists"), "{}", text(&again));
+}
+
+#[test]
+fn docker_cli_and_ours_work_over_mutual_tls() {
+    let dir = tempfile::Builder::new()
+        .prefix("md-tls-")
+        .tempdir()
+        .unwrap();
+    let pki = dir.path().join("pki");
+    certs(&pki);
+    let (d, tcp) = tls_daemon(&pki);
+    d.import_busybox("busybox");
+    let (ca, cert, key) = (
+        pki.join("ca.pem"),
+        pki.join("cert.pem"),
+        pki.join("key.pem"),
+    );
+    let docker = |args: &[&str]| {
+        let o = docker_tls(&tcp, &ca, Some((&cert, &key)), args);
+        assert!(o.status.success(), "docker {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let v = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert_eq!(v.trim(), "1.41");
+    // A container started over TLS, seen by ps over TLS and by the unix socket.
+    let id = docker(&[
+        "run",
+        "-d",
+        "--name",
+        "md-tls-web",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let id = id.trim();
+    assert!(docker(&["ps", "--no-trunc"]).contains(id));
+    assert!(d.ok(&["ps", "--no-trunc"]).contains(id));
+    // exec (a hijacked stream inside TLS) and run with attach.
+    assert_eq!(
+        docker(&["exec", "md-tls-web", "echo", "inside"]).trim(),
+        "inside"
+    );
+    assert_eq!(
+        docker(&["run", "--rm", "busybox", "echo", "attached"]).trim(),
+        "attached"
+    );
+
+    // Ours, from DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+    let ours = mini_tls(&tcp, &pki, &["ps", "--no-trunc"], b"");
+    assert!(ours.status.success(), "{}", text(&ours));
+    assert!(String::from_utf8_lossy(&ours.stdout).contains(id));
+    let exec = mini_tls(
+        &tcp,
+        &pki,
+        &["exec", "md-tls-web", "cat", "/proc/1/cmdline"],
+        b"",
+    );
+    assert!(exec.status.success(), "{}", text(&exec));
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "sleep\x0060\x00");
+    // stdin through the hijacked TLS stream, EOF by close_notify.
+    let cat = mini_tls(
+        &tcp,
+        &pki,
+        &["run", "-i", "--rm", "busybox", "tr", "a-z", "A-Z"],
+        b"over tls\n",
+    );
+    assert!(cat.status.success(), "{}", text(&cat));
+    assert_eq!(String::from_utf8_lossy(&cat.stdout), "OVER TLS\n");
+    let ex = mini_tls(
+        &tcp,
+        &pki,
+        &["exec", "-i", "md-tls-web", "wc", "-c"],
+        b"12345",
+    );
+    assert!(ex.status.success(), "{}", text(&ex));
+    assert_eq!(String::from_utf8_lossy(&ex.stdout).trim(), "5");
+}
+
+#[test]
+fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
+    let dir = tempfile::Builder::new()
+        .prefix("md-tls-")
+        .tempdir()
+        .unwrap();
+    let (pki, other) = (dir.path().join("pki"), dir.path().join("other"));
+    certs(&pki);
+    certs(&other);
+    let (d, tcp) = tls_daemon(&pki);
+    let ca = pki.join("ca.pem");
+
+    // A certificate from another CA. The daemon's CertificateRequest names
+    // the CA it accepts, so Go's client sends none, and the daemon's alert
+    // ends the handshake (ours sends it anyway: see below).
+    let o = docker_tls(
+        &tcp,
+        &ca,
+        Some((&other.join("cert.pem"), &other.join("key.pem"))),
+        &["version"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("remote error: tls: certificate required"),
+        "{}",
+        text(&o)
+    );
+    // No certificate at all.
+    let o = docker_tls(&tcp, &ca, None, &["version"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("remote error: tls"), "{}", text(&o));
+    // Ours, with the other CA's client files but our CA: the daemon checks
+    // the foreign certificate and refuses it; the error says TLS.
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    std::fs::copy(&ca, mixed.join("ca.pem")).unwrap();
+    std::fs::copy(other.join("cert.pem"), mixed.join("cert.pem")).unwrap();
+    std::fs::copy(other.join("key.pem"), mixed.join("key.pem")).unwrap();
+    let o = mini_tls(&tcp, &mixed, &["ps"], b"");
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("TLS: received fatal alert: UnknownCA"),
+        "{}",
+        text(&o)
+    );
+    // Ours trusting another CA: the daemon's certificate is the one refused.
+    let o = mini_tls(&tcp, &other, &["ps"], b"");
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("TLS: invalid peer certificate"),
+        "{}",
+        text(&o)
+    );
+    // Plain HTTP to the TLS port gets no API answer.
+    let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
+    assert!(!o.status.success(), "{}", text(&o));
+    // The daemon logged the refusals and keeps serving the others.
+    let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
+    assert!(log.contains("TLS handshake with 127.0.0.1"), "{log}");
+    let ok = docker_tls(
+        &tcp,
+        &ca,
+        Some((&pki.join("cert.pem"), &pki.join("key.pem"))),
+        &["version"],
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+}
+
+/// A bare mini-dockerd with these arguments; killed on drop.
+struct Bare(std::process::Child, tempfile::TempDir);
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn plain_tcp_beyond_loopback_needs_insecure_tcp() {
+    require_root();
+    let dir = tempfile::Builder::new()
+        .prefix("md-tcp-")
+        .tempdir()
+        .unwrap();
+    let port = free_port();
+    let any = format!("tcp://0.0.0.0:{port}");
+    let sock = format!("unix://{}", dir.path().join("d.sock").display());
+    let refused = Command::new(DOCKERD)
+        .args(["-H", &any, "--bridge-name", "none", "--data-root"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = text(&refused);
+    assert!(
+        err.contains("refusing plain TCP on 0.0.0.0")
+            && err.contains("--tlsverify")
+            && err.contains("--insecure-tcp"),
+        "{err}"
+    );
+    // Refused before anything was opened: no data root, nothing on the port.
+    assert!(!dir.path().join("data").exists());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+
+    // With --insecure-tcp it serves, and says why that is dangerous.
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let child = Command::new(DOCKERD)
+        .args([
+            "-H",
+            &any,
+            "-H",
+            &sock,
+            "--insecure-tcp",
+            "--bridge-name",
+            "none",
+            "--data-root",
+        ])
+        .arg(dir.path().join("data"))
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _d = Bare(child, dir);
+    let local = format!("tcp://127.0.0.1:{port}");
+    eventually("the daemon to answer on 127.0.0.1", || {
+        run_with_host(CLI, &[("-H", &local)], &["version"], &[])
+            .status
+            .success()
+    });
+    let log = std::fs::read_to_string(_d.1.path().join("log")).unwrap();
+    assert!(
+        log.contains("WARN") && log.contains("--insecure-tcp"),
+        "{log}"
+    );
+}
