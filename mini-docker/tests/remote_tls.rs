@@ -291,9 +291,17 @@ fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
         "{}",
         text(&o)
     );
-    // Plain HTTP to the TLS port gets no API answer.
+    // Plain HTTP to the TLS port gets no API answer, and is told why.
     let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
     assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("this daemon wants TLS"), "{}", text(&o));
+    // No client certificate at all, with ours.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    std::fs::copy(&ca, bare.join("ca.pem")).unwrap();
+    let o = mini_tls(&tcp, &bare, &["ps"], b"");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("TLS: received fatal alert: CertificateRequired"), "{}", text(&o));
     // The daemon logged the refusals and keeps serving the others.
     let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("TLS handshake with 127.0.0.1"), "{log}");

@@ -277,7 +277,15 @@ fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
         .split_whitespace()
         .nth(1)
         .and_then(|x| x.parse().ok())
-        .ok_or_else(|| ClientError::Io(format!("bad answer from the daemon: {line:?}")))?;
+        .ok_or_else(|| {
+            // 0x15 0x03: a TLS alert record, a daemon that wants TLS.
+            let hint = if line.as_bytes().starts_with(&[0x15, 0x03]) {
+                " (a TLS alert: this daemon wants TLS; add --tlsverify, or set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)"
+            } else {
+                ""
+            };
+            ClientError::Io(format!("bad answer from the daemon: {line:?}{hint}"))
+        })?;
     let mut head = Head {
         status,
         chunked: false,

@@ -139,10 +139,35 @@ fn tls_error(e: rustls::Error) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, TlsError(e))
 }
 
-/// A failed TLS exchange; its text says so, since rustls's does not always.
-#[derive(Debug, thiserror::Error)]
-#[error("TLS: {0}")]
+/// A failed TLS exchange; its text says so, since rustls's does not always,
+/// and what to do about the usual causes.
+#[derive(Debug)]
 pub struct TlsError(pub rustls::Error);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        write!(f, "TLS: {}", self.0)?;
+        let hint = match &self.0 {
+            E::AlertReceived(A::CertificateRequired) => {
+                "the daemon wants a client certificate signed by its CA: put cert.pem and key.pem in DOCKER_CERT_PATH, or give --tlscert and --tlskey"
+            }
+            E::AlertReceived(A::UnknownCA | A::BadCertificate | A::DecryptError) => {
+                "the daemon does not accept our client certificate: use one its CA signed (`mini-docker system certs` makes a matching set)"
+            }
+            E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+                "the daemon's certificate is not signed by our CA: check --tlscacert (or ca.pem in DOCKER_CERT_PATH)"
+            }
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                "dial the daemon by a name its certificate lists, or remake it with `mini-docker system certs --hostname NAME`"
+            }
+            _ => return Ok(()),
+        };
+        write!(f, " ({hint})")
+    }
+}
+
+impl std::error::Error for TlsError {}
 
 impl TlsStream {
     /// Shakes hands over `tcp` with the daemon named `host` (checked against
