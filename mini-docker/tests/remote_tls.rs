@@ -301,7 +301,11 @@ fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
     std::fs::copy(&ca, bare.join("ca.pem")).unwrap();
     let o = mini_tls(&tcp, &bare, &["ps"], b"");
     assert!(!o.status.success());
-    assert!(text(&o).contains("TLS: received fatal alert: CertificateRequired"), "{}", text(&o));
+    assert!(
+        text(&o).contains("TLS: received fatal alert: CertificateRequired"),
+        "{}",
+        text(&o)
+    );
     // The daemon logged the refusals and keeps serving the others.
     let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("TLS handshake with 127.0.0.1"), "{log}");
