@@ -208,34 +208,24 @@ fn docker_cli_and_ours_work_over_mutual_tls() {
     );
 
     // Ours, from DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
-    let ours = mini_tls(&tcp, &pki, &["ps", "--no-trunc"], b"");
-    assert!(ours.status.success(), "{}", text(&ours));
-    assert!(String::from_utf8_lossy(&ours.stdout).contains(id));
-    let exec = mini_tls(
-        &tcp,
-        &pki,
-        &["exec", "md-tls-web", "cat", "/proc/1/cmdline"],
-        b"",
-    );
-    assert!(exec.status.success(), "{}", text(&exec));
-    assert_eq!(String::from_utf8_lossy(&exec.stdout), "sleep\x0060\x00");
+    let ours = |args: &[&str], stdin: &[u8]| {
+        let o = mini_tls(&tcp, &pki, args, stdin);
+        assert!(o.status.success(), "mini-docker {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(ours(&["ps", "--no-trunc"], b"").contains(id));
+    let cmdline = ours(&["exec", "md-tls-web", "cat", "/proc/1/cmdline"], b"");
+    assert_eq!(cmdline, "sleep\x0060\x00");
     // stdin through the hijacked TLS stream, EOF by close_notify.
-    let cat = mini_tls(
-        &tcp,
-        &pki,
+    let upper = ours(
         &["run", "-i", "--rm", "busybox", "tr", "a-z", "A-Z"],
         b"over tls\n",
     );
-    assert!(cat.status.success(), "{}", text(&cat));
-    assert_eq!(String::from_utf8_lossy(&cat.stdout), "OVER TLS\n");
-    let ex = mini_tls(
-        &tcp,
-        &pki,
-        &["exec", "-i", "md-tls-web", "wc", "-c"],
-        b"12345",
+    assert_eq!(upper, "OVER TLS\n");
+    assert_eq!(
+        ours(&["exec", "-i", "md-tls-web", "wc", "-c"], b"12345").trim(),
+        "5"
     );
-    assert!(ex.status.success(), "{}", text(&ex));
-    assert_eq!(String::from_utf8_lossy(&ex.stdout).trim(), "5");
 }
 
 #[test]
