@@ -151,12 +151,19 @@ impl Client {
                         .map_err(|e| ClientError::Io(format!("{}: {e}", self.host)))
                 }
             }
+        } else if let Some(rest) = self.host.strip_prefix("ssh://") {
+            ssh_dial(rest).map(Conn::Unix)
         } else {
             Err(ClientError::Io(format!(
-                "unsupported host {}: use unix:///path or tcp://host:port",
+                "unsupported host {}: use unix:///path, tcp://host:port or ssh://user@host",
                 self.host
             )))
         }
+    }
+
+    /// A raw connection to the daemon, for `system dial-stdio`.
+    pub fn dial(&self) -> Result<Conn, ClientError> {
+        self.open()
     }
 
     fn connect(&self) -> Result<Box<dyn Stream>, ClientError> {
@@ -258,6 +265,56 @@ impl Client {
             headers,
         })
     }
+}
+
+/// `ssh://[user@]host[:port]`, as the docker CLI does it: runs
+/// `ssh … host mini-docker system dial-stdio`, which joins its stdin and
+/// stdout to the daemon socket over there, and speaks HTTP through the
+/// channel. The ssh process's stdin and stdout are one end of a socket pair,
+/// so the other end is an ordinary unix stream here (half-close included);
+/// ssh's own complaints (host key, password) go to our stderr.
+fn ssh_dial(rest: &str) -> Result<std::os::unix::net::UnixStream, ClientError> {
+    let target = rest.split('/').next().unwrap_or_default();
+    let (user, hostport) = match target.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, target),
+    };
+    let (host, port) = match hostport.strip_prefix('[') {
+        // [::1]:22
+        Some(r) => match r.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => (r, None),
+        },
+        None => match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    if host.is_empty() || host.starts_with('-') {
+        return Err(ClientError::Io(format!(
+            "ssh://{rest}: no host: use ssh://user@host[:port]"
+        )));
+    }
+    let io = |e: std::io::Error| ClientError::Io(format!("ssh to {host}: {e}"));
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(io)?;
+    let mut cmd = std::process::Command::new("ssh");
+    cmd.args(["-o", "ConnectTimeout=30", "-T"]);
+    if let Some(u) = user {
+        cmd.args(["-l", u]);
+    }
+    if let Some(p) = port {
+        cmd.args(["-p", p]);
+    }
+    let child_in = std::os::fd::OwnedFd::from(theirs.try_clone().map_err(io)?);
+    let mut child = cmd
+        .args(["--", host, "mini-docker", "system", "dial-stdio"])
+        .stdin(child_in)
+        .stdout(std::os::fd::OwnedFd::from(theirs))
+        .spawn()
+        .map_err(io)?;
+    // Reaped when it ends (our end closed, or ssh failed).
+    std::thread::spawn(move || child.wait());
+    Ok(ours)
 }
 
 /// The status line and the headers we use.

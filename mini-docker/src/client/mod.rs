@@ -10,6 +10,7 @@ pub mod build;
 pub mod certs;
 pub mod containers;
 pub mod cp;
+pub mod dial;
 pub mod format;
 pub mod http;
 pub mod images;
@@ -334,6 +335,9 @@ pub enum SystemCmd {
     /// `--tlsverify`, with Docker's file names (ca.pem, server-cert.pem,
     /// server-key.pem, cert.pem, key.pem).
     Certs(certs::CertsArgs),
+    /// Proxy stdin and stdout to the daemon (what `-H ssh://` runs on the
+    /// far side).
+    DialStdio,
 }
 
 /// `container …`.
@@ -446,6 +450,9 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::System {
             cmd: SystemCmd::Certs(a),
         } => certs::certs(&a),
+        Cmd::System {
+            cmd: SystemCmd::DialStdio,
+        } => dial::dial_stdio(&c),
         Cmd::Container {
             cmd: ContainerCmd::Prune { force },
         } => system::container_prune(&c, force),
