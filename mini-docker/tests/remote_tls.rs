@@ -214,6 +214,33 @@ fn docker_cli_and_ours_work_over_mutual_tls() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     assert!(ours(&["ps", "--no-trunc"], b"").contains(id));
+    // And from the flags, as the docker CLI takes them (before the command).
+    let (ca_s, cert_s, key_s) = (
+        ca.display().to_string(),
+        cert.display().to_string(),
+        key.display().to_string(),
+    );
+    let flags = run_with_host(
+        CLI,
+        &[],
+        &[
+            "--tlsverify",
+            "--tlscacert",
+            &ca_s,
+            "--tlscert",
+            &cert_s,
+            "--tlskey",
+            &key_s,
+            "-H",
+            &tcp,
+            "ps",
+            "-q",
+            "--no-trunc",
+        ],
+        &[],
+    );
+    assert!(flags.status.success(), "{}", text(&flags));
+    assert_eq!(String::from_utf8_lossy(&flags.stdout).trim(), id);
     let cmdline = ours(&["exec", "md-tls-web", "cat", "/proc/1/cmdline"], b"");
     assert_eq!(cmdline, "sleep\x0060\x00");
     // stdin through the hijacked TLS stream, EOF by close_notify.

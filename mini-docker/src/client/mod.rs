@@ -28,24 +28,25 @@ use http::{Client, ClientError};
 #[derive(Parser, Debug)]
 #[command(name = "mini-docker", version, about)]
 pub struct Cli {
-    /// Daemon socket to connect to (unix:///path or tcp://HOST:PORT); default $DOCKER_HOST or unix:///run/mini-docker.sock.
+    /// Daemon socket to connect to (unix:///path, tcp://HOST:PORT or ssh://USER@HOST); default $DOCKER_HOST or unix:///run/mini-docker.sock.
     #[arg(short = 'H', long = "host", global = true)]
     pub host: Option<String>,
-    /// Use TLS and verify the daemon's certificate against the CA (also $DOCKER_TLS_VERIFY).
-    #[arg(long = "tlsverify", global = true)]
-    pub tlsverify: bool,
-    /// Trust certs signed only by this CA; default $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem.
-    #[arg(long = "tlscacert", global = true)]
-    pub tlscacert: Option<std::path::PathBuf>,
-    /// Path to TLS certificate file; default cert.pem beside the CA.
-    #[arg(long = "tlscert", global = true)]
-    pub tlscert: Option<std::path::PathBuf>,
-    /// Path to TLS key file; default key.pem beside the CA.
-    #[arg(long = "tlskey", global = true)]
-    pub tlskey: Option<std::path::PathBuf>,
     /// Location of the client config files (config.json); default $DOCKER_CONFIG or ~/.mini-docker.
     #[arg(long = "config", global = true)]
     pub config: Option<String>,
+    /// Use TLS and verify the daemon's certificate against the CA (also $DOCKER_TLS_VERIFY).
+    /// Like the docker CLI's, the TLS flags go before the command.
+    #[arg(long = "tlsverify")]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA; default $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem.
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// Path to TLS certificate file; default cert.pem beside the CA.
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// Path to TLS key file; default key.pem beside the CA.
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<std::path::PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub cmd: Cmd,
