@@ -46,13 +46,18 @@ fn text(o: &Output) -> String {
 /// A daemon on its unix socket and on TLS at 127.0.0.1:PORT, set up through
 /// daemon.json's keys (hosts, tlsverify, tlscacert, tlscert, tlskey).
 fn tls_daemon(certs: &Path) -> (Daemon, String) {
+    tls_daemon_with(certs, "tlsverify")
+}
+
+/// [`tls_daemon`] with `key` (`tlsverify`, or `tls`: no client certificate required).
+fn tls_daemon_with(certs: &Path, key: &str) -> (Daemon, String) {
     let port = free_port();
     let tcp = format!("tcp://127.0.0.1:{port}");
     let c = |f: &str| certs.join(f).display().to_string();
     let d = Daemon::start_with_config(
         &serde_json::json!({
             "hosts": [&tcp],
-            "tlsverify": true,
+            key: true,
             "tlscacert": c("ca.pem"),
             "tlscert": c("server-cert.pem"),
             "tlskey": c("server-key.pem"),
@@ -401,4 +406,35 @@ fn plain_tcp_beyond_loopback_needs_insecure_tcp() {
         log.contains("WARN") && log.contains("--insecure-tcp"),
         "{log}"
     );
+}
+
+#[test]
+fn tls_without_verify_encrypts_and_asks_for_no_certificate() {
+    let dir = tempfile::Builder::new()
+        .prefix("md-tls-")
+        .tempdir()
+        .unwrap();
+    let pki = dir.path().join("pki");
+    certs(&pki);
+    let (d, tcp) = tls_daemon_with(&pki, "tls");
+    // The docker CLI verifying the daemon, with no certificate of its own.
+    let o = docker_tls(&tcp, &pki.join("ca.pem"), None, &["version"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Still TLS: plain HTTP gets no answer.
+    let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
+    assert!(text(&o).contains("this daemon wants TLS"), "{}", text(&o));
+    // The tlscacert given is applied, not ignored: a certificate offered
+    // must be the CA's (ours offers another CA's).
+    let other = dir.path().join("other");
+    certs(&other);
+    std::fs::copy(pki.join("ca.pem"), other.join("ca.pem.ours")).unwrap();
+    std::fs::rename(other.join("ca.pem.ours"), other.join("ca.pem")).unwrap();
+    let o = mini_tls(&tcp, &other, &["ps"], b"");
+    assert!(
+        text(&o).contains("TLS: received fatal alert: UnknownCA"),
+        "{}",
+        text(&o)
+    );
+    let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
+    assert!(log.contains("--tls without --tlsverify"), "{log}");
 }

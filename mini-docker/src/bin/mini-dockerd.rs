@@ -155,6 +155,11 @@ fn run() -> anyhow::Result<()> {
         .iter()
         .map(|h| listen_address(h, tls.is_some(), cli.insecure_tcp))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if cli.tls && !cli.tlsverify && hosts.iter().any(|h| matches!(h, Listen::Tcp(_))) {
+        tracing::warn!(
+            "--tls without --tlsverify: the connection is encrypted but any client may use the API; add --tlsverify and --tlscacert to accept only clients with a certificate of your CA"
+        );
+    }
     let shim = match cli.shim {
         Some(s) => s,
         None => std::env::current_exe()?.with_file_name("mini-shim"),
@@ -242,17 +247,31 @@ fn tls_acceptor(cli: &Cli) -> Result<Option<tokio_rustls::TlsAcceptor>, String> 
     let builder = rustls::ServerConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let builder = if cli.tlsverify {
-        let ca = cli.tlscacert.clone().unwrap_or_else(|| dir.join("ca.pem"));
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            std::sync::Arc::new(tls::roots(&ca)?),
-            tls::provider(),
-        )
-        .build()
-        .map_err(|e| format!("{}: {e}", ca.display()))?;
-        builder.with_client_cert_verifier(verifier)
-    } else {
-        builder.with_no_client_auth()
+    // --tlsverify: a client certificate of the CA is required. --tls with
+    // an explicit --tlscacert: none is required, but one offered must be
+    // the CA's (the CA is applied, not ignored). --tls alone: none asked.
+    let ca = match (&cli.tlscacert, cli.tlsverify) {
+        (Some(ca), _) => Some(ca.clone()),
+        (None, true) => Some(dir.join("ca.pem")),
+        (None, false) => None,
+    };
+    let builder = match ca {
+        Some(ca) => {
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                std::sync::Arc::new(tls::roots(&ca)?),
+                tls::provider(),
+            );
+            let verifier = if cli.tlsverify {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
     };
     let config = builder
         .with_single_cert(tls::read_certs(&cert)?, tls::read_key(&key)?)
