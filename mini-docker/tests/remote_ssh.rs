@@ -7,10 +7,9 @@
 mod engine_common;
 
 use engine_common::*;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A private sshd, killed on drop.
 struct Sshd(std::process::Child);
@@ -108,17 +107,7 @@ fn an_ssh_host_reaches_the_daemon_through_dial_stdio() {
     let path = format!("{}:{}", p("bin"), std::env::var("PATH").unwrap_or_default());
     let host = format!("ssh://root@127.0.0.1:{port}");
     let mini = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(CLI)
-            .args(args)
-            .env("DOCKER_HOST", &host)
-            .env("PATH", &path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = run_with_stdin(CLI, args, &[("DOCKER_HOST", &host), ("PATH", &path)], stdin);
         assert!(
             o.status.success(),
             "mini-docker {args:?}: {}\nsshd: {}",

@@ -8,10 +8,9 @@
 mod engine_common;
 
 use engine_common::*;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -99,18 +98,25 @@ fn docker_tls(host: &str, ca: &Path, cert: Option<(&Path, &Path)>, args: &[&str]
 
 /// Our client the way a user points it at a remote daemon: environment only.
 fn mini_tls(host: &str, cert_path: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(CLI)
-        .args(args)
-        .env("DOCKER_HOST", host)
-        .env("DOCKER_TLS_VERIFY", "1")
-        .env("DOCKER_CERT_PATH", cert_path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let cert_path = cert_path.display().to_string();
+    let env = [
+        ("DOCKER_HOST", host),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", &cert_path),
+    ];
+    run_with_stdin(CLI, args, &env, stdin)
+}
+
+/// A DOCKER_CERT_PATH `name` in `dir` trusting `ca_of`'s CA, with
+/// `client_of`'s client certificate (or none).
+fn cert_path(dir: &Path, name: &str, ca_of: &Path, client_of: Option<&Path>) -> std::path::PathBuf {
+    let out = dir.join(name);
+    std::fs::create_dir(&out).unwrap();
+    std::fs::copy(ca_of.join("ca.pem"), out.join("ca.pem")).unwrap();
+    for f in client_of.map_or(&[][..], |_| &["cert.pem", "key.pem"][..]) {
+        std::fs::copy(client_of.unwrap().join(f), out.join(f)).unwrap();
+    }
+    out
 }
 
 #[test]
@@ -293,11 +299,7 @@ fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
     assert!(text(&o).contains("remote error: tls"), "{}", text(&o));
     // Ours, with the other CA's client files but our CA: the daemon checks
     // the foreign certificate and refuses it; the error says TLS.
-    let mixed = dir.path().join("mixed");
-    std::fs::create_dir(&mixed).unwrap();
-    std::fs::copy(&ca, mixed.join("ca.pem")).unwrap();
-    std::fs::copy(other.join("cert.pem"), mixed.join("cert.pem")).unwrap();
-    std::fs::copy(other.join("key.pem"), mixed.join("key.pem")).unwrap();
+    let mixed = cert_path(dir.path(), "mixed", &pki, Some(&other));
     let o = mini_tls(&tcp, &mixed, &["ps"], b"");
     assert!(!o.status.success());
     assert!(
@@ -318,9 +320,7 @@ fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("this daemon wants TLS"), "{}", text(&o));
     // No client certificate at all, with ours.
-    let bare = dir.path().join("bare");
-    std::fs::create_dir(&bare).unwrap();
-    std::fs::copy(&ca, bare.join("ca.pem")).unwrap();
+    let bare = cert_path(dir.path(), "bare", &pki, None);
     let o = mini_tls(&tcp, &bare, &["ps"], b"");
     assert!(!o.status.success());
     assert!(
@@ -427,9 +427,8 @@ fn tls_without_verify_encrypts_and_asks_for_no_certificate() {
     // must be the CA's (ours offers another CA's).
     let other = dir.path().join("other");
     certs(&other);
-    std::fs::copy(pki.join("ca.pem"), other.join("ca.pem.ours")).unwrap();
-    std::fs::rename(other.join("ca.pem.ours"), other.join("ca.pem")).unwrap();
-    let o = mini_tls(&tcp, &other, &["ps"], b"");
+    let mixed = cert_path(dir.path(), "mixed", &pki, Some(&other));
+    let o = mini_tls(&tcp, &mixed, &["ps"], b"");
     assert!(
         text(&o).contains("TLS: received fatal alert: UnknownCA"),
         "{}",

@@ -248,6 +248,21 @@ impl Daemon {
     }
 }
 
+/// Runs `bin args` with these environment variables, `stdin` written to it.
+pub fn run_with_stdin(bin: &str, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn run_with_host(
     bin: &str,
     pre: &[(&str, &str)],
