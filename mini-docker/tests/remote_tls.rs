@@ -20,6 +20,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Asserts that a command failed and said `what`.
+fn fails_with(o: &Output, what: &str) {
+    assert!(!o.status.success() && text(o).contains(what), "{}", text(o));
+}
+
 /// `mini-docker system certs DIR --hostname 127.0.0.1`.
 fn certs(dir: &Path) {
     let out = Command::new(CLI)
@@ -287,47 +292,25 @@ fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
         Some((&other.join("cert.pem"), &other.join("key.pem"))),
         &["version"],
     );
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("remote error: tls: certificate required"),
-        "{}",
-        text(&o)
-    );
+    fails_with(&o, "remote error: tls: certificate required");
     // No certificate at all.
     let o = docker_tls(&tcp, &ca, None, &["version"]);
-    assert!(!o.status.success());
-    assert!(text(&o).contains("remote error: tls"), "{}", text(&o));
+    fails_with(&o, "remote error: tls: certificate required");
     // Ours, with the other CA's client files but our CA: the daemon checks
     // the foreign certificate and refuses it; the error says TLS.
     let mixed = cert_path(dir.path(), "mixed", &pki, Some(&other));
     let o = mini_tls(&tcp, &mixed, &["ps"], b"");
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("TLS: received fatal alert: UnknownCA"),
-        "{}",
-        text(&o)
-    );
+    fails_with(&o, "TLS: received fatal alert: UnknownCA");
     // Ours trusting another CA: the daemon's certificate is the one refused.
     let o = mini_tls(&tcp, &other, &["ps"], b"");
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("TLS: invalid peer certificate"),
-        "{}",
-        text(&o)
-    );
+    fails_with(&o, "TLS: invalid peer certificate");
     // Plain HTTP to the TLS port gets no API answer, and is told why.
     let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
-    assert!(!o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("this daemon wants TLS"), "{}", text(&o));
+    fails_with(&o, "this daemon wants TLS");
     // No client certificate at all, with ours.
     let bare = cert_path(dir.path(), "bare", &pki, None);
     let o = mini_tls(&tcp, &bare, &["ps"], b"");
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("TLS: received fatal alert: CertificateRequired"),
-        "{}",
-        text(&o)
-    );
+    fails_with(&o, "TLS: received fatal alert: CertificateRequired");
     // The daemon logged the refusals and keeps serving the others.
     let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("TLS handshake with 127.0.0.1"), "{log}");
@@ -422,18 +405,14 @@ fn tls_without_verify_encrypts_and_asks_for_no_certificate() {
     assert!(o.status.success(), "{}", text(&o));
     // Still TLS: plain HTTP gets no answer.
     let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
-    assert!(text(&o).contains("this daemon wants TLS"), "{}", text(&o));
+    fails_with(&o, "this daemon wants TLS");
     // The tlscacert given is applied, not ignored: a certificate offered
     // must be the CA's (ours offers another CA's).
     let other = dir.path().join("other");
     certs(&other);
     let mixed = cert_path(dir.path(), "mixed", &pki, Some(&other));
     let o = mini_tls(&tcp, &mixed, &["ps"], b"");
-    assert!(
-        text(&o).contains("TLS: received fatal alert: UnknownCA"),
-        "{}",
-        text(&o)
-    );
+    fails_with(&o, "TLS: received fatal alert: UnknownCA");
     let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("--tls without --tlsverify"), "{log}");
 }
