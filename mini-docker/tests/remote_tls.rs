@@ -20,6 +20,17 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A temp dir with a `pki/` made by `system certs`.
+fn new_pki() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("md-tls-")
+        .tempdir()
+        .unwrap();
+    let pki = dir.path().join("pki");
+    certs(&pki);
+    (dir, pki)
+}
+
 /// Asserts that a command failed and said `what`.
 fn fails_with(o: &Output, what: &str) {
     assert!(!o.status.success() && text(o).contains(what), "{}", text(o));
@@ -180,12 +191,7 @@ fn system_certs_writes_dockers_files_with_private_keys() {
 
 #[test]
 fn docker_cli_and_ours_work_over_mutual_tls() {
-    let dir = tempfile::Builder::new()
-        .prefix("md-tls-")
-        .tempdir()
-        .unwrap();
-    let pki = dir.path().join("pki");
-    certs(&pki);
+    let (_dir, pki) = new_pki();
     let (d, tcp) = tls_daemon(&pki);
     d.import_busybox("busybox");
     let (ca, cert, key) = (
@@ -273,12 +279,8 @@ fn docker_cli_and_ours_work_over_mutual_tls() {
 
 #[test]
 fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
-    let dir = tempfile::Builder::new()
-        .prefix("md-tls-")
-        .tempdir()
-        .unwrap();
-    let (pki, other) = (dir.path().join("pki"), dir.path().join("other"));
-    certs(&pki);
+    let (dir, pki) = new_pki();
+    let other = dir.path().join("other");
     certs(&other);
     let (d, tcp) = tls_daemon(&pki);
     let ca = pki.join("ca.pem");
@@ -393,12 +395,7 @@ fn plain_tcp_beyond_loopback_needs_insecure_tcp() {
 
 #[test]
 fn tls_without_verify_encrypts_and_asks_for_no_certificate() {
-    let dir = tempfile::Builder::new()
-        .prefix("md-tls-")
-        .tempdir()
-        .unwrap();
-    let pki = dir.path().join("pki");
-    certs(&pki);
+    let (dir, pki) = new_pki();
     let (d, tcp) = tls_daemon_with(&pki, "tls");
     // The docker CLI verifying the daemon, with no certificate of its own.
     let o = docker_tls(&tcp, &pki.join("ca.pem"), None, &["version"]);
