@@ -275,6 +275,17 @@ fn docker_cli_and_ours_work_over_mutual_tls() {
         ours(&["exec", "-i", "md-tls-web", "wc", "-c"], b"12345").trim(),
         "5"
     );
+    // 8 MiB both ways at once: input and output flow together through one
+    // TLS session (a reader waiting never holds up the writer).
+    let big: Vec<u8> = (0..8u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+    let back = mini_tls(&tcp, &pki, &["exec", "-i", "md-tls-web", "cat"], &big);
+    assert!(back.status.success(), "{}", text(&back));
+    assert!(
+        back.stdout == big,
+        "{} bytes came back of {}",
+        back.stdout.len(),
+        big.len()
+    );
 }
 
 #[test]

@@ -259,8 +259,13 @@ pub fn run_with_stdin(bin: &str, args: &[&str], env: &[(&str, &str)], stdin: &[u
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    // From a thread: a big input must not wait for us to read the output.
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&stdin));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    out
 }
 
 pub fn run_with_host(
