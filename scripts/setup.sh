@@ -20,10 +20,12 @@ fi
 #   docker-compose python3-docker python3-venv
 #                   the real Python clients the engine is tested with: docker-compose 1.29
 #                   and docker-py 5.0.3 (Debian's), and a venv for the newest docker-py
+#   openssh-server  sshd, which tests/remote_ssh.rs runs on a 127.0.0.1 port of its own
+#                   (never the system service) for `-H ssh://` hosts
 #   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
 PACKAGES=(busybox-static util-linux iproute2 nftables procps
           docker.io containerd runc crun skopeo umoci docker-registry hyperfine
-          docker-compose python3-docker python3-venv
+          docker-compose python3-docker python3-venv openssh-server
           ca-certificates curl build-essential pkg-config)
 
 missing=()

@@ -1,6 +1,13 @@
 //! `mini-dockerd`: the daemon. Serves the Docker Engine API (v1.41) on a
-//! unix socket (and optionally on tcp://127.0.0.1:PORT), keeping its state
+//! unix socket (and optionally on tcp://ADDR:PORT), keeping its state
 //! under `--data-root`.
+//!
+//! TCP is guarded as in dockerd: with `--tlsverify` every connection first
+//! completes a TLS handshake in which the client shows a certificate signed
+//! by `--tlscacert` (see `mini_docker::client::tls`), and only then is HTTP
+//! read; `--tls` encrypts without asking for one. Plain TCP lets anyone who
+//! reaches the port run containers as root, so on an address other than
+//! loopback it is refused unless `--insecure-tcp` says the risk is wanted.
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -32,6 +39,25 @@ struct Cli {
     /// The mini-shim binary (default: next to this one).
     #[arg(long)]
     shim: Option<PathBuf>,
+    /// Use TLS on tcp:// hosts (clients need no certificate); implied by --tlsverify.
+    #[arg(long)]
+    tls: bool,
+    /// Use TLS and accept only clients whose certificate --tlscacert signed.
+    #[arg(long)]
+    tlsverify: bool,
+    /// Trust client certs signed only by this CA; default $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem.
+    #[arg(long)]
+    tlscacert: Option<PathBuf>,
+    /// The daemon's TLS certificate; default cert.pem beside the CA.
+    #[arg(long)]
+    tlscert: Option<PathBuf>,
+    /// The daemon's TLS key; default key.pem beside the CA.
+    #[arg(long)]
+    tlskey: Option<PathBuf>,
+    /// Serve plain TCP on an address other than loopback: anyone who reaches
+    /// it controls the machine as root. Use --tlsverify instead.
+    #[arg(long)]
+    insecure_tcp: bool,
 }
 
 fn main() -> ExitCode {
@@ -114,6 +140,27 @@ fn run() -> anyhow::Result<()> {
             mini_docker::engine::logs::LogConfig::from_value(&log_config)
                 .map_err(|e| anyhow::anyhow!("{}: log-driver/log-opts: {e}", p.display()))?;
         }
+        // dockerd's keys: {"tls": true, "tlsverify": true, "tlscacert": "…"}.
+        for (k, flag) in [("tls", &mut cli.tls), ("tlsverify", &mut cli.tlsverify)] {
+            match &v[k] {
+                serde_json::Value::Null => {}
+                serde_json::Value::Bool(b) => *flag |= *b,
+                _ => bail!("{}: {k} must be true or false", p.display()),
+            }
+        }
+        for (k, path) in [
+            ("tlscacert", &mut cli.tlscacert),
+            ("tlscert", &mut cli.tlscert),
+            ("tlskey", &mut cli.tlskey),
+        ] {
+            match &v[k] {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => {
+                    path.get_or_insert_with(|| s.into());
+                }
+                _ => bail!("{}: {k} must be a path", p.display()),
+            }
+        }
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
@@ -124,6 +171,17 @@ fn run() -> anyhow::Result<()> {
     }
     if cli.hosts.is_empty() {
         cli.hosts.push("unix:///run/mini-docker.sock".into());
+    }
+    let tls = tls_acceptor(&cli).map_err(anyhow::Error::msg)?;
+    let hosts = cli
+        .hosts
+        .iter()
+        .map(|h| listen_address(h, tls.is_some(), cli.insecure_tcp))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if cli.tls && !cli.tlsverify && hosts.iter().any(|h| matches!(h, Listen::Tcp(_))) {
+        tracing::warn!(
+            "--tls without --tlsverify: the connection is encrypted but any client may use the API; add --tlsverify and --tlscacert to accept only clients with a certificate of your CA"
+        );
     }
     let shim = match cli.shim {
         Some(s) => s,
@@ -145,10 +203,114 @@ fn run() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(serve(opts, cli.hosts))
+        .block_on(serve(opts, hosts, tls))
 }
 
-async fn serve(opts: Options, hosts: Vec<String>) -> anyhow::Result<()> {
+/// Where to listen, checked before anything is opened.
+enum Listen {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
+/// Parses one `-H`; refuses plain TCP beyond loopback without `--insecure-tcp`.
+fn listen_address(h: &str, tls: bool, insecure_tcp: bool) -> anyhow::Result<Listen> {
+    if let Some(path) = h.strip_prefix("unix://") {
+        return Ok(Listen::Unix(path.into()));
+    }
+    let Some(addr) = h.strip_prefix("tcp://") else {
+        bail!("unknown -H {h}: use unix:///path or tcp://ADDR:PORT");
+    };
+    let addr = addr.trim_end_matches('/');
+    // dockerd's default ports: 2376 with TLS, 2375 without.
+    let addr = match addr.rsplit_once(':') {
+        Some((_, p)) if p.parse::<u16>().is_ok() => addr.to_string(),
+        _ => format!("{addr}:{}", if tls { 2376 } else { 2375 }),
+    };
+    if !tls && !is_loopback(&addr) {
+        if !insecure_tcp {
+            bail!(
+                "refusing plain TCP on {addr}: anyone who can reach it could run containers as root on this machine. \
+                 Use --tlsverify with --tlscacert, --tlscert and --tlskey (make them with `mini-docker system certs DIR`), \
+                 or pass --insecure-tcp if you really want an unauthenticated API on the network"
+            );
+        }
+        tracing::warn!(
+            "API listening on plain TCP at {addr} (--insecure-tcp): anyone who can reach it has root on this machine; use --tlsverify"
+        );
+    }
+    Ok(Listen::Tcp(addr))
+}
+
+/// Whether `addr` is on loopback only: a literal 127.0.0.0/8 or ::1, or
+/// `localhost`. Other names are not resolved, so they count as the network.
+fn is_loopback(addr: &str) -> bool {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(a) => a.ip().is_loopback(),
+        Err(_) => addr.rsplit_once(':').is_some_and(|(h, _)| h == "localhost"),
+    }
+}
+
+/// The TLS side of `--tls`/`--tlsverify`, or `None` for plain TCP.
+fn tls_acceptor(cli: &Cli) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+    use mini_docker::client::tls;
+    if !cli.tls && !cli.tlsverify {
+        if let Some(given) = [&cli.tlscacert, &cli.tlscert, &cli.tlskey]
+            .into_iter()
+            .flatten()
+            .next()
+        {
+            return Err(format!(
+                "{} is given but TLS is off: add --tlsverify (or --tls)",
+                given.display()
+            ));
+        }
+        return Ok(None);
+    }
+    let dir = tls::cert_dir();
+    let cert = cli.tlscert.clone().unwrap_or_else(|| dir.join("cert.pem"));
+    let key = cli.tlskey.clone().unwrap_or_else(|| dir.join("key.pem"));
+    let builder = rustls::ServerConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    // --tlsverify: a client certificate of the CA is required. --tls with
+    // an explicit --tlscacert: none is required, but one offered must be
+    // the CA's (the CA is applied, not ignored). --tls alone: none asked.
+    let ca = match (&cli.tlscacert, cli.tlsverify) {
+        (Some(ca), _) => Some(ca.clone()),
+        (None, true) => Some(dir.join("ca.pem")),
+        (None, false) => None,
+    };
+    let builder = match ca {
+        Some(ca) => {
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                std::sync::Arc::new(tls::roots(&ca)?),
+                tls::provider(),
+            );
+            let verifier = if cli.tlsverify {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let config = builder
+        .with_single_cert(tls::read_certs(&cert)?, tls::read_key(&key)?)
+        .map_err(|e| format!("{} and {} do not match: {e}", cert.display(), key.display()))?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+        config,
+    ))))
+}
+
+async fn serve(
+    opts: Options,
+    hosts: Vec<Listen>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> anyhow::Result<()> {
     let engine = Engine::open(opts)?;
     engine.restore_user_networks();
     engine.restore();
@@ -156,34 +318,52 @@ async fn serve(opts: Options, hosts: Vec<String>) -> anyhow::Result<()> {
     engine.restart_on_boot();
     let app = api::router(engine.clone());
     let mut sockets = Vec::new();
-    for h in &hosts {
-        if let Some(path) = h.strip_prefix("unix://") {
-            let path = PathBuf::from(path);
-            let _ = std::fs::remove_file(&path);
-            let l = tokio::net::UnixListener::bind(&path)
-                .with_context(|| format!("listen on {}", path.display()))?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
-            tracing::info!("API listening on unix://{}", path.display());
-            sockets.push(path);
-            let app = app.clone();
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    tokio::spawn(api::serve_connection(s, app.clone()));
-                }
-            });
-        } else if let Some(addr) = h.strip_prefix("tcp://") {
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listen on {addr}"))?;
-            tracing::info!("API listening on tcp://{addr}");
-            let app = app.clone();
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    tokio::spawn(api::serve_connection(s, app.clone()));
-                }
-            });
-        } else {
-            bail!("unknown -H {h}: use unix:///path or tcp://127.0.0.1:PORT");
+    for h in hosts {
+        match h {
+            Listen::Unix(path) => {
+                let _ = std::fs::remove_file(&path);
+                let l = tokio::net::UnixListener::bind(&path)
+                    .with_context(|| format!("listen on {}", path.display()))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+                tracing::info!("API listening on unix://{}", path.display());
+                sockets.push(path);
+                let app = app.clone();
+                tokio::spawn(async move {
+                    while let Ok((s, _)) = l.accept().await {
+                        tokio::spawn(api::serve_connection(s, app.clone()));
+                    }
+                });
+            }
+            Listen::Tcp(addr) => {
+                let l = tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| format!("listen on {addr}"))?;
+                let how = if tls.is_some() { " (TLS)" } else { "" };
+                tracing::info!("API listening on tcp://{addr}{how}");
+                let (app, tls) = (app.clone(), tls.clone());
+                tokio::spawn(async move {
+                    while let Ok((s, peer)) = l.accept().await {
+                        let app = app.clone();
+                        match tls.clone() {
+                            None => {
+                                tokio::spawn(api::serve_connection(s, app));
+                            }
+                            // The handshake runs in the connection's task, so a
+                            // slow or refused client holds up no one else.
+                            Some(tls) => {
+                                tokio::spawn(async move {
+                                    match tls.accept(s).await {
+                                        Ok(s) => api::serve_connection(s, app).await,
+                                        Err(e) => {
+                                            tracing::warn!("TLS handshake with {peer} refused: {e}")
+                                        }
+                                    }
+                                });
+                            }
+                        }
+                    }
+                });
+            }
         }
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

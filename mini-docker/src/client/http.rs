@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 pub struct Client {
     /// As given.
     pub host: String,
+    /// TLS for `tcp://` hosts (`--tlsverify`); `None` speaks plain HTTP.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// A client error: the daemon is not there, or it said no.
@@ -113,23 +115,63 @@ impl Client {
         let host = host
             .or_else(|| std::env::var("DOCKER_HOST").ok())
             .unwrap_or_else(|| "unix:///run/mini-docker.sock".into());
-        Client { host }
+        Client { host, tls: None }
     }
 
-    fn connect(&self) -> Result<Box<dyn Stream>, ClientError> {
+    /// With TLS (`--tlsverify`): what the daemon's certificate must be
+    /// signed by, and our own certificate.
+    pub fn with_tls(mut self, tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> Client {
+        self.tls = tls;
+        self
+    }
+
+    /// Opens a connection: a unix socket, TCP, or TLS over TCP.
+    fn open(&self) -> Result<Conn, ClientError> {
         let fail = |_| ClientError::Connect(self.host.clone());
         if let Some(p) = self.host.strip_prefix("unix://") {
-            Ok(Box::new(
+            Ok(Conn::Unix(
                 std::os::unix::net::UnixStream::connect(p).map_err(fail)?,
             ))
         } else if let Some(a) = self.host.strip_prefix("tcp://") {
-            Ok(Box::new(std::net::TcpStream::connect(a).map_err(fail)?))
+            let a = a.trim_end_matches('/');
+            // Docker's default ports: 2376 with TLS, 2375 without.
+            let default_port = if self.tls.is_some() { 2376 } else { 2375 };
+            let a = if a
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                a.to_string()
+            } else {
+                format!("{a}:{default_port}")
+            };
+            let tcp = std::net::TcpStream::connect(&a).map_err(fail)?;
+            match &self.tls {
+                None => Ok(Conn::Tcp(tcp)),
+                Some(config) => {
+                    let name = a.rsplit_once(':').map_or(&*a, |(h, _)| h);
+                    let name = name.trim_start_matches('[').trim_end_matches(']');
+                    super::tls::TlsStream::connect(config.clone(), name, tcp)
+                        .map(Conn::Tls)
+                        .map_err(|e| ClientError::Io(format!("{}: {e}", self.host)))
+                }
+            }
+        } else if let Some(rest) = self.host.strip_prefix("ssh://") {
+            ssh_dial(rest).map(Conn::Unix)
         } else {
             Err(ClientError::Io(format!(
-                "unsupported host {}: use unix:///path or tcp://host:port",
+                "unsupported host {}: use unix:///path, tcp://host:port or ssh://user@host",
                 self.host
             )))
         }
+    }
+
+    /// A raw connection to the daemon, for `system dial-stdio`.
+    pub fn dial(&self) -> Result<Conn, ClientError> {
+        self.open()
+    }
+
+    fn connect(&self) -> Result<Box<dyn Stream>, ClientError> {
+        Ok(Box::new(self.open()?))
     }
 
     /// Sends a request; error statuses become [`ClientError::Api`].
@@ -229,6 +271,56 @@ impl Client {
     }
 }
 
+/// `ssh://[user@]host[:port]`, as the docker CLI does it: runs
+/// `ssh … host mini-docker system dial-stdio`, which joins its stdin and
+/// stdout to the daemon socket over there, and speaks HTTP through the
+/// channel. The ssh process's stdin and stdout are one end of a socket pair,
+/// so the other end is an ordinary unix stream here (half-close included);
+/// ssh's own complaints (host key, password) go to our stderr.
+fn ssh_dial(rest: &str) -> Result<std::os::unix::net::UnixStream, ClientError> {
+    let target = rest.split('/').next().unwrap_or_default();
+    let (user, hostport) = match target.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, target),
+    };
+    let (host, port) = match hostport.strip_prefix('[') {
+        // [::1]:22
+        Some(r) => match r.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => (r, None),
+        },
+        None => match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    if host.is_empty() || host.starts_with('-') {
+        return Err(ClientError::Io(format!(
+            "ssh://{rest}: no host: use ssh://user@host[:port]"
+        )));
+    }
+    let io = |e: std::io::Error| ClientError::Io(format!("ssh to {host}: {e}"));
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(io)?;
+    let mut cmd = std::process::Command::new("ssh");
+    cmd.args(["-o", "ConnectTimeout=30", "-T"]);
+    if let Some(u) = user {
+        cmd.args(["-l", u]);
+    }
+    if let Some(p) = port {
+        cmd.args(["-p", p]);
+    }
+    let child_in = std::os::fd::OwnedFd::from(theirs.try_clone().map_err(io)?);
+    let mut child = cmd
+        .args(["--", host, "mini-docker", "system", "dial-stdio"])
+        .stdin(child_in)
+        .stdout(std::os::fd::OwnedFd::from(theirs))
+        .spawn()
+        .map_err(io)?;
+    // Reaped when it ends (our end closed, or ssh failed).
+    std::thread::spawn(move || child.wait());
+    Ok(ours)
+}
+
 /// The status line and the headers we use.
 struct Head {
     status: u16,
@@ -259,7 +351,15 @@ fn read_head(r: &mut impl BufRead) -> Result<Head, ClientError> {
         .split_whitespace()
         .nth(1)
         .and_then(|x| x.parse().ok())
-        .ok_or_else(|| ClientError::Io(format!("bad answer from the daemon: {line:?}")))?;
+        .ok_or_else(|| {
+            // 0x15 0x03: a TLS alert record, a daemon that wants TLS.
+            let hint = if line.as_bytes().starts_with(&[0x15, 0x03]) {
+                " (a TLS alert: this daemon wants TLS; add --tlsverify, or set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)"
+            } else {
+                ""
+            };
+            ClientError::Io(format!("bad answer from the daemon: {line:?}{hint}"))
+        })?;
     let mut head = Head {
         status,
         chunked: false,
@@ -329,6 +429,8 @@ pub enum Conn {
     Unix(std::os::unix::net::UnixStream),
     /// `tcp://`.
     Tcp(std::net::TcpStream),
+    /// `tcp://` with `--tlsverify`.
+    Tls(super::tls::TlsStream),
 }
 
 impl Conn {
@@ -337,6 +439,7 @@ impl Conn {
         Ok(match self {
             Conn::Unix(s) => Conn::Unix(s.try_clone()?),
             Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+            Conn::Tls(s) => Conn::Tls(s.clone()),
         })
     }
 
@@ -345,6 +448,10 @@ impl Conn {
         let _ = match self {
             Conn::Unix(s) => s.shutdown(std::net::Shutdown::Write),
             Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Conn::Tls(s) => {
+                s.close_write();
+                Ok(())
+            }
         };
     }
 }
@@ -354,6 +461,7 @@ impl Read for Conn {
         match self {
             Conn::Unix(s) => s.read(buf),
             Conn::Tcp(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
         }
     }
 }
@@ -363,6 +471,7 @@ impl Write for Conn {
         match self {
             Conn::Unix(s) => s.write(buf),
             Conn::Tcp(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -388,22 +497,7 @@ impl Client {
         body: Option<serde_json::Value>,
     ) -> Result<Hijacked, ClientError> {
         let io = |e: std::io::Error| ClientError::Io(e.to_string());
-        let conn = if let Some(p) = self.host.strip_prefix("unix://") {
-            Conn::Unix(
-                std::os::unix::net::UnixStream::connect(p)
-                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
-            )
-        } else if let Some(a) = self.host.strip_prefix("tcp://") {
-            Conn::Tcp(
-                std::net::TcpStream::connect(a)
-                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
-            )
-        } else {
-            return Err(ClientError::Io(format!(
-                "unsupported host {}: use unix:///path or tcp://host:port",
-                self.host
-            )));
-        };
+        let conn = self.open()?;
         let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
         let mut head = format!(
             "POST /v1.41{path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: mini-docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"

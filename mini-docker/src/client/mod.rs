@@ -7,8 +7,10 @@
 
 pub mod auth;
 pub mod build;
+pub mod certs;
 pub mod containers;
 pub mod cp;
+pub mod dial;
 pub mod format;
 pub mod http;
 pub mod images;
@@ -16,6 +18,7 @@ pub mod interactive;
 pub mod netvol;
 pub mod progress;
 pub mod system;
+pub mod tls;
 pub mod tools;
 
 use clap::{Parser, Subcommand};
@@ -25,12 +28,25 @@ use http::{Client, ClientError};
 #[derive(Parser, Debug)]
 #[command(name = "mini-docker", version, about)]
 pub struct Cli {
-    /// Daemon socket to connect to (unix:///path or tcp://127.0.0.1:PORT); default $DOCKER_HOST or unix:///run/mini-docker.sock.
+    /// Daemon socket to connect to (unix:///path, tcp://HOST:PORT or ssh://USER@HOST); default $DOCKER_HOST or unix:///run/mini-docker.sock.
     #[arg(short = 'H', long = "host", global = true)]
     pub host: Option<String>,
     /// Location of the client config files (config.json); default $DOCKER_CONFIG or ~/.mini-docker.
     #[arg(long = "config", global = true)]
     pub config: Option<String>,
+    /// Use TLS and verify the daemon's certificate against the CA (also $DOCKER_TLS_VERIFY).
+    /// Like the docker CLI's, the TLS flags go before the command.
+    #[arg(long = "tlsverify")]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA; default $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem.
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// Path to TLS certificate file; default cert.pem beside the CA.
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// Path to TLS key file; default key.pem beside the CA.
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<std::path::PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -316,6 +332,13 @@ pub enum SystemCmd {
         #[arg(short, long)]
         force: bool,
     },
+    /// Make a CA and the daemon's and a client's certificates for
+    /// `--tlsverify`, with Docker's file names (ca.pem, server-cert.pem,
+    /// server-key.pem, cert.pem, key.pem).
+    Certs(certs::CertsArgs),
+    /// Proxy stdin and stdout to the daemon (what `-H ssh://` runs on the
+    /// far side).
+    DialStdio,
 }
 
 /// `container …`.
@@ -358,7 +381,21 @@ impl From<std::io::Error> for Failure {
 
 /// Runs a parsed command line; `Ok(code)` is the exit code.
 pub fn run(cli: Cli) -> Result<u8, Failure> {
-    let c = Client::new(cli.host);
+    if let Cmd::System {
+        cmd: SystemCmd::Certs(a),
+    } = &cli.cmd
+    {
+        return certs::certs(a);
+    }
+    let tls = tls::TlsFlags {
+        verify: cli.tlsverify,
+        cacert: cli.tlscacert,
+        cert: cli.tlscert,
+        key: cli.tlskey,
+    }
+    .config()
+    .map_err(|message| Failure { code: 1, message })?;
+    let c = Client::new(cli.host).with_tls(tls);
     let cfg = cli.config.as_deref();
     match cli.cmd {
         Cmd::Version => images::version(&c),
@@ -411,6 +448,12 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             cmd: SystemCmd::Prune { all, force },
         } => system::system_prune(&c, all, force),
         Cmd::System { cmd: SystemCmd::Df } => system::system_df(&c),
+        Cmd::System {
+            cmd: SystemCmd::Certs(a),
+        } => certs::certs(&a),
+        Cmd::System {
+            cmd: SystemCmd::DialStdio,
+        } => dial::dial_stdio(&c),
         Cmd::Container {
             cmd: ContainerCmd::Prune { force },
         } => system::container_prune(&c, force),

@@ -98,6 +98,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/commit", post(commit))
         .route("/auth", post(auth))
         .merge(super::netvol_api::routes())
+        .merge(super::swarm_api::routes())
         .fallback(|req: Request| async move {
             ApiError::not_found(format!(
                 "page not found: {} {}",

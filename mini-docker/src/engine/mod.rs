@@ -41,6 +41,7 @@ pub mod shim;
 pub mod spec;
 pub mod stats;
 pub mod streams;
+pub mod swarm_api;
 pub mod tools_api;
 pub mod util;
 pub mod volumes;

@@ -313,6 +313,26 @@ impl Daemon {
     }
 }
 
+/// Runs `bin args` with these environment variables, `stdin` written to it.
+pub fn run_with_stdin(bin: &str, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // From a thread: a big input must not wait for us to read the output.
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&stdin));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    out
+}
+
 /// Runs `bin pre… args…` with `env`; output through files (a container may hold pipes).
 pub fn run_with_host(
     bin: &str,

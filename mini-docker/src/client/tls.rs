@@ -1,0 +1,271 @@
+//! TLS for `tcp://` hosts, as Docker does it (`--tlsverify`).
+//!
+//! Docker protects a daemon on TCP with *mutual* TLS: one certificate
+//! authority (`ca.pem`) signs the daemon's certificate (`server-cert.pem`,
+//! whose names must include the address clients dial) and each client's
+//! (`cert.pem`, with the `clientAuth` extended key usage). Then:
+//!
+//! 1. the client opens a TCP connection and sends a ClientHello;
+//! 2. the daemon shows its certificate; the client checks that the CA signed
+//!    it and that it names the host in `-H` (an IP address or a DNS name);
+//! 3. the daemon asks for the client's certificate (`--tlsverify`) and
+//!    checks that the same CA signed it; without one, or with one from
+//!    another CA, the handshake ends with an alert and no HTTP is read;
+//! 4. HTTP then flows inside the encrypted channel, unchanged: the Engine
+//!    API, and the hijacked streams of attach and exec after their `101`.
+//!
+//! The crypto is rustls (ring). This module holds what the client and the
+//! daemon share: reading PEM files, where Docker looks for them
+//! (`DOCKER_CERT_PATH`, default `~/.docker`), and the client's blocking
+//! TLS stream, [`TlsStream`], which two threads can use at once (one reads
+//! the container's output, one writes its input).
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The crypto provider both sides use.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Where Docker keeps the certificates: `$DOCKER_CERT_PATH`, else `~/.docker`.
+pub fn cert_dir() -> PathBuf {
+    match std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+            .join(".docker"),
+    }
+}
+
+/// Every certificate in a PEM file.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("read the certificates in {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{} holds no certificate (a PEM \"BEGIN CERTIFICATE\" block)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| format!("read the private key in {}: {e}", path.display()))
+}
+
+/// The CA file as a trust store.
+pub fn roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in read_certs(ca)? {
+        roots
+            .add(c)
+            .map_err(|e| format!("{}: not a usable CA certificate: {e}", ca.display()))?;
+    }
+    Ok(roots)
+}
+
+/// The client's TLS settings, from its flags and environment.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFlags {
+    /// `--tlsverify` (or `DOCKER_TLS_VERIFY` set and not empty).
+    pub verify: bool,
+    /// `--tlscacert`.
+    pub cacert: Option<PathBuf>,
+    /// `--tlscert`.
+    pub cert: Option<PathBuf>,
+    /// `--tlskey`.
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFlags {
+    /// The rustls configuration, or `None` without `--tlsverify`.
+    ///
+    /// As the docker CLI: the CA is `--tlscacert` or `ca.pem` in the cert
+    /// directory; the client certificate is `--tlscert`/`--tlskey`, or
+    /// `cert.pem`/`key.pem` there when both exist (a daemon started with
+    /// `--tlsverify` refuses a client without one).
+    pub fn config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+        let verify =
+            self.verify || std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
+        if !verify {
+            return Ok(None);
+        }
+        let dir = cert_dir();
+        let ca = self.cacert.clone().unwrap_or_else(|| dir.join("ca.pem"));
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots(&ca)?);
+        let (cert, key) = match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
+            (None, None) => {
+                let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+                if c.exists() && k.exists() {
+                    (Some(c), Some(k))
+                } else {
+                    (None, None)
+                }
+            }
+            _ => return Err("--tlscert and --tlskey go together: give both".into()),
+        };
+        let config = match (cert, key) {
+            (Some(c), Some(k)) => builder
+                .with_client_auth_cert(read_certs(&c)?, read_key(&k)?)
+                .map_err(|e| format!("{} and {} do not match: {e}", c.display(), k.display()))?,
+            _ => builder.with_no_client_auth(),
+        };
+        Ok(Some(Arc::new(config)))
+    }
+}
+
+/// A blocking TLS connection to the daemon. Clones share the session, so
+/// one thread can read while another writes (hijacked streams).
+#[derive(Clone)]
+pub struct TlsStream {
+    session: Arc<Mutex<rustls::ClientConnection>>,
+    tcp: Arc<TcpStream>,
+}
+
+fn tls_error(e: rustls::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, TlsError(e))
+}
+
+/// A failed TLS exchange; its text says so, since rustls's does not always,
+/// and what to do about the usual causes.
+#[derive(Debug)]
+pub struct TlsError(pub rustls::Error);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        write!(f, "TLS: {}", self.0)?;
+        let hint = match &self.0 {
+            E::AlertReceived(A::CertificateRequired) => {
+                "the daemon wants a client certificate signed by its CA: put cert.pem and key.pem in DOCKER_CERT_PATH, or give --tlscert and --tlskey"
+            }
+            E::AlertReceived(A::UnknownCA | A::BadCertificate | A::DecryptError) => {
+                "the daemon does not accept our client certificate: use one its CA signed (`mini-docker system certs` makes a matching set)"
+            }
+            E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+                "the daemon's certificate is not signed by our CA: check --tlscacert (or ca.pem in DOCKER_CERT_PATH)"
+            }
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                "dial the daemon by a name its certificate lists, or remake it with `mini-docker system certs --hostname NAME`"
+            }
+            _ => return Ok(()),
+        };
+        write!(f, " ({hint})")
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+impl TlsStream {
+    /// Shakes hands over `tcp` with the daemon named `host` (checked against
+    /// its certificate).
+    pub fn connect(
+        config: Arc<rustls::ClientConfig>,
+        host: &str,
+        mut tcp: TcpStream,
+    ) -> std::io::Result<TlsStream> {
+        let name = ServerName::try_from(host.to_string()).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{host} is not a host name or address a certificate can name"),
+            )
+        })?;
+        let mut session = rustls::ClientConnection::new(config, name).map_err(tls_error)?;
+        while session.is_handshaking() {
+            session.complete_io(&mut tcp).map_err(|e| {
+                match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    Some(t) => tls_error(t.clone()),
+                    None => e,
+                }
+            })?;
+        }
+        Ok(TlsStream {
+            session: Arc::new(Mutex::new(session)),
+            tcp: Arc::new(tcp),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, rustls::ClientConnection> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends what the session has queued (records, alerts).
+    fn send(&self, s: &mut rustls::ClientConnection) -> std::io::Result<()> {
+        while s.wants_write() {
+            s.write_tls(&mut &*self.tcp)?;
+        }
+        Ok(())
+    }
+
+    /// Ends our direction with a `close_notify` alert (TLS's half-close):
+    /// the daemon reads EOF, and its output keeps coming.
+    pub fn close_write(&self) {
+        let mut s = self.lock();
+        s.send_close_notify();
+        let _ = self.send(&mut s);
+    }
+}
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            {
+                let mut s = self.lock();
+                match s.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    // The daemon closed without close_notify: the HTTP
+                    // framing already says whether anything is missing.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(0),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // Wait for records without holding the session, so that a
+            // writer on another thread is not blocked meanwhile.
+            let mut fds = [nix::poll::PollFd::new(
+                self.tcp.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let mut s = self.lock();
+            let n = s.read_tls(&mut &*self.tcp)?;
+            let state = s.process_new_packets();
+            // Alerts we owe the daemon go out even when the records were bad.
+            let _ = self.send(&mut s);
+            state.map_err(tls_error)?;
+            if n == 0 {
+                // EOF: the reader says next round whether it was clean.
+                continue;
+            }
+        }
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut s = self.lock();
+        let n = s.writer().write(buf)?;
+        self.send(&mut s)?;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut s = self.lock();
+        self.send(&mut s)
+    }
+}
