@@ -25,6 +25,7 @@ pub mod hijack;
 pub mod images;
 pub mod inspect;
 pub mod leftovers;
+pub mod lifecycle;
 pub mod lineage;
 pub mod logs;
 pub mod manage;
@@ -182,6 +183,7 @@ impl Container {
         let ago = |t: i64| util::human_duration((now - t) / 1_000_000_000);
         match self.state.status.as_str() {
             "running" => format!("Up {}", ago(self.state.started_at)),
+            "paused" => format!("Up {} (Paused)", ago(self.state.started_at)),
             "exited" => format!(
                 "Exited ({}) {} ago",
                 self.state.exit_code,
@@ -276,7 +278,7 @@ impl Container {
             "State": {
                 "Status": self.state.status,
                 "Running": self.state.running,
-                "Paused": false, "Restarting": self.state.status == "restarting", "OOMKilled": false,
+                "Paused": self.state.status == "paused", "Restarting": self.state.status == "restarting", "OOMKilled": false,
                 "Dead": false,
                 "Pid": self.state.pid,
                 "ExitCode": self.state.exit_code,
@@ -1029,7 +1031,12 @@ impl Engine {
             signal
         })
         .map_err(|e| ApiError::bad(e.to_string()))?;
-        match crate::runtime::container::kill(&self.runtime_root(), &c.id, sig, false) {
+        let killed = crate::runtime::container::kill(&self.runtime_root(), &c.id, sig, false);
+        if c.state.status == "paused" {
+            // Frozen tasks act on the signal only once they run again.
+            let _ = self.thaw(&c.id);
+        }
+        match killed {
             Ok(()) => Ok(()),
             // It exited meanwhile.
             Err(e) if e.0.contains("does not exist") || e.0.contains("stopped") => Ok(()),

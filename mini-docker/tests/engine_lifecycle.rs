@@ -1,0 +1,170 @@
+//! mini-docker end to end, the lifecycle verbs of issue 22 driven by the real
+//! docker CLI: `pause`/`unpause` (the freezer). Privileged: they fail (never
+//! skip) without root.
+
+mod engine_common;
+
+use engine_common::*;
+use std::path::PathBuf;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The docker CLI, failing unless it succeeded; returns stdout.
+fn docker_ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed ({:?}): {}{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// The file of a cgroup controller of container `id`: `/sys/fs/cgroup/<ctrl>/mini-docker/<id>/<file>`
+/// on v1, `/sys/fs/cgroup/mini-docker/<id>/<v2 file>` on v2.
+fn cgroup_file(id: &str, v1: (&str, &str), v2: &str) -> PathBuf {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        root.join("mini-docker").join(id).join(v2)
+    } else {
+        root.join(v1.0).join("mini-docker").join(id).join(v1.1)
+    }
+}
+
+/// Whether the kernel reports the container's cgroup frozen.
+fn frozen(id: &str) -> bool {
+    let f = cgroup_file(id, ("freezer", "freezer.state"), "cgroup.events");
+    let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+    text.trim() == "FROZEN" || text.lines().any(|l| l == "frozen 1")
+}
+
+/// The counter the container's loop writes to its rootfs.
+fn counter(d: &Daemon, id: &str) -> u64 {
+    let f = d
+        .data_root()
+        .join("containers")
+        .join(id)
+        .join("rootfs/tmp/n");
+    std::fs::read_to_string(f)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn pause_freezes_every_process_and_unpause_resumes() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = docker_ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; usleep 10000; done",
+        ],
+    )
+    .trim()
+    .to_string();
+    eventually("the counter runs", || counter(&d, &id) > 3);
+
+    docker_ok(&d, &["pause", &id]);
+    assert!(frozen(&id), "the freezer reads FROZEN after docker pause");
+    let before = counter(&d, &id);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(counter(&d, &id), before, "the loop stopped while paused");
+
+    let ps = docker_ok(&d, &["ps", "--filter", &format!("id={id}")]);
+    assert!(ps.contains("(Paused)"), "ps shows Up … (Paused): {ps}");
+    let state = docker_ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}} {{.State.Running}}",
+            &id,
+        ],
+    );
+    assert_eq!(state.trim(), "paused true true");
+
+    // Docker's errors, word for word.
+    let again = d.docker(&["pause", &id]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains(&format!("Container {id} is already paused")),
+        "{}",
+        stderr(&again)
+    );
+
+    docker_ok(&d, &["unpause", &id]);
+    assert!(!frozen(&id), "thawed after docker unpause");
+    let resumed = counter(&d, &id);
+    eventually("the loop advances again", || counter(&d, &id) > resumed + 3);
+    let state = docker_ok(
+        &d,
+        &["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", &id],
+    );
+    assert_eq!(state.trim(), "running false");
+    let not_paused = d.docker(&["unpause", &id]);
+    assert!(stderr(&not_paused).contains(&format!("Container {id} is not paused")));
+
+    // A stop of a paused container thaws it so the signal lands.
+    docker_ok(&d, &["pause", &id]);
+    let t = std::time::Instant::now();
+    docker_ok(&d, &["stop", "-t", "2", &id]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    let state = docker_ok(
+        &d,
+        &["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", &id],
+    );
+    assert_eq!(state.trim(), "exited false");
+    let stopped = d.docker(&["pause", &id]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains(&format!("Container {id} is not running")),
+        "{}",
+        stderr(&stopped)
+    );
+}
+
+#[test]
+fn kill_and_rm_force_of_a_paused_container() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let a = docker_ok(
+        &d,
+        &["run", "-d", "--network", "none", "bb", "sleep", "1000"],
+    )
+    .trim()
+    .to_string();
+    docker_ok(&d, &["pause", &a]);
+    docker_ok(&d, &["kill", &a]);
+    eventually("the killed paused container exits", || {
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Status}}", &a])).trim() == "exited"
+    });
+    let b = docker_ok(
+        &d,
+        &["run", "-d", "--network", "none", "bb", "sleep", "1000"],
+    )
+    .trim()
+    .to_string();
+    docker_ok(&d, &["pause", &b]);
+    docker_ok(&d, &["rm", "-f", &b]);
+    assert!(
+        !cgroup_exists(&b),
+        "rm -f removed the paused container's cgroups"
+    );
+    assert!(processes_with(&b).is_empty());
+}
