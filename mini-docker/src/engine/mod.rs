@@ -1039,7 +1039,7 @@ impl Engine {
         match killed {
             Ok(()) => Ok(()),
             // It exited meanwhile.
-            Err(e) if e.0.contains("does not exist") || e.0.contains("stopped") => Ok(()),
+            Err(e) if e.0.contains("does not exist") || e.0.contains("not running") => Ok(()),
             Err(e) => Err(stat_err(e)),
         }
     }

@@ -691,10 +691,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
 pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let s = load(root, id)?;
     if !s.status.allows(Op::Kill) {
-        return err(format!(
-            "cannot kill a container that is {}",
-            s.status.name()
-        ));
+        return err(kill_refused(s.status));
     }
     if all {
         for pid in cgroup_pids(&s) {
@@ -703,6 +700,17 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         return Ok(());
     }
     sys::signal_one(s.pid, signal).map_err(|e| RuntimeError(format!("kill {}: {e}", s.pid)))
+}
+
+/// Why `kill` refuses, in runc's words where a caller matches them:
+/// containerd's shim reads "container not running" as "already exited",
+/// which is what lets `ctr task rm -f` of an exited task succeed.
+fn kill_refused(status: Status) -> String {
+    if status == Status::Stopped {
+        "container not running".into()
+    } else {
+        format!("cannot kill a container that is {}", status.name())
+    }
 }
 
 fn open_cgroup(s: &State) -> Option<cgroups::Cgroup> {

@@ -1,5 +1,6 @@
 //! One file per verb; each is a few lines around the library.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod exec;
@@ -65,6 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ps { format, id } => ps::run(&root, &id, &format),
         Command::Pause { id } => pause::run(&root, &id, true),
         Command::Resume { id } => pause::run(&root, &id, false),
+        Command::Checkpoint { .. } => checkpoint::refuse("checkpoint"),
+        Command::Restore { .. } => checkpoint::refuse("restore"),
         Command::List { format, quiet } => list::run(&root, &format, quiet),
         Command::Spec { bundle, rootless } => spec::run(&bundle, rootless),
         Command::Features => features::run(),
