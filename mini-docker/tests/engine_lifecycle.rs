@@ -168,3 +168,94 @@ fn kill_and_rm_force_of_a_paused_container() {
     );
     assert!(processes_with(&b).is_empty());
 }
+
+/// Reads a cgroup file of container `id`, trimmed.
+fn cgroup_read(id: &str, v1: (&str, &str), v2: &str) -> String {
+    let f = cgroup_file(id, v1, v2);
+    std::fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("read {}: {e}", f.display()))
+        .trim()
+        .to_string()
+}
+
+/// The limits `docker update` below sets, as the kernel reports them.
+fn limits(id: &str) -> Vec<String> {
+    vec![
+        cgroup_read(id, ("memory", "memory.limit_in_bytes"), "memory.max"),
+        cgroup_read(id, ("cpu", "cpu.cfs_quota_us"), "cpu.max"),
+        cgroup_read(id, ("pids", "pids.max"), "pids.max"),
+    ]
+}
+
+#[test]
+fn update_writes_the_cgroup_persists_and_survives_a_restart() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = docker_ok(
+        &d,
+        &["run", "-d", "--network", "none", "bb", "sleep", "1000"],
+    )
+    .trim()
+    .to_string();
+    docker_ok(
+        &d,
+        &[
+            "update",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "--cpu-shares",
+            "512",
+            "--restart",
+            "always",
+            &id,
+        ],
+    );
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let want = if v2 {
+        vec!["67108864", "50000 100000", "50"]
+    } else {
+        vec!["67108864", "50000", "50"]
+    };
+    assert_eq!(limits(&id), want, "the running container's cgroup");
+    if !v2 {
+        assert_eq!(cgroup_read(&id, ("cpu", "cpu.shares"), ""), "512");
+    }
+    let hc = docker_ok(
+        &d,
+        &[
+            "inspect", "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}",
+            &id,
+        ],
+    );
+    assert_eq!(hc.trim(), "67108864 500000000 50 512 always");
+
+    docker_ok(&d, &["restart", "-t", "1", &id]);
+    assert_eq!(limits(&id), want, "a restart keeps the updated limits");
+
+    // What we cannot apply is refused by name, and nothing changes.
+    for (flag, value, field) in [
+        ("--blkio-weight", "300", "BlkioWeight"),
+        ("--memory-reservation", "32m", "MemoryReservation"),
+        ("--kernel-memory", "32m", "KernelMemory"),
+    ] {
+        let out = d.docker(&["update", flag, value, &id]);
+        assert!(!out.status.success(), "{flag} is refused");
+        assert!(
+            stderr(&out).contains(&format!("cannot update {field}")),
+            "{flag}: {}",
+            stderr(&out)
+        );
+    }
+    let out = d.docker(&["update", "--cpu-quota", "20000", &id]);
+    assert!(
+        stderr(&out).contains("CPU Quota cannot be updated as NanoCPUs has already been set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(limits(&id), want);
+}

@@ -75,3 +75,54 @@ fn checkpoint_and_restore_are_refused_with_words() {
         );
     }
 }
+
+#[test]
+fn update_writes_the_live_cgroup_and_refuses_what_it_cannot() {
+    require_root();
+    let root = Root::new();
+    let b = Bundle::new("upd", &["sleep", "30"]);
+    root.ok(&["create", "--bundle", b.path().to_str().unwrap(), &b.id]);
+    root.ok(&["start", &b.id]);
+    let file = b.path().join("resources.json");
+    std::fs::write(
+        &file,
+        r#"{"memory": {"limit": 67108864}, "cpu": {"quota": 50000, "period": 100000}}"#,
+    )
+    .unwrap();
+    root.ok(&[
+        "update",
+        "--resources",
+        file.to_str().unwrap(),
+        "--pids-limit",
+        "33",
+        &b.id,
+    ]);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let read = |v1: (&str, &str), v2f: &str| {
+        let p = if v2 {
+            format!("/sys/fs/cgroup/mini-runc-test/{}/{v2f}", b.id)
+        } else {
+            format!("/sys/fs/cgroup/{}/mini-runc-test/{}/{}", v1.0, b.id, v1.1)
+        };
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("read {p}: {e}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        read(("memory", "memory.limit_in_bytes"), "memory.max"),
+        "67108864"
+    );
+    assert_eq!(read(("pids", "pids.max"), "pids.max"), "33");
+    let quota = read(("cpu", "cpu.cfs_quota_us"), "cpu.max");
+    assert!(quota == "50000" || quota == "50000 100000", "{quota}");
+
+    std::fs::write(&file, r#"{"blockIO": {"weight": 300}}"#).unwrap();
+    let out = root.runc(&["update", "-r", file.to_str().unwrap(), &b.id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "mini-runc: cannot update blockIO: mini-runc has no cgroup setter for it, leave it out\n"
+    );
+    root.ok(&["delete", "--force", &b.id]);
+}

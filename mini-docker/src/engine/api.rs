@@ -80,6 +80,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/restart", post(restart))
         .route("/containers/:id/pause", post(super::lifecycle::pause))
         .route("/containers/:id/unpause", post(super::lifecycle::unpause))
+        .route("/containers/:id/update", post(super::lifecycle::update))
         .route("/containers/:id/rename", post(rename))
         .route("/containers/:id/top", get(top))
         .route(

@@ -888,6 +888,7 @@ impl Engine {
             tty: c.config["Tty"].as_bool().unwrap_or(false),
         };
         let mut spec_json = spec::build(&input);
+        lifecycle::apply_resources(hc, &mut spec_json);
         self.apply_netvol(c, &mut spec_json)?;
         Ok(spec_json)
     }

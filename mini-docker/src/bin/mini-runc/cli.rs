@@ -165,6 +165,8 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Change the cgroup limits of a running or paused container.
+    Update(crate::commands::update::UpdateArgs),
     /// Refused: checkpointing needs CRIU, which mini-runc does not implement.
     Checkpoint {
         /// runc's options and the container id (read, then refused).
