@@ -259,3 +259,91 @@ fn update_writes_the_cgroup_persists_and_survives_a_restart() {
     );
     assert_eq!(limits(&id), want);
 }
+
+/// The entries of a tar file, without a leading `./`.
+fn tar_entries(path: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("tar")
+        .arg("tf")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar tf: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| l.trim_start_matches("./").to_string())
+        .collect()
+}
+
+#[test]
+fn export_is_the_merged_filesystem_and_imports_back() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = docker_ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "echo written-inside > /hello.txt && rm /bin/vi && sleep 1000",
+        ],
+    )
+    .trim()
+    .to_string();
+    eventually("the container wrote its file", || {
+        d.data_root()
+            .join("containers")
+            .join(&id)
+            .join("rootfs/hello.txt")
+            .exists()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("c.tar");
+    // Running, then stopped (a private mount of its layers): the same tree.
+    for phase in ["running", "stopped"] {
+        if phase == "stopped" {
+            docker_ok(&d, &["stop", "-t", "1", &id]);
+        }
+        docker_ok(&d, &["export", "-o", tar.to_str().unwrap(), &id]);
+        let entries = tar_entries(&tar);
+        assert!(
+            entries.iter().any(|e| e == "hello.txt"),
+            "{phase}: the written file"
+        );
+        assert!(
+            entries.iter().any(|e| e == "bin/sh"),
+            "{phase}: the image's files"
+        );
+        assert!(
+            !entries.iter().any(|e| e == "bin/vi"),
+            "{phase}: a file deleted in the container (whited out) is not exported"
+        );
+        assert!(
+            !entries
+                .iter()
+                .any(|e| e.starts_with("proc/") && e.len() > 5),
+            "{phase}: /proc's contents are not exported"
+        );
+        assert!(
+            !entries.iter().any(|e| e.contains(".wh.")),
+            "{phase}: no whiteout files"
+        );
+    }
+    docker_ok(&d, &["import", tar.to_str().unwrap(), "exported:1"]);
+    let out = docker_ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "exported:1",
+            "/bin/cat",
+            "/hello.txt",
+        ],
+    );
+    assert_eq!(out, "written-inside\n");
+}

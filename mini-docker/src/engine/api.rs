@@ -81,6 +81,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/pause", post(super::lifecycle::pause))
         .route("/containers/:id/unpause", post(super::lifecycle::unpause))
         .route("/containers/:id/update", post(super::lifecycle::update))
+        .route("/containers/:id/export", get(super::lifecycle::export))
         .route("/containers/:id/rename", post(rename))
         .route("/containers/:id/top", get(top))
         .route(

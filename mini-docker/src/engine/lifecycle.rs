@@ -20,6 +20,18 @@
 //! In the record, a paused container stays `Running` and its status reads
 //! `paused`, as in `docker inspect` (`State.Paused`, `Status: "paused"`).
 //!
+//! ## Export
+//!
+//! `docker export C` is `GET /containers/{id}/export`: a tar of the
+//! container's whole filesystem as the container sees it, the merged view
+//! of its layers (a file deleted in the rw layer is hidden by its whiteout,
+//! so it is not in the tar). It is the same root `docker cp` reads
+//! ([`Engine::container_root`]): the rootfs mount of a running container,
+//! or a private mount of its layers when it is stopped. The mounts the
+//! runtime made inside the container's own mount namespace (`/proc`,
+//! `/sys`, `/dev`) are not in that view, so their directories come out
+//! empty, as in Docker's export.
+//!
 //! ## Update
 //!
 //! `docker update --memory 64m --cpus 0.5 --restart always C` sends
@@ -37,9 +49,13 @@
 
 use super::api::{Eng, Q};
 use super::{stat_err, ApiError, Engine, Result};
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::header;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 /// The `Resources` fields an update applies to the cgroup (and keeps).
@@ -261,4 +277,26 @@ pub(super) async fn unpause(
 ) -> std::result::Result<StatusCode, ApiError> {
     super::api::blocking(move || e.unpause(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /containers/{id}/export`: the container's filesystem as a tar stream.
+pub(super) async fn export(
+    State(e): Eng,
+    UrlPath(id): UrlPath<String>,
+) -> std::result::Result<Response, ApiError> {
+    let root = super::api::blocking(move || e.container_root(&id)).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    tokio::task::spawn_blocking(move || {
+        let out = super::tools_api::ChanWriter(tx);
+        if let Err(e) = super::archive::write_archive(root.fd(), "/", out) {
+            tracing::warn!("export: {}", e.message);
+        }
+    });
+    let s = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .map(Ok::<_, std::convert::Infallible>);
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(s),
+    )
+        .into_response())
 }
