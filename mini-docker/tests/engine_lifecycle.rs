@@ -347,3 +347,53 @@ fn export_is_the_merged_filesystem_and_imports_back() {
     );
     assert_eq!(out, "written-inside\n");
 }
+
+#[test]
+fn distribution_inspect_asks_the_registry_with_the_requests_credentials() {
+    let reg = Registry::with_user("distuser", "d1st-s3cret");
+    let d = Daemon::start();
+    d.import_busybox("mdpy-dist:1");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/registry_data.py");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args([&reg.host(), "distuser", "d1st-s3cret", "mdpy-dist:1"])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let desc = &v["attrs"]["Descriptor"];
+    assert_eq!(
+        desc["digest"], v["pushed"],
+        "the digest the push reported: {v}"
+    );
+    assert_eq!(v["id"], v["pushed"]);
+    // The size and digest are those of the manifest the registry holds.
+    let digest = desc["digest"].as_str().unwrap();
+    let (status, body) = {
+        let o = std::process::Command::new("curl")
+            .args(["-s", "-u", "distuser:d1st-s3cret", "-H"])
+            .arg(format!("Accept: {}", desc["mediaType"].as_str().unwrap()))
+            .arg(format!(
+                "http://{}/v2/team/dist/manifests/{digest}",
+                reg.host()
+            ))
+            .output()
+            .unwrap();
+        (o.status.success(), o.stdout)
+    };
+    assert!(status);
+    assert_eq!(desc["size"].as_u64().unwrap(), body.len() as u64);
+    assert!(
+        desc["mediaType"].as_str().unwrap().contains("manifest"),
+        "{desc}"
+    );
+    assert_eq!(v["attrs"]["Platforms"][0]["os"], "linux", "{v}");
+    assert!(v["attrs"]["Platforms"][0]["architecture"].is_string());
+    // Without credentials the registry refuses, and so does the daemon.
+    assert!(
+        v["anonymous"].as_str().unwrap().starts_with("401"),
+        "{}",
+        v["anonymous"]
+    );
+}

@@ -82,6 +82,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/:id/unpause", post(super::lifecycle::unpause))
         .route("/containers/:id/update", post(super::lifecycle::update))
         .route("/containers/:id/export", get(super::lifecycle::export))
+        .route("/distribution/*name", get(super::distribution::inspect))
         .route("/containers/:id/rename", post(rename))
         .route("/containers/:id/top", get(top))
         .route(

@@ -17,6 +17,7 @@ pub mod builder;
 pub mod buildfs;
 pub mod changes;
 pub mod commit;
+pub mod distribution;
 pub mod doctor;
 pub mod explain;
 pub mod gc;
