@@ -28,6 +28,13 @@ fn docker_ok(d: &Daemon, args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// `docker run -d --network none bb ARGS…`: the new container's id.
+fn run_bb(d: &Daemon, args: &[&str]) -> String {
+    let mut all = vec!["run", "-d", "--network", "none", "bb"];
+    all.extend_from_slice(args);
+    docker_ok(d, &all).trim().to_string()
+}
+
 /// The file of a cgroup controller of container `id`: `/sys/fs/cgroup/<ctrl>/mini-docker/<id>/<file>`
 /// on v1, `/sys/fs/cgroup/mini-docker/<id>/<v2 file>` on v2.
 fn cgroup_file(id: &str, v1: (&str, &str), v2: &str) -> PathBuf {
@@ -63,21 +70,14 @@ fn counter(d: &Daemon, id: &str) -> u64 {
 fn pause_freezes_every_process_and_unpause_resumes() {
     let d = Daemon::start();
     d.import_busybox("bb");
-    let id = docker_ok(
+    let id = run_bb(
         &d,
         &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "bb",
             "sh",
             "-c",
             "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; usleep 10000; done",
         ],
-    )
-    .trim()
-    .to_string();
+    );
     eventually("the counter runs", || counter(&d, &id) > 3);
 
     docker_ok(&d, &["pause", &id]);
@@ -143,23 +143,13 @@ fn pause_freezes_every_process_and_unpause_resumes() {
 fn kill_and_rm_force_of_a_paused_container() {
     let d = Daemon::start();
     d.import_busybox("bb");
-    let a = docker_ok(
-        &d,
-        &["run", "-d", "--network", "none", "bb", "sleep", "1000"],
-    )
-    .trim()
-    .to_string();
+    let a = run_bb(&d, &["sleep", "1000"]);
     docker_ok(&d, &["pause", &a]);
     docker_ok(&d, &["kill", &a]);
     eventually("the killed paused container exits", || {
         stdout(&d.docker(&["inspect", "-f", "{{.State.Status}}", &a])).trim() == "exited"
     });
-    let b = docker_ok(
-        &d,
-        &["run", "-d", "--network", "none", "bb", "sleep", "1000"],
-    )
-    .trim()
-    .to_string();
+    let b = run_bb(&d, &["sleep", "1000"]);
     docker_ok(&d, &["pause", &b]);
     docker_ok(&d, &["rm", "-f", &b]);
     assert!(
@@ -191,12 +181,7 @@ fn limits(id: &str) -> Vec<String> {
 fn update_writes_the_cgroup_persists_and_survives_a_restart() {
     let d = Daemon::start();
     d.import_busybox("bb");
-    let id = docker_ok(
-        &d,
-        &["run", "-d", "--network", "none", "bb", "sleep", "1000"],
-    )
-    .trim()
-    .to_string();
+    let id = run_bb(&d, &["sleep", "1000"]);
     docker_ok(
         &d,
         &[
@@ -235,6 +220,13 @@ fn update_writes_the_cgroup_persists_and_survives_a_restart() {
     assert_eq!(hc.trim(), "67108864 500000000 50 512 always");
 
     docker_ok(&d, &["restart", "-t", "1", &id]);
+    // Once (in 1 of ~8 runs) the memory cgroup file was missing right after
+    // `docker restart` returned, with `--restart always` set: wait for the
+    // container to be up with its cgroup (the race is reported in issue 22's
+    // notes), then check the limits it came back with.
+    eventually("the restarted container runs in its cgroup", || {
+        cgroup_file(&id, ("memory", "memory.limit_in_bytes"), "memory.max").exists()
+    });
     assert_eq!(limits(&id), want, "a restart keeps the updated limits");
 
     // What we cannot apply is refused by name, and nothing changes.
@@ -278,21 +270,14 @@ fn tar_entries(path: &std::path::Path) -> Vec<String> {
 fn export_is_the_merged_filesystem_and_imports_back() {
     let d = Daemon::start();
     d.import_busybox("bb");
-    let id = docker_ok(
+    let id = run_bb(
         &d,
         &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "bb",
             "sh",
             "-c",
             "echo written-inside > /hello.txt && rm /bin/vi && sleep 1000",
         ],
-    )
-    .trim()
-    .to_string();
+    );
     eventually("the container wrote its file", || {
         d.data_root()
             .join("containers")
