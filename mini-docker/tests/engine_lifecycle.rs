@@ -108,6 +108,15 @@ fn pause_freezes_every_process_and_unpause_resumes() {
         stderr(&again)
     );
 
+    let exec = d.docker(&["exec", &id, "true"]);
+    assert!(
+        stderr(&exec).contains(&format!(
+            "Container {id} is paused, unpause the container before exec"
+        )),
+        "{}",
+        stderr(&exec)
+    );
+
     docker_ok(&d, &["unpause", &id]);
     assert!(!frozen(&id), "thawed after docker unpause");
     let resumed = counter(&d, &id);
