@@ -217,4 +217,18 @@ fn containerd_runs_mini_runc_through_its_runc_shim() {
     c.ok(&["container", "rm", "md-t2"]);
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     assert_eq!(c.ok(&["task", "ls", "-q"]).trim(), "");
+
+    // `task rm -f` of an exited task: the shim's kill gets mini-runc's
+    // "container not running", which containerd reads as "already exited".
+    c.ok(&["run", "-d", "--runc-binary", runc, image, "md-t3", "true"]);
+    for _ in 0..200 {
+        if c.ok(&["task", "ls"]).contains("STOPPED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(c.ok(&["task", "ls"]).contains("STOPPED"));
+    c.ok(&["task", "rm", "-f", "md-t3"]);
+    c.ok(&["container", "rm", "md-t3"]);
+    assert_eq!(c.ok(&["task", "ls", "-q"]).trim(), "");
 }

@@ -78,6 +78,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/:id/json", get(super::hijack::exec_inspect))
         .route("/containers/:id", axum::routing::delete(remove))
         .route("/containers/:id/restart", post(restart))
+        .route("/containers/:id/pause", post(super::lifecycle::pause))
+        .route("/containers/:id/unpause", post(super::lifecycle::unpause))
+        .route("/containers/:id/update", post(super::lifecycle::update))
+        .route("/containers/:id/export", get(super::lifecycle::export))
+        .route("/distribution/*name", get(super::distribution::inspect))
         .route("/containers/:id/rename", post(rename))
         .route("/containers/:id/top", get(top))
         .route(

@@ -17,6 +17,7 @@ pub mod builder;
 pub mod buildfs;
 pub mod changes;
 pub mod commit;
+pub mod distribution;
 pub mod doctor;
 pub mod explain;
 pub mod filters;
@@ -26,6 +27,7 @@ pub mod hijack;
 pub mod images;
 pub mod inspect;
 pub mod leftovers;
+pub mod lifecycle;
 pub mod lineage;
 pub mod logs;
 pub mod manage;
@@ -207,6 +209,7 @@ impl Container {
         let ago = |t: i64| util::human_duration((now - t) / 1_000_000_000);
         match self.state.status.as_str() {
             "running" => format!("Up {}", ago(self.state.started_at)),
+            "paused" => format!("Up {} (Paused)", ago(self.state.started_at)),
             "exited" => format!(
                 "Exited ({}) {} ago",
                 self.state.exit_code,
@@ -320,7 +323,7 @@ impl Container {
             "State": {
                 "Status": self.state.status,
                 "Running": self.state.running,
-                "Paused": false, "Restarting": self.state.status == "restarting", "OOMKilled": self.state.oom_killed,
+                "Paused": self.state.status == "paused", "Restarting": self.state.status == "restarting", "OOMKilled": self.state.oom_killed,
                 "Dead": false,
                 "Pid": self.state.pid,
                 "ExitCode": self.state.exit_code,
@@ -975,6 +978,7 @@ impl Engine {
             domainname: c.config["Domainname"].as_str().unwrap_or("").to_string(),
         };
         let mut spec_json = spec::build(&input);
+        lifecycle::apply_resources(hc, &mut spec_json);
         self.apply_netvol(c, &mut spec_json)?;
         Ok(spec_json)
     }
@@ -1128,10 +1132,15 @@ impl Engine {
             signal
         })
         .map_err(|e| ApiError::bad(e.to_string()))?;
-        match crate::runtime::container::kill(&self.runtime_root(), &c.id, sig, false) {
+        let killed = crate::runtime::container::kill(&self.runtime_root(), &c.id, sig, false);
+        if c.state.status == "paused" {
+            // Frozen tasks act on the signal only once they run again.
+            let _ = self.thaw(&c.id);
+        }
+        match killed {
             Ok(()) => Ok(()),
             // It exited meanwhile.
-            Err(e) if e.0.contains("does not exist") || e.0.contains("stopped") => Ok(()),
+            Err(e) if e.0.contains("does not exist") || e.0.contains("not running") => Ok(()),
             Err(e) => Err(stat_err(e)),
         }
     }

@@ -196,6 +196,13 @@ impl Engine {
                 c.id
             )));
         }
+        if c.state.status == "paused" {
+            // A frozen cgroup would freeze the new process too (dockerd's words).
+            return Err(ApiError::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
         let strings = |k: &str| -> Vec<String> {
             body.get(k)
                 .and_then(Value::as_array)

@@ -27,7 +27,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A blocking writer feeding a response body.
-struct ChanWriter(mpsc::Sender<Bytes>);
+pub(super) struct ChanWriter(pub(super) mpsc::Sender<Bytes>);
 
 impl std::io::Write for ChanWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

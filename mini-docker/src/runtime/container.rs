@@ -824,10 +824,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
 pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let s = load(root, id)?;
     if !s.status.allows(Op::Kill) {
-        return err(format!(
-            "cannot kill a container that is {}",
-            s.status.name()
-        ));
+        return err(kill_refused(s.status));
     }
     if all {
         for pid in cgroup_pids(&s) {
@@ -836,6 +833,17 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         return Ok(());
     }
     sys::signal_one(s.pid, signal).map_err(|e| RuntimeError(format!("kill {}: {e}", s.pid)))
+}
+
+/// Why `kill` refuses, in runc's words where a caller matches them:
+/// containerd's shim reads "container not running" as "already exited",
+/// which is what lets `ctr task rm -f` of an exited task succeed.
+fn kill_refused(status: Status) -> String {
+    if status == Status::Stopped {
+        "container not running".into()
+    } else {
+        format!("cannot kill a container that is {}", status.name())
+    }
 }
 
 fn open_cgroup(s: &State) -> Option<cgroups::Cgroup> {
@@ -1099,4 +1107,94 @@ pub fn ensure_root(root: &Path) -> Result<()> {
         .map_err(|e| RuntimeError(format!("create {}: {e}", root.display())))?;
     fs::set_permissions(root, fs::Permissions::from_mode(0o711))
         .map_err(|e| RuntimeError(e.to_string()))
+}
+
+/// `update --resources`: new limits for a live (running or paused)
+/// container, written to its cgroup through chapter 02's setters. The input
+/// is an OCI `LinuxResources`, as runc's; an absent field stays as it is.
+/// A field chapter 02 has no setter for is refused by name, never dropped.
+pub fn update(root: &Path, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let s = load(root, id)?;
+    if !matches!(s.status, Status::Running | Status::Paused | Status::Created) {
+        return err(format!(
+            "cannot update a container that is {}",
+            s.status.name()
+        ));
+    }
+    let res = update_resources(r)?;
+    let cg = open_cgroup(&s).ok_or_else(|| RuntimeError("the container has no cgroup".into()))?;
+    let set = cg.set(&res);
+    let _ = cg.keep();
+    set.map(|_| ())
+        .map_err(|e| RuntimeError(format!("update {id}: {e}")))
+}
+
+/// The part of a `LinuxResources` that [`update`] applies, or the names of
+/// the fields it cannot apply.
+fn update_resources(r: &oci_spec::runtime::LinuxResources) -> Result<cgroups::Resources> {
+    let mut refused = Vec::new();
+    let mut out = cgroups::Resources::default();
+    if let Some(m) = r.memory() {
+        out.memory_max = m.limit().filter(|l| *l > 0).map(|l| l as u64);
+        out.memory_swap = match m.swap() {
+            Some(-1) => Some(cgroups::Swap::Unlimited),
+            Some(s) if s > 0 => Some(cgroups::Swap::Total(s as u64)),
+            _ => None,
+        };
+        if m.reservation().is_some_and(|v| v != 0) {
+            refused.push("memory.reservation");
+        }
+        if m.kernel().is_some_and(|v| v != 0) || m.kernel_tcp().is_some_and(|v| v != 0) {
+            refused.push("memory.kernel");
+        }
+        if m.swappiness().is_some() {
+            refused.push("memory.swappiness");
+        }
+    }
+    if let Some(c) = r.cpu() {
+        out.cpu_shares = c.shares().filter(|s| *s > 0);
+        out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
+        out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
+        match (
+            c.quota().filter(|q| *q != 0),
+            c.period().filter(|p| *p != 0),
+        ) {
+            (None, None) => {}
+            (Some(q), p) if q > 0 => {
+                out.cpus = Some(cgroups::Cpus {
+                    quota_us: q as u64,
+                    period_us: p.unwrap_or(cgroups::Cpus::DEFAULT_PERIOD_US),
+                })
+            }
+            _ => refused.push("cpu.quota (a positive quota is needed with cpu.period)"),
+        }
+        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+            refused.push("cpu.realtime*");
+        }
+    }
+    if let Some(p) = r.pids() {
+        match p.limit() {
+            l if l > 0 => out.pids_max = Some(l as u64),
+            _ => refused.push("pids.limit (0 or -1: unlimited)"),
+        }
+    }
+    if r.block_io().is_some() {
+        refused.push("blockIO");
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        refused.push("hugepageLimits");
+    }
+    if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        refused.push("devices");
+    }
+    if r.network().is_some() || r.rdma().is_some() || r.unified().is_some() {
+        refused.push("network, rdma or unified");
+    }
+    if !refused.is_empty() {
+        return err(format!(
+            "cannot update {}: mini-runc has no cgroup setter for it, leave it out",
+            refused.join(", ")
+        ));
+    }
+    Ok(out)
 }

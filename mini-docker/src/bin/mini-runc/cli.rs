@@ -165,6 +165,20 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Change the cgroup limits of a running or paused container.
+    Update(crate::commands::update::UpdateArgs),
+    /// Refused: checkpointing needs CRIU, which mini-runc does not implement.
+    Checkpoint {
+        /// runc's options and the container id (read, then refused).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Refused: restoring needs CRIU, which mini-runc does not implement.
+    Restore {
+        /// runc's options and the container id (read, then refused).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// List containers.
     List {
         /// `table` or `json`.

@@ -1,5 +1,6 @@
 //! One file per verb; each is a few lines around the library.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod exec;
@@ -12,6 +13,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+pub mod update;
 
 use crate::cli::{Cli, Command};
 
@@ -65,6 +67,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ps { format, id } => ps::run(&root, &id, &format),
         Command::Pause { id } => pause::run(&root, &id, true),
         Command::Resume { id } => pause::run(&root, &id, false),
+        Command::Update(args) => update::run(&root, &args),
+        Command::Checkpoint { .. } => checkpoint::refuse("checkpoint"),
+        Command::Restore { .. } => checkpoint::refuse("restore"),
         Command::List { format, quiet } => list::run(&root, &format, quiet),
         Command::Spec { bundle, rootless } => spec::run(&bundle, rootless),
         Command::Features => features::run(),
