@@ -149,7 +149,7 @@ fn errors_as_a_person_sees_them() {
 
 #[test]
 fn help_texts() {
-    for cmd in ["run", "exec", "attach", "logs"] {
+    for cmd in ["run", "exec", "attach", "logs", "container", "image"] {
         let out = std::process::Command::new(CLI)
             .args([cmd, "--help"])
             .output()

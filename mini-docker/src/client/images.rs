@@ -20,6 +20,11 @@ pub struct ImagesArgs {
     /// Pretty-print images using a Go template.
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (dangling=, label=, reference=, before=, since=).
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Only the images REPOSITORY[:TAG] names (the `reference` filter).
+    pub reference: Option<String>,
 }
 
 fn short_id(id: &str) -> String {
@@ -28,7 +33,15 @@ fn short_id(id: &str) -> String {
 
 /// `images`.
 pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
-    let list = c.call("GET", "/images/json", Body::Empty)?.json()?;
+    // As the docker CLI: `images NAME` is the filter `reference=NAME`.
+    let mut filter = a.filter.clone();
+    filter.extend(a.reference.iter().map(|r| format!("reference={r}")));
+    let q = format!(
+        "/images/json?all={}&filters={}",
+        a.all as u8,
+        super::netvol::filters(&filter)?
+    );
+    let list = c.call("GET", &q, Body::Empty)?.json()?;
     let now = util::now_nanos() / 1_000_000_000;
     let mut rows = Vec::new();
     for img in list.as_array().cloned().unwrap_or_default() {
@@ -208,7 +221,15 @@ pub fn save(c: &Client, output: Option<&str>, images: &[String]) -> Result<u8, F
         .iter()
         .map(|i| format!("names={}", http::enc(i)))
         .collect();
-    let mut r = c.call("GET", &format!("/images/get?{}", q.join("&")), Body::Empty)?;
+    let r = c.call("GET", &format!("/images/get?{}", q.join("&")), Body::Empty)?;
+    write_archive(r, output)?;
+    Ok(0)
+}
+
+/// A tar archive the daemon sends (`save`, `export`) into `output`
+/// (written under a temporary name, then renamed, so that a failure leaves
+/// no partial file), or onto stdout unless that is a terminal.
+pub fn write_archive(mut r: http::Response, output: Option<&str>) -> Result<(), Failure> {
     match output {
         Some(o) => {
             let tmp = format!("{o}.tmp-mini-docker");
@@ -228,7 +249,7 @@ pub fn save(c: &Client, output: Option<&str>, images: &[String]) -> Result<u8, F
             std::io::copy(&mut r.body, &mut std::io::stdout())?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// `load -i FILE`.

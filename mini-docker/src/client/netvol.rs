@@ -161,7 +161,7 @@ fn confirm(warning: &str) -> bool {
 }
 
 /// `-f k=v` flags as the API's `filters` JSON, URL-encoded.
-fn filters(list: &[String]) -> Result<String, Failure> {
+pub(super) fn filters(list: &[String]) -> Result<String, Failure> {
     let mut m = serde_json::Map::new();
     for f in list {
         let (k, v) = f.split_once('=').ok_or_else(|| {

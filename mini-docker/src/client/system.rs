@@ -54,7 +54,7 @@ pub fn top(c: &Client, container: &str, ps_args: &[String]) -> Result<u8, Failur
 }
 
 /// Asks `[y/N]` on stdin; true for y/yes.
-fn confirm(warning: &str) -> bool {
+pub(super) fn confirm(warning: &str) -> bool {
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
@@ -62,7 +62,7 @@ fn confirm(warning: &str) -> bool {
     matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-fn ids(v: &Value, key: &str) -> Vec<String> {
+pub(super) fn ids(v: &Value, key: &str) -> Vec<String> {
     v[key]
         .as_array()
         .map(|a| {
