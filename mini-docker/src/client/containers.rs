@@ -720,9 +720,22 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     if let Some(t) = &a.format {
-        for r in &rows {
-            println!("{}", format::render(t, r).map_err(|m| bad(1, m))?);
-        }
+        let headers = [
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("CreatedAt", "CREATED AT"),
+            ("RunningFor", "CREATED"),
+            ("Ports", "PORTS"),
+            ("Status", "STATUS"),
+            ("State", "STATE"),
+            ("Names", "NAMES"),
+            ("Labels", "LABELS"),
+        ];
+        print!(
+            "{}",
+            format::list(t, &rows, &headers).map_err(|m| bad(1, m))?
+        );
         return Ok(0);
     }
     let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();

@@ -81,15 +81,20 @@ pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     if let Some(t) = &a.format {
-        for r in &rows {
-            println!(
-                "{}",
-                format::render(t, r).map_err(|m| Failure {
-                    code: 1,
-                    message: m
-                })?
-            );
-        }
+        let headers = [
+            ("ID", "IMAGE ID"),
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("CreatedSince", "CREATED"),
+            ("Size", "SIZE"),
+        ];
+        print!(
+            "{}",
+            format::list(t, &rows, &headers).map_err(|m| Failure {
+                code: 1,
+                message: m
+            })?
+        );
         return Ok(0);
     }
     let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();

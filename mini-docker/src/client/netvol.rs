@@ -295,16 +295,25 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
                     Body::Empty,
                 )?
                 .json()?;
-            let rows = network_rows(&list, no_trunc);
+            let mut rows = network_rows(&list, no_trunc);
+            // As the docker CLI: sorted by name.
+            rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
             let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
             if quiet {
                 for r in &rows {
                     println!("{}", s(r, "ID"));
                 }
             } else if let Some(t) = format {
-                for r in &rows {
-                    println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
-                }
+                let headers = [
+                    ("ID", "NETWORK ID"),
+                    ("Name", "NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                ];
+                print!(
+                    "{}",
+                    format::list(&t, &rows, &headers).map_err(|m| bad(1, m))?
+                );
             } else {
                 print!("{}", network_table(&rows));
             }
@@ -424,22 +433,30 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
                     Body::Empty,
                 )?
                 .json()?;
-            let rows: Vec<Value> = v["Volumes"]
+            let mut rows: Vec<Value> = v["Volumes"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
                 .iter()
                 .map(|v| json!({"Name": v["Name"], "Driver": v["Driver"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"]}))
                 .collect();
+            rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
             let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
             if quiet {
                 for r in &rows {
                     println!("{}", s(r, "Name"));
                 }
             } else if let Some(t) = format {
-                for r in &rows {
-                    println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
-                }
+                let headers = [
+                    ("Name", "VOLUME NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                    ("Mountpoint", "MOUNTPOINT"),
+                ];
+                print!(
+                    "{}",
+                    format::list(&t, &rows, &headers).map_err(|m| bad(1, m))?
+                );
             } else {
                 print!("{}", volume_table(&rows));
             }
