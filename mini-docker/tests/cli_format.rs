@@ -97,3 +97,48 @@ fn a_template_error_is_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// The lines of `info` from `start` up to the next line at its indent.
+fn block(text: &str, start: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(start));
+    if let Some(first) = lines.next() {
+        out.push(first.to_string());
+        out.extend(lines.take_while(|l| l.starts_with("  ")).map(String::from));
+    }
+    out
+}
+
+#[test]
+fn info_reports_memory_and_registries_as_docker_does() {
+    let d = Daemon::start();
+    let ours = stdout(&d.cli(&["info"]));
+    let theirs = stdout(&d.docker20(&["info"]));
+    let memory = block(&theirs, " Total Memory:");
+    assert_eq!(memory.len(), 1, "{theirs}");
+    assert!(!memory[0].ends_with(" 0B"), "the host's memory: {theirs}");
+    assert_eq!(block(&ours, " Total Memory:"), memory);
+    let insecure = block(&theirs, " Insecure Registries:");
+    assert!(!insecure.is_empty(), "{theirs}");
+    assert_eq!(block(&ours, " Insecure Registries:"), insecure);
+    assert_eq!(
+        block(&ours, " Registry Mirrors:"),
+        block(&theirs, " Registry Mirrors:")
+    );
+    let t = "{{.NCPU}} {{.MemTotal}} {{json .RegistryConfig.Mirrors}} {{.OSType}}";
+    assert_eq!(
+        stdout(&d.cli(&["info", "--format", t])),
+        stdout(&d.docker20(&["info", "--format", t]))
+    );
+    // No warning the daemon did not give (the 20.10 CLI, given none, makes
+    // some up from the feature flags; we print the daemon's list only).
+    let (_, body) = d.request("GET", "/info", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let want: String = v["Warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| format!("{}\n", w.as_str().unwrap()))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["info"]).stderr), want);
+}

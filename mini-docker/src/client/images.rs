@@ -290,8 +290,13 @@ pub fn version(c: &Client) -> Result<u8, Failure> {
 }
 
 /// `info`.
-pub fn info(c: &Client) -> Result<u8, Failure> {
+pub fn info(c: &Client, template: Option<&str>) -> Result<u8, Failure> {
     let v = c.call("GET", "/info", Body::Empty)?.json()?;
+    if let Some(t) = template {
+        let out = format::render(t, &v).map_err(|message| Failure { code: 1, message })?;
+        println!("{out}");
+        return Ok(0);
+    }
     println!("Server:");
     println!(" Containers: {}", v["Containers"]);
     println!("  Running: {}", v["ContainersRunning"]);
@@ -329,13 +334,78 @@ pub fn info(c: &Client) -> Result<u8, Failure> {
         v["Architecture"].as_str().unwrap_or("")
     );
     println!(" CPUs: {}", v["NCPU"]);
+    println!(
+        " Total Memory: {}",
+        binary_size(v["MemTotal"].as_u64().unwrap_or(0))
+    );
     println!(" Name: {}", v["Name"].as_str().unwrap_or(""));
     println!(
         " Docker Root Dir: {}",
         v["DockerRootDir"].as_str().unwrap_or("")
     );
+    let strings = |x: &Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let reg = &v["RegistryConfig"];
+    // As the docker CLI: the insecure registries by name, then by CIDR.
+    let mut insecure: Vec<String> = reg["IndexConfigs"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter(|c| c["Secure"] == Value::Bool(false))
+                .filter_map(|c| c["Name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    insecure.extend(strings(&reg["InsecureRegistryCIDRs"]));
+    if !insecure.is_empty() {
+        println!(" Insecure Registries:");
+        for r in &insecure {
+            println!("  {r}");
+        }
+    }
+    let mirrors = strings(&reg["Mirrors"]);
+    if !mirrors.is_empty() {
+        println!(" Registry Mirrors:");
+        for m in &mirrors {
+            println!("  {m}");
+        }
+    }
     println!(" Live Restore Enabled: {}", v["LiveRestoreEnabled"]);
+    // The daemon's own warnings (none made up here), on stderr as Docker does.
+    for w in strings(&v["Warnings"]) {
+        eprintln!("{w}");
+    }
     Ok(0)
+}
+
+/// Docker's `units.BytesSize`: binary units, 4 significant digits (`7.741GiB`).
+pub fn binary_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1024.0 && i < units.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    // Go's %.4g: 4 significant digits, trailing zeros dropped.
+    let int_digits = if size < 1.0 {
+        1
+    } else {
+        size.log10().floor() as i32 + 1
+    };
+    let decimals = (4 - int_digits).max(0) as usize;
+    let mut s = format!("{size:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{s}{}", units[i])
 }
 
 /// `pull NAME[:TAG|@DIGEST]`: one line per layer, as Docker prints them.

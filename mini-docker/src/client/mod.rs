@@ -47,7 +47,7 @@ pub enum Cmd {
     /// Show the client and daemon versions.
     Version,
     /// Display system-wide information.
-    Info,
+    Info(InfoArgs),
     /// Create and run a new container from an image.
     Run(containers::RunArgs),
     /// Create a new container.
@@ -165,6 +165,14 @@ pub enum Cmd {
     Commit(CommitArgs),
     /// Show the history of an image.
     History(build::HistoryArgs),
+}
+
+/// Flags of `info`.
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    /// Format the output using the given Go template.
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 /// Flags of `start`.
@@ -427,7 +435,7 @@ pub enum SystemCmd {
     /// Show docker disk usage.
     Df,
     /// Display system-wide information.
-    Info,
+    Info(InfoArgs),
     /// Remove unused data (stopped containers, unused networks; -a: unused images).
     Prune(PruneArgs),
 }
@@ -627,10 +635,10 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
     };
     match cmd {
         Cmd::Version => images::version(c),
-        Cmd::Info
+        Cmd::Info(a)
         | Cmd::System {
-            cmd: SystemCmd::Info,
-        } => images::info(c),
+            cmd: SystemCmd::Info(a),
+        } => images::info(c, a.format.as_deref()),
         Cmd::Run(a) => containers::run(c, a, true),
         Cmd::Create(a) => containers::run(c, a, false),
         Cmd::Start(a) => containers::start(
