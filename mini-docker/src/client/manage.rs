@@ -16,7 +16,7 @@
 
 use super::containers;
 use super::http::{self, Body, Client};
-use super::system::{confirm, ids};
+use super::system::{confirm, ids, image_lines, print_section};
 use super::Failure;
 use crate::engine::util;
 use serde_json::{json, Map, Value};
@@ -211,25 +211,7 @@ pub fn image_prune(c: &Client, all: bool, force: bool) -> Result<u8, Failure> {
             Body::Empty,
         )?
         .json()?;
-    let lines: Vec<String> = v["ImagesDeleted"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .flat_map(|d| {
-                    let untagged = d["Untagged"].as_str().map(|t| format!("untagged: {t}"));
-                    let deleted = d["Deleted"].as_str().map(|t| format!("deleted: {t}"));
-                    untagged.into_iter().chain(deleted)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        for l in lines {
-            println!("{l}");
-        }
-        println!();
-    }
+    print_section("Deleted Images", &image_lines(&v));
     println!(
         "Total reclaimed space: {}",
         util::human_size(v["SpaceReclaimed"].as_u64().unwrap_or(0))
@@ -250,14 +232,7 @@ pub fn builder_prune(c: &Client, all: bool, force: bool) -> Result<u8, Failure> 
     let v = c
         .call("POST", &format!("/build/prune?all={}", all), Body::Empty)?
         .json()?;
-    let deleted = ids(&v, "CachesDeleted");
-    if !deleted.is_empty() {
-        println!("Deleted build cache objects:");
-        for id in &deleted {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_section("Deleted build cache objects", &ids(&v, "CachesDeleted"));
     println!(
         "Total reclaimed space: {}",
         util::human_size(v["SpaceReclaimed"].as_u64().unwrap_or(0))
