@@ -6,7 +6,6 @@ use super::Failure;
 use crate::engine::util;
 use clap::Subcommand;
 use serde_json::{json, Value};
-use std::io::{BufRead, Write};
 
 /// `network …`.
 #[derive(Subcommand, Debug)]
@@ -150,14 +149,6 @@ fn bad(code: u8, m: impl Into<String>) -> Failure {
         code,
         message: m.into(),
     }
-}
-
-fn confirm(warning: &str) -> bool {
-    print!("{warning}\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// `-f k=v` flags as the API's `filters` JSON, URL-encoded.
@@ -384,7 +375,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
         }
         NetworkCmd::Prune { force } => {
             if !force
-                && !confirm(
+                && !super::system::confirm(
                     "WARNING! This will remove all custom networks not used by at least one container.",
                 )
             {
@@ -474,7 +465,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
             inspect_each(c, "volumes", "volume", &volumes, format.as_deref())
         }
         VolumeCmd::Prune { force } => {
-            if !force && !confirm("WARNING! This will remove all local volumes not used by at least one container.") {
+            if !force && !super::system::confirm("WARNING! This will remove all local volumes not used by at least one container.") {
                 return Ok(0);
             }
             let v = c.call("POST", "/volumes/prune", Body::Empty)?.json()?;
