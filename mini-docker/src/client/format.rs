@@ -138,7 +138,7 @@ fn title(a: &[gtmpl_value::Value]) -> FuncResult {
         } else {
             out.push(c);
         }
-        start = !c.is_alphanumeric() && c != '_' && c != '\'';
+        start = !c.is_alphanumeric() && c != '_';
     }
     Ok(out.into())
 }
@@ -402,6 +402,41 @@ mod tests {
             .unwrap_err()
             .contains("escape"));
         assert_eq!(render("{{\"a\\tb\"}}", &v).unwrap(), "a\tb");
+    }
+
+    #[test]
+    fn list_formats_and_go_printing() {
+        let rows = vec![
+            serde_json::json!({"ID": "a1", "Names": "web", "L": ["x", "y"], "M": {"k": "v", "a": 1}}),
+            serde_json::json!({"ID": "b22222222222", "Names": "db", "L": [], "M": {}}),
+        ];
+        let h = [("ID", "CONTAINER ID"), ("Names", "NAMES")];
+        assert_eq!(
+            list("table {{.ID}}\t{{.Names}}", &rows, &h).unwrap(),
+            "CONTAINER ID   NAMES\na1             web\nb22222222222   db\n"
+        );
+        assert_eq!(
+            list("json", &rows[1..], &h).unwrap(),
+            "{\"ID\":\"b22222222222\",\"L\":[],\"M\":{},\"Names\":\"db\"}\n"
+        );
+        assert_eq!(
+            list(
+                "{{printf \"%v %v|%-4s|%5d|%q\" .L .M .Names 7 .Names}}",
+                &rows[..1],
+                &h
+            )
+            .unwrap(),
+            "[x y] map[a:1 k:v]|web |    7|\"web\"\n"
+        );
+        assert_eq!(
+            render(
+                "{{pad .Names 1 2}}|{{truncate .ID 3}}|{{title \"a-b c\"}}",
+                &rows[1]
+            )
+            .unwrap(),
+            " db  |b22|A-B C"
+        );
+        assert_eq!(render("{{join .L \",\"}}", &rows[0]).unwrap(), "x,y");
     }
 
     #[test]
