@@ -8,6 +8,11 @@ fn main() -> ExitCode {
     // the reader of our stdout goes away (`mini-docker ps | head -1`) rather
     // than panic on EPIPE. Sockets are unaffected: std sends with MSG_NOSIGNAL.
     let _ = namespaces::sys::set_signal_ignored(nix::sys::signal::Signal::SIGPIPE, false);
+    // With no arguments at all, the docker CLI prints its usage and exits 0.
+    if std::env::args_os().len() == 1 {
+        let _ = <mini_docker::client::Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::SUCCESS;
+    }
     let cli = mini_docker::client::Cli::parse();
     let is_run = matches!(
         cli.cmd,

@@ -13,7 +13,7 @@ fn settings(d: &Daemon) -> insta::Settings {
     s.add_filter(r"[0-9a-f]{12}", "[SHORT-ID]");
     s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     s.add_filter(
-        r"(Less than a second|About a minute|About an hour|\d+ (seconds|minutes|hours)) ago",
+        r"(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?)) ago",
         "[AGO]",
     );
     s.add_filter(
@@ -149,7 +149,7 @@ fn errors_as_a_person_sees_them() {
 
 #[test]
 fn help_texts() {
-    for cmd in ["run", "exec", "attach", "logs"] {
+    for cmd in ["run", "exec", "attach", "logs", "container", "image"] {
         let out = std::process::Command::new(CLI)
             .args([cmd, "--help"])
             .output()

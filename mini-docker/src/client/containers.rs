@@ -177,7 +177,10 @@ pub struct RunArgs {
     pub privileged: bool,
     /// The image.
     pub image: String,
-    /// The command and its arguments.
+    // Everything after the image, flags included (`run busybox sh -c 'echo
+    // hi'`), as the docker CLI reads it.
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -232,7 +235,7 @@ fn device_mapping(d: &str) -> Result<Value, Failure> {
     Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": mode}))
 }
 
-fn parse_bytes(s: &str) -> Option<i64> {
+pub(super) fn parse_bytes(s: &str) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();
     let (num, mult) = match s.chars().last()? {
         'b' => (&s[..s.len() - 1], 1),
@@ -717,7 +720,7 @@ pub fn start(
 pub fn each(
     c: &Client,
     names: &[String],
-    f: impl Fn(&Client, &str) -> Result<(), ClientError>,
+    mut f: impl FnMut(&Client, &str) -> Result<(), ClientError>,
 ) -> Result<u8, Failure> {
     let mut code = 0;
     for n in names {
@@ -800,26 +803,10 @@ pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
 
 /// `ps`.
 pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
-    let mut filters = serde_json::Map::new();
-    for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| {
-            bad(
-                1,
-                format!("bad format of filter (expected name=value): {f}"),
-            )
-        })?;
-        if let Some(x) = filters
-            .entry(k.to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            x.push(json!(v));
-        }
-    }
     let q = format!(
         "/containers/json?all={}&filters={}",
         a.all as u8,
-        http::enc(&Value::Object(filters).to_string())
+        super::netvol::filters(&a.filter)?
     );
     let list = c.call("GET", &q, Body::Empty)?.json()?;
     let now = util::now_nanos();
@@ -837,9 +824,22 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     if let Some(t) = &a.format {
-        for r in &rows {
-            println!("{}", format::render(t, r).map_err(|m| bad(1, m))?);
-        }
+        let headers = [
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("CreatedAt", "CREATED AT"),
+            ("RunningFor", "CREATED"),
+            ("Ports", "PORTS"),
+            ("Status", "STATUS"),
+            ("State", "STATE"),
+            ("Names", "NAMES"),
+            ("Labels", "LABELS"),
+        ];
+        print!(
+            "{}",
+            format::list(t, &rows, &headers).map_err(|m| bad(1, m))?
+        );
         return Ok(0);
     }
     let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();

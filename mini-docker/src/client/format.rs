@@ -1,5 +1,13 @@
 //! What a person sees: Docker's tables (Go tabwriter min width 10 = text + padding 3)
 //! and `--format` Go templates (gtmpl).
+//!
+//! A list command's `--format` is Docker's: `table TEMPLATE` prints a header
+//! row (the template rendered over each field's column title) and aligns
+//! the `\t`-separated columns with the same tabwriter as the default table;
+//! `json` prints each row as one JSON object per line (the newer CLIs'
+//! shorthand for `{{json .}}`); anything else is rendered once per row.
+//! Templates have Docker's functions: `json`, `split`, `join`, `title`,
+//! `lower`, `upper`, `pad`, `truncate` (and gtmpl's `printf`, `index`…).
 
 use serde_json::Value;
 use std::io::Write;
@@ -53,7 +61,234 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
     Ok(gtmpl_value::Value::String(v.to_string()))
 }
 
-/// Renders a Go template over `v` (with Docker's `json` function).
+/// `--format` over a list command's rows; `headers` maps each field to its
+/// column title (`("ID", "CONTAINER ID")`) for `table`.
+pub fn list(template: &str, rows: &[Value], headers: &[(&str, &str)]) -> Result<String, String> {
+    let template = template.trim_start();
+    if template == "json" {
+        return Ok(rows.iter().map(|r| format!("{r}\n")).collect());
+    }
+    let Some(body) = template.strip_prefix("table") else {
+        let mut out = String::new();
+        for r in rows {
+            out.push_str(&render(template, r)?);
+            out.push('\n');
+        }
+        return Ok(out);
+    };
+    let body = body.strip_prefix(' ').unwrap_or(body);
+    let titles: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
+    let _ = writeln!(tw, "{}", render(body, &Value::Object(titles))?);
+    for r in rows {
+        let _ = writeln!(tw, "{}", render(body, r)?);
+    }
+    let _ = tw.flush();
+    Ok(String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned())
+}
+
+fn str_arg(
+    args: &[gtmpl_value::Value],
+    i: usize,
+    name: &str,
+) -> Result<String, gtmpl_value::FuncError> {
+    match args.get(i) {
+        Some(gtmpl_value::Value::String(s)) => Ok(s.clone()),
+        Some(v) => Ok(go_string(v)),
+        None => Err(gtmpl_value::FuncError::AtLeastXArgs(name.into(), i + 1)),
+    }
+}
+
+fn int_arg(
+    args: &[gtmpl_value::Value],
+    i: usize,
+    name: &str,
+) -> Result<usize, gtmpl_value::FuncError> {
+    match args.get(i) {
+        Some(gtmpl_value::Value::Number(n)) => Ok(n.as_u64().unwrap_or(0) as usize),
+        Some(v) => v
+            .to_string()
+            .parse()
+            .map_err(|_| gtmpl_value::FuncError::Generic(format!("{name}: {v} is not a number"))),
+        None => Err(gtmpl_value::FuncError::AtLeastXArgs(name.into(), i + 1)),
+    }
+}
+
+type FuncResult = Result<gtmpl_value::Value, gtmpl_value::FuncError>;
+
+fn upper(a: &[gtmpl_value::Value]) -> FuncResult {
+    Ok(str_arg(a, 0, "upper")?.to_uppercase().into())
+}
+
+fn lower(a: &[gtmpl_value::Value]) -> FuncResult {
+    Ok(str_arg(a, 0, "lower")?.to_lowercase().into())
+}
+
+/// Go's `strings.Title`: each word's first letter in upper case.
+fn title(a: &[gtmpl_value::Value]) -> FuncResult {
+    let s = str_arg(a, 0, "title")?;
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = !c.is_alphanumeric() && c != '_';
+    }
+    Ok(out.into())
+}
+
+fn split(a: &[gtmpl_value::Value]) -> FuncResult {
+    let (s, sep) = (str_arg(a, 0, "split")?, str_arg(a, 1, "split")?);
+    let parts: Vec<gtmpl_value::Value> = if sep.is_empty() {
+        s.chars().map(|c| c.to_string().into()).collect()
+    } else {
+        s.split(sep.as_str())
+            .map(|p| p.to_string().into())
+            .collect()
+    };
+    Ok(gtmpl_value::Value::Array(parts))
+}
+
+fn join(a: &[gtmpl_value::Value]) -> FuncResult {
+    let sep = str_arg(a, 1, "join")?;
+    match a.first() {
+        Some(gtmpl_value::Value::Array(items)) => Ok(items
+            .iter()
+            .map(go_string)
+            .collect::<Vec<_>>()
+            .join(&sep)
+            .into()),
+        _ => Err(gtmpl_value::FuncError::Generic(
+            "join: the first argument is not a list".into(),
+        )),
+    }
+}
+
+/// Docker's `pad`: `prefix` spaces before and `suffix` after a non-empty string.
+fn pad(a: &[gtmpl_value::Value]) -> FuncResult {
+    let s = str_arg(a, 0, "pad")?;
+    if s.is_empty() {
+        return Ok(s.into());
+    }
+    let (pre, post) = (int_arg(a, 1, "pad")?, int_arg(a, 2, "pad")?);
+    Ok(format!("{}{s}{}", " ".repeat(pre), " ".repeat(post)).into())
+}
+
+/// Docker's `truncate`: the first `length` characters.
+fn truncate(a: &[gtmpl_value::Value]) -> FuncResult {
+    let s = str_arg(a, 0, "truncate")?;
+    let n = int_arg(a, 1, "truncate")?;
+    Ok(s.chars().take(n).collect::<String>().into())
+}
+
+/// A value as Go's `fmt` prints it with `%v`: lists as `[a b]`, maps as
+/// `map[k:v]` (keys sorted), nil as `<nil>`.
+pub fn go_string(v: &gtmpl_value::Value) -> String {
+    use gtmpl_value::Value as G;
+    match v {
+        G::Nil => "<nil>".into(),
+        G::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_string).collect::<Vec<_>>().join(" ")
+        ),
+        G::Object(m) | G::Map(m) => {
+            let mut kv: Vec<_> = m.iter().collect();
+            kv.sort_by(|a, b| a.0.cmp(b.0));
+            let kv: Vec<String> = kv
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_string(v)))
+                .collect();
+            format!("map[{}]", kv.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Go's `printf` verbs a `--format` uses: `%s %v %d %q %t %%`, with the
+/// `-` flag, a width and (for `%s`) a precision.
+fn printf(a: &[gtmpl_value::Value]) -> FuncResult {
+    let spec = str_arg(a, 0, "printf")?;
+    let mut args = a[1..].iter();
+    let mut out = String::new();
+    let mut chars = spec.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut left = false;
+        let mut zero = false;
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => left = true,
+                '0' => zero = true,
+                '+' | ' ' | '#' => {}
+                _ => break,
+            }
+            chars.next();
+        }
+        let mut width = String::new();
+        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            width.push(d);
+            chars.next();
+        }
+        let mut precision = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                p.push(d);
+                chars.next();
+            }
+            precision = Some(p.parse::<usize>().unwrap_or(0));
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.next() else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        let mut text = match verb {
+            'q' => Value::String(go_string(arg)).to_string(),
+            'd' => match arg {
+                gtmpl_value::Value::Number(n) => n.to_string(),
+                other => format!("%!d({})", go_string(other)),
+            },
+            _ => go_string(arg),
+        };
+        if let (Some(p), 's' | 'v') = (precision, verb) {
+            text = text.chars().take(p).collect();
+        }
+        let width: usize = width.parse().unwrap_or(0);
+        let fill = width.saturating_sub(text.chars().count());
+        if left {
+            text.push_str(&" ".repeat(fill));
+        } else if zero && verb == 'd' {
+            text = format!("{}{text}", "0".repeat(fill));
+        } else {
+            text = format!("{}{text}", " ".repeat(fill));
+        }
+        out.push_str(&text);
+    }
+    for extra in args {
+        out.push_str(&format!("%!(EXTRA {})", go_string(extra)));
+    }
+    Ok(out.into())
+}
+
+/// Renders a Go template over `v` (with Docker's functions).
 pub fn render(template: &str, v: &Value) -> Result<String, String> {
     // gtmpl's lexer loops forever on an action left open at the end
     // (`{{index . .`) and panics on some non-ASCII input inside an action:
@@ -99,6 +334,14 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
     let (ascii, runs) = ascii_template(template);
     let mut t = gtmpl::Template::default();
     t.add_func("json", json_func);
+    t.add_func("upper", upper);
+    t.add_func("lower", lower);
+    t.add_func("title", title);
+    t.add_func("split", split);
+    t.add_func("join", join);
+    t.add_func("pad", pad);
+    t.add_func("truncate", truncate);
+    t.add_func("printf", printf);
     t.parse(&ascii)
         .map_err(|e| format!("template parsing error: {e}"))?;
     let mut out = t
@@ -159,6 +402,41 @@ mod tests {
             .unwrap_err()
             .contains("escape"));
         assert_eq!(render("{{\"a\\tb\"}}", &v).unwrap(), "a\tb");
+    }
+
+    #[test]
+    fn list_formats_and_go_printing() {
+        let rows = vec![
+            serde_json::json!({"ID": "a1", "Names": "web", "L": ["x", "y"], "M": {"k": "v", "a": 1}}),
+            serde_json::json!({"ID": "b22222222222", "Names": "db", "L": [], "M": {}}),
+        ];
+        let h = [("ID", "CONTAINER ID"), ("Names", "NAMES")];
+        assert_eq!(
+            list("table {{.ID}}\t{{.Names}}", &rows, &h).unwrap(),
+            "CONTAINER ID   NAMES\na1             web\nb22222222222   db\n"
+        );
+        assert_eq!(
+            list("json", &rows[1..], &h).unwrap(),
+            "{\"ID\":\"b22222222222\",\"L\":[],\"M\":{},\"Names\":\"db\"}\n"
+        );
+        assert_eq!(
+            list(
+                "{{printf \"%v %v|%-4s|%5d|%q\" .L .M .Names 7 .Names}}",
+                &rows[..1],
+                &h
+            )
+            .unwrap(),
+            "[x y] map[a:1 k:v]|web |    7|\"web\"\n"
+        );
+        assert_eq!(
+            render(
+                "{{pad .Names 1 2}}|{{truncate .ID 3}}|{{title \"a-b c\"}}",
+                &rows[1]
+            )
+            .unwrap(),
+            " db  |b22|A-B C"
+        );
+        assert_eq!(render("{{join .L \",\"}}", &rows[0]).unwrap(), "x,y");
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub struct ImagesArgs {
     /// Pretty-print images using a Go template.
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (dangling=, label=, reference=, before=, since=).
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Only the images REPOSITORY[:TAG] names (the `reference` filter).
+    pub reference: Option<String>,
 }
 
 fn short_id(id: &str) -> String {
@@ -28,7 +33,15 @@ fn short_id(id: &str) -> String {
 
 /// `images`.
 pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
-    let list = c.call("GET", "/images/json", Body::Empty)?.json()?;
+    // As the docker CLI: `images NAME` is the filter `reference=NAME`.
+    let mut filter = a.filter.clone();
+    filter.extend(a.reference.iter().map(|r| format!("reference={r}")));
+    let q = format!(
+        "/images/json?all={}&filters={}",
+        a.all as u8,
+        super::netvol::filters(&filter)?
+    );
+    let list = c.call("GET", &q, Body::Empty)?.json()?;
     let now = util::now_nanos() / 1_000_000_000;
     let mut rows = Vec::new();
     for img in list.as_array().cloned().unwrap_or_default() {
@@ -68,15 +81,20 @@ pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     if let Some(t) = &a.format {
-        for r in &rows {
-            println!(
-                "{}",
-                format::render(t, r).map_err(|m| Failure {
-                    code: 1,
-                    message: m
-                })?
-            );
-        }
+        let headers = [
+            ("ID", "IMAGE ID"),
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("CreatedSince", "CREATED"),
+            ("Size", "SIZE"),
+        ];
+        print!(
+            "{}",
+            format::list(t, &rows, &headers).map_err(|m| Failure {
+                code: 1,
+                message: m
+            })?
+        );
         return Ok(0);
     }
     let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
@@ -204,7 +222,15 @@ pub fn save(c: &Client, output: Option<&str>, images: &[String]) -> Result<u8, F
         .iter()
         .map(|i| format!("names={}", http::enc(i)))
         .collect();
-    let mut r = c.call("GET", &format!("/images/get?{}", q.join("&")), Body::Empty)?;
+    let r = c.call("GET", &format!("/images/get?{}", q.join("&")), Body::Empty)?;
+    write_archive(r, output)?;
+    Ok(0)
+}
+
+/// A tar archive the daemon sends (`save`, `export`) into `output`
+/// (written under a temporary name, then renamed, so that a failure leaves
+/// no partial file), or onto stdout unless that is a terminal.
+pub fn write_archive(mut r: http::Response, output: Option<&str>) -> Result<(), Failure> {
     match output {
         Some(o) => {
             let tmp = format!("{o}.tmp-mini-docker");
@@ -224,7 +250,7 @@ pub fn save(c: &Client, output: Option<&str>, images: &[String]) -> Result<u8, F
             std::io::copy(&mut r.body, &mut std::io::stdout())?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// `load -i FILE`.
@@ -260,8 +286,13 @@ pub fn version(c: &Client) -> Result<u8, Failure> {
 }
 
 /// `info`.
-pub fn info(c: &Client) -> Result<u8, Failure> {
+pub fn info(c: &Client, template: Option<&str>) -> Result<u8, Failure> {
     let v = c.call("GET", "/info", Body::Empty)?.json()?;
+    if let Some(t) = template {
+        let out = format::render(t, &v).map_err(|message| Failure { code: 1, message })?;
+        println!("{out}");
+        return Ok(0);
+    }
     println!("Server:");
     println!(" Containers: {}", v["Containers"]);
     println!("  Running: {}", v["ContainersRunning"]);
@@ -299,13 +330,78 @@ pub fn info(c: &Client) -> Result<u8, Failure> {
         v["Architecture"].as_str().unwrap_or("")
     );
     println!(" CPUs: {}", v["NCPU"]);
+    println!(
+        " Total Memory: {}",
+        binary_size(v["MemTotal"].as_u64().unwrap_or(0))
+    );
     println!(" Name: {}", v["Name"].as_str().unwrap_or(""));
     println!(
         " Docker Root Dir: {}",
         v["DockerRootDir"].as_str().unwrap_or("")
     );
+    let strings = |x: &Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let reg = &v["RegistryConfig"];
+    // As the docker CLI: the insecure registries by name, then by CIDR.
+    let mut insecure: Vec<String> = reg["IndexConfigs"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter(|c| c["Secure"] == Value::Bool(false))
+                .filter_map(|c| c["Name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    insecure.extend(strings(&reg["InsecureRegistryCIDRs"]));
+    if !insecure.is_empty() {
+        println!(" Insecure Registries:");
+        for r in &insecure {
+            println!("  {r}");
+        }
+    }
+    let mirrors = strings(&reg["Mirrors"]);
+    if !mirrors.is_empty() {
+        println!(" Registry Mirrors:");
+        for m in &mirrors {
+            println!("  {m}");
+        }
+    }
     println!(" Live Restore Enabled: {}", v["LiveRestoreEnabled"]);
+    // The daemon's own warnings (none made up here), on stderr as Docker does.
+    for w in strings(&v["Warnings"]) {
+        eprintln!("{w}");
+    }
     Ok(0)
+}
+
+/// Docker's `units.BytesSize`: binary units, 4 significant digits (`7.741GiB`).
+pub fn binary_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1024.0 && i < units.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    // Go's %.4g: 4 significant digits, trailing zeros dropped.
+    let int_digits = if size < 1.0 {
+        1
+    } else {
+        size.log10().floor() as i32 + 1
+    };
+    let decimals = (4 - int_digits).max(0) as usize;
+    let mut s = format!("{size:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{s}{}", units[i])
 }
 
 /// `pull NAME[:TAG|@DIGEST]`: one line per layer, as Docker prints them.

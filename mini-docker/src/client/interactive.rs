@@ -359,8 +359,9 @@ pub struct ExecArgs {
     pub workdir: Option<String>,
     /// Container.
     pub container: String,
+    // Everything after the container, flags included (`exec c1 ls -l /`).
     /// Command and its arguments.
-    #[arg(required = true)]
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 

@@ -6,7 +6,6 @@ use super::Failure;
 use crate::engine::util;
 use clap::Subcommand;
 use serde_json::{json, Value};
-use std::io::{BufRead, Write};
 
 /// `network …`.
 #[derive(Subcommand, Debug)]
@@ -152,16 +151,8 @@ fn bad(code: u8, m: impl Into<String>) -> Failure {
     }
 }
 
-fn confirm(warning: &str) -> bool {
-    print!("{warning}\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}
-
 /// `-f k=v` flags as the API's `filters` JSON, URL-encoded.
-fn filters(list: &[String]) -> Result<String, Failure> {
+pub(super) fn filters(list: &[String]) -> Result<String, Failure> {
     let mut m = serde_json::Map::new();
     for f in list {
         let (k, v) = f.split_once('=').ok_or_else(|| {
@@ -295,16 +286,25 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
                     Body::Empty,
                 )?
                 .json()?;
-            let rows = network_rows(&list, no_trunc);
+            let mut rows = network_rows(&list, no_trunc);
+            // As the docker CLI: sorted by name.
+            rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
             let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
             if quiet {
                 for r in &rows {
                     println!("{}", s(r, "ID"));
                 }
             } else if let Some(t) = format {
-                for r in &rows {
-                    println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
-                }
+                let headers = [
+                    ("ID", "NETWORK ID"),
+                    ("Name", "NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                ];
+                print!(
+                    "{}",
+                    format::list(&t, &rows, &headers).map_err(|m| bad(1, m))?
+                );
             } else {
                 print!("{}", network_table(&rows));
             }
@@ -375,7 +375,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
         }
         NetworkCmd::Prune { force } => {
             if !force
-                && !confirm(
+                && !super::system::confirm(
                     "WARNING! This will remove all custom networks not used by at least one container.",
                 )
             {
@@ -424,22 +424,30 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
                     Body::Empty,
                 )?
                 .json()?;
-            let rows: Vec<Value> = v["Volumes"]
+            let mut rows: Vec<Value> = v["Volumes"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
                 .iter()
                 .map(|v| json!({"Name": v["Name"], "Driver": v["Driver"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"]}))
                 .collect();
+            rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
             let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
             if quiet {
                 for r in &rows {
                     println!("{}", s(r, "Name"));
                 }
             } else if let Some(t) = format {
-                for r in &rows {
-                    println!("{}", format::render(&t, r).map_err(|m| bad(1, m))?);
-                }
+                let headers = [
+                    ("Name", "VOLUME NAME"),
+                    ("Driver", "DRIVER"),
+                    ("Scope", "SCOPE"),
+                    ("Mountpoint", "MOUNTPOINT"),
+                ];
+                print!(
+                    "{}",
+                    format::list(&t, &rows, &headers).map_err(|m| bad(1, m))?
+                );
             } else {
                 print!("{}", volume_table(&rows));
             }
@@ -457,7 +465,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
             inspect_each(c, "volumes", "volume", &volumes, format.as_deref())
         }
         VolumeCmd::Prune { force } => {
-            if !force && !confirm("WARNING! This will remove all local volumes not used by at least one container.") {
+            if !force && !super::system::confirm("WARNING! This will remove all local volumes not used by at least one container.") {
                 return Ok(0);
             }
             let v = c.call("POST", "/volumes/prune", Body::Empty)?.json()?;

@@ -54,7 +54,7 @@ pub fn top(c: &Client, container: &str, ps_args: &[String]) -> Result<u8, Failur
 }
 
 /// Asks `[y/N]` on stdin; true for y/yes.
-fn confirm(warning: &str) -> bool {
+pub(super) fn confirm(warning: &str) -> bool {
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
@@ -62,7 +62,7 @@ fn confirm(warning: &str) -> bool {
     matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-fn ids(v: &Value, key: &str) -> Vec<String> {
+pub(super) fn ids(v: &Value, key: &str) -> Vec<String> {
     v[key]
         .as_array()
         .map(|a| {
@@ -79,14 +79,7 @@ pub fn container_prune(c: &Client, force: bool) -> Result<u8, Failure> {
         return Ok(0);
     }
     let v = c.call("POST", "/containers/prune", Body::Empty)?.json()?;
-    let deleted = ids(&v, "ContainersDeleted");
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in &deleted {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_section("Deleted Containers", &ids(&v, "ContainersDeleted"));
     println!(
         "Total reclaimed space: {}",
         util::human_size(v["SpaceReclaimed"].as_u64().unwrap_or(0))
@@ -108,24 +101,10 @@ pub fn system_prune(c: &Client, all: bool, force: bool) -> Result<u8, Failure> {
         return Ok(0);
     }
     let v = c.call("POST", "/containers/prune", Body::Empty)?.json()?;
-    let containers = ids(&v, "ContainersDeleted");
     let mut space = v["SpaceReclaimed"].as_u64().unwrap_or(0);
-    if !containers.is_empty() {
-        println!("Deleted Containers:");
-        for id in &containers {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_section("Deleted Containers", &ids(&v, "ContainersDeleted"));
     let n = c.call("POST", "/networks/prune", Body::Empty)?.json()?;
-    let networks = ids(&n, "NetworksDeleted");
-    if !networks.is_empty() {
-        println!("Deleted Networks:");
-        for id in &networks {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_section("Deleted Networks", &ids(&n, "NetworksDeleted"));
     let filters = if all {
         r#"{"dangling":["false"]}"#
     } else {
@@ -139,21 +118,35 @@ pub fn system_prune(c: &Client, all: bool, force: bool) -> Result<u8, Failure> {
         )?
         .json()?;
     space += i["SpaceReclaimed"].as_u64().unwrap_or(0);
-    let deleted = i["ImagesDeleted"].as_array().cloned().unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Images:");
-        for d in &deleted {
-            if let Some(t) = d["Untagged"].as_str() {
-                println!("untagged: {t}");
-            }
-            if let Some(t) = d["Deleted"].as_str() {
-                println!("deleted: {t}");
-            }
+    print_section("Deleted Images", &image_lines(&i));
+    println!("Total reclaimed space: {}", util::human_size(space));
+    Ok(0)
+}
+
+/// A prune's `TITLE:` and one line each, then a blank line (nothing when
+/// nothing went).
+pub(super) fn print_section(title: &str, lines: &[String]) {
+    if !lines.is_empty() {
+        println!("{title}:");
+        for l in lines {
+            println!("{l}");
         }
         println!();
     }
-    println!("Total reclaimed space: {}", util::human_size(space));
-    Ok(0)
+}
+
+/// The `untagged: …` / `deleted: …` lines of an image prune's answer.
+pub(super) fn image_lines(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in v["ImagesDeleted"].as_array().into_iter().flatten() {
+        if let Some(t) = d["Untagged"].as_str() {
+            out.push(format!("untagged: {t}"));
+        }
+        if let Some(t) = d["Deleted"].as_str() {
+            out.push(format!("deleted: {t}"));
+        }
+    }
+    out
 }
 
 /// Docker's `SIZE (N%)` reclaimable column.
