@@ -573,3 +573,56 @@ fn a_client_gone_mid_load_leaves_no_temp_file() {
     assert_eq!(d.ok(&["images", "-q"]), images_before);
     blobs_verify(&d);
 }
+
+#[test]
+fn a_create_whose_client_goes_away_stops_unpacking_and_leaves_nothing() {
+    use std::io::Write as _;
+    // 512 MiB of zeros, under 1 MiB gzipped: its unpack takes seconds, far
+    // longer than this client waits, and stays under the default bound.
+    let d = Daemon::start();
+    let tmp = tempfile::Builder::new()
+        .prefix("md-layers-gone-create-")
+        .tempdir()
+        .unwrap();
+    let bomb = tmp.path().join("bomb.tar.gz");
+    {
+        let mut gz = std::process::Command::new("gzip")
+            .args(["-1", "-n", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::fs::File::create(&bomb).unwrap())
+            .spawn()
+            .unwrap();
+        let mut b = tar::Builder::new(gz.stdin.take().unwrap());
+        let mut h = header(tar::EntryType::Regular, 0o644, 512 << 20);
+        b.append_data(&mut h, "zeros", std::io::repeat(0).take(512 << 20))
+            .unwrap();
+        drop(b.into_inner().unwrap());
+        assert!(gz.wait().unwrap().success());
+    }
+    d.ok(&["import", bomb.to_str().unwrap(), "bomb:512m"]);
+    let layers = d.data_root().join("layers");
+    let before = files(&layers);
+    // A raw create (what `docker run` sends first), then the client hangs
+    // up as soon as the unpack is under way.
+    let body = r#"{"Image":"bomb:512m","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    write!(
+        s,
+        "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    eventually("the unpack under way", || files(&layers) != before);
+    drop(s);
+    // The partial layer goes, and no whole layer or container ever comes:
+    // the unpack stopped rather than finished.
+    eventually("the cancelled unpack removed", || files(&layers) == before);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        files(&layers),
+        before,
+        "a layer appeared after the client left"
+    );
+    assert!(d.ids().is_empty(), "the create went on without its client");
+    assert!(temp_files(&d).is_empty());
+}

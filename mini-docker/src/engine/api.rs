@@ -46,6 +46,25 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
+/// Set when dropped: a request handler holds one while blocking work runs,
+/// and if the client goes away hyper drops the handler (and so this) before
+/// the work is done; the work polls [`ClientGone::flag`] and stops. When the
+/// handler finishes normally the flag is set after the work, harmlessly.
+#[derive(Default)]
+struct ClientGone(Arc<std::sync::atomic::AtomicBool>);
+
+impl ClientGone {
+    fn flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.0.clone()
+    }
+}
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A body fed by a channel (streamed responses).
 fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
     let s = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -204,7 +223,12 @@ async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, Api
     super::harden::check_create_body(&v)?;
     let name = q.get("name").cloned();
     let warnings = super::resources::warnings(&v);
-    let id = blocking(move || e.create(name.as_deref(), &v)).await?;
+    // hyper drops this future when the client's connection closes; the
+    // guard then tells the blocking unpack to stop.
+    let gone = ClientGone::default();
+    let cancel = Some(gone.flag());
+    let id = blocking(move || e.create_cancellable(name.as_deref(), &v, cancel)).await?;
+    drop(gone);
     Ok((
         StatusCode::CREATED,
         Json(json!({"Id": id, "Warnings": warnings})),

@@ -560,6 +560,19 @@ impl Engine {
 
     /// `POST /containers/create`.
     pub fn create(&self, name: Option<&str>, body: &Value) -> Result<String> {
+        self.create_cancellable(name, body, None)
+    }
+
+    /// `POST /containers/create`, whose layer unpack stops (and leaves
+    /// nothing) once `cancel` is set: the API sets it when the client's
+    /// connection closes before the answer, so a gzip bomb or a huge image
+    /// does not go on filling the disk for nobody.
+    pub fn create_cancellable(
+        &self,
+        name: Option<&str>,
+        body: &Value,
+        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Result<String> {
         let image_ref = body.get("Image").and_then(Value::as_str).unwrap_or("");
         if image_ref.is_empty() {
             return Err(ApiError::bad("No image was specified"));
@@ -709,7 +722,10 @@ impl Engine {
             driver.as_ref(),
             &self.images.store.blobs,
             &img,
-            &self.opts.layer_limits(),
+            &::images::layer::Limits {
+                cancel,
+                ..self.opts.layer_limits()
+            },
         )
         .map_err(|e| match e {
             ::images::Error::LayerTooLarge { .. } => ApiError::bad(e.to_string()),
