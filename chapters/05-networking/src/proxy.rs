@@ -436,9 +436,22 @@ pub fn run_inherited(spec: ProxySpec) -> Result<()> {
     run_until_terminated(bound)
 }
 
+/// Blocks SIGINT and SIGTERM in this thread (threads started later inherit
+/// the mask), so that [`run_until_terminated`] receives them rather than
+/// the default action ending the process. A program that tells others it
+/// is ready (prints its port) calls this first: a SIGTERM sent right after
+/// would otherwise kill it before its handling is in place.
+pub fn block_stop_signals() -> nix::Result<nix::sys::signal::SigSet> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block()?;
+    Ok(signals)
+}
+
 /// Run `bound` in this thread until SIGINT or SIGTERM.
 pub fn run_until_terminated(bound: Bound) -> Result<()> {
-    use nix::sys::signal::{SigSet, Signal};
     let spec = bound.spec();
     let addr = SocketAddr::V4(SocketAddrV4::new(spec.host_ip, spec.host_port));
     let err = |source| Error::Proxy {
@@ -448,10 +461,7 @@ pub fn run_until_terminated(bound: Bound) -> Result<()> {
     };
     // Block the signals before any thread exists, so that only the waiter
     // below receives them (threads inherit the mask).
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block().map_err(|e| err(e.into()))?;
+    let signals = block_stop_signals().map_err(|e| err(e.into()))?;
     let stop = Stop::new().map_err(err)?;
     let waiter_stop = stop.clone();
     std::thread::spawn(move || {
