@@ -18,12 +18,15 @@
 //! nothing the container prints is lost. An attach to a container that is
 //! not running waits in [`Streams::pending`]; `start` creates the container
 //! (its init waits in the runtime), connects the waiting attachers to the
-//! shim, and only then releases it.
+//! shim, and only then releases it. Connecting and starting talk to the
+//! shim (another process), so they happen outside the lock: while a start
+//! is under way its container is marked *releasing*, and an attach that
+//! comes then connects to the shim directly instead of waiting.
 
 use super::shim::{self, ExecRequest, Request};
 use super::{ApiError, Engine, Result};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
@@ -64,11 +67,21 @@ pub struct Exec {
 /// connection to the shim.
 type Waiting = (Wants, tokio::sync::oneshot::Sender<UnixStream>);
 
+/// Attachers waiting for starts, and the starts under way.
+#[derive(Default)]
+struct Pending {
+    /// Attachers waiting for a container's next start, by container id.
+    waiting: HashMap<String, Vec<Waiting>>,
+    /// Containers whose start is connecting its attachers and starting it
+    /// now: an attach to one of them connects to the shim directly.
+    releasing: HashSet<String>,
+}
+
 /// The daemon's bookkeeping of attachers and execs.
 #[derive(Default)]
 pub struct Streams {
     /// Attachers waiting for a container's next start.
-    pending: Mutex<HashMap<String, Vec<Waiting>>>,
+    pending: Mutex<Pending>,
     /// Exec instances by id.
     pub execs: Mutex<HashMap<String, Exec>>,
 }
@@ -132,35 +145,52 @@ impl Engine {
     pub fn attach_stream(&self, key: &str, wants: Wants) -> Result<ShimStream> {
         let c = self.find(key)?;
         let mut pending = self.streams.pending.lock().expect("streams lock");
-        // Under the lock `start` holds while it connects the waiting ones.
+        // Under the lock `release` takes the waiting ones with.
         let c = self.find(&c.id)?;
-        if c.state.running {
+        if c.state.running || pending.releasing.contains(&c.id) {
             drop(pending);
             return attach_to(&self.socket(&c.id), wants)
                 .map(ShimStream::Now)
                 .map_err(|e| ApiError::internal(format!("attach to the shim: {e}")));
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        pending.entry(c.id).or_default().push((wants, tx));
+        pending.waiting.entry(c.id).or_default().push((wants, tx));
         Ok(ShimStream::Later(rx))
     }
 
     /// The second half of `start`: connects the waiting attachers, then lets
-    /// the created container run. Holds the lock [`Engine::attach_stream`]
-    /// takes, so an attach cannot slip between the two.
+    /// the created container run. The waiting ones are taken, and the
+    /// container marked releasing, under the lock [`Engine::attach_stream`]
+    /// takes, so an attach cannot slip between the two; the shim is talked to
+    /// after the lock is dropped (no lock is held across another process).
     pub(super) fn release(&self, id: &str, mark_running: impl FnOnce()) -> Result<()> {
-        let mut pending = self.streams.pending.lock().expect("streams lock");
+        let waiting = {
+            let mut pending = self.streams.pending.lock().expect("streams lock");
+            pending.releasing.insert(id.to_string());
+            pending.waiting.remove(id).unwrap_or_default()
+        };
         let socket = self.socket(id);
-        for (wants, tx) in pending.remove(id).unwrap_or_default() {
+        for (wants, tx) in waiting {
             if let Ok(s) = attach_to(&socket, wants) {
                 let _ = tx.send(s);
             }
         }
-        let mut s = request(&socket, &Request::Start)
-            .map_err(|e| ApiError::internal(format!("start through the shim: {e}")))?;
-        answer(&mut s).map_err(|why| ApiError::internal(format!("failed to start: {why}")))?;
-        mark_running();
-        Ok(())
+        let started = request(&socket, &Request::Start)
+            .map_err(|e| ApiError::internal(format!("start through the shim: {e}")))
+            .and_then(|mut s| {
+                answer(&mut s).map_err(|why| ApiError::internal(format!("failed to start: {why}")))
+            });
+        if started.is_ok() {
+            mark_running();
+        }
+        // After `mark_running`: a later attach finds the container running.
+        self.streams
+            .pending
+            .lock()
+            .expect("streams lock")
+            .releasing
+            .remove(id);
+        started.map(|_| ())
     }
 
     /// Drops the attachers waiting for a container that will not start.
@@ -169,6 +199,7 @@ impl Engine {
             .pending
             .lock()
             .expect("streams lock")
+            .waiting
             .remove(id);
     }
 
