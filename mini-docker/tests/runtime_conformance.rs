@@ -425,8 +425,10 @@ fn create_hooks_see_the_created_state_and_run_where_the_spec_says() {
     }
     assert!(!b.rootfs().join("started-in").exists(), "not before start");
     root.ok(&["start", &b.id]);
+    // The shell makes the file before `hostname` writes into it: wait for
+    // the line, not the file.
     eventually("the startContainer hook ran", || {
-        b.rootfs().join("started-in").exists()
+        std::fs::read_to_string(b.rootfs().join("started-in")).is_ok_and(|s| s.ends_with('\n'))
     });
     assert_eq!(
         std::fs::read_to_string(b.rootfs().join("started-in"))
