@@ -114,6 +114,8 @@ fn fixture() -> &'static Fixture {
                     registry_mirrors: vec![],
                     insecure_registries: vec![],
                     default_ulimits: vec![],
+                    log_config: serde_json::json!({"Type": "json-file", "Config": {}}),
+                    max_layer_size: mini_docker::engine::DEFAULT_MAX_LAYER_SIZE,
                 })
             })
             .expect("the engine opens");
