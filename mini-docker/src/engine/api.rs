@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The API version we speak.
-pub const API_VERSION: &str = "1.41";
+pub use mini_docker_api::API_VERSION;
 
 pub(super) type Q = Query<HashMap<String, String>>;
 pub(super) type Eng = State<Arc<Engine>>;
