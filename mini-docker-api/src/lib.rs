@@ -14,3 +14,14 @@ pub const API_VERSION: &str = "1.41";
 
 /// The oldest API version the daemon accepts, as Docker 20.10's.
 pub const MIN_API_VERSION: &str = "1.12";
+
+pub mod archive;
+pub mod detach;
+pub mod doctor;
+pub mod explain;
+pub mod ids;
+pub mod ignore;
+pub mod restart;
+pub mod time;
+pub mod tls;
+pub mod units;

@@ -13,9 +13,8 @@
 //!                                                                   ▼ kernel
 //! ```
 //!
-//! [`runtime`] is `mini-runc`, the OCI runtime at the bottom of that picture.
+//! `mini-runc` (its own crate) is the OCI runtime at the bottom of that picture.
 
 pub mod build;
 pub mod client;
 pub mod engine;
-pub mod runtime;

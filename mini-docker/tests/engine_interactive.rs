@@ -39,7 +39,7 @@ fn spawn(cmd: Command) -> PtySession {
 /// Changes the pty's size: the kernel sends SIGWINCH to the client.
 fn set_size(p: &PtySession, rows: u16, cols: u16) {
     let master = p.process.get_file_handle();
-    mini_docker::runtime::sys::set_window_size(master.as_raw_fd(), rows, cols).unwrap();
+    mini_runc::sys::set_window_size(master.as_raw_fd(), rows, cols).unwrap();
 }
 
 /// The terminal's line discipline flags, read through the master.

@@ -211,6 +211,31 @@ pub fn host_of(registry: &str) -> &str {
     registry.split(':').next().unwrap_or(registry)
 }
 
+/// `https://host:port/v1/` or `host:port` -> `host:port`; Docker Hub's
+/// addresses -> `docker.io`.
+pub fn registry_host(addr: &str) -> String {
+    let s = addr
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let s = s.split('/').next().unwrap_or("");
+    match s {
+        "" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.into(),
+        s => s.to_string(),
+    }
+}
+
+/// Splits a search term into (registry, term): `HOST/term` names a
+/// registry when HOST looks like one (a dot, a colon, or `localhost`).
+pub fn split_term(term: &str) -> (Option<String>, String) {
+    if let Some((h, rest)) = term.split_once('/') {
+        if h.contains('.') || h.contains(':') || h == "localhost" {
+            return (Some(h.to_string()), rest.to_string());
+        }
+    }
+    (None, term.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

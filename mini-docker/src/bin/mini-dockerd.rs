@@ -58,11 +58,16 @@ struct Cli {
     /// it controls the machine as root. Use --tlsverify instead.
     #[arg(long)]
     insecure_tcp: bool,
+    /// Check this host as `mini-docker doctor` does, print the checks as
+    /// JSON, and exit (1 if one failed). The client runs this when no daemon
+    /// answers.
+    #[arg(long)]
+    doctor: bool,
 }
 
 fn main() -> ExitCode {
     // Before any thread: see the function's doc (daemon RSS 24 -> 16 MiB at 100 containers).
-    mini_docker::runtime::sys::single_malloc_arena();
+    mini_runc::sys::single_malloc_arena();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -166,6 +171,22 @@ fn run() -> anyhow::Result<()> {
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
         }
     }
+    if cli.doctor {
+        let shim = match &cli.shim {
+            Some(s) => s.clone(),
+            None => std::env::current_exe()?.with_file_name("mini-shim"),
+        };
+        let socket = cli
+            .hosts
+            .iter()
+            .find_map(|h| h.strip_prefix("unix://"))
+            .map(PathBuf::from);
+        let checks = mini_docker::engine::doctor::run_checks(
+            &mini_docker::engine::doctor::HostPaths::real(&cli.data_root, &shim, socket),
+        );
+        println!("{}", serde_json::to_string(&checks)?);
+        std::process::exit(if checks.iter().all(|c| c.ok) { 0 } else { 1 });
+    }
     if !nix::unistd::geteuid().is_root() {
         bail!("the daemon needs root (namespaces, mounts, cgroups): run it with sudo");
     }
@@ -252,7 +273,7 @@ fn is_loopback(addr: &str) -> bool {
 
 /// The TLS side of `--tls`/`--tlsverify`, or `None` for plain TCP.
 fn tls_acceptor(cli: &Cli) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
-    use mini_docker::client::tls;
+    use mini_docker_api::tls;
     if !cli.tls && !cli.tlsverify {
         if let Some(given) = [&cli.tlscacert, &cli.tlscert, &cli.tlskey]
             .into_iter()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // The container's init is a re-exec of this binary (the runtime library
     // runs it from a sealed copy): run it and never return.
-    mini_docker::runtime::init::init_hook();
+    mini_runc::init::init_hook();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let (args, stage2) = match shim::ShimArgs::parse(&argv) {
         Ok(x) => x,

@@ -36,7 +36,7 @@
 //! The daemon side (running the steps) is `engine::builder`.
 
 pub mod dockerfile;
-pub mod ignore;
+pub use mini_docker_api::ignore;
 pub mod shellword;
 
 #[cfg(test)]

@@ -10,9 +10,9 @@
 use super::format;
 use super::http::{self, Body, Client};
 use super::Failure;
-use crate::engine::auth::registry_host;
 use base64::Engine as _;
 use registry::client::config::{self, Credentials};
+use registry::reference::registry_host;
 use serde_json::{json, Value};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -146,7 +146,7 @@ pub fn search(c: &Client, a: SearchArgs, config_dir: Option<&str>) -> Result<u8,
         Some(h) => format!("{}/{}", registry_host(h), a.term),
         None => a.term.clone(),
     };
-    let host = crate::engine::auth::split_term(&term).0;
+    let host = registry::reference::split_term(&term).0;
     let auth = host.and_then(|h| {
         let creds = config::load(&config_file(config_dir), &h).ok()??;
         let v = json!({"username": creds.user, "password": creds.password, "serveraddress": h});

@@ -7,9 +7,9 @@
 
 use super::format;
 use super::http::{self, Body, Client};
+use super::util;
 use super::Failure;
-use crate::build::ignore::Matcher;
-use crate::engine::util;
+use mini_docker_api::ignore::Matcher;
 use serde_json::Value;
 use std::io::{BufRead, Seek, Write};
 use std::path::{Path, PathBuf};

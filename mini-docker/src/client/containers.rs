@@ -4,8 +4,8 @@
 use super::format;
 use super::http::{self, Body, Client, ClientError};
 use super::interactive;
+use super::util;
 use super::Failure;
-use crate::engine::util;
 use serde_json::{json, Value};
 
 /// Flags of `run` and `create`.
@@ -511,7 +511,7 @@ fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
     if !tmpfs.is_empty() {
         hc["Tmpfs"] = Value::Object(tmpfs);
     }
-    hc["RestartPolicy"] = crate::engine::restart::Policy::parse_flag(&a.restart).map_err(|m| {
+    hc["RestartPolicy"] = mini_docker_api::restart::parse_flag(&a.restart).map_err(|m| {
         bad(
             125,
             format!(
@@ -938,7 +938,7 @@ pub fn logs(
 /// `1700000000.5`), an RFC 3339 date, or a duration before now (`90s`,
 /// `10m`, `1h30m`). Returns nanoseconds since the epoch.
 pub fn log_time(v: &str, now: i64) -> Option<i64> {
-    if let Some(t) = crate::engine::logs::parse_unix_time(v) {
+    if let Some(t) = mini_docker_api::time::parse_unix_time(v) {
         return Some(t);
     }
     if v.contains('T') || v.contains('-') {

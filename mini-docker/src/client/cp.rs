@@ -22,7 +22,7 @@
 
 use super::http::{self, Body, Client, ClientError};
 use super::Failure;
-use crate::engine::archive::{self, PathStat};
+use mini_docker_api::archive::{self, PathStat};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -138,21 +138,10 @@ fn archive_url(ctr: &str, path: &str) -> String {
 
 /// Decodes the stat header of an archive answer.
 pub fn decode_stat(headers: &[(String, String)]) -> Option<PathStat> {
-    use base64::Engine as _;
     let v = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(archive::PATH_STAT_HEADER))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&v.1)
-        .ok()?;
-    let j: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(PathStat {
-        name: j["name"].as_str().unwrap_or_default().into(),
-        size: j["size"].as_u64().unwrap_or(0),
-        mode: j["mode"].as_u64().unwrap_or(0) as u32,
-        mtime: 0,
-        link_target: j["linkTarget"].as_str().unwrap_or_default().into(),
-    })
+    PathStat::from_header(&v.1)
 }
 
 /// `HEAD` of a path in a container: `None` when it does not exist.

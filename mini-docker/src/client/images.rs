@@ -3,8 +3,8 @@
 
 use super::format;
 use super::http::{self, Body, Client, Response};
+use super::util;
 use super::Failure;
-use crate::engine::util;
 use serde_json::Value;
 use std::io::Read;
 
@@ -270,7 +270,7 @@ pub fn load(c: &Client, input_file: Option<&str>) -> Result<u8, Failure> {
 
 /// `version`.
 pub fn version(c: &Client) -> Result<u8, Failure> {
-    println!("Client: mini-docker\n Version:           {}\n API version:       {}\n OS/Arch:           linux/{}\n", env!("CARGO_PKG_VERSION"), crate::engine::api::API_VERSION, std::env::consts::ARCH);
+    println!("Client: mini-docker\n Version:           {}\n API version:       {}\n OS/Arch:           linux/{}\n", env!("CARGO_PKG_VERSION"), mini_docker_api::API_VERSION, std::env::consts::ARCH);
     let v = c.call("GET", "/version", Body::Empty)?.json()?;
     println!(
         "Server: {}\n Engine:\n  Version:          {}\n  API version:      {} (minimum version {})\n  OS/Arch:          {}/{}\n  Kernel:           {}",

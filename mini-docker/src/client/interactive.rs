@@ -12,7 +12,7 @@
 
 use super::http::{self, Client, ClientError, Hijacked};
 use super::Failure;
-use crate::engine::streams::{parse_detach_keys, DetachWatch, DEFAULT_DETACH_KEYS};
+use mini_docker_api::detach::{parse_detach_keys, DetachWatch, DEFAULT_DETACH_KEYS};
 use nix::sys::signal::{SigSet, Signal};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -59,9 +59,11 @@ impl Drop for RawTerminal {
 
 /// The local terminal's size, if stdout (or stdin) is one.
 pub fn local_size() -> Option<(u16, u16)> {
-    [1, 0]
-        .into_iter()
-        .find_map(|fd| crate::runtime::sys::window_size(fd).ok())
+    let size = |w: rustix::termios::Winsize| (w.ws_row, w.ws_col);
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin()))
+        .ok()
+        .map(size)
         .filter(|(r, c)| *r > 0 && *c > 0)
 }
 

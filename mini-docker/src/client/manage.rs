@@ -17,8 +17,8 @@
 use super::containers;
 use super::http::{self, Body, Client};
 use super::system::{confirm, ids, image_lines, print_section};
+use super::util;
 use super::Failure;
-use crate::engine::util;
 use serde_json::{json, Map, Value};
 
 /// Flags of `update` (those of the docker CLI 20.10).
@@ -144,7 +144,7 @@ fn update_body(a: &UpdateArgs) -> Result<Value, Failure> {
         put("PidsLimit", json!(v));
     }
     if let Some(r) = &a.restart {
-        let policy = crate::engine::restart::Policy::parse_flag(r).map_err(|m| {
+        let policy = mini_docker_api::restart::parse_flag(r).map_err(|m| {
             bad(format!(
                 "invalid argument \"{r}\" for \"--restart\" flag: {m}"
             ))

@@ -22,6 +22,13 @@ pub mod system;
 pub mod tls;
 pub mod tools;
 
+/// The API crate's units, times and ids, as the client's tables use them.
+pub(crate) mod util {
+    pub use mini_docker_api::ids::new_id;
+    pub use mini_docker_api::time::{now_nanos, parse_rfc3339, rfc3339_nanos};
+    pub use mini_docker_api::units::{human_duration, human_size};
+}
+
 use clap::{Parser, Subcommand};
 use http::{Client, ClientError};
 

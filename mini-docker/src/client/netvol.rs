@@ -2,8 +2,8 @@
 
 use super::format;
 use super::http::{self, Body, Client, ClientError};
+use super::util;
 use super::Failure;
-use crate::engine::util;
 use clap::Subcommand;
 use serde_json::{json, Value};
 

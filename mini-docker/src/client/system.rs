@@ -3,8 +3,8 @@
 
 use super::format;
 use super::http::{self, Body, Client};
+use super::util;
 use super::Failure;
-use crate::engine::util;
 use serde_json::Value;
 use std::io::{BufRead, Write};
 

@@ -261,7 +261,7 @@ pub fn stats(c: &Client, a: StatsArgs) -> Result<u8, Failure> {
 /// `doctor`: the daemon checks its host (`GET /mini/doctor`); with no
 /// daemon to ask, the client checks this host itself.
 pub fn doctor(c: &Client) -> Result<u8, Failure> {
-    use crate::engine::doctor;
+    use mini_docker_api::doctor;
     let socket = c.host.strip_prefix("unix://").map(String::from);
     let q = socket
         .as_ref()
@@ -275,15 +275,7 @@ pub fn doctor(c: &Client) -> Result<u8, Failure> {
                 "(no daemon at {}: checking this host from the client)",
                 c.host
             );
-            let shim = std::env::current_exe()
-                .map(|p| p.with_file_name("mini-shim"))
-                .unwrap_or_else(|_| "mini-shim".into());
-            let h = doctor::HostPaths::real(
-                std::path::Path::new("/var/lib/mini-docker"),
-                &shim,
-                socket.map(Into::into),
-            );
-            doctor::run_checks(&h)
+            local_doctor(socket.as_deref())?
         }
         Err(e) => return Err(e.into()),
     };
@@ -291,9 +283,35 @@ pub fn doctor(c: &Client) -> Result<u8, Failure> {
     Ok(if checks.iter().all(|c| c.ok) { 0 } else { 1 })
 }
 
+/// With no daemon to ask: the checks of `mini-dockerd --doctor`, installed
+/// next to this client (the client itself knows nothing of the host).
+fn local_doctor(socket: Option<&str>) -> Result<Vec<mini_docker_api::doctor::Check>, Failure> {
+    let daemon = std::env::current_exe()
+        .map(|p| p.with_file_name("mini-dockerd"))
+        .unwrap_or_else(|_| "mini-dockerd".into());
+    let mut cmd = std::process::Command::new(&daemon);
+    cmd.arg("--doctor");
+    if let Some(s) = socket {
+        cmd.arg("-H").arg(format!("unix://{s}"));
+    }
+    let out = cmd.output().map_err(|e| {
+        fail(format!(
+            "cannot run {} --doctor: {e} (install mini-dockerd next to mini-docker)",
+            daemon.display()
+        ))
+    })?;
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        fail(format!(
+            "{} --doctor gave no checks ({e}): {}",
+            daemon.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    })
+}
+
 /// Prints the plan of a container's next start (`--explain`).
 pub fn explain(c: &Client, container: &str) -> Result<(), Failure> {
-    use crate::engine::explain;
+    use mini_docker_api::explain;
     let v = c
         .call(
             "GET",

@@ -45,12 +45,14 @@
 //!
 //! Read: openat2(2), path_resolution(7), moby's `daemon/archive.go`.
 
+pub use mini_docker_api::archive::{split_path, PathStat, Target, GO_MODE_DIR, PATH_STAT_HEADER};
+
 use super::{ApiError, Engine, Result};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, SFlag};
-use serde_json::json;
-use std::ffi::{OsStr, OsString};
+
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -58,9 +60,6 @@ use std::path::{Path, PathBuf};
 use unionfs::sys::{
     openat2, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 };
-
-/// The header that carries a path's stat (base64 of JSON).
-pub const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
 
 /// A container's root directory, open (and mounted for as long as it is open).
 pub struct ContainerRoot {
@@ -118,47 +117,6 @@ impl Engine {
     }
 }
 
-/// What `stat` says about a path, as Docker's `types.ContainerPathStat`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathStat {
-    /// Base name.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Go's `os.FileMode` bits (type bits high, permissions low).
-    pub mode: u32,
-    /// Modification time, nanoseconds since the epoch.
-    pub mtime: i64,
-    /// Where a symlink points ("" otherwise).
-    pub link_target: String,
-}
-
-impl PathStat {
-    /// Is it a directory?
-    pub fn is_dir(&self) -> bool {
-        self.mode & GO_MODE_DIR != 0
-    }
-
-    /// The JSON Docker sends.
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "name": self.name,
-            "size": self.size,
-            "mode": self.mode,
-            "mtime": super::util::rfc3339_nanos(self.mtime),
-            "linkTarget": self.link_target,
-        })
-    }
-
-    /// The header value: base64 of the JSON.
-    pub fn header_value(&self) -> String {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(self.to_json().to_string())
-    }
-}
-
-/// Go `os.ModeDir`.
-pub const GO_MODE_DIR: u32 = 1 << 31;
 const GO_MODE_SYMLINK: u32 = 1 << 27;
 const GO_MODE_DEVICE: u32 = 1 << 26;
 const GO_MODE_PIPE: u32 = 1 << 25;
@@ -241,52 +199,6 @@ fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> std::result::Result<FileStat, 
 
 fn kind(st: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
-}
-
-/// A path of the API, split the way Docker splits it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The parent directory, relative to the root ("" for the root).
-    pub parent: PathBuf,
-    /// The last component (`.` for the directory itself).
-    pub name: OsString,
-    /// The name its tar entries start with (`.` for `dir/.`: the contents).
-    pub tar_name: String,
-    /// Whether the last component must be (and is followed as) a directory.
-    pub want_dir: bool,
-}
-
-/// Splits an API path: `/etc/hosts` is `hosts` in `etc`; a trailing `/`
-/// asks for a directory (followed if it is a symlink); a trailing `/.`
-/// asks for the directory's contents (entries named `./…`).
-pub fn split_path(path: &str) -> Target {
-    let contents = path.ends_with("/.") || path == ".";
-    let want_dir = contents || path.ends_with('/');
-    let parts: Vec<&str> = path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    let clean: PathBuf = parts.iter().collect();
-    if want_dir || parts.is_empty() {
-        let base = parts.last().copied().unwrap_or(".");
-        return Target {
-            parent: clean,
-            name: ".".into(),
-            tar_name: if contents || parts.is_empty() {
-                ".".into()
-            } else {
-                base.to_string()
-            },
-            want_dir: true,
-        };
-    }
-    let name = parts[parts.len() - 1];
-    Target {
-        parent: parts[..parts.len() - 1].iter().collect(),
-        name: name.into(),
-        tar_name: name.to_string(),
-        want_dir: false,
-    }
 }
 
 /// The parent's descriptor and the stat of the last component (not followed).

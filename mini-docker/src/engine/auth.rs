@@ -18,6 +18,7 @@
 use super::ApiError;
 use base64::Engine as _;
 use registry::client::config::Credentials;
+pub use registry::reference::{registry_host, split_term};
 use registry::Client;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -64,20 +65,6 @@ impl AuthConfig {
     }
 }
 
-/// `https://host:port/v1/` or `host:port` -> `host:port`; Docker Hub's
-/// addresses -> `docker.io`.
-pub fn registry_host(addr: &str) -> String {
-    let s = addr
-        .trim()
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let s = s.split('/').next().unwrap_or("");
-    match s {
-        "" | "index.docker.io" | "registry-1.docker.io" => registry::reference::DOCKER_HUB.into(),
-        s => s.to_string(),
-    }
-}
-
 /// A client that sends `auth` to `registry` and nowhere else.
 pub fn client_for(
     base: &registry::ClientConfig,
@@ -121,17 +108,6 @@ pub async fn login(base: &registry::ClientConfig, body: &[u8]) -> Result<Value, 
         }),
         Err(e) => Err(ApiError::internal(format!("login to {host}: {e}"))),
     }
-}
-
-/// Splits a search term into (registry, term): `HOST/term` names a
-/// registry when HOST looks like one (a dot, a colon, or `localhost`).
-pub fn split_term(term: &str) -> (Option<String>, String) {
-    if let Some((h, rest)) = term.split_once('/') {
-        if h.contains('.') || h.contains(':') || h == "localhost" {
-            return (Some(h.to_string()), rest.to_string());
-        }
-    }
-    (None, term.to_string())
 }
 
 /// `GET /images/search?term=&limit=`: the catalog's repositories that

@@ -120,7 +120,7 @@ impl BuildOptions {
             }
         }
         for t in &o.tags {
-            let (repo, _) = crate::client::images::split_ref(t);
+            let (repo, _) = ::images::image::split_ref(t);
             if repo.is_empty()
                 || repo
                     .chars()
@@ -423,7 +423,7 @@ pub fn apply_meta(
             format!("VOLUME [{}]", vols.join(" "))
         }
         Cmd::StopSignal(s) => {
-            crate::runtime::container::parse_signal(s).map_err(|e| e.to_string())?;
+            mini_runc::container::parse_signal(s).map_err(|e| e.to_string())?;
             cfg["StopSignal"] = json!(s);
             format!("STOPSIGNAL {s}")
         }
@@ -1115,7 +1115,7 @@ pub fn build(
     }
     out.say(format!("Successfully built {}\n", short(&id)));
     for t in &opts.tags {
-        let (repo, tag) = crate::client::images::split_ref(t);
+        let (repo, tag) = ::images::image::split_ref(t);
         engine.images.tag(&id, repo, tag)?;
         out.say(format!("Successfully tagged {repo}:{tag}\n"));
     }

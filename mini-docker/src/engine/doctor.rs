@@ -22,7 +22,7 @@
 //! pins the output with insta; `GET /mini/doctor` runs them on the daemon's
 //! host, where the daemon's needs are.
 
-use serde::{Deserialize, Serialize};
+pub use mini_docker_api::doctor::{render, Check};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -73,20 +73,6 @@ impl HostPaths {
     }
 }
 
-/// The result of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    /// What was checked.
-    pub name: String,
-    /// Passed?
-    pub ok: bool,
-    /// What was seen.
-    pub detail: String,
-    /// What to do (for a failed check).
-    #[serde(default)]
-    pub fix: String,
-}
-
 fn pass(name: &str, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
@@ -117,19 +103,6 @@ pub fn run_checks(h: &HostPaths) -> Vec<Check> {
     out.push(data_root(h));
     out.push(runtime(h));
     out
-}
-
-/// One line per check, `✔`/`✘`, with the fix indented under a failure.
-pub fn render(checks: &[Check]) -> String {
-    let mut s = String::new();
-    for c in checks {
-        let mark = if c.ok { '✔' } else { '✘' };
-        s.push_str(&format!("{mark} {}: {}\n", c.name, c.detail));
-        if !c.ok && !c.fix.is_empty() {
-            s.push_str(&format!("    fix: {}\n", c.fix));
-        }
-    }
-    s
 }
 
 fn root(h: &HostPaths) -> Check {

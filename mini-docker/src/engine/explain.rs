@@ -12,7 +12,7 @@
 //! | network | engine | chapter 05: `plan_create_network`, `plan_connect`, `plan_publish` (`ip …`, `nft …`) |
 //! | bundle | engine | [`super::spec`]: the `config.json` the runtime reads |
 //! | cgroups | runtime | chapter 02: `plan_create_at`, `plan_set`, `plan_add_pid` (`mkdir`, `echo … > memory.limit_in_bytes`) |
-//! | namespaces, mounts, pivot_root, process, credentials and exec | runtime (the container's init) | [`crate::runtime::plan::plan_create`] (`unshare`, `mount`, `pivot_root`, `capsh`, `exec`), chapter 01's steps inside |
+//! | namespaces, mounts, pivot_root, process, credentials and exec | runtime (the container's init) | [`mini_runc::plan::plan_create`] (`unshare`, `mount`, `pivot_root`, `capsh`, `exec`), chapter 01's steps inside |
 //!
 //! The daemon computes the plan (`GET /containers/{id}/explain`): it knows
 //! the layers, the network and the cgroup layout; the client prints it
@@ -26,32 +26,11 @@
 //! start; `start --explain` prints it and starts.
 
 use super::{spec, ApiError, Engine, Result};
-use crate::runtime::plan::RtStep;
-use serde::{Deserialize, Serialize};
+pub use mini_docker_api::explain::{render, Phase, Step};
+use mini_runc::plan::RtStep;
 use serde_json::Value;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-
-/// One step: the command, and why it is there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// The equivalent shell command (or `# a note`).
-    pub command: String,
-    /// Why (may be empty).
-    #[serde(default)]
-    pub why: String,
-}
-
-/// A group of consecutive steps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Phase {
-    /// `engine` or `runtime`.
-    pub actor: String,
-    /// What the steps do.
-    pub name: String,
-    /// In order.
-    pub steps: Vec<Step>,
-}
 
 fn step(command: impl Into<String>, why: impl Into<String>) -> Step {
     Step {
@@ -296,7 +275,7 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
     // 4. The runtime: cgroups (chapter 02), before the init runs.
     let spec: oci_spec::runtime::Spec =
         serde_json::from_value(inp.spec.clone()).map_err(|e| format!("the spec: {e}"))?;
-    let cfg = crate::runtime::config::from_spec(&spec, &inp.bundle, &inp.id).map_err(|e| e.0)?;
+    let cfg = mini_runc::config::from_spec(&spec, &inp.bundle, &inp.id).map_err(|e| e.0)?;
     let rt = |ph: &mut Vec<Phase>, name: &str, s: Step| push(ph, "runtime", name, s);
     let cg = "cgroups";
     let cg_path = cfg
@@ -311,7 +290,7 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
     let group = create.preview();
     if let Some(r) = &cfg.resources {
         let writes = group
-            .plan_set(&crate::runtime::container::resources(r))
+            .plan_set(&mini_runc::container::resources(r))
             .map_err(|e| format!("plan the limits: {e}"))?;
         for w in writes {
             rt(&mut ph, cg, step(w.to_string(), "a limit from the flags"));
@@ -334,12 +313,12 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
         .unwrap_or_default();
     if let (false, Some(dir)) = (
         rules.is_empty(),
-        crate::runtime::devices::dir(&inp.layout, &cg_path),
+        mini_runc::devices::dir(&inp.layout, &cg_path),
     ) {
         rt(&mut ph, cg, step(format!("mkdir -p {}", dir.display()), ""));
         for r in rules
             .iter()
-            .chain(crate::runtime::devices::default_rules().iter())
+            .chain(mini_runc::devices::default_rules().iter())
         {
             let file = if r.allow {
                 "devices.allow"
@@ -369,7 +348,7 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
         cgroups::devices::v2_dir(&inp.layout, &cg_path),
     ) {
         let mut all = rules.clone();
-        all.extend(crate::runtime::devices::default_rules());
+        all.extend(mini_runc::devices::default_rules());
         let bpf: Vec<_> = all.iter().map(|r| r.to_bpf()).collect();
         let program = cgroups::devices::Program::build(&bpf);
         rt(
@@ -387,8 +366,7 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
     }
 
     // 5. The runtime's own plan, executed by the container's init.
-    let steps =
-        crate::runtime::plan::plan_create(&cfg, &crate::runtime::plan::CreateOptions::default());
+    let steps = mini_runc::plan::plan_create(&cfg, &mini_runc::plan::CreateOptions::default());
     for s in &steps {
         rt(&mut ph, rt_phase(s), step(s.command(), rt_why(s)));
     }
@@ -422,31 +400,6 @@ fn binds(spec: &Value) -> Vec<(String, String)> {
             ))
         })
         .collect()
-}
-
-/// The plan as a person reads it: actors, phases, `$ command` and `# why`.
-pub fn render(phases: &[Phase]) -> String {
-    let mut out = String::new();
-    let mut actor = "";
-    let mut n = 0;
-    for p in phases {
-        if p.actor != actor {
-            actor = &p.actor;
-            out.push_str(match actor {
-                "engine" => "== engine (mini-dockerd) ==\n",
-                _ => "== runtime (mini-runc, in the shim; then the container's init) ==\n",
-            });
-        }
-        out.push_str(&format!("-- {} --\n", p.name));
-        for s in &p.steps {
-            n += 1;
-            out.push_str(&format!("{n:>3}. {}\n", s.command));
-            if !s.why.is_empty() {
-                out.push_str(&format!("       # {}\n", s.why));
-            }
-        }
-    }
-    out
 }
 
 impl Engine {

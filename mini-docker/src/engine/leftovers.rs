@@ -53,7 +53,7 @@ impl Engine {
     /// Records as running the "created" containers whose process the
     /// runtime says runs (the daemon died between `start` and the record).
     pub fn recover_started(&self) {
-        use crate::runtime::state::Status;
+        use mini_runc::state::Status;
         let created: Vec<String> = self
             .list()
             .into_iter()
@@ -61,7 +61,7 @@ impl Engine {
             .map(|c| c.id)
             .collect();
         for id in created {
-            let Ok(s) = crate::runtime::container::load(&self.runtime_root(), &id) else {
+            let Ok(s) = mini_runc::container::load(&self.runtime_root(), &id) else {
                 continue;
             };
             if !matches!(s.status, Status::Running | Status::Paused) {

@@ -150,7 +150,7 @@ impl Engine {
                 c.id
             )));
         }
-        crate::runtime::container::pause(&self.runtime_root(), &c.id, true)
+        mini_runc::container::pause(&self.runtime_root(), &c.id, true)
             .map_err(|e| stat_err(format!("Cannot pause container {}: {e}", c.id)))?;
         self.update(&c.id, |c| c.state.status = "paused".into());
         Ok(())
@@ -170,7 +170,7 @@ impl Engine {
 
     /// Thaws a paused container and marks it running again.
     pub(super) fn thaw(&self, id: &str) -> Result<()> {
-        crate::runtime::container::pause(&self.runtime_root(), id, false)
+        mini_runc::container::pause(&self.runtime_root(), id, false)
             .map_err(|e| stat_err(format!("Cannot unpause container {id}: {e}")))?;
         self.update(id, |c| {
             if c.state.status == "paused" {
@@ -245,7 +245,7 @@ impl Engine {
             let r: oci_spec::runtime::LinuxResources =
                 serde_json::from_value(oci_resources(&Value::Object(changes)))
                     .map_err(|e| ApiError::bad(format!("invalid resources: {e}")))?;
-            crate::runtime::container::update(&self.runtime_root(), &c.id, &r)
+            mini_runc::container::update(&self.runtime_root(), &c.id, &r)
                 .map_err(|e| ApiError::bad(format!("Cannot update container {}: {e}", c.id)))?;
         }
         self.update(&c.id, |c| c.host_config = hc);

@@ -21,6 +21,7 @@
 //! stream 1 for stdout and 2 for stderr.
 
 use super::shim::LogLine;
+pub use mini_docker_api::time::parse_unix_time;
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -446,21 +447,6 @@ impl LogOptions {
         let t = super::util::parse_rfc3339(&l.time).unwrap_or(0);
         self.since.map(|s| t >= s).unwrap_or(true) && self.until.map(|u| t < u).unwrap_or(true)
     }
-}
-
-/// Docker's `since`/`until` query values: Unix seconds with an optional
-/// fraction (`1700000000.5`); 0 or empty means unset.
-pub fn parse_unix_time(v: &str) -> Option<i64> {
-    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
-    let secs: i64 = secs.parse().ok()?;
-    let frac: String = frac.chars().take(9).collect();
-    let nanos: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<9}").parse().ok()?
-    };
-    let t = secs.checked_mul(1_000_000_000)?.checked_add(nanos)?;
-    (t > 0).then_some(t)
 }
 
 /// One multiplexed frame.

@@ -920,7 +920,7 @@ impl Engine {
             });
         });
         if let Err(e) = released {
-            let _ = crate::runtime::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
+            let _ = mini_runc::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
             return Err(fail(e, attachment));
         }
         self.refresh_hosts();
@@ -1142,13 +1142,10 @@ impl Engine {
                 c.id
             )));
         }
-        let sig = crate::runtime::container::parse_signal(if signal.is_empty() {
-            "KILL"
-        } else {
-            signal
-        })
-        .map_err(|e| ApiError::bad(e.to_string()))?;
-        let killed = crate::runtime::container::kill(&self.runtime_root(), &c.id, sig, false);
+        let sig =
+            mini_runc::container::parse_signal(if signal.is_empty() { "KILL" } else { signal })
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+        let killed = mini_runc::container::kill(&self.runtime_root(), &c.id, sig, false);
         if c.state.status == "paused" {
             // Frozen tasks act on the signal only once they run again.
             let _ = self.thaw(&c.id);
@@ -1293,7 +1290,7 @@ impl Engine {
 
     /// Deletes the runtime's state of a container that is not running.
     fn clean_runtime_state(&self, id: &str) {
-        let _ = crate::runtime::container::delete(&self.runtime_root(), id, true);
+        let _ = mini_runc::container::delete(&self.runtime_root(), id, true);
         let dir = self.runtime_root().join(id);
         if dir.exists() && !dir.join("state.json").exists() {
             let _ = std::fs::remove_dir_all(dir);

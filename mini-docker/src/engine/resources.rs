@@ -370,7 +370,7 @@ pub fn check_resources(hc: &Value, ncpu: usize) -> Result<()> {
 }
 
 /// Checks the sysctls for the container's network mode: only namespaced
-/// ones (the runtime's own rule, [`crate::runtime::config::check_sysctl`]),
+/// ones (the runtime's own rule, [`mini_runc::config::check_sysctl`]),
 /// and `net.*` only when the container has a network namespace of its own.
 pub fn check_sysctls(hc: &Value, network_mode: &str) -> Result<()> {
     let Some(map) = hc.get("Sysctls").and_then(Value::as_object) else {
@@ -384,7 +384,7 @@ pub fn check_sysctls(hc: &Value, network_mode: &str) -> Result<()> {
             ))
         })?;
         let owns = |ns: namespaces::Namespace| ns != namespaces::Namespace::Net || own_netns;
-        if let Err(e) = crate::runtime::config::check_sysctl(k, v, &owns) {
+        if let Err(e) = mini_runc::config::check_sysctl(k, v, &owns) {
             if k.starts_with("net.") && !own_netns {
                 // runc's words, which Docker shows.
                 return Err(bad(format!(

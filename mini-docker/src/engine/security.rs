@@ -15,7 +15,7 @@
 
 use super::runflags::strings;
 use super::{ApiError, Result};
-use crate::runtime::seccomp::{self, ProfileHost};
+use mini_runc::seccomp::{self, ProfileHost};
 use serde_json::{json, Value};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;

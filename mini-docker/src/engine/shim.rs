@@ -29,7 +29,7 @@
 //! containers (live restore).
 
 use super::util;
-use crate::runtime::container;
+use mini_runc::container;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -249,7 +249,7 @@ pub fn stage2(args: &ShimArgs) -> ! {
 }
 
 fn own(fd: i32) -> OwnedFd {
-    crate::runtime::sys::own_fd(fd)
+    mini_runc::sys::own_fd(fd)
 }
 
 /// The first line of a connection to the shim says what it is for.
@@ -671,14 +671,14 @@ fn serve(shared: &Arc<Shared>, conn: UnixStream) {
         }) => attach(shared, conn, stdin, stdout, stderr),
         Some(Request::Resize(rows, cols)) => {
             if let Some(m) = &shared.master {
-                let _ = crate::runtime::sys::set_window_size(m.as_raw_fd(), rows, cols);
+                let _ = mini_runc::sys::set_window_size(m.as_raw_fd(), rows, cols);
             }
             let _ = writeln!(conn, "ok");
         }
         Some(Request::ExecResize(id, rows, cols)) => {
             if let Ok(m) = shared.exec_masters.lock() {
                 if let Some(f) = m.get(&id) {
-                    let _ = crate::runtime::sys::set_window_size(f.as_raw_fd(), rows, cols);
+                    let _ = mini_runc::sys::set_window_size(f.as_raw_fd(), rows, cols);
                 }
             }
             let _ = writeln!(conn, "ok");
@@ -886,7 +886,7 @@ fn start_exec(shared: &Arc<Shared>, req: &ExecRequest) -> Result<ExecStdio, Stri
         let _ = fs::remove_file(&console_path);
         let master = master?;
         if let Some((rows, cols)) = req.size {
-            let _ = crate::runtime::sys::set_window_size(master.as_raw_fd(), rows, cols);
+            let _ = mini_runc::sys::set_window_size(master.as_raw_fd(), rows, cols);
         }
         outputs = vec![(master.try_clone().map_err(|e| e.to_string())?, 1)];
         stdin = master.try_clone().ok();

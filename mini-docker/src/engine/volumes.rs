@@ -572,10 +572,10 @@ impl Engine {
         if !empty {
             return Ok(());
         }
-        let Ok(root) = crate::runtime::mounts::open_root(rootfs) else {
+        let Ok(root) = mini_runc::mounts::open_root(rootfs) else {
             return Ok(());
         };
-        let Ok(src) = crate::runtime::mounts::resolve(&root, Path::new(&m.destination)) else {
+        let Ok(src) = mini_runc::mounts::resolve(&root, Path::new(&m.destination)) else {
             return Ok(()); // nothing there in the image
         };
         let from = format!(

@@ -444,11 +444,7 @@ impl Drop for Daemon {
             })
             .unwrap_or_default()
         {
-            let _ = mini_docker::runtime::container::delete(
-                &self.data_root().join("runtime"),
-                &id,
-                true,
-            );
+            let _ = mini_runc::container::delete(&self.data_root().join("runtime"), &id, true);
         }
         let mut m = mounts_under(self.dir.path());
         m.sort_by_key(|x| std::cmp::Reverse(x.len()));

@@ -1,4 +1,4 @@
-use mini_docker::runtime::container;
+use mini_runc::container;
 use std::path::Path;
 
 /// create + start, then (unless detached) wait and delete, like `runc run`.

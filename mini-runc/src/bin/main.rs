@@ -1,7 +1,7 @@
 //! `mini-runc`: an OCI runtime with runc's command line.
 //!
 //! Each verb lives in its own file under `commands/`; the work is in the
-//! library (`mini_docker::runtime`).
+//! library (`mini_runc`).
 
 mod cli;
 mod commands;
@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // A container's init is a re-exec of this binary: run it and never return.
-    mini_docker::runtime::init::init_hook();
+    mini_runc::init::init_hook();
     let cli = cli::Cli::parse();
-    mini_docker::runtime::container::set_timing(cli.debug);
+    mini_runc::container::set_timing(cli.debug);
     let log = cli.log.clone();
     let json = cli.log_format.as_deref() == Some("json");
     match commands::run(cli) {

@@ -1,4 +1,4 @@
-use mini_docker::runtime::container;
+use mini_runc::container;
 use std::path::Path;
 
 pub fn run(root: &Path, id: &str, signal: &str, all: bool) -> anyhow::Result<u8> {

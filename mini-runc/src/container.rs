@@ -336,7 +336,7 @@ fn layout() -> Result<cgroups::Layout> {
 
 /// Converts the spec's resources for chapter 02. A value that means "no
 /// limit" (`-1`, `0` shares) is left out: a new cgroup starts unlimited.
-pub(crate) fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
+pub fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
     let mut out = cgroups::Resources {
         memory_max: r.memory_limit.filter(|m| *m > 0).map(|m| m as u64),
         cpu_shares: r.cpu_shares.filter(|s| *s > 0),

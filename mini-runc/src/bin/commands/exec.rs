@@ -1,5 +1,5 @@
 use anyhow::{bail, Context};
-use mini_docker::runtime::{config, container};
+use mini_runc::{config, container};
 use std::path::{Path, PathBuf};
 
 pub struct Opts {

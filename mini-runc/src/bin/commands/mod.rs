@@ -77,8 +77,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// Turns the CLI's create options into the library's.
-pub fn create_args(o: &crate::cli::CreateOpts) -> mini_docker::runtime::container::CreateArgs {
-    mini_docker::runtime::container::CreateArgs {
+pub fn create_args(o: &crate::cli::CreateOpts) -> mini_runc::container::CreateArgs {
+    mini_runc::container::CreateArgs {
         bundle: o.bundle.clone(),
         console_socket: o.console_socket.clone(),
         pid_file: o.pid_file.clone(),

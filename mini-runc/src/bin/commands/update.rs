@@ -3,7 +3,7 @@
 //! stdin), and runc's single-value flags override its fields.
 
 use clap::Args;
-use mini_docker::runtime::container;
+use mini_runc::container;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 use std::io::Read;

@@ -204,7 +204,7 @@ pub enum Command {
 /// Appends an error line to the --log file, in runc's JSON shape when asked.
 pub fn log_error(path: &Path, json: bool, msg: &str) {
     let line = if json {
-        serde_json::json!({"level": "error", "msg": msg, "time": mini_docker::runtime::container::now_rfc3339()}).to_string()
+        serde_json::json!({"level": "error", "msg": msg, "time": mini_runc::container::now_rfc3339()}).to_string()
     } else {
         format!("level=error msg={msg:?}")
     };

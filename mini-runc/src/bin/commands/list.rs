@@ -1,4 +1,4 @@
-use mini_docker::runtime::container;
+use mini_runc::container;
 use std::path::Path;
 
 pub fn run(root: &Path, format: &str, quiet: bool) -> anyhow::Result<u8> {
@@ -16,7 +16,7 @@ pub fn run(root: &Path, format: &str, quiet: bool) -> anyhow::Result<u8> {
             "ID", "PID", "STATUS", "BUNDLE"
         );
         for s in &all {
-            let pid = if s.status == mini_docker::runtime::state::Status::Stopped {
+            let pid = if s.status == mini_runc::state::Status::Stopped {
                 0
             } else {
                 s.pid
