@@ -13,7 +13,7 @@
 //! Go, have shipped non-PIE binaries for years. The daemon, which runs for
 //! long and serves a socket, stays PIE.
 fn main() {
-    for bin in ["mini-shim", "mini-docker"] {
+    for bin in ["mini-docker"] {
         println!("cargo:rustc-link-arg-bin={bin}=-no-pie");
     }
     println!("cargo:rerun-if-changed=build.rs");

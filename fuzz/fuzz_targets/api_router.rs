@@ -29,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use mini_docker::engine::{api, net, Engine, Options};
+use mini_dockerd::{api, net, Engine, Options};
 use tower::ServiceExt;
 
 const METHODS: [Method; 6] = [
@@ -115,7 +115,7 @@ fn fixture() -> &'static Fixture {
                     insecure_registries: vec![],
                     default_ulimits: vec![],
                     log_config: serde_json::json!({"Type": "json-file", "Config": {}}),
-                    max_layer_size: mini_docker::engine::DEFAULT_MAX_LAYER_SIZE,
+                    max_layer_size: mini_dockerd::DEFAULT_MAX_LAYER_SIZE,
                 })
             })
             .expect("the engine opens");

@@ -1,7 +1,7 @@
 //! Dockerfiles and `.dockerignore` files: parse whatever arrives; a
 //! malformed file is an error naming its line, never a panic or a hang.
 #![no_main]
-use mini_docker::build::{dockerfile, ignore};
+use mini_dockerd::build::{dockerfile, ignore};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -3,5 +3,5 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let v = serde_json::json!({"ID": "abc", "Names": ["/x"], "Labels": {"a": "b"},
         "State": {"Running": true, "Pid": 3}, "Ports": [{"PrivatePort": 80}]});
-    let _ = mini_docker::client::format::render(&String::from_utf8_lossy(data), &v);
+    let _ = mini_docker::format::render(&String::from_utf8_lossy(data), &v);
 });

@@ -10,15 +10,15 @@ fn main() -> ExitCode {
     let _ = namespaces::sys::set_signal_ignored(nix::sys::signal::Signal::SIGPIPE, false);
     // With no arguments at all, the docker CLI prints its usage and exits 0.
     if std::env::args_os().len() == 1 {
-        let _ = <mini_docker::client::Cli as clap::CommandFactory>::command().print_help();
+        let _ = <mini_docker::Cli as clap::CommandFactory>::command().print_help();
         return ExitCode::SUCCESS;
     }
-    let cli = mini_docker::client::Cli::parse();
+    let cli = mini_docker::Cli::parse();
     let is_run = matches!(
         cli.cmd,
-        mini_docker::client::Cmd::Run(_) | mini_docker::client::Cmd::Create(_)
+        mini_docker::Cmd::Run(_) | mini_docker::Cmd::Create(_)
     );
-    match mini_docker::client::run(cli) {
+    match mini_docker::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             if is_run {

@@ -131,7 +131,11 @@ impl Drop for Containerd {
 /// A copy of mini-runc outside target/ (containerd's shim execs it by path).
 fn runtime_copy(dir: &Path) -> PathBuf {
     let dst = dir.join("mini-runc");
-    std::fs::copy(env!("CARGO_BIN_EXE_mini-runc"), &dst).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/mini-runc"),
+        &dst,
+    )
+    .unwrap();
     dst
 }
 

@@ -319,7 +319,7 @@ fn build_every_instruction_and_run_the_images() {
         }
         let tag = format!("mdb-{name}:1");
         let out = d.ok(&["build", "-t", &tag, ctx.path().to_str().unwrap()]);
-        let steps = mini_docker::build::dockerfile::parse("Dockerfile", &df)
+        let steps = mini_dockerd::build::dockerfile::parse("Dockerfile", &df)
             .unwrap()
             .instructions
             .len();

@@ -49,7 +49,7 @@ impl NetGuard {
 impl Drop for NetGuard {
     fn drop(&mut self) {
         for br in self.bridges() {
-            let _ = network::nft::delete_table(&mini_docker::engine::net::bridge_table(&br));
+            let _ = network::nft::delete_table(&mini_dockerd::net::bridge_table(&br));
             if let Ok(mut nl) = network::netlink::Netlink::open() {
                 let _ = nl.delete_link(&br);
             }
@@ -186,7 +186,7 @@ fn user_networks_resolve_by_name_isolate_and_connect_live() {
     // an option, since the request did not choose it.
     let bridge = format!("mdn{}", &front_id[..12]);
     assert!(link_exists(&bridge), "the bridge {bridge} exists");
-    let table = mini_docker::engine::net::bridge_table(&bridge);
+    let table = mini_dockerd::net::bridge_table(&bridge);
     assert!(table_exists(&table), "its table {table} exists");
 
     d.ok(&[
@@ -365,7 +365,7 @@ fn user_networks_resolve_by_name_isolate_and_connect_live() {
     d.ok(&["network", "rm", "front", "back"]);
     for br in &bridges {
         assert!(!link_exists(br), "{br} is gone");
-        let t = mini_docker::engine::net::bridge_table(br);
+        let t = mini_dockerd::net::bridge_table(br);
         assert!(!table_exists(&t), "{t} is gone");
     }
     for id in [&web_id, &waiter, &leaver] {
@@ -545,7 +545,7 @@ fn user_networks_survive_a_daemon_restart() {
     // The published port is served again by the new daemon.
     assert!(page_via_host(port).contains("hello from mini-docker"));
     assert!(d.ok(&["network", "ls"]).contains("keep"));
-    let table = mini_docker::engine::net::bridge_table(&bridge);
+    let table = mini_dockerd::net::bridge_table(&bridge);
     assert!(link_exists(&bridge) && table_exists(&table));
     // The adopted container is still reachable by name from a new one.
     let (ok, out) = run_rm(

@@ -495,18 +495,17 @@ fn explain_matches_the_spec_start_writes() {
     let dir = d.data_root().join("containers").join(&id);
     let spec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let inputs = mini_docker::engine::explain::Inputs {
+    let inputs = mini_dockerd::explain::Inputs {
         id: id.clone(),
         bundle: dir,
         rootfs_mounts: vec![],
         driver: "overlay".into(),
-        net: mini_docker::engine::explain::NetPlan::Isolated,
+        net: mini_dockerd::explain::NetPlan::Isolated,
         spec,
         layout: cgroups::Layout::detect().unwrap(),
         shim: "mini-shim".into(),
     };
-    let real =
-        mini_docker::engine::explain::render(&mini_docker::engine::explain::plan(&inputs).unwrap());
+    let real = mini_dockerd::explain::render(&mini_dockerd::explain::plan(&inputs).unwrap());
     let strip_numbers = |s: &str| -> String {
         s.lines()
             .map(|l| match l.trim_start().split_once(". ") {

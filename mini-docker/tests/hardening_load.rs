@@ -155,7 +155,7 @@ fn census(d: &Daemon) -> (usize, u64, usize, usize, usize, usize, usize) {
     let root = d.data_root();
     let (bridge, _) = d.bridge.clone().unwrap();
     // The bridge's table holds the port maps: its rules must not pile up.
-    let ours = network::nft::list_table(&mini_docker::engine::net::bridge_table(&bridge))
+    let ours = network::nft::list_table(&mini_dockerd::net::bridge_table(&bridge))
         .unwrap()
         .lines()
         .count();

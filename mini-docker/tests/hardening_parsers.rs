@@ -229,7 +229,7 @@ fn format_templates() {
     .map(|s| s.as_bytes().to_vec())
     .collect();
     fuzz("templates", &seeds, iters(6_000), |b| {
-        let _ = mini_docker::client::format::render(&text(b), &v);
+        let _ = mini_docker::format::render(&text(b), &v);
     });
 }
 
@@ -241,16 +241,16 @@ fn api_create_bodies_and_queries() {
     ];
     fuzz("api bodies", &seeds, iters(10_000), |b| {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) {
-            if mini_docker::engine::harden::check_create_body(&v).is_ok() {
+            if mini_dockerd::harden::check_create_body(&v).is_ok() {
                 // What passes the check has the types the engine indexes with.
                 if let Some(h) = v.get("HostConfig") {
                     assert!(h.is_null() || h.is_object());
                 }
             }
         }
-        let _ = mini_docker::engine::api::percent_decode(&text(b));
-        let _ = mini_docker::engine::volumes::parse_bind(&text(b));
-        let _ = mini_docker::engine::volumes::check_destination(&text(b));
+        let _ = mini_dockerd::api::percent_decode(&text(b));
+        let _ = mini_dockerd::volumes::parse_bind(&text(b));
+        let _ = mini_dockerd::volumes::check_destination(&text(b));
     });
 }
 

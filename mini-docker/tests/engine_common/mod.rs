@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-pub const DOCKERD: &str = env!("CARGO_BIN_EXE_mini-dockerd");
+pub const DOCKERD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/mini-dockerd");
 pub const CLI: &str = env!("CARGO_BIN_EXE_mini-docker");
 
 pub fn require_root() {
@@ -461,7 +461,7 @@ impl Drop for Daemon {
                 serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default())
                     .unwrap_or_default();
             if let Some(br) = saved["bridge"].as_str() {
-                let _ = network::nft::delete_table(&mini_docker::engine::net::bridge_table(br));
+                let _ = network::nft::delete_table(&mini_dockerd::net::bridge_table(br));
                 if let Ok(mut nl) = network::netlink::Netlink::open() {
                     let _ = nl.delete_link(br);
                 }
@@ -469,7 +469,7 @@ impl Drop for Daemon {
         }
         // The bridge outlives the daemon (as docker0 does): ours goes with the test.
         if let Some((name, _)) = &self.bridge {
-            let _ = network::nft::delete_table(&mini_docker::engine::net::bridge_table(name));
+            let _ = network::nft::delete_table(&mini_dockerd::net::bridge_table(name));
             if let Ok(mut nl) = network::netlink::Netlink::open() {
                 let _ = nl.delete_link(name);
             }

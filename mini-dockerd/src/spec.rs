@@ -15,7 +15,7 @@ use std::path::Path;
 
 /// Docker's default spec, as captured from a real `docker run`.
 pub const DOCKER_DEFAULT_SPEC: &str =
-    include_str!("../../tests/fixtures/docker-20.10-default-config.json");
+    include_str!("../../mini-docker/tests/fixtures/docker-20.10-default-config.json");
 
 /// What the spec needs from the engine.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,6 @@
-//! `mini-shim`: one per container; see `mini_docker::engine::shim`.
+//! `mini-shim`: one per container; see `mini_dockerd::shim`.
 
-use mini_docker::engine::shim;
+use mini_dockerd::shim;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -4,14 +4,14 @@
 //!
 //! TCP is guarded as in dockerd: with `--tlsverify` every connection first
 //! completes a TLS handshake in which the client shows a certificate signed
-//! by `--tlscacert` (see `mini_docker::client::tls`), and only then is HTTP
+//! by `--tlscacert` (see `mini_docker_api::tls`), and only then is HTTP
 //! read; `--tls` encrypts without asking for one. Plain TCP lets anyone who
 //! reaches the port run containers as root, so on an address other than
 //! loopback it is refused unless `--insecure-tcp` says the risk is wanted.
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use mini_docker::engine::{api, net, Engine, Options};
+use mini_dockerd::{api, net, Engine, Options};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
     let (mut mirrors, mut insecure, mut ulimits) = (Vec::new(), Vec::new(), Vec::new());
-    let mut max_layer_size = mini_docker::engine::DEFAULT_MAX_LAYER_SIZE;
+    let mut max_layer_size = mini_dockerd::DEFAULT_MAX_LAYER_SIZE;
     let mut log_config = serde_json::json!({"Type": "json-file", "Config": {}});
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
@@ -142,7 +142,7 @@ fn run() -> anyhow::Result<()> {
             if log_config["Config"].is_null() {
                 log_config["Config"] = serde_json::json!({});
             }
-            mini_docker::engine::logs::LogConfig::from_value(&log_config)
+            mini_dockerd::logs::LogConfig::from_value(&log_config)
                 .map_err(|e| anyhow::anyhow!("{}: log-driver/log-opts: {e}", p.display()))?;
         }
         // dockerd's keys: {"tls": true, "tlsverify": true, "tlscacert": "…"}.
@@ -181,9 +181,11 @@ fn run() -> anyhow::Result<()> {
             .iter()
             .find_map(|h| h.strip_prefix("unix://"))
             .map(PathBuf::from);
-        let checks = mini_docker::engine::doctor::run_checks(
-            &mini_docker::engine::doctor::HostPaths::real(&cli.data_root, &shim, socket),
-        );
+        let checks = mini_dockerd::doctor::run_checks(&mini_dockerd::doctor::HostPaths::real(
+            &cli.data_root,
+            &shim,
+            socket,
+        ));
         println!("{}", serde_json::to_string(&checks)?);
         std::process::exit(if checks.iter().all(|c| c.ok) { 0 } else { 1 });
     }
