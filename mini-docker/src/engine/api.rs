@@ -3,7 +3,7 @@
 //! negotiation: `/_ping` answers with `API-Version`).
 
 use super::logs::{self, LogOptions};
-use super::{ApiError, Engine};
+use super::{ApiError, Engine, ErrorKind};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -22,9 +22,25 @@ pub use mini_docker_api::API_VERSION;
 pub(super) type Q = Query<HashMap<String, String>>;
 pub(super) type Eng = State<Arc<Engine>>;
 
+/// The HTTP status of an engine error's kind: the one place kinds become
+/// statuses (moby's `api/server/httpstatus.FromError`).
+pub(super) fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
+        ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = status_of(self.kind);
         if status == StatusCode::NOT_MODIFIED {
             return status.into_response();
         }
@@ -430,10 +446,9 @@ async fn logs_handler(
         .map(|l| l.json_file)
         .unwrap_or(true)
     {
-        return Err(ApiError {
-            status: 501,
-            message: "configured logging driver does not support reading".into(),
-        });
+        return Err(ApiError::not_implemented(
+            "configured logging driver does not support reading",
+        ));
     }
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(pump(

@@ -115,10 +115,9 @@ pub async fn login(base: &registry::ClientConfig, body: &[u8]) -> Result<Value, 
     let c = client_for(base, &host, Some(&a));
     match c.ping(&host).await {
         Ok(()) => Ok(json!({"Status": "Login Succeeded", "IdentityToken": ""})),
-        Err(e) if is_auth_failure(&e) => Err(ApiError {
-            status: 401,
-            message: format!("login attempt to {host} failed: unauthorized: {e}"),
-        }),
+        Err(e) if is_auth_failure(&e) => Err(ApiError::unauthorized(format!(
+            "login attempt to {host} failed: unauthorized: {e}"
+        ))),
         Err(e) => Err(ApiError::internal(format!("login to {host}: {e}"))),
     }
 }
@@ -164,12 +163,9 @@ pub async fn search(
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(if status == 401 || status == 403 {
-                ApiError {
-                    status: 401,
-                    message: format!(
-                        "search {host}: unauthorized: log in with `mini-docker login {host}`"
-                    ),
-                }
+                ApiError::unauthorized(format!(
+                    "search {host}: unauthorized: log in with `mini-docker login {host}`"
+                ))
             } else {
                 ApiError::internal(format!("search {host}: the catalog answered {status}"))
             });
@@ -220,10 +216,7 @@ pub async fn search(
 
 fn search_err(host: &str, e: &registry::client::ClientError) -> ApiError {
     if is_auth_failure(e) {
-        ApiError {
-            status: 401,
-            message: format!("search {host}: unauthorized: {e}"),
-        }
+        ApiError::unauthorized(format!("search {host}: unauthorized: {e}"))
     } else {
         ApiError::internal(format!("search {host}: {e}"))
     }

@@ -661,7 +661,7 @@ impl Build<'_> {
         let img = match self.engine.images.resolve(image) {
             Ok(img) => img,
             // Not here: pull it, as Docker's builder does.
-            Err(e) if e.status == 404 => {
+            Err(e) if e.kind == super::ErrorKind::NotFound => {
                 self.pull(image)?;
                 self.engine.images.resolve(image)?
             }

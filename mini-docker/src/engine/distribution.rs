@@ -58,10 +58,7 @@ pub(super) async fn inspect(
     }
     let denied = |err: registry::client::ClientError| {
         if super::auth::is_auth_failure(&err) {
-            ApiError {
-                status: 401,
-                message: format!("{}: access denied: {err}", r.familiar()),
-            }
+            ApiError::unauthorized(format!("{}: access denied: {err}", r.familiar()))
         } else if matches!(err.code(), Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN")) {
             ApiError::not_found(format!("{}: manifest unknown: {err}", r.familiar()))
         } else {

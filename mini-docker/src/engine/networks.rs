@@ -295,10 +295,7 @@ fn net_err(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 fn forbidden(m: impl Into<String>) -> ApiError {
-    ApiError {
-        status: 403,
-        message: m.into(),
-    }
+    ApiError::forbidden(m)
 }
 
 /// The bridge driver option naming the bridge, as in Docker.
