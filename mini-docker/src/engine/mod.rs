@@ -45,6 +45,7 @@ pub mod spec;
 pub mod stats;
 pub mod streams;
 pub mod swarm_api;
+pub mod system;
 pub mod tools_api;
 pub mod util;
 pub mod volumes;
