@@ -241,13 +241,15 @@ fn spawn_init(
     // A memfd's descriptor must survive the dup2 onto `target` in the child.
     let (exe_path, _memfd) = match memfd {
         Some(fd) => {
-            let high = sys::own_fd(
-                nix::fcntl::fcntl(
-                    fd.as_raw_fd(),
-                    nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(target + 1),
-                )
-                .map_err(|e| RuntimeError(format!("dup the runtime's memfd: {e}")))?,
-            );
+            let high = nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(target + 1),
+            )
+            .map_err(|e| RuntimeError(format!("dup the runtime's memfd: {e}")))?;
+            // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned this descriptor and nothing else holds it,
+            // so the OwnedFd is its only owner.
+            #[allow(unsafe_code)]
+            let high = unsafe { sys::own_fd(high) };
             (
                 PathBuf::from(format!("/proc/self/fd/{}", high.as_raw_fd())),
                 Some(high),
@@ -262,7 +264,13 @@ fn spawn_init(
         let dup = |fd| {
             // Close-on-exec here; Command dup2()s it onto 0-2 of the child only.
             nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
-                .map(|d| std::process::Stdio::from(sys::own_fd(d)))
+                .map(|d| {
+                    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned `d` and nothing
+                    // else holds it, so the OwnedFd is its only owner.
+                    #[allow(unsafe_code)]
+                    let d = unsafe { sys::own_fd(d) };
+                    std::process::Stdio::from(d)
+                })
                 .map_err(|e| RuntimeError(format!("dup the process's stdio: {e}")))
         };
         cmd.stdin(dup(i)?).stdout(dup(o)?).stderr(dup(e)?);
@@ -761,7 +769,10 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| RuntimeError(format!("open {}: {e}", fifo.display())))?;
-    let f = sys::own_fd(f);
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let f = unsafe { sys::own_fd(f) };
     let started = Instant::now();
     let mut buf = [0u8; 1];
     loop {
