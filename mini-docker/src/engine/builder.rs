@@ -186,8 +186,8 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    super::errors::system(e)
 }
 
 /// The image a step starts from (or made): its config document and layers.

@@ -103,3 +103,51 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `e`'s message followed by each of its causes (`rm /x: Permission
+/// denied`), the way `{:#}` prints an `anyhow::Error`. The chapters' errors
+/// name their step and keep the cause in `source()`; an engine message is a
+/// single string, so it is built with this.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let t = c.to_string();
+        // A foreign error may still print its cause itself: say it once.
+        if !t.is_empty() && !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cause = c.source();
+    }
+    s
+}
+
+/// An engine error of kind `System` from any error (or message), with its
+/// causes ([`chain`]).
+pub fn system(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    Error::internal(chain(&*e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("rm {path}")]
+    struct Rm {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn chain_reports_each_cause_once() {
+        let e = Rm {
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(chain(&e), "rm /x: Permission denied (os error 13)");
+        assert_eq!(system(e).message, "rm /x: Permission denied (os error 13)");
+        assert_eq!(system("plain").message, "plain");
+    }
+}

@@ -349,8 +349,8 @@ pub struct Engine {
     pub networks: networks::Registry,
 }
 
-fn stat_err(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn stat_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    errors::system(e)
 }
 
 impl Engine {

@@ -130,9 +130,9 @@ mod tests {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let fstype = mountinfo
             .lines()
+            .rev()
             .filter(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup"))
-            .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next())
-            .last()
+            .find_map(|l| l.split(" - ").nth(1)?.split(' ').next())
             .unwrap();
         let want = if fstype == "cgroup2" { "2" } else { "1" };
         assert_eq!(cgroup_version(Path::new("/sys/fs/cgroup")), want);
