@@ -296,7 +296,8 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
     // 4. The runtime: cgroups (chapter 02), before the init runs.
     let spec: oci_spec::runtime::Spec =
         serde_json::from_value(inp.spec.clone()).map_err(|e| format!("the spec: {e}"))?;
-    let cfg = crate::runtime::config::from_spec(&spec, &inp.bundle, &inp.id).map_err(|e| e.0)?;
+    let cfg = crate::runtime::config::from_spec(&spec, &inp.bundle, &inp.id)
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
     let rt = |ph: &mut Vec<Phase>, name: &str, s: Step| push(ph, "runtime", name, s);
     let cg = "cgroups";
     let cg_path = cfg

@@ -391,7 +391,7 @@ pub fn check_sysctls(hc: &Value, network_mode: &str) -> Result<()> {
                     "sysctl {k:?} not allowed in host network namespace"
                 )));
             }
-            return Err(bad(format!("HostConfig.Sysctls: {}", e.0)));
+            return Err(bad(format!("HostConfig.Sysctls: {e}")));
         }
     }
     Ok(())

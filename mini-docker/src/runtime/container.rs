@@ -65,6 +65,11 @@ fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(RuntimeError(msg.into()))
 }
 
+/// The spec could not be read: the step and its cause, in one message.
+fn config_failed(e: config::ConfigError) -> RuntimeError {
+    RuntimeError(format!("{:#}", anyhow::Error::new(e)))
+}
+
 impl From<String> for RuntimeError {
     fn from(s: String) -> Self {
         RuntimeError(s)
@@ -528,7 +533,7 @@ fn cgroup_path(cfg: &Config) -> PathBuf {
 pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     state::validate_id(id)?;
     let mut t = Phases::new();
-    let cfg = config::load(&args.bundle, id).map_err(|e| RuntimeError(e.0))?;
+    let cfg = config::load(&args.bundle, id).map_err(config_failed)?;
     t.mark("read and check config.json");
     if let Some(profile) = &cfg.process.seccomp {
         super::seccomp::compile(profile)?;
@@ -973,7 +978,7 @@ pub struct ExecArgs {
 
 /// The process of the container's own spec, as the base of `exec` without `--process`.
 pub fn spec_process(s: &State) -> Result<ProcessConfig> {
-    let cfg = config::load(&s.bundle, &s.id).map_err(|e| RuntimeError(e.0))?;
+    let cfg = config::load(&s.bundle, &s.id).map_err(config_failed)?;
     Ok(cfg.process)
 }
 
