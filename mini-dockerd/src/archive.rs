@@ -464,7 +464,7 @@ mod tests {
             "/hostdir/secret".into(),
         ] {
             let e = stat_path(r.fd(), &p).unwrap_err();
-            assert_eq!(e.status, 404, "{p}: {}", e.message);
+            assert_eq!(e.kind, crate::ErrorKind::NotFound, "{p}: {}", e.message);
             assert!(write_archive(r.fd(), &p, Vec::new()).is_err(), "{p}");
             assert_eq!(read_file(r.fd(), &p), None, "{p}");
         }

@@ -15,6 +15,7 @@
 //! repositories whose name contains the term (Docker Hub's search API is
 //! not part of the distribution spec).
 
+use super::errors::chain;
 use super::ApiError;
 use base64::Engine as _;
 use registry::client::config::Credentials;
@@ -102,11 +103,14 @@ pub async fn login(base: &registry::ClientConfig, body: &[u8]) -> Result<Value, 
     let c = client_for(base, &host, Some(&a));
     match c.ping(&host).await {
         Ok(()) => Ok(json!({"Status": "Login Succeeded", "IdentityToken": ""})),
-        Err(e) if is_auth_failure(&e) => Err(ApiError {
-            status: 401,
-            message: format!("login attempt to {host} failed: unauthorized: {e}"),
-        }),
-        Err(e) => Err(ApiError::internal(format!("login to {host}: {e}"))),
+        Err(e) if is_auth_failure(&e) => Err(ApiError::unauthorized(format!(
+            "login attempt to {host} failed: unauthorized: {}",
+            chain(&e)
+        ))),
+        Err(e) => Err(ApiError::internal(format!(
+            "login to {host}: {}",
+            chain(&e)
+        ))),
     }
 }
 
@@ -140,12 +144,9 @@ pub async fn search(
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(if status == 401 || status == 403 {
-                ApiError {
-                    status: 401,
-                    message: format!(
-                        "search {host}: unauthorized: log in with `mini-docker login {host}`"
-                    ),
-                }
+                ApiError::unauthorized(format!(
+                    "search {host}: unauthorized: log in with `mini-docker login {host}`"
+                ))
             } else {
                 ApiError::internal(format!("search {host}: the catalog answered {status}"))
             });
@@ -164,7 +165,7 @@ pub async fn search(
         let body = resp
             .bytes()
             .await
-            .map_err(|e| ApiError::internal(format!("search {host}: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("search {host}: {}", chain(&e))))?;
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::internal(format!("search {host}: bad catalog: {e}")))?;
         repos.extend(
@@ -196,12 +197,9 @@ pub async fn search(
 
 fn search_err(host: &str, e: &registry::client::ClientError) -> ApiError {
     if is_auth_failure(e) {
-        ApiError {
-            status: 401,
-            message: format!("search {host}: unauthorized: {e}"),
-        }
+        ApiError::unauthorized(format!("search {host}: unauthorized: {}", chain(e)))
     } else {
-        ApiError::internal(format!("search {host}: {e}"))
+        ApiError::internal(format!("search {host}: {}", chain(e)))
     }
 }
 

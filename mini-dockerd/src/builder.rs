@@ -186,8 +186,8 @@ fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    super::errors::system(e)
 }
 
 /// The image a step starts from (or made): its config document and layers.
@@ -661,7 +661,7 @@ impl Build<'_> {
         let img = match self.engine.images.resolve(image) {
             Ok(img) => img,
             // Not here: pull it, as Docker's builder does.
-            Err(e) if e.status == 404 => {
+            Err(e) if e.kind == super::ErrorKind::NotFound => {
                 self.pull(image)?;
                 self.engine.images.resolve(image)?
             }

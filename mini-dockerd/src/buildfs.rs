@@ -26,8 +26,8 @@ use std::collections::VecDeque;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    super::errors::system(e)
 }
 
 /// Paths a container gets from the engine, not from its command: mount

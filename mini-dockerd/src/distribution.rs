@@ -14,6 +14,7 @@
 
 use super::api::Eng;
 use super::auth::{client_for, AuthConfig};
+use super::errors::chain;
 use super::ApiError;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::Json;
@@ -58,14 +59,19 @@ pub(super) async fn inspect(
     }
     let denied = |err: registry::client::ClientError| {
         if super::auth::is_auth_failure(&err) {
-            ApiError {
-                status: 401,
-                message: format!("{}: access denied: {err}", r.familiar()),
-            }
+            ApiError::unauthorized(format!("{}: access denied: {}", r.familiar(), chain(&err)))
         } else if matches!(err.code(), Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN")) {
-            ApiError::not_found(format!("{}: manifest unknown: {err}", r.familiar()))
+            ApiError::not_found(format!(
+                "{}: manifest unknown: {}",
+                r.familiar(),
+                chain(&err)
+            ))
         } else {
-            ApiError::internal(format!("inspect {} in its registry: {err}", r.familiar()))
+            ApiError::internal(format!(
+                "inspect {} in its registry: {}",
+                r.familiar(),
+                chain(&err)
+            ))
         }
     };
     let client = client_for(&e.registry, &r.registry, auth.as_ref());
@@ -98,10 +104,9 @@ pub(super) async fn inspect(
             .await
             .map_err(denied)?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|err| ApiError::internal(format!("read the config blob {cfg}: {err}")))?;
+        let body = resp.bytes().await.map_err(|err| {
+            ApiError::internal(format!("read the config blob {cfg}: {}", chain(&err)))
+        })?;
         if !status.is_success() {
             return Err(ApiError::internal(format!(
                 "get the config blob {cfg} of {name}: HTTP {status}"

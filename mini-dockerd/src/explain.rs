@@ -275,7 +275,8 @@ pub fn plan(inp: &Inputs) -> std::result::Result<Vec<Phase>, String> {
     // 4. The runtime: cgroups (chapter 02), before the init runs.
     let spec: oci_spec::runtime::Spec =
         serde_json::from_value(inp.spec.clone()).map_err(|e| format!("the spec: {e}"))?;
-    let cfg = mini_runc::config::from_spec(&spec, &inp.bundle, &inp.id).map_err(|e| e.0)?;
+    let cfg = mini_runc::config::from_spec(&spec, &inp.bundle, &inp.id)
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
     let rt = |ph: &mut Vec<Phase>, name: &str, s: Step| push(ph, "runtime", name, s);
     let cg = "cgroups";
     let cg_path = cfg
@@ -583,7 +584,7 @@ mod tests {
             id: String::new(),
             subnet: "10.203.7.0/24".parse().unwrap(),
             bridge: "md-br0".into(),
-            table: super::super::net::bridge_table("md-br0"),
+            table: crate::net::bridge_table("md-br0"),
         };
         let ip: Ipv4Addr = "10.203.7.2".parse().unwrap();
         let ep = network::network::EndpointSpec {
@@ -610,7 +611,7 @@ mod tests {
             ..Default::default()
         };
         let mut spec_json = spec::build(&input);
-        let sysctls = super::super::net::take_net_sysctls(&mut spec_json);
+        let sysctls = crate::net::take_net_sysctls(&mut spec_json);
         let layers = base.join("layers");
         let inputs = Inputs {
             id: id.clone(),

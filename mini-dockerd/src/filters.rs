@@ -2,7 +2,7 @@
 //!
 //! A client sends `?filters={"label":["a=b"],"dangling":["true"]}` (or the
 //! older map spelling `{"label":{"a=b":true}}`). Each endpoint accepts a
-//! fixed set of keys; any other key is a 400 `invalid filter 'x'`, never
+//! fixed set of keys; any other key is an invalid parameter, `invalid filter 'x'`, never
 //! silently ignored (`docker rmi $(docker images -qf dangling=true)` must
 //! not see every image because a filter was dropped). Within one key the
 //! values are alternatives (OR), except `label`, where every value must

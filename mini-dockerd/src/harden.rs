@@ -235,7 +235,7 @@ mod tests {
             json!({"Image": "bb", "Tty": "yes"}),
         ] {
             let e = check_create_body(&bad).unwrap_err();
-            assert_eq!(e.status, 400, "{bad}");
+            assert_eq!(e.kind, crate::ErrorKind::InvalidParameter, "{bad}");
         }
         for good in [
             json!({"Image": "bb"}),

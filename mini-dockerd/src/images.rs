@@ -24,8 +24,8 @@ pub struct Images {
     overlay: bool,
 }
 
-fn err(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    super::errors::system(e)
 }
 
 impl Images {

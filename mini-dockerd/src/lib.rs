@@ -20,6 +20,7 @@ pub mod changes;
 pub mod commit;
 pub mod distribution;
 pub mod doctor;
+pub mod errors;
 pub mod explain;
 pub mod filters;
 pub mod gc;
@@ -45,6 +46,7 @@ pub mod spec;
 pub mod stats;
 pub mod streams;
 pub mod swarm_api;
+pub mod system;
 pub mod tools_api;
 pub mod util;
 pub mod volumes;
@@ -56,52 +58,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-/// An error the API reports: an HTTP status and Docker's message.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
-    /// `{"message": …}`.
-    pub message: String,
-}
-
-impl ApiError {
-    /// 404.
-    pub fn not_found(m: impl Into<String>) -> Self {
-        ApiError {
-            status: 404,
-            message: m.into(),
-        }
-    }
-    /// 409.
-    pub fn conflict(m: impl Into<String>) -> Self {
-        ApiError {
-            status: 409,
-            message: m.into(),
-        }
-    }
-    /// 400.
-    pub fn bad(m: impl Into<String>) -> Self {
-        ApiError {
-            status: 400,
-            message: m.into(),
-        }
-    }
-    /// 500.
-    pub fn internal(m: impl Into<String>) -> Self {
-        ApiError {
-            status: 500,
-            message: m.into(),
-        }
-    }
-    /// 304 (start/stop of a container already there).
-    pub fn not_modified() -> Self {
-        ApiError {
-            status: 304,
-            message: String::new(),
-        }
-    }
-}
+/// The engine's error: a kind and Docker's message ([`errors`]); the HTTP
+/// layer maps the kind to a status. The old name stays while branches merge.
+pub use errors::{Error, Kind as ErrorKind};
+/// The engine's error, under its former name.
+pub type ApiError = Error;
 
 /// Result of an engine operation.
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -389,8 +350,8 @@ pub struct Engine {
     pub networks: networks::Registry,
 }
 
-fn stat_err(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn stat_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    errors::system(e)
 }
 
 impl Engine {

@@ -27,6 +27,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// A container's logging settings (`HostConfig.LogConfig`), checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,6 +418,58 @@ impl Reader {
                 return lines;
             }
         }
+    }
+}
+
+impl super::Engine {
+    /// `docker logs`: the container's log, rendered as `o` asks, sent into
+    /// the returned channel in bounded chunks ([`Reader`]). With `follow`
+    /// the stream goes on until the container has stopped and everything was
+    /// sent. The channel is bounded: a slow client holds the reader back, and
+    /// the daemon's memory stays small. Must be called inside the runtime.
+    pub fn logs(
+        self: &Arc<Self>,
+        id: &str,
+        mut o: LogOptions,
+        follow: bool,
+    ) -> super::Result<mpsc::Receiver<Vec<u8>>> {
+        let c = self.find(id)?;
+        if !o.stdout && !o.stderr {
+            return Err(super::ApiError::bad(
+                "Bad parameters: you must choose at least one stream",
+            ));
+        }
+        o.tty = c.config["Tty"].as_bool().unwrap_or(false);
+        if !LogConfig::from_value(&c.host_config["LogConfig"])
+            .map(|l| l.json_file)
+            .unwrap_or(true)
+        {
+            return Err(super::ApiError::not_implemented(
+                "configured logging driver does not support reading",
+            ));
+        }
+        let (tx, rx) = mpsc::channel(16);
+        let path = super::shim::log_file(&self.dir(&c.id), &c.id);
+        // Opened now: an `--rm` container's log is unlinked right after its exit.
+        let mut reader = Reader::open(&path, o.tail);
+        let (e, id) = (self.clone(), c.id);
+        tokio::spawn(async move {
+            loop {
+                let finished = e.find(&id).map(|c| !c.state.running).unwrap_or(true);
+                let lines = reader.next_chunk();
+                let bytes = render(&lines, &o, o.tty);
+                if !bytes.is_empty() && tx.send(bytes).await.is_err() {
+                    return;
+                }
+                if lines.is_empty() {
+                    if !follow || finished {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+            }
+        });
+        Ok(rx)
     }
 }
 

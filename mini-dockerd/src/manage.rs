@@ -130,7 +130,7 @@ impl Engine {
         let stopped = self.stop(&c.id, t).await;
         let started = match stopped {
             Ok(()) => Ok(()),
-            Err(e) if e.status == 304 => Ok(()),
+            Err(e) if e.is_not_modified() => Ok(()),
             Err(e) => Err(e),
         };
         let started = match started {
@@ -142,7 +142,7 @@ impl Engine {
                     .await
                     .map_err(|e| ApiError::internal(e.to_string()))
                     .and_then(|r| r)
-                    .or_else(|e| if e.status == 304 { Ok(()) } else { Err(e) })
+                    .or_else(|e| if e.is_not_modified() { Ok(()) } else { Err(e) })
             }
             Err(e) => Err(e),
         };

@@ -213,8 +213,8 @@ pub fn port_mappings(config: &Value, host_config: &Value) -> Result<Vec<PortMapp
     Ok(out)
 }
 
-fn net_err(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("{what}: {e}"))
+fn net_err(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    ApiError::internal(format!("{what}: {}", super::errors::chain(&*e.into())))
 }
 
 impl Engine {

@@ -290,15 +290,12 @@ fn endpoint_spec(
     }
 }
 
-fn net_err(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("{what}: {e}"))
+fn net_err(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    ApiError::internal(format!("{what}: {}", super::errors::chain(&*e.into())))
 }
 
 fn forbidden(m: impl Into<String>) -> ApiError {
-    ApiError {
-        status: 403,
-        message: m.into(),
-    }
+    ApiError::forbidden(m)
 }
 
 /// The bridge driver option naming the bridge, as in Docker.

@@ -14,6 +14,7 @@
 //! fetching shows `Waiting`, then `Download complete` and `Pull complete`.
 
 use super::auth::{client_for, AuthConfig};
+use super::errors::chain;
 use super::{ApiError, Engine};
 use axum::body::Bytes;
 use axum::http::header;
@@ -39,17 +40,19 @@ fn registry_err(what: &str, r: &Reference, e: registry::client::ClientError) -> 
     let code = e.code().unwrap_or("");
     if matches!(code, "MANIFEST_UNKNOWN" | "NAME_UNKNOWN") {
         return ApiError::not_found(format!(
-            "manifest for {} not found: manifest unknown: {e}",
-            r.familiar()
+            "manifest for {} not found: manifest unknown: {}",
+            r.familiar(),
+            chain(&e)
         ));
     }
     if matches!(code, "UNAUTHORIZED" | "DENIED") || super::auth::is_auth_failure(&e) {
         return ApiError::not_found(format!(
-            "{what} access denied for {}, repository does not exist or may require 'docker login': {e}",
-            r.familiar()
+            "{what} access denied for {}, repository does not exist or may require 'docker login': {}",
+            r.familiar(),
+            chain(&e)
         ));
     }
-    ApiError::internal(format!("{what} {}: {e}", r.familiar()))
+    ApiError::internal(format!("{what} {}: {}", r.familiar(), chain(&e)))
 }
 
 /// `POST /images/create?fromImage=&tag=`.

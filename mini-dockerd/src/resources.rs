@@ -4,7 +4,7 @@
 //! in `Config` and `HostConfig`. The docker CLI sends nearly all of them on
 //! every `run`, most at their zero value. The rule here is the project's:
 //! a field is either **applied** (the table says where), or, when it carries
-//! anything but its default, **refused** with a 400 that names it
+//! anything but its default, **refused** as an invalid parameter that names it
 //! (`HostConfig.BlkioWeight is not supported by mini-dockerd`). A setting is
 //! never accepted and then silently dropped.
 //!
@@ -13,7 +13,7 @@
 //! [`check`] walks it at `create`, then makes Docker's own range checks,
 //! with Docker's words (measured against dockerd 20.10 on this machine):
 //!
-//! | value | Docker's answer (400) |
+//! | value | Docker's answer (invalid parameter) |
 //! | --- | --- |
 //! | `Memory` < 6 MiB | `Minimum memory limit allowed is 6MB` |
 //! | `MemorySwap` without `Memory` | `You should always set the Memory limit when using Memoryswap limit, see usage` |
@@ -391,7 +391,7 @@ pub fn check_sysctls(hc: &Value, network_mode: &str) -> Result<()> {
                     "sysctl {k:?} not allowed in host network namespace"
                 )));
             }
-            return Err(bad(format!("HostConfig.Sysctls: {}", e.0)));
+            return Err(bad(format!("HostConfig.Sysctls: {e}")));
         }
     }
     Ok(())
@@ -497,7 +497,7 @@ mod tests {
                 json!({"a": 1}),
             ] {
                 let e = check_fields(&wrap(v.clone())).unwrap_err();
-                assert_eq!(e.status, 400);
+                assert_eq!(e.kind, crate::ErrorKind::InvalidParameter);
                 let want = format!(
                     "{}{} is not supported by mini-dockerd",
                     fl.section.prefix(),

@@ -248,8 +248,13 @@ pub fn stage2(args: &ShimArgs) -> ! {
     }
 }
 
+/// Owns a descriptor a system call just returned to the shim.
 fn own(fd: i32) -> OwnedFd {
-    mini_runc::sys::own_fd(fd)
+    // SAFETY: every caller passes a descriptor that fcntl(F_DUPFD_CLOEXEC),
+    // dup or an SCM_RIGHTS message just gave us, which nothing else holds.
+    #[allow(unsafe_code)]
+    let fd = unsafe { mini_runc::sys::own_fd(fd) };
+    fd
 }
 
 /// The first line of a connection to the shim says what it is for.

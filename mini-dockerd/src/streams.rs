@@ -360,14 +360,10 @@ impl Engine {
             .map_err(|e| ApiError::internal(format!("exec through the shim: {e}")))?;
         let pid = answer(&mut s).map_err(|why| {
             self.exec_finished(id, 126);
-            let code = if why.contains("No such file") || why.contains("not found") {
-                404
+            if why.contains("No such file") || why.contains("not found") {
+                ApiError::not_found(why)
             } else {
-                500
-            };
-            ApiError {
-                status: code,
-                message: why,
+                ApiError::internal(why)
             }
         })?;
         let late_size = self

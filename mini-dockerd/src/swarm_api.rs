@@ -43,8 +43,5 @@ pub fn routes() -> Router<Arc<Engine>> {
 }
 
 async fn not_a_manager() -> ApiError {
-    ApiError {
-        status: 503,
-        message: format!("{NOT_A_MANAGER}\n{SWARM_HINT}"),
-    }
+    ApiError::unavailable(format!("{NOT_A_MANAGER}\n{SWARM_HINT}"))
 }

@@ -379,7 +379,7 @@ impl Engine {
             .ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))
     }
 
-    /// `DELETE /volumes/{name}`: 409 while a container uses it.
+    /// `DELETE /volumes/{name}`: a conflict while a container uses it.
     pub fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
         if self.volume_json(name).is_none() {
             if force {

@@ -248,7 +248,7 @@ fn resource_config(r: &oci_spec::runtime::LinuxResources) -> Result<ResourceConf
     let mut hugepage_limits = Vec::new();
     for h in r.hugepage_limits().clone().unwrap_or_default() {
         let limit = u64::try_from(h.limit()).map_err(|_| {
-            ConfigError(format!(
+            ConfigError::Refused(format!(
                 "linux.resources.hugepageLimits: limit {} of {} must not be negative",
                 h.limit(),
                 h.page_size()
@@ -327,13 +327,53 @@ fn resource_config(r: &oci_spec::runtime::LinuxResources) -> Result<ResourceConf
     })
 }
 
-/// A spec that cannot be run, with the reason.
+/// A spec that cannot be run: which step of reading it failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// The bundle directory cannot be resolved.
+    #[error("bundle {}", path.display())]
+    Bundle {
+        /// The bundle as given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` cannot be read.
+    #[error("read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` is not an OCI runtime spec.
+    #[error("{} is not a valid OCI runtime spec", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `root.path` cannot be resolved.
+    #[error("root {}", path.display())]
+    Root {
+        /// The root as the spec resolves it.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The spec asks for something this runtime refuses; the message says
+    /// which field and what to do.
+    #[error("{0}")]
+    Refused(String),
+}
 
 fn bad<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
+    Err(ConfigError::Refused(msg.into()))
 }
 
 fn ns_of(t: LinuxNamespaceType) -> Option<Namespace> {
@@ -356,17 +396,19 @@ pub fn clean_absolute(p: &Path) -> bool {
 
 /// Reads and checks `<bundle>/config.json`.
 pub fn load(bundle: &Path, id: &str) -> Result<Config, ConfigError> {
-    let bundle = std::fs::canonicalize(bundle)
-        .map_err(|e| ConfigError(format!("bundle {}: {e}", bundle.display())))?;
-    let path = bundle.join("config.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ConfigError(format!("read {}: {e}", path.display())))?;
-    let spec: Spec = serde_json::from_str(&text).map_err(|e| {
-        ConfigError(format!(
-            "{} is not a valid OCI runtime spec: {e}",
-            path.display()
-        ))
+    let bundle = std::fs::canonicalize(bundle).map_err(|source| ConfigError::Bundle {
+        path: bundle.to_path_buf(),
+        source,
     })?;
+    let path = bundle.join("config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    let spec: Spec = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(source) => return Err(ConfigError::Parse { path, source }),
+    };
     from_spec(&spec, &bundle, id)
 }
 
@@ -375,14 +417,21 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
     let root = spec
         .root()
         .as_ref()
-        .ok_or_else(|| ConfigError("the spec has no root".into()))?;
+        .ok_or_else(|| ConfigError::Refused("the spec has no root".into()))?;
     let rootfs = if root.path().is_absolute() {
         root.path().clone()
     } else {
         bundle.join(root.path())
     };
-    let rootfs = std::fs::canonicalize(&rootfs)
-        .map_err(|e| ConfigError(format!("root {}: {e}", rootfs.display())))?;
+    let rootfs = match std::fs::canonicalize(&rootfs) {
+        Ok(r) => r,
+        Err(source) => {
+            return Err(ConfigError::Root {
+                path: rootfs,
+                source,
+            })
+        }
+    };
     if !rootfs.is_dir() {
         return bad(format!("root {} is not a directory", rootfs.display()));
     }
@@ -522,7 +571,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path, id: &str) -> Result<Config, ConfigE
     let process = spec
         .process()
         .as_ref()
-        .ok_or_else(|| ConfigError("the spec has no process".into()))?;
+        .ok_or_else(|| ConfigError::Refused("the spec has no process".into()))?;
     let mut process = process_config(process)?;
     process.seccomp = linux.seccomp().clone();
 
@@ -738,7 +787,7 @@ mod tests {
         assert!(check_sysctl("net.ipv4.ip_forward", "1\nkernel.panic=1", &new_all).is_err());
         let no_net = |n: Namespace| n != Namespace::Net;
         let e = check_sysctl("net.ipv4.ip_forward", "1", &no_net).unwrap_err();
-        assert!(e.0.contains("own NET namespace"), "{e}");
+        assert!(e.to_string().contains("own NET namespace"), "{e}");
     }
 
     #[test]
@@ -748,7 +797,7 @@ mod tests {
         }
         for bad in ["", "bogus", "1.0", "9.0.0", "0.1.0", "1.x.0"] {
             let e = check_oci_version(bad).unwrap_err();
-            assert!(e.0.contains("ociVersion"), "{bad}: {e}");
+            assert!(e.to_string().contains("ociVersion"), "{bad}: {e}");
         }
     }
 

@@ -65,6 +65,11 @@ fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(RuntimeError(msg.into()))
 }
 
+/// The spec could not be read: the step and its cause, in one message.
+fn config_failed(e: config::ConfigError) -> RuntimeError {
+    RuntimeError(format!("{:#}", anyhow::Error::new(e)))
+}
+
 impl From<String> for RuntimeError {
     fn from(s: String) -> Self {
         RuntimeError(s)
@@ -241,13 +246,15 @@ fn spawn_init(
     // A memfd's descriptor must survive the dup2 onto `target` in the child.
     let (exe_path, _memfd) = match memfd {
         Some(fd) => {
-            let high = sys::own_fd(
-                nix::fcntl::fcntl(
-                    fd.as_raw_fd(),
-                    nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(target + 1),
-                )
-                .map_err(|e| RuntimeError(format!("dup the runtime's memfd: {e}")))?,
-            );
+            let high = nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(target + 1),
+            )
+            .map_err(|e| RuntimeError(format!("dup the runtime's memfd: {e}")))?;
+            // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned this descriptor and nothing else holds it,
+            // so the OwnedFd is its only owner.
+            #[allow(unsafe_code)]
+            let high = unsafe { sys::own_fd(high) };
             (
                 PathBuf::from(format!("/proc/self/fd/{}", high.as_raw_fd())),
                 Some(high),
@@ -262,7 +269,13 @@ fn spawn_init(
         let dup = |fd| {
             // Close-on-exec here; Command dup2()s it onto 0-2 of the child only.
             nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
-                .map(|d| std::process::Stdio::from(sys::own_fd(d)))
+                .map(|d| {
+                    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned `d` and nothing
+                    // else holds it, so the OwnedFd is its only owner.
+                    #[allow(unsafe_code)]
+                    let d = unsafe { sys::own_fd(d) };
+                    std::process::Stdio::from(d)
+                })
                 .map_err(|e| RuntimeError(format!("dup the process's stdio: {e}")))
         };
         cmd.stdin(dup(i)?).stdout(dup(o)?).stderr(dup(e)?);
@@ -520,7 +533,7 @@ fn cgroup_path(cfg: &Config) -> PathBuf {
 pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     state::validate_id(id)?;
     let mut t = Phases::new();
-    let cfg = config::load(&args.bundle, id).map_err(|e| RuntimeError(e.0))?;
+    let cfg = config::load(&args.bundle, id).map_err(config_failed)?;
     t.mark("read and check config.json");
     if let Some(profile) = &cfg.process.seccomp {
         super::seccomp::compile(profile)?;
@@ -761,7 +774,10 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| RuntimeError(format!("open {}: {e}", fifo.display())))?;
-    let f = sys::own_fd(f);
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let f = unsafe { sys::own_fd(f) };
     let started = Instant::now();
     let mut buf = [0u8; 1];
     loop {
@@ -962,7 +978,7 @@ pub struct ExecArgs {
 
 /// The process of the container's own spec, as the base of `exec` without `--process`.
 pub fn spec_process(s: &State) -> Result<ProcessConfig> {
-    let cfg = config::load(&s.bundle, &s.id).map_err(|e| RuntimeError(e.0))?;
+    let cfg = config::load(&s.bundle, &s.id).map_err(config_failed)?;
     Ok(cfg.process)
 }
 

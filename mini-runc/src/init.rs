@@ -196,11 +196,14 @@ fn run(fd: RawFd) -> std::io::Result<i32> {
     };
     // Things that live on the host and must be reached before pivot_root.
     let fifo = match &msg.fifo {
-        Some(p) => Some(sys::own_fd(nix::fcntl::open(
-            p,
-            OFlag::O_PATH | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?)),
+        Some(p) => {
+            let fd = nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
+            // SAFETY: `open` just returned this descriptor and nothing else holds it,
+            // so the OwnedFd is its only owner.
+            #[allow(unsafe_code)]
+            let fd = unsafe { sys::own_fd(fd) };
+            Some(fd)
+        }
         None => None,
     };
     let console = match &msg.console_socket {
@@ -616,14 +619,16 @@ fn make_device(msg: &InitMsg, d: &super::config::DeviceSpec) -> Result<(), Fail>
     let parent = d.path.parent().unwrap_or(Path::new("/dev"));
     let dir = mounts::create_and_open(&root, parent, Kind::Dir).map_err(because(&what))?;
     // An O_PATH fd cannot be used for *at calls that create; reopen as a directory.
-    let dir = sys::own_fd(
-        nix::fcntl::open(
-            &mounts::fd_path(&dir),
-            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(because(&what))?,
-    );
+    let dir = nix::fcntl::open(
+        &mounts::fd_path(&dir),
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(because(&what))?;
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let dir = unsafe { sys::own_fd(dir) };
     if msg.user_ns {
         // mknod is not allowed in a user namespace: bind the host's node.
         let host = Path::new("/dev").join(name);
@@ -688,14 +693,16 @@ fn dev_symlinks(msg: &InitMsg) -> Result<(), Fail> {
     let root = mounts::open_root(&cfg.rootfs).map_err(because("open the rootfs"))?;
     let dev = mounts::create_and_open(&root, Path::new("/dev"), Kind::Dir)
         .map_err(because("open /dev"))?;
-    let dev = sys::own_fd(
-        nix::fcntl::open(
-            &mounts::fd_path(&dev),
-            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(because("open /dev"))?,
-    );
+    let dev = nix::fcntl::open(
+        &mounts::fd_path(&dev),
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(because("open /dev"))?;
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let dev = unsafe { sys::own_fd(dev) };
     let mut links = vec![
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -763,16 +770,17 @@ fn pivot(rootfs: &Path, no_pivot: bool) -> Result<(), Fail> {
         nix::unistd::chroot(".").map_err(because("chroot"))?;
         return nix::unistd::chdir("/").map_err(because("chdir /"));
     }
-    let old = sys::own_fd(nix::fcntl::open(
-        "/",
-        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?);
-    let new = sys::own_fd(nix::fcntl::open(
-        rootfs,
-        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?);
+    let dir_flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let old = nix::fcntl::open("/", dir_flags, Mode::empty())?;
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let old = unsafe { sys::own_fd(old) };
+    let new = nix::fcntl::open(rootfs, dir_flags, Mode::empty())?;
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let new = unsafe { sys::own_fd(new) };
     nix::unistd::fchdir(new.as_raw_fd()).map_err(because("chdir into the rootfs"))?;
     nix::unistd::pivot_root(".", ".").map_err(because("pivot_root"))?;
     nix::unistd::fchdir(old.as_raw_fd()).map_err(because("chdir to the old root"))?;
@@ -927,7 +935,10 @@ fn wait_start(ctx: &mut Ctx) -> Result<(), Fail> {
         Mode::empty(),
     )
     .map_err(because("open the exec fifo"))?;
-    let w = sys::own_fd(w);
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let w = unsafe { sys::own_fd(w) };
     nix::unistd::write(&w, b"0").map_err(because("write the exec fifo"))?;
     Ok(())
 }

@@ -167,7 +167,11 @@ pub fn open_root(root: &Path) -> nix::Result<OwnedFd> {
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    Ok(super::sys::own_fd(fd))
+    // SAFETY: `open` just returned this descriptor and nothing else holds it,
+    // so the OwnedFd is its only owner.
+    #[allow(unsafe_code)]
+    let fd = unsafe { super::sys::own_fd(fd) };
+    Ok(fd)
 }
 
 /// Resolves `path` (absolute, inside the container) under `root`, following
@@ -225,7 +229,13 @@ pub fn create_and_open(root: &OwnedFd, path: &Path, kind: Kind) -> nix::Result<O
                     Mode::from_bits_truncate(0o644),
                 );
                 match fd {
-                    Ok(fd) => drop(super::sys::own_fd(fd)),
+                    Ok(fd) => {
+                        // SAFETY: `openat` just returned `fd` and nothing else holds
+                        // it; owning it closes it.
+                        #[allow(unsafe_code)]
+                        let fd = unsafe { super::sys::own_fd(fd) };
+                        drop(fd)
+                    }
                     Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e),
                 }

@@ -5,10 +5,14 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Takes ownership of a descriptor that nix 0.29 returned as a raw number.
-pub fn own_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: callers pass a descriptor that a system call just returned to
-    // them (open, openat, dup); nothing else holds it, so the OwnedFd is its
-    // only owner and closes it exactly once.
+///
+/// # Safety
+///
+/// `fd` must be open and owned by nobody else (typically: a system call such
+/// as open, openat or dup just returned it), so that the returned `OwnedFd`
+/// is its only owner and closes it exactly once.
+pub unsafe fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller guarantees that `fd` is open and unowned.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 

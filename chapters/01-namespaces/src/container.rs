@@ -26,7 +26,7 @@ pub enum Error {
     #[error("invalid container configuration: {0}")]
     Config(String),
     /// The init process could not be started.
-    #[error("could not start the container's init ({binary}): {source}")]
+    #[error("could not start the container's init ({binary})")]
     SpawnInit {
         /// The binary that was executed.
         binary: PathBuf,
@@ -35,7 +35,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Talking to the init failed.
-    #[error("the sync channel with the container's init failed: {0}")]
+    #[error("the sync channel with the container's init failed")]
     Channel(#[from] std::io::Error),
     /// A step of the plan failed.
     #[error("step {number} failed: {syscall}: {detail}{hint}", number = index + 1, syscall = step.syscall())]

@@ -25,7 +25,7 @@ pub enum DemoError {
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     /// Reading or writing a file or pipe failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,

@@ -58,7 +58,7 @@ pub enum RootfsError {
         path: PathBuf,
     },
     /// A file operation failed.
-    #[error("{step} {path}: {source}")]
+    #[error("{step} {path}")]
     Io {
         /// What was being done (`mkdir`, `copy`, `symlink`, …).
         step: &'static str,

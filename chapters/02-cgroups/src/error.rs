@@ -16,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file of /proc or of a cgroup could not be read.
-    #[error("read {path}: {source}")]
+    #[error("read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -43,7 +43,7 @@ pub enum Error {
         mountinfo: PathBuf,
     },
     /// Creating a cgroup directory failed.
-    #[error("mkdir {path}: {source}{hint}", hint = permission_hint(source))]
+    #[error("mkdir {path}{hint}", hint = permission_hint(source))]
     Mkdir {
         /// The directory.
         path: PathBuf,
@@ -51,7 +51,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Writing a value into a cgroup file failed.
-    #[error("write {value:?} to {path}: {source}{hint}", hint = permission_hint(source))]
+    #[error("write {value:?} to {path}{hint}", hint = permission_hint(source))]
     Write {
         /// The file.
         path: PathBuf,
@@ -61,7 +61,9 @@ pub enum Error {
         source: io::Error,
     },
     /// Removing a cgroup directory failed (after the retries).
-    #[error("rmdir {path}: {source} (after {tries} tries; `cat {path}/cgroup.procs` shows who is still inside)")]
+    #[error(
+        "rmdir {path} (after {tries} tries; `cat {path}/cgroup.procs` shows who is still inside)"
+    )]
     Rmdir {
         /// The directory.
         path: PathBuf,
@@ -71,7 +73,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Sending SIGKILL to a process left in the group failed.
-    #[error("kill -9 {pid} (left in {path}): {source}")]
+    #[error("kill -9 {pid} (left in {path})")]
     Kill {
         /// The process.
         pid: i32,

@@ -86,7 +86,7 @@ pub enum Error {
         errno: nix::errno::Errno,
     },
     /// The target directory of an apply could not be opened.
-    #[error("open the target directory {}: {source}", .path.display())]
+    #[error("open the target directory {}", .path.display())]
     OpenTarget {
         /// The target.
         path: PathBuf,
@@ -94,7 +94,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Reading the layer tar failed.
-    #[error("read the layer tar: {source}")]
+    #[error("read the layer tar")]
     ReadTar {
         /// The cause.
         source: std::io::Error,
@@ -108,7 +108,7 @@ pub enum Error {
         reason: String,
     },
     /// Writing one tar entry to the target failed.
-    #[error("apply tar entry `{entry}`: {step}: {source}")]
+    #[error("apply tar entry `{entry}`: {step}")]
     ApplyEntry {
         /// The entry name as found in the tar.
         entry: String,
@@ -118,7 +118,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Reading a directory tree (for a diff or a copy) failed.
-    #[error("read {}: {source}", .path.display())]
+    #[error("read {}", .path.display())]
     ReadTree {
         /// The path that could not be read.
         path: PathBuf,
@@ -126,7 +126,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Writing the layer tar failed.
-    #[error("write the layer tar entry `{entry}`: {source}")]
+    #[error("write the layer tar entry `{entry}`")]
     WriteTar {
         /// The entry being written.
         entry: String,
@@ -134,7 +134,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A driver could not create or remove a layer directory.
-    #[error("{step} {}: {source}", .path.display())]
+    #[error("{step} {}", .path.display())]
     Layer {
         /// What was being done, e.g. "create the layer directory".
         step: &'static str,

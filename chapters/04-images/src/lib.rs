@@ -128,7 +128,7 @@ pub enum Error {
         reason: String,
     },
     /// JSON that does not parse.
-    #[error("parse {what} as JSON: {source}")]
+    #[error("parse {what} as JSON")]
     Json {
         /// Which document.
         what: String,
@@ -182,7 +182,7 @@ pub enum Error {
     },
     /// A layer could not be unpacked (chapter 03 refused an entry, or a
     /// write failed).
-    #[error("unpack layer {digest}: {source}")]
+    #[error("unpack layer {digest}")]
     Unpack {
         /// The layer digest.
         digest: String,
@@ -208,7 +208,7 @@ pub enum Error {
         reason: String,
     },
     /// A file operation failed.
-    #[error("{step} {}: {source}", .path.display())]
+    #[error("{step} {}", .path.display())]
     Io {
         /// What was being done, e.g. "create the temp file in".
         step: String,

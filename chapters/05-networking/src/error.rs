@@ -12,7 +12,7 @@ use crate::subnet::Subnet;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Opening a netlink socket (in the host or inside a namespace) failed.
-    #[error("open a NETLINK_ROUTE socket{}: {source}", in_netns(.netns))]
+    #[error("open a NETLINK_ROUTE socket{}", in_netns(.netns))]
     NetlinkSocket {
         /// The namespace the socket was meant for (None = the caller's).
         netns: Option<PathBuf>,
@@ -21,7 +21,7 @@ pub enum Error {
     },
     /// A netlink request was answered with an error. `command` is the `ip`
     /// command that does the same, so the failure can be reproduced by hand.
-    #[error("`{command}` failed: {source}")]
+    #[error("`{command}` failed")]
     Netlink {
         /// The equivalent `ip ...` command.
         command: String,
@@ -45,7 +45,7 @@ pub enum Error {
         netns: Option<PathBuf>,
     },
     /// Creating the file a namespace is bind-mounted on failed.
-    #[error("create the namespace file {path}: {source}")]
+    #[error("create the namespace file {path}")]
     CreateNetnsFile {
         /// The file.
         path: PathBuf,
@@ -63,7 +63,7 @@ pub enum Error {
         source: nix::Error,
     },
     /// Bind-mounting the namespace onto its file failed.
-    #[error("mount --bind {from} {path}: {source}")]
+    #[error("mount --bind {from} {path}")]
     MountNetns {
         /// /proc/thread-self/ns/net
         from: PathBuf,
@@ -73,7 +73,7 @@ pub enum Error {
         source: nix::Error,
     },
     /// Opening a namespace file failed.
-    #[error("open the network namespace {path}: {source}")]
+    #[error("open the network namespace {path}")]
     OpenNetns {
         /// The namespace file.
         path: PathBuf,
@@ -81,7 +81,7 @@ pub enum Error {
         source: io::Error,
     },
     /// `setns(CLONE_NEWNET)` failed.
-    #[error("setns into {path}: {source}")]
+    #[error("setns into {path}")]
     Setns {
         /// The namespace file.
         path: PathBuf,
@@ -89,7 +89,7 @@ pub enum Error {
         source: nix::Error,
     },
     /// Unmounting a namespace file failed.
-    #[error("umount {path}: {source}")]
+    #[error("umount {path}")]
     UmountNetns {
         /// The namespace file.
         path: PathBuf,
@@ -97,7 +97,7 @@ pub enum Error {
         source: nix::Error,
     },
     /// Removing a namespace file failed.
-    #[error("rm {path}: {source}")]
+    #[error("rm {path}")]
     RemoveNetnsFile {
         /// The namespace file.
         path: PathBuf,
@@ -105,7 +105,7 @@ pub enum Error {
         source: io::Error,
     },
     /// `nft` could not be started (is the nftables package installed?).
-    #[error("run `nft`: {source} (install the nftables package)")]
+    #[error("run `nft` (install the nftables package)")]
     NftSpawn {
         /// The underlying error.
         source: io::Error,
@@ -127,7 +127,7 @@ pub enum Error {
         detail: String,
     },
     /// Reading or writing a sysctl failed.
-    #[error("sysctl {path}: {source}")]
+    #[error("sysctl {path}")]
     Sysctl {
         /// The file under /proc/sys.
         path: PathBuf,
@@ -135,7 +135,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Locking the IPAM state file failed.
-    #[error("lock the IPAM state {path}: {source}")]
+    #[error("lock the IPAM state {path}")]
     IpamLock {
         /// The lock file.
         path: PathBuf,
@@ -151,7 +151,7 @@ pub enum Error {
         detail: String,
     },
     /// Writing the IPAM state failed.
-    #[error("write the IPAM state {path}: {source}")]
+    #[error("write the IPAM state {path}")]
     IpamWrite {
         /// The state file.
         path: PathBuf,
@@ -204,7 +204,7 @@ pub enum Error {
         detail: String,
     },
     /// The userland proxy could not bind its host port.
-    #[error("bind the userland proxy to {addr}/{proto}: {source} (is the port already used?)")]
+    #[error("bind the userland proxy to {addr}/{proto} (is the port already used?)")]
     ProxyBind {
         /// The host address and port.
         addr: SocketAddr,
@@ -214,7 +214,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The userland proxy failed while running.
-    #[error("userland proxy on {addr}/{proto}: {source}")]
+    #[error("userland proxy on {addr}/{proto}")]
     Proxy {
         /// The host address and port.
         addr: SocketAddr,
@@ -224,7 +224,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Writing /etc/hosts or /etc/resolv.conf failed.
-    #[error("write {path}: {source}")]
+    #[error("write {path}")]
     WriteFile {
         /// The file.
         path: PathBuf,
@@ -232,7 +232,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Reading a file (e.g. the host's resolv.conf) failed.
-    #[error("read {path}: {source}")]
+    #[error("read {path}")]
     ReadFile {
         /// The file.
         path: PathBuf,

@@ -37,7 +37,7 @@ use sha2::Sha256;
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The file could not be read.
-    #[error("read the htpasswd file {}: {source}", .path.display())]
+    #[error("read the htpasswd file {}", .path.display())]
     ReadHtpasswd {
         /// The file.
         path: PathBuf,
@@ -53,7 +53,7 @@ pub enum AuthError {
         line: usize,
     },
     /// bcrypt refused to hash.
-    #[error("bcrypt: {0}")]
+    #[error("hash or check a password with bcrypt")]
     Bcrypt(#[from] bcrypt::BcryptError),
 }
 

@@ -21,7 +21,7 @@ pub enum DemoError {
     #[error(transparent)]
     Image(#[from] chapter04::Error),
     /// A temp file failed.
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Io {
         /// What was done.
         step: &'static str,

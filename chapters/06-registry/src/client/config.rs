@@ -46,7 +46,7 @@ impl std::fmt::Debug for Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Read or write failed.
-    #[error("{step} {}: {source}", .path.display())]
+    #[error("{step} {}", .path.display())]
     Io {
         /// What was done.
         step: &'static str,

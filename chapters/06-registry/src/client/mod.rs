@@ -216,7 +216,7 @@ pub enum ClientError {
         host: String,
     },
     /// The request could not be sent or the answer not read.
-    #[error("{method} {url}: {source}")]
+    #[error("{method} {url}")]
     Http {
         /// The method.
         method: String,

@@ -1163,7 +1163,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// The storage root could not be prepared.
-    #[error("prepare the storage: {0}")]
+    #[error("prepare the storage")]
     Storage(#[from] StorageError),
 }
 

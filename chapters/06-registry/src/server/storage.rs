@@ -32,7 +32,7 @@ use chapter04::{BlobStore, Digest};
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// A file operation failed.
-    #[error("{step} {}: {source}", .path.display())]
+    #[error("{step} {}", .path.display())]
     Io {
         /// What was being done.
         step: &'static str,
