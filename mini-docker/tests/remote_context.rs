@@ -538,3 +538,130 @@ fn a_context_reaches_a_tls_daemon_from_either_cli() {
     assert!(ps(DOCKER28, &["--context", "md-skip"], &[]).contains(id));
     d.ok(&["rm", "-f", "md-ctx-web"]);
 }
+
+/// A daemon a test started from a shell line; killed (and reaped) on drop.
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_remote_page_works_as_written() {
+    require_root();
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/REMOTE.md"))
+            .unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("md-remote-page-")
+        .tempdir()
+        .unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let built = Path::new(CLI).parent().unwrap().display().to_string();
+    std::fs::create_dir_all(t("bin")).unwrap();
+    std::fs::create_dir_all(t("home")).unwrap();
+    // What the page says is replaced here, and nothing else.
+    let subst = [
+        ("target/release", built.clone()),
+        ("/usr/local/bin/", format!("{}/", t("bin"))),
+        ("/etc/mini-docker", t("etc")),
+        ("/var/lib/mini-docker", t("data")),
+        (
+            "unix:///run/mini-docker.sock",
+            format!("unix://{}", t("d.sock")),
+        ),
+        ("scp lab.example:", "cp ".into()),
+        (" lab.example:", " ".into()),
+        ("192.0.2.10", "127.0.0.1".into()),
+        ("2376", port.clone()),
+    ];
+    // Each line of each ```sh block, in order.
+    let mut lines = Vec::new();
+    let mut in_sh = false;
+    for l in page.lines() {
+        match (in_sh, l.trim()) {
+            (false, "```sh") => in_sh = true,
+            (true, "```") => in_sh = false,
+            (true, l) if !l.is_empty() && !l.starts_with('#') => lines.push(l.to_string()),
+            _ => {}
+        }
+    }
+    assert!(lines.len() >= 10, "the page has {} commands", lines.len());
+    let path = format!("{}:{}", t("bin"), std::env::var("PATH").unwrap());
+    let env = [
+        ("PATH", path.as_str()),
+        ("HOME", &t("home")),
+        ("DOCKER_CONFIG", ""),
+    ];
+    let mut daemon = None;
+    let mut outputs = Vec::new();
+    for line in &lines {
+        let mut cmd = line.clone();
+        for (from, to) in &subst {
+            cmd = cmd.replace(from, to);
+        }
+        let daemon_line = line.starts_with("mini-dockerd ");
+        if daemon_line {
+            // The one addition: no default bridge, so that the test shares
+            // nothing with other tests' daemons; `exec`, so that dropping
+            // the guard stops the daemon itself.
+            cmd = format!("exec {cmd} --bridge-name none");
+        }
+        let mut sh = Command::new("bash");
+        sh.args(["-euc", &cmd]);
+        for k in [
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH",
+        ] {
+            sh.env_remove(k);
+        }
+        sh.envs(env.iter().copied()).env_remove("DOCKER_CONFIG");
+        if daemon_line {
+            let log = std::fs::File::create(t("daemon.log")).unwrap();
+            sh.stdout(log.try_clone().unwrap()).stderr(log);
+            daemon = Some(Background(sh.spawn().unwrap()));
+            eventually("the page's daemon to listen on TLS", || {
+                std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+            });
+            continue;
+        }
+        let o = sh.stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{line}\n(run as: {cmd})\n{}\ndaemon log: {}",
+            text(&o),
+            std::fs::read_to_string(t("daemon.log")).unwrap_or_default()
+        );
+        outputs.push((
+            line.clone(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        ));
+    }
+    assert!(daemon.is_some(), "the page starts no daemon");
+    // The binaries really were installed, and the context really reached
+    // that daemon: it reports the page's data root, and API 1.41 to docker.
+    assert!(Path::new(&t("bin")).join("mini-runc").exists());
+    let said = |prefix: &str| {
+        outputs
+            .iter()
+            .find(|(l, _)| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line"))
+            .1
+            .trim()
+            .to_string()
+    };
+    assert_eq!(said("mini-docker --context lab info"), t("data"));
+    assert_eq!(said("docker --context lab version"), "1.41");
+    assert!(said("mini-docker context ls").contains("tcp://127.0.0.1:"));
+}
