@@ -19,9 +19,9 @@
 //! by unix sockets; the swarm's own traffic stays on the veth link inside
 //! the two namespaces.
 
-use e2e::docker_cli;
+use e2e::DockerDaemon;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MINI_RUNC: &str = env!("CARGO_BIN_EXE_mini-runc");
@@ -52,74 +52,25 @@ impl Drop for Netns {
     }
 }
 
-/// A real dockerd inside a namespace (entered with `nsenter --net`, which,
-/// unlike `ip netns exec`, keeps the host's /sys and so its cgroups).
-/// Leaves the swarm, removes its containers and stops on drop.
-struct Node {
-    dir: tempfile::TempDir,
-    child: Child,
-}
+/// A swarm node: a real dockerd in a namespace (the e2e crate's
+/// `DockerDaemon`: private directories, stopped and unmounted on drop).
+struct Node(DockerDaemon);
 
 impl Node {
     fn start(netns: &Netns) -> Node {
-        let dir = tempfile::Builder::new()
-            .prefix("md-sw-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let d = dir.path();
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", netns.0))
-            .arg("/usr/sbin/dockerd")
-            .arg("--data-root")
-            .arg(d.join("root"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args(["--add-runtime", &format!("mini={MINI_RUNC}")])
-            .args(["--default-runtime", "mini"])
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let node = Node { dir, child };
-        wait_for("dockerd to answer", Duration::from_secs(60), || {
-            node.docker(&["version"]).status.success()
-        });
-        node
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new(docker_cli())
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.dir.path().join("docker.sock").display()),
-            )
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+        Node(DockerDaemon::start_in_netns(
+            &netns.0,
+            &[
+                "--add-runtime".to_string(),
+                format!("mini={MINI_RUNC}"),
+                "--default-runtime".to_string(),
+                "mini".to_string(),
+            ],
+        ))
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let o = self.docker(args);
-        assert!(
-            o.status.success(),
-            "docker {args:?}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
+        self.0.ok(args).trim().to_string()
     }
 
     /// The running containers of the service `name` on this node.
@@ -138,7 +89,7 @@ impl Node {
 
     /// Where dockerd's containerd shim keeps the runtime's state (its `--root`).
     fn runtime_root(&self) -> PathBuf {
-        self.dir.path().join("exec/runtime-runc/moby")
+        self.0.dir.path().join("exec/runtime-runc/moby")
     }
 
     /// Asserts that mini-runc made this container: Docker says runtime
@@ -172,30 +123,9 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log =
-                std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            eprintln!("--- {} dockerd.log ---", self.dir.path().display());
-            for l in tail.into_iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-        let _ = self.docker(&["swarm", "leave", "--force"]);
-        let ids = self.docker(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = self.docker(&["rm", "-f", id]);
-        }
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && self.child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Out of the swarm first; DockerDaemon's drop then removes the
+        // containers and stops dockerd.
+        let _ = self.0.docker(&["swarm", "leave", "--force"]);
     }
 }
 
@@ -208,23 +138,6 @@ fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(250));
     }
     panic!("timed out waiting for {what}");
-}
-
-/// Imports a busybox rootfs as `name` on a node (no registry: each node has the image).
-fn import_busybox(node: &Node, name: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let rootfs = tmp.path().join("rootfs");
-    namespaces::rootfs::build_busybox_rootfs(&rootfs).unwrap();
-    let tar = tmp.path().join("rootfs.tar");
-    sh(&[
-        "tar",
-        "-C",
-        rootfs.to_str().unwrap(),
-        "-cf",
-        tar.to_str().unwrap(),
-        ".",
-    ]);
-    node.ok(&["import", tar.to_str().unwrap(), name]);
 }
 
 #[test]
@@ -291,7 +204,7 @@ fn a_two_node_swarm_runs_its_service_on_mini_runc() {
             == 2
     });
     for n in [&n1, &n2] {
-        import_busybox(n, "md-busybox");
+        n.0.import_busybox("md-busybox");
     }
 
     // Four replicas, on both nodes, each made by mini-runc.
