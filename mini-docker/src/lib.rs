@@ -9,6 +9,7 @@ pub mod auth;
 pub mod build;
 pub mod certs;
 pub mod containers;
+pub mod context;
 pub mod cp;
 pub mod dial;
 pub mod format;
@@ -39,6 +40,9 @@ pub struct Cli {
     /// Daemon socket to connect to (unix:///path, tcp://HOST:PORT or ssh://USER@HOST); default $DOCKER_HOST or unix:///run/mini-docker.sock.
     #[arg(short = 'H', long = "host", global = true)]
     pub host: Option<String>,
+    /// Name of the context to use (overrides DOCKER_HOST, DOCKER_CONTEXT and `context use`).
+    #[arg(short = 'c', long = "context")]
+    pub context: Option<String>,
     /// Location of the client config files (config.json); default $DOCKER_CONFIG or ~/.mini-docker.
     #[arg(long = "config", global = true)]
     pub config: Option<String>,
@@ -114,6 +118,12 @@ pub enum Cmd {
         /// The command.
         #[command(subcommand)]
         cmd: ImageCmd,
+    },
+    /// Manage contexts (named daemon endpoints, in the docker CLI's store).
+    Context {
+        /// The command.
+        #[command(subcommand)]
+        cmd: context::ContextCmd,
     },
     /// Manage builds.
     Builder {
@@ -657,15 +667,23 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     {
         return certs::certs(a);
     }
-    let tls = tls::TlsFlags {
-        verify: cli.tlsverify,
-        cacert: cli.tlscacert,
-        cert: cli.tlscert,
-        key: cli.tlskey,
+    let globals = context::Globals {
+        host: cli.host,
+        context: cli.context,
+        config: cli.config.clone(),
+        tls: tls::TlsFlags {
+            verify: cli.tlsverify,
+            cacert: cli.tlscacert,
+            cert: cli.tlscert,
+            key: cli.tlskey,
+        },
+    };
+    if let Cmd::Context { cmd } = cli.cmd {
+        return context::run(cmd, &globals);
     }
-    .config()
-    .map_err(|message| Failure { code: 1, message })?;
-    let c = Client::new(cli.host).with_tls(tls);
+    // The endpoint: `--context`, `-H`, DOCKER_HOST, DOCKER_CONTEXT, `context use`.
+    let endpoint = context::endpoint(&globals)?;
+    let c = Client::new(endpoint.host).with_tls(endpoint.tls);
     dispatch(&c, cli.config.as_deref(), cli.cmd)
 }
 
@@ -731,6 +749,7 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
             Ok(cmd) => dispatch(c, cfg, cmd),
             Err(prune) => manage::image_prune(c, prune.all, prune.force),
         },
+        Cmd::Context { .. } => unreachable!("run() handles `context` before it dials"),
         Cmd::Builder {
             cmd: BuilderCmd::Build(a),
         } => build::build(c, a),

@@ -62,6 +62,17 @@ pub struct DockerDaemon {
 impl DockerDaemon {
     /// Starts dockerd (no iptables, no bridge) and waits until it answers.
     pub fn start(extra_args: &[String]) -> DockerDaemon {
+        Self::start_in(None, extra_args)
+    }
+
+    /// [`DockerDaemon::start`] inside the network namespace `/run/netns/NAME`,
+    /// entered with `nsenter --net` (which, unlike `ip netns exec`, keeps the
+    /// host's /sys, and so the cgroup mounts dockerd needs).
+    pub fn start_in_netns(netns: &str, extra_args: &[String]) -> DockerDaemon {
+        Self::start_in(Some(netns), extra_args)
+    }
+
+    fn start_in(netns: Option<&str>, extra_args: &[String]) -> DockerDaemon {
         assert!(
             Path::new("/usr/sbin/dockerd").exists(),
             "dockerd (Debian package docker.io) must be installed"
@@ -73,7 +84,16 @@ impl DockerDaemon {
             .unwrap();
         let d = dir.path();
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new("/usr/sbin/dockerd")
+        let mut cmd = match netns {
+            Some(n) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{n}"))
+                    .arg("/usr/sbin/dockerd");
+                c
+            }
+            None => Command::new("/usr/sbin/dockerd"),
+        };
+        let child = cmd
             .arg("--data-root")
             .arg(d.join("root"))
             .arg("--exec-root")
