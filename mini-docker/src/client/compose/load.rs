@@ -137,8 +137,35 @@ fn read_file(path: &Path, vars: &Vars, warnings: &mut Vec<String>) -> Result<Val
         };
         return Err(format!("{}:{}: {p}: {msg}", shown(path), line_of(&p)));
     }
+    // What the engine cannot do yet is refused here too, with its line.
+    let refuse = |p: String, why: &str| Err(format!("{}:{}: {p}: {why}", shown(path), line_of(&p)));
+    for key in ["secrets", "configs"] {
+        if v.get(key).is_some() {
+            return refuse(
+                key.into(),
+                "secrets and configs are not supported by mini-dockerd yet; remove the key",
+            );
+        }
+    }
+    for (name, svc) in v["services"].as_object().into_iter().flatten() {
+        if svc.get("healthcheck").is_some() {
+            return refuse(format!("services.{name}.healthcheck"), HEALTHCHECK);
+        }
+        for (dep, d) in svc["depends_on"].as_object().into_iter().flatten() {
+            if d["condition"] == "service_healthy" {
+                return refuse(
+                    format!("services.{name}.depends_on.{dep}.condition"),
+                    SERVICE_HEALTHY,
+                );
+            }
+        }
+    }
     Ok(v)
 }
+
+const HEALTHCHECK: &str =
+    "health checks are not supported by mini-dockerd yet (issue 21); remove the key";
+const SERVICE_HEALTHY: &str = "service_healthy needs health checks, which mini-dockerd does not have yet (issue 21); use service_started or service_completed_successfully";
 
 fn strip_extensions(v: &mut Value) {
     if let Some(o) = v.as_object_mut() {
@@ -448,10 +475,7 @@ fn check(model: &Compose, files: &str) -> Result<(), String> {
     }
     for (name, s) in &model.services {
         if s.healthcheck.is_some() {
-            return refuse(
-                format!("services.{name}.healthcheck"),
-                "health checks are not supported by mini-dockerd yet (issue 21); remove the key",
-            );
+            return refuse(format!("services.{name}.healthcheck"), HEALTHCHECK);
         }
         if s.secrets.is_some() || s.configs.is_some() {
             return refuse(
@@ -476,7 +500,7 @@ fn check(model: &Compose, files: &str) -> Result<(), String> {
                 "service_healthy" => {
                     return refuse(
                         format!("services.{name}.depends_on.{dep}.condition"),
-                        "service_healthy needs health checks, which mini-dockerd does not have yet (issue 21); use service_started or service_completed_successfully",
+                        SERVICE_HEALTHY,
                     )
                 }
                 other => {
@@ -727,7 +751,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.contains("compose.yaml: services.web.healthcheck: health checks are not supported"),
+            e.contains("compose.yaml:4: services.web.healthcheck: health checks are not supported"),
             "{e}"
         );
         let e = project(
@@ -736,7 +760,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.contains("services.b.depends_on.a.condition: service_healthy needs health checks"),
+            e.contains("compose.yaml:8: services.b.depends_on.a.condition: service_healthy needs health checks"),
             "{e}"
         );
     }

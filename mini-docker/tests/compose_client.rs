@@ -1,0 +1,258 @@
+//! `mini-docker compose` (our own compose client) against mini-dockerd,
+//! checked with the real tools: the page comes through the published port,
+//! a second `up` keeps every container (same ids), a change recreates only
+//! its service, the real docker CLI 20.10 sees compose's names and labels,
+//! docker-compose 1.29 lists the project as its own, and `down` leaves no
+//! container and no network.
+//! Privileged: it fails (never skips) without root.
+
+mod engine_common;
+
+use engine_common::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn project(client_mode: &str) -> String {
+    format!(
+        r#"services:
+  setup:
+    image: mdcc-bb:1
+    command: ["true"]
+  web:
+    image: mdcc-bb:1
+    command: httpd -f -p 8080 -h /www
+    ports:
+      - "127.0.0.1:${{WEB_PORT}}:8080"
+    volumes:
+      - data:/data
+    depends_on:
+      setup:
+        condition: service_completed_successfully
+    labels:
+      org.example.role: front
+  client:
+    image: mdcc-bb:1
+    command: sleep 3600
+    environment:
+      MODE: {client_mode}
+    stop_grace_period: 1s
+    depends_on: [web]
+volumes:
+  data: {{}}
+"#
+    )
+}
+
+#[track_caller]
+fn compose(d: &Daemon, dir: &Path, args: &[&str]) -> String {
+    let file = dir.join("docker-compose.yml");
+    let mut all = vec!["compose", "-f", file.to_str().unwrap(), "-p", "mdcc"];
+    all.extend_from_slice(args);
+    d.ok(&all)
+}
+
+/// name -> (id, service), from the real docker CLI 20.10's `ps`.
+fn docker_ps(d: &Daemon) -> BTreeMap<String, (String, String)> {
+    d.ok20(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        "label=com.docker.compose.project=mdcc",
+        "--format",
+        "{{.Names}} {{.ID}} {{.Label \"com.docker.compose.service\"}} {{.Label \"com.docker.compose.container-number\"}} {{.Label \"com.docker.compose.oneoff\"}}",
+    ])
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        assert_eq!(f.len(), 5, "{l}");
+        assert_eq!((f[3], f[4]), ("1", "False"), "compose labels on {l}");
+        (f[0].to_string(), (f[1].to_string(), f[2].to_string()))
+    })
+    .collect()
+}
+
+#[test]
+fn compose_up_publishes_is_idempotent_recreates_only_changes_and_down_leaves_nothing() {
+    let d = Daemon::start_bridged();
+    d.import_busybox("mdcc-bb:1");
+    let dir = tempfile::Builder::new()
+        .prefix("md-composec-")
+        .tempdir()
+        .unwrap();
+    let port = free_port();
+    std::fs::write(dir.path().join(".env"), format!("WEB_PORT={port}\n")).unwrap();
+    let write = |mode: &str| {
+        std::fs::write(dir.path().join("docker-compose.yml"), project(mode)).unwrap()
+    };
+    write("one");
+
+    // The plan, before anything exists.
+    let plan = compose(&d, dir.path(), &["up", "--explain"]);
+    insta::with_settings!({filters => vec![
+        (port.to_string().as_str(), "[PORT]"),
+        (r"[0-9a-f]{12}…", "[HASH]…"),
+    ]}, {
+        insta::assert_snapshot!("compose_up_explain", plan);
+    });
+    assert!(docker_ps(&d).is_empty(), "--explain creates nothing");
+
+    compose(&d, dir.path(), &["up", "-d"]);
+    // The page really comes through the published port.
+    let page = fetch_page(port).unwrap();
+    assert!(page.contains("hello from mini-docker"), "{page}");
+    let first = docker_ps(&d);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["mdcc-client-1", "mdcc-setup-1", "mdcc-web-1"],
+        "compose v2 names, seen by the real docker CLI"
+    );
+    assert_eq!(first["mdcc-web-1"].1, "web");
+    // setup ran to completion (exit 0) before web started.
+    let setup = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.FinishedAt}}",
+        "mdcc-setup-1",
+    ]);
+    let web_started = d.ok(&["inspect", "-f", "{{.State.StartedAt}}", "mdcc-web-1"]);
+    let fields: Vec<&str> = setup.split_whitespace().collect();
+    assert_eq!(&fields[..2], ["exited", "0"], "{setup}");
+    assert!(
+        fields[2] <= web_started.trim(),
+        "setup ended ({}) before web started ({web_started})",
+        fields[2]
+    );
+    // The network and volume, with compose's names and labels.
+    let net = d.ok20(&["network", "inspect", "-f", "{{index .Labels \"com.docker.compose.network\"}} {{index .Labels \"com.docker.compose.project\"}}", "mdcc_default"]);
+    assert_eq!(net.trim(), "default mdcc");
+    let vol = d.ok20(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{index .Labels \"com.docker.compose.volume\"}}",
+        "mdcc_data",
+    ]);
+    assert_eq!(vol.trim(), "data");
+
+    // ps: compose v2's columns.
+    let ps = compose(&d, dir.path(), &["ps", "-a"]);
+    insta::with_settings!({filters => vec![
+        (port.to_string().as_str(), "[PORT]"),
+        (r"Exited \(0\) (Less than a second|About a minute|\d+ \w+) ago", "Exited (0) [AGO]"),
+        (r"Up (Less than a second|About a minute|\d+ \w+)", "Up [TIME]"),
+        (r"(Less than a second|About a minute|\d+ \w+) ago", "[AGO]"),
+        (r" +", " "),
+    ]}, {
+        insta::assert_snapshot!("compose_ps", ps);
+    });
+
+    // docker-compose 1.29 sees the same project.
+    let out = d.compose(dir.path(), &["-p", "mdcc", "ps"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["mdcc-web-1", "mdcc-client-1"] {
+        assert!(
+            text.contains(name),
+            "docker-compose ps lists {name}: {text}"
+        );
+    }
+
+    // A second up changes nothing.
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(
+        docker_ps(&d),
+        first,
+        "the same containers after a second up"
+    );
+    let plan = compose(&d, dir.path(), &["up", "--explain"]);
+    assert!(
+        !plan.contains("create") && plan.contains("keep mdcc-web-1"),
+        "{plan}"
+    );
+
+    // A change to client recreates client only.
+    write("two");
+    compose(&d, dir.path(), &["up", "-d"]);
+    let second = docker_ps(&d);
+    assert_eq!(second["mdcc-web-1"], first["mdcc-web-1"], "web kept");
+    assert_eq!(second["mdcc-setup-1"], first["mdcc-setup-1"], "setup kept");
+    assert_ne!(
+        second["mdcc-client-1"].0, first["mdcc-client-1"].0,
+        "client recreated"
+    );
+    let env = d.ok(&["inspect", "-f", "{{json .Config.Env}}", "mdcc-client-1"]);
+    assert!(env.contains("MODE=two"), "{env}");
+    assert!(fetch_page(port).is_ok(), "web still serves");
+
+    // logs, with compose's prefixes.
+    let logs = compose(
+        &d,
+        dir.path(),
+        &["exec", "-T", "client", "echo", "from-exec"],
+    );
+    assert_eq!(logs.trim(), "from-exec");
+
+    // down: no container, no network; the volume stays without -v.
+    compose(&d, dir.path(), &["down"]);
+    assert!(docker_ps(&d).is_empty(), "no container after down");
+    assert!(!d
+        .ok20(&["network", "ls", "--format", "{{.Name}}"])
+        .contains("mdcc_default"));
+    assert!(d
+        .ok20(&["volume", "ls", "--format", "{{.Name}}"])
+        .contains("mdcc_data"));
+    compose(&d, dir.path(), &["down", "-v"]);
+    assert!(!d
+        .ok20(&["volume", "ls", "--format", "{{.Name}}"])
+        .contains("mdcc_data"));
+    assert!(
+        fetch_page(port).is_err(),
+        "nothing listens on the port any more"
+    );
+}
+
+#[test]
+fn compose_refuses_bad_files_with_file_line_and_key() {
+    // No daemon needed: the model is checked before any request.
+    let dir = tempfile::Builder::new()
+        .prefix("md-composec-")
+        .tempdir()
+        .unwrap();
+    let f = dir.path().join("compose.yaml");
+    let cli = env!("CARGO_BIN_EXE_mini-docker");
+    let run = |text: &str| {
+        std::fs::write(&f, text).unwrap();
+        let o = std::process::Command::new(cli)
+            .args(["-H", "unix:///nonexistent", "compose", "-f"])
+            .arg(&f)
+            .arg("config")
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).replace(&dir.path().display().to_string(), "DIR")
+    };
+    insta::assert_snapshot!(
+        "compose_errors",
+        [
+            run("services:\n  web:\n    image: busybox\n    restart: always\n    prots: ['80']\n"),
+            run("services:\n  web:\n    image: busybox\n    cap_add: NET_ADMIN\n"),
+            run("services:\n  web:\n    image: busybox\n    healthcheck:\n      test: ['CMD', 'true']\n"),
+            run("services:\n  web:\n    image: ${IMAGE:?set IMAGE in .env}\n"),
+            run("services:\n  web:\n    image: busybox\n  web:\n    image: x\n"),
+        ]
+        .join("")
+    );
+}
