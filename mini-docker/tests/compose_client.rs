@@ -74,7 +74,8 @@ fn docker_ps(d: &Daemon) -> BTreeMap<String, (String, String)> {
     .map(|l| {
         let f: Vec<&str> = l.split(' ').collect();
         assert_eq!(f.len(), 5, "{l}");
-        assert_eq!((f[3], f[4]), ("1", "False"), "compose labels on {l}");
+        let number = f[0].rsplit('-').next().unwrap();
+        assert_eq!((f[3], f[4]), (number, "False"), "compose labels on {l}");
         (f[0].to_string(), (f[1].to_string(), f[2].to_string()))
     })
     .collect()
@@ -90,9 +91,8 @@ fn compose_up_publishes_is_idempotent_recreates_only_changes_and_down_leaves_not
         .unwrap();
     let port = free_port();
     std::fs::write(dir.path().join(".env"), format!("WEB_PORT={port}\n")).unwrap();
-    let write = |mode: &str| {
-        std::fs::write(dir.path().join("docker-compose.yml"), project(mode)).unwrap()
-    };
+    let write =
+        |mode: &str| std::fs::write(dir.path().join("docker-compose.yml"), project(mode)).unwrap();
     write("one");
 
     // The plan, before anything exists.
@@ -204,6 +204,54 @@ fn compose_up_publishes_is_idempotent_recreates_only_changes_and_down_leaves_not
         &["exec", "-T", "client", "echo", "from-exec"],
     );
     assert_eq!(logs.trim(), "from-exec");
+
+    // logs: each line behind compose's `service-n  | ` prefix.
+    let logs = compose(&d, dir.path(), &["logs", "--tail", "5", "web", "setup"]);
+    assert!(
+        logs.lines()
+            .all(|l| l.starts_with("web-1    | ") || l.starts_with("setup-1  | ")),
+        "{logs:?}"
+    );
+
+    // --scale adds replicas with the next numbers, and takes them away.
+    compose(&d, dir.path(), &["up", "-d", "--scale", "client=2"]);
+    let scaled = docker_ps(&d);
+    assert!(scaled.contains_key("mdcc-client-2"), "{scaled:?}");
+    assert_eq!(
+        scaled["mdcc-client-1"], second["mdcc-client-1"],
+        "replica 1 kept"
+    );
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(docker_ps(&d), second, "back to one client");
+
+    // stop and start one service while the others run.
+    compose(&d, dir.path(), &["stop", "client"]);
+    let state = |n: &str| {
+        d.ok(&["inspect", "-f", "{{.State.Status}}", n])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(state("mdcc-client-1"), "exited");
+    assert_eq!(state("mdcc-web-1"), "running");
+    compose(&d, dir.path(), &["start", "client"]);
+    assert_eq!(state("mdcc-client-1"), "running");
+
+    // run --rm: a one-off container, gone afterwards.
+    let out = compose(
+        &d,
+        dir.path(),
+        &[
+            "run",
+            "--rm",
+            "--no-deps",
+            "client",
+            "sh",
+            "-c",
+            "echo one-off $MODE",
+        ],
+    );
+    assert_eq!(out.trim(), "one-off two");
+    assert_eq!(docker_ps(&d).len(), 3, "the one-off container is removed");
 
     // down: no container, no network; the volume stays without -v.
     compose(&d, dir.path(), &["down"]);
