@@ -12,14 +12,6 @@ use engine_common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn project(client_mode: &str) -> String {
     format!(
         r#"services:

@@ -105,7 +105,7 @@ fn ensure_image(c: &Client, s: &plan::ServicePlan, force_build: bool) -> Result<
     crate::client::images::show_progress(r).map_err(bad)
 }
 
-/// Creates (and connects, and starts) replica `n`.
+/// Creates replica `n` of a service.
 fn create(
     c: &Client,
     d: &Desired,
@@ -115,11 +115,22 @@ fn create(
 ) -> Result<String, Failure> {
     let name = s.container_name(&p.name, n);
     let body = s.create_body(d, p, n, false).map_err(bad)?;
+    create_named(c, s, &name, body)
+}
+
+/// `POST /containers/create?name=`, then connects the service's other
+/// networks (a create joins only one). Returns the id.
+fn create_named(
+    c: &Client,
+    s: &plan::ServicePlan,
+    name: &str,
+    body: Value,
+) -> Result<String, Failure> {
     eprintln!(" Container {name}  Creating");
     let id = c
         .call(
             "POST",
-            &format!("/containers/create?name={}", enc(&name)),
+            &format!("/containers/create?name={}", enc(name)),
             Body::Json(body),
         )?
         .json()?["Id"]
@@ -726,16 +737,7 @@ fn run_oneoff(c: &Client, p: &Project, a: super::RunArgs) -> Result<u8, Failure>
     let name = format!("{}-{}-run-{suffix}", p.name, s.name);
     body["AttachStdout"] = json!(!a.detach);
     body["AttachStderr"] = json!(!a.detach);
-    let id = c
-        .call(
-            "POST",
-            &format!("/containers/create?name={}", enc(&name)),
-            Body::Json(body),
-        )?
-        .json()?["Id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let id = create_named(c, s, &name, body)?;
     if a.detach {
         start(c, &name)?;
         println!("{name}");
