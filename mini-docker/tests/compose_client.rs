@@ -296,3 +296,107 @@ fn compose_refuses_bad_files_with_file_line_and_key() {
         .join("")
     );
 }
+
+#[test]
+fn compose_service_keys_reach_the_engine() {
+    let d = Daemon::start_bridged();
+    d.import_busybox("mdcc-bb:1");
+    let dir = tempfile::Builder::new()
+        .prefix("md-composec-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(dir.path().join("conf")).unwrap();
+    std::fs::write(dir.path().join("conf/app.txt"), "from the host\n").unwrap();
+    std::fs::write(dir.path().join("app.env"), "FROM_FILE=yes\n").unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        r#"x-common: &common
+  image: mdcc-bb:1
+services:
+  app:
+    <<: *common
+    command: ["sleep", "3600"]
+    env_file: app.env
+    environment: {A: "1"}
+    user: "1000:1000"
+    working_dir: /tmp
+    hostname: apphost
+    read_only: true
+    tmpfs: [/tmp]
+    cap_drop: [NET_RAW]
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 50
+    ulimits: {nofile: {soft: 1024, hard: 2048}}
+    extra_hosts: ["db.local:10.9.9.9"]
+    stop_signal: SIGINT
+    stop_grace_period: 3s
+    restart: unless-stopped
+    labels: [org.example.x=y]
+    volumes:
+      - ./conf:/conf:ro
+      - /anon
+    networks:
+      front: {aliases: [api]}
+      back: {}
+networks:
+  front: {}
+  back: {}
+"#,
+    )
+    .unwrap();
+    compose(&d, dir.path(), &["up", "-d"]);
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "mdcc-app-1"])).unwrap();
+    let (cfg, host) = (&v[0]["Config"], &v[0]["HostConfig"]);
+    let env = cfg["Env"].to_string();
+    assert!(
+        env.contains("A=1") && env.contains("FROM_FILE=yes"),
+        "{env}"
+    );
+    assert_eq!(cfg["User"], "1000:1000");
+    assert_eq!(cfg["WorkingDir"], "/tmp");
+    assert_eq!(cfg["Hostname"], "apphost");
+    assert_eq!(cfg["StopSignal"], "SIGINT");
+    assert_eq!(cfg["StopTimeout"], 3);
+    assert_eq!(cfg["Labels"]["org.example.x"], "y");
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["Memory"], 64 << 20);
+    assert_eq!(host["NanoCpus"], 500_000_000);
+    assert_eq!(host["PidsLimit"], 50);
+    assert_eq!(host["CapDrop"][0], "NET_RAW");
+    assert_eq!(host["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(host["ExtraHosts"][0], "db.local:10.9.9.9");
+    assert_eq!(host["Ulimits"][0]["Hard"], 2048);
+    // Both networks, the alias on the first.
+    let nets = &v[0]["NetworkSettings"]["Networks"];
+    assert!(
+        nets["mdcc_front"].is_object() && nets["mdcc_back"].is_object(),
+        "{nets}"
+    );
+    assert!(
+        nets["mdcc_front"]["Aliases"].to_string().contains("api"),
+        "{nets}"
+    );
+    // In the container: the bind mount is read-only, tmpfs is writable, the
+    // host name and the extra host are there.
+    let out = compose(
+        &d,
+        dir.path(),
+        &[
+            "exec",
+            "-T",
+            "app",
+            "sh",
+            "-c",
+            "cat /conf/app.txt; touch /conf/x 2>/dev/null || echo ro; touch /tmp/ok && echo tmp; hostname; grep db.local /etc/hosts | cut -f1",
+        ],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["from", "the", "host", "ro", "tmp", "apphost", "10.9.9.9"],
+        "{out}"
+    );
+    compose(&d, dir.path(), &["down"]);
+    let left = d.ok20(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!left.contains("mdcc_"), "{left}");
+}
