@@ -400,3 +400,34 @@ networks:
     let left = d.ok20(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!left.contains("mdcc_"), "{left}");
 }
+
+#[test]
+fn compose_builds_through_the_engine() {
+    let d = Daemon::start_bridged();
+    d.import_busybox("mdcc-bb:1");
+    let dir = tempfile::Builder::new()
+        .prefix("md-composec-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(dir.path().join("app")).unwrap();
+    std::fs::write(
+        dir.path().join("app/Dockerfile.dev"),
+        "FROM mdcc-bb:1 AS base\nARG GREETING=none\nRUN echo \"$GREETING\" > /built\nFROM base AS final\nRUN echo final >> /built\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  app:\n    build:\n      context: ./app\n      dockerfile: Dockerfile.dev\n      target: base\n      args: {GREETING: hi}\n    command: sleep 3600\n",
+    )
+    .unwrap();
+    compose(&d, dir.path(), &["up", "-d"]);
+    // The image is named <project>-<service>, as compose v2 names it.
+    let img = d.ok(&["inspect", "-f", "{{.Config.Image}}", "mdcc-app-1"]);
+    assert_eq!(img.trim(), "mdcc-app");
+    let out = compose(&d, dir.path(), &["exec", "-T", "app", "cat", "/built"]);
+    assert_eq!(
+        out, "hi\n",
+        "the arg reached the build, and the target stopped it at base"
+    );
+    compose(&d, dir.path(), &["down"]);
+}
