@@ -431,3 +431,41 @@ fn compose_builds_through_the_engine() {
     );
     compose(&d, dir.path(), &["down"]);
 }
+
+#[test]
+fn compose_config_prints_the_resolved_model() {
+    // No daemon needed: two files merged, .env interpolated, paths made absolute.
+    let dir = tempfile::Builder::new()
+        .prefix("md-composec-")
+        .tempdir()
+        .unwrap();
+    let p = dir.path();
+    std::fs::write(p.join(".env"), "TAG=1\nPORT=8080\n").unwrap();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  web:\n    image: mdcc-bb:${TAG}\n    ports: [\"127.0.0.1:${PORT}:80\"]\n    environment: [A=1, B=2]\n    volumes: [./www:/www:ro, data:/data]\n  tool:\n    image: mdcc-bb:1\n    profiles: [debug]\nvolumes:\n  data:\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("compose.prod.yaml"),
+        "services:\n  web:\n    environment: {B: \"3\"}\n    ports: [\"127.0.0.1:9090:90\"]\n    restart: always\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mini-docker"))
+        .current_dir(p)
+        .args([
+            "compose",
+            "-f",
+            "compose.yaml",
+            "-f",
+            "compose.prod.yaml",
+            "-p",
+            "Shop.1",
+            "config",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).replace(&p.display().to_string(), "DIR");
+    insta::assert_snapshot!("compose_config", text);
+}

@@ -635,6 +635,13 @@ pub fn load(o: &Options) -> Result<Project, String> {
     for (name, s) in model.services.iter_mut() {
         normalize_service(name, s, &working_dir).map_err(|e| format!("{files_shown}: {e}"))?;
     }
+    // `data:` alone is an empty definition (printed as `{}` by `config`).
+    for v in model.volumes.values_mut() {
+        v.get_or_insert_with(Default::default);
+    }
+    for n in model.networks.values_mut() {
+        n.get_or_insert_with(Default::default);
+    }
     check(&model, &files_shown)?;
     let name = o
         .project_name
