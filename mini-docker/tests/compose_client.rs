@@ -43,6 +43,21 @@ volumes:
     )
 }
 
+/// A folder for the project's files, removed at the end.
+fn project_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("md-composec-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A daemon with a bridge and the test image, and a project folder.
+fn daemon_and_dir() -> (Daemon, tempfile::TempDir) {
+    let d = Daemon::start_bridged();
+    d.import_busybox("mdcc-bb:1");
+    (d, project_dir())
+}
+
 #[track_caller]
 fn compose(d: &Daemon, dir: &Path, args: &[&str]) -> String {
     let file = dir.join("docker-compose.yml");
@@ -75,12 +90,7 @@ fn docker_ps(d: &Daemon) -> BTreeMap<String, (String, String)> {
 
 #[test]
 fn compose_up_publishes_is_idempotent_recreates_only_changes_and_down_leaves_nothing() {
-    let d = Daemon::start_bridged();
-    d.import_busybox("mdcc-bb:1");
-    let dir = tempfile::Builder::new()
-        .prefix("md-composec-")
-        .tempdir()
-        .unwrap();
+    let (d, dir) = daemon_and_dir();
     let port = free_port();
     std::fs::write(dir.path().join(".env"), format!("WEB_PORT={port}\n")).unwrap();
     let write =
@@ -267,10 +277,7 @@ fn compose_up_publishes_is_idempotent_recreates_only_changes_and_down_leaves_not
 #[test]
 fn compose_refuses_bad_files_with_file_line_and_key() {
     // No daemon needed: the model is checked before any request.
-    let dir = tempfile::Builder::new()
-        .prefix("md-composec-")
-        .tempdir()
-        .unwrap();
+    let dir = project_dir();
     let f = dir.path().join("compose.yaml");
     let cli = env!("CARGO_BIN_EXE_mini-docker");
     let run = |text: &str| {
@@ -299,12 +306,7 @@ fn compose_refuses_bad_files_with_file_line_and_key() {
 
 #[test]
 fn compose_service_keys_reach_the_engine() {
-    let d = Daemon::start_bridged();
-    d.import_busybox("mdcc-bb:1");
-    let dir = tempfile::Builder::new()
-        .prefix("md-composec-")
-        .tempdir()
-        .unwrap();
+    let (d, dir) = daemon_and_dir();
     std::fs::create_dir(dir.path().join("conf")).unwrap();
     std::fs::write(dir.path().join("conf/app.txt"), "from the host\n").unwrap();
     std::fs::write(dir.path().join("app.env"), "FROM_FILE=yes\n").unwrap();
@@ -403,12 +405,7 @@ networks:
 
 #[test]
 fn compose_builds_through_the_engine() {
-    let d = Daemon::start_bridged();
-    d.import_busybox("mdcc-bb:1");
-    let dir = tempfile::Builder::new()
-        .prefix("md-composec-")
-        .tempdir()
-        .unwrap();
+    let (d, dir) = daemon_and_dir();
     std::fs::create_dir(dir.path().join("app")).unwrap();
     std::fs::write(
         dir.path().join("app/Dockerfile.dev"),
@@ -435,10 +432,7 @@ fn compose_builds_through_the_engine() {
 #[test]
 fn compose_config_prints_the_resolved_model() {
     // No daemon needed: two files merged, .env interpolated, paths made absolute.
-    let dir = tempfile::Builder::new()
-        .prefix("md-composec-")
-        .tempdir()
-        .unwrap();
+    let dir = project_dir();
     let p = dir.path();
     std::fs::write(p.join(".env"), "TAG=1\nPORT=8080\n").unwrap();
     std::fs::write(
