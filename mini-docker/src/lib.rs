@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod build;
 pub mod certs;
+pub mod compose;
 pub mod containers;
 pub mod context;
 pub mod cp;
@@ -194,6 +195,8 @@ pub enum Cmd {
     },
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Define and run multi-container applications (a Compose client).
+    Compose(compose::ComposeArgs),
     /// Create a new image from a container's changes.
     Commit(CommitArgs),
     /// Show the history of an image.
@@ -803,6 +806,7 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Network { cmd } => netvol::network(c, cmd),
         Cmd::Volume { cmd } => netvol::volume(c, cmd),
         Cmd::Build(a) => build::build(c, a),
+        Cmd::Compose(a) => compose::compose(c, a),
         Cmd::Commit(a) => build::commit(
             c,
             &a.container,

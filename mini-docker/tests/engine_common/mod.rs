@@ -9,6 +9,15 @@ use std::sync::OnceLock;
 pub const DOCKERD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/mini-dockerd");
 pub const CLI: &str = env!("CARGO_BIN_EXE_mini-docker");
 
+/// A free TCP port on 127.0.0.1 (for a port to publish).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn require_root() {
     assert!(
         nix::unistd::geteuid().is_root(),
