@@ -1,19 +1,21 @@
 //! A `mini-dockerd` per test on a temp data root and socket, killed (with
 //! everything its containers got) on drop, even when the test panics.
-#![allow(dead_code)]
 
+use crate::cli::run_with_host;
+use crate::host::processes_with;
+use crate::require_root;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-pub const DOCKERD: &str = env!("CARGO_BIN_EXE_mini-dockerd");
-pub const CLI: &str = env!("CARGO_BIN_EXE_mini-docker");
+/// The `mini-dockerd` binary (see [`crate::bin`]).
+pub fn dockerd_bin() -> String {
+    crate::bin_str("mini-dockerd")
+}
 
-pub fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the engine tests need root: run `sudo cargo test -p mini-docker`"
-    );
+/// The `mini-docker` binary, the CLI (see [`crate::bin`]).
+pub fn cli_bin() -> String {
+    crate::bin_str("mini-docker")
 }
 
 /// A busybox rootfs tarball, built once per test binary.
@@ -23,7 +25,8 @@ pub fn busybox_tar() -> &'static Path {
     // into place atomically so parallel test binaries never see half of it.
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = crate::target_tmpdir();
+        let dir = dir.as_path();
         let tar = dir.join("md-engine-busybox.tar");
         if tar.exists() {
             return tar;
@@ -38,22 +41,17 @@ pub fn busybox_tar() -> &'static Path {
         std::fs::create_dir_all(rootfs.join("www")).unwrap();
         std::fs::write(rootfs.join("www/index.html"), "hello from mini-docker\n").unwrap();
         let tmp = work.path().join("busybox.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tmp)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
+        crate::host::tar_dir(&rootfs, &tmp);
         std::fs::rename(&tmp, &tar).unwrap();
         tar
     })
 }
 
+/// A `mini-dockerd` on its own socket and data root in a temp dir.
 pub struct Daemon {
+    /// Its socket (`d.sock`), data root (`data/`), log and `daemon.json`.
     pub dir: tempfile::TempDir,
+    /// The daemon process while it runs.
     pub child: Option<Child>,
     /// The default bridge (name, subnet), when this daemon has one.
     pub bridge: Option<(String, String)>,
@@ -121,14 +119,17 @@ impl Daemon {
         d
     }
 
+    /// The API socket.
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("d.sock")
     }
 
+    /// `unix://<socket>`, for `-H` and `DOCKER_HOST`.
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
     }
 
+    /// Its `--data-root`.
     pub fn data_root(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -141,7 +142,7 @@ impl Daemon {
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
         use std::os::unix::process::CommandExt;
-        let child = Command::new(DOCKERD)
+        let child = Command::new(dockerd_bin())
             // A process group of its own, as a daemon has: a signal it or its
             // children send to "the group" by mistake never reaches cargo.
             .process_group(0)
@@ -179,6 +180,7 @@ impl Daemon {
         );
     }
 
+    /// SIGKILLs the daemon (its shims and containers live on).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -188,7 +190,7 @@ impl Daemon {
 
     /// Runs `mini-docker -H … args`; output through files (a container may hold pipes).
     pub fn cli(&self, args: &[&str]) -> Output {
-        run_with_host(CLI, &[("-H", &self.host())], args, &[])
+        run_with_host(&cli_bin(), &[("-H", &self.host())], args, &[])
     }
 
     /// Like [`Daemon::cli`], failing unless it succeeded; returns stdout.
@@ -206,10 +208,7 @@ impl Daemon {
 
     /// The real docker CLI against this daemon.
     pub fn docker(&self, args: &[&str]) -> Output {
-        let bin = ["/usr/local/bin/docker", "/usr/bin/docker"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("the docker CLI is installed (apt-get install docker.io)");
+        let bin = crate::docker::newest_docker_cli();
         run_with_host(bin, &[], args, &[("DOCKER_HOST", &self.host())])
     }
 
@@ -231,29 +230,25 @@ impl Daemon {
     /// daemon's socket: (status, body). For what no CLI sends (a CLI checks
     /// some input itself).
     pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        use std::io::{Read, Write};
-        let mut s = std::os::unix::net::UnixStream::connect(self.socket()).unwrap();
-        let json = if body.is_empty() {
-            ""
+        let json: &[(&str, &str)] = if body.is_empty() {
+            &[]
         } else {
-            "Content-Type: application/json\r\n"
+            &[("Content-Type", "application/json")]
         };
-        write!(
-            s,
-            "{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
-             {json}Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let status = out
-            .split_whitespace()
-            .nth(1)
-            .and_then(|x| x.parse().ok())
-            .unwrap();
-        let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-        (status, body.to_string())
+        let r = self.raw(method, &format!("/v1.41{path}"), json, body.as_bytes());
+        (r.status, r.body)
+    }
+
+    /// One raw request `METHOD path` (no version prefix added) with these
+    /// headers and body over the daemon's socket; see [`crate::http::request`].
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> crate::http::Response {
+        crate::http::request(&self.socket(), method, path, headers, body)
     }
 
     /// The docker CLI 20.10 (Debian's `/usr/bin/docker`) against this daemon:
@@ -313,100 +308,9 @@ impl Daemon {
     }
 }
 
-/// Runs `bin args` with these environment variables, `stdin` written to it.
-pub fn run_with_stdin(bin: &str, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(bin)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // From a thread: a big input must not wait for us to read the output.
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    let writer = std::thread::spawn(move || input.write_all(&stdin));
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
-    out
-}
-
-/// Runs `bin pre… args…` with `env`; output through files (a container may hold pipes).
-pub fn run_with_host(
-    bin: &str,
-    pre: &[(&str, &str)],
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let out = tempfile::tempfile().unwrap();
-    let err = tempfile::tempfile().unwrap();
-    let mut cmd = Command::new(bin);
-    for (k, v) in pre {
-        cmd.arg(k).arg(v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let status = cmd
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(err.try_clone().unwrap())
-        .status()
-        .unwrap();
-    let read = |mut f: std::fs::File| {
-        use std::io::{Read, Seek};
-        let mut v = Vec::new();
-        f.seek(std::io::SeekFrom::Start(0)).unwrap();
-        f.read_to_end(&mut v).unwrap();
-        v
-    };
-    Output {
-        status,
-        stdout: read(out),
-        stderr: read(err),
-    }
-}
-
-/// Processes whose command line mentions `needle`.
-pub fn processes_with(needle: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid <= 1 || pid == std::process::id() as i32 {
-            continue;
-        }
-        if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            if String::from_utf8_lossy(&c).contains(needle) {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// Mount points under `dir`.
-pub fn mounts_under(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    text.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with(&*dir.to_string_lossy()))
-        .map(String::from)
-        .collect()
-}
-
 /// Whether any cgroup directory of container `id` exists.
 pub fn cgroup_exists(id: &str) -> bool {
-    std::fs::read_dir("/sys/fs/cgroup")
-        .map(|rd| {
-            rd.flatten()
-                .any(|h| h.path().join("mini-docker").join(id).exists())
-        })
-        .unwrap_or(false)
+    crate::host::cgroup_exists_under("mini-docker", id)
 }
 
 impl Drop for Daemon {
@@ -444,17 +348,16 @@ impl Drop for Daemon {
             })
             .unwrap_or_default()
         {
-            let _ = mini_docker::runtime::container::delete(
-                &self.data_root().join("runtime"),
-                &id,
-                true,
+            // The engine keeps its runtime state in mini-runc's layout.
+            let _ = crate::cli::capture(
+                // Not `bin()`: a drop must not panic.
+                Command::new(crate::profile_dir().join("mini-runc"))
+                    .arg("--root")
+                    .arg(self.data_root().join("runtime"))
+                    .args(["delete", "--force", &id]),
             );
         }
-        let mut m = mounts_under(self.dir.path());
-        m.sort_by_key(|x| std::cmp::Reverse(x.len()));
-        for p in m {
-            let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
+        crate::host::unmount_all_under(self.dir.path());
         // User networks' bridges and tables outlive the daemon too.
         for e in std::fs::read_dir(self.data_root().join("networks"))
             .into_iter()
@@ -481,158 +384,10 @@ impl Drop for Daemon {
     }
 }
 
-/// Chapter 06's registry on a free port of 127.0.0.1, stopped on drop.
-pub struct Registry {
-    _dir: tempfile::TempDir,
-    server: Option<registry::server::RunningServer>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Registry {
-    /// Anonymous access.
-    pub fn start() -> Registry {
-        Self::serve(registry::server::AuthMode::None)
-    }
-
-    /// Basic auth with one htpasswd user.
-    pub fn with_user(user: &str, password: &str) -> Registry {
-        let line = registry::auth::Htpasswd::entry(user, password, 4).unwrap();
-        let users = registry::auth::Htpasswd::parse(&line).unwrap();
-        Self::serve(registry::server::AuthMode::Basic(users))
-    }
-
-    fn serve(auth: registry::server::AuthMode) -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("md-registry-")
-            .tempdir()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = registry::server::ServerConfig {
-            root: dir.path().to_path_buf(),
-            auth,
-        };
-        let server = rt
-            .block_on(registry::server::spawn(config, "127.0.0.1:0"))
-            .unwrap();
-        Registry {
-            _dir: dir,
-            server: Some(server),
-            rt,
-        }
-    }
-
-    /// Where the registry keeps its files (`blobs/`, `ingest/`, `repositories/`).
-    pub fn root(&self) -> &Path {
-        self._dir.path()
-    }
-
-    /// `127.0.0.1:PORT`.
-    pub fn host(&self) -> String {
-        self.server.as_ref().unwrap().host()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
-
-/// A /24 of `10.<second>.0.0/16` that no host route uses, picked at random
-/// (tests running at once pick different ones, and each checks again).
-pub fn free_subnet(second: u8) -> network::Subnet {
-    let routes = network::network::host_routes().unwrap();
-    let seed = u32::from_str_radix(&network::names::unique_id(), 16).unwrap();
-    for i in 0..256u32 {
-        let s: network::Subnet = format!("10.{second}.{}.0/24", (seed + i * 7) % 256)
-            .parse()
-            .unwrap();
-        if network::subnet::check_free(s, &routes).is_ok() {
-            return s;
-        }
-    }
-    panic!("no free /24 left in 10.{second}.0.0/16");
-}
-
-/// Waits (bounded by attempts, not by time: about 30 s) until `cond` holds.
-#[track_caller]
-pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..6000 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("never happened: {what}");
-}
-
-/// Files (recursively) under `dir`.
-pub fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// Every blob of `d`'s store hashes to its name; returns how many there are.
 #[track_caller]
 pub fn blobs_verify(d: &Daemon) -> usize {
-    dir_blobs_verify(&d.data_root().join("blobs/sha256"))
-}
-
-/// Every file in `dir` (a `blobs/sha256` of a store or a registry) hashes
-/// to its name; returns how many there are.
-#[track_caller]
-pub fn dir_blobs_verify(dir: &Path) -> usize {
-    let mut n = 0;
-    for p in files(dir) {
-        let out = Command::new("sha256sum").arg(&p).output().unwrap();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            String::from_utf8_lossy(&out.stdout).starts_with(&name),
-            "blob {} does not match its digest",
-            p.display()
-        );
-        n += 1;
-    }
-    n
-}
-
-/// `GET /` through 127.0.0.1:`port` until the test image's page comes
-/// (retried for about 5 s while httpd starts), or why it did not.
-pub fn fetch_page(port: u16) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut last = String::new();
-    for _ in 0..100 {
-        match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                    .unwrap();
-                let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-                let mut body = String::new();
-                let _ = s.read_to_string(&mut body);
-                if body.contains("hello from mini-docker") {
-                    return Ok(body);
-                }
-                last = body;
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Err(format!("no page from 127.0.0.1:{port}: {last}"))
+    crate::host::dir_blobs_verify(&d.data_root().join("blobs/sha256"))
 }
 
 /// The host port that container `name`'s port 80 is published on.

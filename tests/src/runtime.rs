@@ -1,18 +1,14 @@
 //! Helpers for the runtime tests: bundles with a busybox rootfs, unique ids,
 //! and running the `mini-runc` binary. Everything made here is removed on drop.
-#![allow(dead_code)]
 
+use crate::eventually;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub const MINI_RUNC: &str = env!("CARGO_BIN_EXE_mini-runc");
-
-pub fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this runtime test needs root: run `sudo bash scripts/test.sh`"
-    );
+/// The `mini-runc` binary (see [`crate::bin`]).
+pub fn mini_runc() -> String {
+    crate::bin_str("mini-runc")
 }
 
 /// A unique, readable id for a container of this test run.
@@ -27,8 +23,11 @@ pub fn unique_id(tag: &str) -> String {
 
 /// A bundle in a temp dir: `rootfs/` (busybox) and `config.json`.
 pub struct Bundle {
+    /// The bundle directory.
     pub dir: tempfile::TempDir,
+    /// `config.json` as JSON: change it, then [`Bundle::save`].
     pub config: serde_json::Value,
+    /// The container id this bundle is meant for.
     pub id: String,
 }
 
@@ -45,7 +44,7 @@ impl Bundle {
         )
         .unwrap();
         namespaces::rootfs::build_busybox_rootfs(&dir.path().join("rootfs")).unwrap();
-        let out = Command::new(MINI_RUNC)
+        let out = Command::new(mini_runc())
             .args(["spec", "--bundle"])
             .arg(dir.path())
             .output()
@@ -82,6 +81,7 @@ impl Bundle {
         b
     }
 
+    /// Writes [`Bundle::config`] to `config.json`.
     pub fn save(&self) {
         std::fs::write(
             self.path().join("config.json"),
@@ -90,10 +90,12 @@ impl Bundle {
         .unwrap();
     }
 
+    /// The bundle directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// Its `rootfs/`.
     pub fn rootfs(&self) -> PathBuf {
         self.path().join("rootfs")
     }
@@ -101,11 +103,12 @@ impl Bundle {
 
 /// A state root for one test, removed (with any container left in it) on drop.
 pub struct Root {
+    /// The state root (`--root`).
     pub dir: tempfile::TempDir,
 }
 
-impl Root {
-    pub fn new() -> Root {
+impl Default for Root {
+    fn default() -> Root {
         Root {
             dir: tempfile::Builder::new()
                 .prefix("mini-runc-root-")
@@ -113,7 +116,15 @@ impl Root {
                 .unwrap(),
         }
     }
+}
 
+impl Root {
+    /// An empty state root in a temp dir.
+    pub fn new() -> Root {
+        Root::default()
+    }
+
+    /// The state root.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -123,28 +134,20 @@ impl Root {
     /// the container's), so waiting for EOF on a pipe would wait for the
     /// container.
     pub fn runc(&self, args: &[&str]) -> Output {
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let status = Command::new(MINI_RUNC)
-            .arg("--root")
-            .arg(self.path())
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap();
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut v = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        Output {
-            status,
-            stdout: read(out),
-            stderr: read(err),
+        crate::cli::capture(
+            Command::new(self.binary())
+                .arg("--root")
+                .arg(self.path())
+                .args(args),
+        )
+    }
+
+    /// mini-runc; unchecked once looked up (a drop must not panic).
+    fn binary(&self) -> PathBuf {
+        if std::thread::panicking() {
+            crate::profile_dir().join("mini-runc")
+        } else {
+            crate::bin("mini-runc")
         }
     }
 
@@ -179,23 +182,7 @@ impl Drop for Root {
 
 /// True while any cgroup directory of the test container exists.
 pub fn cgroup_exists(id: &str) -> bool {
-    std::fs::read_dir("/sys/fs/cgroup")
-        .map(|rd| {
-            rd.flatten()
-                .any(|h| h.path().join("mini-runc-test").join(id).exists())
-        })
-        .unwrap_or(false)
-}
-
-/// Waits (bounded) until `cond` holds.
-pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("timed out waiting for: {what}");
+    crate::host::cgroup_exists_under("mini-runc-test", id)
 }
 
 /// What a process sees of its container, one fact per line.
@@ -267,6 +254,7 @@ pub fn root_propagation(out: &str) -> String {
 pub struct Holder(pub std::process::Child);
 
 impl Holder {
+    /// Starts `unshare FLAGS sleep 60` and waits until its namespaces exist.
     pub fn new(flags: &[&str]) -> Holder {
         let child = Command::new("unshare")
             .args(flags)

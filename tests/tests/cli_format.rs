@@ -3,9 +3,7 @@
 //! the output (tables, Docker's template functions, Go's printing).
 //! Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 fn stdout(out: &std::process::Output) -> String {
     assert!(

@@ -4,9 +4,7 @@
 //! running the same commands against a real `mini-dockerd`. Privileged:
 //! they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -38,7 +36,7 @@ fn verbs(help: &str) -> BTreeSet<String> {
 #[test]
 fn no_arguments_print_the_usage_and_exit_as_docker_does() {
     let docker = Command::new("/usr/bin/docker").output().unwrap();
-    let ours = Command::new(CLI).output().unwrap();
+    let ours = Command::new(cli_bin()).output().unwrap();
     assert_eq!(ours.status.code(), docker.status.code());
     let text = stdout(&ours);
     assert!(text.contains("Usage: mini-docker"), "{text}");
@@ -59,7 +57,10 @@ fn every_management_verb_of_docker_20_10_exists() {
             .args([group, "--help"])
             .output()
             .unwrap();
-        let ours = Command::new(CLI).args([group, "--help"]).output().unwrap();
+        let ours = Command::new(cli_bin())
+            .args([group, "--help"])
+            .output()
+            .unwrap();
         assert!(ours.status.success(), "{group} --help");
         let want = verbs(&stdout(&docker));
         assert!(!want.is_empty(), "docker {group} --help lists its commands");

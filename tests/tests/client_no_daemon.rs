@@ -1,10 +1,8 @@
 //! What a learner sees when they run a container before starting the daemon.
 
-const CLI: &str = env!("CARGO_BIN_EXE_mini-docker");
-
 #[test]
 fn run_without_a_daemon_says_so_in_one_sentence() {
-    let out = std::process::Command::new(CLI)
+    let out = std::process::Command::new(e2e::cli_bin())
         .args([
             "-H",
             "unix:///nonexistent/ch-ex-md.sock",

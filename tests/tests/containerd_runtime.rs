@@ -3,9 +3,7 @@
 //! removal. containerd runs on a private socket, root and state directory,
 //! in a namespace of its own name (so its cgroups are `/<ns>/<id>`).
 
-mod engine_common;
-
-use engine_common::{processes_with, Daemon};
+use e2e::{processes_with, Daemon};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -17,7 +15,7 @@ struct Containerd {
 
 impl Containerd {
     fn start() -> Containerd {
-        engine_common::require_root();
+        e2e::require_root();
         let dir = tempfile::Builder::new()
             .prefix("md-ctrd-")
             .tempdir()
@@ -131,7 +129,7 @@ impl Drop for Containerd {
 /// A copy of mini-runc outside target/ (containerd's shim execs it by path).
 fn runtime_copy(dir: &Path) -> PathBuf {
     let dst = dir.join("mini-runc");
-    std::fs::copy(env!("CARGO_BIN_EXE_mini-runc"), &dst).unwrap();
+    std::fs::copy(e2e::runtime::mini_runc(), &dst).unwrap();
     dst
 }
 

@@ -2,15 +2,14 @@
 //! mini=mini-runc`), and the same probe run through Docker with runc and
 //! with mini-runc sees the same container.
 
-mod common;
-
-use common::*;
+use e2e::require_root;
+use e2e::runtime::*;
 use e2e::{docker_cli, DockerDaemon};
 
 #[test]
 fn docker_runs_containers_with_mini_runc_like_with_runc() {
     require_root();
-    let d = DockerDaemon::start(&["--add-runtime".to_string(), format!("mini={MINI_RUNC}")]);
+    let d = DockerDaemon::start(&["--add-runtime".to_string(), format!("mini={}", mini_runc())]);
     d.import_busybox("mrt-busybox:1");
 
     // A plain run.

@@ -3,9 +3,7 @@
 //! Each is a 4xx with a JSON `{"message": …}`, nothing is made on disk,
 //! and the daemon goes on serving. Privileged: fails (never skips) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::{Read, Write};
 
 /// One raw request: (status, content type, body with chunking undone).

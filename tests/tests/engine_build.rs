@@ -4,9 +4,7 @@
 //! Dockerfiles built by the real Docker engine, whose images must agree.
 //! Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};

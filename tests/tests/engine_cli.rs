@@ -2,9 +2,7 @@
 //! CLI) against a `mini-dockerd` on a temp data root. Privileged: they fail
 //! (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 #[test]
 fn run_reports_output_exit_code_and_rm_leaves_nothing() {
@@ -226,7 +224,7 @@ fn bad_input_gives_one_line_errors_and_docker_exit_codes() {
     let missing = d.cli(&["inspect", "nothing-here"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such object: nothing-here"));
-    let nodaemon = std::process::Command::new(CLI)
+    let nodaemon = std::process::Command::new(cli_bin())
         .args(["-H", "unix:///nonexistent/md.sock", "ps"])
         .output()
         .unwrap();
@@ -417,7 +415,11 @@ fn a_closed_stdout_ends_the_client_quietly() {
     ]);
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("'{CLI}' -H '{}' logs md-big | head -c2", d.host()))
+        .arg(format!(
+            "'{}' -H '{}' logs md-big | head -c2",
+            cli_bin(),
+            d.host()
+        ))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -11,9 +11,7 @@
 //! those fields makes every later `up` fail or recreate.
 //! Privileged: it fails (never skips) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,9 +2,7 @@
 //! `restart`, `rename`, `top`, `system prune` / `container prune`,
 //! `--env-file`, `ps -f`. Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::{Read, Write};
 
 /// One raw API request over the daemon's socket: (status, body).
@@ -375,7 +373,7 @@ fn cli_in(
     args: &[&str],
     input: &str,
 ) -> std::process::Output {
-    let mut child = std::process::Command::new(CLI)
+    let mut child = std::process::Command::new(cli_bin())
         .arg("-H")
         .arg(d.host())
         .arg("--config")

@@ -3,9 +3,7 @@
 //! container to `/` or `../../..` never lets `cp` read or write the host.
 //! Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +14,7 @@ fn stderr(o: &std::process::Output) -> String {
 
 /// Runs the CLI with `input` on stdin.
 fn cli_stdin(d: &Daemon, args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = Command::new(CLI)
+    let mut child = Command::new(cli_bin())
         .arg("-H")
         .arg(d.host())
         .args(args)

@@ -4,9 +4,7 @@
 //! `Daemon::docker` prefers, would hide the bug). Privileged: they fail
 //! (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 /// `docker wait` sends `POST /containers/{id}/wait?condition=` (an empty
 /// value): Docker reads it as `not-running`. The CLI prints the container's

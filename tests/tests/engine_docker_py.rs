@@ -4,9 +4,7 @@
 //! scripts live in `tests/py/`; each prints "N passed, N failed" and exits
 //! non-zero on a failure. Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -22,9 +20,7 @@ fn python(d: &Daemon, python: &str, script: &str, args: &[&str]) -> Output {
         Path::new(python).exists(),
         "{python} is missing: run scripts/setup.sh (it installs both docker-py versions)"
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/py")
-        .join(script);
+    let path = e2e::tests_dir().join("py").join(script);
     Command::new(python)
         .arg(&path)
         .args(args)

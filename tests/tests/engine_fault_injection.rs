@@ -4,9 +4,7 @@
 //! is listed, running containers are adopted, and the operation repeated
 //! succeeds. Privileged: fails (never skips) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +19,7 @@ fn sigkill_during(
     what: &str,
     mut cond: impl FnMut(&Daemon) -> bool,
 ) {
-    let mut client = std::process::Command::new(CLI)
+    let mut client = std::process::Command::new(cli_bin())
         .args(["-H", &d.host()])
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -303,7 +301,7 @@ fn sigkill_mid_rm_then_rm_again_leaves_nothing() {
         .to_string();
     let mut args = vec!["-H".to_string(), d.host(), "rm".into(), "-f".into()];
     args.extend(ids.iter().cloned());
-    let mut rm = std::process::Command::new(CLI)
+    let mut rm = std::process::Command::new(cli_bin())
         .args(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -596,7 +594,7 @@ fn sigkill_mid_build_leaves_no_image_nor_step_container_and_the_build_then_succe
         work.path(),
         "FROM bb\nENV STEP=one\nRUN touch /started && sleep 300\n",
     );
-    let mut build = std::process::Command::new(CLI)
+    let mut build = std::process::Command::new(cli_bin())
         .args([
             "-H",
             &d.host(),

@@ -9,9 +9,7 @@
 //! Privileged: they fail (never skip) without root. Traffic goes only to
 //! 127.0.0.1.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::collections::BTreeSet;
 use std::net::TcpStream;
 use std::process::Output;

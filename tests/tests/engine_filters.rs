@@ -2,9 +2,7 @@
 //! filter with objects that must match and objects that must not, and an
 //! unknown filter refused with Docker's message. Privileged: fails without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 /// The sorted lines of a `--format` listing.
 #[track_caller]

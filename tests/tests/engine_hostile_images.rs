@@ -12,12 +12,11 @@ extern crate images as chapter04;
 
 #[path = "../../chapters/04-images/tests/common/mod.rs"]
 mod ch04;
-mod engine_common;
 
 use ch04::{image_of, snapshot, tar_of, E};
 use chapter04::image::ImageStore;
 use chapter04::media::Compression;
-use engine_common::*;
+use e2e::*;
 use std::path::{Path, PathBuf};
 
 /// The store as files: blob names, image list, temp and ingest leftovers.

@@ -9,9 +9,7 @@
 //! The few deliberate differences are listed, each with its reason.
 //! Privileged (dockerd and the engine run as root): fails without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

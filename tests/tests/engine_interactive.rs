@@ -2,9 +2,7 @@
 //! `start -ai`, Ctrl-P Ctrl-Q and `attach`, driven through a real
 //! pseudo-terminal (rexpect); then pipes, binary data and stream separation.
 
-mod engine_common;
-
-use engine_common::{Daemon, CLI};
+use e2e::{cli_bin, Daemon};
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{spawn_command, PtySession};
 use std::io::Write;
@@ -14,7 +12,7 @@ use std::process::{Command, Stdio};
 const PROMPT: &str = "/ # ";
 
 fn cli(d: &Daemon, args: &[&str]) -> Command {
-    let mut c = Command::new(CLI);
+    let mut c = Command::new(cli_bin());
     c.arg("-H").arg(d.host()).args(args);
     c
 }

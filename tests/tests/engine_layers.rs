@@ -3,9 +3,7 @@
 //! never treats `.wh.` names as whiteouts, a multi-image `docker save`
 //! loads with its shared layers intact. Privileged: they fail without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::Read;
 use std::path::Path;
 use std::process::Output;

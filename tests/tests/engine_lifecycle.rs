@@ -2,9 +2,7 @@
 //! docker CLI: `pause`/`unpause` (the freezer). Privileged: they fail (never
 //! skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::path::PathBuf;
 
 fn stdout(o: &std::process::Output) -> String {
@@ -347,7 +345,7 @@ fn distribution_inspect_asks_the_registry_with_the_requests_credentials() {
     let reg = Registry::with_user("distuser", "d1st-s3cret");
     let d = Daemon::start();
     d.import_busybox("mdpy-dist:1");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/registry_data.py");
+    let script = e2e::tests_dir().join("py/registry_data.py");
     let out = std::process::Command::new("/usr/bin/python3")
         .arg(&script)
         .args([&reg.host(), "distuser", "d1st-s3cret", "mdpy-dist:1"])

@@ -6,9 +6,7 @@
 //! The soak's CI profile is 100 cycles; `MD_SOAK=1000` runs the full
 //! profile of the issue. Privileged: fails (never skips) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::path::Path;
 
 fn daemon_pid(d: &Daemon) -> u32 {

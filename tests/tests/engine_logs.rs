@@ -4,9 +4,7 @@
 //! defaults, `--log-driver none`). Driven through the real docker CLI.
 //! Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;

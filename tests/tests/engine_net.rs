@@ -3,9 +3,7 @@
 //! 10.203.0.0/16). Privileged: they fail (never skip) without root.
 //! Traffic goes only to 127.0.0.1 and to the containers' own addresses.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;

@@ -5,9 +5,7 @@
 //! Privileged: they fail (never skip) without root. Traffic goes only to
 //! the containers' own addresses on the test's own networks.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::path::PathBuf;
 
 /// Two free /24s of 10.204.0.0/16 (not a host route, not each other).

@@ -2,9 +2,7 @@
 //! of the data root, and a daemon that dies mid-request. Privileged: they
 //! fail (never skip) without root. Traffic goes only to 127.0.0.1.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpStream};
 
@@ -111,7 +109,7 @@ fn a_daemon_that_closes_the_connection_gets_a_clear_error() {
             let _ = c.read(&mut buf);
         }
     });
-    let out = std::process::Command::new(CLI)
+    let out = std::process::Command::new(cli_bin())
         .args(["-H", &format!("unix://{}", sock.display()), "ps"])
         .output()
         .unwrap();

@@ -1,9 +1,7 @@
 //! `push` and `pull` through chapter 06's registry, served on 127.0.0.1 by
 //! this test. Privileged (the daemons need root): they fail without it.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 #[test]
 fn push_then_pull_into_another_daemon_and_run() {

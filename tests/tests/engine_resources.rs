@@ -4,9 +4,7 @@
 //! `/proc/mounts` inside the container) or refuses them with a 400 that
 //! names them, as Docker does. Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -5,9 +5,7 @@
 //! asserts what the kernel did inside the container. Privileged: they fail
 //! (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,9 +2,7 @@
 //! default container (`run` and `exec`), and on the host (socket, data root,
 //! credentials). Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
 /// Docker's 14 default capabilities as a mask (CapEff of a default container).

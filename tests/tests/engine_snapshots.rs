@@ -2,9 +2,7 @@
 //! --format`, `system df`, errors, and `--help`. Ids, times, sizes and temp
 //! paths are redacted; review a changed snapshot before accepting it.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 fn settings(d: &Daemon) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -150,7 +148,7 @@ fn errors_as_a_person_sees_them() {
 #[test]
 fn help_texts() {
     for cmd in ["run", "exec", "attach", "logs", "container", "image"] {
-        let out = std::process::Command::new(CLI)
+        let out = std::process::Command::new(cli_bin())
             .args([cmd, "--help"])
             .output()
             .unwrap();

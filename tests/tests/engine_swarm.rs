@@ -3,9 +3,7 @@
 //! mini-runc with a real swarm) and has no plugins. Driven by the real
 //! docker CLI 20.10. Privileged (the daemon needs root).
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 const NOT_A_MANAGER: &str = "Error response from daemon: This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
 

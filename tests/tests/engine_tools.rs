@@ -1,9 +1,7 @@
 //! `diff`, `stats --no-stream` end to end against a real daemon.
 //! Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 
 fn wait_for(p: &std::path::Path) {
     for _ in 0..500 {
@@ -345,7 +343,7 @@ fn explain_output_snapshot() {
         "echo",
         "hi",
     ]);
-    let bin = std::path::Path::new(DOCKERD)
+    let bin = std::path::Path::new(&dockerd_bin())
         .parent()
         .unwrap()
         .display()

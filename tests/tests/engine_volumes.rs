@@ -2,9 +2,7 @@
 //! extra run flags. Each test has its own daemon (no bridge: these need no
 //! network). Privileged: they fail (never skip) without root.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use serde_json::Value;
 
 fn run_rm(d: &Daemon, args: &[&str]) -> (bool, String) {

@@ -241,7 +241,7 @@ fn api_create_bodies_and_queries() {
     ];
     fuzz("api bodies", &seeds, iters(10_000), |b| {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) {
-            if mini_docker::engine::harden::check_create_body(&v).is_ok() {
+            if mini_docker::engine::safeguards::check_create_body(&v).is_ok() {
                 // What passes the check has the types the engine indexes with.
                 if let Some(h) = v.get("HostConfig") {
                     assert!(h.is_null() || h.is_object());

@@ -4,9 +4,7 @@
 //! started by the test on a 127.0.0.1 port of its own, with keys the test
 //! makes. Privileged (the daemon and sshd need root).
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -43,7 +41,11 @@ fn an_ssh_host_reaches_the_daemon_through_dial_stdio() {
     keygen(&dir.path().join("user_key"));
     // The far side finds our mini-docker on its PATH and the test daemon
     // in DOCKER_HOST, both set for this key only.
-    let bin = Path::new(CLI).parent().unwrap().display().to_string();
+    let bin = Path::new(&cli_bin())
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
     let public = std::fs::read_to_string(p("user_key.pub")).unwrap();
     std::fs::write(
         p("authorized_keys"),
@@ -107,7 +109,12 @@ fn an_ssh_host_reaches_the_daemon_through_dial_stdio() {
     let path = format!("{}:{}", p("bin"), std::env::var("PATH").unwrap_or_default());
     let host = format!("ssh://root@127.0.0.1:{port}");
     let mini = |args: &[&str], stdin: &[u8]| {
-        let o = run_with_stdin(CLI, args, &[("DOCKER_HOST", &host), ("PATH", &path)], stdin);
+        let o = run_with_stdin(
+            &cli_bin(),
+            args,
+            &[("DOCKER_HOST", &host), ("PATH", &path)],
+            stdin,
+        );
         assert!(
             o.status.success(),
             "mini-docker {args:?}: {}\nsshd: {}",

@@ -5,9 +5,7 @@
 //! `--insecure-tcp`. Privileged (the daemon needs root): they fail, never
 //! skip, without it. Everything listens on 127.0.0.1 only.
 
-mod engine_common;
-
-use engine_common::*;
+use e2e::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -38,7 +36,7 @@ fn fails_with(o: &Output, what: &str) {
 
 /// `mini-docker system certs DIR --hostname 127.0.0.1`.
 fn certs(dir: &Path) {
-    let out = Command::new(CLI)
+    let out = Command::new(cli_bin())
         .args(["system", "certs", "--hostname", "127.0.0.1"])
         .arg(dir)
         .output()
@@ -120,7 +118,7 @@ fn mini_tls(host: &str, cert_path: &Path, args: &[&str], stdin: &[u8]) -> Output
         ("DOCKER_TLS_VERIFY", "1"),
         ("DOCKER_CERT_PATH", &cert_path),
     ];
-    run_with_stdin(CLI, args, &env, stdin)
+    run_with_stdin(&cli_bin(), args, &env, stdin)
 }
 
 /// A DOCKER_CERT_PATH `name` in `dir` trusting `ca_of`'s CA, with
@@ -180,7 +178,7 @@ fn system_certs_writes_dockers_files_with_private_keys() {
         "{sans}"
     );
     // A second run never replaces the CA.
-    let again = Command::new(CLI)
+    let again = Command::new(cli_bin())
         .args(["system", "certs"])
         .arg(&out)
         .output()
@@ -243,7 +241,7 @@ fn docker_cli_and_ours_work_over_mutual_tls() {
         key.display().to_string(),
     );
     let flags = run_with_host(
-        CLI,
+        &cli_bin(),
         &[],
         &[
             "--tlsverify",
@@ -318,7 +316,7 @@ fn clients_without_a_certificate_of_the_ca_are_refused_at_the_handshake() {
     let o = mini_tls(&tcp, &other, &["ps"], b"");
     fails_with(&o, "TLS: invalid peer certificate");
     // Plain HTTP to the TLS port gets no API answer, and is told why.
-    let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
+    let o = run_with_host(&cli_bin(), &[("-H", &tcp)], &["ps"], &[]);
     fails_with(&o, "this daemon wants TLS");
     // No client certificate at all, with ours.
     let bare = cert_path(dir.path(), "bare", &pki, None);
@@ -356,7 +354,7 @@ fn plain_tcp_beyond_loopback_needs_insecure_tcp() {
     let port = free_port();
     let any = format!("tcp://0.0.0.0:{port}");
     let sock = format!("unix://{}", dir.path().join("d.sock").display());
-    let refused = Command::new(DOCKERD)
+    let refused = Command::new(dockerd_bin())
         .args(["-H", &any, "--bridge-name", "none", "--data-root"])
         .arg(dir.path().join("data"))
         .output()
@@ -375,7 +373,7 @@ fn plain_tcp_beyond_loopback_needs_insecure_tcp() {
 
     // With --insecure-tcp it serves, and says why that is dangerous.
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let child = Command::new(DOCKERD)
+    let child = Command::new(dockerd_bin())
         .args([
             "-H",
             &any,
@@ -393,7 +391,7 @@ fn plain_tcp_beyond_loopback_needs_insecure_tcp() {
     let _d = Bare(child, dir);
     let local = format!("tcp://127.0.0.1:{port}");
     eventually("the daemon to answer on 127.0.0.1", || {
-        run_with_host(CLI, &[("-H", &local)], &["version"], &[])
+        run_with_host(&cli_bin(), &[("-H", &local)], &["version"], &[])
             .status
             .success()
     });
@@ -412,7 +410,7 @@ fn tls_without_verify_encrypts_and_asks_for_no_certificate() {
     let o = docker_tls(&tcp, &pki.join("ca.pem"), None, &["version"]);
     assert!(o.status.success(), "{}", text(&o));
     // Still TLS: plain HTTP gets no answer.
-    let o = run_with_host(CLI, &[("-H", &tcp)], &["ps"], &[]);
+    let o = run_with_host(&cli_bin(), &[("-H", &tcp)], &["ps"], &[]);
     fails_with(&o, "this daemon wants TLS");
     // The tlscacert given is applied, not ignored: a certificate offered
     // must be the CA's (ours offers another CA's).

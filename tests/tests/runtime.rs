@@ -1,9 +1,8 @@
 //! mini-runc as an OCI runtime: the lifecycle, exec, Docker's default profile,
 //! and the known attacks. Privileged: they fail (never skip) without root.
 
-mod common;
-
-use common::*;
+use e2e::runtime::*;
+use e2e::{eventually, require_root};
 use std::os::fd::AsRawFd;
 
 #[test]
@@ -518,8 +517,9 @@ fn preserve_fds_and_no_pivot() {
     let secret = b.path().join("passed.txt");
     std::fs::write(&secret, "handed over\n").unwrap();
     let script = format!(
-        "exec 3<{} && exec {MINI_RUNC} --root {} run --preserve-fds 1 --bundle {} {}",
+        "exec 3<{} && exec {} --root {} run --preserve-fds 1 --bundle {} {}",
         secret.display(),
+        mini_runc(),
         root.path().display(),
         b.path().display(),
         b.id

@@ -4,9 +4,8 @@
 //! rules, and the checks that must fail `create` rather than the container.
 //! Privileged: they fail (never skip) without root.
 
-mod common;
-
-use common::*;
+use e2e::runtime::*;
+use e2e::{eventually, require_root};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
@@ -491,7 +490,7 @@ fn a_capability_that_cannot_be_granted_fails_create() {
     let err_path = b.path().join("create.stderr");
     let out = Command::new("setpriv")
         .args(["--bounding-set=-sys_time", "--inh-caps=-all", "--"])
-        .arg(MINI_RUNC)
+        .arg(mini_runc())
         .arg("--root")
         .arg(root.path())
         .args(["create", "--bundle", b.path().to_str().unwrap(), &b.id])

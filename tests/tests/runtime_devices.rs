@@ -3,9 +3,8 @@
 //! /sys/fs/cgroup/unified); mini-runc attaches the filter there too, so the v2
 //! path is exercised here. Needs root: `cargo test -p mini-docker --test runtime_devices`.
 
-mod common;
-
-use common::*;
+use e2e::runtime::*;
+use e2e::{eventually, require_root};
 use std::path::PathBuf;
 
 /// The container's directory in the host's cgroup2 tree.

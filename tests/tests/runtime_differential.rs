@@ -6,9 +6,8 @@
 //! where the empty cgroup2 mount is unmounted, which makes the host look like
 //! plain v1 to it. The two others run on the host as it is.
 
-mod common;
-
-use common::*;
+use e2e::require_root;
+use e2e::runtime::*;
 use std::process::Command;
 
 fn run_with(runtime: &str, bundle: &Bundle, hybrid_workaround: bool) -> String {
@@ -48,7 +47,11 @@ fn try_run_with(runtime: &str, bundle: &Bundle, hybrid_workaround: bool) -> Resu
 }
 
 /// The three runtimes, with whether crun's hybrid-host workaround applies.
-const RUNTIMES: [(&str, bool); 3] = [(MINI_RUNC, false), ("runc", false), ("crun", true)];
+fn runtimes() -> [(&'static str, bool); 3] {
+    static MINI_RUNC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let mini = MINI_RUNC.get_or_init(mini_runc);
+    [(mini, false), ("runc", false), ("crun", true)]
+}
 
 #[test]
 fn root_propagation_agrees_with_every_peer_that_runs_it() {
@@ -68,8 +71,8 @@ fn root_propagation_agrees_with_every_peer_that_runs_it() {
         let mut b = Bundle::new("diffprop", &["sh", "-c", script]);
         b.config["linux"]["rootfsPropagation"] = mode.into();
         b.save();
-        let mini = root_propagation(&run_with(MINI_RUNC, &b, false));
-        for (runtime, workaround) in &RUNTIMES[1..] {
+        let mini = root_propagation(&run_with(runtimes()[0].0, &b, false));
+        for (runtime, workaround) in &runtimes()[1..] {
             let peer = try_run_with(runtime, &b, *workaround).map(|o| root_propagation(&o));
             table.push(format!(
                 "{mode:<11} mini-runc={mini:<10} {runtime}={peer:?}"
@@ -102,7 +105,7 @@ fn joined_namespaces_look_the_same_under_every_runtime() {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    for (runtime, workaround) in RUNTIMES {
+    for (runtime, workaround) in runtimes() {
         let mut b = Bundle::new(
             "diffjoin",
             &[
@@ -149,7 +152,7 @@ fn memory_settings_read_the_same_inside_under_every_runtime() {
     let probe = "cd /sys/fs/cgroup/memory && cat memory.limit_in_bytes memory.soft_limit_in_bytes \
                  memory.swappiness memory.kmem.tcp.limit_in_bytes && grep oom_kill_disable memory.oom_control";
     let mut seen = Vec::new();
-    for (runtime, workaround) in RUNTIMES {
+    for (runtime, workaround) in runtimes() {
         let mut b = Bundle::new("diffmem", &["sh", "-c", probe]);
         b.config["linux"]["resources"]["memory"] = serde_json::json!({
             "limit": 67108864, "reservation": 33554432, "swappiness": 10,
@@ -187,7 +190,7 @@ fn mini_runc_runc_and_crun_see_the_same_container() {
     b.config["linux"]["resources"]["pids"] = serde_json::json!({"limit": 50});
     // Each runtime makes its own cgroup; the probe reads its limits from inside.
     b.save();
-    let mini = run_with(MINI_RUNC, &b, false);
+    let mini = run_with(runtimes()[0].0, &b, false);
     let runc = run_with("runc", &b, false);
     let crun = run_with("crun", &b, true);
     let d1 = probe_differences("runc", &runc, "mini-runc", &mini);

@@ -2,9 +2,8 @@
 //! stopped container in runc's words, `checkpoint`/`restore` refused with
 //! words. Privileged: they fail (never skip) without root.
 
-mod common;
-
-use common::*;
+use e2e::runtime::*;
+use e2e::{eventually, require_root};
 use std::process::Command;
 
 fn stderr(o: &std::process::Output) -> String {

@@ -131,7 +131,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
             ))
             .into_response()
         })
-        .layer(axum::middleware::map_response(super::harden::json_errors))
+        .layer(axum::middleware::map_response(
+            super::safeguards::json_errors,
+        ))
         .with_state(engine)
 }
 
@@ -220,7 +222,7 @@ fn host_file_is(path: &str, f: impl Fn(&str) -> bool) -> bool {
 async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
     let v: Value = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
-    super::harden::check_create_body(&v)?;
+    super::safeguards::check_create_body(&v)?;
     let name = q.get("name").cloned();
     let warnings = super::resources::warnings(&v);
     // hyper drops this future when the client's connection closes; the

@@ -1,4 +1,4 @@
-//! # Hardening: the small defences the engine adds around its state and API
+//! # Safeguards: the small defences the engine adds around its state and API
 //!
 //! - The data root is `0710` (as Docker's `/var/lib/docker`) and each
 //!   container's directory `0700`: another user of the host can neither
