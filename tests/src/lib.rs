@@ -93,24 +93,29 @@ pub fn bin_str(name: &str) -> String {
 
 /// Why the binary at `path`, built at `built`, is older than its sources,
 /// if it is. Cargo writes the sources a binary was built from into
-/// `<binary>.d` (`path: src1 src2 …`, spaces in names escaped) and decides
-/// what to rebuild by the same modification times.
+/// `<binary>.d` (`<root>/target/<profile>/<name>: src1 src2 …`, spaces in
+/// names escaped) and decides what to rebuild by the same modification
+/// times. Only this tree's sources count (the registry's never change);
+/// a target directory copied from another checkout names that checkout's
+/// files, which are read here as this tree's.
 fn stale_because(path: &Path, built: SystemTime) -> Option<String> {
     let deps = std::fs::read_to_string(path.with_extension("d")).ok()?;
-    let (_, sources) = deps.lines().next()?.split_once(": ")?;
-    let sources = sources.replace("\\ ", "\0");
-    // Only this tree's files: a target directory copied from another
-    // checkout names that checkout's, and the registry's never change.
+    let deps = deps.lines().next()?.replace("\\ ", "\0");
+    let (target, sources) = deps.split_once(": ")?;
+    let their_root = Path::new(target).ancestors().nth(3)?;
     let root = workspace_root().canonicalize().ok()?;
     for source in sources.split_whitespace() {
-        let source = Path::new(&source.replace('\0', " ")).to_path_buf();
-        if !source.starts_with(&root) {
+        let source = PathBuf::from(source.replace('\0', " "));
+        let Ok(inside) = source.strip_prefix(their_root) else {
             continue;
-        }
-        match std::fs::metadata(&source).and_then(|m| m.modified()) {
-            Ok(m) if m > built => return Some(format!("{} is newer", source.display())),
-            Ok(_) => {}
-            Err(_) => return Some(format!("its source {} is gone", source.display())),
+        };
+        let source = root.join(inside);
+        // A source that is gone (moved) is not a sign: what moved into its
+        // place is newer, or the binary's crate is not built any more.
+        if let Ok(m) = std::fs::metadata(&source).and_then(|m| m.modified()) {
+            if m > built {
+                return Some(format!("{} is newer", source.display()));
+            }
         }
     }
     None
