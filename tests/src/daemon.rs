@@ -392,7 +392,13 @@ pub fn blobs_verify(d: &Daemon) -> usize {
 
 /// The host port that container `name`'s port 80 is published on.
 pub fn host_port_80(d: &Daemon, name: &str) -> u16 {
-    d.ok(&["port", name, "80"])
+    host_port(d, name, "80")
+}
+
+/// The host port that container `name`'s port `private` is published on
+/// (the first, when it is published on several addresses).
+pub fn host_port(d: &Daemon, name: &str, private: &str) -> u16 {
+    d.ok(&["port", name, private])
         .lines()
         .next()
         .unwrap()
@@ -402,6 +408,26 @@ pub fn host_port_80(d: &Daemon, name: &str) -> u16 {
         .1
         .parse()
         .unwrap()
+}
+
+/// `run -d --name NAME` of the test image's web server (busybox httpd on
+/// port 80, serving `/www`), published on a free port of 127.0.0.1.
+pub fn web_args(name: &str) -> [&str; 13] {
+    [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        "127.0.0.1::80",
+        "bb",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]
 }
 
 /// The port proxy processes of a daemon (`mini-docker-proxy … --data-root R`).

@@ -37,7 +37,7 @@ pub use cli::{run_with_host, run_with_stdin, stderr, stdout};
 pub use daemon::*;
 pub use docker::{docker_cli, DockerDaemon};
 pub use host::{dir_blobs_verify, files, mounts_under, processes_with};
-pub use net::{fetch_page, free_subnet};
+pub use net::{fetch_page, fetch_until, free_subnet};
 pub use registry::Registry;
 
 /// The workspace's root directory (where `Cargo.toml` and `scripts/` are).

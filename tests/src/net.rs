@@ -20,9 +20,16 @@ pub fn free_subnet(second: u8) -> network::Subnet {
 /// `GET /` through 127.0.0.1:`port` until the test image's page comes
 /// (retried for about 5 s while httpd starts), or why it did not.
 pub fn fetch_page(port: u16) -> Result<String, String> {
+    fetch_until(port, 100, |page| page.contains("hello from mini-docker"))
+}
+
+/// `GET /` over HTTP/1.0 through 127.0.0.1:`port`, retried every 50 ms
+/// (`tries` times at most) until the answer satisfies `done`: the answer
+/// (status line, headers, page), or the last answer or error.
+pub fn fetch_until(port: u16, tries: usize, done: impl Fn(&str) -> bool) -> Result<String, String> {
     use std::io::{Read, Write};
     let mut last = String::new();
-    for _ in 0..100 {
+    for _ in 0..tries {
         match std::net::TcpStream::connect(("127.0.0.1", port)) {
             Ok(mut s) => {
                 s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
@@ -30,7 +37,7 @@ pub fn fetch_page(port: u16) -> Result<String, String> {
                 let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
                 let mut body = String::new();
                 let _ = s.read_to_string(&mut body);
-                if body.contains("hello from mini-docker") {
+                if done(&body) {
                     return Ok(body);
                 }
                 last = body;

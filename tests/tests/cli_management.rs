@@ -8,10 +8,6 @@ use e2e::*;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The verbs listed under `Commands:` (or `Management Commands:`) in a help text.
 fn verbs(help: &str) -> BTreeSet<String> {
     let mut set = BTreeSet::new();

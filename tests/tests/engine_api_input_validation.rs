@@ -8,50 +8,9 @@ use std::io::{Read, Write};
 
 /// One raw request: (status, content type, body with chunking undone).
 fn raw(d: &Daemon, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    // The daemon may answer (413) before reading everything: ignore EPIPE.
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let out = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|x| x.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {out:?}"));
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-            })
-            .unwrap_or_default()
-    };
-    let body = if header("transfer-encoding").contains("chunked") {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    (status, header("content-type"), body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
+    let r = d.raw(method, path, &[("Content-Type", "application/json")], body);
+    let ctype = r.header("content-type");
+    (r.status, ctype, r.body)
 }
 
 /// Asserts a 4xx with Docker's JSON error; returns the message.

@@ -3,19 +3,11 @@
 //! `--env-file`, `ps -f`. Privileged: they fail (never skip) without root.
 
 use e2e::*;
-use std::io::{Read, Write};
+use std::io::Write;
 
 /// One raw API request over the daemon's socket: (status, body).
 fn api(d: &Daemon, method: &str, path: &str) -> (u16, String) {
     d.request(method, path, "")
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -397,15 +389,13 @@ fn cli_in(
 fn api_auth(d: &Daemon, method: &str, path: &str, auth: &serde_json::Value) -> u16 {
     use base64::Engine as _;
     let h = base64::engine::general_purpose::URL_SAFE.encode(auth.to_string());
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    write!(
-        s,
-        "{method} /v1.41{path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nX-Registry-Auth: {h}\r\nContent-Length: 0\r\n\r\n"
+    d.raw(
+        method,
+        &format!("/v1.41{path}"),
+        &[("X-Registry-Auth", &h)],
+        b"",
     )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_whitespace().nth(1).unwrap().parse().unwrap()
+    .status
 }
 
 #[test]

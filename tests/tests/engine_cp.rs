@@ -8,10 +8,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// Runs the CLI with `input` on stdin.
 fn cli_stdin(d: &Daemon, args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new(cli_bin())

@@ -100,24 +100,7 @@ fn docker(d: &Daemon, args: &[&str]) -> Output {
 }
 
 fn web(d: &Daemon, name: &str) -> u16 {
-    let out = docker(
-        d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-p",
-            "127.0.0.1::80",
-            "bb",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
-    );
+    let out = docker(d, &web_args(name));
     ok(&format!("docker run {name}"), &out);
     let port = host_port_80(d, name);
     fetch_page(port).unwrap();
@@ -131,21 +114,7 @@ fn a_new_shim_and_its_container_hold_none_of_the_daemons_descriptors() {
     // Two containers with published ports: their proxies (and the stop
     // pipes of those) live in the daemon.
     for name in ["web1", "web2"] {
-        d.ok(&[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-p",
-            "127.0.0.1::80",
-            "bb",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ]);
+        d.ok(&web_args(name));
         fetch_page(host_port_80(&d, name)).unwrap();
     }
     d.ok(&["run", "-d", "--name", "quiet", "bb", "sleep", "600"]);

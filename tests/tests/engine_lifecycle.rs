@@ -5,14 +5,6 @@
 use e2e::*;
 use std::path::PathBuf;
 
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// The docker CLI, failing unless it succeeded; returns stdout.
 fn docker_ok(d: &Daemon, args: &[&str]) -> String {
     let out = d.docker(args);

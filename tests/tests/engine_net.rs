@@ -4,29 +4,12 @@
 //! Traffic goes only to 127.0.0.1 and to the containers' own addresses.
 
 use e2e::*;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// `GET /` over HTTP/1.0 to 127.0.0.1:`port`, retried while the server starts.
 fn fetch(port: u16) -> String {
-    let mut last = String::new();
-    for _ in 0..200 {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-                let mut body = String::new();
-                let _ = s.read_to_string(&mut body);
-                if body.contains("200 OK") {
-                    return body;
-                }
-                last = body;
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("no page from 127.0.0.1:{port}: {last}");
+    fetch_until(port, 200, |page| page.contains("200 OK")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn record(d: &Daemon, id: &str) -> serde_json::Value {

@@ -109,33 +109,9 @@ fn fetch(host: &str, port: u16, timeout: u32) -> String {
     format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w {timeout} {host} {port} | grep hello")
 }
 
-/// The host port a container's `private` port is published on.
-fn host_port(d: &Daemon, name: &str, private: &str) -> u16 {
-    d.ok(&["port", name, private])
-        .trim()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .parse()
-        .unwrap()
-}
-
 /// `GET /` through 127.0.0.1:`port` (the userland proxy), retried while it starts.
 fn page_via_host(port: u16) -> String {
-    use std::io::{Read, Write};
-    let mut page = String::new();
-    for _ in 0..200 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-            page.clear();
-            let _ = s.read_to_string(&mut page);
-            if page.contains("hello") {
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    page
+    fetch_until(port, 200, |page| page.contains("hello")).unwrap_or_default()
 }
 
 /// A shell loop that waits (at most ~30 s) until `cond` holds, then prints `done`.

@@ -7,21 +7,7 @@ use std::io::Read;
 use std::net::{Ipv4Addr, TcpStream};
 
 fn web(d: &Daemon, name: &str) -> u16 {
-    d.ok(&[
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        "127.0.0.1::80",
-        "bb",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    d.ok(&web_args(name));
     host_port_80(d, name)
 }
 
@@ -146,24 +132,7 @@ fn net_record(d: &Daemon, id: &str) -> serde_json::Value {
 fn a_published_port_keeps_serving_while_the_daemon_is_dead() {
     let mut d = Daemon::start_bridged();
     d.import_busybox("bb");
-    let id = d
-        .ok(&[
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "-p",
-            "127.0.0.1::80",
-            "bb",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ])
-        .trim()
-        .to_string();
+    let id = d.ok(&web_args("web")).trim().to_string();
     let port = host_port_80(&d, "web");
     fetch_page(port).unwrap();
     let proxies = proxy_processes(&d);

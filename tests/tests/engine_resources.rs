@@ -5,7 +5,6 @@
 //! names them, as Docker does. Privileged: they fail (never skip) without root.
 
 use e2e::*;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -20,27 +19,7 @@ fn ok20(d: &Daemon, args: &[&str]) -> String {
 
 /// `POST /containers/create` with this body: (status, body).
 fn create_raw(d: &Daemon, body: &str) -> (u16, String) {
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    write!(
-        s,
-        "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|x| x.parse().ok())
-        .unwrap();
-    (
-        status,
-        out.split_once("\r\n\r\n")
-            .map(|x| x.1)
-            .unwrap_or("")
-            .to_string(),
-    )
+    d.request("POST", "/containers/create", body)
 }
 
 /// The v1 hierarchy `ctrl`'s directory of a cgroup path.

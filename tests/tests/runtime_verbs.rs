@@ -3,12 +3,8 @@
 //! words. Privileged: they fail (never skip) without root.
 
 use e2e::runtime::*;
-use e2e::{eventually, require_root};
+use e2e::{eventually, require_root, stderr};
 use std::process::Command;
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// runc's `kill` of its own stopped container on this bundle: (exit code, stderr).
 fn runc_kill_of_stopped(b: &Bundle) -> (Option<i32>, String) {
