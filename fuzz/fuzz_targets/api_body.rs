@@ -2,7 +2,7 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
-        let _ = mini_docker::engine::harden::check_create_body(&v);
+        let _ = mini_docker::engine::safeguards::check_create_body(&v);
     }
     let s = String::from_utf8_lossy(data);
     let _ = mini_docker::engine::api::percent_decode(&s);

@@ -1,7 +1,7 @@
 //! The device cgroup of mini-runc: the v1 `devices.*` files and the cgroup v2
 //! eBPF filter. This host is hybrid (v1 controllers plus a cgroup2 tree at
 //! /sys/fs/cgroup/unified); mini-runc attaches the filter there too, so the v2
-//! path is exercised here. Needs root: `cargo test -p mini-docker --test runtime_devices`.
+//! path is exercised here. Needs root: `cargo test -p e2e --test runtime_devices`.
 
 use e2e::runtime::*;
 use e2e::{eventually, require_root};

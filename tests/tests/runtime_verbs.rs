@@ -12,7 +12,7 @@ fn runc_kill_of_stopped(b: &Bundle) -> (Option<i32>, String) {
     let id = format!("{}-runc", b.id);
     let runc = format!("runc --root {}", state.path().display());
     // runc refuses the empty cgroup2 mount of a hybrid host: hide it in a
-    // private mount namespace, as tests/differential.rs does.
+    // private mount namespace, as tests/tests/runtime_differential.rs does.
     let script = format!(
         "mount --make-rprivate / && (umount /sys/fs/cgroup/unified 2>/dev/null; true) && \
          {runc} create --bundle {bundle} {id} >/dev/null 2>&1 && {runc} start {id} && \
