@@ -292,7 +292,7 @@ fn printf(a: &[gtmpl_value::Value]) -> FuncResult {
 pub fn render(template: &str, v: &Value) -> Result<String, String> {
     // gtmpl's lexer loops forever on an action left open at the end
     // (`{{index . .`) and panics on some non-ASCII input inside an action:
-    // refuse both first (found by tests/hardening_parsers.rs).
+    // refuse both first (found by tests/tests/parsers_fuzz.rs).
     let mut rest = template;
     while let Some(i) = rest.find("{{") {
         match rest[i + 2..].find("}}") {

@@ -145,7 +145,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
             ))
             .into_response()
         })
-        .layer(axum::middleware::map_response(super::harden::json_errors))
+        .layer(axum::middleware::map_response(
+            super::safeguards::json_errors,
+        ))
         .with_state(engine)
 }
 

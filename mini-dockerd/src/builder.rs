@@ -875,7 +875,7 @@ impl Build<'_> {
         let c = e.find(&id)?;
         if c.state.exit_code != 0 {
             // Before the layer goes: while the disk is still full.
-            let full = super::harden::full_disk_note(&e.opts.root);
+            let full = super::safeguards::full_disk_note(&e.opts.root);
             if self.opts.force_rm {
                 let _ = e.remove(&id, true);
             }

@@ -24,7 +24,6 @@ pub mod errors;
 pub mod explain;
 pub mod filters;
 pub mod gc;
-pub mod harden;
 pub mod hijack;
 pub mod images;
 pub mod inspect;
@@ -40,6 +39,7 @@ pub mod pull;
 pub mod resources;
 pub mod restart;
 pub mod runflags;
+pub mod safeguards;
 pub mod security;
 pub mod shim;
 pub mod spec;
@@ -367,7 +367,7 @@ impl Engine {
             &opts.root,
             std::os::unix::fs::PermissionsExt::from_mode(0o710),
         )?;
-        for p in harden::clean_partial_writes(&opts.root) {
+        for p in safeguards::clean_partial_writes(&opts.root) {
             tracing::info!("removed {} (left by a crash mid-write)", p.display());
         }
         let images = images::Images::open(&opts.root)?;
@@ -696,7 +696,7 @@ impl Engine {
         let layer = format!("md-{id}");
         let dir = self.dir(&id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;
-        harden::restrict_dir(&dir).map_err(stat_err)?;
+        safeguards::restrict_dir(&dir).map_err(stat_err)?;
         // The log exists from the start, so `attach` can open it before `start`.
         if log_driver_writes {
             std::fs::write(shim::log_file(&dir, &id), b"").map_err(stat_err)?;
@@ -707,7 +707,7 @@ impl Engine {
             let mut tries = 0;
             while generated && map.values().any(|c| c.name == name) {
                 tries += 1;
-                name = harden::another_name(tries);
+                name = safeguards::another_name(tries);
             }
             if let Some(other) = map.values().find(|c| c.name == name) {
                 let _ = std::fs::remove_dir_all(&dir);

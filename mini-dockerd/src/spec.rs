@@ -4,7 +4,7 @@
 //! Docker 20.10 starts every container from the same profile (14
 //! capabilities, a seccomp allowlist, masked and read-only `/proc` paths,
 //! the `/dev` and `/sys` mounts); the captured spec lives in
-//! `tests/fixtures/docker-20.10-default-config.json`. The engine fills in the
+//! `tests/fixtures/docker-20.10-default-config.json` (the e2e crate's). The engine fills in the
 //! process (argv, env, cwd, user from `chapter04::runtime::runtime_config`),
 //! the hostname, the cgroup path and limits, and the namespaces: `--network
 //! host` drops the network namespace, `bridge` joins the one the daemon made
@@ -15,7 +15,7 @@ use std::path::Path;
 
 /// Docker's default spec, as captured from a real `docker run`.
 pub const DOCKER_DEFAULT_SPEC: &str =
-    include_str!("../../mini-docker/tests/fixtures/docker-20.10-default-config.json");
+    include_str!("../../tests/fixtures/docker-20.10-default-config.json");
 
 /// What the spec needs from the engine.
 #[derive(Debug, Clone, Default)]

@@ -1,214 +1,143 @@
-//! Helpers shared by the end-to-end tests in `tests/tests/`.
+//! The one helper library of the end-to-end tests in `tests/tests/`.
 //!
-//! The tests use the workspace's binaries as a user would. `cargo test
-//! --workspace` builds them into the same target directory as the tests.
+//! The tests drive the workspace's binaries as a user would (`mini-docker`,
+//! `mini-dockerd`, `mini-runc`, the chapters' tours), next to the real tools
+//! they are compared with (docker CLI, dockerd, runc, crun, docker-py,
+//! docker-compose). Every kernel object or process a helper makes is
+//! removed on drop, also when the test panics.
+//!
+//! - [`bin`]: where a binary of this workspace is, and whether it is fresh;
+//! - [`cli`]: running a command and reading its output;
+//! - [`daemon`]: a `mini-dockerd` per test ([`Daemon`]) and its busybox image;
+//! - [`registry`]: chapter 06's registry on a free port ([`Registry`]);
+//! - [`runtime`]: OCI bundles and state roots for `mini-runc` and its peers;
+//! - [`docker`]: the real docker CLI and a real dockerd ([`DockerDaemon`]);
+//! - [`http`]: one raw HTTP request over a unix socket or TCP;
+//! - [`host`]: what is left on the host (processes, mounts, cgroups, files);
+//! - [`net`]: free subnets and pages fetched through published ports.
+//!
+//! Binaries are found next to the test executable (`target/<profile>/`), not
+//! through `CARGO_BIN_EXE_*`: they belong to several packages, and Cargo
+//! gives a test only its own package's. `scripts/test.sh` builds them first
+//! (`cargo build --workspace --all-targets`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::time::SystemTime;
 
-/// The path of a binary of this workspace (`chapter01`, `mini-docker`, …),
-/// next to the test executable's `deps/` directory.
-pub fn bin(name: &str) -> PathBuf {
+pub mod cli;
+pub mod daemon;
+pub mod docker;
+pub mod host;
+pub mod http;
+pub mod net;
+pub mod registry;
+pub mod runtime;
+
+pub use cli::{run_with_host, run_with_stdin, stderr, stdout};
+pub use daemon::*;
+pub use docker::{docker_cli, DockerDaemon};
+pub use host::{dir_blobs_verify, files, mounts_under, processes_with};
+pub use net::{fetch_page, fetch_until, free_subnet};
+pub use registry::Registry;
+
+/// The workspace's root directory (where `Cargo.toml` and `scripts/` are).
+pub fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// This crate's directory (`tests/`: `fixtures/`, `py/`).
+pub fn tests_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>/`: the test executable is in its `deps/`.
+pub(crate) fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
-        .parent()
+    exe.parent()
         .and_then(|d| d.parent())
-        .expect("target/<profile>/deps/..");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is not built: run the tests with `cargo test --workspace` (or build `-p {name}`)",
-        path.display()
-    );
+        .expect("the test executable is in target/<profile>/deps/")
+        .to_path_buf()
+}
+
+/// A scratch directory under `target/` (`target/tmp`, Cargo's own for
+/// tests), for what several test executables share (the busybox tarball).
+pub fn target_tmpdir() -> PathBuf {
+    let dir = profile_dir()
+        .parent()
+        .expect("target/<profile>")
+        .join("tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The path of a binary of this workspace (`chapter01`, `mini-docker`,
+/// `mini-runc`, …) in `target/<profile>/`, next to the test executable's
+/// `deps/`. Fails the test with what to do when it is missing, or older
+/// than one of its sources (a stale binary would test old code).
+pub fn bin(name: &str) -> PathBuf {
+    let path = profile_dir().join(name);
+    let todo = "run `cargo build --workspace --bins` first (scripts/test.sh does)";
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is not built: {todo}", path.display()));
+    if let Some(why) = stale_because(&path, built) {
+        panic!("{} is out of date ({why}): {todo}", path.display());
+    }
     path
 }
 
-/// Fails the test with a clear message when not run as root; a privileged test
-/// never passes by skipping.
+/// [`bin`] as a `String`, for the helpers that take `&str`.
+pub fn bin_str(name: &str) -> String {
+    bin(name).display().to_string()
+}
+
+/// Why the binary at `path`, built at `built`, is older than its sources,
+/// if it is. Cargo writes the sources a binary was built from into
+/// `<binary>.d` (`<root>/target/<profile>/<name>: src1 src2 …`, spaces in
+/// names escaped) and decides what to rebuild by the same modification
+/// times. Only this tree's sources count (the registry's never change);
+/// a target directory copied from another checkout names that checkout's
+/// files, which are read here as this tree's.
+fn stale_because(path: &Path, built: SystemTime) -> Option<String> {
+    let deps = std::fs::read_to_string(path.with_extension("d")).ok()?;
+    let deps = deps.lines().next()?.replace("\\ ", "\0");
+    let (target, sources) = deps.split_once(": ")?;
+    let their_root = Path::new(target).ancestors().nth(3)?;
+    let root = workspace_root().canonicalize().ok()?;
+    for source in sources.split_whitespace() {
+        let source = PathBuf::from(source.replace('\0', " "));
+        let Ok(inside) = source.strip_prefix(their_root) else {
+            continue;
+        };
+        let source = root.join(inside);
+        // A source that is gone (moved) is not a sign: what moved into its
+        // place is newer, or the binary's crate is not built any more.
+        if let Ok(m) = std::fs::metadata(&source).and_then(|m| m.modified()) {
+            if m > built {
+                return Some(format!("{} is newer", source.display()));
+            }
+        }
+    }
+    None
+}
+
+/// Fails the test with a clear message when not run as root; a privileged
+/// test never passes by skipping.
 pub fn require_root() {
     assert!(
-        std::fs::metadata("/proc/self").map(|_| ()).is_ok() && effective_uid() == 0,
-        "this end-to-end test needs root: run `sudo bash scripts/test.sh`"
+        nix::unistd::geteuid().is_root(),
+        "this test needs root: run `sudo bash scripts/test.sh`"
     );
 }
 
-fn effective_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
-}
-
-/// The docker CLI of this machine.
-pub fn docker_cli() -> &'static str {
-    ["/usr/bin/docker", "/usr/local/bin/docker"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("the docker CLI (Debian package docker.io) must be installed")
-}
-
-/// A real Docker daemon on private directories, started with the caller's
-/// extra options (`--add-runtime …`). Stopped, and its directories removed, on drop.
-pub struct DockerDaemon {
-    /// Its data root, exec root, socket and log live here.
-    pub dir: tempfile::TempDir,
-    child: std::process::Child,
-}
-
-impl DockerDaemon {
-    /// Starts dockerd (no iptables, no bridge) and waits until it answers.
-    pub fn start(extra_args: &[String]) -> DockerDaemon {
-        Self::start_in(None, extra_args)
-    }
-
-    /// [`DockerDaemon::start`] inside the network namespace `/run/netns/NAME`,
-    /// entered with `nsenter --net` (which, unlike `ip netns exec`, keeps the
-    /// host's /sys, and so the cgroup mounts dockerd needs).
-    pub fn start_in_netns(netns: &str, extra_args: &[String]) -> DockerDaemon {
-        Self::start_in(Some(netns), extra_args)
-    }
-
-    fn start_in(netns: Option<&str>, extra_args: &[String]) -> DockerDaemon {
-        assert!(
-            Path::new("/usr/sbin/dockerd").exists(),
-            "dockerd (Debian package docker.io) must be installed"
-        );
-        // A short path: the socket's name must fit in sun_path.
-        let dir = tempfile::Builder::new()
-            .prefix("md-dockerd-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let d = dir.path();
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let mut cmd = match netns {
-            Some(n) => {
-                let mut c = Command::new("nsenter");
-                c.arg(format!("--net=/run/netns/{n}"))
-                    .arg("/usr/sbin/dockerd");
-                c
-            }
-            None => Command::new("/usr/sbin/dockerd"),
-        };
-        let child = cmd
-            .arg("--data-root")
-            .arg(d.join("root"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
-            .args(extra_args)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let daemon = DockerDaemon { dir, child };
-        for _ in 0..300 {
-            if daemon.docker(&["version"]).status.success() {
-                return daemon;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+/// Waits (bounded by attempts, not by time: about 30 s) until `cond` holds.
+#[track_caller]
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..6000 {
+        if cond() {
+            return;
         }
-        panic!(
-            "dockerd did not start: {}",
-            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
-        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
-
-    /// Runs the docker CLI against this daemon.
-    pub fn docker(&self, args: &[&str]) -> Output {
-        Command::new(docker_cli())
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.dir.path().join("docker.sock").display()),
-            )
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// Like [`DockerDaemon::docker`], failing unless it succeeded; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Imports a busybox rootfs as image `name`.
-    pub fn import_busybox(&self, name: &str) {
-        let tmp = tempfile::tempdir().unwrap();
-        let rootfs = tmp.path().join("rootfs");
-        namespaces::rootfs::build_busybox_rootfs(&rootfs).unwrap();
-        let tar = tmp.path().join("rootfs.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
-        self.ok(&["import", tar.to_str().unwrap(), name]);
-    }
-}
-
-impl Drop for DockerDaemon {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log =
-                std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("--- the last lines of dockerd's log ---");
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
-        }
-        let ids = self.docker(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = self.docker(&["rm", "-f", id]);
-        }
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        for _ in 0..300 {
-            if self.child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // dockerd unmounts on shutdown; detach anything left under our directory.
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let dir = self.dir.path().to_string_lossy().into_owned();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&dir))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
+    panic!("never happened: {what}");
 }

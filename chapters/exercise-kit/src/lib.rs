@@ -246,6 +246,25 @@ pub fn child_value(output: &std::process::Output) -> Result<String, String> {
     ))
 }
 
+/// A package's tests, one `#[test]` per exercise, each running
+/// [`assert_checker_can_fail`] on the checker binary:
+///
+/// ```ignore
+/// exercise_kit::checker_tests!(env!("CARGO_BIN_EXE_chapter02-exercises");
+///     ex1_join = 1, ex2_memory_oom = 2, ex3_pids = 3);
+/// ```
+#[macro_export]
+macro_rules! checker_tests {
+    ($exe:expr; $($name:ident = $number:expr),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::assert_checker_can_fail($exe, $number);
+            }
+        )+
+    };
+}
+
 /// For a package's tests: runs the checker binary `exe` on exercise
 /// `number`, with the reference answers (`--solutions`: it must pass) and
 /// with the untouched starting point (it must fail, saying why, without a

@@ -46,7 +46,7 @@ pub(super) fn routes() -> Router<Arc<Engine>> {
 async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, ApiError> {
     let v: Value = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
-    crate::harden::check_create_body(&v)?;
+    crate::safeguards::check_create_body(&v)?;
     let name = q.get("name").cloned();
     let warnings = crate::resources::warnings(&v);
     // hyper drops this future when the client's connection closes; the

@@ -1,19 +1,6 @@
 //! Every checker passes the reference answers and fails the untouched
 //! starting points (privileged: run as root).
 
-const EXE: &str = env!("CARGO_BIN_EXE_chapter03-exercises");
-
-#[test]
-fn ex1_overlay_mount() {
-    exercise_kit::assert_checker_can_fail(EXE, 1);
-}
-
-#[test]
-fn ex2_whiteout() {
-    exercise_kit::assert_checker_can_fail(EXE, 2);
-}
-
-#[test]
-fn ex3_opaque_dir() {
-    exercise_kit::assert_checker_can_fail(EXE, 3);
-}
+exercise_kit::checker_tests!(env!("CARGO_BIN_EXE_chapter03-exercises");
+    ex1_overlay_mount = 1, ex2_whiteout = 2, ex3_opaque_dir = 3
+);

@@ -1,0 +1,164 @@
+//! The real Docker: its CLI, and a dockerd on private directories, the
+//! yardstick our engine and runtime are compared with.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The docker CLI of this machine, the 20.10 one (Debian's) first.
+pub fn docker_cli() -> &'static str {
+    find_docker_cli(["/usr/bin/docker", "/usr/local/bin/docker"])
+}
+
+/// The docker CLI of this machine, the newest one first.
+pub fn newest_docker_cli() -> &'static str {
+    find_docker_cli(["/usr/local/bin/docker", "/usr/bin/docker"])
+}
+
+fn find_docker_cli(candidates: [&'static str; 2]) -> &'static str {
+    candidates
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("the docker CLI is installed (scripts/setup.sh: apt-get install docker.io)")
+}
+
+/// A real Docker daemon on private directories, started with the caller's
+/// extra options (`--add-runtime …`). Stopped, and its directories removed, on drop.
+pub struct DockerDaemon {
+    /// Its data root, exec root, socket and log live here.
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl DockerDaemon {
+    /// Starts dockerd (no iptables, no bridge) and waits until it answers.
+    pub fn start(extra_args: &[String]) -> DockerDaemon {
+        Self::start_in(None, extra_args)
+    }
+
+    /// [`DockerDaemon::start`] inside the network namespace `/run/netns/NAME`,
+    /// entered with `nsenter --net` (which, unlike `ip netns exec`, keeps the
+    /// host's /sys, and so the cgroup mounts dockerd needs).
+    pub fn start_in_netns(netns: &str, extra_args: &[String]) -> DockerDaemon {
+        Self::start_in(Some(netns), extra_args)
+    }
+
+    fn start_in(netns: Option<&str>, extra_args: &[String]) -> DockerDaemon {
+        assert!(
+            Path::new("/usr/sbin/dockerd").exists(),
+            "dockerd (Debian package docker.io) must be installed"
+        );
+        // A short path: the socket's name must fit in sun_path.
+        let dir = tempfile::Builder::new()
+            .prefix("md-dockerd-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let mut cmd = match netns {
+            Some(n) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{n}"))
+                    .arg("/usr/sbin/dockerd");
+                c
+            }
+            None => Command::new("/usr/sbin/dockerd"),
+        };
+        let child = cmd
+            .arg("--data-root")
+            .arg(d.join("root"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+            ])
+            .args(extra_args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let daemon = DockerDaemon { dir, child };
+        for _ in 0..300 {
+            if daemon.docker(&["version"]).status.success() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "dockerd did not start: {}",
+            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+    }
+
+    /// Runs the docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new(docker_cli())
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.path().join("docker.sock").display()),
+            )
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Like [`DockerDaemon::docker`], failing unless it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Imports a busybox rootfs as image `name`.
+    pub fn import_busybox(&self, name: &str) {
+        let tmp = tempfile::tempdir().unwrap();
+        let tar = tmp.path().join("rootfs.tar");
+        crate::host::busybox_rootfs_tar(&tmp.path().join("rootfs"), &tar);
+        self.ok(&["import", tar.to_str().unwrap(), name]);
+    }
+}
+
+impl Drop for DockerDaemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log =
+                std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- the last lines of dockerd's log ---");
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        for _ in 0..300 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // dockerd unmounts on shutdown; detach anything left under our directory.
+        crate::host::unmount_all_under(self.dir.path());
+    }
+}

@@ -1,0 +1,142 @@
+//! `--format` byte for byte as the docker CLI 20.10 prints it: both clients
+//! talk to the same `mini-dockerd`, so the data is the same and so must be
+//! the output (tables, Docker's template functions, Go's printing).
+//! Privileged: they fail (never skip) without root.
+
+use e2e::*;
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn list_formats_match_the_docker_cli() {
+    let d = Daemon::start();
+    d.import_busybox("md-fmt-bb");
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "md-fmt-one",
+        "--label",
+        "team=Blue Sky",
+        "md-fmt-bb",
+        "sleep",
+        "300",
+    ]);
+    let net = format!("md-fmt-net-{}", std::process::id());
+    d.ok(&["network", "create", &net]);
+    let vol = format!("md-fmt-vol-{}", std::process::id());
+    d.ok(&["volume", "create", &vol]);
+    let templates = [
+        "{{.ID}}",
+        "table {{.ID}}\t{{.Names}}\t{{.Image}}",
+        "table {{.Names}}\t{{.Status}}",
+        "{{.Names}} {{upper .Names}} {{lower .Image}} {{title .Names}}",
+        "{{json .Names}}|{{truncate .Names 4}}|{{pad .Names 2 3}}|",
+        "{{join (split .Names \"-\") \"+\"}}",
+        "{{printf \"%-12s|%q\" .Names .Image}}",
+        "{{.Labels}}",
+    ];
+    for t in templates {
+        let ours = stdout(&d.cli(&["ps", "--format", t]));
+        let theirs = stdout(&d.docker20(&["ps", "--format", t]));
+        assert_eq!(ours, theirs, "ps --format {t:?}");
+    }
+    for t in [
+        "{{.Repository}}:{{.Tag}}",
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}",
+        "{{upper .Repository}} {{.Size}}",
+    ] {
+        let ours = stdout(&d.cli(&["images", "--format", t]));
+        let theirs = stdout(&d.docker20(&["images", "--format", t]));
+        assert_eq!(ours, theirs, "images --format {t:?}");
+    }
+    for t in [
+        "{{.Name}} {{.Driver}}",
+        "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+    ] {
+        let ours = stdout(&d.cli(&["network", "ls", "--format", t]));
+        let theirs = stdout(&d.docker20(&["network", "ls", "--format", t]));
+        assert_eq!(ours, theirs, "network ls --format {t:?}");
+    }
+    for t in ["{{.Name}} {{.Driver}}", "table {{.Name}}\t{{.Driver}}"] {
+        let ours = stdout(&d.cli(&["volume", "ls", "--format", t]));
+        let theirs = stdout(&d.docker20(&["volume", "ls", "--format", t]));
+        assert_eq!(ours, theirs, "volume ls --format {t:?}");
+    }
+    for t in [
+        "{{.Name}} {{.State.Status}} {{.Config.Image}}",
+        "{{json .Config.Cmd}}",
+        "{{upper .State.Status}} {{.HostConfig.NetworkMode}}",
+    ] {
+        let ours = stdout(&d.cli(&["inspect", "--format", t, "md-fmt-one"]));
+        let theirs = stdout(&d.docker20(&["inspect", "--format", t, "md-fmt-one"]));
+        assert_eq!(ours, theirs, "inspect --format {t:?}");
+    }
+    d.ok(&["rm", "-f", "md-fmt-one"]);
+    d.ok(&["network", "rm", &net]);
+    d.ok(&["volume", "rm", &vol]);
+}
+
+#[test]
+fn a_template_error_is_one_line() {
+    let d = Daemon::start();
+    d.import_busybox("md-fmt-bb");
+    let out = d.cli(&["images", "--format", "{{nosuchfunc .ID}}"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// The lines of `info` from `start` up to the next line at its indent.
+fn block(text: &str, start: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(start));
+    if let Some(first) = lines.next() {
+        out.push(first.to_string());
+        out.extend(lines.take_while(|l| l.starts_with("  ")).map(String::from));
+    }
+    out
+}
+
+#[test]
+fn info_reports_memory_and_registries_as_docker_does() {
+    let d = Daemon::start();
+    let ours = stdout(&d.cli(&["info"]));
+    let theirs = stdout(&d.docker20(&["info"]));
+    let memory = block(&theirs, " Total Memory:");
+    assert_eq!(memory.len(), 1, "{theirs}");
+    assert!(!memory[0].ends_with(" 0B"), "the host's memory: {theirs}");
+    assert_eq!(block(&ours, " Total Memory:"), memory);
+    let insecure = block(&theirs, " Insecure Registries:");
+    assert!(!insecure.is_empty(), "{theirs}");
+    assert_eq!(block(&ours, " Insecure Registries:"), insecure);
+    assert_eq!(
+        block(&ours, " Registry Mirrors:"),
+        block(&theirs, " Registry Mirrors:")
+    );
+    let t = "{{.NCPU}} {{.MemTotal}} {{json .RegistryConfig.Mirrors}} {{.OSType}}";
+    assert_eq!(
+        stdout(&d.cli(&["info", "--format", t])),
+        stdout(&d.docker20(&["info", "--format", t]))
+    );
+    // No warning the daemon did not give (the 20.10 CLI, given none, makes
+    // some up from the feature flags; we print the daemon's list only).
+    let (_, body) = d.request("GET", "/info", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let want: String = v["Warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| format!("{}\n", w.as_str().unwrap()))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["info"]).stderr), want);
+}

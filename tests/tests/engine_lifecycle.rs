@@ -1,0 +1,383 @@
+//! mini-docker end to end, the lifecycle verbs of issue 22 driven by the real
+//! docker CLI: `pause`/`unpause` (the freezer). Privileged: they fail (never
+//! skip) without root.
+
+use e2e::*;
+use std::path::PathBuf;
+
+/// The docker CLI, failing unless it succeeded; returns stdout.
+fn docker_ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed ({:?}): {}{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// `docker run -d --network none bb ARGS…`: the new container's id.
+fn run_bb(d: &Daemon, args: &[&str]) -> String {
+    let mut all = vec!["run", "-d", "--network", "none", "bb"];
+    all.extend_from_slice(args);
+    docker_ok(d, &all).trim().to_string()
+}
+
+/// The file of a cgroup controller of container `id`: `/sys/fs/cgroup/<ctrl>/mini-docker/<id>/<file>`
+/// on v1, `/sys/fs/cgroup/mini-docker/<id>/<v2 file>` on v2.
+fn cgroup_file(id: &str, v1: (&str, &str), v2: &str) -> PathBuf {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        root.join("mini-docker").join(id).join(v2)
+    } else {
+        root.join(v1.0).join("mini-docker").join(id).join(v1.1)
+    }
+}
+
+/// Whether the kernel reports the container's cgroup frozen.
+fn frozen(id: &str) -> bool {
+    let f = cgroup_file(id, ("freezer", "freezer.state"), "cgroup.events");
+    let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+    text.trim() == "FROZEN" || text.lines().any(|l| l == "frozen 1")
+}
+
+/// The counter the container's loop writes to its rootfs.
+fn counter(d: &Daemon, id: &str) -> u64 {
+    let f = d
+        .data_root()
+        .join("containers")
+        .join(id)
+        .join("rootfs/tmp/n");
+    std::fs::read_to_string(f)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn pause_freezes_every_process_and_unpause_resumes() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = run_bb(
+        &d,
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; usleep 10000; done",
+        ],
+    );
+    eventually("the counter runs", || counter(&d, &id) > 3);
+
+    docker_ok(&d, &["pause", &id]);
+    assert!(frozen(&id), "the freezer reads FROZEN after docker pause");
+    let before = counter(&d, &id);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(counter(&d, &id), before, "the loop stopped while paused");
+
+    let ps = docker_ok(&d, &["ps", "--filter", &format!("id={id}")]);
+    assert!(ps.contains("(Paused)"), "ps shows Up … (Paused): {ps}");
+    let state = docker_ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}} {{.State.Running}}",
+            &id,
+        ],
+    );
+    assert_eq!(state.trim(), "paused true true");
+
+    // Docker's errors, word for word.
+    let again = d.docker(&["pause", &id]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains(&format!("Container {id} is already paused")),
+        "{}",
+        stderr(&again)
+    );
+
+    let exec = d.docker(&["exec", &id, "true"]);
+    assert!(
+        stderr(&exec).contains(&format!(
+            "Container {id} is paused, unpause the container before exec"
+        )),
+        "{}",
+        stderr(&exec)
+    );
+
+    docker_ok(&d, &["unpause", &id]);
+    assert!(!frozen(&id), "thawed after docker unpause");
+    let resumed = counter(&d, &id);
+    eventually("the loop advances again", || counter(&d, &id) > resumed + 3);
+    let state = docker_ok(
+        &d,
+        &["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", &id],
+    );
+    assert_eq!(state.trim(), "running false");
+    let not_paused = d.docker(&["unpause", &id]);
+    assert!(stderr(&not_paused).contains(&format!("Container {id} is not paused")));
+
+    // A stop of a paused container thaws it so the signal lands.
+    docker_ok(&d, &["pause", &id]);
+    let t = std::time::Instant::now();
+    docker_ok(&d, &["stop", "-t", "2", &id]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    let state = docker_ok(
+        &d,
+        &["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", &id],
+    );
+    assert_eq!(state.trim(), "exited false");
+    let stopped = d.docker(&["pause", &id]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains(&format!("Container {id} is not running")),
+        "{}",
+        stderr(&stopped)
+    );
+}
+
+#[test]
+fn kill_and_rm_force_of_a_paused_container() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let a = run_bb(&d, &["sleep", "1000"]);
+    docker_ok(&d, &["pause", &a]);
+    docker_ok(&d, &["kill", &a]);
+    eventually("the killed paused container exits", || {
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Status}}", &a])).trim() == "exited"
+    });
+    let b = run_bb(&d, &["sleep", "1000"]);
+    docker_ok(&d, &["pause", &b]);
+    docker_ok(&d, &["rm", "-f", &b]);
+    assert!(
+        !cgroup_exists(&b),
+        "rm -f removed the paused container's cgroups"
+    );
+    assert!(processes_with(&b).is_empty());
+}
+
+/// Reads a cgroup file of container `id`, trimmed.
+fn cgroup_read(id: &str, v1: (&str, &str), v2: &str) -> String {
+    let f = cgroup_file(id, v1, v2);
+    std::fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("read {}: {e}", f.display()))
+        .trim()
+        .to_string()
+}
+
+/// The limits `docker update` below sets, as the kernel reports them.
+fn limits(id: &str) -> Vec<String> {
+    vec![
+        cgroup_read(id, ("memory", "memory.limit_in_bytes"), "memory.max"),
+        cgroup_read(id, ("cpu", "cpu.cfs_quota_us"), "cpu.max"),
+        cgroup_read(id, ("pids", "pids.max"), "pids.max"),
+    ]
+}
+
+#[test]
+fn update_writes_the_cgroup_persists_and_survives_a_restart() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = run_bb(&d, &["sleep", "1000"]);
+    docker_ok(
+        &d,
+        &[
+            "update",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "--cpu-shares",
+            "512",
+            "--restart",
+            "always",
+            &id,
+        ],
+    );
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let want = if v2 {
+        vec!["67108864", "50000 100000", "50"]
+    } else {
+        vec!["67108864", "50000", "50"]
+    };
+    assert_eq!(limits(&id), want, "the running container's cgroup");
+    if !v2 {
+        assert_eq!(cgroup_read(&id, ("cpu", "cpu.shares"), ""), "512");
+    }
+    let hc = docker_ok(
+        &d,
+        &[
+            "inspect", "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}} {{.HostConfig.RestartPolicy.Name}}",
+            &id,
+        ],
+    );
+    assert_eq!(hc.trim(), "67108864 500000000 50 512 always");
+
+    docker_ok(&d, &["restart", "-t", "1", &id]);
+    // Once (in 1 of ~8 runs) the memory cgroup file was missing right after
+    // `docker restart` returned, with `--restart always` set: wait for the
+    // container to be up with its cgroup (the race is reported in issue 22's
+    // notes), then check the limits it came back with.
+    eventually("the restarted container runs in its cgroup", || {
+        cgroup_file(&id, ("memory", "memory.limit_in_bytes"), "memory.max").exists()
+    });
+    assert_eq!(limits(&id), want, "a restart keeps the updated limits");
+
+    // What we cannot apply is refused by name, and nothing changes.
+    for (flag, value, field) in [
+        ("--blkio-weight", "300", "BlkioWeight"),
+        ("--memory-reservation", "32m", "MemoryReservation"),
+        ("--kernel-memory", "32m", "KernelMemory"),
+    ] {
+        let out = d.docker(&["update", flag, value, &id]);
+        assert!(!out.status.success(), "{flag} is refused");
+        assert!(
+            stderr(&out).contains(&format!("cannot update {field}")),
+            "{flag}: {}",
+            stderr(&out)
+        );
+    }
+    let out = d.docker(&["update", "--cpu-quota", "20000", &id]);
+    assert!(
+        stderr(&out).contains("CPU Quota cannot be updated as NanoCPUs has already been set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(limits(&id), want);
+}
+
+/// The entries of a tar file, without a leading `./`.
+fn tar_entries(path: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("tar")
+        .arg("tf")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar tf: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| l.trim_start_matches("./").to_string())
+        .collect()
+}
+
+#[test]
+fn export_is_the_merged_filesystem_and_imports_back() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = run_bb(
+        &d,
+        &[
+            "sh",
+            "-c",
+            "echo written-inside > /hello.txt && rm /bin/vi && sleep 1000",
+        ],
+    );
+    eventually("the container wrote its file", || {
+        d.data_root()
+            .join("containers")
+            .join(&id)
+            .join("rootfs/hello.txt")
+            .exists()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("c.tar");
+    // Running, then stopped (a private mount of its layers): the same tree.
+    for phase in ["running", "stopped"] {
+        if phase == "stopped" {
+            docker_ok(&d, &["stop", "-t", "1", &id]);
+        }
+        docker_ok(&d, &["export", "-o", tar.to_str().unwrap(), &id]);
+        let entries = tar_entries(&tar);
+        assert!(
+            entries.iter().any(|e| e == "hello.txt"),
+            "{phase}: the written file"
+        );
+        assert!(
+            entries.iter().any(|e| e == "bin/sh"),
+            "{phase}: the image's files"
+        );
+        assert!(
+            !entries.iter().any(|e| e == "bin/vi"),
+            "{phase}: a file deleted in the container (whited out) is not exported"
+        );
+        assert!(
+            !entries
+                .iter()
+                .any(|e| e.starts_with("proc/") && e.len() > 5),
+            "{phase}: /proc's contents are not exported"
+        );
+        assert!(
+            !entries.iter().any(|e| e.contains(".wh.")),
+            "{phase}: no whiteout files"
+        );
+    }
+    docker_ok(&d, &["import", tar.to_str().unwrap(), "exported:1"]);
+    let out = docker_ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "exported:1",
+            "/bin/cat",
+            "/hello.txt",
+        ],
+    );
+    assert_eq!(out, "written-inside\n");
+}
+
+#[test]
+fn distribution_inspect_asks_the_registry_with_the_requests_credentials() {
+    let reg = Registry::with_user("distuser", "d1st-s3cret");
+    let d = Daemon::start();
+    d.import_busybox("mdpy-dist:1");
+    let script = e2e::tests_dir().join("py/registry_data.py");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args([&reg.host(), "distuser", "d1st-s3cret", "mdpy-dist:1"])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let desc = &v["attrs"]["Descriptor"];
+    assert_eq!(
+        desc["digest"], v["pushed"],
+        "the digest the push reported: {v}"
+    );
+    assert_eq!(v["id"], v["pushed"]);
+    // The size and digest are those of the manifest the registry holds.
+    let digest = desc["digest"].as_str().unwrap();
+    let (status, body) = {
+        let o = std::process::Command::new("curl")
+            .args(["-s", "-u", "distuser:d1st-s3cret", "-H"])
+            .arg(format!("Accept: {}", desc["mediaType"].as_str().unwrap()))
+            .arg(format!(
+                "http://{}/v2/team/dist/manifests/{digest}",
+                reg.host()
+            ))
+            .output()
+            .unwrap();
+        (o.status.success(), o.stdout)
+    };
+    assert!(status);
+    assert_eq!(desc["size"].as_u64().unwrap(), body.len() as u64);
+    assert!(
+        desc["mediaType"].as_str().unwrap().contains("manifest"),
+        "{desc}"
+    );
+    assert_eq!(v["attrs"]["Platforms"][0]["os"], "linux", "{v}");
+    assert!(v["attrs"]["Platforms"][0]["architecture"].is_string());
+    // Without credentials the registry refuses, and so does the daemon.
+    assert!(
+        v["anonymous"].as_str().unwrap().starts_with("401"),
+        "{}",
+        v["anonymous"]
+    );
+}

@@ -1,0 +1,305 @@
+//! A two-node Docker swarm whose containers run on mini-runc (issue 23).
+//!
+//! Two real `dockerd`, each in a network namespace of its own (`md-sw…-1`,
+//! `md-sw…-2`) joined by a veth pair on 10.231.N.0/24, both started with
+//! `--add-runtime mini=…/mini-runc --default-runtime mini` (a swarm service
+//! cannot choose a runtime, so the default is the way) on private data
+//! roots. `swarm init` on the first, `join` from the second; a service with
+//! four replicas spreads over both; every task's container was created by
+//! mini-runc (Docker records runtime `mini`, and `mini-runc state` reads the
+//! container from the state root dockerd gave it, with the same pid); it
+//! scales, updates rolling, and a drained node's tasks move to the other.
+//!
+//! Not here: the routing mesh (a published port answering on every node).
+//! Ingress load-balances with IPVS, and this kernel is built without it
+//! (`# CONFIG_IP_VS is not set` in /proc/config.gz, and no loadable
+//! modules), so no swarm can publish through ingress on this machine.
+//!
+//! Privileged: fails, never skips, without root. The daemons are reached
+//! by unix sockets; the swarm's own traffic stays on the veth link inside
+//! the two namespaces.
+
+use e2e::DockerDaemon;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn sh(args: &[&str]) {
+    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A network namespace; deleted (with its end of the veth) on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: String) -> Netns {
+        sh(&["ip", "netns", "add", &name]);
+        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// A swarm node: a real dockerd in a namespace (the e2e crate's
+/// `DockerDaemon`: private directories, stopped and unmounted on drop).
+struct Node(DockerDaemon);
+
+impl Node {
+    fn start(netns: &Netns) -> Node {
+        Node(DockerDaemon::start_in_netns(
+            &netns.0,
+            &[
+                "--add-runtime".to_string(),
+                format!("mini={}", e2e::runtime::mini_runc()),
+                "--default-runtime".to_string(),
+                "mini".to_string(),
+            ],
+        ))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.0.ok(args).trim().to_string()
+    }
+
+    /// The running containers of the service `name` on this node.
+    fn tasks(&self, name: &str) -> Vec<String> {
+        self.ok(&[
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={name}"),
+        ])
+        .lines()
+        .map(String::from)
+        .collect()
+    }
+
+    /// Where dockerd's containerd shim keeps the runtime's state (its `--root`).
+    fn runtime_root(&self) -> PathBuf {
+        self.0.dir.path().join("exec/runtime-runc/moby")
+    }
+
+    /// Asserts that mini-runc made this container: Docker says runtime
+    /// `mini`, and `mini-runc state` finds it under the root dockerd gave
+    /// the runtime, running, with Docker's pid.
+    fn assert_run_by_mini_runc(&self, id: &str) {
+        let inspect = self.ok(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.Runtime}} {{.State.Pid}}",
+            id,
+        ]);
+        let (runtime, pid) = inspect.split_once(' ').unwrap();
+        assert_eq!(runtime, "mini", "{id}");
+        let o = Command::new(e2e::runtime::mini_runc())
+            .arg("--root")
+            .arg(self.runtime_root())
+            .args(["state", id])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mini-runc state {id}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let state: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(state["status"], "running", "{state}");
+        assert_eq!(state["pid"].to_string(), pid, "{state}");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Out of the swarm first; DockerDaemon's drop then removes the
+        // containers and stops dockerd.
+        let _ = self.0.docker(&["swarm", "leave", "--force"]);
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn a_two_node_swarm_runs_its_service_on_mini_runc() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test starts dockerd in network namespaces: run it as root"
+    );
+    let hex = format!("{:04x}", rand_u16());
+    let third = 1 + (rand_u16() % 250);
+    let (a1, a2) = (format!("10.231.{third}.1"), format!("10.231.{third}.2"));
+    let ns1 = Netns::new(format!("md-sw{hex}-1"));
+    let ns2 = Netns::new(format!("md-sw{hex}-2"));
+    let (v1, v2) = (format!("md-sw{hex}a"), format!("md-sw{hex}b"));
+    sh(&[
+        "ip", "link", "add", &v1, "type", "veth", "peer", "name", &v2,
+    ]);
+    sh(&["ip", "link", "set", &v1, "netns", &ns1.0]);
+    sh(&["ip", "link", "set", &v2, "netns", &ns2.0]);
+    for (ns, v, a) in [(&ns1, &v1, &a1), (&ns2, &v2, &a2)] {
+        sh(&[
+            "ip",
+            "-n",
+            &ns.0,
+            "addr",
+            "add",
+            &format!("{a}/24"),
+            "dev",
+            v,
+        ]);
+        sh(&["ip", "-n", &ns.0, "link", "set", v, "up"]);
+    }
+    // Drop order: nodes (declared later) stop before their namespaces go.
+    let n1 = Node::start(&ns1);
+    let n2 = Node::start(&ns2);
+
+    // The swarm, over the veth link.
+    n1.ok(&[
+        "swarm",
+        "init",
+        "--advertise-addr",
+        &a1,
+        "--listen-addr",
+        &format!("{a1}:2377"),
+    ]);
+    let token = n1.ok(&["swarm", "join-token", "-q", "worker"]);
+    n2.ok(&[
+        "swarm",
+        "join",
+        "--token",
+        &token,
+        "--advertise-addr",
+        &a2,
+        "--listen-addr",
+        &format!("{a2}:2377"),
+        &format!("{a1}:2377"),
+    ]);
+    let id2 = n2.ok(&["info", "--format", "{{.Swarm.NodeID}}"]);
+    wait_for("both nodes Ready", Duration::from_secs(30), || {
+        n1.ok(&["node", "ls", "--format", "{{.Status}}"])
+            .lines()
+            .filter(|s| *s == "Ready")
+            .count()
+            == 2
+    });
+    for n in [&n1, &n2] {
+        n.0.import_busybox("md-busybox");
+    }
+
+    // Four replicas, on both nodes, each made by mini-runc.
+    let svc = format!("md-svc-{hex}");
+    n1.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &svc,
+        "--replicas",
+        "4",
+        "md-busybox",
+        "sleep",
+        "600",
+    ]);
+    let spread = |want: usize| {
+        let (t1, t2) = (n1.tasks(&svc), n2.tasks(&svc));
+        (t1.len() + t2.len() == want).then_some((t1, t2))
+    };
+    let check_all = |want: usize, both: bool| {
+        let mut got = None;
+        wait_for(
+            &format!("{want} running tasks"),
+            Duration::from_secs(90),
+            || {
+                got = spread(want);
+                got.is_some()
+            },
+        );
+        let (t1, t2) = got.unwrap();
+        if both {
+            assert!(!t1.is_empty() && !t2.is_empty(), "{t1:?} {t2:?}");
+        }
+        for id in &t1 {
+            n1.assert_run_by_mini_runc(id);
+        }
+        for id in &t2 {
+            n2.assert_run_by_mini_runc(id);
+        }
+        (t1, t2)
+    };
+    check_all(4, true);
+
+    // Scale up.
+    n1.ok(&["service", "scale", "--detach", &format!("{svc}=6")]);
+    check_all(6, true);
+
+    // A rolling update (one task at a time): every task is replaced by one
+    // with the new environment, again on mini-runc.
+    n1.ok(&[
+        "service",
+        "update",
+        "--detach",
+        "--update-parallelism",
+        "1",
+        "--update-delay",
+        "1s",
+        "--env-add",
+        "MD_VERSION=2",
+        &svc,
+    ]);
+    wait_for("the rolling update", Duration::from_secs(180), || {
+        n1.ok(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
+            &svc,
+        ]) == "completed"
+    });
+    let (t1, t2) = check_all(6, true);
+    for (n, id) in t1
+        .iter()
+        .map(|i| (&n1, i))
+        .chain(t2.iter().map(|i| (&n2, i)))
+    {
+        let env = n.ok(&["inspect", "--format", "{{json .Config.Env}}", id]);
+        assert!(env.contains("MD_VERSION=2"), "{id}: {env}");
+    }
+
+    // Drain the second node: its tasks move to the first.
+    n1.ok(&["node", "update", "--availability", "drain", &id2]);
+    wait_for("the drained node to empty", Duration::from_secs(90), || {
+        n2.tasks(&svc).is_empty()
+    });
+    let (t1, _) = check_all(6, false);
+    assert_eq!(t1.len(), 6);
+
+    n1.ok(&["service", "rm", &svc]);
+}
+
+/// A random u16 (names and the subnet differ between runs).
+fn rand_u16() -> u16 {
+    let mut b = [0u8; 2];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .unwrap();
+    u16::from_le_bytes(b)
+}
