@@ -300,3 +300,125 @@ fn a_restarted_daemon_manages_a_container_with_the_runtime_it_was_created_with()
     );
     d.ok(&["rm", id.trim()]);
 }
+
+/// Deletes the container (and so its process and cgroup) however the test ends.
+struct ForceDelete(mini_docker::engine::runtimes::OciRuntime, String);
+
+impl Drop for ForceDelete {
+    fn drop(&mut self) {
+        use mini_docker::engine::runtimes::Runtime;
+        let _ = self.0.delete_force(&self.1);
+    }
+}
+
+/// The trait itself drives runc and mini-runc alike on the same bundle:
+/// `state`, `pause`, `resume`, `update`, `kill`, `delete --force`, each
+/// fact read back from the kernel or the runtime. (crun cannot create a
+/// container on this host's hybrid cgroups: "cgroups in hybrid mode not
+/// supported", so it is not in the list.)
+#[test]
+fn the_trait_drives_runc_and_mini_runc_alike() {
+    use mini_docker::engine::runtimes::{Error, OciRuntime, Runtime, Status};
+    use nix::sys::signal::Signal;
+    require_root();
+    let bundle = tempfile::Builder::new()
+        .prefix("md-rt-bundle-")
+        .tempdir()
+        .unwrap();
+    namespaces::rootfs::build_busybox_rootfs(&bundle.path().join("rootfs")).unwrap();
+    for (name, path) in [("runc", "/usr/sbin/runc"), ("mini-runc", MINI_RUNC)] {
+        let id = format!("md-rt-{}", network::names::unique_id());
+        let mut spec: Value = {
+            let _ = std::fs::remove_file(bundle.path().join("config.json"));
+            let out = std::process::Command::new(MINI_RUNC)
+                .args(["spec", "--bundle"])
+                .arg(bundle.path())
+                .status();
+            assert!(out.unwrap().success());
+            serde_json::from_slice(&std::fs::read(bundle.path().join("config.json")).unwrap())
+                .unwrap()
+        };
+        spec["process"]["terminal"] = json!(false);
+        spec["process"]["args"] = json!(["sleep", "300"]);
+        spec["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+        std::fs::write(
+            bundle.path().join("config.json"),
+            serde_json::to_vec(&spec).unwrap(),
+        )
+        .unwrap();
+        let rt = OciRuntime {
+            name: format!("test-{name}"),
+            path: path.into(),
+            args: vec![],
+            root: bundle.path().join(format!("root-{name}")),
+        };
+        let _cleanup = ForceDelete(rt.clone(), id.clone());
+        // The shim's part, by hand: create and start.
+        for verb in [vec!["create", "--bundle"], vec!["start"]] {
+            let mut c = std::process::Command::new(path);
+            c.arg("--root").arg(&rt.root).args(&verb);
+            if verb[0] == "create" {
+                c.arg(bundle.path());
+            }
+            let st = c
+                .arg(&id)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success(), "{name} {verb:?}");
+        }
+        let s = rt.state(&id).unwrap();
+        assert_eq!(
+            (s.status, s.id.as_str()),
+            (Status::Running, id.as_str()),
+            "{name}"
+        );
+        assert_eq!(s.bundle, bundle.path(), "{name}");
+        let pid = s.pid.to_string();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+
+        rt.pause(&id).unwrap();
+        assert_eq!(rt.state(&id).unwrap().status, Status::Paused, "{name}");
+        rt.resume(&id).unwrap();
+        assert_eq!(rt.state(&id).unwrap().status, Status::Running, "{name}");
+
+        let r: oci_spec::runtime::LinuxResources =
+            serde_json::from_value(json!({"pids": {"limit": 33}})).unwrap();
+        rt.update(&id, &r).unwrap();
+        assert_eq!(pids_max(&pid), "33", "{name} wrote the limit");
+
+        assert!(rt.kill_if_running(&id, Signal::SIGKILL).unwrap(), "{name}");
+        eventually("the init is killed", || {
+            rt.state(&id)
+                .map(|s| s.status == Status::Stopped)
+                .unwrap_or(false)
+        });
+        assert!(
+            !rt.kill_if_running(&id, Signal::SIGKILL).unwrap(),
+            "{name}: a stopped container is no error"
+        );
+        let e = rt.kill(&id, Signal::SIGKILL).unwrap_err();
+        assert!(
+            matches!(&e, Error::Failed { verb: "kill", runtime, stderr, .. }
+                if runtime == &rt.name && stderr.contains("not running")),
+            "{name}: {e}"
+        );
+
+        rt.delete_force(&id).unwrap();
+        assert!(!rt.root.join(&id).exists(), "{name} removed its state");
+        let cgroups = std::fs::read_dir("/sys/fs/cgroup").unwrap();
+        assert!(
+            !cgroups.flatten().any(|h| h.path().join(&id).exists()),
+            "{name} removed the cgroup"
+        );
+        let e = rt.state(&id).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("the OCI runtime \"test-{name}\" failed `state`"))
+                && text.contains("does not exist"),
+            "{text}"
+        );
+    }
+}

@@ -1312,10 +1312,14 @@ impl Engine {
     fn clean_runtime_state(&self, id: &str) {
         use runtimes::Runtime;
         let rt = self.runtime_of(id);
-        let _ = rt.delete_force(id);
-        // What a runtime killed mid-`create` left without a state file.
+        // runc, crun and mini-runc keep a container's state in ROOT/ID: no
+        // directory, nothing to delete (and no process to start for it).
         let dir = rt.root.join(id);
-        if dir.exists() && !dir.join("state.json").exists() {
+        if !dir.exists() {
+            return;
+        }
+        // What a runtime killed mid-`create` left, it does not know: removed here.
+        if rt.delete_force(id).is_err() && rt.state(id).is_err() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
