@@ -1318,8 +1318,9 @@ impl Engine {
         if !dir.exists() {
             return;
         }
+        let _ = rt.delete_force(id);
         // What a runtime killed mid-`create` left, it does not know: removed here.
-        if rt.delete_force(id).is_err() && rt.state(id).is_err() {
+        if dir.exists() && rt.state(id).is_err() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
