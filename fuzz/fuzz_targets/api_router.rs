@@ -116,6 +116,9 @@ fn fixture() -> &'static Fixture {
                     default_ulimits: vec![],
                     log_config: serde_json::json!({"Type": "json-file", "Config": {}}),
                     max_layer_size: mini_dockerd::DEFAULT_MAX_LAYER_SIZE,
+                    runtimes: mini_dockerd::runtimes::Registry::new(
+                        "/nonexistent/mini-runc".into(),
+                    ),
                 })
             })
             .expect("the engine opens");

@@ -73,6 +73,9 @@ pub struct RunArgs {
     /// Optional parent cgroup for the container.
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
+    /// Runtime to use for this container (a name the daemon registered).
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Size of /dev/shm (default 64m).
     #[arg(long = "shm-size")]
     pub shm_size: Option<String>,
@@ -408,6 +411,7 @@ fn add_resource_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
         ("CpusetCpus", &a.cpuset_cpus),
         ("CpusetMems", &a.cpuset_mems),
         ("CgroupParent", &a.cgroup_parent),
+        ("Runtime", &a.runtime),
     ] {
         if let Some(v) = v {
             hc[k] = json!(v);

@@ -60,9 +60,9 @@ fn default_host_config() -> Value {
     out
 }
 
-/// The name a container's runtime is reported by when it chose none (the
-/// daemon's default, as `GET /info` `DefaultRuntime` says).
-pub const DEFAULT_RUNTIME: &str = "mini-runc";
+/// The name a container's runtime is reported by when its record names
+/// none: earlier daemons ran every container with the built-in one.
+pub const DEFAULT_RUNTIME: &str = super::runtimes::BUILTIN;
 
 /// The masked and read-only paths of the default spec every container
 /// starts from (see [`super::spec`]).

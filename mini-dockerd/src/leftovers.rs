@@ -53,7 +53,7 @@ impl Engine {
     /// Records as running the "created" containers whose process the
     /// runtime says runs (the daemon died between `start` and the record).
     pub fn recover_started(&self) {
-        use mini_runc::state::Status;
+        use super::runtimes::{Runtime, Status};
         let created: Vec<String> = self
             .list()
             .into_iter()
@@ -61,7 +61,7 @@ impl Engine {
             .map(|c| c.id)
             .collect();
         for id in created {
-            let Ok(s) = mini_runc::container::load(&self.runtime_root(), &id) else {
+            let Ok(s) = self.runtime_of(&id).state(&id) else {
                 continue;
             };
             if !matches!(s.status, Status::Running | Status::Paused) {
@@ -71,7 +71,7 @@ impl Engine {
             self.update(&id, |c| {
                 c.state.status = "running".into();
                 c.state.running = true;
-                c.state.pid = s.pid as i64;
+                c.state.pid = s.pid;
                 c.state.exit_code = 0;
                 c.state.error = String::new();
                 c.state.started_at = super::util::now_nanos();

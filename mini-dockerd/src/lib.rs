@@ -39,6 +39,7 @@ pub mod pull;
 pub mod resources;
 pub mod restart;
 pub mod runflags;
+pub mod runtimes;
 pub mod safeguards;
 pub mod security;
 pub mod shim;
@@ -87,6 +88,8 @@ pub struct Options {
     pub log_config: Value,
     /// daemon.json `max-layer-size`: most bytes a layer may unpack to.
     pub max_layer_size: u64,
+    /// The OCI runtimes (`--add-runtime`, `--default-runtime`, daemon.json `runtimes`).
+    pub runtimes: runtimes::Registry,
 }
 
 /// The default `max-layer-size`: 32 GiB of unpacked layer.
@@ -164,6 +167,10 @@ pub struct Container {
     /// Restart policy bookkeeping ([`restart`]).
     #[serde(default)]
     pub restart: restart::RestartState,
+    /// The OCI runtime it was created with ([`runtimes`]); none in the
+    /// records of earlier daemons, which all used the built-in one.
+    #[serde(default)]
+    pub runtime: Option<runtimes::OciRuntime>,
 }
 
 impl Container {
@@ -467,8 +474,17 @@ impl Engine {
             .join(format!("{}.sock", &id[..12]))
     }
 
-    fn runtime_root(&self) -> PathBuf {
-        self.opts.root.join("runtime")
+    /// The runtime that manages container `id` (the one it was created with).
+    fn runtime_of(&self, id: &str) -> runtimes::OciRuntime {
+        self.lock()
+            .get(id)
+            .and_then(|c| c.runtime.clone())
+            .or_else(|| {
+                self.opts
+                    .runtimes
+                    .resolve(runtimes::BUILTIN, &self.opts.root)
+            })
+            .expect("the built-in runtime is always registered")
     }
 
     fn persist(&self, c: &Container) {
@@ -535,6 +551,7 @@ impl Engine {
         body: &Value,
         cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> Result<String> {
+        let runtime = self.choose_runtime(body)?;
         let image_ref = body.get("Image").and_then(Value::as_str).unwrap_or("");
         if image_ref.is_empty() {
             return Err(ApiError::bad("No image was specified"));
@@ -590,6 +607,7 @@ impl Engine {
         let mode = self.check_network_mode(&mode)?;
         resources::check(body, &mode)?;
         host_config["NetworkMode"] = json!(mode);
+        host_config["Runtime"] = json!(runtime.name);
         // The log's settings: the container's over the daemon's, checked now
         // (Docker checks the values only at start).
         let log_config = logs::merge(host_config.get("LogConfig"), &self.opts.log_config);
@@ -740,6 +758,7 @@ impl Engine {
                 endpoints,
                 mounts,
                 restart: Default::default(),
+                runtime: Some(runtime),
             };
             self.persist(&c);
             map.insert(id.clone(), c);
@@ -969,7 +988,8 @@ impl Engine {
         let args = shim::ShimArgs {
             id: id.to_string(),
             dir: dir.clone(),
-            runtime_root: self.runtime_root(),
+            runtime_root: self.runtime_of(id).root,
+            runtime: self.runtime_of(id).path,
             socket: self.socket(id),
             tty: flag("Tty"),
             open_stdin: flag("OpenStdin"),
@@ -1107,17 +1127,14 @@ impl Engine {
         let sig =
             mini_runc::container::parse_signal(if signal.is_empty() { "KILL" } else { signal })
                 .map_err(|e| ApiError::bad(e.to_string()))?;
-        let killed = mini_runc::container::kill(&self.runtime_root(), &c.id, sig, false);
+        use runtimes::Runtime;
+        // A container that exited meanwhile is no error.
+        let killed = self.runtime_of(&c.id).kill_if_running(&c.id, sig);
         if c.state.status == "paused" {
             // Frozen tasks act on the signal only once they run again.
             let _ = self.thaw(&c.id);
         }
-        match killed {
-            Ok(()) => Ok(()),
-            // It exited meanwhile.
-            Err(e) if e.0.contains("does not exist") || e.0.contains("not running") => Ok(()),
-            Err(e) => Err(stat_err(e)),
-        }
+        killed.map(drop).map_err(stat_err)
     }
 
     /// Waits until `cond` holds for the container (or it is removed).
@@ -1252,9 +1269,17 @@ impl Engine {
 
     /// Deletes the runtime's state of a container that is not running.
     fn clean_runtime_state(&self, id: &str) {
-        let _ = mini_runc::container::delete(&self.runtime_root(), id, true);
-        let dir = self.runtime_root().join(id);
-        if dir.exists() && !dir.join("state.json").exists() {
+        use runtimes::Runtime;
+        let rt = self.runtime_of(id);
+        // runc, crun and mini-runc keep a container's state in ROOT/ID: no
+        // directory, nothing to delete (and no process to start for it).
+        let dir = rt.root.join(id);
+        if !dir.exists() {
+            return;
+        }
+        let _ = rt.delete_force(id);
+        // What a runtime killed mid-`create` left, it does not know: removed here.
+        if dir.exists() && rt.state(id).is_err() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }

@@ -150,7 +150,9 @@ impl Engine {
                 c.id
             )));
         }
-        mini_runc::container::pause(&self.runtime_root(), &c.id, true)
+        use super::runtimes::Runtime;
+        self.runtime_of(&c.id)
+            .pause(&c.id)
             .map_err(|e| stat_err(format!("Cannot pause container {}: {e}", c.id)))?;
         self.update(&c.id, |c| c.state.status = "paused".into());
         Ok(())
@@ -170,7 +172,9 @@ impl Engine {
 
     /// Thaws a paused container and marks it running again.
     pub(super) fn thaw(&self, id: &str) -> Result<()> {
-        mini_runc::container::pause(&self.runtime_root(), id, false)
+        use super::runtimes::Runtime;
+        self.runtime_of(id)
+            .resume(id)
             .map_err(|e| stat_err(format!("Cannot unpause container {id}: {e}")))?;
         self.update(id, |c| {
             if c.state.status == "paused" {
@@ -245,7 +249,9 @@ impl Engine {
             let r: oci_spec::runtime::LinuxResources =
                 serde_json::from_value(oci_resources(&Value::Object(changes)))
                     .map_err(|e| ApiError::bad(format!("invalid resources: {e}")))?;
-            mini_runc::container::update(&self.runtime_root(), &c.id, &r)
+            use super::runtimes::Runtime;
+            self.runtime_of(&c.id)
+                .update(&c.id, &r)
                 .map_err(|e| ApiError::bad(format!("Cannot update container {}: {e}", c.id)))?;
         }
         self.update(&c.id, |c| c.host_config = hc);

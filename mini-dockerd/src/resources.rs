@@ -26,7 +26,7 @@
 //! | `ShmSize` < 0 | `SHM size can not be less than 0` |
 //! | `MemorySwappiness` outside 0..100 | `Invalid value: 200, valid memory swappiness range is 0-100` |
 //! | `OomScoreAdj` outside ±1000 | `Invalid value 5000, range for oom score adj is [-1000, 1000]` |
-//! | `Runtime` not ours | `Unknown runtime specified foo` |
+//! | `Runtime` not registered (checked against [`super::runtimes::Registry`] first) | `Unknown runtime specified foo` |
 //!
 //! The applied resources become the OCI spec's `linux.resources` ([`super::spec`]),
 //! which the runtime writes into the container's cgroup:
@@ -174,7 +174,7 @@ pub const FIELDS: &[Field] = &[
     f(H, "UsernsMode", R("no user namespace remapping"), &["private"]),
     f(H, "ShmSize", A("the size of the /dev/shm tmpfs"), &[]),
     f(H, "Sysctls", A("linux.sysctl (namespaced ones only)"), &[]),
-    f(H, "Runtime", A("mini-runc, the only runtime"), &["mini-runc"]),
+    f(H, "Runtime", A("a runtime of the registry (--add-runtime)"), &[]),
     f(H, "Isolation", R("Linux has only the default isolation"), &["default"]),
     f(H, "MaskedPaths", R("the default masked paths apply"), &[]),
     f(H, "ReadonlyPaths", R("the default read-only paths apply"), &[]),
@@ -212,9 +212,6 @@ pub const FIELDS: &[Field] = &[
     f(H, "IOMaximumIOps", R("it is for Windows containers"), &[]),
     f(H, "IOMaximumBandwidth", R("it is for Windows containers"), &[]),
 ];
-
-/// The runtimes `HostConfig.Runtime` may name ("" is the default).
-pub const RUNTIMES: &[&str] = &["mini-runc"];
 
 /// Whether a value is a field's default: null, zero, "", false, an empty
 /// array or object, an array of zeros (`ConsoleSize: [0, 0]`), or one of
@@ -353,11 +350,6 @@ pub fn check_resources(hc: &Value, ncpu: usize) -> Result<()> {
         return Err(bad(format!(
             "HostConfig.OomScoreAdj={oom} is not supported by mini-dockerd: a negative value needs CAP_SYS_RESOURCE, which the runtime has dropped when it writes it; give 0..1000"
         )));
-    }
-    if let Some(r) = hc.get("Runtime").and_then(Value::as_str) {
-        if !r.is_empty() && !RUNTIMES.contains(&r) {
-            return Err(bad(format!("Unknown runtime specified {r}")));
-        }
     }
     if let Some(p) = hc.get("CgroupParent").and_then(Value::as_str) {
         if p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {
@@ -628,10 +620,6 @@ mod tests {
         assert!(e(json!({"NanoCpus": 3_000_000_000i64})).starts_with("Range of CPUs"));
         assert_eq!(e(json!({"CpuShares": -1})), "shares: invalid argument");
         assert_eq!(e(json!({"ShmSize": -1})), "SHM size can not be less than 0");
-        assert_eq!(
-            e(json!({"Runtime": "foo"})),
-            "Unknown runtime specified foo"
-        );
         assert!(e(json!({"MemorySwap": 100_000_000})).starts_with("You should always set"));
         assert!(e(json!({"Memory": 100_000_000, "MemorySwap": 50_000_000}))
             .starts_with("Minimum memoryswap limit"));
@@ -647,7 +635,7 @@ mod tests {
         assert!(e(json!({"CgroupParent": "/a/../../b"})).contains("CgroupParent"));
         for ok in [
             json!({"Memory": 6 * 1024 * 1024, "MemorySwap": -1}),
-            json!({"NanoCpus": 2_000_000_000i64, "Runtime": "mini-runc"}),
+            json!({"NanoCpus": 2_000_000_000i64}),
             json!({"CpuQuota": 50000, "CpuPeriod": 100000, "CpuShares": 512, "ShmSize": 1 << 20}),
             json!({"MemorySwappiness": -1, "OomScoreAdj": 1000, "CgroupParent": "/md-x"}),
         ] {

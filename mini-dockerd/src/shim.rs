@@ -47,6 +47,8 @@ pub struct ShimArgs {
     pub dir: PathBuf,
     /// The runtime's state root.
     pub runtime_root: PathBuf,
+    /// The OCI runtime binary the shim executes (runc's CLI).
+    pub runtime: PathBuf,
     /// The socket the daemon connects to.
     pub socket: PathBuf,
     /// `-t`: the container's stdio is a terminal.
@@ -69,6 +71,8 @@ impl ShimArgs {
             self.dir.display().to_string(),
             "--runtime-root".into(),
             self.runtime_root.display().to_string(),
+            "--runtime".into(),
+            self.runtime.display().to_string(),
             "--socket".into(),
             self.socket.display().to_string(),
         ];
@@ -95,6 +99,7 @@ impl ShimArgs {
             id: String::new(),
             dir: PathBuf::new(),
             runtime_root: PathBuf::new(),
+            runtime: PathBuf::new(),
             socket: PathBuf::new(),
             tty: false,
             open_stdin: false,
@@ -113,6 +118,7 @@ impl ShimArgs {
                 "--id" => a.id = val()?,
                 "--dir" => a.dir = val()?.into(),
                 "--runtime-root" => a.runtime_root = val()?.into(),
+                "--runtime" => a.runtime = val()?.into(),
                 "--socket" => a.socket = val()?.into(),
                 "--stage2" => stage2 = true,
                 "--tty" => a.tty = true,

@@ -78,8 +78,8 @@ impl Engine {
             "DriverStatus": [], "DockerRootDir": self.opts.root, "KernelVersion": kernel(), "OperatingSystem": "linux",
             "OSType": "linux", "Architecture": std::env::consts::ARCH, "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "MemTotal": std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| m.lines().next()?.split_whitespace().nth(1)?.parse::<u64>().ok()).unwrap_or(0) * 1024, "Name": host, "ServerVersion": env!("CARGO_PKG_VERSION"), "CgroupDriver": "cgroupfs",
-            "CgroupVersion": cgroup_version(Path::new(super::manage::CGROUP_ROOT)), "LoggingDriver": self.opts.log_config["Type"], "DefaultRuntime": "mini-runc",
-            "Runtimes": {"mini-runc": {"path": "mini-runc (library)"}}, "SecurityOptions": ["name=seccomp,profile=default"],
+            "CgroupVersion": cgroup_version(Path::new(super::manage::CGROUP_ROOT)), "LoggingDriver": self.opts.log_config["Type"], "DefaultRuntime": self.opts.runtimes.default_name(),
+            "Runtimes": self.opts.runtimes.info(), "SecurityOptions": ["name=seccomp,profile=default"],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
             "Labels": [], "ExperimentalBuild": false, "LiveRestoreEnabled": true, "Warnings": null,
         });

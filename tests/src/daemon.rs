@@ -66,6 +66,22 @@ pub struct Daemon {
     pub bridge: Option<(String, String)>,
 }
 
+/// `MINI_DOCKER_TEST_RUNTIME=runc` (or `crun`): every daemon runs its
+/// containers with that binary (found in PATH), registered as `test-runc`
+/// and made the default. (The name `runc` itself is the built-in runtime's,
+/// reserved as dockerd reserves it.)
+fn test_runtime_args() -> Vec<String> {
+    match std::env::var("MINI_DOCKER_TEST_RUNTIME") {
+        Ok(rt) if !rt.is_empty() => vec![
+            "--add-runtime".into(),
+            format!("test-{rt}={rt}"),
+            "--default-runtime".into(),
+            format!("test-{rt}"),
+        ],
+        _ => vec![],
+    }
+}
+
 impl Daemon {
     /// A daemon without a bridge (`--bridge-name none`).
     pub fn start() -> Daemon {
@@ -171,6 +187,7 @@ impl Daemon {
                     .map(|p| vec!["--config-file".into(), p.display().to_string()])
                     .unwrap_or_default(),
             )
+            .args(test_runtime_args())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -11,7 +11,7 @@
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use mini_dockerd::{api, net, Engine, Options};
+use mini_dockerd::{api, net, runtimes::Registry, Engine, Options};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +63,14 @@ struct Cli {
     /// answers.
     #[arg(long)]
     doctor: bool,
+    /// Register an OCI runtime NAME=PATH (repeatable): a binary with runc's
+    /// command line (runc, crun, mini-runc), for `run --runtime NAME`.
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    add_runtime: Vec<String>,
+    /// The runtime of containers that name none [default: runc, the
+    /// built-in one, which is the mini-runc beside this daemon].
+    #[arg(long = "default-runtime", value_name = "NAME")]
+    default_runtime: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +96,7 @@ fn run() -> anyhow::Result<()> {
     let (mut mirrors, mut insecure, mut ulimits) = (Vec::new(), Vec::new(), Vec::new());
     let mut max_layer_size = mini_dockerd::DEFAULT_MAX_LAYER_SIZE;
     let mut log_config = serde_json::json!({"Type": "json-file", "Config": {}});
+    let mut runtimes = runtime_registry(&cli)?;
     if let Some(p) = &cli.config_file {
         let v: serde_json::Value = serde_json::from_slice(
             &std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
@@ -166,6 +175,8 @@ fn run() -> anyhow::Result<()> {
                 _ => bail!("{}: {k} must be a path", p.display()),
             }
         }
+        runtimes_from_file(&mut runtimes, &cli, &v)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         if let Some(h) = v["hosts"].as_array() {
             cli.hosts
                 .extend(h.iter().filter_map(|x| x.as_str().map(String::from)));
@@ -188,6 +199,10 @@ fn run() -> anyhow::Result<()> {
         ));
         println!("{}", serde_json::to_string(&checks)?);
         std::process::exit(if checks.iter().all(|c| c.ok) { 0 } else { 1 });
+    }
+    // After daemon.json: the default may be a runtime the file defines.
+    if let Some(d) = &cli.default_runtime {
+        runtimes.set_default(d)?;
     }
     if !nix::unistd::geteuid().is_root() {
         bail!("the daemon needs root (namespaces, mounts, cgroups): run it with sudo");
@@ -222,6 +237,7 @@ fn run() -> anyhow::Result<()> {
         default_ulimits: ulimits,
         max_layer_size,
         log_config,
+        runtimes,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -230,6 +246,33 @@ fn run() -> anyhow::Result<()> {
 }
 
 /// Where to listen, checked before anything is opened.
+/// The built-in runtime (the `mini-runc` beside this binary) and `--add-runtime`s.
+fn runtime_registry(cli: &Cli) -> anyhow::Result<Registry> {
+    let mut r = Registry::new(std::env::current_exe()?.with_file_name("mini-runc"));
+    for f in &cli.add_runtime {
+        let (name, path) = Registry::parse_flag(f)?;
+        r.add(&name, &path, vec![])
+            .with_context(|| format!("--add-runtime {f}"))?;
+    }
+    Ok(r)
+}
+
+/// daemon.json `runtimes` and `default-runtime` (given once: as a flag or in the file).
+fn runtimes_from_file(r: &mut Registry, cli: &Cli, v: &serde_json::Value) -> anyhow::Result<()> {
+    if !v["runtimes"].is_null() {
+        r.add_json(&v["runtimes"])?;
+    }
+    match (&v["default-runtime"], &cli.default_runtime) {
+        (serde_json::Value::Null, _) => {}
+        (serde_json::Value::String(f), Some(flag)) => bail!(
+            "the following directives are specified both as a flag and in the configuration file: default-runtime: (from flag: {flag}, from file: {f})"
+        ),
+        (serde_json::Value::String(f), None) => r.set_default(f)?,
+        _ => bail!("default-runtime must be a runtime's name"),
+    }
+    Ok(())
+}
+
 enum Listen {
     Unix(PathBuf),
     Tcp(String),
