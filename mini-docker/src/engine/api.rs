@@ -425,11 +425,8 @@ async fn logs_handler(
     o.since = q.get("since").and_then(|t| logs::parse_unix_time(t));
     o.until = q.get("until").and_then(|t| logs::parse_unix_time(t));
     let follow = flag(&q, "follow");
-    o.tty = c.config["Tty"].as_bool().unwrap_or(false);
-    if !logs::LogConfig::from_value(&c.host_config["LogConfig"])
-        .map(|l| l.json_file)
-        .unwrap_or(true)
-    {
+    o.tty = c.config.tty;
+    if !c.log_settings().map(|l| l.json_file).unwrap_or(true) {
         return Err(ApiError {
             status: 501,
             message: "configured logging driver does not support reading".into(),

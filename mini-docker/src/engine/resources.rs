@@ -255,6 +255,20 @@ pub fn check_fields(body: &Value) -> Result<()> {
             }
         }
     }
+    // A `HostConfig` key the table does not know is kept as given (the
+    // typed model's `other`) but never applied: refuse it unless it is at a
+    // default, naming it, rather than echo a setting that did nothing.
+    for (k, v) in hc.as_object().into_iter().flatten() {
+        let known = FIELDS
+            .iter()
+            .any(|fl| fl.section == Section::HostConfig && fl.name == k);
+        if !known && !is_default(v, &[]) {
+            return Err(bad(format!(
+                "HostConfig.{k} is not a field mini-dockerd knows (Engine API v{}); got {v}",
+                mini_docker_api::API_VERSION
+            )));
+        }
+    }
     // Fields of the applied rows whose other values are not supported.
     let mode = |k: &str, ok: &[&str]| -> Result<()> {
         match hc.get(k).and_then(Value::as_str) {
@@ -507,6 +521,55 @@ mod tests {
             }
         }
         assert!(refused > 20);
+    }
+
+    /// A `HostConfig` key outside the table is refused by name unless it
+    /// is at a default (then it is kept, as given, and echoed by inspect).
+    #[test]
+    fn unknown_host_config_keys_are_refused_unless_default() {
+        let e = check_fields(&json!({"HostConfig": {"Frobnicate": 3}})).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            e.message
+                .starts_with("HostConfig.Frobnicate is not a field"),
+            "{}",
+            e.message
+        );
+        assert!(check_fields(&json!({"HostConfig": {"Frobnicate": null}})).is_ok());
+    }
+
+    /// The typed model drops no row of the table: each `HostConfig` field,
+    /// at a value it accepts, reads back unchanged, and the applied ones
+    /// are typed fields (not the verbatim `other`).
+    #[test]
+    fn the_typed_host_config_keeps_every_field() {
+        use mini_docker_api::container::HostConfig;
+        let samples = [
+            json!(7),
+            json!("x"),
+            json!(true),
+            json!(["a"]),
+            json!([7, 8]),
+            json!({"a": "b"}),
+            json!({"Type": "json-file", "Config": {"max-size": "1m"}}),
+            json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}),
+            json!({"Name": "always", "MaximumRetryCount": 0}),
+            json!([{"Type": "bind", "Source": "/a", "Target": "/b"}]),
+            json!([{"Name": "nofile", "Soft": 1, "Hard": 2}]),
+            json!([{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/z", "CgroupPermissions": "r"}]),
+        ];
+        for fl in FIELDS.iter().filter(|f| f.section == Section::HostConfig) {
+            let typed = samples.iter().find_map(|v| {
+                let hc: HostConfig = serde_json::from_value(json!({ fl.name: v })).ok()?;
+                (&hc.to_value()[fl.name] == v).then_some(hc)
+            });
+            let Some(hc) = typed else {
+                panic!("{}: no sample reads back unchanged", fl.name)
+            };
+            if let Support::Applied(_) = fl.support {
+                assert!(!hc.other.contains_key(fl.name), "{} is not typed", fl.name);
+            }
+        }
     }
 
     /// Applied rows never trip the table, whatever their value.
