@@ -756,13 +756,16 @@ impl Engine {
     pub fn initial_endpoints(&self, mode: &str, body: &Value) -> BTreeMap<String, Endpoint> {
         let mut out = BTreeMap::new();
         if let Some(n) = self.networks.find(mode) {
-            let cfg = &body["NetworkingConfig"]["EndpointsConfig"];
-            let cfg = cfg.get(&n.name).or_else(|| cfg.get(mode));
+            let given: mini_docker_api::container::NetworkingConfig = body
+                .get("NetworkingConfig")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            let cfg = given.endpoint(&n.name, mode);
             out.insert(
                 n.name.clone(),
                 Endpoint {
                     network_id: n.id.clone(),
-                    aliases: aliases(cfg),
+                    aliases: cfg.and_then(|c| c.aliases.clone()).unwrap_or_default(),
                     ..Default::default()
                 },
             );
