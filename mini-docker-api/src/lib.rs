@@ -15,4 +15,6 @@ pub const API_VERSION: &str = "1.41";
 /// The oldest API version the daemon accepts, as Docker 20.10's.
 pub const MIN_API_VERSION: &str = "1.12";
 
+pub mod atomic;
 pub mod container;
+pub mod time;

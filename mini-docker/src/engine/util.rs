@@ -1,9 +1,7 @@
 //! Small helpers shared by the daemon, the shim and the client: ids, names,
 //! times, atomic writes.
 
-use std::io::Write;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A new 64-hex-digit container id, as Docker makes them.
 pub fn new_id() -> String {
@@ -78,49 +76,8 @@ pub fn valid_name(name: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || matches!(x, '_' | '.' | '-'))
 }
 
-/// Nanoseconds since the epoch.
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 with nanoseconds, UTC (`2024-01-02T03:04:05.123456789Z`).
-pub fn rfc3339_nanos(nanos: i64) -> String {
-    if nanos <= 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let secs = (nanos / 1_000_000_000) as u64;
-    let base = images::rfc3339(secs);
-    format!(
-        "{}.{:09}Z",
-        base.trim_end_matches('Z'),
-        nanos % 1_000_000_000
-    )
-}
-
-/// Parses the RFC 3339 times this crate writes (and Docker's) to nanoseconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time = time.trim_end_matches('Z');
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':').map(|x| x.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let frac: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let nanos: i64 = format!("{frac:0<9}")[..9].parse().ok()?;
-    // days from civil (Howard Hinnant).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000) + nanos)
-}
+// The time helpers are shared with the runtime: one implementation.
+pub use mini_docker_api::time::{now_nanos, parse_rfc3339, rfc3339_nanos};
 
 /// Docker's `units.HumanDuration`: "Less than a second", "5 seconds", "About a minute", …
 pub fn human_duration(secs: i64) -> String {
@@ -186,30 +143,20 @@ pub fn human_size(size: u64) -> String {
     format!("{s}{}", UNITS[i])
 }
 
-/// Writes `data` to `path` atomically: temp file, fsync, rename.
+/// Writes `data` to `path` under the data root atomically and durably
+/// (temp file, fsync, rename, fsync of the directory): every record the
+/// daemon keeps promises to survive a crash ([`mini_docker_api::atomic`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    mini_docker_api::atomic::write_atomic(
+        path,
+        data,
+        mini_docker_api::atomic::Durability::Directory,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_round_trip() {
-        let n = 1_700_000_000_123_456_789;
-        assert_eq!(rfc3339_nanos(n), "2023-11-14T22:13:20.123456789Z");
-        assert_eq!(parse_rfc3339(&rfc3339_nanos(n)), Some(n));
-        assert_eq!(
-            parse_rfc3339("2000-02-29T00:00:00Z"),
-            Some(951_782_400_000_000_000)
-        );
-    }
 
     #[test]
     fn human_units() {
