@@ -13,11 +13,12 @@
 //!   Docker's default for it; a field it set is kept as given, `[]` and `{}`
 //!   included (dockerd echoes `"Dns": []` as `[]`, not `null`).
 //! - **Nothing is dropped by the parse.** `HostConfig` names every field the
-//!   engine applies; every other key (the ones it refuses unless they are at
-//!   their default, and keys it does not know) is kept verbatim in
-//!   [`HostConfig::other`]. The daemon's create check refuses any of those
-//!   that carries a value, naming it, before the typed parse; so a setting
-//!   is applied or refused, never accepted and lost.
+//!   engine applies; every other key is kept verbatim in
+//!   [`HostConfig::other`]. For the fields of Engine API v1.41 the engine
+//!   does not apply, the daemon's create check refuses any value but the
+//!   default, naming the field, before the typed parse; so such a setting
+//!   is applied or refused, never accepted and lost. Keys outside v1.41 (a
+//!   newer client's) are ignored, as dockerd's Go decoder ignores them.
 //!
 //! Why not `bollard-stubs`: its enums (restart policy name, mount type) and
 //! narrow integers (`BlkioWeight: u16`) make serde refuse a bad value before
@@ -318,7 +319,8 @@ pub struct HostConfig {
     pub resources: Resources,
     /// Every other key, verbatim: the fields the engine accepts only at
     /// their default (the daemon refused any other value before this was
-    /// parsed), so inspect echoes them as dockerd does.
+    /// parsed), so inspect echoes them as dockerd does, and a newer
+    /// client's keys, which dockerd ignores.
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }

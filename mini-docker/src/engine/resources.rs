@@ -255,20 +255,6 @@ pub fn check_fields(body: &Value) -> Result<()> {
             }
         }
     }
-    // A `HostConfig` key the table does not know is kept as given (the
-    // typed model's `other`) but never applied: refuse it unless it is at a
-    // default, naming it, rather than echo a setting that did nothing.
-    for (k, v) in hc.as_object().into_iter().flatten() {
-        let known = FIELDS
-            .iter()
-            .any(|fl| fl.section == Section::HostConfig && fl.name == k);
-        if !known && !is_default(v, &[]) {
-            return Err(bad(format!(
-                "HostConfig.{k} is not a field mini-dockerd knows (Engine API v{}); got {v}",
-                mini_docker_api::API_VERSION
-            )));
-        }
-    }
     // Fields of the applied rows whose other values are not supported.
     let mode = |k: &str, ok: &[&str]| -> Result<()> {
         match hc.get(k).and_then(Value::as_str) {
@@ -521,21 +507,6 @@ mod tests {
             }
         }
         assert!(refused > 20);
-    }
-
-    /// A `HostConfig` key outside the table is refused by name unless it
-    /// is at a default (then it is kept, as given, and echoed by inspect).
-    #[test]
-    fn unknown_host_config_keys_are_refused_unless_default() {
-        let e = check_fields(&json!({"HostConfig": {"Frobnicate": 3}})).unwrap_err();
-        assert_eq!(e.status, 400);
-        assert!(
-            e.message
-                .starts_with("HostConfig.Frobnicate is not a field"),
-            "{}",
-            e.message
-        );
-        assert!(check_fields(&json!({"HostConfig": {"Frobnicate": null}})).is_ok());
     }
 
     /// The typed model drops no row of the table: each `HostConfig` field,
