@@ -45,6 +45,7 @@ pub mod stats;
 pub mod streams;
 pub mod swarm_api;
 pub mod tools_api;
+pub mod undo;
 pub mod util;
 pub mod volumes;
 
@@ -823,123 +824,125 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/start` (blocking: run it on a blocking thread).
+    ///
+    /// A sequence of steps ([`Engine::start_steps`]); each pushes its undo,
+    /// and a failure at any step releases everything before it
+    /// ([`undo::Undo`]), then records the error in the container's state.
     pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.find(key)?;
         if c.state.running {
             return Err(ApiError::not_modified());
         }
-        let dir = self.dir(&c.id);
-        let rootfs = dir.join("rootfs");
-        unmount(&rootfs);
-        let driver = self.images.driver();
-        let mounts = driver.mounts(&c.layer, &rootfs).map_err(stat_err)?;
-        for m in &mounts {
-            let guard = m.apply().map_err(stat_err)?;
-            // The mount outlives this call: `rm` or the exit unmounts it.
-            std::mem::forget(guard);
-        }
-        let fail = |e: ApiError, net: Option<net::Attachment>| {
-            unmount(&rootfs);
-            self.disconnect_user_networks(&c.id);
-            if let Some(a) = net {
-                self.detach_network(&a);
+        let mut undo = undo::Undo::default();
+        match self.start_steps(&c, &mut undo) {
+            Ok(()) => {
+                undo.commit();
+                self.refresh_hosts();
+                self.watch(c.id.clone());
+                Ok(())
             }
-            let msg = e.message.clone();
-            self.update(&c.id, |c| c.state.error = msg);
-            e
-        };
+            Err(e) => {
+                drop(undo);
+                let msg = e.message.clone();
+                self.update(&c.id, |c| c.state.error = msg);
+                Err(e)
+            }
+        }
+    }
+
+    /// The steps of [`Engine::start`], in order.
+    fn start_steps<'a>(
+        self: &'a Arc<Self>,
+        c: &Container,
+        undo: &mut undo::Undo<'a>,
+    ) -> Result<()> {
+        let id = c.id.clone();
+        let dir = self.dir(&id);
+        let rootfs = dir.join("rootfs");
+        // 1. The root: the image's layers and the rw layer, mounted.
+        unmount(&rootfs);
+        let mounts = self
+            .images
+            .driver()
+            .mounts(&c.layer, &rootfs)
+            .map_err(stat_err)?;
+        ::unionfs::mount::Mounted::apply_all(&mounts)
+            .map_err(stat_err)?
+            .keep();
+        {
+            let rootfs = rootfs.clone();
+            undo.push("unmount the root", move || unmount(&rootfs));
+        }
+        // 2. The user, from the image's own files.
         let user = c.config.user.as_str();
         let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
         let (uid, gid) =
-            match ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group")) {
-                Ok(x) => x,
-                Err(e) => {
-                    return Err(fail(
-                        ApiError::bad(format!("unable to find user {user}: {e}")),
-                        None,
-                    ))
-                }
-            };
+            ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group"))
+                .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?;
+        // 3. The network namespace: the default bridge's, a user network's,
+        //    or another container's. The attachment can change (publishing a
+        //    user network's ports), so the undo detaches the latest one.
         let mode = c.network_mode();
-        let attachment = if mode == "bridge" {
-            match self.attach_network(&c) {
-                Ok(a) => a,
-                Err(e) => return Err(fail(e, None)),
-            }
-        } else {
-            match self.user_netns(&c) {
-                Ok(a) => a,
-                Err(e) => return Err(fail(e, None)),
-            }
-        };
-        let joined = match self.joined_netns(&mode) {
-            Ok(j) => j,
-            Err(e) => return Err(fail(e, attachment)),
-        };
-        if let Err(e) =
-            self.connect_user_networks(&c, attachment.as_ref().map(|a| a.netns.as_str()))
+        let net: Arc<Mutex<Option<net::Attachment>>> = Default::default();
         {
-            return Err(fail(e, attachment));
+            let net = net.clone();
+            let id = id.clone();
+            undo.push("detach the network", move || {
+                self.disconnect_user_networks(&id);
+                let a = net.lock().ok().and_then(|mut n| n.take());
+                if let Some(a) = a {
+                    self.detach_network(&a);
+                }
+            });
         }
-        let c = self.find(&c.id)?;
+        let attachment = if mode == "bridge" {
+            self.attach_network(c)?
+        } else {
+            self.user_netns(c)?
+        };
+        let keep_net = |a: &Option<net::Attachment>| {
+            if let Ok(mut n) = net.lock() {
+                n.clone_from(a);
+            }
+        };
+        keep_net(&attachment);
+        let joined = self.joined_netns(&mode)?;
+        self.connect_user_networks(c, attachment.as_ref().map(|a| a.netns.as_str()))?;
+        let c = self.find(&id)?;
         let attachment = match self.publish_user_ports(&c, attachment) {
             Ok(a) => a,
-            Err((e, a)) => return Err(fail(e, a)),
+            Err((e, a)) => {
+                keep_net(&a);
+                return Err(e);
+            }
         };
-        let mut binds = Vec::new();
-        let hostname = c.hostname();
-        if rootfs.join("etc").is_dir() {
-            let hosts = dir.join("hosts");
-            let mut me = c.clone();
-            me.net.clone_from(&attachment);
-            let text = self.hosts_text(&me, &self.list());
-            if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
-                binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
-            }
-            if attachment.is_some() {
-                let rc = dir.join("resolv.conf");
-                if ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[])
-                    .is_ok()
-                    && ensure_file(&rootfs.join("etc/resolv.conf"))
-                {
-                    binds.push((rc.display().to_string(), "/etc/resolv.conf".to_string()));
-                }
-            }
-            let hn = dir.join("hostname");
-            if std::fs::write(&hn, format!("{hostname}\n")).is_ok()
-                && ensure_file(&rootfs.join("etc/hostname"))
-            {
-                binds.push((hn.display().to_string(), "/etc/hostname".to_string()));
-            }
-        }
+        keep_net(&attachment);
+        // 4. /etc/hosts, /etc/resolv.conf, /etc/hostname, bind-mounted.
+        let binds = self.etc_binds(&c, &rootfs, attachment.as_ref());
+        // 5. The bundle's config.json (and the namespace's own sysctls).
         let netns = joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone()));
-        let mut spec_json = match self.container_spec(&c, (uid, gid), netns, binds) {
-            Ok(s) => s,
-            Err(e) => return Err(fail(e, attachment)),
-        };
+        let mut spec_json = self.container_spec(&c, (uid, gid), netns, binds)?;
         if let Some(a) = &attachment {
             // The namespace is ours: set its sysctls here, so the runtime,
             // which joins it by path, need not.
             let sysctls = net::take_net_sysctls(&mut spec_json);
-            if let Err(e) = net::apply_sysctls(Path::new(&a.netns), &sysctls) {
-                return Err(fail(e, attachment));
-            }
+            net::apply_sysctls(Path::new(&a.netns), &sysctls)?;
         }
-        if let Err(e) = spec::write(&dir, &spec_json) {
-            return Err(fail(stat_err(e), attachment));
-        }
+        spec::write(&dir, &spec_json).map_err(stat_err)?;
+        // 6. The shim, which creates the container through the runtime.
         // Leftovers of a previous run (its shim could not delete them).
-        self.clean_runtime_state(&c.id);
-        let pid = match self.spawn_shim(&c) {
-            Ok(pid) => pid,
-            Err(e) => {
-                self.drop_pending(&c.id);
-                return Err(fail(e, attachment));
-            }
-        };
-        // Created: connect the waiting attachers, then let it run.
-        let released = self.release(&c.id, || {
-            self.update(&c.id, |c| {
+        self.clean_runtime_state(&id);
+        {
+            let id = id.clone();
+            undo.push("drop the waiting attachers", move || self.drop_pending(&id));
+        }
+        let pid = self.spawn_shim(&c)?;
+        undo.push("kill the container", move || {
+            let _ = crate::runtime::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
+        });
+        // 7. Created: connect the waiting attachers, then let it run.
+        self.release(&id, || {
+            self.update(&id, |c| {
                 c.state = CState {
                     status: "running".into(),
                     running: true,
@@ -952,14 +955,45 @@ impl Engine {
                 };
                 c.net = attachment.clone();
             });
-        });
-        if let Err(e) = released {
-            let _ = crate::runtime::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
-            return Err(fail(e, attachment));
+        })
+    }
+
+    /// The container's own `/etc/hosts`, `/etc/resolv.conf` (with a network
+    /// namespace of its own) and `/etc/hostname`, as `(file, destination)`
+    /// binds; none when the image has no `/etc`.
+    fn etc_binds(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        attachment: Option<&net::Attachment>,
+    ) -> Vec<(String, String)> {
+        let dir = self.dir(&c.id);
+        let mut binds = Vec::new();
+        if !rootfs.join("etc").is_dir() {
+            return binds;
         }
-        self.refresh_hosts();
-        self.watch(c.id.clone());
-        Ok(())
+        let hosts = dir.join("hosts");
+        let mut me = c.clone();
+        me.net = attachment.cloned();
+        let text = self.hosts_text(&me, &self.list());
+        if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
+            binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
+        }
+        if attachment.is_some() {
+            let rc = dir.join("resolv.conf");
+            if ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[]).is_ok()
+                && ensure_file(&rootfs.join("etc/resolv.conf"))
+            {
+                binds.push((rc.display().to_string(), "/etc/resolv.conf".to_string()));
+            }
+        }
+        let hn = dir.join("hostname");
+        if std::fs::write(&hn, format!("{}\n", c.hostname())).is_ok()
+            && ensure_file(&rootfs.join("etc/hostname"))
+        {
+            binds.push((hn.display().to_string(), "/etc/hostname".to_string()));
+        }
+        binds
     }
 
     /// The `config.json` of a container's next start, from its record: what
