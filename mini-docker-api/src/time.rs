@@ -7,8 +7,8 @@
 //! times as nanoseconds since the epoch and formats them here; the runtime
 //! formats "now" here. One implementation for both, so they cannot drift.
 //!
-//! The date arithmetic is Howard Hinnant's `civil_from_days` and
-//! `days_from_civil` (proleptic Gregorian calendar, eras of 400 years).
+//! The calendar arithmetic is the `time` crate's (chapter 04 writes it out
+//! by hand, as part of its lesson on image configs).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -31,24 +31,18 @@ pub fn rfc3339_nanos(nanos: i64) -> String {
     if nanos <= 0 {
         return "0001-01-01T00:00:00Z".into();
     }
-    let secs = nanos / 1_000_000_000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)) else {
+        return "0001-01-01T00:00:00Z".into();
+    };
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        nanos % 1_000_000_000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond()
     )
 }
 
@@ -64,14 +58,12 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
     let frac: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
     let nanos: i64 = format!("{frac:0<9}")[..9].parse().ok()?;
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000) + nanos)
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(day).ok()?)
+            .ok()?;
+    let secs = date.midnight().assume_utc().unix_timestamp();
+    Some((secs + hh * 3600 + mm * 60 + ss) * 1_000_000_000 + nanos)
 }
 
 #[cfg(test)]
