@@ -16,6 +16,8 @@ pub const API_VERSION: &str = "1.41";
 pub const MIN_API_VERSION: &str = "1.12";
 
 pub mod archive;
+pub mod atomic;
+pub mod container;
 pub mod detach;
 pub mod doctor;
 pub mod explain;

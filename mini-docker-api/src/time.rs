@@ -1,9 +1,18 @@
-//! Times on the wire: Docker's API writes RFC 3339 with nanoseconds, in UTC,
-//! and takes `since`/`until` as Unix seconds with a fraction.
+//! # Times as the Engine API and the OCI state write them
+//!
+//! RFC 3339 in UTC with nanoseconds (`2023-11-14T22:13:20.123456789Z`), as
+//! runc's `state.json` `created` and dockerd's `Created`, `StartedAt`,
+//! `FinishedAt`; the zero time is Go's (`0001-01-01T00:00:00Z`), which is
+//! what dockerd shows for a container that never started. The engine keeps
+//! times as nanoseconds since the epoch and formats them here; the runtime
+//! formats "now" here. One implementation for both, so they cannot drift.
+//!
+//! The calendar arithmetic is the `time` crate's (chapter 04 writes it out
+//! by hand, as part of its lesson on image configs).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Nanoseconds since the epoch.
+/// Nanoseconds since the epoch, now.
 pub fn now_nanos() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -11,21 +20,34 @@ pub fn now_nanos() -> i64 {
         .unwrap_or(0)
 }
 
-/// RFC 3339 with nanoseconds, UTC (`2024-01-02T03:04:05.123456789Z`).
+/// Now, as [`rfc3339_nanos`] writes it.
+pub fn now_rfc3339() -> String {
+    rfc3339_nanos(now_nanos())
+}
+
+/// `nanos` since the epoch as RFC 3339 with nanoseconds, UTC; zero or less
+/// is Go's zero time, `0001-01-01T00:00:00Z`.
 pub fn rfc3339_nanos(nanos: i64) -> String {
     if nanos <= 0 {
         return "0001-01-01T00:00:00Z".into();
     }
-    let secs = (nanos / 1_000_000_000) as u64;
-    let base = images::rfc3339(secs);
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)) else {
+        return "0001-01-01T00:00:00Z".into();
+    };
     format!(
-        "{}.{:09}Z",
-        base.trim_end_matches('Z'),
-        nanos % 1_000_000_000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond()
     )
 }
 
-/// Parses the RFC 3339 times this crate writes (and Docker's) to nanoseconds.
+/// Parses the RFC 3339 times [`rfc3339_nanos`] writes (and Docker's, with
+/// 0 to 9 fraction digits) to nanoseconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (date, time) = s.split_once('T')?;
     let mut d = date.split('-').map(|x| x.parse::<i64>());
@@ -36,15 +58,12 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
     let frac: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
     let nanos: i64 = format!("{frac:0<9}")[..9].parse().ok()?;
-    // days from civil (Howard Hinnant).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000_000) + nanos)
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(day).ok()?)
+            .ok()?;
+    let secs = date.midnight().assume_utc().unix_timestamp();
+    Some((secs + hh * 3600 + mm * 60 + ss) * 1_000_000_000 + nanos)
 }
 
 /// Docker's `since`/`until` query values: Unix seconds with an optional
@@ -71,9 +90,14 @@ mod tests {
         let n = 1_700_000_000_123_456_789;
         assert_eq!(rfc3339_nanos(n), "2023-11-14T22:13:20.123456789Z");
         assert_eq!(parse_rfc3339(&rfc3339_nanos(n)), Some(n));
+        assert_eq!(rfc3339_nanos(0), "0001-01-01T00:00:00Z");
         assert_eq!(
             parse_rfc3339("2000-02-29T00:00:00Z"),
             Some(951_782_400_000_000_000)
+        );
+        assert_eq!(
+            rfc3339_nanos(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
         );
     }
 }

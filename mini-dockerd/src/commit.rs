@@ -143,9 +143,10 @@ pub fn commit(engine: &Arc<Engine>, o: &CommitOptions, body: &[u8]) -> Result<St
     if !doc["config"].is_object() {
         doc["config"] = json!({});
     }
+    let config = c.config.to_value();
     for k in KEYS {
         let had = !doc["config"][*k].is_null();
-        match c.config.get(*k) {
+        match config.get(*k) {
             // What the engine filled in with nothing to say (`{}`, `""`, the
             // default `/`) stays out unless the image had the key.
             Some(v)

@@ -417,7 +417,7 @@ impl Engine {
         let (uid, gid) = {
             let root = self.container_root(&c.id)?;
             let read = |p: &str| super::archive::read_file(root.fd(), p).unwrap_or_default();
-            let user = c.config.get("User").and_then(Value::as_str).unwrap_or("");
+            let user = c.config.user.as_str();
             ::images::runtime::resolve_user(user, &read("/etc/passwd"), &read("/etc/group"))
                 .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?
         };

@@ -255,7 +255,7 @@ impl Engine {
             .filter(|c| f.any("status", |s| s == c.state.status))
             .filter(|c| f.any("id", |s| c.id.starts_with(s)))
             .filter(|c| f.any("name", |s| c.name.contains(s.trim_start_matches('/'))))
-            .filter(|c| f.labels_match(&c.config["Labels"]))
+            .filter(|c| f.labels_match(&serde_json::to_value(&c.config.labels).unwrap_or_default()))
             .filter(|c| {
                 exited.is_empty()
                     || (c.state.status == "exited" && exited.contains(&c.state.exit_code))

@@ -108,8 +108,8 @@ pub async fn attach(
 ) -> Result<Response, ApiError> {
     let c = e.find(&id)?;
     let keys = detach_keys(&q)?;
-    let tty = c.config["Tty"].as_bool().unwrap_or(false);
-    let open_stdin = c.config["OpenStdin"].as_bool().unwrap_or(false);
+    let tty = c.config.tty;
+    let open_stdin = c.config.open_stdin;
     let wants = Wants {
         stdin: flag(&q, "stdin") && open_stdin,
         stdout: flag(&q, "stdout"),

@@ -49,9 +49,11 @@ pub mod streams;
 pub mod swarm_api;
 pub mod system;
 pub mod tools_api;
+pub mod undo;
 pub mod util;
 pub mod volumes;
 
+use mini_docker_api::container::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -146,9 +148,10 @@ pub struct Container {
     /// argv\[1..\].
     pub args: Vec<String>,
     /// Docker's `Config`, with the image's defaults merged.
-    pub config: Value,
-    /// Docker's `HostConfig`.
-    pub host_config: Value,
+    pub config: ContainerConfig,
+    /// Docker's `HostConfig`, as the create request gave it (with the
+    /// daemon's network mode, log settings and default ulimits).
+    pub host_config: HostConfig,
     /// State.
     pub state: CState,
     /// The chapter 03 layer id of its rw layer.
@@ -206,6 +209,26 @@ impl Container {
         parts.join(" ")
     }
 
+    /// Its hostname (the id's first 12 digits unless one was given).
+    pub fn hostname(&self) -> String {
+        match self.config.hostname.as_str() {
+            "" => self.id[..12].to_string(),
+            h => h.to_string(),
+        }
+    }
+
+    /// Its restart policy (`no` when none, or when the record's is bad).
+    pub fn restart_policy(&self) -> restart::Policy {
+        let given = self.host_config.restart_policy.clone().unwrap_or_default();
+        restart::Policy::of(&given, self.host_config.auto_remove()).unwrap_or(restart::Policy::No)
+    }
+
+    /// Its log settings, checked ([`logs::LogConfig`]).
+    pub fn log_settings(&self) -> std::result::Result<logs::LogConfig, String> {
+        let given = self.host_config.log_config.clone().unwrap_or_default();
+        logs::LogConfig::from_value(&serde_json::to_value(given).unwrap_or_default())
+    }
+
     /// `GET /containers/json` entry.
     pub fn summary(&self) -> Value {
         json!({
@@ -216,7 +239,7 @@ impl Container {
             "Command": self.command(),
             "Created": self.created / 1_000_000_000,
             "Ports": self.net.as_ref().map(|n| n.port_summaries()).unwrap_or_default(),
-            "Labels": self.config.get("Labels").cloned().unwrap_or(json!({})),
+            "Labels": self.config.labels.clone().unwrap_or_default(),
             "State": self.state.status,
             "Status": self.status_text(util::now_nanos()),
             "HostConfig": {"NetworkMode": self.network_mode()},
@@ -228,17 +251,18 @@ impl Container {
     /// Its cgroup, relative to each hierarchy (under `--cgroup-parent`).
     pub fn cgroups_path(&self) -> String {
         spec::cgroups_path_under(
-            self.host_config["CgroupParent"].as_str().unwrap_or(""),
+            self.host_config
+                .resources
+                .cgroup_parent
+                .as_deref()
+                .unwrap_or(""),
             &self.id,
         )
     }
 
     /// `bridge`, `host` or `none`.
     pub fn network_mode(&self) -> String {
-        match self.host_config.get("NetworkMode").and_then(Value::as_str) {
-            None | Some("") | Some("default") => "bridge".into(),
-            Some(m) => m.to_string(),
-        }
+        self.host_config.network_mode().to_string()
     }
 
     fn networks(&self) -> Value {
@@ -275,7 +299,7 @@ impl Container {
         let n = self.net.as_ref();
         // Docker always shows the log's settings (docker-py reads
         // `LogConfig.Type`); a record from before they were kept gets the default.
-        let mut host_config = self.host_config.clone();
+        let mut host_config = self.host_config.to_value();
         if host_config["LogConfig"]["Type"]
             .as_str()
             .unwrap_or("")
@@ -314,7 +338,7 @@ impl Container {
             "HostConfig": inspect::host_config(&host_config),
             "GraphDriver": {"Name": "chapter03", "Data": {"MergedDir": dir.join("rootfs")}},
             "Mounts": volumes::mounts_json(&self.mounts),
-            "Config": inspect::with_config_defaults(self.config.clone()),
+            "Config": inspect::with_config_defaults(self.config.to_value()),
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": n.map(|n| n.endpoint_id.clone()).unwrap_or_default(),
                 "HairpinMode": false,
@@ -651,49 +675,63 @@ impl Engine {
             .map(String::from)
             .unwrap_or_else(|| id[..12].to_string());
         let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let mut config = json!({
-            "Hostname": hostname,
-            "Domainname": "",
-            "User": rc.user,
-            "AttachStdin": flag("AttachStdin"), "AttachStdout": flag("AttachStdout"),
-            "AttachStderr": flag("AttachStderr"),
-            "ExposedPorts": rc.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
-            "Tty": flag("Tty"), "OpenStdin": flag("OpenStdin"), "StdinOnce": flag("StdinOnce"),
-            "Env": rc.env,
-            "Cmd": if overrides.cmd.is_empty() { img.config.config().as_ref().and_then(|c| c.cmd().clone()).map(|c| json!(c)).unwrap_or(Value::Null) } else { json!(overrides.cmd) },
-            "Image": image_ref,
-            "Volumes": null,
-            "WorkingDir": rc.cwd,
-            "Entrypoint": match &overrides.entrypoint { Some(e) => json!(e), None => img.config.config().as_ref().and_then(|c| c.entrypoint().clone()).map(|c| json!(c)).unwrap_or(Value::Null) },
-            "OnBuild": null,
-            "Labels": rc.labels,
-        });
-        if let Some(s) = &rc.stop_signal {
-            config["StopSignal"] = json!(s);
-        }
+        let image_config = img.config.config().as_ref();
+        let mut config = ContainerConfig {
+            hostname,
+            domainname: String::new(),
+            user: rc.user.clone(),
+            attach_stdin: flag("AttachStdin"),
+            attach_stdout: flag("AttachStdout"),
+            attach_stderr: flag("AttachStderr"),
+            exposed_ports: rc
+                .exposed_ports
+                .iter()
+                .map(|p| (p.clone(), Default::default()))
+                .collect(),
+            tty: flag("Tty"),
+            open_stdin: flag("OpenStdin"),
+            stdin_once: flag("StdinOnce"),
+            env: Some(rc.env.clone()),
+            cmd: if overrides.cmd.is_empty() {
+                image_config.and_then(|c| c.cmd().clone())
+            } else {
+                Some(overrides.cmd.clone())
+            },
+            image: image_ref.to_string(),
+            volumes: None,
+            working_dir: rc.cwd.clone(),
+            entrypoint: match &overrides.entrypoint {
+                Some(e) => Some(e.clone()),
+                None => image_config.and_then(|c| c.entrypoint().clone()),
+            },
+            on_build: None,
+            labels: Some(rc.labels.clone()),
+            stop_signal: rc.stop_signal.clone(),
+            stop_timeout: None,
+        };
         // `--stop-signal`, `--stop-timeout`, `--domainname`.
         if let Some(s) = body
             .get("StopSignal")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
         {
-            config["StopSignal"] = json!(s);
+            config.stop_signal = Some(s.to_string());
         }
         if let Some(t) = body.get("StopTimeout").and_then(Value::as_i64) {
-            config["StopTimeout"] = json!(t);
+            config.stop_timeout = Some(t);
         }
         if let Some(d) = body.get("Domainname").and_then(Value::as_str) {
-            config["Domainname"] = json!(d);
+            config.domainname = d.to_string();
         }
         // `-p 80` exposes 80/tcp too, as Docker does.
-        if let (Some(extra), Some(ports)) = (
-            body.get("ExposedPorts").and_then(Value::as_object),
-            config["ExposedPorts"].as_object_mut(),
-        ) {
+        if let Some(extra) = body.get("ExposedPorts").and_then(Value::as_object) {
             for k in extra.keys() {
-                ports.insert(k.clone(), json!({}));
+                config.exposed_ports.insert(k.clone(), Default::default());
             }
         }
+        // The request's checks are done: from here on it is the typed model.
+        let host_config: HostConfig = serde_json::from_value(host_config)
+            .map_err(|e| ApiError::bad(format!("invalid HostConfig: {e}")))?;
         // Refuse bad port bindings now rather than at start.
         net::port_mappings(&config, &host_config)?;
         // The layers, then our read-write layer on top.
@@ -767,126 +805,125 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/start` (blocking: run it on a blocking thread).
+    ///
+    /// A sequence of steps ([`Engine::start_steps`]); each pushes its undo,
+    /// and a failure at any step releases everything before it
+    /// ([`undo::Undo`]), then records the error in the container's state.
     pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.find(key)?;
         if c.state.running {
             return Err(ApiError::not_modified());
         }
-        let dir = self.dir(&c.id);
-        let rootfs = dir.join("rootfs");
-        unmount(&rootfs);
-        let driver = self.images.driver();
-        let mounts = driver.mounts(&c.layer, &rootfs).map_err(stat_err)?;
-        for m in &mounts {
-            let guard = m.apply().map_err(stat_err)?;
-            // The mount outlives this call: `rm` or the exit unmounts it.
-            std::mem::forget(guard);
-        }
-        let fail = |e: ApiError, net: Option<net::Attachment>| {
-            unmount(&rootfs);
-            self.disconnect_user_networks(&c.id);
-            if let Some(a) = net {
-                self.detach_network(&a);
+        let mut undo = undo::Undo::default();
+        match self.start_steps(&c, &mut undo) {
+            Ok(()) => {
+                undo.commit();
+                self.refresh_hosts();
+                self.watch(c.id.clone());
+                Ok(())
             }
-            let msg = e.message.clone();
-            self.update(&c.id, |c| c.state.error = msg);
-            e
-        };
-        let user = c.config.get("User").and_then(Value::as_str).unwrap_or("");
+            Err(e) => {
+                drop(undo);
+                let msg = e.message.clone();
+                self.update(&c.id, |c| c.state.error = msg);
+                Err(e)
+            }
+        }
+    }
+
+    /// The steps of [`Engine::start`], in order.
+    fn start_steps<'a>(
+        self: &'a Arc<Self>,
+        c: &Container,
+        undo: &mut undo::Undo<'a>,
+    ) -> Result<()> {
+        let id = c.id.clone();
+        let dir = self.dir(&id);
+        let rootfs = dir.join("rootfs");
+        // 1. The root: the image's layers and the rw layer, mounted.
+        unmount(&rootfs);
+        let mounts = self
+            .images
+            .driver()
+            .mounts(&c.layer, &rootfs)
+            .map_err(stat_err)?;
+        ::unionfs::mount::Mounted::apply_all(&mounts)
+            .map_err(stat_err)?
+            .keep();
+        {
+            let rootfs = rootfs.clone();
+            undo.push("unmount the root", move || unmount(&rootfs));
+        }
+        // 2. The user, from the image's own files.
+        let user = c.config.user.as_str();
         let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
         let (uid, gid) =
-            match ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group")) {
-                Ok(x) => x,
-                Err(e) => {
-                    return Err(fail(
-                        ApiError::bad(format!("unable to find user {user}: {e}")),
-                        None,
-                    ))
-                }
-            };
+            ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group"))
+                .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?;
+        // 3. The network namespace: the default bridge's, a user network's,
+        //    or another container's. The attachment can change (publishing a
+        //    user network's ports), so the undo detaches the latest one.
         let mode = c.network_mode();
-        let attachment = if mode == "bridge" {
-            match self.attach_network(&c) {
-                Ok(a) => a,
-                Err(e) => return Err(fail(e, None)),
-            }
-        } else {
-            match self.user_netns(&c) {
-                Ok(a) => a,
-                Err(e) => return Err(fail(e, None)),
-            }
-        };
-        let joined = match self.joined_netns(&mode) {
-            Ok(j) => j,
-            Err(e) => return Err(fail(e, attachment)),
-        };
-        if let Err(e) =
-            self.connect_user_networks(&c, attachment.as_ref().map(|a| a.netns.as_str()))
+        let net: Arc<Mutex<Option<net::Attachment>>> = Default::default();
         {
-            return Err(fail(e, attachment));
+            let net = net.clone();
+            let id = id.clone();
+            undo.push("detach the network", move || {
+                self.disconnect_user_networks(&id);
+                let a = net.lock().ok().and_then(|mut n| n.take());
+                if let Some(a) = a {
+                    self.detach_network(&a);
+                }
+            });
         }
-        let c = self.find(&c.id)?;
+        let attachment = if mode == "bridge" {
+            self.attach_network(c)?
+        } else {
+            self.user_netns(c)?
+        };
+        let keep_net = |a: &Option<net::Attachment>| {
+            if let Ok(mut n) = net.lock() {
+                n.clone_from(a);
+            }
+        };
+        keep_net(&attachment);
+        let joined = self.joined_netns(&mode)?;
+        self.connect_user_networks(c, attachment.as_ref().map(|a| a.netns.as_str()))?;
+        let c = self.find(&id)?;
         let attachment = match self.publish_user_ports(&c, attachment) {
             Ok(a) => a,
-            Err((e, a)) => return Err(fail(e, a)),
+            Err((e, a)) => {
+                keep_net(&a);
+                return Err(e);
+            }
         };
-        let mut binds = Vec::new();
-        let hostname = c.config["Hostname"]
-            .as_str()
-            .unwrap_or(&c.id[..12])
-            .to_string();
-        if rootfs.join("etc").is_dir() {
-            let hosts = dir.join("hosts");
-            let mut me = c.clone();
-            me.net.clone_from(&attachment);
-            let text = self.hosts_text(&me, &self.list());
-            if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
-                binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
-            }
-            if attachment.is_some() {
-                let rc = dir.join("resolv.conf");
-                if ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[])
-                    .is_ok()
-                    && ensure_file(&rootfs.join("etc/resolv.conf"))
-                {
-                    binds.push((rc.display().to_string(), "/etc/resolv.conf".to_string()));
-                }
-            }
-            let hn = dir.join("hostname");
-            if std::fs::write(&hn, format!("{hostname}\n")).is_ok()
-                && ensure_file(&rootfs.join("etc/hostname"))
-            {
-                binds.push((hn.display().to_string(), "/etc/hostname".to_string()));
-            }
-        }
+        keep_net(&attachment);
+        // 4. /etc/hosts, /etc/resolv.conf, /etc/hostname, bind-mounted.
+        let binds = self.etc_binds(&c, &rootfs, attachment.as_ref());
+        // 5. The bundle's config.json (and the namespace's own sysctls).
         let netns = joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone()));
-        let mut spec_json = match self.container_spec(&c, (uid, gid), netns, binds) {
-            Ok(s) => s,
-            Err(e) => return Err(fail(e, attachment)),
-        };
+        let mut spec_json = self.container_spec(&c, (uid, gid), netns, binds)?;
         if let Some(a) = &attachment {
             // The namespace is ours: set its sysctls here, so the runtime,
             // which joins it by path, need not.
             let sysctls = net::take_net_sysctls(&mut spec_json);
-            if let Err(e) = net::apply_sysctls(Path::new(&a.netns), &sysctls) {
-                return Err(fail(e, attachment));
-            }
+            net::apply_sysctls(Path::new(&a.netns), &sysctls)?;
         }
-        if let Err(e) = spec::write(&dir, &spec_json) {
-            return Err(fail(stat_err(e), attachment));
-        }
+        spec::write(&dir, &spec_json).map_err(stat_err)?;
+        // 6. The shim, which creates the container through the runtime.
         // Leftovers of a previous run (its shim could not delete them).
-        self.clean_runtime_state(&c.id);
-        let pid = match self.spawn_shim(&c) {
-            Ok(pid) => pid,
-            Err(e) => {
-                self.drop_pending(&c.id);
-                return Err(fail(e, attachment));
-            }
-        };
-        // Created: connect the waiting attachers, then let it run.
-        let released = self.release(&c.id, || {
-            self.update(&c.id, |c| {
+        self.clean_runtime_state(&id);
+        {
+            let id = id.clone();
+            undo.push("drop the waiting attachers", move || self.drop_pending(&id));
+        }
+        let pid = self.spawn_shim(&c)?;
+        undo.push("kill the container", move || {
+            let _ = mini_runc::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
+        });
+        // 7. Created: connect the waiting attachers, then let it run.
+        self.release(&id, || {
+            self.update(&id, |c| {
                 c.state = CState {
                     status: "running".into(),
                     running: true,
@@ -899,14 +936,45 @@ impl Engine {
                 };
                 c.net = attachment.clone();
             });
-        });
-        if let Err(e) = released {
-            let _ = mini_runc::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
-            return Err(fail(e, attachment));
+        })
+    }
+
+    /// The container's own `/etc/hosts`, `/etc/resolv.conf` (with a network
+    /// namespace of its own) and `/etc/hostname`, as `(file, destination)`
+    /// binds; none when the image has no `/etc`.
+    fn etc_binds(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        attachment: Option<&net::Attachment>,
+    ) -> Vec<(String, String)> {
+        let dir = self.dir(&c.id);
+        let mut binds = Vec::new();
+        if !rootfs.join("etc").is_dir() {
+            return binds;
         }
-        self.refresh_hosts();
-        self.watch(c.id.clone());
-        Ok(())
+        let hosts = dir.join("hosts");
+        let mut me = c.clone();
+        me.net = attachment.cloned();
+        let text = self.hosts_text(&me, &self.list());
+        if std::fs::write(&hosts, text).is_ok() && ensure_file(&rootfs.join("etc/hosts")) {
+            binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
+        }
+        if attachment.is_some() {
+            let rc = dir.join("resolv.conf");
+            if ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[]).is_ok()
+                && ensure_file(&rootfs.join("etc/resolv.conf"))
+            {
+                binds.push((rc.display().to_string(), "/etc/resolv.conf".to_string()));
+            }
+        }
+        let hn = dir.join("hostname");
+        if std::fs::write(&hn, format!("{}\n", c.hostname())).is_ok()
+            && ensure_file(&rootfs.join("etc/hostname"))
+        {
+            binds.push((hn.display().to_string(), "/etc/hostname".to_string()));
+        }
+        binds
     }
 
     /// The `config.json` of a container's next start, from its record: what
@@ -919,63 +987,46 @@ impl Engine {
         binds: Vec<(String, String)>,
     ) -> Result<Value> {
         let hc = &c.host_config;
-        let int = |k: &str| hc.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let text = |k: &str| hc.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let r = &hc.resources;
+        let int = |v: Option<i64>| v.unwrap_or(0);
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
         // Without swap accounting the swap limit is left out; `create` said so.
-        let memory_swap = resources::memory_swap(int("Memory"), int("MemorySwap"))
+        let memory_swap = resources::memory_swap(int(r.memory), int(r.memory_swap))
             .filter(|_| resources::host_limits_swap());
         let input = spec::SpecInput {
             id: c.id.clone(),
             args: std::iter::once(c.path.clone())
                 .chain(c.args.iter().cloned())
                 .collect(),
-            env: c.config["Env"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            cwd: c.config["WorkingDir"]
-                .as_str()
+            env: c.config.env.clone().unwrap_or_default(),
+            cwd: Some(c.config.working_dir.as_str())
                 .filter(|s| !s.is_empty())
                 .unwrap_or("/")
                 .to_string(),
             uid,
             gid,
-            hostname: c.config["Hostname"]
-                .as_str()
-                .unwrap_or(&c.id[..12])
-                .to_string(),
+            hostname: c.hostname(),
             network_mode: c.network_mode(),
             netns,
-            memory: int("Memory"),
-            nano_cpus: int("NanoCpus"),
-            pids_limit: int("PidsLimit"),
+            memory: int(r.memory),
+            nano_cpus: int(r.nano_cpus),
+            pids_limit: int(r.pids_limit),
             binds,
-            tty: c.config["Tty"].as_bool().unwrap_or(false),
+            tty: c.config.tty,
             memory_swap,
-            cpu_shares: int("CpuShares"),
-            cpu_quota: int("CpuQuota"),
-            cpu_period: int("CpuPeriod"),
-            cpuset_cpus: text("CpusetCpus"),
-            cpuset_mems: text("CpusetMems"),
-            cgroup_parent: text("CgroupParent"),
-            shm_size: int("ShmSize"),
-            sysctls: hc["Sysctls"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            oom_score_adj: int("OomScoreAdj"),
-            domainname: c.config["Domainname"].as_str().unwrap_or("").to_string(),
+            cpu_shares: int(r.cpu_shares),
+            cpu_quota: int(r.cpu_quota),
+            cpu_period: int(r.cpu_period),
+            cpuset_cpus: text(&r.cpuset_cpus),
+            cpuset_mems: text(&r.cpuset_mems),
+            cgroup_parent: text(&r.cgroup_parent),
+            shm_size: int(hc.shm_size),
+            sysctls: hc.sysctls.clone().unwrap_or_default().into_iter().collect(),
+            oom_score_adj: int(hc.oom_score_adj),
+            domainname: c.config.domainname.clone(),
         };
         let mut spec_json = spec::build(&input);
-        lifecycle::apply_resources(hc, &mut spec_json);
+        lifecycle::apply_resources(&hc.to_value(), &mut spec_json);
         self.apply_netvol(c, &mut spec_json)?;
         Ok(spec_json)
     }
@@ -984,17 +1035,16 @@ impl Engine {
         use std::io::BufRead;
         let id = &c.id;
         let dir = self.dir(id);
-        let flag = |k: &str| c.config[k].as_bool().unwrap_or(false);
         let args = shim::ShimArgs {
             id: id.to_string(),
             dir: dir.clone(),
             runtime_root: self.runtime_of(id).root,
             runtime: self.runtime_of(id).path,
             socket: self.socket(id),
-            tty: flag("Tty"),
-            open_stdin: flag("OpenStdin"),
-            stdin_once: flag("StdinOnce"),
-            log: logs::LogConfig::from_value(&c.host_config["LogConfig"]).map_err(ApiError::bad)?,
+            tty: c.config.tty,
+            open_stdin: c.config.open_stdin,
+            stdin_once: c.config.stdin_once,
+            log: c.log_settings().map_err(ApiError::bad)?,
         };
         let shimlog = std::fs::OpenOptions::new()
             .create(true)
@@ -1106,12 +1156,7 @@ impl Engine {
             .lock()
             .map(|r| r.contains(id))
             .unwrap_or(false);
-        (!restarting
-            && c.host_config
-                .get("AutoRemove")
-                .and_then(Value::as_bool)
-                .unwrap_or(false))
-        .then(|| id.to_string())
+        (!restarting && c.host_config.auto_remove()).then(|| id.to_string())
     }
 
     /// `POST /containers/{id}/kill`.
@@ -1162,15 +1207,11 @@ impl Engine {
         }
         let sig = c
             .config
-            .get("StopSignal")
-            .and_then(Value::as_str)
-            .unwrap_or("SIGTERM")
-            .to_string();
+            .stop_signal
+            .clone()
+            .unwrap_or_else(|| "SIGTERM".into());
         let _ = self.kill(&c.id, &sig);
-        let secs = t
-            .or_else(|| c.config.get("StopTimeout").and_then(Value::as_i64))
-            .unwrap_or(10)
-            .max(0) as u64;
+        let secs = t.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
         let stopped = tokio::time::timeout(
             std::time::Duration::from_secs(secs),
             self.wait_for(&c.id, |c| !c.state.running),

@@ -207,7 +207,8 @@ impl Engine {
             )));
         }
         let set = |k: &str| fields.get(k).is_some_and(is_set);
-        let had = |k: &str| c.host_config.get(k).is_some_and(is_set);
+        let stored = c.host_config.to_value();
+        let had = |k: &str| stored.get(k).is_some_and(is_set);
         // Docker's conflicts: --cpus and --cpu-quota/--cpu-period are two
         // spellings of one limit.
         if set("NanoCpus") && (set("CpuQuota") || set("CpuPeriod")) {
@@ -225,7 +226,7 @@ impl Engine {
                 "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
             ));
         }
-        let mut hc = c.host_config.clone();
+        let mut hc = stored.clone();
         for k in UPDATABLE {
             if set(k) {
                 hc[*k] = fields[*k].clone();
@@ -240,6 +241,8 @@ impl Engine {
             }
             super::restart::Policy::from_host_config(&hc)?;
         }
+        let hc: mini_docker_api::container::HostConfig = serde_json::from_value(hc)
+            .map_err(|e| ApiError::bad(format!("invalid HostConfig: {e}")))?;
         let changes: serde_json::Map<String, Value> = UPDATABLE
             .iter()
             .filter(|k| set(k))

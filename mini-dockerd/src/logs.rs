@@ -439,11 +439,8 @@ impl super::Engine {
                 "Bad parameters: you must choose at least one stream",
             ));
         }
-        o.tty = c.config["Tty"].as_bool().unwrap_or(false);
-        if !LogConfig::from_value(&c.host_config["LogConfig"])
-            .map(|l| l.json_file)
-            .unwrap_or(true)
-        {
+        o.tty = c.config.tty;
+        if !c.log_settings().map(|l| l.json_file).unwrap_or(true) {
             return Err(super::ApiError::not_implemented(
                 "configured logging driver does not support reading",
             ));

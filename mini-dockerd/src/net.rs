@@ -156,28 +156,31 @@ fn parse_port_key(k: &str) -> Result<(u16, Proto)> {
 
 /// The `-p`/`-P` mappings of a container, from `HostConfig.PortBindings`
 /// and (with `PublishAllPorts`) the image's `ExposedPorts`.
-pub fn port_mappings(config: &Value, host_config: &Value) -> Result<Vec<PortMapping>> {
+pub fn port_mappings(
+    config: &mini_docker_api::container::ContainerConfig,
+    host_config: &mini_docker_api::container::HostConfig,
+) -> Result<Vec<PortMapping>> {
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    if let Some(b) = host_config.get("PortBindings").and_then(Value::as_object) {
+    if let Some(b) = &host_config.port_bindings {
         for (k, binds) in b {
             let (port, proto) = parse_port_key(k)?;
             seen.insert(k.clone());
-            let binds = binds.as_array().cloned().unwrap_or_default();
+            let binds = binds.clone().unwrap_or_default();
             let binds = if binds.is_empty() {
-                vec![json!({})]
+                vec![Default::default()]
             } else {
                 binds
             };
             for b in binds {
-                let ip = b.get("HostIp").and_then(Value::as_str).unwrap_or("");
+                let ip = b.host_ip.as_str();
                 let host_ip: Ipv4Addr = if ip.is_empty() {
                     Ipv4Addr::UNSPECIFIED
                 } else {
                     ip.parse()
                         .map_err(|_| ApiError::bad(format!("invalid IP address: {ip}")))?
                 };
-                let hp = b.get("HostPort").and_then(Value::as_str).unwrap_or("");
+                let hp = b.host_port.as_str();
                 let host_port = if hp.is_empty() {
                     0
                 } else {
@@ -193,13 +196,9 @@ pub fn port_mappings(config: &Value, host_config: &Value) -> Result<Vec<PortMapp
             }
         }
     }
-    let all = host_config
-        .get("PublishAllPorts")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if all {
-        if let Some(e) = config.get("ExposedPorts").and_then(Value::as_object) {
-            for k in e.keys().filter(|k| !seen.contains(*k)) {
+    if host_config.publish_all_ports.unwrap_or(false) {
+        {
+            for k in config.exposed_ports.keys().filter(|k| !seen.contains(*k)) {
                 let (port, proto) = parse_port_key(k)?;
                 out.push(PortMapping {
                     proto,
@@ -657,12 +656,15 @@ mod tests {
 
     #[test]
     fn port_bindings_and_publish_all() {
-        let config = json!({"ExposedPorts": {"80/tcp": {}, "53/udp": {}}});
-        let hc = json!({
+        fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
+            serde_json::from_value(v).unwrap()
+        }
+        let config = typed(json!({"ExposedPorts": {"80/tcp": {}, "53/udp": {}}}));
+        let hc = typed(json!({
             "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"},
                                         {"HostIp": "127.0.0.1", "HostPort": ""}]},
             "PublishAllPorts": true,
-        });
+        }));
         let got: Vec<String> = port_mappings(&config, &hc)
             .unwrap()
             .iter()
@@ -676,9 +678,9 @@ mod tests {
                 "0.0.0.0:0->53/udp"
             ]
         );
-        let bad = json!({"PortBindings": {"80/sctp": []}});
+        let bad = typed(json!({"PortBindings": {"80/sctp": []}}));
         assert!(port_mappings(&config, &bad).is_err());
-        let bad = json!({"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}});
+        let bad = typed(json!({"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}));
         assert!(port_mappings(&config, &bad).is_err());
     }
 

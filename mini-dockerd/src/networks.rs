@@ -753,13 +753,16 @@ impl Engine {
     pub fn initial_endpoints(&self, mode: &str, body: &Value) -> BTreeMap<String, Endpoint> {
         let mut out = BTreeMap::new();
         if let Some(n) = self.networks.find(mode) {
-            let cfg = &body["NetworkingConfig"]["EndpointsConfig"];
-            let cfg = cfg.get(&n.name).or_else(|| cfg.get(mode));
+            let given: mini_docker_api::container::NetworkingConfig = body
+                .get("NetworkingConfig")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            let cfg = given.endpoint(&n.name, mode);
             out.insert(
                 n.name.clone(),
                 Endpoint {
                     network_id: n.id.clone(),
-                    aliases: aliases(cfg),
+                    aliases: cfg.and_then(|c| c.aliases.clone()).unwrap_or_default(),
                     ..Default::default()
                 },
             );
@@ -1115,10 +1118,7 @@ impl Engine {
     /// The `/etc/hosts` text of a container: itself, its peers on every
     /// user network it shares with them (name, aliases, short id), and `--add-host`.
     pub fn hosts_text(&self, c: &Container, all: &[Container]) -> String {
-        let hostname = c.config["Hostname"]
-            .as_str()
-            .unwrap_or(&c.id[..12])
-            .to_string();
+        let hostname = c.hostname();
         let own: Option<Ipv4Addr> = c
             .net
             .as_ref()
@@ -1151,8 +1151,8 @@ impl Engine {
             Some(ip) => ::network::dns::hosts_file(&hostname, ip, &peers),
             None => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
         };
-        for h in c.host_config["ExtraHosts"].as_array().into_iter().flatten() {
-            if let Some((name, ip)) = h.as_str().and_then(|h| h.split_once(':')) {
+        for h in c.host_config.extra_hosts.iter().flatten() {
+            if let Some((name, ip)) = h.split_once(':') {
                 text.push_str(&format!("{ip}\t{name}\n"));
             }
         }

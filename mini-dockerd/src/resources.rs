@@ -501,6 +501,40 @@ mod tests {
         assert!(refused > 20);
     }
 
+    /// The typed model drops no row of the table: each `HostConfig` field,
+    /// at a value it accepts, reads back unchanged, and the applied ones
+    /// are typed fields (not the verbatim `other`).
+    #[test]
+    fn the_typed_host_config_keeps_every_field() {
+        use mini_docker_api::container::HostConfig;
+        let samples = [
+            json!(7),
+            json!("x"),
+            json!(true),
+            json!(["a"]),
+            json!([7, 8]),
+            json!({"a": "b"}),
+            json!({"Type": "json-file", "Config": {"max-size": "1m"}}),
+            json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}),
+            json!({"Name": "always", "MaximumRetryCount": 0}),
+            json!([{"Type": "bind", "Source": "/a", "Target": "/b"}]),
+            json!([{"Name": "nofile", "Soft": 1, "Hard": 2}]),
+            json!([{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/z", "CgroupPermissions": "r"}]),
+        ];
+        for fl in FIELDS.iter().filter(|f| f.section == Section::HostConfig) {
+            let typed = samples.iter().find_map(|v| {
+                let hc: HostConfig = serde_json::from_value(json!({ fl.name: v })).ok()?;
+                (&hc.to_value()[fl.name] == v).then_some(hc)
+            });
+            let Some(hc) = typed else {
+                panic!("{}: no sample reads back unchanged", fl.name)
+            };
+            if let Support::Applied(_) = fl.support {
+                assert!(!hc.other.contains_key(fl.name), "{} is not typed", fl.name);
+            }
+        }
+    }
+
     /// Applied rows never trip the table, whatever their value.
     #[test]
     fn applied_fields_pass_the_table() {

@@ -49,8 +49,20 @@ impl Policy {
     /// From `{"Name": "on-failure", "MaximumRetryCount": 3}`.
     pub fn from_host_config(hc: &Value) -> Result<Policy> {
         let p = &hc["RestartPolicy"];
-        let max = p["MaximumRetryCount"].as_i64().unwrap_or(0);
-        let policy = match p["Name"].as_str().unwrap_or("") {
+        Policy::of(
+            &mini_docker_api::container::RestartPolicy {
+                name: p["Name"].as_str().unwrap_or("").to_string(),
+                maximum_retry_count: p["MaximumRetryCount"].as_i64().unwrap_or(0),
+            },
+            hc["AutoRemove"].as_bool().unwrap_or(false),
+        )
+    }
+
+    /// The policy a container's typed `RestartPolicy` asks for (and
+    /// whether it is `--rm`, which no policy but `no` goes with).
+    pub fn of(p: &mini_docker_api::container::RestartPolicy, auto_remove: bool) -> Result<Policy> {
+        let max = p.maximum_retry_count;
+        let policy = match p.name.as_str() {
             "" | "no" => Policy::No,
             "always" => Policy::Always,
             "unless-stopped" => Policy::UnlessStopped,
@@ -73,7 +85,7 @@ impl Policy {
                 "invalid restart policy: maximum retry count can only be used with 'on-failure' ({policy:?})"
             )));
         }
-        if policy != Policy::No && hc["AutoRemove"].as_bool().unwrap_or(false) {
+        if policy != Policy::No && auto_remove {
             return Err(ApiError::conflict(
                 "Conflicting options: --restart and --rm",
             ));
@@ -145,7 +157,7 @@ impl Engine {
         if c.state.running || c.state.status == "removing" {
             return;
         }
-        let policy = Policy::from_host_config(&c.host_config).unwrap_or(Policy::No);
+        let policy = c.restart_policy();
         if !should_restart(
             policy,
             c.state.exit_code,
@@ -198,7 +210,7 @@ impl Engine {
             if c.state.running || c.state.status == "removing" {
                 continue;
             }
-            let policy = Policy::from_host_config(&c.host_config).unwrap_or(Policy::No);
+            let policy = c.restart_policy();
             let go = match policy {
                 Policy::Always => true,
                 Policy::UnlessStopped => !c.restart.manually_stopped,

@@ -4,7 +4,6 @@
 pub use mini_docker_api::ids::new_id;
 pub use mini_docker_api::time::{now_nanos, parse_rfc3339, rfc3339_nanos};
 pub use mini_docker_api::units::{human_duration, human_size};
-use std::io::Write;
 use std::path::Path;
 
 /// A random `adjective_surname` name, like Docker's.
@@ -72,14 +71,15 @@ pub fn valid_name(name: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || matches!(x, '_' | '.' | '-'))
 }
 
-/// Writes `data` to `path` atomically: temp file, fsync, rename.
+/// Writes `data` to `path` under the data root atomically and durably
+/// (temp file, fsync, rename, fsync of the directory): every record the
+/// daemon keeps promises to survive a crash ([`mini_docker_api::atomic`]).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    mini_docker_api::atomic::write_atomic(
+        path,
+        data,
+        mini_docker_api::atomic::Durability::Directory,
+    )
 }
 
 #[cfg(test)]

@@ -554,8 +554,9 @@ impl Engine {
         if let Some(list) = spec["mounts"].as_array_mut() {
             list.extend(entries);
         }
-        super::runflags::apply(&c.host_config, spec)?;
-        super::security::apply_group_add(&c.host_config, spec, &self.dir(&c.id).join("rootfs"))?;
+        let hc = c.host_config.to_value();
+        super::runflags::apply(&hc, spec)?;
+        super::security::apply_group_add(&hc, spec, &self.dir(&c.id).join("rootfs"))?;
         self.write_dns(c, spec)
     }
 
@@ -610,9 +611,9 @@ impl Engine {
     fn write_dns(&self, c: &Container, spec: &mut Value) -> Result<()> {
         let hc = &c.host_config;
         let (dns, search, opts) = (
-            strings(&hc["Dns"]),
-            strings(&hc["DnsSearch"]),
-            strings(&hc["DnsOptions"]),
+            hc.dns.clone().unwrap_or_default(),
+            hc.dns_search.clone().unwrap_or_default(),
+            hc.dns_options.clone().unwrap_or_default(),
         );
         if dns.is_empty() && search.is_empty() && opts.is_empty() {
             return Ok(());

@@ -12,7 +12,6 @@ use namespaces::channel::Channel;
 use namespaces::Namespace;
 use nix::sys::signal::Signal;
 use std::fs;
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -92,39 +91,12 @@ pub struct CreateArgs {
 }
 
 /// RFC 3339 time now, with nanoseconds (as runc writes it).
-pub fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86400, secs % 86400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
-}
+pub use mini_docker_api::time::now_rfc3339;
 
 /// Writes `data` to `path` atomically (temp file and rename; no fsync, see
 /// [`State::save`]).
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp-mini-runc");
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    fs::rename(&tmp, path)
+    mini_docker_api::atomic::write_atomic(path, data, mini_docker_api::atomic::Durability::Rename)
 }
 
 /// How the container's init is protected from CVE-2019-5736 (a process in the

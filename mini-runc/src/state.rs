@@ -20,7 +20,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The OCI status of a container.
@@ -204,14 +203,14 @@ impl State {
     /// container for nothing.
     pub fn save(&self, root: &Path) -> Result<(), String> {
         let dir = Self::dir(root, &self.id);
-        let tmp = dir.join(".state.json.tmp");
         let data = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&data)?;
-            fs::rename(&tmp, dir.join("state.json"))
-        };
-        write().map_err(|e| format!("write {}: {e}", dir.join("state.json").display()))
+        let path = dir.join("state.json");
+        mini_docker_api::atomic::write_atomic(
+            &path,
+            &data,
+            mini_docker_api::atomic::Durability::Rename,
+        )
+        .map_err(|e| format!("write {}: {e}", path.display()))
     }
 
     /// The exec fifo: it exists from `create` until `start` opened it.

@@ -961,3 +961,66 @@ fn concurrent_first_runs_of_an_image_all_see_its_whole_layer() {
     }
     assert!(d.ids().is_empty());
 }
+
+/// A start that fails at a late step releases what the steps before it
+/// made. `--group-add` names a group the image lacks: the name is looked up
+/// in the image's `/etc/group` only when the spec is built, after the root
+/// is mounted, the namespace wired into the bridge and the port published.
+#[test]
+fn a_start_that_fails_late_leaves_no_netns_link_mount_cgroup_or_shim() {
+    let d = Daemon::start_bridged();
+    d.import_busybox("bb");
+    let id = d
+        .ok(&[
+            "create",
+            "-p",
+            "127.0.0.1::80",
+            "--group-add",
+            "nosuchgroup",
+            "bb",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let out = d.cli(&["start", &id]);
+    assert!(!out.status.success(), "the start must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Unable to find group nosuchgroup"), "{err}");
+    // The state says why, and it is not running.
+    let state = d.ok(&["inspect", "-f", "{{.State.Running}} {{.State.Error}}", &id]);
+    assert!(state.starts_with("false Unable to find group"), "{state}");
+    // No network namespace file, no veth, no mount, no cgroup, no shim.
+    let netns: Vec<_> = std::fs::read_dir(d.data_root().join("netns"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(netns.is_empty(), "netns left: {netns:?}");
+    let short = &id[..12];
+    assert!(
+        !Path::new("/sys/class/net")
+            .join(format!("md-{short}"))
+            .exists(),
+        "veth md-{short} left"
+    );
+    let dir = d.data_root().join("containers").join(&id);
+    let m = mounts_under(&dir);
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    assert!(!cgroup_exists(&id), "cgroup left");
+    assert!(
+        !d.data_root()
+            .join("shims")
+            .join(format!("{short}.sock"))
+            .exists(),
+        "shim socket left"
+    );
+    let shims = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(&id))
+        .count();
+    assert_eq!(shims, 0, "a process of the container is left");
+    d.ok(&["rm", &id]);
+}

@@ -235,6 +235,16 @@ impl Mounted {
         Ok(done)
     }
 
+    /// Leave the mounts in place and return their targets, newest last:
+    /// from now on someone else unmounts them (an engine keeps a
+    /// container's root mounted until the container exits or is removed).
+    pub fn keep(mut self) -> Vec<PathBuf> {
+        self.guards
+            .drain(..)
+            .filter_map(|mut g| g.target.take())
+            .collect()
+    }
+
     /// Unmount everything now, newest first, reporting the first failure.
     pub fn unmount(mut self) -> Result<(), Error> {
         let mut first = Ok(());
