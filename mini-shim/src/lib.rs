@@ -334,9 +334,15 @@ impl ExecRequest {
             p["user"]["additionalGids"] = vec![gid].into();
         }
         p["terminal"] = self.tty.into();
-        if !self.tty {
-            if let Some(o) = p.as_object_mut() {
-                o.remove("consoleSize");
+        match (self.tty, self.size) {
+            // The runtime sizes the terminal before the process runs.
+            (true, Some((rows, cols))) => {
+                p["consoleSize"] = serde_json::json!({"height": rows, "width": cols});
+            }
+            _ => {
+                if let Some(o) = p.as_object_mut() {
+                    o.remove("consoleSize");
+                }
             }
         }
         Ok(p)
@@ -488,5 +494,101 @@ impl LogConfig {
             }
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shim_args_round_trip() {
+        let a = ShimArgs {
+            id: "abc".into(),
+            dir: "/d".into(),
+            runtime: "/usr/bin/runc".into(),
+            runtime_root: "/r".into(),
+            socket: "/s.sock".into(),
+            tty: true,
+            open_stdin: true,
+            stdin_once: false,
+            log: LogConfig {
+                json_file: true,
+                max_size: Some(1000),
+                max_file: 3,
+            },
+        };
+        let (b, stage2) = ShimArgs::parse(&a.to_args()).unwrap();
+        assert!(!stage2);
+        assert_eq!(b.to_args(), a.to_args());
+        assert_eq!(b.runtime, PathBuf::from("/usr/bin/runc"));
+        assert!(ShimArgs::parse(&["--id".into(), "x".into()])
+            .unwrap_err()
+            .starts_with("usage:"));
+    }
+
+    #[test]
+    fn an_exec_is_the_containers_process_with_its_own_settings() {
+        let container = json!({
+            "args": ["sh"], "env": ["PATH=/bin", "A=1"], "cwd": "/",
+            "user": {"uid": 0, "gid": 0}, "terminal": true,
+            "consoleSize": {"height": 1, "width": 1},
+            "capabilities": {"bounding": ["CAP_KILL"]}
+        });
+        let req = ExecRequest {
+            args: vec!["ls".into(), "-l".into()],
+            env: vec!["A=2".into()],
+            cwd: "/tmp".into(),
+            user: Some((1000, 100)),
+            ..Default::default()
+        };
+        let p = req.process(&container).unwrap();
+        assert_eq!(p["args"], json!(["ls", "-l"]));
+        assert_eq!(p["env"], json!(["PATH=/bin", "A=2"]));
+        assert_eq!(p["cwd"], "/tmp");
+        assert_eq!(
+            p["user"],
+            json!({"uid": 1000, "gid": 100, "additionalGids": [100]})
+        );
+        assert_eq!(p["terminal"], false);
+        assert!(p.get("consoleSize").is_none());
+        assert_eq!(p["capabilities"], container["capabilities"]);
+        let tty = ExecRequest {
+            args: vec!["sh".into()],
+            tty: true,
+            size: Some((24, 80)),
+            ..Default::default()
+        };
+        let p = tty.process(&container).unwrap();
+        assert_eq!(p["consoleSize"], json!({"height": 24, "width": 80}));
+        assert!(p["env"].as_array().unwrap().contains(&json!("TERM=xterm")));
+        assert!(ExecRequest::default().process(&container).is_err());
+    }
+
+    #[test]
+    fn exit_status_is_written_whole() {
+        let dir = std::env::temp_dir().join(format!("mini-shim-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let s = ExitStatus {
+            exit_code: 137,
+            finished_at: 5,
+            error: String::new(),
+            oom_killed: true,
+        };
+        s.write(&dir).unwrap();
+        let back = read_exit(&dir).unwrap();
+        assert_eq!((back.exit_code, back.oom_killed), (137, true));
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("exit.json")],
+            "no temporary file is left"
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

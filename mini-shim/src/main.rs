@@ -160,7 +160,9 @@ impl Runtime<'_> {
     fn run(&self, verb: &[&str], stdio: [Stdio; 3]) -> Result<(), String> {
         let before = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
         let [stdin, stdout, stderr] = stdio;
-        let status = Command::new(&self.args.runtime)
+        let mut cmd = Command::new(&self.args.runtime);
+        restore_signals(&mut cmd);
+        let status = cmd
             .arg("--root")
             .arg(&self.args.runtime_root)
             .arg("--log")
@@ -199,6 +201,27 @@ impl Runtime<'_> {
             .filter(|v| v["level"] == "error")
             .filter_map(|v| v["msg"].as_str().map(String::from))
             .last()
+    }
+}
+
+/// The runtime (and so the container's init, which it forks) starts with
+/// no signal blocked and SIGPIPE at its default: signal masks and ignored
+/// signals pass through `execve`, and the shim blocks SIGCHLD, SIGTERM and
+/// SIGINT (for its signalfd) and ignores SIGPIPE (Rust's default).
+#[allow(unsafe_code)]
+fn restore_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before execve; it calls
+    // only sigemptyset, sigprocmask and signal, which are
+    // async-signal-safe, on a sigset_t local to the closure.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
     }
 }
 
@@ -600,6 +623,11 @@ fn run(args: &ShimArgs, mut report: File, devnull: File) -> Result<(), String> {
         .map_err(|e| format!("signalfd: {e}"))?;
     let listener = UnixListener::bind(&args.socket)
         .map_err(|e| format!("bind {}: {e}", args.socket.display()))?;
+    // Accepted in a loop until EAGAIN (the connections themselves stay
+    // blocking: accept4 does not pass O_NONBLOCK on).
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{}: {e}", args.socket.display()))?;
     let log = LogWriter::open(log_file(&args.dir, &args.id), &args.log)
         .map_err(|e| format!("open the log: {e}"))?;
     let mut shim = Shim {
