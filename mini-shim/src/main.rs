@@ -197,10 +197,10 @@ impl Runtime<'_> {
         let new = text.get(offset as usize..)?;
         String::from_utf8_lossy(new)
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["level"] == "error")
-            .filter_map(|v| v["msg"].as_str().map(String::from))
-            .last()
+            .find_map(|v| v["msg"].as_str().map(String::from))
     }
 }
 
@@ -211,18 +211,26 @@ impl Runtime<'_> {
 #[allow(unsafe_code)]
 fn restore_signals(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before execve; it calls
-    // only sigemptyset, sigprocmask and signal, which are
-    // async-signal-safe, on a sigset_t local to the closure.
+    // SAFETY: the hook runs in the forked child before execve and makes
+    // only async-signal-safe calls (sigprocmask, signal).
     unsafe {
-        cmd.pre_exec(|| {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            Ok(())
-        });
+        cmd.pre_exec(reset_signals_in_child);
     }
+}
+
+#[allow(unsafe_code)]
+fn reset_signals_in_child() -> std::io::Result<()> {
+    // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
+    let set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live local; the old mask is not asked for.
+    unsafe {
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    // SAFETY: setting a signal's disposition to its default is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    Ok(())
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
@@ -908,13 +916,10 @@ impl Shim<'_> {
     fn on_signals(&mut self) {
         while let Ok(Some(info)) = self.signals.read_signal() {
             let signo = info.ssi_signo as i32;
-            if signo == libc::SIGTERM || signo == libc::SIGINT {
-                if self.init > 0 && self.init_code.is_none() {
-                    let _ = nix::sys::signal::kill(
-                        Pid::from_raw(self.init),
-                        Signal::try_from(signo).ok(),
-                    );
-                }
+            let stop = signo == libc::SIGTERM || signo == libc::SIGINT;
+            if stop && self.init > 0 && self.init_code.is_none() {
+                let _ =
+                    nix::sys::signal::kill(Pid::from_raw(self.init), Signal::try_from(signo).ok());
             }
         }
         loop {
@@ -1024,7 +1029,8 @@ impl Shim<'_> {
             Conn::Attach { stdin: true, .. } => {
                 // The attacher's input ended: with StdinOnce (`run -i`), so
                 // does the container's.
-                if n == 0 && !(self.args.stdin_once && !self.args.tty) {
+                let closes = self.args.stdin_once && !self.args.tty;
+                if n == 0 && !closes {
                     return;
                 }
                 &mut self.stdin
