@@ -56,10 +56,10 @@ report() {
 # Pids whose command line contains every given word.
 pids_with() {
     for p in /proc/[0-9]*; do
-        cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+        cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
         ok=1
         for w in "$@"; do [[ $cmd == *"$w"* ]] || ok=0; done
-        [ $ok = 1 ] && basename "$p"
+        if [ $ok = 1 ]; then basename "$p"; fi
     done
 }
 
@@ -85,7 +85,7 @@ containerd --address "$work/c.sock" --root "$work/croot" --state "$work/cstate" 
 ctrd_pid=$!
 c() { ctr -a "$work/c.sock" -n "$ns" "$@"; }
 for _ in $(seq 100); do c version >/dev/null 2>&1 && break; sleep 0.1; done
-md save -o "$work/bb.tar" bb:shim
+md save -o "$work/bb.tar" bb:shim >/dev/null
 c images import "$work/bb.tar" >/dev/null
 t0=$(date +%s.%N)
 for i in $(seq "$n"); do c run -d --net-host docker.io/library/bb:shim "md-shim-$i" sleep 3600 >/dev/null; done
