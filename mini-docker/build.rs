@@ -5,7 +5,8 @@
 //! mini-runc that is about 15,000 relocations and 300 KB of `.data.rel.ro`
 //! made private, page by page, before `main` runs: 0.5 ms of a 1.5 ms start
 //! of the process (`perf stat mini-runc --version`), paid twice per
-//! container (the runtime, then its init). A non-PIE executable has its
+//! container (the runtime, then its init). (mini-shim, exec'd on every
+//! container start too, is its own crate with its own build.rs.) A non-PIE executable has its
 //! addresses fixed at link time and maps those pages as they are.
 //!
 //! The trade: the executable's own code and data are not at random addresses

@@ -7,7 +7,7 @@
 //! that driver's read-write layer mounted on `containers/<id>/rootfs`.
 //!
 //! `start` writes the bundle's `config.json` ([`spec`]) and spawns a
-//! [`shim`]; the shim runs the container through the runtime library and
+//! [`shim`]; the shim runs the container with an OCI runtime binary and
 //! tells us when it exits. The daemon itself never forks a container.
 
 pub mod api;

@@ -20,8 +20,8 @@
 //! chunk is framed by 8 bytes, `[stream, 0, 0, 0, size (big-endian u32)]`,
 //! stream 1 for stdout and 2 for stderr.
 
-use super::shim::LogLine;
 pub use mini_docker_api::time::parse_unix_time;
+pub use mini_shim::{frame, parse_size, rotated, LogConfig, LogLine, DRIVERS};
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -29,122 +29,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// A container's logging settings (`HostConfig.LogConfig`), checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogConfig {
-    /// `json-file`, or `none` (no log at all).
-    pub json_file: bool,
-    /// `max-size` in bytes (None: the log grows without bound).
-    pub max_size: Option<u64>,
-    /// `max-file`: how many files, the live one included (1: truncate).
-    pub max_file: u32,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            json_file: true,
-            max_size: None,
-            max_file: 1,
-        }
-    }
-}
-
-/// The log drivers this daemon has.
-pub const DRIVERS: &[&str] = &["json-file", "none"];
-
-/// json-file's options that are applied; Docker's others are refused by
-/// name rather than ignored.
-const JSON_FILE_OPTS: &[&str] = &["max-size", "max-file"];
-const JSON_FILE_OPTS_NOT_HERE: &[&str] = &[
-    "compress",
-    "labels",
-    "labels-regex",
-    "env",
-    "env-regex",
-    "tag",
-];
-
-/// Docker's `units.FromHumanSize`, which json-file's `max-size` uses:
-/// decimal units (`1k` = 1000, `10m` = 10 000 000), an optional `i`/`b`
-/// after the unit, and a fraction (`1.5m`).
-pub fn parse_size(v: &str) -> Option<u64> {
-    let t = v.trim();
-    let digits = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, rest) = t.split_at(digits);
-    let num: f64 = num.parse().ok()?;
-    let rest = rest.trim_start_matches(' ').to_ascii_lowercase();
-    let mut chars = rest.chars();
-    let mult: f64 = match chars.next() {
-        None => return Some(num as u64),
-        Some('b') if chars.as_str().is_empty() => 1.0,
-        Some(c) => {
-            let p = "kmgtp".find(c)? as i32 + 1;
-            let tail = chars.as_str();
-            if !matches!(tail, "" | "b" | "i" | "ib") {
-                return None;
-            }
-            1000f64.powi(p)
-        }
-    };
-    Some((num * mult) as u64)
-}
-
-impl LogConfig {
-    /// Checks a `LogConfig` (`{"Type": …, "Config": {…}}`) with Docker's
-    /// messages; the `Type` must already have its default filled in.
-    pub fn from_value(v: &Value) -> Result<LogConfig, String> {
-        let ty = v["Type"].as_str().unwrap_or("");
-        let ty = if ty.is_empty() { "json-file" } else { ty };
-        let opts = v["Config"].as_object().cloned().unwrap_or_default();
-        if !DRIVERS.contains(&ty) {
-            return Err(format!(
-                "error looking up logging plugin {ty}: plugin \"{ty}\" not found (this daemon has the log drivers {})",
-                DRIVERS.join(", ")
-            ));
-        }
-        if ty == "none" {
-            if let Some(k) = opts.keys().next() {
-                return Err(format!("unknown log opt '{k}' for none log driver"));
-            }
-            return Ok(LogConfig {
-                json_file: false,
-                ..Default::default()
-            });
-        }
-        let mut c = LogConfig::default();
-        for (k, val) in &opts {
-            let val = val.as_str().unwrap_or("");
-            if JSON_FILE_OPTS_NOT_HERE.contains(&k.as_str()) {
-                return Err(format!(
-                    "log opt '{k}' of the json-file log driver is not supported by mini-dockerd"
-                ));
-            }
-            if !JSON_FILE_OPTS.contains(&k.as_str()) {
-                return Err(format!("unknown log opt '{k}' for json-file log driver"));
-            }
-            if k == "max-size" {
-                let n = parse_size(val).ok_or_else(|| format!("invalid size: '{val}'"))?;
-                if n == 0 {
-                    return Err("max-size must be a positive number".into());
-                }
-                c.max_size = Some(n);
-            } else {
-                let n: i64 = val
-                    .parse()
-                    .map_err(|_| format!("strconv.Atoi: parsing \"{val}\": invalid syntax"))?;
-                if n < 1 {
-                    return Err("max-file cannot be less than 1".into());
-                }
-                c.max_file = n.min(u32::MAX as i64) as u32;
-            }
-        }
-        Ok(c)
-    }
-}
 
 /// The `LogConfig` a container gets: its own over the daemon's default
 /// (daemon.json `log-driver`, `log-opts`), as Docker merges them: no type
@@ -195,13 +79,6 @@ pub fn files(path: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = numbered.into_iter().map(|(_, p)| p).collect();
     out.push(path.to_path_buf());
     out
-}
-
-/// `<log>.i`.
-pub fn rotated(path: &Path, i: u32) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{i}"));
-    PathBuf::from(s)
 }
 
 /// Where the last `n` lines of the file start (0 if it has fewer), and how
@@ -498,15 +375,6 @@ impl LogOptions {
         let t = super::util::parse_rfc3339(&l.time).unwrap_or(0);
         self.since.map(|s| t >= s).unwrap_or(true) && self.until.map(|u| t < u).unwrap_or(true)
     }
-}
-
-/// One multiplexed frame.
-pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8 + data.len());
-    v.extend_from_slice(&[stream, 0, 0, 0]);
-    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    v.extend_from_slice(data);
-    v
 }
 
 /// Complete lines from `offset` on; returns them and the new offset.
