@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/build.sh needs root: run it with sudo" >&2; exit 1; }
 bash scripts/setup.sh >/dev/null
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo build --release --quiet -p mini-docker -p chapter01
+cargo build --release --quiet -p mini-docker -p mini-dockerd -p mini-shim -p mini-runc -p chapter01
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work=$(mktemp -d /tmp/md-bench-build-XXXXXX)
 mini_pid=""

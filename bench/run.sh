@@ -53,7 +53,7 @@ if [ -z "${MDB_INNER:-}" ]; then
         apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
     fi
     echo "bench: building release binaries (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    cargo build --release --quiet -p mini-docker -p chapter01 -p chapter06
+    cargo build --release --quiet -p mini-docker -p mini-dockerd -p mini-shim -p mini-runc -p chapter01 -p chapter06
     mkdir -p "$CACHE"
     if [ ! -f "$CACHE/minbase.tar" ]; then
         rm -rf "$CACHE/minbase.tmp"

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/runtime.sh needs root: run it with sudo" >&2; exit 1; }
 bash scripts/setup.sh >/dev/null
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo build --release --quiet -p mini-docker --bin mini-runc
+cargo build --release --quiet -p mini-runc
 cargo build --release --quiet -p chapter01
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work=$(mktemp -d /tmp/md-bench-XXXXXX)

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 n=${1:-100}
 bin=${MD_BIN:-$PWD/target/release}
 if [ -z "${MD_BIN:-}" ]; then
-    cargo build --release --quiet -p mini-docker -p mini-shim -p chapter01
+    cargo build --release --quiet -p mini-docker -p mini-dockerd -p mini-shim -p mini-runc -p chapter01
 fi
 work=$(mktemp -d /tmp/md-bench-shim-XXXXXX)
 ns="md-bench-shim-$$"

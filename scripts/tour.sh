@@ -18,7 +18,7 @@ done
 if [ $# -eq 0 ]; then
     echo
     echo "################ mini-docker: the engine, end to end ################"
-    cargo build --quiet -p mini-docker -p chapter06
+    cargo build --quiet -p mini-docker -p mini-dockerd -p mini-shim -p mini-runc -p chapter06
     bash scripts/engine-tour.sh
 fi
 echo
