@@ -157,6 +157,13 @@ impl Engine {
         if c.state.running || c.state.status == "removing" {
             return;
         }
+        // A `restart` by the user owns the next start: its stop may be
+        // recorded after it cleared "manually stopped", and a second start
+        // from here would race its own ("already running", or a container
+        // started twice).
+        if self.restarting.lock().is_ok_and(|r| r.contains(&id)) {
+            return;
+        }
         let policy = c.restart_policy();
         if !should_restart(
             policy,
