@@ -19,7 +19,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The arguments of the shim, as the daemon passes them.
@@ -176,25 +175,14 @@ pub fn read_exit(dir: &Path) -> Option<ExitStatus> {
 }
 
 /// Writes a file so that a reader sees the old content or the new, never
-/// a part: `<path>.tmp`, fsync, rename over `<path>`, fsync the directory
-/// (so the rename itself survives a crash). One writer per path (the shim
-/// of that container), so the temporary name needs no randomness.
+/// a part, and the rename survives a crash: the one helper of the workspace
+/// ([`mini_docker_api::atomic`]), with the directory synced.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let written = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
-    fs::File::open(dir)?.sync_all()
+    mini_docker_api::atomic::write_atomic(
+        path,
+        data,
+        mini_docker_api::atomic::Durability::Directory,
+    )
 }
 
 /// The first line of a connection to the shim says what it is for.

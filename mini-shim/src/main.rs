@@ -420,7 +420,7 @@ impl LogWriter {
         let entry = LogLine {
             log: String::from_utf8_lossy(text).into_owned(),
             stream: if stream == 2 { "stderr" } else { "stdout" }.into(),
-            time: rfc3339_now(),
+            time: mini_docker_api::time::now_rfc3339(),
         };
         let mut bytes = serde_json::to_vec(&entry).unwrap_or_default();
         bytes.push(b'\n');
@@ -457,28 +457,6 @@ impl LogWriter {
         self.size = 0;
         Ok(())
     }
-}
-
-/// Now, as Docker writes log times: RFC 3339 in UTC with nanoseconds.
-fn rfc3339_now() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond()
-    )
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// Shell-style exit code of a reaped process.
@@ -1298,7 +1276,7 @@ impl Shim<'_> {
         }
         let status = ExitStatus {
             exit_code: self.init_code.unwrap_or(-1) as i64,
-            finished_at: now_nanos(),
+            finished_at: mini_docker_api::time::now_nanos(),
             error: String::new(),
             oom_killed: oom_killed(self.oom_file.as_deref()),
         };
