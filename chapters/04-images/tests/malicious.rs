@@ -93,7 +93,8 @@ fn run(name: &str, layers: &[&[E<'_>]], want: Want<'_>) {
         match want {
             Want::Refused(entry) => {
                 let e = result.expect_err(&format!("{name} ({mode}): should be refused"));
-                let msg = e.to_string();
+                // What a person reads: the error and its causes, each once.
+                let msg = chain(&e);
                 assert!(
                     msg.contains(&format!("`{}`", entry.replace("VICTIM", &vabs))),
                     "{name} ({mode}): the error does not name `{entry}`: {msg}"
@@ -405,4 +406,16 @@ fn a_layer_whose_content_does_not_match_its_diff_id_is_refused_and_leaves_nothin
     .unwrap_err();
     assert!(e.to_string().contains("diff ID"), "{e}");
     assert_eq!(fs::read_dir(t.path().join("layers")).unwrap().count(), 0);
+}
+
+/// The error and its causes, as `{:#}` prints them (`a: b: c`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
