@@ -957,13 +957,19 @@ impl Shim<'_> {
     fn broadcast(&mut self, stream: u8, data: &[u8]) {
         let framed = (!self.args.tty).then(|| frame(stream, data));
         let bytes = framed.as_deref().unwrap_or(data);
-        self.clients.retain_mut(|c| match c.kind {
-            Conn::Attach { stdout, stderr, .. } => {
+        // Marked, not removed: the round's slots hold indices into
+        // `clients`, and removing one here would shift the others (the
+        // loop removes the marked ones at the end of the round).
+        for c in &mut self.clients {
+            if let Conn::Attach { stdout, stderr, .. } = c.kind {
                 let wants = if stream == 2 { stderr } else { stdout };
-                !wants || c.sock.write_all(bytes).is_ok()
+                if wants && c.sock.write_all(bytes).is_err() {
+                    let _ = c.sock.shutdown(std::net::Shutdown::Both);
+                    c.kind = Conn::Pending(Vec::new());
+                    c.input_done = true;
+                }
             }
-            _ => true,
-        });
+        }
     }
 
     /// A connection is readable: its request line, or input to forward.
