@@ -85,7 +85,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?
 }
 
 /// Set when dropped: a request handler holds one while blocking work runs,

@@ -99,10 +99,13 @@ impl Engine {
                 .images
                 .driver()
                 .mounts(&c.layer, &target)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+                .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
             let mut guards = Vec::new();
             for m in &mounts {
-                guards.push(m.apply().map_err(|e| ApiError::internal(e.to_string()))?);
+                guards.push(
+                    m.apply()
+                        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?,
+                );
             }
             let root = open_root(&target).map_err(|e| {
                 ApiError::internal(format!("open the root of container {}: {e}", c.id))
@@ -245,10 +248,10 @@ pub fn write_archive(root: BorrowedFd<'_>, path: &str, out: impl Write) -> Resul
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     append(&mut b, parent.as_fd(), &t.name, &st, &t.tar_name)
-        .map_err(|e| ApiError::internal(format!("archive {path}: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("archive {path}: {}", crate::errors::chain(&e))))?;
     b.into_inner()
         .and_then(|mut w| w.flush())
-        .map_err(|e| ApiError::internal(format!("archive {path}: {e}")))
+        .map_err(|e| ApiError::internal(format!("archive {path}: {}", crate::errors::chain(&e))))
 }
 
 fn header_for(st: &FileStat) -> tar::Header {
@@ -383,7 +386,7 @@ pub fn extract_archive(
     };
     unionfs::apply(input, &target, &opts)
         .map(|_| ())
-        .map_err(|e| ApiError::bad(format!("extract into {path}: {e}")))
+        .map_err(|e| ApiError::bad(format!("extract into {path}: {}", crate::errors::chain(&e))))
 }
 
 /// Reads the file at `path` inside the root, every symlink resolved inside

@@ -97,8 +97,8 @@ pub fn is_auth_failure(e: &registry::client::ClientError) -> bool {
 
 /// `POST /auth`: checks the credentials against the registry.
 pub async fn login(base: &registry::ClientConfig, body: &[u8]) -> Result<Value, ApiError> {
-    let a: AuthConfig =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))?;
+    let a: AuthConfig = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("invalid JSON: {}", crate::errors::chain(&e))))?;
     let host = a.registry();
     let c = client_for(base, &host, Some(&a));
     match c.ping(&host).await {
@@ -131,7 +131,7 @@ pub async fn search(
     let c = client_for(base, &host, auth.as_ref());
     let ep = c
         .endpoint(&host)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
     let mut repos: Vec<String> = Vec::new();
     let mut url = ep.url("_catalog?n=1000");
     // Follow `Link: <…?last=…>; rel="next"` pages.
@@ -166,8 +166,12 @@ pub async fn search(
             .bytes()
             .await
             .map_err(|e| ApiError::internal(format!("search {host}: {}", chain(&e))))?;
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::internal(format!("search {host}: bad catalog: {e}")))?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::internal(format!(
+                "search {host}: bad catalog: {}",
+                crate::errors::chain(&e)
+            ))
+        })?;
         repos.extend(
             v["repositories"]
                 .as_array()

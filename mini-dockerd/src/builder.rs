@@ -102,8 +102,12 @@ impl BuildOptions {
                 "t" if !v.is_empty() => o.tags.push(v),
                 "dockerfile" if !v.is_empty() => o.dockerfile = v,
                 "buildargs" if !v.is_empty() => {
-                    o.build_args = serde_json::from_str(&v)
-                        .map_err(|e| ApiError::bad(format!("invalid buildargs {v:?}: {e}")))?
+                    o.build_args = serde_json::from_str(&v).map_err(|e| {
+                        ApiError::bad(format!(
+                            "invalid buildargs {v:?}: {}",
+                            crate::errors::chain(&e)
+                        ))
+                    })?
                 }
                 "nocache" => o.no_cache = yes(&v),
                 "target" if !v.is_empty() => o.target = Some(v.to_ascii_lowercase()),
@@ -730,7 +734,7 @@ impl Build<'_> {
         vars.extend(st.cur.env());
         let cmd = ins
             .expand(&self.df, &vars)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         let nop = format!("{} #(nop) ", Self::shell_prefix(st));
         let mut doc = st.cur.doc.clone();
         if !doc["config"].is_object() {
@@ -997,8 +1001,8 @@ pub fn build(
             opts.dockerfile
         ))
     })?;
-    let df =
-        dockerfile::parse(&opts.dockerfile, &text).map_err(|e| ApiError::bad(e.to_string()))?;
+    let df = dockerfile::parse(&opts.dockerfile, &text)
+        .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
     let cache: BTreeMap<String, String> = std::fs::read(cache_file(&engine.opts.root))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -1043,7 +1047,7 @@ pub fn build(
                 }
                 let Cmd::From { image, name, .. } = ins
                     .expand(&df, &meta_args)
-                    .map_err(|e| ApiError::bad(e.to_string()))?
+                    .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?
                 else {
                     unreachable!("expand keeps the instruction")
                 };
@@ -1129,7 +1133,12 @@ fn unpack_write_error(e: &unionfs::Error) -> Option<ApiError> {
         e,
         unionfs::Error::ApplyEntry { .. } | unionfs::Error::OpenTarget { .. }
     )
-    .then(|| ApiError::internal(format!("unpack the build context: {e}")))
+    .then(|| {
+        ApiError::internal(format!(
+            "unpack the build context: {}",
+            crate::errors::chain(&e)
+        ))
+    })
 }
 
 /// `POST /build`.

@@ -140,7 +140,7 @@ fn top_layer(
         &engine.opts.layer_limits(),
     )
     .map_err(|e| match e {
-        ::images::Error::LayerTooLarge { .. } => ApiError::bad(e.to_string()),
+        ::images::Error::LayerTooLarge { .. } => ApiError::bad(crate::errors::chain(&e)),
         e => internal(e),
     })?;
     Ok(top)
@@ -222,7 +222,9 @@ impl CopyPlan {
             None => (0, 0),
             Some(c) => {
                 ::images::runtime::resolve_user(c, &read("/etc/passwd"), &read("/etc/group"))
-                    .map_err(|e| ApiError::bad(format!("--chown={c}: {e}")))?
+                    .map_err(|e| {
+                        ApiError::bad(format!("--chown={c}: {}", crate::errors::chain(&e)))
+                    })?
             }
         };
         let dest_dir = self.dest_is_dir

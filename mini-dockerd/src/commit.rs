@@ -91,7 +91,7 @@ pub fn apply_changes(doc: &mut Value, changes: &[String]) -> Result<()> {
     }
     // The parser wants a FROM first; it stands for the container.
     let df = dockerfile::parse("--change", &format!("FROM scratch\n{text}"))
-        .map_err(|e| ApiError::bad(e.to_string()))?;
+        .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
     let shell = vec!["/bin/sh".to_string(), "-c".to_string()];
     let mut cmd_set = true;
     for ins in df.instructions.iter().skip(1) {
@@ -113,7 +113,7 @@ pub fn apply_changes(doc: &mut Value, changes: &[String]) -> Result<()> {
             .collect();
         let cmd = ins
             .expand(&df, &env)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         if matches!(cmd, Cmd::Entrypoint(_)) {
             // `--change 'ENTRYPOINT …'` keeps the container's Cmd, as Docker does.
             cmd_set = true;

@@ -412,14 +412,19 @@ impl Engine {
         let driver = self.images.driver();
         let rootfs_mounts = driver
             .mounts(&c.layer, &rootfs)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
         // The user, from the image's files (read inside the container's root).
         let (uid, gid) = {
             let root = self.container_root(&c.id)?;
             let read = |p: &str| super::archive::read_file(root.fd(), p).unwrap_or_default();
             let user = c.config.user.as_str();
             ::images::runtime::resolve_user(user, &read("/etc/passwd"), &read("/etc/group"))
-                .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?
+                .map_err(|e| {
+                    ApiError::bad(format!(
+                        "unable to find user {user}: {}",
+                        crate::errors::chain(&e)
+                    ))
+                })?
         };
         let mode = c.network_mode();
         let net = match (mode.as_str(), &self.opts.net.bridge) {
@@ -469,8 +474,9 @@ impl Engine {
             },
             other => other,
         };
-        let layout = cgroups::Layout::detect()
-            .map_err(|e| ApiError::internal(format!("detect cgroups: {e}")))?;
+        let layout = cgroups::Layout::detect().map_err(|e| {
+            ApiError::internal(format!("detect cgroups: {}", crate::errors::chain(&e)))
+        })?;
         let inputs = Inputs {
             id: c.id.clone(),
             bundle: dir,
@@ -496,7 +502,7 @@ impl Engine {
         let next_ip = |ipam: &::network::ipam::Ipam| -> Result<Ipv4Addr> {
             let ip = ipam
                 .allocate(&c.id)
-                .map_err(|e| ApiError::internal(format!("IPAM: {e}")))?;
+                .map_err(|e| ApiError::internal(format!("IPAM: {}", crate::errors::chain(&e))))?;
             let _ = ipam.release(ip);
             Ok(ip)
         };
@@ -515,12 +521,18 @@ impl Engine {
                     .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
                     .and_then(|v| v["subnet"].as_str().and_then(|s| s.parse().ok()));
                 let subnet = match (&self.opts.net.subnet, saved) {
-                    (Some(s), _) => s
-                        .parse()
-                        .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
+                    (Some(s), _) => s.parse().map_err(|e| {
+                        ApiError::bad(format!("--bridge-subnet {s}: {}", crate::errors::chain(&e)))
+                    })?,
                     (None, Some(s)) => s,
-                    (None, None) => ::network::network::choose_default_subnet(&[])
-                        .map_err(|e| ApiError::internal(format!("choose a subnet: {e}")))?,
+                    (None, None) => {
+                        ::network::network::choose_default_subnet(&[]).map_err(|e| {
+                            ApiError::internal(format!(
+                                "choose a subnet: {}",
+                                crate::errors::chain(&e)
+                            ))
+                        })?
+                    }
                 };
                 let spec = ::network::NetworkSpec {
                     name: "bridge".into(),
@@ -533,9 +545,11 @@ impl Engine {
                     .map(|v| v.trim() == "1")
                     .unwrap_or(false);
                 std::fs::create_dir_all(&nets_dir)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                    .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
                 let ipam = ::network::ipam::Ipam::open(&nets_dir.join("bridge-ipam.json"), subnet)
-                    .map_err(|e| ApiError::internal(format!("IPAM: {e}")))?;
+                    .map_err(|e| {
+                        ApiError::internal(format!("IPAM: {}", crate::errors::chain(&e)))
+                    })?;
                 let ip = next_ip(&ipam)?;
                 (spec.clone(), ip, plan_create_network(&spec, forward))
             }

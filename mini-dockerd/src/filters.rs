@@ -41,8 +41,8 @@ impl Filters {
 
     /// From the JSON text of `filters`.
     pub fn parse(raw: &str) -> Result<Filters> {
-        let v: Value =
-            serde_json::from_str(raw).map_err(|e| ApiError::bad(format!("invalid filter: {e}")))?;
+        let v: Value = serde_json::from_str(raw)
+            .map_err(|e| ApiError::bad(format!("invalid filter: {}", crate::errors::chain(&e))))?;
         let Some(m) = v.as_object() else {
             return Err(ApiError::bad(format!(
                 "invalid filter: expected a JSON object, got {raw}"

@@ -282,8 +282,12 @@ impl Images {
             )));
         }
         let full = full_name(repo, tag);
-        registry::reference::Reference::parse(&full)
-            .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
+        registry::reference::Reference::parse(&full).map_err(|e| {
+            ApiError::bad(format!(
+                "invalid reference format: {}",
+                crate::errors::chain(&e)
+            ))
+        })?;
         let _g = self.write.lock();
         self.store.tag(&full, &img.manifest_digest).map_err(err)
     }
@@ -380,11 +384,15 @@ impl Images {
             ..Default::default()
         };
         let imported = ::images::import::import_tarball(&self.store, f, &opts)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         if !repo.is_empty() {
             let full = full_name(repo, tag);
-            registry::reference::Reference::parse(&full)
-                .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
+            registry::reference::Reference::parse(&full).map_err(|e| {
+                ApiError::bad(format!(
+                    "invalid reference format: {}",
+                    crate::errors::chain(&e)
+                ))
+            })?;
             let _g = self.write.lock();
             self.store
                 .tag(&full, &imported.manifest_digest)
@@ -398,7 +406,7 @@ impl Images {
         let _g = self.write.lock();
         let loaded =
             ::images::archive::load_any(&self.store, tar, "", &::images::PlatformSpec::host())
-                .map_err(|e| ApiError::bad(e.to_string()))?;
+                .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         let mut out = Vec::new();
         for l in loaded {
             if l.names.is_empty() {

@@ -621,7 +621,7 @@ impl Engine {
             ..Default::default()
         };
         let rc = ::images::runtime::runtime_config(img.config.config().as_ref(), &overrides)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         let mut host_config = body.get("HostConfig").cloned().unwrap_or(json!({}));
         let mode = host_config
             .get("NetworkMode")
@@ -730,8 +730,9 @@ impl Engine {
             }
         }
         // The request's checks are done: from here on it is the typed model.
-        let host_config: HostConfig = serde_json::from_value(host_config)
-            .map_err(|e| ApiError::bad(format!("invalid HostConfig: {e}")))?;
+        let host_config: HostConfig = serde_json::from_value(host_config).map_err(|e| {
+            ApiError::bad(format!("invalid HostConfig: {}", crate::errors::chain(&e)))
+        })?;
         // Refuse bad port bindings now rather than at start.
         net::port_mappings(&config, &host_config)?;
         // The layers, then our read-write layer on top.
@@ -746,7 +747,7 @@ impl Engine {
             },
         )
         .map_err(|e| match e {
-            ::images::Error::LayerTooLarge { .. } => ApiError::bad(e.to_string()),
+            ::images::Error::LayerTooLarge { .. } => ApiError::bad(crate::errors::chain(&e)),
             e => stat_err(e),
         })?;
         let layer = format!("md-{id}");
@@ -859,7 +860,12 @@ impl Engine {
         let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
         let (uid, gid) =
             ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group"))
-                .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?;
+                .map_err(|e| {
+                    ApiError::bad(format!(
+                        "unable to find user {user}: {}",
+                        crate::errors::chain(&e)
+                    ))
+                })?;
         // 3. The network namespace: the default bridge's, a user network's,
         //    or another container's. The attachment can change (publishing a
         //    user network's ports), so the undo detaches the latest one.
@@ -1171,7 +1177,7 @@ impl Engine {
         }
         let sig =
             mini_runc::container::parse_signal(if signal.is_empty() { "KILL" } else { signal })
-                .map_err(|e| ApiError::bad(e.to_string()))?;
+                .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         use runtimes::Runtime;
         // A container that exited meanwhile is no error.
         let killed = self.runtime_of(&c.id).kill_if_running(&c.id, sig);

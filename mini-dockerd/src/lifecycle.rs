@@ -241,8 +241,10 @@ impl Engine {
             }
             super::restart::Policy::from_host_config(&hc)?;
         }
-        let hc: mini_docker_api::container::HostConfig = serde_json::from_value(hc)
-            .map_err(|e| ApiError::bad(format!("invalid HostConfig: {e}")))?;
+        let hc: mini_docker_api::container::HostConfig =
+            serde_json::from_value(hc).map_err(|e| {
+                ApiError::bad(format!("invalid HostConfig: {}", crate::errors::chain(&e)))
+            })?;
         let changes: serde_json::Map<String, Value> = UPDATABLE
             .iter()
             .filter(|k| set(k))
@@ -250,8 +252,9 @@ impl Engine {
             .collect();
         if c.state.running && !changes.is_empty() {
             let r: oci_spec::runtime::LinuxResources =
-                serde_json::from_value(oci_resources(&Value::Object(changes)))
-                    .map_err(|e| ApiError::bad(format!("invalid resources: {e}")))?;
+                serde_json::from_value(oci_resources(&Value::Object(changes))).map_err(|e| {
+                    ApiError::bad(format!("invalid resources: {}", crate::errors::chain(&e)))
+                })?;
             use super::runtimes::Runtime;
             self.runtime_of(&c.id)
                 .update(&c.id, &r)

@@ -140,7 +140,7 @@ impl Engine {
                 let id = c.id.clone();
                 tokio::task::spawn_blocking(move || me.start(&id))
                     .await
-                    .map_err(|e| ApiError::internal(e.to_string()))
+                    .map_err(|e| ApiError::internal(crate::errors::chain(&e)))
                     .and_then(|r| r)
                     .or_else(|e| if e.is_not_modified() { Ok(()) } else { Err(e) })
             }

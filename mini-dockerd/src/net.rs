@@ -252,10 +252,9 @@ impl Engine {
         };
         drop(nl);
         let asked: Option<Subnet> = match &self.opts.net.subnet {
-            Some(s) => Some(
-                s.parse()
-                    .map_err(|e| ApiError::bad(format!("--bridge-subnet {s}: {e}")))?,
-            ),
+            Some(s) => Some(s.parse().map_err(|e| {
+                ApiError::bad(format!("--bridge-subnet {s}: {}", crate::errors::chain(&e)))
+            })?),
             None => None,
         };
         let subnet: Subnet = match (existing, asked, saved_subnet) {
@@ -301,7 +300,7 @@ impl Engine {
                 subnet,
                 &::network::network::host_routes().map_err(|e| net_err("read routes", e))?,
             )
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         }
         if let Err(e) = applier.apply(&plan) {
             let _ = applier.teardown(

@@ -35,14 +35,15 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?
 }
 
 fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("invalid JSON: {}", crate::errors::chain(&e))))
 }
 
 async fn network_list(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {

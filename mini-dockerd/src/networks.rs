@@ -464,9 +464,9 @@ impl Engine {
         }
         let in_use: Vec<Subnet> = nets.values().map(UserNetwork::subnet).collect();
         let subnet: Subnet = match ipam["Subnet"].as_str().filter(|s| !s.is_empty()) {
-            Some(s) => s
-                .parse()
-                .map_err(|e| ApiError::bad(format!("invalid subnet {s}: {e}")))?,
+            Some(s) => s.parse().map_err(|e| {
+                ApiError::bad(format!("invalid subnet {s}: {}", crate::errors::chain(&e)))
+            })?,
             None => ::network::network::choose_default_subnet(&in_use)
                 .map_err(|e| net_err("choose a subnet", e))?,
         };

@@ -33,7 +33,12 @@ fn parse_ref(image: &str, tag: &str) -> Result<Reference, ApiError> {
     } else {
         format!("{image}:{tag}")
     };
-    Reference::parse(&r).map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))
+    Reference::parse(&r).map_err(|e| {
+        ApiError::bad(format!(
+            "invalid reference format: {}",
+            crate::errors::chain(&e)
+        ))
+    })
 }
 
 fn registry_err(what: &str, r: &Reference, e: registry::client::ClientError) -> ApiError {
@@ -137,7 +142,7 @@ where
     match early {
         Ok(done) => {
             // Finished (or failed) before any progress: one answer.
-            let result = done.map_err(|e| ApiError::internal(e.to_string()))??;
+            let result = done.map_err(|e| ApiError::internal(crate::errors::chain(&e)))??;
             let mut lines = vec![first];
             while let Ok(m) = rx.try_recv() {
                 lines.push(m);

@@ -109,7 +109,12 @@ fn sample(layout: &cgroups::Layout, rel: &Path, proc_root: &Path) -> Result<Valu
         .map(|d| d.path.clone());
     // Reading must never delete the container's group.
     let _ = group.keep();
-    let stats = stats.map_err(|e| ApiError::internal(format!("read cgroup counters: {e}")))?;
+    let stats = stats.map_err(|e| {
+        ApiError::internal(format!(
+            "read cgroup counters: {}",
+            crate::errors::chain(&e)
+        ))
+    })?;
     let cpu = stats.cpu.unwrap_or_default();
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -162,8 +167,9 @@ impl Engine {
             v["pids_stats"] = json!({});
             return Ok(v);
         }
-        let layout = cgroups::Layout::detect()
-            .map_err(|e| ApiError::internal(format!("detect cgroups: {e}")))?;
+        let layout = cgroups::Layout::detect().map_err(|e| {
+            ApiError::internal(format!("detect cgroups: {}", crate::errors::chain(&e)))
+        })?;
         let rel = c.cgroups_path();
         let pre = sample(&layout, Path::new(&rel), proc_root)?;
         let preread = super::util::rfc3339_nanos(super::util::now_nanos());

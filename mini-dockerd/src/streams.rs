@@ -153,7 +153,9 @@ impl Engine {
             drop(pending);
             return attach_to(&self.socket(&c.id), wants)
                 .map(ShimStream::Now)
-                .map_err(|e| ApiError::internal(format!("attach to the shim: {e}")));
+                .map_err(|e| {
+                    ApiError::internal(format!("attach to the shim: {}", crate::errors::chain(&e)))
+                });
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         pending.waiting.entry(c.id).or_default().push((wants, tx));
@@ -178,7 +180,12 @@ impl Engine {
             }
         }
         let started = request(&socket, &Request::Start)
-            .map_err(|e| ApiError::internal(format!("start through the shim: {e}")))
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "start through the shim: {}",
+                    crate::errors::chain(&e)
+                ))
+            })
             .and_then(|mut s| {
                 answer(&mut s).map_err(|why| ApiError::internal(format!("failed to start: {why}")))
             });
@@ -215,7 +222,7 @@ impl Engine {
             )));
         }
         let mut s = request(&self.socket(&c.id), &Request::Resize(rows, cols))
-            .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("resize: {}", crate::errors::chain(&e))))?;
         answer(&mut s).map_err(ApiError::internal)?;
         Ok(())
     }
@@ -258,7 +265,12 @@ impl Engine {
             let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_default();
             Some(
                 ::images::runtime::resolve_user(user, &read("etc/passwd"), &read("etc/group"))
-                    .map_err(|e| ApiError::bad(format!("unable to find user {user}: {e}")))?,
+                    .map_err(|e| {
+                        ApiError::bad(format!(
+                            "unable to find user {user}: {}",
+                            crate::errors::chain(&e)
+                        ))
+                    })?,
             )
         };
         let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -356,8 +368,12 @@ impl Engine {
             )));
         }
         let sent_size = req.size;
-        let mut s = request(&self.socket(&cid), &Request::Exec(Box::new(req)))
-            .map_err(|e| ApiError::internal(format!("exec through the shim: {e}")))?;
+        let mut s = request(&self.socket(&cid), &Request::Exec(Box::new(req))).map_err(|e| {
+            ApiError::internal(format!(
+                "exec through the shim: {}",
+                crate::errors::chain(&e)
+            ))
+        })?;
         let pid = answer(&mut s).map_err(|why| {
             self.exec_finished(id, 126);
             if why.contains("No such file") || why.contains("not found") {
@@ -421,7 +437,7 @@ impl Engine {
             &self.socket(&container),
             &Request::ExecResize(id.to_string(), rows, cols),
         )
-        .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("resize: {}", crate::errors::chain(&e))))?;
         answer(&mut s).map_err(ApiError::internal)?;
         Ok(())
     }

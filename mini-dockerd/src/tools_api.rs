@@ -23,7 +23,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?
 }
 
 /// A blocking writer feeding a response body.
@@ -161,7 +161,7 @@ pub async fn archive_put(
     }
     drop(tx);
     work.await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))??;
     Ok(StatusCode::OK)
 }
 

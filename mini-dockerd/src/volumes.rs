@@ -283,7 +283,12 @@ impl Engine {
             &dir.join("volume.json"),
             &serde_json::to_vec_pretty(&meta).unwrap_or_default(),
         )
-        .map_err(|e| ApiError::internal(format!("write the volume's metadata: {e}")))
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "write the volume's metadata: {}",
+                crate::errors::chain(&e)
+            ))
+        })
     }
 
     fn volume_json(&self, name: &str) -> Option<Value> {
@@ -593,7 +598,7 @@ impl Engine {
             .arg(format!("{from}/."))
             .arg(data)
             .output()
-            .map_err(|e| ApiError::internal(format!("run cp: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("run cp: {}", crate::errors::chain(&e))))?;
         if !out.status.success() {
             return Err(ApiError::internal(format!(
                 "copy the image's {} into the volume {}: {}",

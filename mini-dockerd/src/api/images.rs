@@ -196,13 +196,13 @@ async fn body_to_file(
     dir: &std::path::Path,
 ) -> Result<tempfile::NamedTempFile, ApiError> {
     use std::io::Write;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
     let mut s = body.into_data_stream();
     while let Some(chunk) = s.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad(e.to_string()))?;
+        let chunk = chunk.map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         tmp.write_all(&chunk)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
     }
     Ok(tmp)
 }
