@@ -678,14 +678,14 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
                 state.status = Status::Created;
                 let json = state.to_oci_json().to_string();
                 state.status = Status::Creating;
-                super::init::run_hooks(&cfg.hooks.prestart, &json).map_err(|reason| E::Hook {
+                super::init::run_hooks(&cfg.hooks.prestart, &json).map_err(|source| E::Hook {
                     stage: "prestart",
-                    reason,
+                    source,
                 })?;
-                super::init::run_hooks(&cfg.hooks.create_runtime, &json).map_err(|reason| {
+                super::init::run_hooks(&cfg.hooks.create_runtime, &json).map_err(|source| {
                     E::Hook {
                         stage: "createRuntime",
-                        reason,
+                        source,
                     }
                 })?;
                 channel

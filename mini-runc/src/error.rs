@@ -193,12 +193,13 @@ pub enum RuntimeError {
         source: io::Error,
     },
     /// A hook whose failure fails the operation (prestart, createRuntime).
-    #[error("{stage} {reason}")]
+    #[error("the {stage} hooks")]
     Hook {
         /// The hook's stage in the spec.
         stage: &'static str,
         /// Which hook and how it failed.
-        reason: String,
+        #[source]
+        source: crate::init::HookError,
     },
     /// A step of the plan failed inside the container's init; `detail` is
     /// the init's report of it (it crossed the sync socket as text).
@@ -370,6 +371,22 @@ mod tests {
     fn runcs_words_where_callers_match_them() {
         let e = RuntimeError::NotRunning { id: "c1".into() };
         assert_eq!(chain(e), "container not running");
+    }
+
+    #[test]
+    fn a_failing_hook_is_named_with_its_stage_and_its_cause_once() {
+        let hook: oci_spec::runtime::Hook =
+            serde_json::from_value(serde_json::json!({"path": "/no/such/hook"})).unwrap();
+        let source = crate::init::run_hooks(&[hook], "{}").unwrap_err();
+        let text = chain(RuntimeError::Hook {
+            stage: "prestart",
+            source,
+        });
+        assert!(
+            text.starts_with("the prestart hooks: run hook /no/such/hook: "),
+            "{text}"
+        );
+        assert_eq!(text.matches("No such file").count(), 1, "{text}");
     }
 
     #[test]
