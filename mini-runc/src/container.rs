@@ -53,27 +53,10 @@ impl Phases {
     }
 }
 
-/// A runtime error: what failed, and the step's shell equivalent when there is one.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RuntimeError(pub String);
+pub use super::error::RuntimeError;
+use RuntimeError as E;
 
 type Result<T> = std::result::Result<T, RuntimeError>;
-
-fn err<T>(msg: impl Into<String>) -> Result<T> {
-    Err(RuntimeError(msg.into()))
-}
-
-/// The spec could not be read: the step and its cause, in one message.
-fn config_failed(e: config::ConfigError) -> RuntimeError {
-    RuntimeError(format!("{:#}", anyhow::Error::new(e)))
-}
-
-impl From<String> for RuntimeError {
-    fn from(s: String) -> Self {
-        RuntimeError(s)
-    }
-}
 
 /// Arguments of `create` (and `run`).
 #[derive(Debug, Clone, Default)]
@@ -182,18 +165,29 @@ fn sealed_self() -> Result<std::os::fd::OwnedFd> {
         c"mini-runc",
         MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
     )
-    .map_err(|e| RuntimeError(format!("memfd_create: {e}")))?;
-    let mut src = fs::File::open("/proc/self/exe")
-        .map_err(|e| RuntimeError(format!("open /proc/self/exe: {e}")))?;
+    .map_err(|e| E::SealedCopy {
+        step: "memfd_create",
+        source: e.into(),
+    })?;
+    let mut src = fs::File::open("/proc/self/exe").map_err(|source| E::SealedCopy {
+        step: "open /proc/self/exe",
+        source,
+    })?;
     let mut dst = fs::File::from(memfd);
-    std::io::copy(&mut src, &mut dst)
-        .map_err(|e| RuntimeError(format!("copy the runtime into a memfd: {e}")))?;
+    std::io::copy(&mut src, &mut dst).map_err(|source| E::SealedCopy {
+        step: "copy the runtime into a memfd",
+        source,
+    })?;
     let seals = SealFlag::F_SEAL_SEAL
         | SealFlag::F_SEAL_SHRINK
         | SealFlag::F_SEAL_GROW
         | SealFlag::F_SEAL_WRITE;
-    nix::fcntl::fcntl(dst.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))
-        .map_err(|e| RuntimeError(format!("seal the memfd: {e}")))?;
+    nix::fcntl::fcntl(dst.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals)).map_err(|e| {
+        E::SealedCopy {
+            step: "seal the memfd",
+            source: e.into(),
+        }
+    })?;
     Ok(dst.into())
 }
 
@@ -222,7 +216,10 @@ fn spawn_init(
                 fd.as_raw_fd(),
                 nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(target + 1),
             )
-            .map_err(|e| RuntimeError(format!("dup the runtime's memfd: {e}")))?;
+            .map_err(|source| E::Dup {
+                what: "the runtime's memfd",
+                source,
+            })?;
             // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned this descriptor and nothing else holds it,
             // so the OwnedFd is its only owner.
             #[allow(unsafe_code)]
@@ -234,7 +231,7 @@ fn spawn_init(
         }
         None => (exe_path, None),
     };
-    let (parent, child) = Channel::pair().map_err(|e| RuntimeError(format!("socketpair: {e}")))?;
+    let (parent, child) = Channel::pair().map_err(E::SocketPair)?;
     let mut cmd = Command::new(&exe_path);
     cmd.arg0("mini-runc:init").env(INIT_ENV, target.to_string());
     if let Some([i, o, e]) = stdio {
@@ -248,14 +245,17 @@ fn spawn_init(
                     let d = unsafe { sys::own_fd(d) };
                     std::process::Stdio::from(d)
                 })
-                .map_err(|e| RuntimeError(format!("dup the process's stdio: {e}")))
+                .map_err(|source| E::Dup {
+                    what: "the process's stdio",
+                    source,
+                })
         };
         cmd.stdin(dup(i)?).stdout(dup(o)?).stderr(dup(e)?);
     }
     // The init must not die with this (single-threaded) runtime process: it
     // exits by itself after forking the container's process.
     let child_proc = namespaces::sys::spawn_with_fd(&mut cmd, child.fd().as_raw_fd(), target)
-        .map_err(|e| RuntimeError(format!("start the container's init: {e}")))?;
+        .map_err(E::SpawnInit)?;
     drop(child);
     Ok((child_proc, parent))
 }
@@ -310,13 +310,14 @@ impl Drop for Undo {
 /// The cgroup layout of this host.
 /// The host's cgroup layout, read once per process (create and delete each
 /// need it several times; it is three /proc files and does not change).
+/// (A failure is not kept: the verb that meets it stops there.)
 fn layout() -> Result<cgroups::Layout> {
-    static LAYOUT: std::sync::OnceLock<std::result::Result<cgroups::Layout, String>> =
-        std::sync::OnceLock::new();
-    LAYOUT
-        .get_or_init(|| cgroups::Layout::detect().map_err(|e| format!("cgroups: {e}")))
-        .clone()
-        .map_err(RuntimeError)
+    static LAYOUT: std::sync::OnceLock<cgroups::Layout> = std::sync::OnceLock::new();
+    if let Some(l) = LAYOUT.get() {
+        return Ok(l.clone());
+    }
+    let l = cgroups::Layout::detect().map_err(E::CgroupLayout)?;
+    Ok(LAYOUT.get_or_init(|| l).clone())
 }
 
 /// Converts the spec's resources for chapter 02. A value that means "no
@@ -398,12 +399,16 @@ pub fn resources(r: &config::ResourceConfig) -> cgroups::Resources {
 /// first (`umount -R -l`): the mounts a container without a mount
 /// namespace of its own made on the host.
 fn unmount_below(rootfs: &Path) -> Result<()> {
-    let info = fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| RuntimeError(format!("read /proc/self/mountinfo: {e}")))?;
+    let info = fs::read_to_string("/proc/self/mountinfo").map_err(E::ReadMountinfo)?;
     for point in super::mounts::mounts_below(&info, rootfs) {
         match nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH) {
             Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
-            Err(e) => return err(format!("umount -l {}: {e}", point.display())),
+            Err(source) => {
+                return Err(E::Unmount {
+                    path: point,
+                    source,
+                })
+            }
         }
     }
     Ok(())
@@ -425,11 +430,7 @@ fn check_kernel_memory(cg: &cgroups::Cgroup, limits: &cgroups::Resources) -> Res
         .unwrap_or(-1);
     // The kernel rounds a limit down to whole pages.
     if got > wanted || got < wanted - 4096 {
-        return err(format!(
-            "linux.resources.memory.kernel: {} reads {got} after writing {wanted}: this \
-             kernel ignores kernel memory limits (removed in Linux 5.16); remove the setting",
-            file.display()
-        ));
+        return Err(E::KernelMemoryIgnored { file, got, wanted });
     }
     Ok(())
 }
@@ -505,22 +506,25 @@ fn cgroup_path(cfg: &Config) -> PathBuf {
 pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     state::validate_id(id)?;
     let mut t = Phases::new();
-    let cfg = config::load(&args.bundle, id).map_err(config_failed)?;
+    let cfg = config::load(&args.bundle, id)?;
     t.mark("read and check config.json");
     if let Some(profile) = &cfg.process.seccomp {
-        super::seccomp::compile(profile)?;
+        super::seccomp::compile(profile).map_err(E::Seccomp)?;
     }
     if cfg.process.terminal && args.console_socket.is_none() {
-        return err("process.terminal is true: give --console-socket (or set terminal to false)");
+        return Err(E::TerminalWithoutConsole);
     }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o711)
         .create(root)
-        .map_err(|e| RuntimeError(format!("create the state root {}: {e}", root.display())))?;
+        .map_err(|source| E::CreateStateRoot {
+            path: root.to_path_buf(),
+            source,
+        })?;
     let dir = State::dir(root, id);
     if fs::symlink_metadata(&dir).is_ok() {
-        return err(format!("container with id {id} already exists"));
+        return Err(E::AlreadyExists { id: id.into() });
     }
     let mut undo = Undo {
         dir: None,
@@ -530,7 +534,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         prune: None,
         host_mounts: None,
     };
-    sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
+    sys::set_child_subreaper().map_err(E::Subreaper)?;
     // The init first: its execve and start-up (a millisecond or two) overlap
     // the state directory and the cgroups made below. It does nothing until
     // `Go` arrives on the channel, by which time it is in the cgroups.
@@ -544,30 +548,40 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => undo.dir = Some(dir.clone()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return err(format!("container with id {id} already exists"))
+            return Err(E::AlreadyExists { id: id.into() })
         }
-        Err(e) => return err(format!("create {}: {e}", dir.display())),
+        Err(source) => return Err(E::CreateStateDir { path: dir, source }),
     }
 
     let fifo = State::fifo(root, id);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| RuntimeError(format!("mkfifo {}: {e}", fifo.display())))?;
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).map_err(
+        |source| E::MakeFifo {
+            path: fifo.clone(),
+            source,
+        },
+    )?;
     // Writable by the container's root even when it is an unprivileged uid
     // outside (a user namespace); mkfifo's mode went through the umask.
-    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
-        .map_err(|e| RuntimeError(format!("chmod {}: {e}", fifo.display())))?;
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|source| {
+        E::ChmodFifo {
+            path: fifo.clone(),
+            source,
+        }
+    })?;
 
     t.mark("state directory and exec fifo");
     let layout = layout()?;
     let cg_path = cgroup_path(&cfg);
     let limits = cfg.resources.as_ref().map(resources).unwrap_or_default();
     let cgroup = cgroups::Cgroup::create_at_with(&layout, &cg_path, &limits.extra_controllers())
-        .map_err(|e| RuntimeError(format!("create cgroup {}: {e}", cg_path.display())))?;
+        .map_err(|source| E::CreateCgroup {
+            path: cg_path.clone(),
+            source,
+        })?;
     undo.cgroup = Some(cgroup);
     undo.prune = Some((layout.clone(), cg_path.clone()));
     if let Some(cg) = &undo.cgroup {
-        cg.set(&limits)
-            .map_err(|e| RuntimeError(format!("linux.resources: {e}")))?;
+        cg.set(&limits).map_err(E::SetResources)?;
         check_kernel_memory(cg, &limits)?;
     }
     t.mark("create the cgroups and set limits");
@@ -603,8 +617,7 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
         host_mounts,
     };
     if let Some(cg) = &undo.cgroup {
-        cg.add_pid(init.id() as i32)
-            .map_err(|e| RuntimeError(format!("join the cgroup: {e}")))?;
+        cg.add_pid(init.id() as i32).map_err(E::JoinCgroup)?;
     }
     let mut rules = cfg
         .resources
@@ -634,24 +647,23 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     };
     channel
         .send(&ToInit::Go(Box::new(msg)))
-        .map_err(|e| RuntimeError(format!("talk to the init: {e}")))?;
+        .map_err(E::TalkToInit)?;
     let mut pid1 = 0;
     loop {
-        match channel
-            .recv::<FromInit>()
-            .map_err(|e| RuntimeError(format!("talk to the init: {e}")))?
-        {
+        match channel.recv::<FromInit>().map_err(E::TalkToInit)? {
             Some(FromInit::Did(_)) => {}
             Some(FromInit::NeedIdMaps { pid }) => {
                 for s in &steps {
                     if let RtStep::Ch01(step) = s {
-                        namespaces::container::write_id_map_step(pid, step)
-                            .map_err(|e| RuntimeError(format!("{}: {e}", step.command())))?;
+                        namespaces::container::write_id_map_step(pid, step).map_err(|source| {
+                            E::WriteIdMap {
+                                command: step.command(),
+                                source,
+                            }
+                        })?;
                     }
                 }
-                channel
-                    .send(&ToInit::MapsWritten)
-                    .map_err(|e| RuntimeError(e.to_string()))?;
+                channel.send(&ToInit::MapsWritten).map_err(E::TalkToInit)?;
             }
             Some(FromInit::Forked { pid }) => {
                 pid1 = pid;
@@ -666,11 +678,19 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
                 state.status = Status::Created;
                 let json = state.to_oci_json().to_string();
                 state.status = Status::Creating;
-                super::init::run_hooks(&cfg.hooks.prestart, &json)?;
-                super::init::run_hooks(&cfg.hooks.create_runtime, &json)?;
+                super::init::run_hooks(&cfg.hooks.prestart, &json).map_err(|source| E::Hook {
+                    stage: "prestart",
+                    source,
+                })?;
+                super::init::run_hooks(&cfg.hooks.create_runtime, &json).map_err(|source| {
+                    E::Hook {
+                        stage: "createRuntime",
+                        source,
+                    }
+                })?;
                 channel
                     .send(&ToInit::HooksDone(json))
-                    .map_err(|e| RuntimeError(e.to_string()))?;
+                    .map_err(E::TalkToInit)?;
             }
             Some(FromInit::Ready) => {
                 t.mark("container: mounts, devices, pivot_root, paths, sysctls");
@@ -678,13 +698,14 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
             }
             Some(FromInit::Failed { step, detail, .. }) => {
                 let cmd = steps.get(step).map(|s| s.command()).unwrap_or_default();
-                return err(format!(
-                    "creating the container failed at `{cmd}`: {detail}"
-                ));
+                return Err(E::CreateStep {
+                    command: cmd,
+                    detail,
+                });
             }
             None => {
                 let _ = init.try_wait();
-                return err("the container's init exited before the container was ready");
+                return Err(E::InitExited);
             }
         }
     }
@@ -694,8 +715,10 @@ pub fn create(root: &Path, id: &str, args: &CreateArgs) -> Result<State> {
     state.save(root)?;
     t.mark("write the state");
     if let Some(p) = &args.pid_file {
-        write_atomic(p, pid1.to_string().as_bytes())
-            .map_err(|e| RuntimeError(format!("write pid file {}: {e}", p.display())))?;
+        write_atomic(p, pid1.to_string().as_bytes()).map_err(|source| E::WritePidFile {
+            path: p.clone(),
+            source,
+        })?;
     }
     if let Some(cg) = undo.disarm() {
         // The cgroup outlives this process; `delete` removes it.
@@ -734,10 +757,10 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
     let mut t = Phases::new();
     let mut s = load(root, id)?;
     if !s.status.allows(Op::Start) {
-        return err(format!(
-            "cannot start a container that is {}",
-            s.status.name()
-        ));
+        return Err(E::Refused {
+            verb: "start",
+            status: s.status.name(),
+        });
     }
     let fifo = State::fifo(root, id);
     let f = nix::fcntl::open(
@@ -745,7 +768,10 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| RuntimeError(format!("open {}: {e}", fifo.display())))?;
+    .map_err(|source| E::OpenFifo {
+        path: fifo.clone(),
+        source,
+    })?;
     // SAFETY: `open` just returned this descriptor and nothing else holds it,
     // so the OwnedFd is its only owner.
     #[allow(unsafe_code)]
@@ -757,14 +783,14 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
             Ok(1) => break,
             Ok(_) | Err(nix::errno::Errno::EAGAIN) => {
                 if !s.alive() {
-                    return err("the container's process died before it was started");
+                    return Err(E::DiedBeforeStart);
                 }
                 if started.elapsed() > Duration::from_secs(30) {
-                    return err("the container's process did not answer on the exec fifo");
+                    return Err(E::FifoTimeout);
                 }
                 std::thread::sleep(Duration::from_micros(200));
             }
-            Err(e) => return err(format!("read {}: {e}", fifo.display())),
+            Err(source) => return Err(E::ReadFifo { path: fifo, source }),
         }
     }
     let _ = fs::remove_file(&fifo);
@@ -784,7 +810,7 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
                 _ => break,
             }
             if released.elapsed() > Duration::from_secs(60) {
-                return err("the container's process did not execute its program within 60 s");
+                return Err(E::ExecveTimeout);
             }
             std::thread::sleep(Duration::from_micros(200));
         }
@@ -796,7 +822,7 @@ pub fn start(root: &Path, id: &str) -> Result<State> {
 /// Parses a signal as runc does: `KILL`, `SIGKILL` or `9`.
 pub fn parse_signal(s: &str) -> Result<Signal> {
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| RuntimeError(format!("unknown signal {s}")));
+        return Signal::try_from(n).map_err(|_| E::UnknownSignal { signal: s.into() });
     }
     let name = if s.starts_with("SIG") {
         s.to_string()
@@ -805,14 +831,14 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
     };
     name.to_uppercase()
         .parse::<Signal>()
-        .map_err(|_| RuntimeError(format!("unknown signal {s}")))
+        .map_err(|_| E::UnknownSignal { signal: s.into() })
 }
 
 /// `kill`.
 pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let s = load(root, id)?;
     if !s.status.allows(Op::Kill) {
-        return err(kill_refused(s.status));
+        return Err(kill_refused(id, s.status));
     }
     if all {
         for pid in cgroup_pids(&s) {
@@ -820,17 +846,20 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         }
         return Ok(());
     }
-    sys::signal_one(s.pid, signal).map_err(|e| RuntimeError(format!("kill {}: {e}", s.pid)))
+    sys::signal_one(s.pid, signal).map_err(|source| E::Signal { pid: s.pid, source })
 }
 
 /// Why `kill` refuses, in runc's words where a caller matches them:
 /// containerd's shim reads "container not running" as "already exited",
 /// which is what lets `ctr task rm -f` of an exited task succeed.
-fn kill_refused(status: Status) -> String {
+fn kill_refused(id: &str, status: Status) -> RuntimeError {
     if status == Status::Stopped {
-        "container not running".into()
+        E::NotRunning { id: id.into() }
     } else {
-        format!("cannot kill a container that is {}", status.name())
+        E::Refused {
+            verb: "kill",
+            status: status.name(),
+        }
     }
 }
 
@@ -854,16 +883,16 @@ fn cgroup_pids(s: &State) -> Vec<i32> {
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let s = match load(root, id) {
         Ok(s) => s,
-        Err(e) if force && e.0.contains("does not exist") => return Ok(()),
+        Err(E::State(state::StateError::NotFound { .. })) if force => return Ok(()),
         Err(e) => return Err(e),
     };
     let mut t = Phases::new();
     let op = if force { Op::ForceDelete } else { Op::Delete };
     if !s.status.allows(op) {
-        return err(format!(
-            "cannot delete container {id} that is {}: stop it first, or use --force",
-            s.status.name()
-        ));
+        return Err(E::DeleteLive {
+            id: id.into(),
+            status: s.status.name(),
+        });
     }
     if s.status != Status::Stopped {
         if s.status == Status::Paused {
@@ -887,8 +916,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     t.mark("delete: stop the processes");
     if let Some(cg) = open_cgroup(&s) {
-        cg.delete()
-            .map_err(|e| RuntimeError(format!("remove the cgroup: {e}")))?;
+        cg.delete().map_err(E::RemoveCgroup)?;
     }
     t.mark("delete: remove the cgroups");
     if s.host_mounts {
@@ -901,27 +929,26 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let mut stopped = s.clone();
     stopped.status = Status::Stopped;
     super::init::run_hooks_warning("poststop", &s.poststop, &stopped.to_oci_json().to_string());
-    fs::remove_dir_all(State::dir(root, id))
-        .map_err(|e| RuntimeError(format!("remove the state of {id}: {e}")))
+    fs::remove_dir_all(State::dir(root, id)).map_err(|source| E::RemoveState {
+        id: id.into(),
+        source,
+    })
 }
 
 /// `pause` / `resume` through the freezer.
 pub fn pause(root: &Path, id: &str, pause: bool) -> Result<()> {
     let mut s = load(root, id)?;
     let op = if pause { Op::Pause } else { Op::Resume };
-    let next = s.status.after(op).ok_or_else(|| {
-        RuntimeError(format!(
-            "cannot {} a container that is {}",
-            if pause { "pause" } else { "resume" },
-            s.status.name()
-        ))
+    let next = s.status.after(op).ok_or(E::Refused {
+        verb: if pause { "pause" } else { "resume" },
+        status: s.status.name(),
     })?;
-    let cg = open_cgroup(&s).ok_or_else(|| RuntimeError("the container has no cgroup".into()))?;
+    let cg = open_cgroup(&s).ok_or(E::NoCgroup)?;
     let r = if pause { cg.freeze() } else { cg.thaw() };
     let _ = cg.keep();
-    r.map_err(|e| RuntimeError(format!("freezer: {e}")))?;
+    r.map_err(E::Freezer)?;
     s.status = next;
-    s.save(root).map_err(RuntimeError)
+    Ok(s.save(root)?)
 }
 
 /// The pids of a container, for `ps`.
@@ -950,7 +977,7 @@ pub struct ExecArgs {
 
 /// The process of the container's own spec, as the base of `exec` without `--process`.
 pub fn spec_process(s: &State) -> Result<ProcessConfig> {
-    let cfg = config::load(&s.bundle, &s.id).map_err(config_failed)?;
+    let cfg = config::load(&s.bundle, &s.id)?;
     Ok(cfg.process)
 }
 
@@ -970,15 +997,15 @@ pub fn exec(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
 pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
     let s = load(root, id)?;
     if !s.status.allows(Op::Exec) {
-        return err(format!(
-            "cannot exec in a container that is {}",
-            s.status.name()
-        ));
+        return Err(E::Refused {
+            verb: "exec in",
+            status: s.status.name(),
+        });
     }
     if args.process.terminal && args.console_socket.is_none() {
-        return err("--tty needs --console-socket");
+        return Err(E::ExecTtyWithoutConsole);
     }
-    sys::set_child_subreaper().map_err(|e| RuntimeError(format!("become a subreaper: {e}")))?;
+    sys::set_child_subreaper().map_err(E::Subreaper)?;
     // Join exactly the namespaces where the container differs from us.
     let joined: Vec<Namespace> = Namespace::ALL
         .iter()
@@ -1006,8 +1033,7 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         host_mounts: None,
     };
     if let Some(cg) = open_cgroup(&s) {
-        cg.add_pid(init.id() as i32)
-            .map_err(|e| RuntimeError(format!("join the container's cgroup: {e}")))?;
+        cg.add_pid(init.id() as i32).map_err(E::JoinCgroup)?;
         let _ = cg.keep();
     }
     if let (Ok(layout), Some(path)) = (layout(), &s.cgroup_path) {
@@ -1029,13 +1055,10 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
     };
     channel
         .send(&ToInit::Go(Box::new(msg)))
-        .map_err(|e| RuntimeError(e.to_string()))?;
+        .map_err(E::TalkToInit)?;
     let mut pid = 0;
     loop {
-        match channel
-            .recv::<FromInit>()
-            .map_err(|e| RuntimeError(e.to_string()))?
-        {
+        match channel.recv::<FromInit>().map_err(E::TalkToInit)? {
             Some(FromInit::Forked { pid: p }) => {
                 pid = p;
                 undo.pid = Some(p);
@@ -1043,7 +1066,10 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
             }
             Some(FromInit::Failed { step, detail, .. }) => {
                 let cmd = steps.get(step).map(|s| s.command()).unwrap_or_default();
-                return err(format!("exec failed at `{cmd}`: {detail}"));
+                return Err(E::ExecStep {
+                    command: cmd,
+                    detail,
+                });
             }
             Some(_) => {}
             // EOF: the process exec'd (its end of the socket is close-on-exec).
@@ -1051,12 +1077,14 @@ pub fn exec_process(root: &Path, id: &str, args: &ExecArgs) -> Result<i32> {
         }
     }
     if pid == 0 {
-        return err("the exec'd process did not start");
+        return Err(E::ExecNotStarted);
     }
     undo.pid = None;
     if let Some(p) = &args.pid_file {
-        write_atomic(p, pid.to_string().as_bytes())
-            .map_err(|e| RuntimeError(format!("write pid file {}: {e}", p.display())))?;
+        write_atomic(p, pid.to_string().as_bytes()).map_err(|source| E::WritePidFile {
+            path: p.clone(),
+            source,
+        })?;
     }
     Ok(pid)
 }
@@ -1091,10 +1119,16 @@ pub fn list(root: &Path) -> Vec<State> {
 
 /// Makes the state root private to root, as runc does.
 pub fn ensure_root(root: &Path) -> Result<()> {
-    fs::create_dir_all(root)
-        .map_err(|e| RuntimeError(format!("create {}: {e}", root.display())))?;
-    fs::set_permissions(root, fs::Permissions::from_mode(0o711))
-        .map_err(|e| RuntimeError(e.to_string()))
+    fs::create_dir_all(root).map_err(|source| E::CreateStateRoot {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    fs::set_permissions(root, fs::Permissions::from_mode(0o711)).map_err(|source| {
+        E::ChmodStateRoot {
+            path: root.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// `update --resources`: new limits for a live (running or paused)
@@ -1104,17 +1138,19 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 pub fn update(root: &Path, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
     let s = load(root, id)?;
     if !matches!(s.status, Status::Running | Status::Paused | Status::Created) {
-        return err(format!(
-            "cannot update a container that is {}",
-            s.status.name()
-        ));
+        return Err(E::Refused {
+            verb: "update",
+            status: s.status.name(),
+        });
     }
     let res = update_resources(r)?;
-    let cg = open_cgroup(&s).ok_or_else(|| RuntimeError("the container has no cgroup".into()))?;
+    let cg = open_cgroup(&s).ok_or(E::NoCgroup)?;
     let set = cg.set(&res);
     let _ = cg.keep();
-    set.map(|_| ())
-        .map_err(|e| RuntimeError(format!("update {id}: {e}")))
+    set.map(|_| ()).map_err(|source| E::Update {
+        id: id.into(),
+        source,
+    })
 }
 
 /// The part of a `LinuxResources` that [`update`] applies, or the names of
@@ -1179,10 +1215,9 @@ fn update_resources(r: &oci_spec::runtime::LinuxResources) -> Result<cgroups::Re
         refused.push("network, rdma or unified");
     }
     if !refused.is_empty() {
-        return err(format!(
-            "cannot update {}: mini-runc has no cgroup setter for it, leave it out",
-            refused.join(", ")
-        ));
+        return Err(E::UpdateRefused {
+            fields: refused.join(", "),
+        });
     }
     Ok(out)
 }

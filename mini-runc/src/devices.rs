@@ -115,10 +115,17 @@ pub fn apply(
     let Some(dir) = dir(layout, rel) else {
         return Ok(None);
     };
-    fs::create_dir_all(&dir).map_err(|e| RuntimeError(format!("mkdir {}: {e}", dir.display())))?;
+    fs::create_dir_all(&dir).map_err(|source| RuntimeError::CreateDeviceCgroup {
+        path: dir.clone(),
+        source,
+    })?;
     let write = |file: &str, line: &str| {
-        fs::write(dir.join(file), line)
-            .map_err(|e| RuntimeError(format!("echo '{line}' > {}: {e}", dir.join(file).display())))
+        let path = dir.join(file);
+        fs::write(&path, line).map_err(|source| RuntimeError::WriteDeviceRule {
+            line: line.into(),
+            path,
+            source,
+        })
     };
     for rule in rules {
         write(
@@ -165,8 +172,7 @@ pub fn apply_v2(
         return Ok(None);
     };
     let rules: Vec<_> = rules.iter().map(DeviceRule::to_bpf).collect();
-    let program = cgroups::devices::attach(&dir, &rules)
-        .map_err(|e| RuntimeError(format!("the cgroup v2 device filter: {e}")))?;
+    let program = cgroups::devices::attach(&dir, &rules).map_err(RuntimeError::DeviceFilter)?;
     if debug {
         eprintln!(
             "mini-runc: device filter attached to {}:\n{}",

@@ -362,7 +362,7 @@ fn apply(ctx: &mut Ctx, step: &RtStep) -> Result<(), Fail> {
                 .as_ref()
                 .map(|c| c.hooks.clone())
                 .unwrap_or_default();
-            run_hooks(&hooks.create_container, &msg.state_json).map_err(fail)
+            run_hooks(&hooks.create_container, &msg.state_json).map_err(hook_failed)
         }
         RtStep::StartContainerHooks => {
             let hooks: HookSets = msg
@@ -370,7 +370,7 @@ fn apply(ctx: &mut Ctx, step: &RtStep) -> Result<(), Fail> {
                 .as_ref()
                 .map(|c| c.hooks.clone())
                 .unwrap_or_default();
-            run_hooks(&hooks.start_container, &msg.state_json).map_err(fail)
+            run_hooks(&hooks.start_container, &msg.state_json).map_err(hook_failed)
         }
         RtStep::PivotRoot {
             rootfs,
@@ -1012,8 +1012,53 @@ fn set_caps(p: &ProcessConfig) -> Result<(), Fail> {
 /// Runs hooks in order, each with the state on stdin; the first failing
 /// hook stops the rest and fails (prestart, createRuntime, createContainer,
 /// startContainer: the spec makes their failure the operation's).
-pub fn run_hooks(hooks: &[oci_spec::runtime::Hook], state_json: &str) -> Result<(), String> {
+pub fn run_hooks(hooks: &[oci_spec::runtime::Hook], state_json: &str) -> Result<(), HookError> {
     hooks.iter().try_for_each(|h| run_hook(h, state_json))
+}
+
+/// How one hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The hook's program could not be started.
+    #[error("run hook {}", path.display())]
+    Spawn {
+        /// The hook's `path`.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Waiting for the hook failed.
+    #[error("wait for hook {}", path.display())]
+    Wait {
+        /// The hook's `path`.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The hook ran past its `timeout` and was killed.
+    #[error("hook {} timed out after {secs} s", path.display())]
+    TimedOut {
+        /// The hook's `path`.
+        path: PathBuf,
+        /// Its `timeout`.
+        secs: u64,
+    },
+    /// The hook exited with a failure.
+    #[error("hook {} failed: {status}", path.display())]
+    Failed {
+        /// The hook's `path`.
+        path: PathBuf,
+        /// How it ended.
+        status: std::process::ExitStatus,
+    },
+}
+
+/// A failed createContainer or startContainer hook, as the init reports it
+/// over the sync socket: the whole chain, as one text.
+fn hook_failed(e: HookError) -> Fail {
+    fail(format!("{:#}", anyhow::Error::new(e)))
 }
 
 /// Runs every hook and only warns on stderr about a failing one: the spec
@@ -1022,8 +1067,9 @@ pub fn run_hooks(hooks: &[oci_spec::runtime::Hook], state_json: &str) -> Result<
 pub fn run_hooks_warning(stage: &str, hooks: &[oci_spec::runtime::Hook], state_json: &str) {
     for hook in hooks {
         if let Err(e) = run_hook(hook, state_json) {
+            let e = anyhow::Error::new(e);
             eprintln!(
-                "mini-runc: warning: {stage} {e} (the {stage} hooks and the container go on)"
+                "mini-runc: warning: {stage} {e:#} (the {stage} hooks and the container go on)"
             );
         }
     }
@@ -1035,7 +1081,7 @@ pub fn run_hooks_warning(stage: &str, hooks: &[oci_spec::runtime::Hook], state_j
 pub static RUNTIME_MOUNT_NS: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
 
 /// Runs one hook with the state on stdin, killing it after its `timeout`.
-fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), String> {
+fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), HookError> {
     use std::io::Write;
     let args = hook
         .args()
@@ -1058,9 +1104,11 @@ fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), Stri
     if let Some(ns) = RUNTIME_MOUNT_NS.get() {
         sys::join_mount_ns_before_exec(&mut cmd, ns.as_raw_fd());
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("hook {}: {e}", hook.path().display()))?;
+    let path = || hook.path().to_path_buf();
+    let mut child = cmd.spawn().map_err(|source| HookError::Spawn {
+        path: path(),
+        source,
+    })?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(state_json.as_bytes());
     }
@@ -1070,22 +1118,27 @@ fn run_hook(hook: &oci_spec::runtime::Hook, state_json: &str) -> Result<(), Stri
         .map(|t| std::time::Duration::from_secs(t as u64));
     let start = std::time::Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+        if let Some(s) = child.try_wait().map_err(|source| HookError::Wait {
+            path: path(),
+            source,
+        })? {
             break s;
         }
         if timeout.is_some_and(|t| start.elapsed() > t) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "hook {} timed out after {} s",
-                hook.path().display(),
-                timeout.unwrap_or_default().as_secs()
-            ));
+            return Err(HookError::TimedOut {
+                path: path(),
+                secs: timeout.unwrap_or_default().as_secs(),
+            });
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     };
     if !status.success() {
-        return Err(format!("hook {} failed: {status}", hook.path().display()));
+        return Err(HookError::Failed {
+            path: path(),
+            status,
+        });
     }
     Ok(())
 }

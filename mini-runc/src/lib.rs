@@ -24,6 +24,7 @@
 pub mod config;
 pub mod container;
 pub mod devices;
+pub mod error;
 pub mod init;
 pub mod mounts;
 pub mod plan;

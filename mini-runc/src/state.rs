@@ -145,7 +145,7 @@ pub struct State {
 }
 
 /// Valid container ids: what runc accepts, so an id can never be a path.
-pub fn validate_id(id: &str) -> Result<(), String> {
+pub fn validate_id(id: &str) -> Result<(), StateError> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && id != "."
@@ -156,10 +156,57 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "invalid container id {id:?}: use letters, digits and _ + - . (no slashes), like runc"
-        ))
+        Err(StateError::InvalidId { id: id.to_string() })
     }
+}
+
+/// Reading or writing a container's `state.json`, step by step.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// An id that could be a path, or that runc would refuse.
+    #[error(
+        "invalid container id {id:?}: use letters, digits and _ + - . (no slashes), like runc"
+    )]
+    InvalidId {
+        /// As given.
+        id: String,
+    },
+    /// No such container under the state root.
+    #[error("container {id} does not exist")]
+    NotFound {
+        /// The id.
+        id: String,
+    },
+    /// `state.json` cannot be read.
+    #[error("read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `state.json` is not a state this runtime wrote.
+    #[error("{} is not a mini-runc state", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The state cannot be turned into JSON.
+    #[error("serialize the state")]
+    Serialize(#[source] serde_json::Error),
+    /// `state.json` cannot be written.
+    #[error("write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat`
@@ -183,17 +230,17 @@ impl State {
     }
 
     /// Loads the state of `id`.
-    pub fn load(root: &Path, id: &str) -> Result<State, String> {
+    pub fn load(root: &Path, id: &str) -> Result<State, StateError> {
         validate_id(id)?;
         let path = Self::dir(root, id).join("state.json");
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("container {id} does not exist"))
+                return Err(StateError::NotFound { id: id.to_string() })
             }
-            Err(e) => return Err(format!("read {}: {e}", path.display())),
+            Err(source) => return Err(StateError::Read { path, source }),
         };
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        serde_json::from_str(&text).map_err(|source| StateError::Parse { path, source })
     }
 
     /// Writes the state atomically: a reader sees the old or the new file,
@@ -201,16 +248,16 @@ impl State {
     /// state root lives in /run, which a crash empties anyway, together with
     /// the processes the state describes; syncing would cost milliseconds per
     /// container for nothing.
-    pub fn save(&self, root: &Path) -> Result<(), String> {
+    pub fn save(&self, root: &Path) -> Result<(), StateError> {
         let dir = Self::dir(root, &self.id);
-        let data = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let data = serde_json::to_vec_pretty(self).map_err(StateError::Serialize)?;
         let path = dir.join("state.json");
         mini_docker_api::atomic::write_atomic(
             &path,
             &data,
             mini_docker_api::atomic::Durability::Rename,
         )
-        .map_err(|e| format!("write {}: {e}", path.display()))
+        .map_err(|source| StateError::Write { path, source })
     }
 
     /// The exec fifo: it exists from `create` until `start` opened it.

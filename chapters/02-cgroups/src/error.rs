@@ -143,7 +143,7 @@ pub enum Error {
     NoFreezer,
     /// The kernel refused the device filter program (`bpf(BPF_PROG_LOAD)`).
     #[error(
-        "load the device filter (bpf BPF_PROG_LOAD of a cgroup_device program): {source}{log}",
+        "load the device filter (bpf BPF_PROG_LOAD of a cgroup_device program){log}",
         log = if log.is_empty() { String::new() } else { format!("; the verifier said:\n{log}") }
     )]
     BpfLoad {
@@ -153,9 +153,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Attaching, detaching or listing the device filter of a cgroup failed.
-    #[error(
-        "{step} on {path}: {source} (the kernel needs CONFIG_CGROUP_BPF and a cgroup2 directory)"
-    )]
+    #[error("{step} on {path} (the kernel needs CONFIG_CGROUP_BPF and a cgroup2 directory)")]
     Bpf {
         /// The step: `bpf BPF_PROG_ATTACH`, `bpf BPF_PROG_DETACH`, `bpf BPF_PROG_QUERY`, `open`.
         step: &'static str,

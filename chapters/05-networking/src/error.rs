@@ -53,9 +53,7 @@ pub enum Error {
         source: io::Error,
     },
     /// `unshare(CLONE_NEWNET)` failed.
-    #[error(
-        "unshare(CLONE_NEWNET) for {path}: {source} (this chapter needs root: run it with sudo)"
-    )]
+    #[error("unshare(CLONE_NEWNET) for {path} (this chapter needs root: run it with sudo)")]
     UnshareNet {
         /// The namespace file being created.
         path: PathBuf,

@@ -1153,9 +1153,7 @@ impl Drop for RunningServer {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// bind(2) failed.
-    #[error(
-        "listen on {addr}: {source} (is the port in use? pass --addr 127.0.0.1:0 for a free one)"
-    )]
+    #[error("listen on {addr} (is the port in use? pass --addr 127.0.0.1:0 for a free one)")]
     Bind {
         /// The address.
         addr: String,
