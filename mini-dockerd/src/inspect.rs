@@ -69,8 +69,7 @@ pub const DEFAULT_RUNTIME: &str = super::runtimes::BUILTIN;
 fn default_paths() -> &'static (Value, Value) {
     static PATHS: OnceLock<(Value, Value)> = OnceLock::new();
     PATHS.get_or_init(|| {
-        let spec: Value =
-            serde_json::from_str(super::spec::DOCKER_DEFAULT_SPEC).unwrap_or(Value::Null);
+        let spec = super::spec::default_json();
         (
             spec["linux"]["maskedPaths"].clone(),
             spec["linux"]["readonlyPaths"].clone(),

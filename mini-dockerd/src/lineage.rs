@@ -139,10 +139,7 @@ pub fn lookup(root: &Path, reference: &str) -> Option<String> {
 
 /// The bytes of the regular files in a layer blob (what `docker history`
 /// calls its size), read through the blob's compression.
-fn content_size(
-    blobs: &::images::BlobStore,
-    desc: &oci_spec_images::image::Descriptor,
-) -> Option<u64> {
+fn content_size(blobs: &::images::BlobStore, desc: &oci_spec::image::Descriptor) -> Option<u64> {
     let c = ::images::layer::compression_of(desc).ok()?;
     let blob = blobs.open_blob(desc.digest()).ok()?;
     let r = ::images::layer::decompress(std::io::BufReader::new(blob), c).ok()?;

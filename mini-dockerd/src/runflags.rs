@@ -281,7 +281,7 @@ mod tests {
     use super::*;
 
     fn spec() -> Value {
-        serde_json::from_str(crate::spec::DOCKER_DEFAULT_SPEC).unwrap()
+        crate::spec::default_json()
     }
 
     #[test]

@@ -433,7 +433,7 @@ impl Engine {
         &self,
         body: &Value,
         host_config: &Value,
-        image: Option<&oci_spec_images::image::Config>,
+        image: Option<&oci_spec::image::Config>,
     ) -> Result<Vec<MountPoint>> {
         self.check_run_flags(host_config)?;
         let mut out: Vec<MountPoint> = Vec::new();
