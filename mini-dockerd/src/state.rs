@@ -89,6 +89,9 @@ pub enum Refusal {
     NotModified,
     /// "Container … is not running".
     NotRunning,
+    /// "Cannot kill container: …: Container … is not running" (dockerd
+    /// wraps the kill's reason).
+    KillNotRunning,
     /// "Container … is already paused".
     AlreadyPaused,
     /// "Container … is not paused".
@@ -116,6 +119,9 @@ impl Refusal {
         match self {
             Refusal::NotModified => String::new(),
             Refusal::NotRunning => format!("Container {id} is not running"),
+            Refusal::KillNotRunning => {
+                format!("Cannot kill container: {id}: Container {id} is not running")
+            }
             Refusal::AlreadyPaused => format!("Container {id} is already paused"),
             Refusal::NotPaused => format!("Container {id} is not paused"),
             Refusal::Restarting => {
@@ -165,7 +171,7 @@ pub fn transition(status: Status, action: Action) -> Result<Status, Refusal> {
         (A::Start, S::Removing | S::Dead) => Err(R::MarkedForRemoval),
 
         (A::Kill | A::Oom, S::Running | S::Paused) => Ok(status),
-        (A::Kill, _) => Err(R::NotRunning),
+        (A::Kill, _) => Err(R::KillNotRunning),
         (A::Oom, _) => Err(R::Impossible),
 
         (A::Stop, S::Running | S::Paused) => Ok(status),

@@ -94,3 +94,52 @@ fn mini_dockerd_emits_the_reference_sequence() {
         .collect();
     assert_eq!(got, REFERENCE, "the daemon's log:\n{log}");
 }
+
+/// The verbs a container's status refuses, with the id written `ID`: the
+/// exit code and what the CLI printed on stderr.
+fn refusals(docker: &dyn Fn(&[&str]) -> std::process::Output, image: &str) -> Vec<String> {
+    let out = docker(&["create", "--network", "none", image, "sh", "-c", SCRIPT]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let steps: &[&[&str]] = &[
+        &["pause"],   // created
+        &["unpause"], // created
+        &["kill"],    // created
+        &["stop"],    // created: nothing to do
+        &["start"],
+        &["start"],   // running: nothing to do
+        &["unpause"], // running
+        &["rm"],      // running
+        &["pause"],
+        &["pause"], // paused
+        &["start"], // paused
+        &["rm"],    // paused
+        &["unpause"],
+        &["stop"],
+        &["pause"], // exited
+        &["rm"],
+    ];
+    steps
+        .iter()
+        .map(|verb| {
+            let mut args = verb.to_vec();
+            args.push(&id);
+            let out = docker(&args);
+            let said = stderr(&out).replace(&id, "ID");
+            let line = format!("{verb:?} -> {:?} {}", out.status.code(), said.trim());
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn refusals_are_dockerds() {
+    let real = DockerDaemon::start(&[]);
+    real.import_busybox("bb");
+    let want = refusals(&|args| real.docker(args), "bb");
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let got = refusals(&|args| d.docker(args), "bb");
+    assert_eq!(got, want);
+    insta::assert_snapshot!(want.join("\n"));
+}
