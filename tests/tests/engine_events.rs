@@ -9,8 +9,9 @@
 use e2e::*;
 
 /// What dockerd 20.10 emits for `run -d` of a container that exits on
-/// SIGTERM, `stop`, `start`, `kill`, `rm`: the action and its `signal` or
-/// `exitCode` attribute (recorded from the real dockerd by the test below).
+/// SIGTERM, `stop`, `start`, `pause`, `unpause`, `kill`, `rm`: the action
+/// and its `signal` or `exitCode` attribute (recorded from the real dockerd
+/// by the test below).
 const REFERENCE: &[&str] = &[
     "create",
     "start",
@@ -18,6 +19,8 @@ const REFERENCE: &[&str] = &[
     "die exitCode=0",
     "stop",
     "start",
+    "pause",
+    "unpause",
     "kill signal=9",
     "die exitCode=137",
     "destroy",
@@ -37,6 +40,8 @@ fn drive(docker: &dyn Fn(&[&str]) -> std::process::Output, image: &str) {
     let id = id.trim();
     ok(&["stop", "-t", "10", id]);
     ok(&["start", id]);
+    ok(&["pause", id]);
+    ok(&["unpause", id]);
     ok(&["kill", id]);
     eventually("the killed container exits", || {
         ok(&["inspect", "-f", "{{.State.Status}}", id]).trim() == "exited"
