@@ -9,12 +9,17 @@
 use e2e::*;
 
 /// What dockerd 20.10 emits for `run -d` of a container that exits on
-/// SIGTERM, `stop`, `start`, `pause`, `unpause`, `kill`, `rm`: the action
+/// SIGTERM, `restart`, `stop`, `start`, `pause`, `unpause`, `kill`, `rm`: the action
 /// and its `signal` or `exitCode` attribute (recorded from the real dockerd
 /// by the test below).
 const REFERENCE: &[&str] = &[
     "create",
     "start",
+    "kill signal=15",
+    "die exitCode=0",
+    "stop",
+    "start",
+    "restart",
     "kill signal=15",
     "die exitCode=0",
     "stop",
@@ -38,6 +43,7 @@ fn drive(docker: &dyn Fn(&[&str]) -> std::process::Output, image: &str) {
     };
     let id = ok(&["run", "-d", "--network", "none", image, "sh", "-c", SCRIPT]);
     let id = id.trim();
+    ok(&["restart", "-t", "10", id]);
     ok(&["stop", "-t", "10", id]);
     ok(&["start", id]);
     ok(&["pause", id]);
