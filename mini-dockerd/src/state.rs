@@ -2,15 +2,22 @@
 //! transitions emit.
 //!
 //! ```text
-//!   create                 start                    die (the process exits)
-//! ─────────▶ created ──────────────▶ running ─────────────────────────▶ exited
-//!                                     │   ▲                     start ◀─┘ │ │
-//!                               pause │   │ unpause       backoff (policy)│ │
-//!                                     ▼   │                               ▼ │
-//!                                    paused           restarting ─start─▶   │
-//!                                                                           │
-//!   created / exited / restarting / dead ──remove──▶ removing ──destroy──▶ (gone)
+//!    create
+//!      │
+//!      ▼        start                die
+//!   created ──────────▶ running ───────────────▶ exited
+//!                       │     ▲                  │   ▲
+//!                 pause │     │ unpause  backoff │   │ stop
+//!                       ▼     │                  ▼   │
+//!                       paused                 restarting ── start ──▶ running
+//!
+//!   exited ── start ──▶ running            paused ── die ──▶ exited
+//!   created, exited, restarting, dead ── remove ──▶ removing ── destroy ──▶ (gone)
 //! ```
+//!
+//! `kill`, `stop`, `oom` and `restart` leave the status as it is: the `die`
+//! that follows is what ends a run (a `stop` of a restarting container
+//! cancels the restart: `exited`).
 //!
 //! These are Docker's seven statuses (`State.Status` in `docker inspect`,
 //! the `status` filter of `docker ps`). Every verb the daemon is asked for,
