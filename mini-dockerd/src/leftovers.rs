@@ -69,7 +69,7 @@ impl Engine {
             }
             tracing::info!(%id, pid = s.pid, "a container started before the crash runs");
             self.update(&id, |c| {
-                c.state.status = "running".into();
+                c.state.status = super::state::Status::Running;
                 c.state.running = true;
                 c.state.pid = s.pid;
                 c.state.exit_code = 0;

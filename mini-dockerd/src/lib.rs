@@ -44,6 +44,7 @@ pub mod safeguards;
 pub mod security;
 pub mod shim;
 pub mod spec;
+pub mod state;
 pub mod stats;
 pub mod streams;
 pub mod swarm_api;
@@ -111,9 +112,9 @@ impl Options {
 /// A container's state, as `State` in inspect.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CState {
-    /// created, running, exited, removing.
-    pub status: String,
-    /// Running.
+    /// Docker's status; changed only through [`state::transition`].
+    pub status: state::Status,
+    /// Running (or paused): the status says so, kept for `State.Running`.
     pub running: bool,
     /// Host pid of its init.
     pub pid: i64,
@@ -179,21 +180,23 @@ pub struct Container {
 impl Container {
     fn status_text(&self, now: i64) -> String {
         let ago = |t: i64| util::human_duration((now - t) / 1_000_000_000);
-        match self.state.status.as_str() {
-            "running" => format!("Up {}", ago(self.state.started_at)),
-            "paused" => format!("Up {} (Paused)", ago(self.state.started_at)),
-            "exited" => format!(
+        use state::Status;
+        match self.state.status {
+            Status::Running => format!("Up {}", ago(self.state.started_at)),
+            Status::Paused => format!("Up {} (Paused)", ago(self.state.started_at)),
+            Status::Exited => format!(
                 "Exited ({}) {} ago",
                 self.state.exit_code,
                 ago(self.state.finished_at)
             ),
-            "created" => "Created".into(),
-            "restarting" => format!(
+            Status::Created => "Created".into(),
+            Status::Restarting => format!(
                 "Restarting ({}) {} ago",
                 self.state.exit_code,
                 ago(self.state.finished_at)
             ),
-            other => other.to_string(),
+            Status::Removing => "Removal In Progress".into(),
+            Status::Dead => "Dead".into(),
         }
     }
 
@@ -379,6 +382,8 @@ pub struct Engine {
     pub restarting: Mutex<std::collections::HashSet<String>>,
     /// User-defined networks.
     pub networks: networks::Registry,
+    /// The containers' events ([`state`]), for `GET /events`.
+    pub events: state::EventBus,
 }
 
 fn stat_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
@@ -414,8 +419,8 @@ impl Engine {
                     // A removal cut short by a crash: the record stays, and
                     // `rm` must be able to finish it (Docker resets its
                     // RemovalInProgress flag the same way).
-                    if c.state.status == "removing" {
-                        c.state.status = "exited".into();
+                    if c.state.status == state::Status::Removing {
+                        c.state.status = state::Status::Exited;
                         c.state.running = false;
                     }
                     map.insert(c.id.clone(), c);
@@ -437,6 +442,7 @@ impl Engine {
             },
             restarting: Mutex::new(Default::default()),
             networks: networks::Registry::open(&opts_root),
+            events: Default::default(),
         }))
     }
 
@@ -787,10 +793,7 @@ impl Engine {
                 args: rc.args[1..].to_vec(),
                 config,
                 host_config,
-                state: CState {
-                    status: "created".into(),
-                    ..Default::default()
-                },
+                state: CState::default(),
                 layer,
                 exits: 0,
                 net: None,
@@ -800,6 +803,7 @@ impl Engine {
                 runtime: Some(runtime),
             };
             self.persist(&c);
+            self.emit(&c, "create", &[]);
             map.insert(id.clone(), c);
         }
         Ok(id)
@@ -812,13 +816,12 @@ impl Engine {
     /// ([`undo::Undo`]), then records the error in the container's state.
     pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.running {
-            return Err(ApiError::not_modified());
-        }
+        state::transition(c.state.status, state::Action::Start).map_err(|r| r.to_api(&c.id))?;
         let mut undo = undo::Undo::default();
         match self.start_steps(&c, &mut undo) {
             Ok(()) => {
                 undo.commit();
+                self.emit(&c, "start", &[]);
                 self.refresh_hosts();
                 self.watch(c.id.clone());
                 Ok(())
@@ -931,7 +934,8 @@ impl Engine {
         self.release(&id, || {
             self.update(&id, |c| {
                 c.state = CState {
-                    status: "running".into(),
+                    status: state::transition(c.state.status, state::Action::Start)
+                        .unwrap_or(state::Status::Running),
                     running: true,
                     pid,
                     exit_code: 0,
@@ -1138,7 +1142,9 @@ impl Engine {
         }
         self.disconnect_user_networks(id);
         let c = self.update(id, |c| {
-            c.state.status = "exited".into();
+            // Only a running container has a watcher: `die` is always allowed.
+            c.state.status = state::transition(c.state.status, state::Action::Die)
+                .unwrap_or(state::Status::Exited);
             c.state.running = false;
             c.state.pid = 0;
             c.state.exit_code = status.exit_code;
@@ -1147,6 +1153,12 @@ impl Engine {
             c.state.oom_killed = status.oom_killed;
             c.exits += 1;
             c.net = None;
+            // Docker's order: `oom`, then `die`, both before a waiter (a
+            // `stop`, a `wait`) sees the exit.
+            if status.oom_killed {
+                self.emit(c, "oom", &[]);
+            }
+            self.emit(c, "die", &[("exitCode", status.exit_code.to_string())]);
         })?;
         self.refresh_hosts();
         tracing::info!(
@@ -1155,8 +1167,6 @@ impl Engine {
             oom_killed = status.oom_killed,
             "container exited"
         );
-        // Docker emits an `oom` event before `die` here; this daemon has no
-        // event stream yet (`GET /events`): when it has, emit it at this point.
         let restarting = self
             .restarting
             .lock()
@@ -1169,19 +1179,17 @@ impl Engine {
     pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
         let c = self.find(key)?;
         self.mark_manually_stopped(&c.id);
-        if !c.state.running {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
-        }
+        state::transition(c.state.status, state::Action::Kill).map_err(|r| r.to_api(&c.id))?;
         let sig =
             mini_runc::container::parse_signal(if signal.is_empty() { "KILL" } else { signal })
                 .map_err(|e| ApiError::bad(crate::errors::chain(&e)))?;
         use runtimes::Runtime;
         // A container that exited meanwhile is no error.
         let killed = self.runtime_of(&c.id).kill_if_running(&c.id, sig);
-        if c.state.status == "paused" {
+        if killed.is_ok() {
+            self.emit(&c, "kill", &[("signal", (sig as i32).to_string())]);
+        }
+        if c.state.status == state::Status::Paused {
             // Frozen tasks act on the signal only once they run again.
             let _ = self.thaw(&c.id);
         }
@@ -1205,11 +1213,14 @@ impl Engine {
     pub async fn stop(self: &Arc<Self>, key: &str, t: Option<i64>) -> Result<()> {
         let c = self.find(key)?;
         self.mark_manually_stopped(&c.id);
-        if c.state.status == "restarting" {
-            self.update(&c.id, |c| c.state.status = "exited".into());
-        }
-        if !c.state.running {
-            return Err(ApiError::not_modified());
+        match state::transition(c.state.status, state::Action::Stop) {
+            Err(r) => return Err(r.to_api(&c.id)),
+            // A pending restart is cancelled; nothing was running to stop.
+            Ok(next) if !c.state.status.is_running() => {
+                self.update(&c.id, |c| c.state.status = next);
+                return Err(ApiError::not_modified());
+            }
+            Ok(_) => {}
         }
         let sig = c
             .config
@@ -1227,6 +1238,7 @@ impl Engine {
             let _ = self.kill(&c.id, "SIGKILL");
             let _ = self.wait_for(&c.id, |c| !c.state.running).await;
         }
+        self.emit(&c, "stop", &[]);
         Ok(())
     }
 
@@ -1252,13 +1264,12 @@ impl Engine {
 
     /// `DELETE /containers/{id}` (blocking).
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
+        use state::{Action, Refusal};
         let c = self.find(key)?;
-        if c.state.running {
+        let refused = state::transition(c.state.status, Action::Remove).err();
+        if let Some(r @ (Refusal::RemoveRunning | Refusal::RemovePaused)) = refused {
             if !force {
-                return Err(ApiError::conflict(format!(
-                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                    c.id
-                )));
+                return Err(r.to_api(&c.id));
             }
             let _ = self.kill(&c.id, "SIGKILL");
             // The watcher records the exit; give it a bounded time.
@@ -1276,11 +1287,16 @@ impl Engine {
         let removed = {
             let mut map = self.lock();
             match map.get_mut(&c.id) {
-                Some(x) if x.state.status == "removing" => return Ok(()),
-                Some(x) => {
-                    x.state.status = "removing".into();
-                    true
-                }
+                Some(x) => match state::transition(x.state.status, Action::Remove) {
+                    Ok(next) => {
+                        x.state.status = next;
+                        x.state.running = false;
+                        true
+                    }
+                    // Another `rm` is at it: this one has nothing left to do.
+                    Err(Refusal::RemovalInProgress) => return Ok(()),
+                    Err(r) => return Err(r.to_api(&c.id)),
+                },
                 None => false,
             }
         };
@@ -1302,16 +1318,36 @@ impl Engine {
         let _ = self.images.driver().remove(&c.layer);
         let _ = std::fs::remove_file(self.socket(&c.id));
         let _ = std::fs::remove_dir_all(&dir);
-        let code = self
-            .lock()
-            .remove(&c.id)
-            .map(|c| c.state.exit_code)
-            .unwrap_or(0);
+        let gone = self.lock().remove(&c.id);
+        if let Some(gone) = &gone {
+            self.emit(gone, "destroy", &[]);
+        }
+        let code = gone.map(|c| c.state.exit_code).unwrap_or(0);
         if let Ok(mut m) = self.removed.lock() {
             m.insert(c.id.clone(), code);
         }
         self.changed.notify_waiters();
         Ok(())
+    }
+
+    /// Sends the event `action` about `c` on [`Engine::events`]: its
+    /// attributes are the container's labels, `image`, `name`, and `extra`.
+    pub(crate) fn emit(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
+        let mut attrs = c.config.labels.clone().unwrap_or_default();
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        // One line per event in the daemon's log, as `docker events` shows it.
+        let shown: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        tracing::info!("container event: {action} {} {}", c.id, shown.join(","));
+        self.events.emit(state::Event::container(
+            action,
+            &c.id,
+            &c.image,
+            &c.name,
+            attrs,
+            util::now_nanos(),
+        ));
     }
 
     /// Deletes the runtime's state of a container that is not running.

@@ -48,6 +48,7 @@
 //! `KernelMemory`, …) is refused by name, never accepted and dropped.
 
 use super::api::{Eng, Q};
+use super::state::{transition, Action};
 use super::{stat_err, ApiError, Engine, Result};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -138,47 +139,39 @@ impl Engine {
     /// `POST /containers/{id}/pause`.
     pub fn pause(&self, key: &str) -> Result<()> {
         let c = self.find(key)?;
-        if !c.state.running {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
-        }
-        if c.state.status == "paused" {
-            return Err(ApiError::conflict(format!(
-                "Container {} is already paused",
-                c.id
-            )));
-        }
+        transition(c.state.status, Action::Pause).map_err(|r| r.to_api(&c.id))?;
         use super::runtimes::Runtime;
         self.runtime_of(&c.id)
             .pause(&c.id)
             .map_err(|e| stat_err(format!("Cannot pause container {}: {e}", c.id)))?;
-        self.update(&c.id, |c| c.state.status = "paused".into());
+        self.update(&c.id, |c| {
+            if let Ok(next) = transition(c.state.status, Action::Pause) {
+                c.state.status = next;
+            }
+        });
+        self.emit(&c, "pause", &[]);
         Ok(())
     }
 
     /// `POST /containers/{id}/unpause`.
     pub fn unpause(&self, key: &str) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.status != "paused" {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not paused",
-                c.id
-            )));
-        }
-        self.thaw(&c.id)
+        transition(c.state.status, Action::Unpause).map_err(|r| r.to_api(&c.id))?;
+        self.thaw(&c.id)?;
+        self.emit(&c, "unpause", &[]);
+        Ok(())
     }
 
-    /// Thaws a paused container and marks it running again.
+    /// Thaws a paused container and marks it running again (quietly: a
+    /// kill thaws too, and Docker reports no `unpause` for it).
     pub(super) fn thaw(&self, id: &str) -> Result<()> {
         use super::runtimes::Runtime;
         self.runtime_of(id)
             .resume(id)
             .map_err(|e| stat_err(format!("Cannot unpause container {id}: {e}")))?;
         self.update(id, |c| {
-            if c.state.status == "paused" {
-                c.state.status = "running".into();
+            if let Ok(next) = transition(c.state.status, Action::Unpause) {
+                c.state.status = next;
             }
         });
         Ok(())

@@ -149,6 +149,10 @@ impl Engine {
         if let Ok(mut r) = self.restarting.lock() {
             r.remove(&c.id);
         }
+        if started.is_ok() {
+            // Docker's last event of a restart, after stop's and start's.
+            self.emit(&c, "restart", &[]);
+        }
         started
     }
 

@@ -19,6 +19,7 @@
 //! the daemon starts the `always` and (unless the user stopped them)
 //! `unless-stopped` containers that are not running.
 
+use super::state::{transition, Action, Status};
 use super::{ApiError, Engine, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -178,7 +179,9 @@ impl Engine {
         self.update(&id, |c| {
             c.restart.backoff_ms = delay;
             c.restart.count += 1;
-            c.state.status = "restarting".into();
+            if let Ok(next) = transition(c.state.status, Action::Backoff) {
+                c.state.status = next;
+            }
         });
         tracing::info!(%id, delay_ms = delay, "restarting (policy {policy:?})");
         let me = self.clone();
@@ -194,7 +197,7 @@ impl Engine {
             return;
         }
         if c.restart.manually_stopped {
-            self.update(&id, |c| c.state.status = "exited".into());
+            self.cancel_restart(&id);
             return;
         }
         let me = self.clone();
@@ -202,12 +205,20 @@ impl Engine {
         let r = tokio::task::spawn_blocking(move || me.start(&id2)).await;
         if let Ok(Err(e)) = r {
             tracing::warn!(%id, "restart failed: {}", e.message);
-            self.update(&id, |c| {
-                if !c.state.running {
-                    c.state.status = "exited".into();
-                }
-            });
+            self.cancel_restart(&id);
         }
+    }
+
+    /// A pending restart that will not happen: `restarting` becomes
+    /// `exited` (what a `stop` does to it).
+    fn cancel_restart(&self, id: &str) {
+        self.update(id, |c| {
+            if c.state.status == Status::Restarting {
+                if let Ok(next) = transition(c.state.status, Action::Stop) {
+                    c.state.status = next;
+                }
+            }
+        });
     }
 
     /// At daemon start (after [`Engine::restore`]): starts the `always`
