@@ -443,7 +443,7 @@ fn compose_config_prints_the_resolved_model() {
         "services:\n  web:\n    environment: {B: \"3\"}\n    ports: [\"127.0.0.1:9090:90\"]\n    restart: always\n",
     )
     .unwrap();
-    let o = std::process::Command::new(&cli_bin())
+    let o = std::process::Command::new(cli_bin())
         .current_dir(p)
         .args([
             "compose",
