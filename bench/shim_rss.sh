@@ -32,6 +32,12 @@ cleanup() {
             ctr -a "$work/c.sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
         done
         kill "$ctrd_pid" 2>/dev/null || true
+        # runc removes each container's cgroup, but containerd made the
+        # namespace's parent (/<ns> in every hierarchy) and leaves it.
+        sleep 1
+        for d in /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns"; do
+            [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+        done
     fi
     if [ -n "$mini_pid" ]; then
         "$bin/mini-docker" -H "unix://$work/mini.sock" rm -f $("$bin/mini-docker" -H "unix://$work/mini.sock" ps -aq) >/dev/null 2>&1 || true
