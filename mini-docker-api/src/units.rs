@@ -65,6 +65,58 @@ pub fn human_size(size: u64) -> String {
     format!("{s}{}", UNITS[i])
 }
 
+/// Docker's `units.RAMInBytes`: `512m`, `1.5g`, `1kb`, `100b`, `1048576`
+/// (binary units, a trailing `b` optional, any case) to bytes.
+pub fn ram_in_bytes(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (n, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1i64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        't' => (&s[..s.len() - 1], 1 << 40),
+        'p' => (&s[..s.len() - 1], 1 << 50),
+        _ => (s, 1),
+    };
+    let n: f64 = n.parse().ok()?;
+    Some((n * mult as f64) as i64)
+}
+
+/// A Go duration (`30s`, `1m30s`, `500ms`, `2h`) in nanoseconds, as
+/// Dockerfile `HEALTHCHECK` flags and compose durations write it.
+pub fn go_duration_nanos(s: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    if rest == "0" {
+        return Some(0);
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += num * mult;
+        rest = &rest[u..];
+    }
+    Some(total as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

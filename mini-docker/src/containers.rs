@@ -238,17 +238,9 @@ fn device_mapping(d: &str) -> Result<Value, Failure> {
     Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": mode}))
 }
 
+/// A size flag (`-m 64m`, `--shm-size 1g`), Docker's `RAMInBytes`; more than 0.
 pub(super) fn parse_bytes(s: &str) -> Option<i64> {
-    let s = s.trim().to_ascii_lowercase();
-    let (num, mult) = match s.chars().last()? {
-        'b' => (&s[..s.len() - 1], 1),
-        'k' => (&s[..s.len() - 1], 1 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (&s[..], 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    (n > 0.0).then_some((n * mult as f64) as i64)
+    mini_docker_api::units::ram_in_bytes(s).filter(|n| *n > 0)
 }
 
 fn bad(code: u8, m: impl Into<String>) -> Failure {

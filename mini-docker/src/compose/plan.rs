@@ -153,49 +153,17 @@ pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// `10s`, `1m30s`, `500ms`, `2h` -> seconds (rounded down).
+/// `10s`, `1m30s`, `500ms`, `2h` (a Go duration) or a plain number of
+/// seconds -> seconds (rounded down).
 pub fn duration_secs(s: &str) -> Option<i64> {
-    let mut total_ms: i64 = 0;
-    let mut num = String::new();
-    let mut rest = s.trim();
-    if let Ok(n) = rest.parse::<i64>() {
+    if let Ok(n) = s.trim().parse::<i64>() {
         return Some(n);
     }
-    while !rest.is_empty() {
-        let c = rest.chars().next()?;
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            rest = &rest[1..];
-            continue;
-        }
-        let (unit, ms) = [("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
-            .into_iter()
-            .find(|(u, _)| rest.starts_with(u))?;
-        let n: f64 = num.parse().ok()?;
-        total_ms += (n * ms as f64) as i64;
-        num.clear();
-        rest = &rest[unit.len()..];
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    Some(total_ms / 1000)
+    mini_docker_api::units::go_duration_nanos(s).map(|n| n / 1_000_000_000)
 }
 
-/// `512m`, `1g`, `1.5gb`, `1048576` -> bytes.
-pub fn bytes(s: &str) -> Option<i64> {
-    let s = s.trim().to_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (n, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1i64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        't' => (&s[..s.len() - 1], 1 << 40),
-        _ => (s, 1),
-    };
-    let n: f64 = n.parse().ok()?;
-    Some((n * mult as f64) as i64)
-}
+/// `512m`, `1g`, `1.5gb`, `1048576` -> bytes (Docker's `RAMInBytes`).
+pub use mini_docker_api::units::ram_in_bytes as bytes;
 
 /// A published port: (container port/proto, host ip, host port).
 type PortMap = (String, String, String);
