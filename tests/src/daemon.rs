@@ -112,6 +112,31 @@ impl Daemon {
         Self::start_with(Some((name.to_string(), subnet.to_string())))
     }
 
+    /// A daemon on its unix socket and on TLS at `tcp://127.0.0.1:PORT`, set
+    /// up through daemon.json's keys (`hosts`, `key` = `tlsverify` or `tls`,
+    /// `tlscacert`, `tlscert`, `tlskey`) with the files in `certs` (as
+    /// `mini-docker system certs` writes them). Returns the daemon and its
+    /// `tcp://` address, once the port accepts connections.
+    pub fn start_tls(certs: &std::path::Path, key: &str) -> (Daemon, String) {
+        let port = free_port();
+        let tcp = format!("tcp://127.0.0.1:{port}");
+        let c = |f: &str| certs.join(f).display().to_string();
+        let d = Daemon::start_with_config(
+            &serde_json::json!({
+                "hosts": [&tcp],
+                key: true,
+                "tlscacert": c("ca.pem"),
+                "tlscert": c("server-cert.pem"),
+                "tlskey": c("server-key.pem"),
+            })
+            .to_string(),
+        );
+        crate::eventually("the TLS port to open", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        (d, tcp)
+    }
+
     /// A daemon (without a bridge) reading this daemon.json.
     pub fn start_with_config(json: &str) -> Daemon {
         require_root();

@@ -17,14 +17,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn compose_file(port: u16, worker_env: &str) -> String {
     format!(
         r#"version: "2.4"

@@ -425,27 +425,7 @@ fn the_endpoint_is_chosen_in_the_docker_clis_order() {
 
 /// A daemon on its unix socket and on mutual TLS at 127.0.0.1:PORT.
 fn tls_daemon(pki: &Path) -> (Daemon, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let tcp = format!("tcp://127.0.0.1:{port}");
-    let c = |f: &str| pki.join(f).display().to_string();
-    let d = Daemon::start_with_config(
-        &serde_json::json!({
-            "hosts": [&tcp],
-            "tlsverify": true,
-            "tlscacert": c("ca.pem"),
-            "tlscert": c("server-cert.pem"),
-            "tlskey": c("server-key.pem"),
-        })
-        .to_string(),
-    );
-    eventually("the TLS port to open", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    (d, tcp)
+    Daemon::start_tls(pki, "tlsverify")
 }
 
 #[test]

@@ -10,14 +10,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A temp dir with a `pki/` made by `system certs`.
 fn new_pki() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::Builder::new()
@@ -64,23 +56,7 @@ fn tls_daemon(certs: &Path) -> (Daemon, String) {
 
 /// [`tls_daemon`] with `key` (`tlsverify`, or `tls`: no client certificate required).
 fn tls_daemon_with(certs: &Path, key: &str) -> (Daemon, String) {
-    let port = free_port();
-    let tcp = format!("tcp://127.0.0.1:{port}");
-    let c = |f: &str| certs.join(f).display().to_string();
-    let d = Daemon::start_with_config(
-        &serde_json::json!({
-            "hosts": [&tcp],
-            key: true,
-            "tlscacert": c("ca.pem"),
-            "tlscert": c("server-cert.pem"),
-            "tlskey": c("server-key.pem"),
-        })
-        .to_string(),
-    );
-    eventually("the TLS port to open", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    (d, tcp)
+    Daemon::start_tls(certs, key)
 }
 
 /// The real docker CLI 20.10 with `--tlsverify` and these files; HOME is
