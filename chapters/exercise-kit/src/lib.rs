@@ -86,7 +86,7 @@ pub struct Report {
 impl Report {
     /// Starts the report of one exercise with its title.
     pub fn start(chapter: &str, number: usize, title: &str) -> Report {
-        println!("chapter {chapter}, exercise {number}: {title}");
+        println!("{}, exercise {number}: {title}", part_name(chapter));
         Report::default()
     }
 
@@ -114,6 +114,26 @@ impl Report {
     /// True if every check passed (and there was at least one).
     pub fn passed(&self) -> bool {
         self.failed == 0 && self.passed > 0
+    }
+}
+
+/// How a part is named on screen: `03` is "chapter 03"; the two parts
+/// after the chapters keep their names (`mini-runc`, `mini-dockerd`).
+pub fn part_name(part: &str) -> String {
+    if part.chars().all(|c| c.is_ascii_digit()) {
+        format!("chapter {part}")
+    } else {
+        part.to_string()
+    }
+}
+
+/// The package that holds a part's exercises: `chapter03-exercises`,
+/// `mini-runc-exercises`.
+pub fn package_name(part: &str) -> String {
+    if part.chars().all(|c| c.is_ascii_digit()) {
+        format!("chapter{part}-exercises")
+    } else {
+        format!("{part}-exercises")
     }
 }
 
@@ -149,7 +169,11 @@ pub fn main(
         match arg.as_str() {
             "--solutions" => variant = Variant::Solution,
             "-h" | "--help" => {
-                println!("usage: scripts/check.sh {chapter} [N]   (or: cargo run -p chapter{chapter}-exercises -- [--solutions] [N])");
+                let short = chapter.strip_prefix("mini-").unwrap_or(chapter);
+                println!(
+                    "usage: scripts/check.sh {short} [N]   (or: cargo run -p {} -- [--solutions] [N])",
+                    package_name(chapter)
+                );
                 for (i, ex) in exercises.iter().enumerate() {
                     println!("  {}  {}", i + 1, ex.title);
                 }
@@ -159,7 +183,8 @@ pub fn main(
                 Ok(n) if (1..=exercises.len()).contains(&n) => only = Some(n),
                 _ => {
                     eprintln!(
-                        "chapter {chapter} has exercises 1 to {}; `{n}` is not one of them",
+                        "{} has exercises 1 to {}; `{n}` is not one of them",
+                        part_name(chapter),
                         exercises.len()
                     );
                     return ExitCode::from(2);
