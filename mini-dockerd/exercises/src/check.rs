@@ -25,21 +25,6 @@ pub const EXERCISES: [Exercise; 3] = [
     },
 ];
 
-/// Every action, in the order the table is printed.
-const ACTIONS: [Action; 11] = [
-    Action::Start,
-    Action::Kill,
-    Action::Stop,
-    Action::Pause,
-    Action::Unpause,
-    Action::Restart,
-    Action::Oom,
-    Action::Die,
-    Action::Backoff,
-    Action::Remove,
-    Action::Destroy,
-];
-
 /// The id the refusals name (dockerd names the container as it was asked).
 const ID: &str = "web";
 
@@ -128,7 +113,7 @@ fn check_table(r: &mut Report, variant: Variant) {
             );
         }
     }
-    for a in ACTIONS {
+    for a in Action::ALL {
         let mut wrong = vec![];
         for s in Status::ALL {
             let mine = match attempt(|| yours(s, a)) {

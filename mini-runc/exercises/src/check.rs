@@ -85,6 +85,24 @@ fn bundle(
     Ok(b)
 }
 
+/// [`bundle`], or one FAIL that says why there is none.
+fn bundle_or_fail(
+    r: &mut Report,
+    dir: &Path,
+    process: serde_json::Value,
+    linux: serde_json::Value,
+) -> Option<PathBuf> {
+    bundle(dir, process, linux)
+        .map_err(|e| {
+            r.fail(
+                "the checker builds a bundle",
+                e,
+                "is busybox installed on this host?",
+            )
+        })
+        .ok()
+}
+
 fn load(bundle: &Path) -> Result<Spec, String> {
     Spec::load(bundle.join("config.json")).map_err(|e| format!("read config.json: {e}"))
 }
@@ -270,15 +288,8 @@ fn check_process(r: &mut Report, variant: Variant) {
         "cwd": "/var/www",
         "user": {"uid": 1000, "gid": 1000, "additionalGids": [10]},
     });
-    let b = match bundle(&dir.0, process, serde_json::json!({})) {
-        Ok(b) => b,
-        Err(e) => {
-            return r.fail(
-                "the checker builds a bundle",
-                e,
-                "is busybox installed on this host?",
-            )
-        }
+    let Some(b) = bundle_or_fail(r, &dir.0, process, serde_json::json!({})) else {
+        return;
     };
     let out = std::process::Command::new("/proc/self/exe")
         .args(["__child", variant.arg(), "1"])
@@ -332,15 +343,8 @@ fn check_masks(r: &mut Report, variant: Variant) {
     let dir = Scratch::new("md-ex-runc2");
     let process = serde_json::json!({"args": ["/bin/true"], "cwd": "/"});
     let linux = serde_json::json!({"maskedPaths": MASKED, "readonlyPaths": READONLY});
-    let b = match bundle(&dir.0, process, linux) {
-        Ok(b) => b,
-        Err(e) => {
-            return r.fail(
-                "the checker builds a bundle",
-                e,
-                "is busybox installed on this host?",
-            )
-        }
+    let Some(b) = bundle_or_fail(r, &dir.0, process, linux) else {
+        return;
     };
     let out = run_child(variant, &["2", &b.display().to_string()]);
     let seen = match out.and_then(|o| child_value(&o)) {
@@ -425,15 +429,8 @@ fn check_start(r: &mut Report, variant: Variant) {
         "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}],
         "cgroupsPath": format!("/{id}"),
     });
-    let b = match bundle(&dir.0, process, linux) {
-        Ok(b) => b,
-        Err(e) => {
-            return r.fail(
-                "the checker builds a bundle",
-                e,
-                "is busybox installed on this host?",
-            )
-        }
+    let Some(b) = bundle_or_fail(r, &dir.0, process, linux) else {
+        return;
     };
     let started = b.join("rootfs/started");
     let c = Container {
@@ -534,15 +531,8 @@ fn check_limits(r: &mut Report, variant: Variant) {
         ],
         "noNewPrivileges": true,
     });
-    let b = match bundle(&dir.0, process, serde_json::json!({})) {
-        Ok(b) => b,
-        Err(e) => {
-            return r.fail(
-                "the checker builds a bundle",
-                e,
-                "is busybox installed on this host?",
-            )
-        }
+    let Some(b) = bundle_or_fail(r, &dir.0, process, serde_json::json!({})) else {
+        return;
     };
     let out = match run_child(variant, &["4", &b.display().to_string()]) {
         Ok(o) => o,

@@ -149,34 +149,9 @@ fn check_veth(r: &mut Report, v: Variant) {
         "set_netns(ns_end, netns) moves it",
     );
     // The host listens on the bridge's address; the namespace connects.
-    let listener = match std::net::TcpListener::bind((gateway, 0)) {
-        Ok(l) => l,
-        Err(e) => {
-            return r.fail(
-                "the host listens on the bridge's address",
-                e,
-                "(checker setup)",
-            )
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let server = std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            let _ = std::io::Write::write_all(&mut s, b"hello from the host\n");
-        }
-    });
-    let said = exercise_kit::run_child(v, &["1", &ns.path().display().to_string(), &addr])
-        .and_then(|o| exercise_kit::child_value(&o));
-    if said.is_err() {
-        // Unblock the accept.
-        let _ = std::net::TcpStream::connect(&addr);
-    }
-    let _ = server.join();
+    let said = connect_from(v, &ns, (gateway, 0).into());
     r.check(
-        &format!("from the namespace ({inside}), a TCP connection to the bridge ({addr}) gets the host's greeting"),
+        &format!("from the namespace ({inside}), a TCP connection to the bridge ({gateway}) gets the host's greeting"),
         said.as_deref() == Ok("hello from the host"),
         format!("{said:?}"),
         "both ends must be up, and the host end a port of the bridge",
