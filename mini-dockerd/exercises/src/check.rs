@@ -7,10 +7,10 @@ use mini_dockerd::errors::Kind;
 use mini_dockerd::logs::{self, LogOptions};
 use mini_dockerd::state::{Action, Refusal, Status};
 
-use crate::{ex1, ex2, ex3, solutions};
+use crate::{ex1, ex2, ex3, ex4, solutions};
 
 /// The exercises, in order.
-pub const EXERCISES: [Exercise; 3] = [
+pub const EXERCISES: [Exercise; 4] = [
     Exercise {
         title: "the lifecycle's state table, with dockerd's refusals",
         check: check_table,
@@ -22,6 +22,10 @@ pub const EXERCISES: [Exercise; 3] = [
     Exercise {
         title: "a json-file log line that docker logs reads back",
         check: check_log_line,
+    },
+    Exercise {
+        title: "the label filter of docker ps",
+        check: check_label_filter,
     },
 ];
 
@@ -328,4 +332,67 @@ fn unframe(mut bytes: &[u8]) -> Vec<(u8, String)> {
         bytes = &bytes[end..];
     }
     out
+}
+
+/// Four containers and their labels: a compose project's two, another
+/// project's, and one without labels.
+fn containers() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        (
+            "shop-web-1",
+            serde_json::json!({"com.docker.compose.project": "shop", "com.docker.compose.service": "web", "tier": "front"}),
+        ),
+        (
+            "shop-db-1",
+            serde_json::json!({"com.docker.compose.project": "shop", "com.docker.compose.service": "db", "tier": "", "dsn": "pg://u=a"}),
+        ),
+        (
+            "blog-web-1",
+            serde_json::json!({"com.docker.compose.project": "blog", "tier": "front"}),
+        ),
+        ("lone", serde_json::json!({})),
+    ]
+}
+
+fn check_label_filter(r: &mut Report, variant: Variant) {
+    let yours: fn(&[String], &serde_json::Value) -> bool = match variant {
+        Variant::Learner => ex4::labels_match,
+        Variant::Solution => solutions::ex4::labels_match,
+    };
+    // What `docker ps` sends for each `--filter` (20.10's map spelling).
+    let cases = [
+        ("--filter label=com.docker.compose.project", r#"{"label":{"com.docker.compose.project":true}}"#),
+        ("--filter label=com.docker.compose.project=shop", r#"{"label":{"com.docker.compose.project=shop":true}}"#),
+        ("--filter label=com.docker.compose.project=shop --filter label=tier=front (both must hold)", r#"{"label":{"com.docker.compose.project=shop":true,"tier=front":true}}"#),
+        ("--filter label=tier= (an empty value)", r#"{"label":{"tier=":true}}"#),
+        ("--filter label=dsn=pg://u=a (a value with '=')", r#"{"label":["dsn=pg://u=a"]}"#),
+        ("--filter label=nobody", r#"{"label":{"nobody":true}}"#),
+    ];
+    for (flag, raw) in cases {
+        let wanted = match mini_dockerd::filters::Filters::parse(raw) {
+            Ok(f) => f.get("label").map(<[String]>::to_vec).unwrap_or_default(),
+            Err(e) => return r.fail("the engine parses the filters", e.message, "(checker)"),
+        };
+        let list = |f: fn(&[String], &serde_json::Value) -> bool| -> Result<Vec<&str>, String> {
+            let mut out = vec![];
+            for (name, labels) in containers() {
+                if attempt(|| f(&wanted, &labels))? {
+                    out.push(name);
+                }
+            }
+            Ok(out)
+        };
+        let want = list(solutions::ex4::labels_match).unwrap_or_default();
+        match list(yours) {
+            Err(e) => return r.fail(&format!("docker ps {flag}"), e, "write labels_match"),
+            Ok(seen) => {
+                r.check(
+                    &format!("docker ps {flag} lists {want:?}"),
+                    seen == want,
+                    format!("{seen:?}"),
+                    "every wanted label must hold; KEY alone asks only that the label exists",
+                );
+            }
+        }
+    }
 }
