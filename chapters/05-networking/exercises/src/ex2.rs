@@ -6,19 +6,19 @@
 //!
 //! ```text
 //! ip link set lo up
-//! ip addr add 10.251.7.2/24 dev NS_END      # from the network's IPAM
+//! ip addr add 10.254.7.2/24 dev NS_END      # from the network's IPAM
 //! ip link set NS_END up
-//! ip route add default via 10.251.7.1       # the bridge's address
+//! ip route add default via 10.254.7.1       # the bridge's address
 //! ```
 //!
 //! The address alone reaches the bridge's subnet (the kernel adds the
-//! `10.251.7.0/24 dev NS_END` route with it). Anything else, the host's
+//! `10.254.7.0/24 dev NS_END` route with it). Anything else, the host's
 //! other addresses, other networks, the internet through NAT, needs the
 //! **default route** through the bridge: the container's gateway.
 //! Chapter 05's `network.rs` (`connect`) does the same through `netlink.rs`.
 //!
 //! Check with `scripts/check.sh 05 2`: the checker makes a bridge
-//! (`10.251.N.1/24`, and a second host address `10.253.N.1` outside that
+//! (`10.254.N.1/24`, and a second host address `10.253.N.1` outside that
 //! subnet), a namespace joined to it by exercise 1's answer, calls this
 //! function with a netlink socket inside the namespace, then connects from
 //! the namespace to both host addresses.
