@@ -518,6 +518,118 @@ fn check_start(r: &mut Report, variant: Variant) {
         ),
         "remove exec.fifo after reading it: its absence is how state tells created from running",
     );
+    // The yardstick: runc keeps its exec fifo at the same place
+    // (`<root>/<id>/exec.fifo`), so the same start releases a container the
+    // real runc created.
+    let _ = std::fs::remove_file(&started);
+    let runc_id = format!("{id}-runc");
+    let rc = Runc {
+        root: dir.0.join("runc-state"),
+        id: runc_id.clone(),
+    };
+    if let Err(e) = rc.create(&b) {
+        return r.fail(
+            "the real runc creates the same bundle",
+            e,
+            "install runc (scripts/setup.sh)",
+        );
+    }
+    let (root, cid) = (rc.root.clone(), runc_id.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(attempt(|| match variant {
+            Variant::Learner => ex3::start(&root, &cid),
+            Variant::Solution => solutions::ex3::start(&root, &cid),
+        }));
+    });
+    let released = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) | Ok(Err(e)) => Err(e),
+        Err(_) => Err("still blocked after 10 s".to_string()),
+    };
+    let t = Instant::now();
+    while released.is_ok() && !started.exists() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state = rc.status();
+    r.check(
+        "your start also releases a container the real runc created (runc state: no longer created)",
+        released.is_ok() && started.exists() && matches!(state.as_str(), "running" | "stopped"),
+        format!(
+            "start: {released:?}, /started exists: {}, runc state: {state}",
+            started.exists()
+        ),
+        "runc's create waits on <root>/<id>/exec.fifo too: read it, then remove it",
+    );
+}
+
+/// A container of the real runc (`runc --root ROOT …`), deleted on drop.
+struct Runc {
+    root: PathBuf,
+    id: String,
+}
+
+impl Runc {
+    fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("runc");
+        c.arg("--root").arg(&self.root);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        c
+    }
+
+    /// `runc create` of `bundle`, in a cgroup of its own.
+    fn create(&self, bundle: &Path) -> Result<(), String> {
+        let path = bundle.join("config.json");
+        let mut spec: serde_json::Value = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("read config.json")?;
+        spec["linux"]["cgroupsPath"] = format!("/{}", self.id).into();
+        std::fs::write(&path, spec.to_string()).map_err(|e| e.to_string())?;
+        // Its stderr goes to a file, not a pipe: the created container keeps
+        // runc's stdio (it is the container's), so a pipe would never end.
+        let log = self.root.with_extension("create.err");
+        let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let status = self
+            .command()
+            .stderr(file)
+            .args(["create", "--bundle"])
+            .arg(bundle)
+            .arg(&self.id)
+            .status()
+            .map_err(|e| format!("run runc: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            Err(format!("runc create: {}", text.trim()))
+        }
+    }
+
+    /// `status` of `runc state`.
+    fn status(&self) -> String {
+        let out = self
+            .command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .args(["state", &self.id])
+            .output();
+        out.ok()
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+            .and_then(|v| v["status"].as_str().map(String::from))
+            .unwrap_or_else(|| "<no state>".into())
+    }
+}
+
+impl Drop for Runc {
+    fn drop(&mut self) {
+        let _ = self
+            .command()
+            .stderr(std::process::Stdio::null())
+            .args(["delete", "--force", &self.id])
+            .status();
+    }
 }
 
 fn check_limits(r: &mut Report, variant: Variant) {

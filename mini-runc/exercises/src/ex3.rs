@@ -16,7 +16,9 @@
 //! Check with `scripts/check.sh runc 3`: the checker creates a real
 //! container with mini-runc's library (its process writes `/started` in
 //! its root), checks that it waits, calls your `start`, and checks that the
-//! process ran and `state` no longer says `created`.
+//! process ran and `state` no longer says `created`. Then it does the same
+//! with a container the real `runc create` made: runc keeps its exec fifo
+//! at the same place, so your `start` releases it too.
 
 use std::path::Path;
 

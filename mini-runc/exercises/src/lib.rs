@@ -21,7 +21,8 @@
 //! execs the container's process as your [`ex1`] says, in the bundle's root,
 //! and looks at what the process itself sees; it masks inside a mount
 //! namespace of its own, and reads the masked files; it creates a real
-//! container with mini-runc's library and calls your `start`; it execs
+//! container with mini-runc's library, and another with the real runc, and
+//! calls your `start` on each; it execs
 //! `cat /proc/self/limits` under your limits. The reference answers are
 //! mini-runc's own functions, wrapped in `solutions/`
 //! (`scripts/check.sh --solutions runc`).
