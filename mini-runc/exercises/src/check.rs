@@ -288,7 +288,12 @@ fn check_process(r: &mut Report, variant: Variant) {
         "cwd": "/var/www",
         "user": {"uid": 1000, "gid": 1000, "additionalGids": [10]},
     });
-    let Some(b) = bundle_or_fail(r, &dir.0, process, serde_json::json!({})) else {
+    // Namespaces for the real runc's run below (the check's own exec only
+    // enters the root).
+    let linux = serde_json::json!({
+        "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}],
+    });
+    let Some(b) = bundle_or_fail(r, &dir.0, process, linux) else {
         return;
     };
     let out = std::process::Command::new("/proc/self/exe")
@@ -336,6 +341,18 @@ fn check_process(r: &mut Report, variant: Variant) {
         f("uid") == "1000" && f("gid") == "1000" && f("groups").split(',').any(|g| g == "10"),
         format!("uid={} gid={} groups={}", f("uid"), f("gid"), f("groups")),
         "process.user(): uid(), gid() and additional_gids()",
+    );
+    // The yardstick: the real runc, on the same bundle.
+    let runc = Runc {
+        root: dir.0.join("runc-state"),
+        id: format!("md-ex-runc1-{}", std::process::id()),
+    };
+    let theirs = runc.run(&b);
+    r.check(
+        "the process prints the same line under the real runc (runc run)",
+        theirs.as_deref() == Ok(seen.as_str()),
+        format!("runc: {theirs:?}"),
+        "runc gives the process exactly process.args, process.env, process.cwd and process.user",
     );
 }
 
@@ -578,15 +595,20 @@ impl Runc {
         c
     }
 
-    /// `runc create` of `bundle`, in a cgroup of its own.
-    fn create(&self, bundle: &Path) -> Result<(), String> {
+    /// Gives the bundle's container the cgroup `/<id>`.
+    fn set_cgroup(&self, bundle: &Path) -> Result<(), String> {
         let path = bundle.join("config.json");
         let mut spec: serde_json::Value = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or("read config.json")?;
         spec["linux"]["cgroupsPath"] = format!("/{}", self.id).into();
-        std::fs::write(&path, spec.to_string()).map_err(|e| e.to_string())?;
+        std::fs::write(&path, spec.to_string()).map_err(|e| e.to_string())
+    }
+
+    /// `runc create` of `bundle`, in a cgroup of its own.
+    fn create(&self, bundle: &Path) -> Result<(), String> {
+        self.set_cgroup(bundle)?;
         // Its stderr goes to a file, not a pipe: the created container keeps
         // runc's stdio (it is the container's), so a pipe would never end.
         let log = self.root.with_extension("create.err");
@@ -605,6 +627,22 @@ impl Runc {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             Err(format!("runc create: {}", text.trim()))
         }
+    }
+
+    /// `runc run` of `bundle` in the foreground, in a cgroup of its own: the
+    /// `OK …` value its process printed.
+    fn run(&self, bundle: &Path) -> Result<String, String> {
+        self.set_cgroup(bundle)?;
+        let out = self
+            .command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .args(["run", "--bundle"])
+            .arg(bundle)
+            .arg(&self.id)
+            .output()
+            .map_err(|e| format!("run runc: {e}"))?;
+        child_value(&out)
     }
 
     /// `status` of `runc state`.

@@ -21,7 +21,8 @@
 //! Check with `scripts/check.sh runc 1`: the checker reads a bundle's
 //! `config.json` with `oci_spec`, gives it to your function, takes those
 //! steps with what you return, and asks the process itself (`id`, `pwd`,
-//! its arguments and environment).
+//! its arguments and environment); then it runs the same bundle with the
+//! real `runc run`, whose process must print the same line.
 
 use mini_runc::config::ProcessConfig;
 use oci_spec::runtime::Spec;
