@@ -629,9 +629,9 @@ impl Runc {
         }
     }
 
-    /// `runc run` of `bundle` in the foreground, in a cgroup of its own: the
-    /// `OK …` value its process printed.
-    fn run(&self, bundle: &Path) -> Result<String, String> {
+    /// `runc run` of `bundle` in the foreground, in a cgroup of its own:
+    /// what its process printed.
+    fn run_output(&self, bundle: &Path) -> Result<String, String> {
         self.set_cgroup(bundle)?;
         let out = self
             .command()
@@ -642,7 +642,23 @@ impl Runc {
             .arg(&self.id)
             .output()
             .map_err(|e| format!("run runc: {e}"))?;
-        child_value(&out)
+        if !out.status.success() {
+            return Err(format!(
+                "runc run: {} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The `OK …` value the process of `runc run` printed.
+    fn run(&self, bundle: &Path) -> Result<String, String> {
+        let out = self.run_output(bundle)?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("OK "))
+            .map(String::from)
+            .ok_or_else(|| format!("runc run printed {out:?}"))
     }
 
     /// `status` of `runc state`.
@@ -681,9 +697,19 @@ fn check_limits(r: &mut Report, variant: Variant) {
         ],
         "noNewPrivileges": true,
     });
-    let Some(b) = bundle_or_fail(r, &dir.0, process, serde_json::json!({})) else {
+    let linux = serde_json::json!({
+        "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}],
+    });
+    let Some(b) = bundle_or_fail(r, &dir.0, process, linux) else {
         return;
     };
+    // The yardstick first, while the root is as the bundle made it (the
+    // check's own child adds a dev/null to it).
+    let runc = Runc {
+        root: dir.0.join("runc-state"),
+        id: format!("md-ex-runc4-{}", std::process::id()),
+    };
+    let runc_saw = runc.run_output(&b);
     let out = match run_child(variant, &["4", &b.display().to_string()]) {
         Ok(o) => o,
         Err(e) => return r.fail("the process runs", e, "run the checker as root"),
@@ -696,18 +722,7 @@ fn check_limits(r: &mut Report, variant: Variant) {
             "apply every rlimit, then no_new_privs",
         );
     }
-    let limit = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .map(|l| {
-                l[name.len()..]
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
-            .unwrap_or_else(|| "<none>".into())
-    };
+    let limit = |name: &str| limit_in(&text, name);
     r.check(
         "Max open files is 123 (soft) / 456 (hard)",
         limit("Max open files") == "123/456",
@@ -720,15 +735,38 @@ fn check_limits(r: &mut Report, variant: Variant) {
         limit("Max msgqueue size"),
         "every rlimit of the list, by its name",
     );
-    let nnp = text
-        .lines()
-        .find_map(|l| l.strip_prefix("NoNewPrivs:"))
-        .map(str::trim)
-        .unwrap_or("<none>");
+    let nnp = limit_in(&text, "NoNewPrivs:");
     r.check(
         "NoNewPrivs is 1",
         nnp == "1",
         format!("NoNewPrivs: {nnp}"),
         "nix::sys::prctl::set_no_new_privs() when p.no_new_privileges",
     );
+    let facts = |t: &str| {
+        ["Max open files", "Max msgqueue size", "NoNewPrivs:"]
+            .map(|k| limit_in(t, k))
+            .join(" ")
+    };
+    let theirs = runc_saw.map(|t| facts(&t));
+    r.check(
+        "the kernel shows the same under the real runc (runc run)",
+        theirs.as_deref() == Ok(facts(&text).as_str()),
+        format!("yours: {}; runc: {theirs:?}", facts(&text)),
+        "runc applies every rlimit with setrlimit, and no_new_privs with prctl",
+    );
+}
+
+/// The first two numbers after `name` on its line of `/proc/self/limits`
+/// or `/proc/self/status` (`soft/hard`, or the one value).
+fn limit_in(text: &str, name: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .map(|l| {
+            l[name.len()..]
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_else(|| "<none>".into())
 }

@@ -15,7 +15,8 @@
 //! Check with `scripts/check.sh runc 4`: the checker reads the bundle's
 //! `process` with mini-runc's `config::process_config`, calls your function
 //! in a fresh process, then execs `cat /proc/self/limits /proc/self/status`
-//! in the bundle's root, and reads what the kernel says.
+//! in the bundle's root, and reads what the kernel says; the real
+//! `runc run` of the same bundle must show the same.
 
 use mini_runc::config::ProcessConfig;
 
