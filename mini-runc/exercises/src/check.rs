@@ -475,35 +475,20 @@ fn check_start(r: &mut Report, variant: Variant) {
         format!("state {:?}, /started exists: {}", before, started.exists()),
         "this is mini-runc's create; if it fails, the host cannot run containers",
     );
-    let (root, cid) = (c.root.clone(), id.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(attempt(|| match variant {
-            Variant::Learner => ex3::start(&root, &cid),
-            Variant::Solution => solutions::ex3::start(&root, &cid),
-        }));
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => {
+    match start_within(variant, &c.root, &id) {
+        Ok(()) => {}
+        Err(e) if e == BLOCKED => {
             return r.fail(
                 "start returns",
                 e,
-                "open exec.fifo for reading, read, remove it",
-            )
-        }
-        Ok(Err(e)) => {
-            return r.fail(
-                "start returns",
-                e,
-                "open exec.fifo for reading, read, remove it",
-            )
-        }
-        Err(_) => {
-            return r.fail(
-                "start returns",
-                "still blocked after 10 s",
                 "open the fifo for reading (the init holds it open for writing), never for writing",
+            )
+        }
+        Err(e) => {
+            return r.fail(
+                "start returns",
+                e,
+                "open exec.fifo for reading, read, remove it",
             )
         }
     }
@@ -551,19 +536,7 @@ fn check_start(r: &mut Report, variant: Variant) {
             "install runc (scripts/setup.sh)",
         );
     }
-    let (root, cid) = (rc.root.clone(), runc_id.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(attempt(|| match variant {
-            Variant::Learner => ex3::start(&root, &cid),
-            Variant::Solution => solutions::ex3::start(&root, &cid),
-        }));
-    });
-    let released = match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) | Ok(Err(e)) => Err(e),
-        Err(_) => Err("still blocked after 10 s".to_string()),
-    };
+    let released = start_within(variant, &rc.root, &runc_id);
     let t = Instant::now();
     while released.is_ok() && !started.exists() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
@@ -578,6 +551,27 @@ fn check_start(r: &mut Report, variant: Variant) {
         ),
         "runc's create waits on <root>/<id>/exec.fifo too: read it, then remove it",
     );
+}
+
+const BLOCKED: &str = "still blocked after 10 s";
+
+/// Runs `variant`'s start of container `id` in a thread, and gives up
+/// waiting after 10 s (a start that opens the fifo for writing never
+/// returns); a panic (a `todo!()`) is an error.
+fn start_within(variant: Variant, root: &Path, id: &str) -> Result<(), String> {
+    let (root, id) = (root.to_path_buf(), id.to_string());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(attempt(|| match variant {
+            Variant::Learner => ex3::start(&root, &id),
+            Variant::Solution => solutions::ex3::start(&root, &id),
+        }));
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BLOCKED.to_string()),
+    }
 }
 
 /// A container of the real runc (`runc --root ROOT …`), deleted on drop.
