@@ -22,6 +22,15 @@
 //! that every checker can fail.
 
 use std::fmt::Display;
+
+/// `println!` that ignores a closed stdout: `scripts/check.sh 03 | head`
+/// ends the report early instead of panicking with "Broken pipe".
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
@@ -86,7 +95,7 @@ pub struct Report {
 impl Report {
     /// Starts the report of one exercise with its title.
     pub fn start(chapter: &str, number: usize, title: &str) -> Report {
-        println!("{}, exercise {number}: {title}", part_name(chapter));
+        say!("{}, exercise {number}: {title}", part_name(chapter));
         Report::default()
     }
 
@@ -95,12 +104,12 @@ impl Report {
     pub fn check(&mut self, fact: &str, ok: bool, saw: impl Display, hint: &str) -> bool {
         if ok {
             self.passed += 1;
-            println!("  PASS  {fact} (saw: {saw})");
+            say!("  PASS  {fact} (saw: {saw})");
         } else {
             self.failed += 1;
-            println!("  FAIL  {fact}");
-            println!("        saw: {saw}");
-            println!("        hint: {hint}");
+            say!("  FAIL  {fact}");
+            say!("        saw: {saw}");
+            say!("        hint: {hint}");
         }
         ok
     }
@@ -170,12 +179,12 @@ pub fn main(
             "--solutions" => variant = Variant::Solution,
             "-h" | "--help" => {
                 let short = chapter.strip_prefix("mini-").unwrap_or(chapter);
-                println!(
+                say!(
                     "usage: scripts/check.sh {short} [N]   (or: cargo run -p {} -- [--solutions] [N])",
                     package_name(chapter)
                 );
                 for (i, ex) in exercises.iter().enumerate() {
-                    println!("  {}  {}", i + 1, ex.title);
+                    say!("  {}  {}", i + 1, ex.title);
                 }
                 return ExitCode::SUCCESS;
             }
@@ -207,7 +216,7 @@ pub fn main(
             );
         }
         let verdict = if report.passed() { "PASS" } else { "FAIL" };
-        println!("  => exercise {number}: {verdict}\n");
+        say!("  => exercise {number}: {verdict}\n");
         all_passed &= report.passed();
     }
     if all_passed {
