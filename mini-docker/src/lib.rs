@@ -47,6 +47,9 @@ pub struct Cli {
     /// Location of the client config files (config.json); default $DOCKER_CONFIG or ~/.mini-docker.
     #[arg(long = "config", global = true)]
     pub config: Option<String>,
+    /// Use TLS, without checking who the daemon is (implied by --tlsverify).
+    #[arg(long = "tls")]
+    pub tls: bool,
     /// Use TLS and verify the daemon's certificate against the CA (also $DOCKER_TLS_VERIFY).
     /// Like the docker CLI's, the TLS flags go before the command.
     #[arg(long = "tlsverify")]
@@ -675,6 +678,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         context: cli.context,
         config: cli.config.clone(),
         tls: tls::TlsFlags {
+            tls: cli.tls,
             verify: cli.tlsverify,
             cacert: cli.tlscacert,
             cert: cli.tlscert,
