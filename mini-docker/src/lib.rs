@@ -20,6 +20,7 @@ pub mod interactive;
 pub mod manage;
 pub mod netvol;
 pub mod progress;
+pub mod swarm;
 pub mod system;
 pub mod tls;
 pub mod tools;
@@ -195,6 +196,24 @@ pub enum Cmd {
         /// The command.
         #[command(subcommand)]
         cmd: netvol::VolumeCmd,
+    },
+    /// Manage a swarm (on a dockerd that is a swarm manager).
+    Swarm {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::SwarmCmd,
+    },
+    /// Manage swarm nodes.
+    Node {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::NodeCmd,
+    },
+    /// Manage swarm services.
+    Service {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::ServiceCmd,
     },
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
@@ -808,6 +827,9 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Stats(a) => tools::stats(c, a),
         Cmd::Doctor => tools::doctor(c),
         Cmd::Network { cmd } => netvol::network(c, cmd),
+        Cmd::Swarm { cmd } => swarm::swarm(c, cmd),
+        Cmd::Node { cmd } => swarm::node(c, cmd),
+        Cmd::Service { cmd } => swarm::service(c, cmd),
         Cmd::Volume { cmd } => netvol::volume(c, cmd),
         Cmd::Build(a) => build::build(c, a),
         Cmd::Compose(a) => compose::compose(c, a),

@@ -415,7 +415,10 @@ fn client_tls_without_verify_encrypts_and_does_not_check_the_daemon() {
     let stranger = cert_path(dir.path(), "stranger", &other, None);
     let stranger_path = stranger.display().to_string();
     let home = dir.path().display().to_string();
-    let env = [("DOCKER_CERT_PATH", stranger_path.as_str()), ("HOME", &home)];
+    let env = [
+        ("DOCKER_CERT_PATH", stranger_path.as_str()),
+        ("HOME", &home),
+    ];
     let ours = |flag: &str, args: &[&str]| {
         run_with_host(
             &cli_bin(),
