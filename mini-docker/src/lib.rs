@@ -215,6 +215,12 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: swarm::ServiceCmd,
     },
+    /// Manage swarm stacks (a compose file's services).
+    Stack {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::StackCmd,
+    },
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
     /// Define and run multi-container applications (a Compose client).
@@ -830,6 +836,7 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Swarm { cmd } => swarm::swarm(c, cmd),
         Cmd::Node { cmd } => swarm::node(c, cmd),
         Cmd::Service { cmd } => swarm::service(c, cmd),
+        Cmd::Stack { cmd } => swarm::stack(c, cmd),
         Cmd::Volume { cmd } => netvol::volume(c, cmd),
         Cmd::Build(a) => build::build(c, a),
         Cmd::Compose(a) => compose::compose(c, a),

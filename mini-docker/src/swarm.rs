@@ -1,5 +1,6 @@
-//! `swarm …`, `node …` and `service …`: mini-docker as a client of a real
-//! Docker swarm manager (mini-dockerd itself is not one, and says so).
+//! `swarm …`, `node …`, `service …` and `stack …`: mini-docker as a client
+//! of a real Docker swarm manager (mini-dockerd itself is not one, and says
+//! so).
 //!
 //! A swarm is a set of dockerd that agree (with Raft, among the managers)
 //! on a desired state: *services*, each a container template with a
@@ -20,7 +21,12 @@
 //! - `service ps`: `GET /tasks?filters={"service":…}` and `GET /nodes`;
 //! - `service logs`: `GET /services/{id}/logs` (the multiplexed stream,
 //!   with `details=1` naming each line's task and node);
-//! - `service rm`: `DELETE /services/{id}`.
+//! - `service rm`: `DELETE /services/{id}`;
+//! - `stack deploy -c compose.yaml NAME`: the compose file, read by
+//!   `compose::load` (variables, merging, `extends`), becomes an overlay
+//!   network `NAME_default` and one service `NAME_SVC` per compose service
+//!   (`deploy.replicas`), each labelled `com.docker.stack.namespace=NAME`,
+//!   created or updated in place; `stack ls/ps/rm` find them by that label.
 //!
 //! Without `--detach`, `create`, `update` and `scale` wait, as the docker
 //! CLI does, until the running tasks match the desired ones.
@@ -779,6 +785,24 @@ fn ps(
     format: Option<String>,
     no_trunc: bool,
 ) -> Result<u8, Failure> {
+    let mut groups = Vec::new();
+    for name in services {
+        let (id, _, spec) = inspect(c, name)?;
+        let tasks = service_tasks(c, &id)?;
+        let svc = spec["Name"].as_str().unwrap_or(name).to_string();
+        groups.push((svc, tasks.as_array().cloned().unwrap_or_default()));
+    }
+    print_tasks(c, groups, quiet, format, no_trunc)
+}
+
+/// The task table of `service ps` and `stack ps`: (service name, its tasks).
+fn print_tasks(
+    c: &Client,
+    groups: Vec<(String, Vec<Value>)>,
+    quiet: bool,
+    format: Option<String>,
+    no_trunc: bool,
+) -> Result<u8, Failure> {
     let nodes = get(c, "/nodes")?;
     let host = |id: &Value| {
         nodes
@@ -796,10 +820,7 @@ fn ps(
     };
     let now = mini_docker_api::time::now_nanos();
     let mut rows = Vec::new();
-    for name in services {
-        let (id, _, spec) = inspect(c, name)?;
-        let tasks = service_tasks(c, &id)?;
-        let mut tasks = tasks.as_array().cloned().unwrap_or_default();
+    for (svc, mut tasks) in groups {
         let slot = |t: &Value| match t["Slot"].as_u64() {
             Some(n) if n > 0 => format!("{:020}", n),
             _ => t["NodeID"].as_str().unwrap_or("").to_string(),
@@ -809,7 +830,6 @@ fn ps(
                 .cmp(&slot(b))
                 .then(b["CreatedAt"].as_str().cmp(&a["CreatedAt"].as_str()))
         });
-        let svc = spec["Name"].as_str().unwrap_or(name).to_string();
         let mut prev = String::new();
         for t in &tasks {
             let s = slot(t);
@@ -940,4 +960,295 @@ fn logs(c: &Client, service: &str, follow: bool, tail: &str, raw: bool) -> Resul
         sink(&buf, head[0] == 2);
     }
     Ok(0)
+}
+
+/// `stack …`.
+#[derive(Subcommand, Debug)]
+pub enum StackCmd {
+    /// Deploy a new stack or update an existing stack.
+    #[command(alias = "up")]
+    Deploy {
+        /// Path to a Compose file.
+        #[arg(short = 'c', long = "compose-file", required = true)]
+        compose_file: Vec<std::path::PathBuf>,
+        /// Stack name.
+        stack: String,
+    },
+    /// List stacks.
+    #[command(alias = "list")]
+    Ls {
+        /// Pretty-print stacks using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List the tasks in the stack.
+    Ps {
+        /// Only display task IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Pretty-print tasks using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+        /// Do not truncate output.
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// Stack.
+        stack: String,
+    },
+    /// Remove one or more stacks.
+    #[command(alias = "down", alias = "remove")]
+    Rm {
+        /// Stacks.
+        #[arg(required = true)]
+        stacks: Vec<String>,
+    },
+}
+
+/// The label that ties a service or network to its stack.
+const NAMESPACE: &str = "com.docker.stack.namespace";
+
+/// The keys of a compose service that `stack deploy` turns into a service
+/// spec; any other key is refused by name rather than dropped.
+const STACK_KEYS: &[&str] = &[
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "labels",
+    "ports",
+    "deploy",
+];
+
+/// The services or networks of `stack` (`GET /services` or `/networks`
+/// filtered by the namespace label).
+fn of_stack(c: &Client, what: &str, stack: &str) -> Result<Vec<Value>, Failure> {
+    let filters = json!({"label": {format!("{NAMESPACE}={stack}"): true}}).to_string();
+    let list = get(c, &format!("/{what}?filters={}", http::enc(&filters)))?;
+    Ok(list.as_array().cloned().unwrap_or_default())
+}
+
+/// One compose service as a swarm `ServiceSpec` of stack `stack`.
+fn stack_service(
+    stack: &str,
+    name: &str,
+    s: &super::compose::model::Service,
+    network: &str,
+) -> Result<Value, Failure> {
+    use super::compose::model::Port;
+    let set = serde_json::to_value(s).map_err(|e| bad(e.to_string()))?;
+    for key in set.as_object().into_iter().flatten().map(|(k, _)| k) {
+        if !STACK_KEYS.contains(&key.as_str()) {
+            return Err(bad(format!(
+                "services.{name}.{key}: mini-docker's stack deploy turns only {} into a swarm service; remove it, or deploy with the docker CLI",
+                STACK_KEYS.join(", ")
+            )));
+        }
+    }
+    let image = s.image.clone().ok_or_else(|| {
+        bad(format!(
+            "services.{name}.image: a stack service needs an image"
+        ))
+    })?;
+    let pairs = |m: Option<&super::compose::model::ListOrMap>| -> Vec<(String, Option<String>)> {
+        m.map(|m| m.to_map('=').into_iter().collect())
+            .unwrap_or_default()
+    };
+    let env: Vec<String> = pairs(s.environment.as_ref())
+        .into_iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k,
+        })
+        .collect();
+    let mut labels = serde_json::Map::new();
+    for (k, v) in pairs(s.labels.as_ref()) {
+        labels.insert(k, json!(v.unwrap_or_default()));
+    }
+    labels.insert(NAMESPACE.into(), json!(stack));
+    let ports = s
+        .ports
+        .iter()
+        .map(|p| match p {
+            Port::Short(p) if p.split(':').count() == 2 => port(p),
+            _ => Err(bad(format!(
+                "services.{name}.ports: give each as \"PUBLISHED:TARGET[/PROTOCOL]\""
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cs = json!({
+        "Image": image,
+        "Labels": {NAMESPACE: stack},
+        "Env": env,
+    });
+    if let Some(c) = &s.entrypoint {
+        cs["Command"] = json!(c.items());
+    }
+    if let Some(c) = &s.command {
+        cs["Args"] = json!(c.items());
+    }
+    let replicas = s.deploy.as_ref().and_then(|d| d.replicas).unwrap_or(1);
+    Ok(json!({
+        "Name": format!("{stack}_{name}"),
+        "Labels": labels,
+        "TaskTemplate": {
+            "ContainerSpec": cs,
+            "Networks": [{"Target": network, "Aliases": [name]}],
+            "ForceUpdate": 0,
+            "Runtime": "container",
+        },
+        "Mode": {"Replicated": {"Replicas": replicas}},
+        "EndpointSpec": {"Mode": "vip", "Ports": ports},
+    }))
+}
+
+/// `stack …`: a compose file's services as swarm services named
+/// `STACK_SERVICE`, on an overlay network `STACK_default`, all labelled
+/// `com.docker.stack.namespace=STACK` (how `ls`, `ps` and `rm` find them).
+pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
+    match cmd {
+        StackCmd::Deploy {
+            compose_file,
+            stack,
+        } => {
+            let o = super::compose::load::Options {
+                files: compose_file,
+                project_name: Some(stack.clone()),
+                cwd: std::env::current_dir()?,
+                env: std::env::vars().collect(),
+                ..Default::default()
+            };
+            let p = super::compose::load::load(&o).map_err(bad)?;
+            for w in &p.warnings {
+                eprintln!("{w}");
+            }
+            let net_name = format!("{stack}_default");
+            let specs_first: Vec<(String, Value)> = p
+                .model
+                .services
+                .iter()
+                .map(|(n, s)| Ok((n.clone(), stack_service(&stack, n, s, &net_name)?)))
+                .collect::<Result<_, Failure>>()?;
+            if !of_stack(c, "networks", &stack)?
+                .iter()
+                .any(|n| n["Name"] == net_name.as_str())
+            {
+                println!("Creating network {net_name}");
+                c.call(
+                    "POST",
+                    "/networks/create",
+                    Body::Json(json!({
+                        "Name": net_name, "Driver": "overlay", "CheckDuplicate": true,
+                        "Labels": {NAMESPACE: stack},
+                    })),
+                )?;
+            }
+            let existing = of_stack(c, "services", &stack)?;
+            for (_, spec) in specs_first {
+                let name = spec["Name"].as_str().unwrap_or("").to_string();
+                match existing.iter().find(|s| s["Spec"]["Name"] == name.as_str()) {
+                    Some(s) => {
+                        let id = s["ID"].as_str().unwrap_or("");
+                        println!("Updating service {name} (id: {id})");
+                        update(c, id, s["Version"]["Index"].as_u64().unwrap_or(0), spec)?;
+                    }
+                    None => {
+                        println!("Creating service {name}");
+                        let r = c
+                            .call("POST", "/services/create", Body::Json(spec))?
+                            .json()?;
+                        warnings(&r);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        StackCmd::Ls { format } => {
+            let list = get(
+                c,
+                &format!(
+                    "/services?filters={}",
+                    http::enc(&json!({"label": {NAMESPACE: true}}).to_string())
+                ),
+            )?;
+            let mut count = std::collections::BTreeMap::<String, u64>::new();
+            for s in list.as_array().into_iter().flatten() {
+                if let Some(n) = s["Spec"]["Labels"][NAMESPACE].as_str() {
+                    *count.entry(n.to_string()).or_default() += 1;
+                }
+            }
+            let rows: Vec<Value> = count
+                .iter()
+                .map(|(n, k)| json!({"Name": n, "Services": k.to_string(), "Orchestrator": "Swarm", "Namespace": ""}))
+                .collect();
+            let headers = [
+                ("Name", "NAME"),
+                ("Services", "SERVICES"),
+                ("Orchestrator", "ORCHESTRATOR"),
+            ];
+            let template = format
+                .unwrap_or_else(|| "table {{.Name}}\t{{.Services}}\t{{.Orchestrator}}".into());
+            print!("{}", format::list(&template, &rows, &headers).map_err(bad)?);
+            Ok(0)
+        }
+        StackCmd::Ps {
+            quiet,
+            format,
+            no_trunc,
+            stack,
+        } => {
+            let services = of_stack(c, "services", &stack)?;
+            if services.is_empty() {
+                return Err(bad(format!("nothing found in stack: {stack}")));
+            }
+            let mut groups = Vec::new();
+            for s in &services {
+                let tasks = service_tasks(c, s["ID"].as_str().unwrap_or(""))?;
+                groups.push((
+                    s["Spec"]["Name"].as_str().unwrap_or("").to_string(),
+                    tasks.as_array().cloned().unwrap_or_default(),
+                ));
+            }
+            groups.sort_by(|a, b| a.0.cmp(&b.0));
+            print_tasks(c, groups, quiet, format, no_trunc)
+        }
+        StackCmd::Rm { stacks } => {
+            let mut code = 0;
+            for stack in &stacks {
+                let services = of_stack(c, "services", stack)?;
+                let networks = of_stack(c, "networks", stack)?;
+                if services.is_empty() && networks.is_empty() {
+                    eprintln!("Nothing found in stack: {stack}");
+                    continue;
+                }
+                for s in &services {
+                    println!(
+                        "Removing service {}",
+                        s["Spec"]["Name"].as_str().unwrap_or("")
+                    );
+                    let id = s["ID"].as_str().unwrap_or("");
+                    if let Err(e) = c.call(
+                        "DELETE",
+                        &format!("/services/{}", http::enc(id)),
+                        Body::Empty,
+                    ) {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+                for n in &networks {
+                    println!("Removing network {}", n["Name"].as_str().unwrap_or(""));
+                    let id = n["Id"].as_str().unwrap_or("");
+                    if let Err(e) = c.call(
+                        "DELETE",
+                        &format!("/networks/{}", http::enc(id)),
+                        Body::Empty,
+                    ) {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! mini-docker as a client of a real swarm manager (issue 23): `swarm
 //! init/join-token/leave`, `node ls`, `service create/ls/ps/scale/update/
-//! logs/rm`, pointed with `-H` at a real dockerd, next to the docker CLI
-//! 20.10 on the same daemon (their tables must be the same bytes).
+//! logs/rm`, `stack deploy/ls/ps/rm` (a compose file's `deploy:`), pointed
+//! with `-H` at a real dockerd, next to the docker CLI 20.10 on the same
+//! daemon (their tables must be the same bytes).
 //!
 //! The manager is one dockerd in a network namespace of its own (its swarm
 //! ports stay off the host's), on an address of a veth link there, with
@@ -306,6 +307,72 @@ fn mini_docker_drives_services_on_a_real_swarm_manager() {
     let o = m.ours(&["service", "scale", "web=lots"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("give SERVICE=REPLICAS"));
+
+    // A stack: the compose file's services (with `deploy:`) as services
+    // of the swarm, on the stack's overlay network.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("compose.yaml");
+    let compose = |replicas: u32| {
+        format!(
+            "services:\n  app:\n    image: md-busybox\n    command: [\"sh\", \"-c\", \"echo stack-log; exec sleep 600\"]\n    environment:\n      MD_STACK: \"1\"\n    deploy:\n      replicas: {replicas}\n"
+        )
+    };
+    std::fs::write(&file, compose(2)).unwrap();
+    let f = file.to_str().unwrap();
+    assert_eq!(
+        m.ours_ok(&["stack", "deploy", "-c", f, "mdst"]),
+        "Creating network mdst_default\nCreating service mdst_app\n"
+    );
+    wait_for("the stack's 2 tasks", Duration::from_secs(90), || {
+        m.tasks("mdst_app").len() == 2
+    });
+    for t in m.tasks("mdst_app") {
+        m.assert_run_by_mini_runc(&t);
+        let env = m.docker(&["inspect", "--format", "{{json .Config.Env}}", &t]);
+        assert!(env.contains("MD_STACK=1"), "{env}");
+    }
+    let net = m.docker(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.Driver}} {{.Scope}}",
+        "mdst_default",
+    ]);
+    assert_eq!(net.trim(), "overlay swarm");
+    m.same(&["stack", "ls"]);
+    m.same(&[
+        "stack",
+        "ps",
+        "--format",
+        "{{.Name}} {{.Image}} {{.Node}} {{.DesiredState}}",
+        "mdst",
+    ]);
+    std::fs::write(&file, compose(3)).unwrap();
+    let id = m.docker(&["service", "inspect", "--format", "{{.ID}}", "mdst_app"]);
+    assert_eq!(
+        m.ours_ok(&["stack", "deploy", "-c", f, "mdst"]),
+        format!("Updating service mdst_app (id: {})\n", id.trim())
+    );
+    wait_for("the stack's 3 tasks", Duration::from_secs(90), || {
+        m.tasks("mdst_app").len() == 3
+    });
+    // A key it cannot turn into a service is refused by name.
+    std::fs::write(
+        &file,
+        "services:\n  app:\n    image: md-busybox\n    read_only: true\n",
+    )
+    .unwrap();
+    let o = m.ours(&["stack", "deploy", "-c", f, "mdst"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("services.app.read_only"), "{err}");
+    assert_eq!(
+        m.ours_ok(&["stack", "rm", "mdst"]),
+        "Removing service mdst_app\nRemoving network mdst_default\n"
+    );
+    wait_for("the stack's tasks to go", Duration::from_secs(60), || {
+        m.tasks("mdst_app").is_empty()
+    });
 
     // rm, then leave.
     assert_eq!(m.ours_ok(&["service", "rm", "web"]), "web\n");
