@@ -400,14 +400,7 @@ pub fn node(c: &Client, cmd: NodeCmd) -> Result<u8, Failure> {
         })
         .collect();
     rows.sort_by(|a, b| a["Hostname"].as_str().cmp(&b["Hostname"].as_str()));
-    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
-    if quiet {
-        for r in &rows {
-            println!("{}", s(r, "ID").trim_end_matches(" *"));
-        }
-        return Ok(0);
-    }
-    let headers = [
+    let columns = [
         ("ID", "ID"),
         ("Hostname", "HOSTNAME"),
         ("Status", "STATUS"),
@@ -415,10 +408,31 @@ pub fn node(c: &Client, cmd: NodeCmd) -> Result<u8, Failure> {
         ("ManagerStatus", "MANAGER STATUS"),
         ("EngineVersion", "ENGINE VERSION"),
     ];
+    print_rows(&rows, quiet, format, &columns)
+}
+
+/// Prints a list command's rows: their IDs (`-q`), `--format`, or the
+/// docker CLI's table of `columns` (field, title), in that order.
+fn print_rows(
+    rows: &[Value],
+    quiet: bool,
+    format: Option<String>,
+    columns: &[(&str, &str)],
+) -> Result<u8, Failure> {
+    if quiet {
+        for r in rows {
+            println!("{}", r["ID"].as_str().unwrap_or("").trim_end_matches(" *"));
+        }
+        return Ok(0);
+    }
     let template = format.unwrap_or_else(|| {
-        "table {{.ID}}\t{{.Hostname}}\t{{.Status}}\t{{.Availability}}\t{{.ManagerStatus}}\t{{.EngineVersion}}".into()
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|(f, _)| format!("{{{{.{f}}}}}"))
+            .collect();
+        format!("table {}", fields.join("\t"))
     });
-    print!("{}", format::list(&template, &rows, &headers).map_err(bad)?);
+    print!("{}", format::list(&template, rows, columns).map_err(bad)?);
     Ok(0)
 }
 
@@ -528,13 +542,7 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
                 .map(service_row)
                 .collect();
             rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
-            if quiet {
-                for r in &rows {
-                    println!("{}", r["ID"].as_str().unwrap_or(""));
-                }
-                return Ok(0);
-            }
-            let headers = [
+            let columns = [
                 ("ID", "ID"),
                 ("Name", "NAME"),
                 ("Mode", "MODE"),
@@ -542,11 +550,7 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
                 ("Image", "IMAGE"),
                 ("Ports", "PORTS"),
             ];
-            let template = format.unwrap_or_else(|| {
-                "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}".into()
-            });
-            print!("{}", format::list(&template, &rows, &headers).map_err(bad)?);
-            Ok(0)
+            print_rows(&rows, quiet, format, &columns)
         }
         ServiceCmd::Ps {
             quiet,
@@ -863,13 +867,7 @@ fn print_tasks(
             }));
         }
     }
-    if quiet {
-        for r in &rows {
-            println!("{}", r["ID"].as_str().unwrap_or(""));
-        }
-        return Ok(0);
-    }
-    let headers = [
+    let columns = [
         ("ID", "ID"),
         ("Name", "NAME"),
         ("Image", "IMAGE"),
@@ -879,11 +877,7 @@ fn print_tasks(
         ("Error", "ERROR"),
         ("Ports", "PORTS"),
     ];
-    let template = format.unwrap_or_else(|| {
-        "table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.Ports}}".into()
-    });
-    print!("{}", format::list(&template, &rows, &headers).map_err(bad)?);
-    Ok(0)
+    print_rows(&rows, quiet, format, &columns)
 }
 
 /// `service logs`: the service's multiplexed log stream; each line gets
@@ -1180,15 +1174,12 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
                 .iter()
                 .map(|(n, k)| json!({"Name": n, "Services": k.to_string(), "Orchestrator": "Swarm", "Namespace": ""}))
                 .collect();
-            let headers = [
+            let columns = [
                 ("Name", "NAME"),
                 ("Services", "SERVICES"),
                 ("Orchestrator", "ORCHESTRATOR"),
             ];
-            let template = format
-                .unwrap_or_else(|| "table {{.Name}}\t{{.Services}}\t{{.Orchestrator}}".into());
-            print!("{}", format::list(&template, &rows, &headers).map_err(bad)?);
-            Ok(0)
+            print_rows(&rows, false, format, &columns)
         }
         StackCmd::Ps {
             quiet,

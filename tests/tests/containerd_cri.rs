@@ -24,6 +24,7 @@
 //! CNI state.
 
 use e2e::containerd::runtime_copy;
+use e2e::runtime::mini_runc_state;
 use e2e::{Containerd, Daemon};
 use hyper_util::rt::TokioIo;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
@@ -172,22 +173,6 @@ macro_rules! cri {
             Err(e) => panic!("{}: {}", stringify!($call), e),
         }
     }};
-}
-
-/// `mini-runc --root ROOT state ID`, as JSON.
-fn mini_runc_state(root: &Path, id: &str) -> serde_json::Value {
-    let o = Command::new(e2e::runtime::mini_runc())
-        .arg("--root")
-        .arg(root)
-        .args(["state", id])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "mini-runc state {id}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// The parent pid of `pid`, from `/proc/<pid>/stat`.

@@ -11,39 +11,18 @@
 //!
 //! Privileged: fails, never skips, without root.
 
+use e2e::docker::{rand_u16, sh, wait_for, Netns};
 use e2e::{cli_bin, run_with_host, DockerDaemon};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A network namespace; deleted (with its links) on drop.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+use std::process::Output;
+use std::time::Duration;
 
 /// The manager: a dockerd whose default runtime is mini-runc.
 struct Manager(DockerDaemon);
 
 impl Manager {
-    fn host(&self) -> String {
-        format!("unix://{}", self.0.dir.path().join("docker.sock").display())
-    }
-
     /// mini-docker -H <this daemon> ARGS.
     fn ours(&self, args: &[&str]) -> Output {
-        run_with_host(&cli_bin(), &[("-H", &self.host())], args, &[])
+        run_with_host(&cli_bin(), &[("-H", &self.0.host())], args, &[])
     }
 
     fn ours_ok(&self, args: &[&str]) -> String {
@@ -59,7 +38,7 @@ impl Manager {
 
     /// The docker CLI 20.10 on the same daemon.
     fn docker(&self, args: &[&str]) -> String {
-        let o = run_with_host("/usr/bin/docker", &[("-H", &self.host())], args, &[]);
+        let o = run_with_host("/usr/bin/docker", &[("-H", &self.0.host())], args, &[]);
         assert!(
             o.status.success(),
             "docker {args:?}: {}",
@@ -88,26 +67,6 @@ impl Manager {
         .map(String::from)
         .collect()
     }
-
-    /// Asserts that mini-runc made container `id`: its state under the
-    /// root dockerd gives the runtime, running, with Docker's pid.
-    fn assert_run_by_mini_runc(&self, id: &str) {
-        let pid = self.docker(&["inspect", "--format", "{{.State.Pid}}", id]);
-        let o = Command::new(e2e::runtime::mini_runc())
-            .arg("--root")
-            .arg(self.0.dir.path().join("exec/runtime-runc/moby"))
-            .args(["state", id])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "mini-runc state {id}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let state: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(state["status"], "running", "{state}");
-        assert_eq!(state["pid"].to_string(), pid.trim(), "{state}");
-    }
 }
 
 impl Drop for Manager {
@@ -116,33 +75,12 @@ impl Drop for Manager {
     }
 }
 
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn rand_u16() -> u16 {
-    let mut b = [0u8; 2];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-        .unwrap();
-    u16::from_le_bytes(b)
-}
-
 #[test]
 fn mini_docker_drives_services_on_a_real_swarm_manager() {
     e2e::require_root();
     let hex = format!("{:04x}", rand_u16());
     let addr = format!("10.232.{}.1", 1 + rand_u16() % 250);
-    let ns = Netns(format!("md-swc{hex}"));
-    sh(&["ip", "netns", "add", &ns.0]);
-    sh(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
+    let ns = Netns::new(format!("md-swc{hex}"));
     // An address for the swarm to advertise (this kernel has no dummy
     // links: a veth pair with both ends inside).
     sh(&[
@@ -203,6 +141,26 @@ fn mini_docker_drives_services_on_a_real_swarm_manager() {
         "{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}",
     ]);
     m.same(&["node", "ls", "-q"]);
+    // The same through a context (in a config directory of the test's own).
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path().to_str().unwrap();
+    let ctx = |args: &[&str]| {
+        let o = run_with_host(&cli_bin(), &[("--config", cfg)], args, &[]);
+        assert!(
+            o.status.success(),
+            "mini-docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ctx(&[
+        "context",
+        "create",
+        "manager",
+        "--docker",
+        &format!("host={}", m.0.host()),
+    ]);
+    assert_eq!(ctx(&["--context", "manager", "node", "ls"]), nodes);
 
     // A replicated service, created by us; each task on mini-runc.
     m.0.import_busybox("md-busybox");
@@ -228,7 +186,7 @@ fn mini_docker_drives_services_on_a_real_swarm_manager() {
     let tasks = m.tasks("web");
     assert_eq!(tasks.len(), 2, "{tasks:?}");
     for t in &tasks {
-        m.assert_run_by_mini_runc(t);
+        m.0.assert_run_by_mini_runc(t);
         let env = m.docker(&["inspect", "--format", "{{json .Config.Env}}", t]);
         assert!(env.contains("MD_A=1"), "{env}");
     }
@@ -264,7 +222,7 @@ fn mini_docker_drives_services_on_a_real_swarm_manager() {
     let tasks = m.tasks("web");
     assert_eq!(tasks.len(), 3, "{tasks:?}");
     for t in &tasks {
-        m.assert_run_by_mini_runc(t);
+        m.0.assert_run_by_mini_runc(t);
         let env = m.docker(&["inspect", "--format", "{{json .Config.Env}}", t]);
         assert!(env.contains("MD_A=1") && env.contains("MD_B=2"), "{env}");
     }
@@ -327,7 +285,7 @@ fn mini_docker_drives_services_on_a_real_swarm_manager() {
         m.tasks("mdst_app").len() == 2
     });
     for t in m.tasks("mdst_app") {
-        m.assert_run_by_mini_runc(&t);
+        m.0.assert_run_by_mini_runc(&t);
         let env = m.docker(&["inspect", "--format", "{{json .Config.Env}}", &t]);
         assert!(env.contains("MD_STACK=1"), "{env}");
     }
