@@ -17,6 +17,9 @@ pub struct Containerd {
     /// Cgroup directories (relative to each hierarchy) removed on drop,
     /// deepest first: the namespace's, or the pods' parent.
     cgroup_parents: Vec<String>,
+    /// The runc shim's default state root for our namespace
+    /// (`/run/containerd/runc/<ns>`, outside our directory), removed on drop.
+    runc_root: Option<PathBuf>,
 }
 
 impl Containerd {
@@ -24,7 +27,9 @@ impl Containerd {
     /// its own name (so that its cgroups are `/<ns>/<id>`).
     pub fn start() -> Containerd {
         let ns = format!("md-ctrd-{}", network::names::unique_id());
-        Self::spawn(None, ns.clone(), vec![ns])
+        let mut c = Self::spawn(None, ns.clone(), vec![ns.clone()]);
+        c.runc_root = Some(Path::new("/run/containerd/runc").join(ns));
+        c
     }
 
     /// containerd reading `config` (TOML) from `<dir>/config.toml`; `{dir}`
@@ -69,6 +74,7 @@ impl Containerd {
             ns,
             dir,
             cgroup_parents,
+            runc_root: None,
         };
         for _ in 0..500 {
             if c.ctr(&["version"]).status.success() {
@@ -166,6 +172,9 @@ impl Drop for Containerd {
             kill9(pid);
         }
         crate::host::unmount_all_under(self.dir.path());
+        if let Some(root) = &self.runc_root {
+            let _ = std::fs::remove_dir_all(root);
+        }
         for ctrl in std::fs::read_dir("/sys/fs/cgroup")
             .into_iter()
             .flatten()

@@ -102,4 +102,11 @@ fn containerd_runs_mini_runc_through_its_runc_shim() {
     c.ok(&["task", "rm", "-f", "md-t3"]);
     c.ok(&["container", "rm", "md-t3"]);
     assert_eq!(c.ok(&["task", "ls", "-q"]).trim(), "");
+
+    // The shim gave mini-runc `/run/containerd/runc/<ns>` as its root (it
+    // keeps its sealed copy there); it goes with the test's containerd.
+    let root = std::path::Path::new("/run/containerd/runc").join(&c.ns);
+    assert!(root.exists(), "{}", root.display());
+    drop(c);
+    assert!(!root.exists(), "{} left", root.display());
 }
