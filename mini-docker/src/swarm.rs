@@ -112,15 +112,9 @@ pub enum ServiceCmd {
     },
     /// List the tasks of one or more services.
     Ps {
-        /// Only display task IDs.
-        #[arg(short, long)]
-        quiet: bool,
-        /// Pretty-print tasks using a Go template.
-        #[arg(long)]
-        format: Option<String>,
-        /// Do not truncate output.
-        #[arg(long = "no-trunc")]
-        no_trunc: bool,
+        /// How to list them.
+        #[command(flatten)]
+        list: TaskListArgs,
         /// Services.
         #[arg(required = true)]
         services: Vec<String>,
@@ -157,6 +151,20 @@ pub enum ServiceCmd {
         /// Service.
         service: String,
     },
+}
+
+/// The flags of `service ps` and `stack ps`.
+#[derive(clap::Args, Debug)]
+pub struct TaskListArgs {
+    /// Only display task IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pretty-print tasks using a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not truncate output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
 }
 
 /// The flags `service create` and `update` share.
@@ -552,12 +560,7 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
             ];
             print_rows(&rows, quiet, format, &columns)
         }
-        ServiceCmd::Ps {
-            quiet,
-            format,
-            no_trunc,
-            services,
-        } => ps(c, &services, quiet, format, no_trunc),
+        ServiceCmd::Ps { list, services } => ps(c, &services, list),
         ServiceCmd::Scale { detach, scales } => {
             for s in &scales {
                 let (name, n) = s
@@ -782,13 +785,7 @@ fn service_row(s: &Value) -> Value {
 
 /// `service ps`: each service's tasks by slot, the newest first and the
 /// ones it replaced under it (` \_ `), as the docker CLI lists them.
-fn ps(
-    c: &Client,
-    services: &[String],
-    quiet: bool,
-    format: Option<String>,
-    no_trunc: bool,
-) -> Result<u8, Failure> {
+fn ps(c: &Client, services: &[String], list: TaskListArgs) -> Result<u8, Failure> {
     let mut groups = Vec::new();
     for name in services {
         let (id, _, spec) = inspect(c, name)?;
@@ -796,17 +793,20 @@ fn ps(
         let svc = spec["Name"].as_str().unwrap_or(name).to_string();
         groups.push((svc, tasks.as_array().cloned().unwrap_or_default()));
     }
-    print_tasks(c, groups, quiet, format, no_trunc)
+    print_tasks(c, groups, list)
 }
 
 /// The task table of `service ps` and `stack ps`: (service name, its tasks).
 fn print_tasks(
     c: &Client,
     groups: Vec<(String, Vec<Value>)>,
-    quiet: bool,
-    format: Option<String>,
-    no_trunc: bool,
+    list: TaskListArgs,
 ) -> Result<u8, Failure> {
+    let TaskListArgs {
+        quiet,
+        format,
+        no_trunc,
+    } = list;
     let nodes = get(c, "/nodes")?;
     let host = |id: &Value| {
         nodes
@@ -977,15 +977,9 @@ pub enum StackCmd {
     },
     /// List the tasks in the stack.
     Ps {
-        /// Only display task IDs.
-        #[arg(short, long)]
-        quiet: bool,
-        /// Pretty-print tasks using a Go template.
-        #[arg(long)]
-        format: Option<String>,
-        /// Do not truncate output.
-        #[arg(long = "no-trunc")]
-        no_trunc: bool,
+        /// How to list them.
+        #[command(flatten)]
+        list: TaskListArgs,
         /// Stack.
         stack: String,
     },
@@ -1181,12 +1175,7 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
             ];
             print_rows(&rows, false, format, &columns)
         }
-        StackCmd::Ps {
-            quiet,
-            format,
-            no_trunc,
-            stack,
-        } => {
+        StackCmd::Ps { list, stack } => {
             let services = of_stack(c, "services", &stack)?;
             if services.is_empty() {
                 return Err(bad(format!("nothing found in stack: {stack}")));
@@ -1200,7 +1189,7 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
                 ));
             }
             groups.sort_by(|a, b| a.0.cmp(&b.0));
-            print_tasks(c, groups, quiet, format, no_trunc)
+            print_tasks(c, groups, list)
         }
         StackCmd::Rm { stacks } => {
             let mut code = 0;

@@ -123,6 +123,20 @@ impl DockerDaemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The running containers (full ids) of swarm service `name` on this node.
+    pub fn service_containers(&self, name: &str) -> Vec<String> {
+        self.ok(&[
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={name}"),
+        ])
+        .lines()
+        .map(String::from)
+        .collect()
+    }
+
     /// `unix://…` of its socket, for `-H`.
     pub fn host(&self) -> String {
         format!("unix://{}", self.dir.path().join("docker.sock").display())

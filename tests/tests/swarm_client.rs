@@ -56,16 +56,7 @@ impl Manager {
 
     /// The running containers of service `name`.
     fn tasks(&self, name: &str) -> Vec<String> {
-        self.docker(&[
-            "ps",
-            "-q",
-            "--no-trunc",
-            "--filter",
-            &format!("label=com.docker.swarm.service.name={name}"),
-        ])
-        .lines()
-        .map(String::from)
-        .collect()
+        self.0.service_containers(name)
     }
 }
 

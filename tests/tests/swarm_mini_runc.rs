@@ -45,18 +45,9 @@ impl Node {
         self.0.ok(args).trim().to_string()
     }
 
-    /// The running containers of the service `name` on this node.
+    /// The running containers of service `name`.
     fn tasks(&self, name: &str) -> Vec<String> {
-        self.ok(&[
-            "ps",
-            "-q",
-            "--no-trunc",
-            "--filter",
-            &format!("label=com.docker.swarm.service.name={name}"),
-        ])
-        .lines()
-        .map(String::from)
-        .collect()
+        self.0.service_containers(name)
     }
 }
 
