@@ -22,10 +22,15 @@ fi
 #                   and docker-py 5.0.3 (Debian's), and a venv for the newest docker-py
 #   openssh-server  sshd, which tests/remote_ssh.rs runs on a 127.0.0.1 port of its own
 #                   (never the system service) for `-H ssh://` hosts
+#   protobuf-compiler  protoc, which the k8s-cri crate's build script needs: the CRI gRPC
+#                   client of tests/containerd_cri.rs (no registry ships crictl here)
+#   containernetworking-plugins  the bridge, host-local and loopback CNI plugins that
+#                   containerd's CRI runs for the pod of tests/containerd_cri.rs
 #   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
 PACKAGES=(busybox-static util-linux iproute2 nftables procps
           docker.io containerd runc crun skopeo umoci docker-registry hyperfine
           docker-compose python3-docker python3-venv openssh-server
+          protobuf-compiler containernetworking-plugins
           ca-certificates curl build-essential pkg-config)
 
 missing=()
