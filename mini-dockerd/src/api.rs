@@ -23,8 +23,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 mod containers;
+#[cfg(test)]
+mod fake;
 mod images;
 mod system;
+
+pub use containers::{ContainerBackend, WaitCondition, WaitFuture};
+pub use images::ImageBackend;
 
 /// The API version we speak.
 pub use mini_docker_api::API_VERSION;

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod archive;
 pub mod auth;
+pub mod backend;
 pub mod build;
 pub mod builder;
 pub mod buildfs;
