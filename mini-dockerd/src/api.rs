@@ -30,6 +30,7 @@ mod system;
 
 pub use containers::{ContainerBackend, WaitCondition, WaitFuture};
 pub use images::ImageBackend;
+pub use system::SystemBackend;
 
 /// The API version we speak.
 pub use mini_docker_api::API_VERSION;

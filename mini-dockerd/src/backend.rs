@@ -2,16 +2,19 @@
 //!
 //! Each router declares the calls it makes as a trait of its own (moby's
 //! `api/server/router/*/backend.go`): [`ContainerBackend`] for
-//! `/containers`, [`ImageBackend`] for `/images`. The daemon's [`Engine`]
+//! `/containers`, [`ImageBackend`] for `/images`, [`NetworkBackend`] and
+//! [`VolumeBackend`] for `/networks` and `/volumes`, [`SystemBackend`] for
+//! `/info`, `/version`, `/system/df`, `/auth` and `/build/prune`. The daemon's [`Engine`]
 //! implements them here, in one place, each method a thin call into the
 //! service that does the work. A router sees only its trait, so its tests
 //! drive it against a fake, with no daemon and no root.
 
-use crate::api::{ContainerBackend, ImageBackend, WaitCondition, WaitFuture};
+use crate::api::{ContainerBackend, ImageBackend, SystemBackend, WaitCondition, WaitFuture};
 use crate::auth::AuthConfig;
 use crate::commit::CommitOptions;
 use crate::filters::Filters;
 use crate::logs::LogOptions;
+use crate::netvol_api::{NetworkBackend, VolumeBackend};
 use crate::{Engine, Result};
 use axum::response::Response;
 use serde_json::Value;
@@ -164,5 +167,67 @@ impl ImageBackend for Engine {
                 self.container_layers()
             })?;
         Ok(out)
+    }
+}
+
+// Each method has the name of the engine's own (inherent) method, which
+// Rust calls first: these are one-line hand-overs, not recursion.
+impl NetworkBackend for Engine {
+    fn network_list(&self, f: &Filters) -> Result<Value> {
+        self.network_list(f)
+    }
+    fn network_create(&self, body: &Value) -> Result<Value> {
+        self.network_create(body)
+    }
+    fn network_inspect(&self, key: &str) -> Result<Value> {
+        self.network_inspect(key)
+    }
+    fn network_remove(&self, key: &str) -> Result<()> {
+        self.network_remove(key)
+    }
+    fn network_connect(&self, key: &str, body: &Value) -> Result<()> {
+        self.network_connect(key, body)
+    }
+    fn network_disconnect(&self, key: &str, body: &Value) -> Result<()> {
+        self.network_disconnect(key, body)
+    }
+    fn network_prune(&self) -> Value {
+        self.network_prune()
+    }
+}
+
+impl VolumeBackend for Engine {
+    fn volume_list(&self, f: &Filters) -> Result<Value> {
+        self.volume_list(f)
+    }
+    fn volume_create(&self, body: &Value) -> Result<Value> {
+        self.volume_create(body)
+    }
+    fn volume_inspect(&self, name: &str) -> Result<Value> {
+        self.volume_inspect(name)
+    }
+    fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
+        self.volume_remove(name, force)
+    }
+    fn volume_prune(&self) -> Value {
+        self.volume_prune()
+    }
+}
+
+impl SystemBackend for Engine {
+    fn system_version(&self) -> Value {
+        self.version()
+    }
+    fn system_info(&self) -> Value {
+        self.info()
+    }
+    fn system_disk_usage(&self) -> Value {
+        self.disk_usage()
+    }
+    async fn system_login(self: Arc<Self>, body: Vec<u8>) -> Result<Value> {
+        crate::auth::login(&self.registry, &body).await
+    }
+    fn build_cache_prune(&self) -> Vec<String> {
+        crate::builder::prune_cache(&self.opts.root)
     }
 }

@@ -9,6 +9,28 @@
 //! `start` writes the bundle's `config.json` ([`spec`]) and spawns a
 //! [`shim`]; the shim runs the container with an OCI runtime binary and
 //! tells us when it exits. The daemon itself never forks a container.
+//!
+//! ## The daemon's shape
+//!
+//! ```text
+//! HTTP (axum)   api::router: routers parse and check a request into a typed call,
+//!               and map the engine's error kinds to statuses (api::status_of)
+//!     │         api/containers.rs  api/images.rs  api/system.rs  netvol_api.rs …
+//!     ▼
+//! traits        one per router, exactly the calls it makes (moby's backend.go):
+//!               ContainerBackend  ImageBackend  SystemBackend
+//!               NetworkBackend  VolumeBackend
+//!     │         Engine implements them in one place (backend.rs); the routers'
+//!     ▼         unit tests put a fake behind them (api/fake.rs)
+//! services      Engine's modules: lifecycle (create and start as undo
+//!               steps, undo.rs; statuses through state::transition, which
+//!               emits the events), images, networks, volumes, build, logs …
+//!     │
+//!     ▼
+//! shim, runtime one mini-shim per container (shim.rs speaks its protocol),
+//!               which runs an OCI runtime binary: mini-runc, runc or crun
+//!               (runtimes.rs), on the bundle spec.rs writes
+//! ```
 
 pub mod api;
 pub mod archive;
