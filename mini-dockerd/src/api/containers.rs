@@ -7,7 +7,7 @@
 //! implements it (`crate::backend`); the tests below drive the router
 //! against a fake one, with no daemon and no root.
 
-use super::{blocking, channel_body, flag, param, ApiError, ClientGone, Q};
+use super::{blocking, channel_body, qs, typed, ApiError, ClientGone, Q};
 use crate::commit::CommitOptions;
 use crate::filters::Filters;
 use crate::logs::{self, LogOptions};
@@ -18,6 +18,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -125,6 +126,82 @@ pub trait ContainerBackend: Send + Sync + 'static {
 /// The backend the handlers are given.
 type Backend<B> = State<Arc<B>>;
 
+// The requests' queries, typed: what each handler reads, and nothing else
+// (other parameters are ignored, as Docker ignores them).
+
+/// `POST /containers/create?name=`.
+#[derive(Debug, Default, Deserialize)]
+struct CreateQuery {
+    name: Option<String>,
+}
+
+/// `GET /containers/json?all=` (`filters` is read by [`Filters`]).
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    #[serde(default, deserialize_with = "qs::flag")]
+    all: bool,
+}
+
+/// `?t=` of `stop` and `restart`: seconds before the kill.
+#[derive(Debug, Default, Deserialize)]
+struct TimeoutQuery {
+    #[serde(default, deserialize_with = "qs::parsed")]
+    t: Option<i64>,
+}
+
+/// `POST /containers/{id}/kill?signal=`.
+#[derive(Debug, Default, Deserialize)]
+struct KillQuery {
+    signal: Option<String>,
+}
+
+/// `POST /containers/{id}/wait?condition=`.
+#[derive(Debug, Default, Deserialize)]
+struct WaitQuery {
+    condition: Option<String>,
+}
+
+/// `DELETE /containers/{id}?force=&v=`.
+#[derive(Debug, Default, Deserialize)]
+struct RemoveQuery {
+    #[serde(default, deserialize_with = "qs::flag")]
+    force: bool,
+    #[serde(default, deserialize_with = "qs::flag")]
+    v: bool,
+}
+
+/// `POST /containers/{id}/rename?name=`.
+#[derive(Debug, Default, Deserialize)]
+struct RenameQuery {
+    #[serde(default)]
+    name: String,
+}
+
+/// `GET /containers/{id}/top?ps_args=`.
+#[derive(Debug, Default, Deserialize)]
+struct TopQuery {
+    #[serde(default)]
+    ps_args: String,
+}
+
+/// `GET /containers/{id}/logs?stdout=&stderr=&tail=&since=&until=&timestamps=&follow=`.
+#[derive(Debug, Default, Deserialize)]
+struct LogsQuery {
+    #[serde(default, deserialize_with = "qs::flag")]
+    stdout: bool,
+    #[serde(default, deserialize_with = "qs::flag")]
+    stderr: bool,
+    /// `tail=all` (or anything not a number) means every line, as in Docker.
+    #[serde(default, deserialize_with = "qs::lenient")]
+    tail: Option<usize>,
+    #[serde(default, deserialize_with = "qs::flag")]
+    timestamps: bool,
+    since: Option<String>,
+    until: Option<String>,
+    #[serde(default, deserialize_with = "qs::flag")]
+    follow: bool,
+}
+
 pub(super) fn routes() -> Router<Arc<Engine>> {
     use crate::{hijack, lifecycle};
     Router::new()
@@ -162,7 +239,7 @@ async fn create<B: ContainerBackend>(
     let v: Value = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
     crate::safeguards::check_create_body(&v)?;
-    let name = q.get("name").cloned();
+    let CreateQuery { name } = typed(&q)?;
     let warnings = crate::resources::warnings(&v);
     // hyper drops this future when the client's connection closes; the
     // guard then tells the blocking unpack to stop.
@@ -180,7 +257,8 @@ async fn create<B: ContainerBackend>(
 /// `GET /containers/json`: the engine filters ([`crate::filters`]).
 async fn list<B: ContainerBackend>(State(e): Backend<B>, Query(q): Q) -> Result<Json<Value>> {
     let f = Filters::from_query(&q)?;
-    Ok(Json(Value::Array(e.container_list(flag(&q, "all"), &f)?)))
+    let ListQuery { all } = typed(&q)?;
+    Ok(Json(Value::Array(e.container_list(all, &f)?)))
 }
 
 async fn inspect<B: ContainerBackend>(
@@ -203,7 +281,7 @@ async fn stop<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode> {
-    let t = param(&q, "t")?;
+    let TimeoutQuery { t } = typed(&q)?;
     e.container_stop(id, t).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -213,7 +291,8 @@ async fn kill<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode> {
-    e.container_kill(&id, q.get("signal").map(String::as_str).unwrap_or("KILL"))?;
+    let KillQuery { signal } = typed(&q)?;
+    e.container_kill(&id, signal.as_deref().unwrap_or("KILL"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -222,7 +301,8 @@ async fn wait<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<Response> {
-    let cond = WaitCondition::parse(q.get("condition").map(String::as_str))?;
+    let WaitQuery { condition } = typed(&q)?;
+    let cond = WaitCondition::parse(condition.as_deref())?;
     let exit = e.container_wait(&id, cond)?;
     // Headers now, the body at the exit (the CLI starts the container meanwhile).
     let (tx, rx) = mpsc::channel(1);
@@ -247,8 +327,8 @@ async fn remove<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode> {
-    let (force, volumes) = (flag(&q, "force"), flag(&q, "v"));
-    blocking(move || e.container_remove(&id, force, volumes)).await?;
+    let RemoveQuery { force, v } = typed(&q)?;
+    blocking(move || e.container_remove(&id, force, v)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,7 +337,7 @@ async fn restart<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode> {
-    let t = param(&q, "t")?;
+    let TimeoutQuery { t } = typed(&q)?;
     e.container_restart(id, t).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -267,7 +347,7 @@ async fn rename<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode> {
-    let name = q.get("name").cloned().unwrap_or_default();
+    let RenameQuery { name } = typed(&q)?;
     e.container_rename(&id, &name)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -277,8 +357,10 @@ async fn top<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<Json<Value>> {
-    let args = q.get("ps_args").cloned().unwrap_or_default();
-    Ok(Json(blocking(move || e.container_top(&id, &args)).await?))
+    let TopQuery { ps_args } = typed(&q)?;
+    Ok(Json(
+        blocking(move || e.container_top(&id, &ps_args)).await?,
+    ))
 }
 
 async fn prune_containers<B: ContainerBackend>(State(e): Backend<B>) -> Result<Json<Value>> {
@@ -301,17 +383,17 @@ async fn logs_handler<B: ContainerBackend>(
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<Response> {
-    // `tail=all` (or anything not a number) means every line, as in Docker.
+    let q: LogsQuery = typed(&q)?;
     let o = LogOptions {
-        stdout: flag(&q, "stdout"),
-        stderr: flag(&q, "stderr"),
-        tail: q.get("tail").and_then(|t| t.parse().ok()),
-        timestamps: flag(&q, "timestamps"),
-        since: q.get("since").and_then(|t| logs::parse_unix_time(t)),
-        until: q.get("until").and_then(|t| logs::parse_unix_time(t)),
+        stdout: q.stdout,
+        stderr: q.stderr,
+        tail: q.tail,
+        timestamps: q.timestamps,
+        since: q.since.as_deref().and_then(logs::parse_unix_time),
+        until: q.until.as_deref().and_then(logs::parse_unix_time),
         tty: false,
     };
-    let rx = e.container_logs(&id, o, flag(&q, "follow"))?;
+    let rx = e.container_logs(&id, o, q.follow)?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -379,6 +461,9 @@ mod tests {
         ok(send(&app, "DELETE", "/containers/a?force=1&v=true", "")
             .await
             .0);
+        ok(send(&app, "DELETE", "/containers/a?force=True&v=0&x=y", "")
+            .await
+            .0);
         ok(send(&app, "POST", "/containers/a/rename?name=b", "")
             .await
             .0);
@@ -404,6 +489,7 @@ mod tests {
                 "kill a KILL",
                 "kill a HUP",
                 "remove a force=true v=true",
+                "remove a force=true v=false",
                 "rename a b",
                 "start a",
                 "logs a tail=Some(5) follow=true",

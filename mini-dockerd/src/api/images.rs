@@ -13,7 +13,7 @@
 //! no other (moby's `api/server/router/image/backend.go`). The daemon's
 //! `Engine` implements it (`crate::backend`).
 
-use super::{blocking, flag, param, ApiError, Q};
+use super::{blocking, qs, typed, ApiError, Q};
 use crate::auth::AuthConfig;
 use crate::filters::Filters;
 use crate::Engine;
@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,48 @@ pub trait ImageBackend: Send + Sync + 'static {
 
 /// The backend the handlers are given.
 type Backend<B> = State<Arc<B>>;
+
+// The requests' queries, typed (other parameters are ignored, as Docker
+// ignores them; `filters` is read by [`Filters`]).
+
+/// `POST /images/create?fromImage=&fromSrc=&repo=&tag=&message=`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateQuery {
+    from_image: Option<String>,
+    from_src: Option<String>,
+    #[serde(default)]
+    repo: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// `GET /images/search?term=&limit=`.
+#[derive(Debug, Default, Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    term: String,
+    #[serde(default, deserialize_with = "qs::parsed")]
+    limit: Option<usize>,
+}
+
+/// `POST /images/{name}/tag?repo=&tag=` and `/push?tag=`.
+#[derive(Debug, Default, Deserialize)]
+struct TagQuery {
+    #[serde(default)]
+    repo: String,
+    #[serde(default)]
+    tag: String,
+}
+
+/// `DELETE /images/{name}?force=`.
+#[derive(Debug, Default, Deserialize)]
+struct RemoveQuery {
+    #[serde(default, deserialize_with = "qs::flag")]
+    force: bool,
+}
 
 pub(super) fn routes() -> Router<Arc<Engine>> {
     Router::new()
@@ -163,10 +206,6 @@ fn credentials(h: &HeaderMap) -> Option<AuthConfig> {
         .and_then(AuthConfig::from_header)
 }
 
-fn arg(q: &std::collections::HashMap<String, String>, k: &str) -> String {
-    q.get(k).cloned().unwrap_or_default()
-}
-
 async fn list<B: ImageBackend>(State(e): Backend<B>, Query(q): Q) -> Result<Json<Value>> {
     let f = Filters::from_query(&q)?;
     Ok(Json(e.image_list(&f)?))
@@ -178,18 +217,17 @@ async fn create<B: ImageBackend>(
     Query(q): Q,
     req: Request,
 ) -> Result<Response> {
-    if q.get("fromSrc").map(String::as_str) == Some("-") {
+    let q: CreateQuery = typed(&q)?;
+    if q.from_src.as_deref() == Some("-") {
         let tmp = body_to_file(req.into_body(), &e.image_spool_dir()).await?;
-        let (repo, tag) = split_repo_tag(&arg(&q, "repo"), &arg(&q, "tag"));
-        let msg = arg(&q, "message");
+        let (repo, tag) = split_repo_tag(&q.repo, &q.tag);
+        let msg = q.message;
         let id = blocking(move || e.image_import(tmp.path(), &repo, &tag, &msg)).await?;
         return Ok(json_lines(vec![json!({"status": id})]));
     }
-    if q.contains_key("fromImage") {
+    if let Some(image) = q.from_image {
         let creds = credentials(req.headers());
-        return e
-            .image_pull(arg(&q, "fromImage"), arg(&q, "tag"), creds)
-            .await;
+        return e.image_pull(image, q.tag, creds).await;
     }
     Err(ApiError::bad("give fromSrc=- (import) or fromImage (pull)"))
 }
@@ -199,8 +237,8 @@ async fn search<B: ImageBackend>(
     Query(q): Q,
     h: HeaderMap,
 ) -> Result<Json<Value>> {
-    let limit = param(&q, "limit")?.unwrap_or(25);
-    let term = arg(&q, "term");
+    let SearchQuery { term, limit } = typed(&q)?;
+    let limit = limit.unwrap_or(25);
     Ok(Json(e.image_search(term, limit, credentials(&h)).await?))
 }
 
@@ -256,11 +294,14 @@ async fn named_post<B: ImageBackend>(
 ) -> Result<Response> {
     match Named::parse(&method, &path_name(&uri)) {
         Some(Named::Tag(name)) => {
-            let (repo, tag) = (arg(&q, "repo"), arg(&q, "tag"));
+            let TagQuery { repo, tag } = typed(&q)?;
             blocking(move || e.image_tag(&name, &repo, &tag)).await?;
             Ok(StatusCode::CREATED.into_response())
         }
-        Some(Named::Push(name)) => e.image_push(name, arg(&q, "tag"), credentials(&h)).await,
+        Some(Named::Push(name)) => {
+            let TagQuery { tag, .. } = typed(&q)?;
+            e.image_push(name, tag, credentials(&h)).await
+        }
         _ => Err(not_found(&method, &uri)),
     }
 }
@@ -271,7 +312,7 @@ async fn remove<B: ImageBackend>(
     Query(q): Q,
     uri: Uri,
 ) -> Result<Json<Value>> {
-    let (name, force) = (path_name(&uri), flag(&q, "force"));
+    let (name, RemoveQuery { force }) = (path_name(&uri), typed(&q)?);
     Ok(Json(blocking(move || e.image_remove(&name, force)).await?))
 }
 
