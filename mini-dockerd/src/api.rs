@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 mod containers;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 mod images;
 mod system;
 

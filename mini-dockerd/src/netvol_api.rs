@@ -189,3 +189,63 @@ async fn volume_remove<B: VolumeBackend>(
 async fn volume_prune<B: VolumeBackend>(State(e): Backend<B>) -> Result<Json<Value>, ApiError> {
     Ok(Json(blocking(move || Ok(e.volume_prune())).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The volume routes against a fake backend (no daemon, no root).
+    use super::*;
+    use crate::api::fake::{send, Fake};
+
+    fn app(fake: Arc<Fake>) -> Router {
+        Router::new()
+            .route("/volumes", get(volume_list::<Fake>))
+            .route("/volumes/create", post(volume_create::<Fake>))
+            .route(
+                "/volumes/:name",
+                get(volume_inspect::<Fake>).delete(volume_remove::<Fake>),
+            )
+            .with_state(fake)
+    }
+
+    #[tokio::test]
+    async fn volume_routes_make_typed_calls_and_keep_error_statuses() {
+        let fake = Arc::new(Fake::default());
+        let app = app(fake.clone());
+        let (s, b) = send(&app, "POST", "/volumes/create", r#"{"Name":"v1"}"#).await;
+        assert_eq!((s, b), (StatusCode::CREATED, json!({"Name": "v1"})));
+        // An empty body is an empty request (`docker volume create`).
+        let (s, _) = send(&app, "POST", "/volumes/create", "").await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, b) = send(&app, "POST", "/volumes/create", "{").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            b["message"].as_str().unwrap().starts_with("invalid JSON"),
+            "{b}"
+        );
+        let (s, _) = send(&app, "DELETE", "/volumes/v1?force=true", "").await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = send(&app, "GET", "/volumes?filters=%7B", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            fake.calls(),
+            [
+                "volume create \"v1\"",
+                "volume create null",
+                "volume rm v1 force=true"
+            ]
+        );
+        let app = app_failing(ApiError::conflict("remove v1: volume is in use"));
+        let (s, b) = send(&app, "DELETE", "/volumes/v1", "").await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(b["message"], "remove v1: volume is in use");
+        let app = app_failing(ApiError::not_found("get v2: no such volume"));
+        assert_eq!(
+            send(&app, "GET", "/volumes/v2", "").await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    fn app_failing(e: ApiError) -> Router {
+        app(Fake::failing(e))
+    }
+}

@@ -206,3 +206,25 @@ impl ImageBackend for Fake {
         Ok(json!([{"Untagged": name}]))
     }
 }
+
+impl crate::netvol_api::VolumeBackend for Fake {
+    fn volume_list(&self, f: &Filters) -> Result<Value> {
+        self.call(format!("volumes {f:?}"))?;
+        Ok(json!({"Volumes": [], "Warnings": null}))
+    }
+    fn volume_create(&self, body: &Value) -> Result<Value> {
+        self.call(format!("volume create {}", body["Name"]))?;
+        Ok(json!({"Name": body["Name"]}))
+    }
+    fn volume_inspect(&self, name: &str) -> Result<Value> {
+        self.call(format!("volume inspect {name}"))?;
+        Ok(json!({"Name": name}))
+    }
+    fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
+        self.call(format!("volume rm {name} force={force}"))
+    }
+    fn volume_prune(&self) -> Value {
+        let _ = self.call("volume prune".into());
+        json!({"VolumesDeleted": [], "SpaceReclaimed": 0})
+    }
+}
