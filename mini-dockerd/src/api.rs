@@ -18,13 +18,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 mod containers;
+#[cfg(test)]
+pub(crate) mod fake;
 mod images;
 mod system;
+
+pub use containers::{ContainerBackend, WaitCondition, WaitFuture};
+pub use images::ImageBackend;
+pub use system::SystemBackend;
 
 /// The API version we speak.
 pub use mini_docker_api::API_VERSION;
@@ -58,19 +63,50 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An optional query parameter of type `T`: absent or empty is `None`, a
-/// value that does not parse is a 400 naming the parameter (as Docker's
-/// `invalid value for t: "x"`).
-pub(super) fn param<T: FromStr>(
+/// A typed request from the query: each parameter into its field
+/// ([`qs`] reads Docker's strings), unknown ones ignored as Docker does. A
+/// value that does not parse is a 400 naming the parameter, as Docker's `invalid value for t: "x"`.
+pub(super) fn typed<T: serde::de::DeserializeOwned>(
     q: &HashMap<String, String>,
-    k: &str,
-) -> Result<Option<T>, ApiError> {
-    match q.get(k).map(String::as_str) {
-        None | Some("") => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad(format!("invalid value for {k}: {v:?}"))),
+) -> Result<T, ApiError> {
+    let v = serde_json::Value::Object(
+        q.iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    );
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::bad(format!("invalid value for {field}: {}", e.inner()))
+    })
+}
+
+/// Field readers for [`typed`] queries: every value arrives as a string.
+pub(super) mod qs {
+    use serde::{de::Error, Deserialize, Deserializer};
+    use std::str::FromStr;
+
+    /// Docker's boolean: `1`, `true` or `True`; anything else is false.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        Ok(matches!(s.as_deref(), Some("1" | "true" | "True")))
+    }
+
+    /// A value of type `T`: absent or empty is `None`; one that does not
+    /// parse is an error quoting it.
+    pub fn parsed<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<Option<T>, D::Error> {
+        match Option::<String>::deserialize(d)?.as_deref() {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("{v:?}"))),
+        }
+    }
+
+    /// A value of type `T`, or `None` for anything that does not parse
+    /// (`tail=all` means every line).
+    pub fn lenient<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<Option<T>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.and_then(|v| v.parse().ok()))
     }
 }
 

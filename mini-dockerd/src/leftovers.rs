@@ -3,7 +3,11 @@
 //! A container started just before the crash: the runtime released its
 //! process, but the record was not yet rewritten as "running". Its
 //! process runs; the record is corrected from the runtime's state
-//! (`state.json`, checked against the kernel) so `restore` adopts it.
+//! (`state.json`, checked against the kernel) so `restore` adopts it. The
+//! correction is the state machine's `start` ([`super::state::transition`],
+//! created → running), as every other path asks it, and it emits the
+//! `start` event the crash kept the daemon from sending: dockerd's restore
+//! likewise records a container's start with its event.
 //!
 //! A build runs its RUN steps in real containers and its COPY steps in
 //! writable layers mounted under a scratch directory. When the daemon is
@@ -22,7 +26,8 @@
 //! The marker is written right after `create`, before `start`: a crash in
 //! between leaves a created (never started) container, listed as such.
 
-use super::Engine;
+use super::state::{transition, Action, Status};
+use super::{CState, Engine};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,6 +38,26 @@ const MARKER: &str = "build-step";
 /// start of the daemon if the build never got to remove it).
 pub fn mark_build_step(dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join(MARKER), b"")
+}
+
+/// The state of a container found running whose record says otherwise:
+/// what the state machine's `start` makes of it, or `None` when the table
+/// refuses (a container being removed is not revived).
+fn started(state: &CState, pid: i64, now: i64) -> Option<CState> {
+    if state.running {
+        return None;
+    }
+    let status = transition(state.status, Action::Start).ok()?;
+    Some(CState {
+        status,
+        running: true,
+        pid,
+        exit_code: 0,
+        error: String::new(),
+        started_at: now,
+        finished_at: 0,
+        oom_killed: state.oom_killed,
+    })
 }
 
 /// Mount points strictly below `dir`, deepest first.
@@ -51,32 +76,34 @@ fn mounts_below(dir: &Path) -> Vec<String> {
 
 impl Engine {
     /// Records as running the "created" containers whose process the
-    /// runtime says runs (the daemon died between `start` and the record).
+    /// runtime says runs (the daemon died between `start` and the record),
+    /// and emits their `start`.
     pub fn recover_started(&self) {
-        use super::runtimes::{Runtime, Status};
+        use super::runtimes::{Runtime, Status as Rt};
         let created: Vec<String> = self
             .list()
             .into_iter()
-            .filter(|c| !c.state.running && c.state.status == "created")
+            .filter(|c| !c.state.running && c.state.status == Status::Created)
             .map(|c| c.id)
             .collect();
         for id in created {
             let Ok(s) = self.runtime_of(&id).state(&id) else {
                 continue;
             };
-            if !matches!(s.status, Status::Running | Status::Paused) {
+            if !matches!(s.status, Rt::Running | Rt::Paused) {
                 continue;
             }
             tracing::info!(%id, pid = s.pid, "a container started before the crash runs");
-            self.update(&id, |c| {
-                c.state.status = super::state::Status::Running;
-                c.state.running = true;
-                c.state.pid = s.pid;
-                c.state.exit_code = 0;
-                c.state.error = String::new();
-                c.state.started_at = super::util::now_nanos();
-                c.state.finished_at = 0;
+            let mut recorded = false;
+            let c = self.update(&id, |c| {
+                if let Some(next) = started(&c.state, s.pid, super::util::now_nanos()) {
+                    c.state = next;
+                    recorded = true;
+                }
             });
+            if let (true, Some(c)) = (recorded, c) {
+                self.emit(&c, "start", &[]);
+            }
         }
     }
 
@@ -121,5 +148,34 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recovered_start_goes_through_the_table() {
+        let created = CState::default();
+        let s = started(&created, 42, 7).unwrap();
+        assert_eq!(
+            (s.status, s.running, s.pid, s.started_at),
+            (Status::Running, true, 42, 7)
+        );
+        // The table refuses: nothing is recorded.
+        for status in [Status::Removing, Status::Dead, Status::Paused] {
+            let st = CState {
+                status,
+                ..Default::default()
+            };
+            assert!(started(&st, 42, 7).is_none(), "{status:?}");
+        }
+        let running = CState {
+            status: Status::Running,
+            running: true,
+            ..Default::default()
+        };
+        assert!(started(&running, 42, 7).is_none());
     }
 }

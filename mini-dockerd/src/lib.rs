@@ -9,10 +9,33 @@
 //! `start` writes the bundle's `config.json` ([`spec`]) and spawns a
 //! [`shim`]; the shim runs the container with an OCI runtime binary and
 //! tells us when it exits. The daemon itself never forks a container.
+//!
+//! ## The daemon's shape
+//!
+//! ```text
+//! HTTP (axum)   api::router: routers parse and check a request into a typed call,
+//!               and map the engine's error kinds to statuses (api::status_of)
+//!     │         api/containers.rs  api/images.rs  api/system.rs  netvol_api.rs …
+//!     ▼
+//! traits        one per router, exactly the calls it makes (moby's backend.go):
+//!               ContainerBackend  ImageBackend  SystemBackend
+//!               NetworkBackend  VolumeBackend
+//!     │         Engine implements them in one place (backend.rs); the routers'
+//!     ▼         unit tests put a fake behind them (api/fake.rs)
+//! services      Engine's modules: lifecycle (create and start as undo
+//!               steps, undo.rs; statuses through state::transition, which
+//!               emits the events), images, networks, volumes, build, logs …
+//!     │
+//!     ▼
+//! shim, runtime one mini-shim per container (shim.rs speaks its protocol),
+//!               which runs an OCI runtime binary: mini-runc, runc or crun
+//!               (runtimes.rs), on the bundle spec.rs writes
+//! ```
 
 pub mod api;
 pub mod archive;
 pub mod auth;
+pub mod backend;
 pub mod build;
 pub mod builder;
 pub mod buildfs;
@@ -518,11 +541,21 @@ impl Engine {
     }
 
     fn persist(&self, c: &Container) {
-        let path = self.dir(&c.id).join("container.json");
-        if let Err(e) = util::write_atomic(&path, &serde_json::to_vec_pretty(c).unwrap_or_default())
-        {
-            tracing::warn!("persist {}: {e}", path.display());
+        if let Err(e) = self.try_persist(c) {
+            tracing::warn!("{}", e.message);
         }
+    }
+
+    /// Writes `containers/<id>/container.json` atomically.
+    fn try_persist(&self, c: &Container) -> Result<()> {
+        let path = self.dir(&c.id).join("container.json");
+        util::write_atomic(&path, &serde_json::to_vec_pretty(c).unwrap_or_default()).map_err(|e| {
+            ApiError::internal(format!(
+                "write {}: {}",
+                path.display(),
+                crate::errors::chain(&e)
+            ))
+        })
     }
 
     /// Finds a container by id, name or unique id prefix.
@@ -575,6 +608,19 @@ impl Engine {
     /// nothing) once `cancel` is set: the API sets it when the client's
     /// connection closes before the answer, so a gzip bomb or a huge image
     /// does not go on filling the disk for nobody.
+    ///
+    /// The checks come first and make nothing. Then each step that makes
+    /// something pushes its undo ([`undo::Undo`]), so a failure at any later
+    /// step leaves nothing:
+    ///
+    /// ```text
+    /// volumes (named, anonymous)   push: remove the volumes this create made
+    /// image layers                 (the image's, shared: kept)
+    /// containers/<id>/             push: remove the directory
+    /// reserve the name             (under the lock, with the record)
+    /// rw layer md-<id>             push: remove the layer
+    /// container.json               commit: record, event "create"
+    /// ```
     pub fn create_cancellable(
         &self,
         name: Option<&str>,
@@ -660,7 +706,9 @@ impl Engine {
         }
         let endpoints = self.initial_endpoints(&mode, body);
         let id = util::new_id();
-        let mounts = self.plan_mounts(body, &host_config, img.config.config().as_ref())?;
+        let mut undo = undo::Undo::default();
+        let mounts =
+            self.plan_mounts(body, &host_config, img.config.config().as_ref(), &mut undo)?;
         let generated = name.map(str::is_empty).unwrap_or(true);
         let mut name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
@@ -759,6 +807,14 @@ impl Engine {
         let layer = format!("md-{id}");
         let dir = self.dir(&id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(stat_err)?;
+        {
+            let dir = dir.clone();
+            undo.push("remove the container's directory", move || {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!("could not remove {}: {e}", dir.display());
+                }
+            });
+        }
         safeguards::restrict_dir(&dir).map_err(stat_err)?;
         // The log exists from the start, so `attach` can open it before `start`.
         if log_driver_writes {
@@ -773,15 +829,19 @@ impl Engine {
                 name = safeguards::another_name(tries);
             }
             if let Some(other) = map.values().find(|c| c.name == name) {
-                let _ = std::fs::remove_dir_all(&dir);
                 return Err(ApiError::conflict(format!(
                     "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                     other.id
                 )));
             }
-            if let Err(e) = driver.create_rw(&layer, top.as_deref()) {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(stat_err(e));
+            driver.create_rw(&layer, top.as_deref()).map_err(stat_err)?;
+            {
+                let layer = layer.clone();
+                undo.push("remove the rw layer", move || {
+                    if let Err(e) = self.images.driver().remove(&layer) {
+                        tracing::warn!("could not remove layer {layer}: {e}");
+                    }
+                });
             }
             let c = Container {
                 id: id.clone(),
@@ -802,7 +862,10 @@ impl Engine {
                 restart: Default::default(),
                 runtime: Some(runtime),
             };
-            self.persist(&c);
+            // Durable before it is listed: a record we could not write is a
+            // failed create, not a container lost at the next restart.
+            self.try_persist(&c)?;
+            undo.commit();
             self.emit(&c, "create", &[]);
             map.insert(id.clone(), c);
         }

@@ -428,12 +428,14 @@ impl Engine {
     /// Decides a new container's mounts (at `create`): image `VOLUME`s,
     /// `--volumes-from`, `-v` (`Binds`, `Config.Volumes`) and `--tmpfs`,
     /// later ones replacing earlier ones at the same destination. Named and
-    /// anonymous volumes are created here.
-    pub fn plan_mounts(
-        &self,
+    /// anonymous volumes are created here; each one this call made pushes
+    /// its removal onto `undo`, so a create that fails later leaves none.
+    pub fn plan_mounts<'a>(
+        &'a self,
         body: &Value,
         host_config: &Value,
         image: Option<&oci_spec::image::Config>,
+        undo: &mut super::undo::Undo<'a>,
     ) -> Result<Vec<MountPoint>> {
         self.check_run_flags(host_config)?;
         let mut out: Vec<MountPoint> = Vec::new();
@@ -498,7 +500,15 @@ impl Engine {
                     if m.name.is_empty() {
                         m.name = super::util::new_id();
                     }
-                    self.volume_ensure(&m.name, None, m.anonymous)?;
+                    if self.volume_json(&m.name).is_none() {
+                        self.volume_ensure(&m.name, None, m.anonymous)?;
+                        let name = m.name.clone();
+                        undo.push("remove the volume", move || {
+                            if let Err(e) = self.volume_remove(&name, false) {
+                                tracing::warn!("could not remove volume {name}: {}", e.message);
+                            }
+                        });
+                    }
                     m.source = self.volume_data(&m.name).display().to_string();
                 }
                 // Docker creates a missing bind source as a directory.

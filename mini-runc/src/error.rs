@@ -25,9 +25,9 @@ pub enum RuntimeError {
     /// The container's state directory or id is wrong.
     #[error(transparent)]
     State(#[from] StateError),
-    /// `process.seccomp` cannot be compiled; the text says which rule.
-    #[error("{0}")]
-    Seccomp(String),
+    /// `process.seccomp` cannot be compiled; the cause says which rule.
+    #[error("compile process.seccomp")]
+    Seccomp(#[source] crate::seccomp::SeccompError),
     /// `process.terminal` without a console socket to send the pty to.
     #[error("process.terminal is true: give --console-socket (or set terminal to false)")]
     TerminalWithoutConsole,

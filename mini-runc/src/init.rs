@@ -211,7 +211,9 @@ fn run(fd: RawFd) -> std::io::Result<i32> {
         _ => None,
     };
     let seccomp = match &msg.process.seccomp {
-        Some(profile) => super::seccomp::compile(profile).map_err(std::io::Error::other)?,
+        Some(profile) => {
+            super::seccomp::compile(profile).map_err(|e| std::io::Error::other(e.chain()))?
+        }
         None => Vec::new(),
     };
     let steps = msg.steps.clone();

@@ -24,8 +24,46 @@ use seccompiler::{
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+/// Why a seccomp profile cannot be compiled: the rule or filter at fault,
+/// with seccompiler's reason as `source()` where it has one.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    /// An action seccompiler has no equivalent for (`SCMP_ACT_NOTIFY`).
+    #[error("seccomp action {0:?} is not supported by mini-runc")]
+    UnsupportedAction(LinuxSeccompAction),
+    /// The profile's `architectures` leave this machine's out.
+    #[error("seccomp profile has no x86_64 among its architectures {0}")]
+    NoArchitecture(String),
+    /// An `args[].index` beyond the six syscall arguments.
+    #[error("seccomp argument index {0} is out of range")]
+    ArgumentIndex(usize),
+    /// An argument condition seccompiler refuses.
+    #[error("seccomp condition")]
+    Condition(#[source] seccompiler::BackendError),
+    /// A rule (a syscall's conditions) seccompiler refuses.
+    #[error("seccomp rule")]
+    Rule(#[source] seccompiler::BackendError),
+    /// The filter of the default action cannot be built.
+    #[error("seccomp base filter")]
+    BaseFilter(#[source] seccompiler::BackendError),
+    /// The filter of one of the rules' actions cannot be built.
+    #[error("seccomp filter")]
+    Filter(#[source] seccompiler::BackendError),
+}
+
+impl SeccompError {
+    /// The message followed by its cause (`seccomp rule: …`), for the
+    /// places that carry errors as text.
+    pub fn chain(&self) -> String {
+        match std::error::Error::source(self) {
+            Some(cause) => format!("{self}: {cause}"),
+            None => self.to_string(),
+        }
+    }
+}
+
 /// The seccompiler action for an OCI action.
-fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, String> {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, SeccompError> {
     Ok(match a {
         LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
         LinuxSeccompAction::ScmpActErrno => {
@@ -38,11 +76,7 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, St
         LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
         LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(0)),
         LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
-        other => {
-            return Err(format!(
-                "seccomp action {other:?} is not supported by mini-runc"
-            ))
-        }
+        other => return Err(SeccompError::UnsupportedAction(other)),
     })
 }
 
@@ -53,16 +87,14 @@ fn key(a: &SeccompAction) -> String {
 type Rules = BTreeMap<i64, Vec<SeccompRule>>;
 
 /// Compiles the profile into the BPF programs to install, in order.
-pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
+pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<BpfProgram>, SeccompError> {
     if let Some(archs) = profile.architectures() {
         let ok = archs.is_empty()
             || archs
                 .iter()
                 .any(|a| format!("{a:?}").to_ascii_lowercase().contains("x86_64"));
         if !ok {
-            return Err(format!(
-                "seccomp profile has no x86_64 among its architectures {archs:?}"
-            ));
+            return Err(SeccompError::NoArchitecture(format!("{archs:?}")));
         }
     }
     let default = action(profile.default_action(), profile.default_errno_ret())?;
@@ -80,7 +112,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
             let index = u8::try_from(arg.index())
                 .ok()
                 .filter(|i| *i < 6)
-                .ok_or_else(|| format!("seccomp argument index {} is out of range", arg.index()))?;
+                .ok_or(SeccompError::ArgumentIndex(arg.index()))?;
             let (op, value) = match arg.op() {
                 LinuxSeccompOperator::ScmpCmpEq => (SeccompCmpOp::Eq, arg.value()),
                 LinuxSeccompOperator::ScmpCmpNe => (SeccompCmpOp::Ne, arg.value()),
@@ -95,7 +127,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
             };
             conditions.push(
                 SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value)
-                    .map_err(|e| format!("seccomp condition: {e}"))?,
+                    .map_err(SeccompError::Condition)?,
             );
         }
         for name in rule.names() {
@@ -104,13 +136,13 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
                 continue;
             };
             let nr = sysno.id() as i64;
-            let make = || -> Result<Option<SeccompRule>, String> {
+            let make = || -> Result<Option<SeccompRule>, SeccompError> {
                 if conditions.is_empty() {
                     Ok(None)
                 } else {
                     SeccompRule::new(conditions.clone())
                         .map(Some)
-                        .map_err(|e| format!("seccomp rule: {e}"))
+                        .map_err(SeccompError::Rule)
                 }
             };
             merge(&mut base, &mut base_uncond, nr, make()?);
@@ -126,16 +158,13 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
     let mut programs = Vec::new();
     if default != SeccompAction::Allow {
         let f = SeccompFilter::new(base, default, SeccompAction::Allow, TargetArch::x86_64)
-            .map_err(|e| format!("seccomp base filter: {e}"))?;
-        programs.push(
-            f.try_into()
-                .map_err(|e| format!("seccomp base filter: {e}"))?,
-        );
+            .map_err(SeccompError::BaseFilter)?;
+        programs.push(f.try_into().map_err(SeccompError::BaseFilter)?);
     }
     for (_, (act, rules)) in per_action {
         let f = SeccompFilter::new(rules, SeccompAction::Allow, act, TargetArch::x86_64)
-            .map_err(|e| format!("seccomp filter: {e}"))?;
-        programs.push(f.try_into().map_err(|e| format!("seccomp filter: {e}"))?);
+            .map_err(SeccompError::Filter)?;
+        programs.push(f.try_into().map_err(SeccompError::Filter)?);
     }
     Ok(programs)
 }
@@ -361,7 +390,7 @@ pub fn from_docker_profile(text: &str, host: &ProfileHost) -> Result<serde_json:
     // What the runtime will do with it must work too.
     let parsed: LinuxSeccomp =
         serde_json::from_value(out.clone()).map_err(|e| format!("the seccomp profile: {e}"))?;
-    compile(&parsed)?;
+    compile(&parsed).map_err(|e| e.chain())?;
     Ok(out)
 }
 
@@ -487,9 +516,16 @@ mod tests {
     #[test]
     fn unsupported_things_are_refused() {
         let p = profile(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#);
-        assert!(compile(&p).is_err());
+        assert!(matches!(
+            compile(&p),
+            Err(SeccompError::UnsupportedAction(
+                LinuxSeccompAction::ScmpActNotify
+            ))
+        ));
         let p =
             profile(r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_AARCH64"]}"#);
-        assert!(compile(&p).unwrap_err().contains("x86_64"));
+        let e = compile(&p).unwrap_err();
+        assert!(matches!(e, SeccompError::NoArchitecture(_)), "{e:?}");
+        assert!(e.to_string().contains("x86_64"), "{e}");
     }
 }

@@ -1024,3 +1024,62 @@ fn a_start_that_fails_late_leaves_no_netns_link_mount_cgroup_or_shim() {
     assert_eq!(shims, 0, "a process of the container is left");
     d.ok(&["rm", &id]);
 }
+
+/// The names in a directory of the data root (none when it is absent).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A create that fails late releases what its earlier steps made. The
+/// name is checked for conflicts last (under the lock that records the
+/// container), after the create has made an anonymous and a named volume,
+/// unpacked the image and made the container's directory: none of the
+/// volumes or the directory, and no rw layer, may be left.
+#[test]
+fn a_create_that_fails_late_leaves_no_volume_directory_or_layer() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let first = d.ok(&["create", "--name", "web", "bb", "true"]);
+    let first = first.trim();
+    let root = d.data_root();
+    let layers = names_in(&root.join("layers"));
+    assert_eq!(names_in(&root.join("containers")), [first]);
+    assert!(names_in(&root.join("volumes")).is_empty());
+    let named = format!("md-late-{}", std::process::id());
+    let out = d.cli(&[
+        "create",
+        "--name",
+        "web",
+        "-v",
+        "/data",
+        "-v",
+        &format!("{named}:/named"),
+        "bb",
+        "true",
+    ]);
+    assert!(!out.status.success(), "the second create must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"The container name "/web" is already in use"#),
+        "{err}"
+    );
+    let volumes = names_in(&root.join("volumes"));
+    assert!(volumes.is_empty(), "volumes left: {volumes:?}");
+    assert_eq!(
+        names_in(&root.join("containers")),
+        [first],
+        "a directory is left"
+    );
+    assert_eq!(names_in(&root.join("layers")), layers, "a layer is left");
+    assert_eq!(d.ids(), [first.to_string()]);
+    // The same create under a free name works, volumes and all.
+    d.ok(&["create", "--name", "web2", "-v", "/data", "bb", "true"]);
+    assert_eq!(names_in(&root.join("volumes")).len(), 1);
+}

@@ -1,0 +1,233 @@
+//! # The engine behind the routers' backend traits
+//!
+//! Each router declares the calls it makes as a trait of its own (moby's
+//! `api/server/router/*/backend.go`): [`ContainerBackend`] for
+//! `/containers`, [`ImageBackend`] for `/images`, [`NetworkBackend`] and
+//! [`VolumeBackend`] for `/networks` and `/volumes`, [`SystemBackend`] for
+//! `/info`, `/version`, `/system/df`, `/auth` and `/build/prune`. The daemon's [`Engine`]
+//! implements them here, in one place, each method a thin call into the
+//! service that does the work. A router sees only its trait, so its tests
+//! drive it against a fake, with no daemon and no root.
+
+use crate::api::{ContainerBackend, ImageBackend, SystemBackend, WaitCondition, WaitFuture};
+use crate::auth::AuthConfig;
+use crate::commit::CommitOptions;
+use crate::filters::Filters;
+use crate::logs::LogOptions;
+use crate::netvol_api::{NetworkBackend, VolumeBackend};
+use crate::{Engine, Result};
+use axum::response::Response;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+impl ContainerBackend for Engine {
+    fn container_create(
+        &self,
+        name: Option<&str>,
+        body: &Value,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<String> {
+        self.create_cancellable(name, body, cancel)
+    }
+
+    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<Value>> {
+        self.list_containers(all, filters)
+    }
+
+    fn container_inspect(&self, key: &str) -> Result<Value> {
+        Ok(self.find(key)?.inspect(&self.opts.root))
+    }
+
+    fn container_start(self: &Arc<Self>, key: &str) -> Result<()> {
+        self.user_started(key);
+        self.start(key)
+    }
+
+    async fn container_stop(self: Arc<Self>, key: String, timeout: Option<i64>) -> Result<()> {
+        self.stop(&key, timeout).await
+    }
+
+    async fn container_restart(self: Arc<Self>, key: String, timeout: Option<i64>) -> Result<()> {
+        self.restart(&key, timeout).await
+    }
+
+    fn container_kill(&self, key: &str, signal: &str) -> Result<()> {
+        self.kill(key, signal)
+    }
+
+    fn container_wait(self: &Arc<Self>, key: &str, condition: WaitCondition) -> Result<WaitFuture> {
+        let id = self.find(key)?.id;
+        let me = self.clone();
+        Ok(Box::pin(async move {
+            me.wait(&id, condition.as_str()).await.unwrap_or(-1)
+        }))
+    }
+
+    fn container_remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
+        self.remove_with_volumes(key, force, volumes)
+    }
+
+    fn container_rename(&self, key: &str, name: &str) -> Result<()> {
+        self.rename(key, name)
+    }
+
+    fn container_top(&self, key: &str, ps_args: &str) -> Result<Value> {
+        self.top(key, ps_args, Path::new(crate::manage::CGROUP_ROOT))
+    }
+
+    fn containers_prune(&self) -> Result<Value> {
+        self.prune_containers()
+    }
+
+    fn container_commit(self: &Arc<Self>, o: &CommitOptions, body: &[u8]) -> Result<String> {
+        crate::commit::commit(self, o, body)
+    }
+
+    fn container_logs(
+        self: &Arc<Self>,
+        key: &str,
+        o: LogOptions,
+        follow: bool,
+    ) -> Result<mpsc::Receiver<Vec<u8>>> {
+        self.logs(key, o, follow)
+    }
+}
+
+impl ImageBackend for Engine {
+    fn image_spool_dir(&self) -> std::path::PathBuf {
+        self.opts.root.clone()
+    }
+
+    fn image_list(&self, filters: &Filters) -> Result<Value> {
+        self.images.list_filtered(filters)
+    }
+
+    fn image_import(&self, tar: &Path, repo: &str, tag: &str, message: &str) -> Result<String> {
+        self.images.import(tar, repo, tag, message)
+    }
+
+    async fn image_pull(
+        self: Arc<Self>,
+        image: String,
+        tag: String,
+        auth: Option<AuthConfig>,
+    ) -> Result<Response> {
+        crate::pull::pull(self, image, tag, auth).await
+    }
+
+    async fn image_push(
+        self: Arc<Self>,
+        name: String,
+        tag: String,
+        auth: Option<AuthConfig>,
+    ) -> Result<Response> {
+        crate::pull::push(self, name, tag, auth).await
+    }
+
+    async fn image_search(
+        self: Arc<Self>,
+        term: String,
+        limit: usize,
+        auth: Option<AuthConfig>,
+    ) -> Result<Value> {
+        crate::auth::search(&self.registry, &term, limit, auth).await
+    }
+
+    fn images_prune(&self, all: bool) -> Result<Value> {
+        self.prune_images(all)
+    }
+
+    fn image_load(&self, tar: &Path) -> Result<Vec<String>> {
+        self.images.load(tar)
+    }
+
+    fn image_save(&self, names: &[String], out: &Path) -> Result<()> {
+        self.images.save(names, out)
+    }
+
+    fn image_inspect(&self, name: &str) -> Result<Value> {
+        self.images.inspect(name)
+    }
+
+    fn image_history(&self, name: &str) -> Result<Value> {
+        crate::lineage::history(self, name)
+    }
+
+    fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<()> {
+        self.images.tag(name, repo, tag)
+    }
+
+    fn image_remove(&self, name: &str, force: bool) -> Result<Value> {
+        let (out, _) = self
+            .images
+            .remove(name, force, &|id| self.image_users(id), &|| {
+                self.container_layers()
+            })?;
+        Ok(out)
+    }
+}
+
+// Each method has the name of the engine's own (inherent) method, which
+// Rust calls first: these are one-line hand-overs, not recursion.
+impl NetworkBackend for Engine {
+    fn network_list(&self, f: &Filters) -> Result<Value> {
+        self.network_list(f)
+    }
+    fn network_create(&self, body: &Value) -> Result<Value> {
+        self.network_create(body)
+    }
+    fn network_inspect(&self, key: &str) -> Result<Value> {
+        self.network_inspect(key)
+    }
+    fn network_remove(&self, key: &str) -> Result<()> {
+        self.network_remove(key)
+    }
+    fn network_connect(&self, key: &str, body: &Value) -> Result<()> {
+        self.network_connect(key, body)
+    }
+    fn network_disconnect(&self, key: &str, body: &Value) -> Result<()> {
+        self.network_disconnect(key, body)
+    }
+    fn network_prune(&self) -> Value {
+        self.network_prune()
+    }
+}
+
+impl VolumeBackend for Engine {
+    fn volume_list(&self, f: &Filters) -> Result<Value> {
+        self.volume_list(f)
+    }
+    fn volume_create(&self, body: &Value) -> Result<Value> {
+        self.volume_create(body)
+    }
+    fn volume_inspect(&self, name: &str) -> Result<Value> {
+        self.volume_inspect(name)
+    }
+    fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
+        self.volume_remove(name, force)
+    }
+    fn volume_prune(&self) -> Value {
+        self.volume_prune()
+    }
+}
+
+impl SystemBackend for Engine {
+    fn system_version(&self) -> Value {
+        self.version()
+    }
+    fn system_info(&self) -> Value {
+        self.info()
+    }
+    fn system_disk_usage(&self) -> Value {
+        self.disk_usage()
+    }
+    async fn system_login(self: Arc<Self>, body: Vec<u8>) -> Result<Value> {
+        crate::auth::login(&self.registry, &body).await
+    }
+    fn build_cache_prune(&self) -> Vec<String> {
+        crate::builder::prune_cache(&self.opts.root)
+    }
+}
