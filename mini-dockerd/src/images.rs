@@ -22,6 +22,26 @@ pub struct Images {
     write: Mutex<()>,
     layers: PathBuf,
     overlay: bool,
+    /// Unpacked size of each driver layer, measured once (layers never change).
+    sizes: Mutex<HashMap<String, u64>>,
+}
+
+/// The bytes of every non-directory entry under `dir`, each inode once.
+fn dir_size(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.is_dir() {
+            n += dir_size(&e.path(), seen);
+        } else if seen.insert((m.dev(), m.ino())) {
+            n += m.size();
+        }
+    }
+    n
 }
 
 fn err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
@@ -41,6 +61,7 @@ impl Images {
             write: Mutex::new(()),
             overlay: sel.driver.name() == "overlay",
             layers,
+            sizes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -149,8 +170,28 @@ impl Images {
             .collect()
     }
 
-    fn size(img: &Image) -> u64 {
-        img.manifest.layers().iter().map(|l| l.size()).sum()
+    /// The image's size as Docker reports it: what its layers take
+    /// unpacked, not the compressed blobs. Each layer counts the files its
+    /// diff directory holds (every entry but directories, a hard-linked
+    /// file once), as moby's `directory.Size` measures a layer.
+    fn size(&self, img: &Image) -> u64 {
+        let driver = self.driver();
+        img.chain_ids()
+            .iter()
+            .map(::images::layer::driver_layer_id)
+            .map(|id| {
+                if let Some(n) = self.sizes.lock().expect("sizes lock").get(&id) {
+                    return *n;
+                }
+                let dir = driver.upper_dir(&id);
+                if !dir.is_dir() {
+                    return 0; // not unpacked (yet): measured when it is
+                }
+                let n = dir_size(&dir, &mut std::collections::HashSet::new());
+                self.sizes.lock().expect("sizes lock").insert(id, n);
+                n
+            })
+            .sum()
     }
 
     fn created(img: &Image) -> String {
@@ -170,6 +211,13 @@ impl Images {
     /// `label`, `reference` (which also narrows `RepoTags` to the matching
     /// names, as Docker does), `before` and `since` (an image's creation).
     pub fn list_filtered(&self, f: &Filters) -> Result<Value> {
+        self.list_images(f, false)
+    }
+
+    /// `GET /images/json?all=1&filters=`: as [`Images::list_filtered`],
+    /// with `all` also the intermediate images a build made (untagged, and
+    /// another image builds on them), which the plain list hides.
+    pub fn list_images(&self, f: &Filters, all: bool) -> Result<Value> {
         f.accept(&["dangling", "label", "reference", "before", "since"])?;
         let dangling = f.bool("dangling")?;
         let created_of = |key: &str| -> Result<Option<i64>> {
@@ -191,9 +239,20 @@ impl Images {
                 .1
                 .push(tag);
         }
-        // Untagged images made here that nothing builds on: `<none>:<none>`.
+        // Untagged images made here that nothing builds on: `<none>:<none>`;
+        // with `all`, the intermediate ones too.
         let tagged: std::collections::BTreeSet<String> = self.tags().into_values().collect();
-        for (id, m) in super::lineage::dangling(self.store.root(), &tagged) {
+        let lineage = super::lineage::all(self.store.root());
+        let untagged: Vec<(String, super::lineage::Made)> = if all {
+            lineage
+                .iter()
+                .filter(|(_, m)| !tagged.contains(&m.manifest))
+                .map(|(id, m)| (id.clone(), m.clone()))
+                .collect()
+        } else {
+            super::lineage::dangling(self.store.root(), &tagged)
+        };
+        for (id, m) in untagged {
             if let Ok(img) = self.by_digest(&m.manifest) {
                 by_id.entry(id).or_insert_with(|| (img, vec![]));
             }
@@ -222,9 +281,10 @@ impl Images {
             if before.is_some_and(|b| created_ns >= b) || since.is_some_and(|s| created_ns <= s) {
                 continue;
             }
-            let size = Self::size(&img);
+            let size = self.size(&img);
+            let parent = lineage.get(&id).map(|m| m.parent.as_str()).unwrap_or("");
             out.push(json!({
-                "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
+                "Id": id, "ParentId": parent, "RepoTags": tags, "RepoDigests": [],
                 "Created": created_ns / 1_000_000_000,
                 "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
             }));
@@ -262,7 +322,7 @@ impl Images {
             "ContainerConfig": super::inspect::with_config_defaults(json!({})),
             "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),
             "Config": super::inspect::with_config_defaults(cfg), "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
-            "Size": Self::size(&img), "VirtualSize": Self::size(&img),
+            "Size": self.size(&img), "VirtualSize": self.size(&img),
             "GraphDriver": {"Name": self.driver_name(), "Data": {}},
             "RootFS": {"Type": "layers", "Layers": img.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},

@@ -39,7 +39,8 @@ fn a_container_gets_home_and_hostname_as_in_docker() {
     let d = Daemon::start();
     d.import_busybox("md-par-bb");
     let docker = DockerDaemon::start(&[]);
-    docker.import_busybox("md-par-bb");
+    // The same tarball on both sides.
+    docker.ok(&["import", busybox_tar().to_str().unwrap(), "md-par-bb"]);
     // The container id is its hostname: make it the same word on both sides.
     let redact = |out: String| {
         out.lines()
@@ -62,4 +63,82 @@ fn a_container_gets_home_and_hostname_as_in_docker() {
     assert!(ours[2].contains("HOME=/usr/sbin"), "{}", ours[2]);
     assert!(ours[3].contains("HOME=/\n"), "{}", ours[3]);
     assert!(ours[3].contains("HOSTNAME=mine"), "{}", ours[3]);
+}
+
+/// `images` lines as `REPO:TAG SIZE`, sorted, with `-a` or without.
+fn image_lines(out: String) -> Vec<String> {
+    let mut v: Vec<String> = out.lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn image_sizes_and_intermediates_are_dockers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM md-par-bb\nRUN echo one > /one && mkdir /d\nRUN echo twotwo > /d/two\nLABEL md.par=yes\n",
+    )
+    .unwrap();
+    let ctx = dir.path().to_str().unwrap();
+    let mut d = Daemon::start();
+    d.import_busybox("md-par-bb");
+    d.ok(&["build", "-q", "-t", "md-par-built", ctx]);
+    let docker = DockerDaemon::start(&[]);
+    // The same tarball on both sides.
+    docker.ok(&["import", busybox_tar().to_str().unwrap(), "md-par-bb"]);
+    let out = std::process::Command::new(docker_cli())
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}", docker.dir.path().join("docker.sock").display()),
+        )
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", "md-par-built", ctx])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fmt = "{{.Repository}}:{{.Tag}} {{.Size}}";
+    let sizes = "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}";
+    for args in [
+        &["images", "--format", fmt][..],
+        &["images", "-a", "--format", fmt],
+    ] {
+        let ours = image_lines(d.ok(args));
+        let theirs = image_lines(docker.ok(args));
+        assert_eq!(ours, theirs, "{args:?}");
+    }
+    // The intermediates: two `<none>` images with `-a` (the two RUN steps),
+    // none without, each the parent of the next.
+    let all = d.ok(&["images", "-a", "--format", sizes]);
+    assert_eq!(all.matches("<none>:<none>").count(), 2, "{all}");
+    assert!(!d.ok(&["images", "--format", fmt]).contains("<none>"));
+    let top = d.ok(&["image", "inspect", "-f", "{{.Parent}}", "md-par-built"]);
+    let top = top.trim().trim_start_matches("sha256:");
+    assert!(all.contains(&top[..12]), "{top} in {all}");
+    // Unpacked bytes (busybox is ~1 MB compressed, ~2 MB unpacked), the
+    // same through the list and inspect, and after a restart.
+    let size: u64 = d
+        .ok(&["image", "inspect", "-f", "{{.Size}}", "md-par-bb"])
+        .trim()
+        .parse()
+        .unwrap();
+    let theirs: u64 = docker
+        .ok(&["image", "inspect", "-f", "{{.Size}}", "md-par-bb"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(size, theirs);
+    let (_, list) = d.request("GET", "/images/json", "");
+    assert!(list.contains(&format!("\"Size\":{size}")), "{list}");
+    d.kill9();
+    d.spawn();
+    assert_eq!(
+        d.ok(&["images", "-a", "--format", sizes]),
+        all,
+        "sizes stay the same after a restart"
+    );
 }

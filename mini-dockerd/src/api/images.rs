@@ -90,7 +90,8 @@ fn arg(q: &std::collections::HashMap<String, String>, k: &str) -> String {
 
 async fn list(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {
     let f = Filters::from_query(&q)?;
-    Ok(Json(e.images.list_filtered(&f)?))
+    let all = matches!(arg(&q, "all").as_str(), "1" | "true");
+    Ok(Json(e.images.list_images(&f, all)?))
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body, `fromImage` pulls.
