@@ -985,43 +985,77 @@ pub fn wait(c: &Client, names: &[String]) -> Result<u8, Failure> {
     Ok(code)
 }
 
-/// `inspect`: containers first, then images.
-pub fn inspect(c: &Client, fmt: Option<&str>, names: &[String]) -> Result<u8, Failure> {
-    let mut found = Vec::new();
-    let mut code = 0;
+/// The kinds of object `inspect` looks for, in the docker CLI's order, with
+/// the path that inspects one.
+const INSPECT_KINDS: [(&str, &str); 4] = [
+    ("container", "/containers/{}/json"),
+    ("image", "/images/{}/json"),
+    ("network", "/networks/{}"),
+    ("volume", "/volumes/{}"),
+];
+
+/// `inspect [--type KIND] NAME…`: as the docker CLI, each name is looked
+/// up as a container, then an image, a network and a volume, and the first
+/// kind that has it wins (`--type` looks at that kind only). A name found
+/// nowhere is `No such object` (`No such image` with `--type image`), and
+/// the others are still printed.
+pub fn inspect(
+    c: &Client,
+    fmt: Option<&str>,
+    kind: Option<&str>,
+    names: &[String],
+) -> Result<u8, Failure> {
+    let kinds: Vec<(&str, &str)> = match kind {
+        None => INSPECT_KINDS.to_vec(),
+        Some(k) => match INSPECT_KINDS.iter().find(|(name, _)| *name == k) {
+            Some(found) => vec![*found],
+            None => return Err(bad(1, format!("{k:?} is not a valid value for --type"))),
+        },
+    };
+    // As the docker CLI: every name is tried, what is found is printed
+    // first, then the errors (not found, template) in the order of names.
+    let (mut found, mut printed, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for n in names {
-        let got = match c.call(
-            "GET",
-            &format!("/containers/{}/json", http::enc(n)),
-            Body::Empty,
-        ) {
-            Ok(r) => Ok(r.json()?),
-            Err(ClientError::Api { status: 404, .. }) => c
-                .call("GET", &format!("/images/{n}/json"), Body::Empty)
-                .and_then(|r| r.json()),
-            Err(e) => Err(e),
-        };
-        match got {
-            Ok(v) => found.push(v),
-            Err(ClientError::Api { status: 404, .. }) => {
-                eprintln!("Error: No such object: {n}");
-                code = 1;
+        let mut got = None;
+        for (_, path) in &kinds {
+            // Image names keep their `/` (`library/x`), as the docker CLI sends them.
+            let name = if path.starts_with("/images/") {
+                n.clone()
+            } else {
+                http::enc(n)
+            };
+            match c.call("GET", &path.replace("{}", &name), Body::Empty) {
+                Ok(r) => {
+                    got = Some(r.json()?);
+                    break;
+                }
+                Err(ClientError::Api { status: 404, .. }) => continue,
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+        }
+        match (got, fmt) {
+            (None, _) => errors.push(format!("Error: No such {}: {n}", kind.unwrap_or("object"))),
+            (Some(v), Some(t)) => match format::render(t, &v) {
+                Ok(line) => printed.push(line),
+                Err(e) => errors.push(e),
+            },
+            (Some(v), None) => found.push(v),
         }
     }
     match fmt {
-        Some(t) => {
-            for v in &found {
-                println!("{}", format::render(t, v).map_err(|m| bad(1, m))?);
-            }
-        }
+        // Go's template inspector writes one empty line when it printed nothing.
+        Some(_) if printed.is_empty() => println!(),
+        Some(_) => printed.iter().for_each(|l| println!("{l}")),
         None => println!(
             "{}",
             serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
         ),
     }
-    Ok(code)
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
 }
 
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the published ports.

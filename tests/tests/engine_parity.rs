@@ -142,3 +142,93 @@ fn image_sizes_and_intermediates_are_dockers() {
         "sizes stay the same after a restart"
     );
 }
+
+#[test]
+fn inspect_looks_for_each_kind_in_dockers_order() {
+    let d = Daemon::start();
+    d.import_busybox("md-par-img");
+    d.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "md-par-ctr",
+        "md-par-img",
+        "true",
+    ]);
+    // A network named as the container, a volume named as the image.
+    d.ok(&["network", "create", "md-par-ctr"]);
+    d.ok(&["volume", "create", "md-par-img"]);
+    d.ok(&["volume", "create", "md-par-vol"]);
+    let t = "{{if .Config}}{{.Config.Image}}{{end}}{{.Name}}";
+    let cases: [&[&str]; 10] = [
+        &["inspect", "-f", "{{.Id}}", "md-par-ctr", "md-par-vol"],
+        &[
+            "inspect",
+            "-f",
+            t,
+            "md-par-ctr",
+            "md-par-vol",
+            "md-par-nosuch",
+        ],
+        &[
+            "inspect",
+            "--type",
+            "network",
+            "-f",
+            "{{.Name}} {{.Driver}}",
+            "md-par-ctr",
+        ],
+        &[
+            "inspect",
+            "--type",
+            "volume",
+            "-f",
+            "{{.Name}} {{.Driver}}",
+            "md-par-img",
+        ],
+        &[
+            "inspect",
+            "--type",
+            "image",
+            "-f",
+            "{{.Os}}",
+            "md-par-img",
+            "md-par-ctr",
+        ],
+        &[
+            "inspect",
+            "--type",
+            "container",
+            "-f",
+            "{{.Name}}",
+            "md-par-img",
+        ],
+        &["inspect", "--type", "volume", "md-par-nosuch"],
+        &["inspect", "--type", "foo", "md-par-img"],
+        &["image", "inspect", "-f", "{{.Os}}", "md-par-ctr"],
+        &["container", "inspect", "-f", "{{.Name}}", "md-par-img"],
+    ];
+    for args in cases {
+        let ours = d.cli(args);
+        let theirs = d.docker20(args);
+        // A template error: Go's also says where (`:1:2: executing "" at
+        // <.Id>`), which gtmpl cannot; the words after it must agree.
+        let show = |o: &std::process::Output| {
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            let err = match err.find("map has no entry") {
+                Some(i) => err[i..].to_string(),
+                None => err,
+            };
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                err,
+            )
+        };
+        assert_eq!(show(&ours), show(&theirs), "{args:?}");
+    }
+    d.ok(&["rm", "md-par-ctr"]);
+    d.ok(&["network", "rm", "md-par-ctr"]);
+    d.ok(&["volume", "rm", "md-par-img", "md-par-vol"]);
+}
