@@ -162,6 +162,39 @@ impl Images {
         )))
     }
 
+    fn repo_digests_file(&self) -> PathBuf {
+        self.store.root().join("repo-digests.json")
+    }
+
+    /// Every image's `RepoDigests` (`name@sha256:<manifest>`, the digest
+    /// a registry knows it by), by image id.
+    fn all_repo_digests(&self) -> BTreeMap<String, Vec<String>> {
+        std::fs::read(self.repo_digests_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// The `RepoDigests` of image `id`.
+    pub fn repo_digests(&self, id: &str) -> Vec<String> {
+        self.all_repo_digests().remove(id).unwrap_or_default()
+    }
+
+    /// Records that image `id` is `repo_digest` in a registry, as a pull
+    /// or a push learns it (atomically rewrites `repo-digests.json`).
+    pub fn add_repo_digest(&self, id: &str, repo_digest: String) -> std::io::Result<()> {
+        let _g = self.write.lock();
+        let mut all = self.all_repo_digests();
+        let list = all.entry(id.to_string()).or_default();
+        if list.contains(&repo_digest) {
+            return Ok(());
+        }
+        list.push(repo_digest);
+        list.sort();
+        let bytes = serde_json::to_vec(&all).map_err(std::io::Error::other)?;
+        util::write_atomic(&self.repo_digests_file(), &bytes)
+    }
+
     fn tags_of(&self, config_digest: &str) -> Vec<String> {
         self.all()
             .into_iter()
@@ -284,7 +317,7 @@ impl Images {
             let size = self.size(&img);
             let parent = lineage.get(&id).map(|m| m.parent.as_str()).unwrap_or("");
             out.push(json!({
-                "Id": id, "ParentId": parent, "RepoTags": tags, "RepoDigests": [],
+                "Id": id, "ParentId": parent, "RepoTags": tags, "RepoDigests": self.repo_digests(&id),
                 "Created": created_ns / 1_000_000_000,
                 "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
             }));
@@ -317,7 +350,7 @@ impl Images {
             .map(|m| m.parent.clone())
             .unwrap_or_default();
         Ok(json!({
-            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": parent, "Comment": comment,
+            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": self.repo_digests(&id), "Parent": parent, "Comment": comment,
             "Created": Self::created(&img), "Container": "",
             "ContainerConfig": super::inspect::with_config_defaults(json!({})),
             "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),

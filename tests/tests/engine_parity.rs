@@ -232,3 +232,52 @@ fn inspect_looks_for_each_kind_in_dockers_order() {
     d.ok(&["network", "rm", "md-par-ctr"]);
     d.ok(&["volume", "rm", "md-par-img", "md-par-vol"]);
 }
+
+/// The digest a push printed (`latest: digest: sha256:… size: N`).
+fn pushed_digest(out: &str) -> String {
+    let line = out.lines().find(|l| l.contains(": digest: ")).expect(out);
+    line.split_whitespace().nth(2).unwrap().to_string()
+}
+
+#[test]
+fn repo_digests_after_push_and_pull_are_dockers() {
+    let reg = Registry::start();
+    let repo = format!("{}/md-par-rd", reg.host());
+    let tagged = format!("{repo}:v1");
+    let t = "{{.RepoDigests}}";
+    let ours = {
+        let d = Daemon::start();
+        d.import_busybox("md-par-bb");
+        d.ok(&["tag", "md-par-bb", &tagged]);
+        assert_eq!(d.ok(&["image", "inspect", "-f", t, &tagged]), "[]\n");
+        let digest = pushed_digest(&d.ok(&["push", &tagged]));
+        let want = format!("[{repo}@{digest}]\n");
+        // What the docker CLI reads, Go-printed, after the push…
+        let got =
+            String::from_utf8_lossy(&d.docker20(&["image", "inspect", "-f", t, &tagged]).stdout)
+                .into_owned();
+        assert_eq!(got, want);
+        // …and after a pull into a fresh daemon, through the list too.
+        let fresh = Daemon::start();
+        fresh.ok(&["pull", &tagged]);
+        assert_eq!(fresh.ok(&["image", "inspect", "-f", t, &tagged]), want);
+        let (_, list) = fresh.request("GET", "/images/json", "");
+        assert!(
+            list.contains(&format!("\"RepoDigests\":[\"{repo}@{digest}\"]")),
+            "{list}"
+        );
+        // Pulling again (up to date) adds nothing.
+        fresh.ok(&["pull", &tagged]);
+        assert_eq!(fresh.ok(&["image", "inspect", "-f", t, &tagged]), want);
+        want.replace(&digest, "<digest>")
+    };
+    // A real dockerd pushing its own import of the same files says the same
+    // (its manifest, so its digest, differs).
+    let docker = DockerDaemon::start(&[]);
+    docker.ok(&["import", busybox_tar().to_str().unwrap(), "md-par-bb"]);
+    let theirs_tag = format!("{repo}:v2");
+    docker.ok(&["tag", "md-par-bb", &theirs_tag]);
+    let digest = pushed_digest(&docker.ok(&["push", &theirs_tag]));
+    let theirs = docker.ok(&["image", "inspect", "-f", t, &theirs_tag]);
+    assert_eq!(theirs.replace(&digest, "<digest>"), ours);
+}
