@@ -207,24 +207,49 @@ impl Images {
     /// unpacked, not the compressed blobs. Each layer counts the files its
     /// diff directory holds (every entry but directories, a hard-linked
     /// file once), as moby's `directory.Size` measures a layer.
+    /// A layer not unpacked yet (a loaded or pulled image before its first
+    /// container) is measured from its tar the same way: file sizes, a
+    /// symlink's target length, nothing for directories and hard links.
     fn size(&self, img: &Image) -> u64 {
         let driver = self.driver();
         img.chain_ids()
             .iter()
-            .map(::images::layer::driver_layer_id)
-            .map(|id| {
+            .zip(img.manifest.layers())
+            .map(|(chain, desc)| {
+                let id = ::images::layer::driver_layer_id(chain);
                 if let Some(n) = self.sizes.lock().expect("sizes lock").get(&id) {
                     return *n;
                 }
                 let dir = driver.upper_dir(&id);
-                if !dir.is_dir() {
-                    return 0; // not unpacked (yet): measured when it is
-                }
-                let n = dir_size(&dir, &mut std::collections::HashSet::new());
+                let n = if dir.is_dir() {
+                    dir_size(&dir, &mut std::collections::HashSet::new())
+                } else {
+                    match self.tar_size(desc) {
+                        Some(n) => n,
+                        None => return 0, // unreadable: measured again next time
+                    }
+                };
                 self.sizes.lock().expect("sizes lock").insert(id, n);
                 n
             })
             .sum()
+    }
+
+    /// What layer `desc` takes unpacked, read from its (compressed) blob.
+    fn tar_size(&self, desc: &oci_spec::image::Descriptor) -> Option<u64> {
+        let c = ::images::layer::compression_of(desc).ok()?;
+        let blob = self.store.blobs.open_blob(desc.digest()).ok()?;
+        let mut tar = tar::Archive::new(::images::layer::decompress(blob, c).ok()?);
+        let mut n = 0;
+        for e in tar.entries().ok()? {
+            let e = e.ok()?;
+            n += match e.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => e.header().size().ok()?,
+                tar::EntryType::Symlink => e.link_name_bytes().map(|l| l.len() as u64).unwrap_or(0),
+                _ => 0,
+            };
+        }
+        Some(n)
     }
 
     fn created(img: &Image) -> String {
@@ -524,7 +549,10 @@ impl Images {
         Ok(out)
     }
 
-    /// `docker save`: writes the archive to `out`.
+    /// `docker save`: writes the archive to `out`, as Docker 25 and later
+    /// do: a `docker save` tarball that is also an OCI layout (see
+    /// chapter 04's `save_combined_archive`), so skopeo, containerd and
+    /// umoci read it as well as `docker load`.
     pub fn save(&self, names: &[String], out: &Path) -> Result<()> {
         let mut full = Vec::new();
         for n in names {
@@ -532,7 +560,7 @@ impl Images {
             full.push(::images::image::normalize_name(n));
         }
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-        ::images::archive::save_docker_archive(&self.store, &refs, out).map_err(err)
+        ::images::archive::save_combined_archive(&self.store, &refs, out).map_err(err)
     }
 }
 

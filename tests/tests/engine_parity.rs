@@ -132,8 +132,21 @@ fn image_sizes_and_intermediates_are_dockers() {
         .parse()
         .unwrap();
     assert_eq!(size, theirs);
+    // An image no container used yet (its layer is not unpacked) too.
+    let tmp = tempfile::tempdir().unwrap();
+    let other = tmp.path().join("other.tar");
+    e2e::host::busybox_rootfs_tar(&tmp.path().join("rootfs"), &other);
+    let other = other.to_str().unwrap();
+    d.ok(&["import", other, "md-par-fresh"]);
+    docker.ok(&["import", other, "md-par-fresh"]);
+    let t = "{{.Size}}";
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", t, "md-par-fresh"]),
+        docker.ok(&["image", "inspect", "-f", t, "md-par-fresh"])
+    );
     let (_, list) = d.request("GET", "/images/json", "");
     assert!(list.contains(&format!("\"Size\":{size}")), "{list}");
+    let all = d.ok(&["images", "-a", "--format", sizes]);
     d.kill9();
     d.spawn();
     assert_eq!(
@@ -280,4 +293,113 @@ fn repo_digests_after_push_and_pull_are_dockers() {
     let digest = pushed_digest(&docker.ok(&["push", &theirs_tag]));
     let theirs = docker.ok(&["image", "inspect", "-f", t, &theirs_tag]);
     assert_eq!(theirs.replace(&digest, "<digest>"), ours);
+}
+
+#[test]
+fn save_writes_an_oci_layout_that_skopeo_umoci_and_docker_read() {
+    let d = Daemon::start();
+    d.import_busybox("md-par-bb");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM md-par-bb\nRUN echo saved-as-oci > /marker\n",
+    )
+    .unwrap();
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "md-par-oci:v1",
+        dir.path().to_str().unwrap(),
+    ]);
+    let tar = dir.path().join("img.tar");
+    let tar_s = tar.to_str().unwrap();
+    d.ok(&["save", "-o", tar_s, "md-par-oci:v1"]);
+    let run = |cmd: &str, args: &[&str]| {
+        let out = std::process::Command::new(cmd).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // skopeo reads the tar as an OCI archive: the same manifest and config.
+    let theirs: serde_json::Value = serde_json::from_str(&run(
+        "skopeo",
+        &["inspect", &format!("oci-archive:{tar_s}")],
+    ))
+    .unwrap();
+    let (_, ours) = d.request("GET", "/distribution/md-par-oci:v1/json", "");
+    let id = d.ok(&["image", "inspect", "-f", "{{.Id}}", "md-par-oci:v1"]);
+    let layers = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{len .RootFS.Layers}}",
+        "md-par-oci:v1",
+    ]);
+    assert_eq!(
+        theirs["Layers"].as_array().unwrap().len().to_string(),
+        layers.trim()
+    );
+    let config = run(
+        "skopeo",
+        &["inspect", "--raw", &format!("oci-archive:{tar_s}")],
+    );
+    assert!(
+        config.contains(id.trim()),
+        "the manifest names config {id}: {config} ({ours})"
+    );
+    // umoci unpacks the layout (it reads directories: untar it first).
+    let layout = dir.path().join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    run("tar", &["-C", layout.to_str().unwrap(), "-xf", tar_s]);
+    let bundle = dir.path().join("bundle");
+    run(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:v1", layout.display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("rootfs/marker")).unwrap(),
+        "saved-as-oci\n"
+    );
+    // A real dockerd loads the same file and runs it; so does a fresh daemon.
+    let docker = DockerDaemon::start(&[]);
+    docker.ok(&["load", "-i", tar_s]);
+    assert_eq!(
+        docker.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "md-par-oci:v1",
+            "cat",
+            "/marker"
+        ]),
+        "saved-as-oci\n"
+    );
+    assert_eq!(
+        docker.ok(&["image", "inspect", "-f", "{{.Id}}", "md-par-oci:v1"]),
+        id
+    );
+    let fresh = Daemon::start();
+    fresh.ok(&["load", "-i", tar_s]);
+    assert_eq!(
+        fresh.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "md-par-oci:v1",
+            "cat",
+            "/marker"
+        ]),
+        "saved-as-oci\n"
+    );
 }
