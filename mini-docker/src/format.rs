@@ -23,10 +23,53 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned()
 }
 
+/// Keys whose `null` is a nil Go map in Docker's types (printed `map[]`).
+const NIL_MAPS: [&str; 14] = [
+    "Labels",
+    "Volumes",
+    "ExposedPorts",
+    "Ports",
+    "PortBindings",
+    "Options",
+    "Tmpfs",
+    "Sysctls",
+    "StorageOpt",
+    "Data",
+    "Networks",
+    "DriverOpts",
+    "Containers",
+    "Annotations",
+];
+
+/// Keys whose `null` is a nil Go pointer (printed `<nil>`).
+const NIL_POINTERS: [&str; 8] = [
+    "PidsLimit",
+    "OomKillDisable",
+    "MemorySwappiness",
+    "Init",
+    "Health",
+    "IPAMConfig",
+    "Healthcheck",
+    "UsageData",
+];
+
 /// JSON to a template value.
+///
+/// A JSON `null` stands for a nil Go value, which Go prints by its type:
+/// `[]` for a slice (most of them: `Cmd`, `Env`, `Binds`), `map[]` for a
+/// map and `<nil>` for a pointer. The type is known by the key, so each
+/// becomes a value [`go_string`] prints that way and `json` turns back
+/// into `null`: `Nil` (a slice), an empty `Map` (a map; objects are
+/// `Object`), `NoValue` (a pointer).
 pub fn to_gtmpl(v: &Value) -> gtmpl_value::Value {
+    keyed_gtmpl("", v)
+}
+
+fn keyed_gtmpl(key: &str, v: &Value) -> gtmpl_value::Value {
     use gtmpl_value::Value as G;
     match v {
+        Value::Null if NIL_MAPS.contains(&key) => G::Map(Default::default()),
+        Value::Null if NIL_POINTERS.contains(&key) => G::NoValue,
         Value::Null => G::Nil,
         Value::Bool(b) => G::Bool(*b),
         Value::Number(n) => match n.as_i64() {
@@ -34,8 +77,12 @@ pub fn to_gtmpl(v: &Value) -> gtmpl_value::Value {
             None => G::from(n.as_f64().unwrap_or(0.0)),
         },
         Value::String(s) => G::String(s.clone()),
-        Value::Array(a) => G::Array(a.iter().map(to_gtmpl).collect()),
-        Value::Object(m) => G::Object(m.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect()),
+        Value::Array(a) => G::Array(a.iter().map(|v| keyed_gtmpl("", v)).collect()),
+        Value::Object(m) => G::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), keyed_gtmpl(k, v)))
+                .collect(),
+        ),
     }
 }
 
@@ -52,6 +99,8 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
                 .or_else(|| n.as_f64().map(Value::from))
                 .unwrap_or(Value::Null),
             G::Array(a) => Value::Array(a.iter().map(back).collect()),
+            // An empty `Map` is a nil map (see `to_gtmpl`).
+            G::Map(m) if m.is_empty() => Value::Null,
             G::Object(m) | G::Map(m) => {
                 Value::Object(m.iter().map(|(k, v)| (k.clone(), back(v))).collect())
             }
@@ -199,11 +248,13 @@ fn truncate(a: &[gtmpl_value::Value]) -> FuncResult {
 }
 
 /// A value as Go's `fmt` prints it with `%v`: lists as `[a b]`, maps as
-/// `map[k:v]` (keys sorted), nil as `<nil>`.
+/// `map[k:v]` (keys sorted), and a nil slice, map or pointer (see
+/// [`to_gtmpl`]) as `[]`, `map[]` and `<nil>`.
 pub fn go_string(v: &gtmpl_value::Value) -> String {
     use gtmpl_value::Value as G;
     match v {
-        G::Nil => "<nil>".into(),
+        G::Nil => "[]".into(),
+        G::NoValue => "<nil>".into(),
         G::Array(a) => format!(
             "[{}]",
             a.iter().map(go_string).collect::<Vec<_>>().join(" ")
@@ -544,7 +595,17 @@ mod tests {
         let nested = serde_json::json!({"N": {"b": [1, 2], "a": {"x": "y"}}, "E": [], "Z": null});
         assert_eq!(
             render("{{.N}} {{.E}} {{.Z}} {{len .E}}", &nested).unwrap(),
-            "map[a:map[x:y] b:[1 2]] [] <nil> 0"
+            "map[a:map[x:y] b:[1 2]] [] [] 0"
+        );
+        // A nil slice, map and pointer print as Go prints them; json says null.
+        let nils = serde_json::json!({"Cmd": null, "Labels": null, "PidsLimit": null});
+        assert_eq!(
+            render(
+                "{{.Cmd}} {{.Labels}} {{.PidsLimit}} {{json .Cmd}} {{json .Labels}} {{json .PidsLimit}}{{if .Labels}}!{{end}}",
+                &nils
+            )
+            .unwrap(),
+            "[] map[] <nil> null null null"
         );
     }
 
