@@ -372,34 +372,21 @@ fn save_writes_an_oci_layout_that_skopeo_umoci_and_docker_read() {
     // A real dockerd loads the same file and runs it; so does a fresh daemon.
     let docker = DockerDaemon::start(&[]);
     docker.ok(&["load", "-i", tar_s]);
-    assert_eq!(
-        docker.ok(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "md-par-oci:v1",
-            "cat",
-            "/marker"
-        ]),
-        "saved-as-oci\n"
-    );
+    let fresh = Daemon::start();
+    fresh.ok(&["load", "-i", tar_s]);
+    let cat = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "md-par-oci:v1",
+        "cat",
+        "/marker",
+    ];
+    assert_eq!(docker.ok(&cat), "saved-as-oci\n");
+    assert_eq!(fresh.ok(&cat), "saved-as-oci\n");
     assert_eq!(
         docker.ok(&["image", "inspect", "-f", "{{.Id}}", "md-par-oci:v1"]),
         id
-    );
-    let fresh = Daemon::start();
-    fresh.ok(&["load", "-i", tar_s]);
-    assert_eq!(
-        fresh.ok(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "md-par-oci:v1",
-            "cat",
-            "/marker"
-        ]),
-        "saved-as-oci\n"
     );
 }
