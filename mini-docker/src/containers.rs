@@ -8,9 +8,10 @@ use super::util;
 use super::Failure;
 use serde_json::{json, Value};
 
-/// Flags of `run` and `create`.
+/// Flags of `run` and `create`. As in Docker, `-h` is `--hostname` here,
+/// so help is `--help` only.
 #[derive(clap::Args, Debug)]
-#[command(trailing_var_arg = true)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
 pub struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short, long)]
@@ -37,7 +38,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Container host name.
-    #[arg(long)]
+    #[arg(short = 'h', long)]
     pub hostname: Option<String>,
     /// Connect a container to a network (bridge, host, none, container:NAME, or a user network).
     #[arg(long, default_value = "default")]
@@ -185,6 +186,9 @@ pub struct RunArgs {
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// `seccomp=FILE` becomes `seccomp=<the file's JSON>`, as the docker CLI

@@ -28,6 +28,7 @@ const STEPS: &[(Check, &[&str])] = &[
     (Exit, &["image", "ls"]),
     (Out, &["images", "--format", "{{.Repository}}:{{.Tag}}", "md-seed-bb"]),
     (Out, &["image", "inspect", "-f", "{{.Os}} {{.Config.Cmd}}", "md-seed-bb"]),
+    (Out, &["run", "--rm", "--network", "none", "-h", "seed-host", "md-seed-bb", "hostname"]),
     (Exit, &["run", "-d", "--network", "none", "--name", "{n}web", "md-seed-bb", "sleep", "300"]),
     (Out, &["ps", "--format", "{{.Names}} {{.Image}}", "-f", "name={n}web"]),
     (Out, &["container", "ls", "-a", "--format", "{{.Names}}", "-f", "name={n}web"]),
