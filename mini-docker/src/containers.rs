@@ -8,9 +8,10 @@ use super::util;
 use super::Failure;
 use serde_json::{json, Value};
 
-/// Flags of `run` and `create`.
+/// Flags of `run` and `create`. As in Docker, `-h` is `--hostname` here,
+/// so help is `--help` only.
 #[derive(clap::Args, Debug)]
-#[command(trailing_var_arg = true)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
 pub struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short, long)]
@@ -37,7 +38,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Container host name.
-    #[arg(long)]
+    #[arg(short = 'h', long)]
     pub hostname: Option<String>,
     /// Connect a container to a network (bridge, host, none, container:NAME, or a user network).
     #[arg(long, default_value = "default")]
@@ -185,6 +186,9 @@ pub struct RunArgs {
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// `seccomp=FILE` becomes `seccomp=<the file's JSON>`, as the docker CLI
@@ -985,43 +989,77 @@ pub fn wait(c: &Client, names: &[String]) -> Result<u8, Failure> {
     Ok(code)
 }
 
-/// `inspect`: containers first, then images.
-pub fn inspect(c: &Client, fmt: Option<&str>, names: &[String]) -> Result<u8, Failure> {
-    let mut found = Vec::new();
-    let mut code = 0;
+/// The kinds of object `inspect` looks for, in the docker CLI's order, with
+/// the path that inspects one.
+const INSPECT_KINDS: [(&str, &str); 4] = [
+    ("container", "/containers/{}/json"),
+    ("image", "/images/{}/json"),
+    ("network", "/networks/{}"),
+    ("volume", "/volumes/{}"),
+];
+
+/// `inspect [--type KIND] NAME…`: as the docker CLI, each name is looked
+/// up as a container, then an image, a network and a volume, and the first
+/// kind that has it wins (`--type` looks at that kind only). A name found
+/// nowhere is `No such object` (`No such image` with `--type image`), and
+/// the others are still printed.
+pub fn inspect(
+    c: &Client,
+    fmt: Option<&str>,
+    kind: Option<&str>,
+    names: &[String],
+) -> Result<u8, Failure> {
+    let kinds: Vec<(&str, &str)> = match kind {
+        None => INSPECT_KINDS.to_vec(),
+        Some(k) => match INSPECT_KINDS.iter().find(|(name, _)| *name == k) {
+            Some(found) => vec![*found],
+            None => return Err(bad(1, format!("{k:?} is not a valid value for --type"))),
+        },
+    };
+    // As the docker CLI: every name is tried, what is found is printed
+    // first, then the errors (not found, template) in the order of names.
+    let (mut found, mut printed, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for n in names {
-        let got = match c.call(
-            "GET",
-            &format!("/containers/{}/json", http::enc(n)),
-            Body::Empty,
-        ) {
-            Ok(r) => Ok(r.json()?),
-            Err(ClientError::Api { status: 404, .. }) => c
-                .call("GET", &format!("/images/{n}/json"), Body::Empty)
-                .and_then(|r| r.json()),
-            Err(e) => Err(e),
-        };
-        match got {
-            Ok(v) => found.push(v),
-            Err(ClientError::Api { status: 404, .. }) => {
-                eprintln!("Error: No such object: {n}");
-                code = 1;
+        let mut got = None;
+        for (_, path) in &kinds {
+            // Image names keep their `/` (`library/x`), as the docker CLI sends them.
+            let name = if path.starts_with("/images/") {
+                n.clone()
+            } else {
+                http::enc(n)
+            };
+            match c.call("GET", &path.replace("{}", &name), Body::Empty) {
+                Ok(r) => {
+                    got = Some(r.json()?);
+                    break;
+                }
+                Err(ClientError::Api { status: 404, .. }) => continue,
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+        }
+        match (got, fmt) {
+            (None, _) => errors.push(format!("Error: No such {}: {n}", kind.unwrap_or("object"))),
+            (Some(v), Some(t)) => match format::render(t, &v) {
+                Ok(line) => printed.push(line),
+                Err(e) => errors.push(e),
+            },
+            (Some(v), None) => found.push(v),
         }
     }
     match fmt {
-        Some(t) => {
-            for v in &found {
-                println!("{}", format::render(t, v).map_err(|m| bad(1, m))?);
-            }
-        }
+        // Go's template inspector writes one empty line when it printed nothing.
+        Some(_) if printed.is_empty() => println!(),
+        Some(_) => printed.iter().for_each(|l| println!("{l}")),
         None => println!(
             "{}",
             serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
         ),
     }
-    Ok(code)
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
 }
 
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: the published ports.

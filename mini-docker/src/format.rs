@@ -23,10 +23,53 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned()
 }
 
+/// Keys whose `null` is a nil Go map in Docker's types (printed `map[]`).
+const NIL_MAPS: [&str; 14] = [
+    "Labels",
+    "Volumes",
+    "ExposedPorts",
+    "Ports",
+    "PortBindings",
+    "Options",
+    "Tmpfs",
+    "Sysctls",
+    "StorageOpt",
+    "Data",
+    "Networks",
+    "DriverOpts",
+    "Containers",
+    "Annotations",
+];
+
+/// Keys whose `null` is a nil Go pointer (printed `<nil>`).
+const NIL_POINTERS: [&str; 8] = [
+    "PidsLimit",
+    "OomKillDisable",
+    "MemorySwappiness",
+    "Init",
+    "Health",
+    "IPAMConfig",
+    "Healthcheck",
+    "UsageData",
+];
+
 /// JSON to a template value.
+///
+/// A JSON `null` stands for a nil Go value, which Go prints by its type:
+/// `[]` for a slice (most of them: `Cmd`, `Env`, `Binds`), `map[]` for a
+/// map and `<nil>` for a pointer. The type is known by the key, so each
+/// becomes a value [`go_string`] prints that way and `json` turns back
+/// into `null`: `Nil` (a slice), an empty `Map` (a map; objects are
+/// `Object`), `NoValue` (a pointer).
 pub fn to_gtmpl(v: &Value) -> gtmpl_value::Value {
+    keyed_gtmpl("", v)
+}
+
+fn keyed_gtmpl(key: &str, v: &Value) -> gtmpl_value::Value {
     use gtmpl_value::Value as G;
     match v {
+        Value::Null if NIL_MAPS.contains(&key) => G::Map(Default::default()),
+        Value::Null if NIL_POINTERS.contains(&key) => G::NoValue,
         Value::Null => G::Nil,
         Value::Bool(b) => G::Bool(*b),
         Value::Number(n) => match n.as_i64() {
@@ -34,8 +77,12 @@ pub fn to_gtmpl(v: &Value) -> gtmpl_value::Value {
             None => G::from(n.as_f64().unwrap_or(0.0)),
         },
         Value::String(s) => G::String(s.clone()),
-        Value::Array(a) => G::Array(a.iter().map(to_gtmpl).collect()),
-        Value::Object(m) => G::Object(m.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect()),
+        Value::Array(a) => G::Array(a.iter().map(|v| keyed_gtmpl("", v)).collect()),
+        Value::Object(m) => G::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), keyed_gtmpl(k, v)))
+                .collect(),
+        ),
     }
 }
 
@@ -52,6 +99,8 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
                 .or_else(|| n.as_f64().map(Value::from))
                 .unwrap_or(Value::Null),
             G::Array(a) => Value::Array(a.iter().map(back).collect()),
+            // An empty `Map` is a nil map (see `to_gtmpl`).
+            G::Map(m) if m.is_empty() => Value::Null,
             G::Object(m) | G::Map(m) => {
                 Value::Object(m.iter().map(|(k, v)| (k.clone(), back(v))).collect())
             }
@@ -63,20 +112,31 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
 
 /// `--format` over a list command's rows; `headers` maps each field to its
 /// column title (`("ID", "CONTAINER ID")`) for `table`.
+///
+/// As the docker CLI does, a `\t` or `\n` typed in the template (a
+/// backslash and a letter, as a shell passes `'{{.ID}}\t{{.Names}}'`)
+/// becomes a tab or a newline, and spaces around the template go.
 pub fn list(template: &str, rows: &[Value], headers: &[(&str, &str)]) -> Result<String, String> {
-    let template = template.trim_start();
-    if template == "json" {
+    if template.trim() == "json" {
         return Ok(rows.iter().map(|r| format!("{r}\n")).collect());
     }
-    let Some(body) = template.strip_prefix("table") else {
+    let (is_table, body) = match template.strip_prefix("table") {
+        Some(body) => (true, body),
+        None => (false, template),
+    };
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
+    let body = body.as_str();
+    if !is_table {
         let mut out = String::new();
         for r in rows {
-            out.push_str(&render(template, r)?);
+            out.push_str(&render(body, r)?);
             out.push('\n');
         }
         return Ok(out);
-    };
-    let body = body.strip_prefix(' ').unwrap_or(body);
+    }
     let titles: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
@@ -188,11 +248,13 @@ fn truncate(a: &[gtmpl_value::Value]) -> FuncResult {
 }
 
 /// A value as Go's `fmt` prints it with `%v`: lists as `[a b]`, maps as
-/// `map[k:v]` (keys sorted), nil as `<nil>`.
+/// `map[k:v]` (keys sorted), and a nil slice, map or pointer (see
+/// [`to_gtmpl`]) as `[]`, `map[]` and `<nil>`.
 pub fn go_string(v: &gtmpl_value::Value) -> String {
     use gtmpl_value::Value as G;
     match v {
-        G::Nil => "<nil>".into(),
+        G::Nil => "[]".into(),
+        G::NoValue => "<nil>".into(),
         G::Array(a) => format!(
             "[{}]",
             a.iter().map(go_string).collect::<Vec<_>>().join(" ")
@@ -331,8 +393,9 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
     // The rest of gtmpl's lexer bugs slice its input inside a multi-byte
     // character (found by fuzz/): it only ever sees ASCII, each non-ASCII
     // run of text stands in as `\x01N\x02` and comes back after rendering.
-    let (ascii, runs) = ascii_template(template);
+    let (ascii, runs) = ascii_template(&go_printed(template));
     let mut t = gtmpl::Template::default();
+    t.add_func(GO_PRINT, go_print);
     t.add_func("json", json_func);
     t.add_func("upper", upper);
     t.add_func("lower", lower);
@@ -346,11 +409,77 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
         .map_err(|e| format!("template parsing error: {e}"))?;
     let mut out = t
         .render(&gtmpl::Context::from(to_gtmpl(v)))
-        .map_err(|e| format!("template: {e}"))?;
+        .map_err(|e| match e {
+            // Docker's words for a missing key; gtmpl's would print the
+            // whole object the key was looked up in.
+            gtmpl::error::ExecError::NoFiledFor(key, _) => {
+                format!("template: map has no entry for key {key:?}")
+            }
+            e => format!("template: {e}"),
+        })?;
     for (i, run) in runs.iter().enumerate() {
         out = out.replace(&format!("\u{1}{i}\u{2}"), run);
     }
     Ok(out)
+}
+
+/// The function every printing action ends in (see [`go_printed`]).
+const GO_PRINT: &str = "__go_print";
+
+fn go_print(a: &[gtmpl_value::Value]) -> FuncResult {
+    Ok(a.last().map(go_string).unwrap_or_default().into())
+}
+
+/// `template` with each action that prints a value piped through
+/// [`GO_PRINT`], so the value is printed as Go's `fmt` prints it (`[a b]`,
+/// `map[k:v]`) rather than as gtmpl prints it (Rust's debug form).
+///
+/// Go's text/template prints the final value of an action that is not a
+/// control word (`if`, `range`, `end`…), a comment or a variable
+/// declaration; those are left as they are. The `-` trim markers stay
+/// outside the added pipe: `{{- .L -}}` becomes `{{- .L | __go_print -}}`.
+fn go_printed(template: &str) -> String {
+    const CONTROL: [&str; 10] = [
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        let Some(j) = rest[i + 2..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..i + 2]);
+        let action = &rest[i + 2..i + 2 + j];
+        rest = &rest[i + 2 + j + 2..];
+        let lead = if action.starts_with("- ") { 2 } else { 0 };
+        let trail = if action.ends_with(" -") { 2 } else { 0 };
+        let Some(inner) = action.get(lead..action.len().saturating_sub(trail)) else {
+            out.push_str(action);
+            out.push_str("}}");
+            continue;
+        };
+        let word = inner
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
+        let declares = inner.trim_start().starts_with('$')
+            && (inner.contains(":=") || inner.split_whitespace().nth(1) == Some("="));
+        let prints = !inner.trim().is_empty()
+            && !CONTROL.contains(&word)
+            && !inner.trim_start().starts_with("/*")
+            && !declares;
+        out.push_str(&action[..lead]);
+        out.push_str(inner);
+        if prints {
+            out.push_str(" | ");
+            out.push_str(GO_PRINT);
+        }
+        out.push_str(&action[action.len() - trail..]);
+        out.push_str("}}");
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `template` with each run of non-ASCII characters replaced by `\x01N\x02`.
@@ -415,6 +544,19 @@ mod tests {
             list("table {{.ID}}\t{{.Names}}", &rows, &h).unwrap(),
             "CONTAINER ID   NAMES\na1             web\nb22222222222   db\n"
         );
+        // A `\t` typed by the user (backslash, t) is a column, and `\n` a line.
+        assert_eq!(
+            list("table {{.ID}}\\t{{.Names}} ", &rows, &h).unwrap(),
+            "CONTAINER ID   NAMES\na1             web\nb22222222222   db\n"
+        );
+        assert_eq!(
+            list(" {{.ID}}\\t{{.Names}}\\n", &rows[..1], &h).unwrap(),
+            "a1\tweb\n\n"
+        );
+        assert_eq!(
+            render("{{.Nope}}", &rows[0]).unwrap_err(),
+            "template: map has no entry for key \"Nope\""
+        );
         assert_eq!(
             list("json", &rows[1..], &h).unwrap(),
             "{\"ID\":\"b22222222222\",\"L\":[],\"M\":{},\"Names\":\"db\"}\n"
@@ -437,6 +579,34 @@ mod tests {
             " db  |b22|A-B C"
         );
         assert_eq!(render("{{join .L \",\"}}", &rows[0]).unwrap(), "x,y");
+        // A plain action prints lists and maps as Go does, nested too.
+        assert_eq!(
+            render("{{.L}} {{.M}} {{ .L -}} | {{- .M }}", &rows[0]).unwrap(),
+            "[x y] map[a:1 k:v] [x y]|map[a:1 k:v]"
+        );
+        assert_eq!(
+            render(
+                "{{range $i, $e := .L}}{{$i}}={{$e}};{{end}}{{$m := .M}}{{/* c */}}{{if .L}}{{$m}}{{else}}-{{end}}",
+                &rows[0]
+            )
+            .unwrap(),
+            "0=x;1=y;map[a:1 k:v]"
+        );
+        let nested = serde_json::json!({"N": {"b": [1, 2], "a": {"x": "y"}}, "E": [], "Z": null});
+        assert_eq!(
+            render("{{.N}} {{.E}} {{.Z}} {{len .E}}", &nested).unwrap(),
+            "map[a:map[x:y] b:[1 2]] [] [] 0"
+        );
+        // A nil slice, map and pointer print as Go prints them; json says null.
+        let nils = serde_json::json!({"Cmd": null, "Labels": null, "PidsLimit": null});
+        assert_eq!(
+            render(
+                "{{.Cmd}} {{.Labels}} {{.PidsLimit}} {{json .Cmd}} {{json .Labels}} {{json .PidsLimit}}{{if .Labels}}!{{end}}",
+                &nils
+            )
+            .unwrap(),
+            "[] map[] <nil> null null null"
+        );
     }
 
     #[test]

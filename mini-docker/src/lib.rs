@@ -400,6 +400,9 @@ pub struct InspectArgs {
     /// Format the output using the given Go template.
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Return JSON for specified type (container, image, network, volume)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
     /// Names or ids.
     #[arg(required = true)]
     pub names: Vec<String>,
@@ -581,7 +584,10 @@ impl ContainerCmd {
             ContainerCmd::Restart(a) => Cmd::Restart(a),
             ContainerCmd::Kill(a) => Cmd::Kill(a),
             ContainerCmd::Rm(a) => Cmd::Rm(a),
-            ContainerCmd::Inspect(a) => Cmd::Inspect(a),
+            ContainerCmd::Inspect(a) => Cmd::Inspect(InspectArgs {
+                kind: Some("container".into()),
+                ..a
+            }),
             ContainerCmd::Logs(a) => Cmd::Logs(a),
             ContainerCmd::Exec(a) => Cmd::Exec(a),
             ContainerCmd::Attach(a) => Cmd::Attach(a),
@@ -644,7 +650,10 @@ impl ImageCmd {
             ImageCmd::Tag(a) => Cmd::Tag(a),
             ImageCmd::Push(a) => Cmd::Push(a),
             ImageCmd::Pull(a) => Cmd::Pull(a),
-            ImageCmd::Inspect(a) => Cmd::Inspect(a),
+            ImageCmd::Inspect(a) => Cmd::Inspect(InspectArgs {
+                kind: Some("image".into()),
+                ..a
+            }),
             ImageCmd::History(a) => Cmd::History(a),
             ImageCmd::Save(a) => Cmd::Save(a),
             ImageCmd::Load(a) => Cmd::Load(a),
@@ -821,7 +830,7 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Search(a) => auth::search(c, a, cfg),
         Cmd::Port(a) => containers::port(c, &a.container, a.private.as_deref()),
         Cmd::Wait(a) => containers::wait(c, &a.containers),
-        Cmd::Inspect(a) => containers::inspect(c, a.format.as_deref(), &a.names),
+        Cmd::Inspect(a) => containers::inspect(c, a.format.as_deref(), a.kind.as_deref(), &a.names),
         Cmd::Images(a) => images::images(c, a),
         Cmd::Import(a) => images::import(c, &a.file, a.reference.as_deref(), a.message.as_deref()),
         Cmd::Tag(a) => images::tag(c, &a.source, &a.target),

@@ -101,8 +101,8 @@ impl ImageBackend for Engine {
         self.opts.root.clone()
     }
 
-    fn image_list(&self, filters: &Filters) -> Result<Value> {
-        self.images.list_filtered(filters)
+    fn image_list(&self, filters: &Filters, all: bool) -> Result<Value> {
+        self.images.list_images(filters, all)
     }
 
     fn image_import(&self, tar: &Path, repo: &str, tag: &str, message: &str) -> Result<String> {

@@ -22,6 +22,26 @@ pub struct Images {
     write: Mutex<()>,
     layers: PathBuf,
     overlay: bool,
+    /// Unpacked size of each driver layer, measured once (layers never change).
+    sizes: Mutex<HashMap<String, u64>>,
+}
+
+/// The bytes of every non-directory entry under `dir`, each inode once.
+fn dir_size(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.is_dir() {
+            n += dir_size(&e.path(), seen);
+        } else if seen.insert((m.dev(), m.ino())) {
+            n += m.size();
+        }
+    }
+    n
 }
 
 fn err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
@@ -41,6 +61,7 @@ impl Images {
             write: Mutex::new(()),
             overlay: sel.driver.name() == "overlay",
             layers,
+            sizes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -141,6 +162,39 @@ impl Images {
         )))
     }
 
+    fn repo_digests_file(&self) -> PathBuf {
+        self.store.root().join("repo-digests.json")
+    }
+
+    /// Every image's `RepoDigests` (`name@sha256:<manifest>`, the digest
+    /// a registry knows it by), by image id.
+    fn all_repo_digests(&self) -> BTreeMap<String, Vec<String>> {
+        std::fs::read(self.repo_digests_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// The `RepoDigests` of image `id`.
+    pub fn repo_digests(&self, id: &str) -> Vec<String> {
+        self.all_repo_digests().remove(id).unwrap_or_default()
+    }
+
+    /// Records that image `id` is `repo_digest` in a registry, as a pull
+    /// or a push learns it (atomically rewrites `repo-digests.json`).
+    pub fn add_repo_digest(&self, id: &str, repo_digest: String) -> std::io::Result<()> {
+        let _g = self.write.lock();
+        let mut all = self.all_repo_digests();
+        let list = all.entry(id.to_string()).or_default();
+        if list.contains(&repo_digest) {
+            return Ok(());
+        }
+        list.push(repo_digest);
+        list.sort();
+        let bytes = serde_json::to_vec(&all).map_err(std::io::Error::other)?;
+        util::write_atomic(&self.repo_digests_file(), &bytes)
+    }
+
     fn tags_of(&self, config_digest: &str) -> Vec<String> {
         self.all()
             .into_iter()
@@ -149,8 +203,53 @@ impl Images {
             .collect()
     }
 
-    fn size(img: &Image) -> u64 {
-        img.manifest.layers().iter().map(|l| l.size()).sum()
+    /// The image's size as Docker reports it: what its layers take
+    /// unpacked, not the compressed blobs. Each layer counts the files its
+    /// diff directory holds (every entry but directories, a hard-linked
+    /// file once), as moby's `directory.Size` measures a layer.
+    /// A layer not unpacked yet (a loaded or pulled image before its first
+    /// container) is measured from its tar the same way: file sizes, a
+    /// symlink's target length, nothing for directories and hard links.
+    fn size(&self, img: &Image) -> u64 {
+        let driver = self.driver();
+        img.chain_ids()
+            .iter()
+            .zip(img.manifest.layers())
+            .map(|(chain, desc)| {
+                let id = ::images::layer::driver_layer_id(chain);
+                if let Some(n) = self.sizes.lock().expect("sizes lock").get(&id) {
+                    return *n;
+                }
+                let dir = driver.upper_dir(&id);
+                let n = if dir.is_dir() {
+                    dir_size(&dir, &mut std::collections::HashSet::new())
+                } else {
+                    match self.tar_size(desc) {
+                        Some(n) => n,
+                        None => return 0, // unreadable: measured again next time
+                    }
+                };
+                self.sizes.lock().expect("sizes lock").insert(id, n);
+                n
+            })
+            .sum()
+    }
+
+    /// What layer `desc` takes unpacked, read from its (compressed) blob.
+    fn tar_size(&self, desc: &oci_spec::image::Descriptor) -> Option<u64> {
+        let c = ::images::layer::compression_of(desc).ok()?;
+        let blob = self.store.blobs.open_blob(desc.digest()).ok()?;
+        let mut tar = tar::Archive::new(::images::layer::decompress(blob, c).ok()?);
+        let mut n = 0;
+        for e in tar.entries().ok()? {
+            let e = e.ok()?;
+            n += match e.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => e.header().size().ok()?,
+                tar::EntryType::Symlink => e.link_name_bytes().map(|l| l.len() as u64).unwrap_or(0),
+                _ => 0,
+            };
+        }
+        Some(n)
     }
 
     fn created(img: &Image) -> String {
@@ -170,6 +269,13 @@ impl Images {
     /// `label`, `reference` (which also narrows `RepoTags` to the matching
     /// names, as Docker does), `before` and `since` (an image's creation).
     pub fn list_filtered(&self, f: &Filters) -> Result<Value> {
+        self.list_images(f, false)
+    }
+
+    /// `GET /images/json?all=1&filters=`: as [`Images::list_filtered`],
+    /// with `all` also the intermediate images a build made (untagged, and
+    /// another image builds on them), which the plain list hides.
+    pub fn list_images(&self, f: &Filters, all: bool) -> Result<Value> {
         f.accept(&["dangling", "label", "reference", "before", "since"])?;
         let dangling = f.bool("dangling")?;
         let created_of = |key: &str| -> Result<Option<i64>> {
@@ -191,9 +297,20 @@ impl Images {
                 .1
                 .push(tag);
         }
-        // Untagged images made here that nothing builds on: `<none>:<none>`.
+        // Untagged images made here that nothing builds on: `<none>:<none>`;
+        // with `all`, the intermediate ones too.
         let tagged: std::collections::BTreeSet<String> = self.tags().into_values().collect();
-        for (id, m) in super::lineage::dangling(self.store.root(), &tagged) {
+        let lineage = super::lineage::all(self.store.root());
+        let untagged: Vec<(String, super::lineage::Made)> = if all {
+            lineage
+                .iter()
+                .filter(|(_, m)| !tagged.contains(&m.manifest))
+                .map(|(id, m)| (id.clone(), m.clone()))
+                .collect()
+        } else {
+            super::lineage::dangling(self.store.root(), &tagged)
+        };
+        for (id, m) in untagged {
             if let Ok(img) = self.by_digest(&m.manifest) {
                 by_id.entry(id).or_insert_with(|| (img, vec![]));
             }
@@ -222,9 +339,10 @@ impl Images {
             if before.is_some_and(|b| created_ns >= b) || since.is_some_and(|s| created_ns <= s) {
                 continue;
             }
-            let size = Self::size(&img);
+            let size = self.size(&img);
+            let parent = lineage.get(&id).map(|m| m.parent.as_str()).unwrap_or("");
             out.push(json!({
-                "Id": id, "ParentId": "", "RepoTags": tags, "RepoDigests": [],
+                "Id": id, "ParentId": parent, "RepoTags": tags, "RepoDigests": self.repo_digests(&id),
                 "Created": created_ns / 1_000_000_000,
                 "Size": size, "VirtualSize": size, "SharedSize": -1, "Labels": labels, "Containers": -1,
             }));
@@ -257,12 +375,12 @@ impl Images {
             .map(|m| m.parent.clone())
             .unwrap_or_default();
         Ok(json!({
-            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": [], "Parent": parent, "Comment": comment,
+            "Id": id, "RepoTags": self.tags_of(&id), "RepoDigests": self.repo_digests(&id), "Parent": parent, "Comment": comment,
             "Created": Self::created(&img), "Container": "",
             "ContainerConfig": super::inspect::with_config_defaults(json!({})),
             "DockerVersion": "", "Author": img.config.author().clone().unwrap_or_default(),
             "Config": super::inspect::with_config_defaults(cfg), "Architecture": img.config.architecture().to_string(), "Os": img.config.os().to_string(),
-            "Size": Self::size(&img), "VirtualSize": Self::size(&img),
+            "Size": self.size(&img), "VirtualSize": self.size(&img),
             "GraphDriver": {"Name": self.driver_name(), "Data": {}},
             "RootFS": {"Type": "layers", "Layers": img.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
@@ -431,7 +549,10 @@ impl Images {
         Ok(out)
     }
 
-    /// `docker save`: writes the archive to `out`.
+    /// `docker save`: writes the archive to `out`, as Docker 25 and later
+    /// do: a `docker save` tarball that is also an OCI layout (see
+    /// chapter 04's `save_combined_archive`), so skopeo, containerd and
+    /// umoci read it as well as `docker load`.
     pub fn save(&self, names: &[String], out: &Path) -> Result<()> {
         let mut full = Vec::new();
         for n in names {
@@ -439,7 +560,7 @@ impl Images {
             full.push(::images::image::normalize_name(n));
         }
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-        ::images::archive::save_docker_archive(&self.store, &refs, out).map_err(err)
+        ::images::archive::save_combined_archive(&self.store, &refs, out).map_err(err)
     }
 }
 

@@ -198,6 +198,19 @@ where
         .into_response())
 }
 
+/// Docker's `RepoDigests` entry for image `id`: the repository it was
+/// pulled from or pushed to, with the manifest digest the registry has.
+fn record_repo_digest(e: &Engine, id: &str, r: &Reference, digest: &::images::Digest) {
+    let pinned = Reference {
+        tag: None,
+        digest: Some(digest.clone()),
+        ..r.clone()
+    };
+    if let Err(err) = e.images.add_repo_digest(id, pinned.familiar()) {
+        tracing::warn!("recording the repo digest of {id}: {err}");
+    }
+}
+
 /// `POST /images/create?fromImage=`: pull, with progress as it happens.
 pub async fn pull(
     e: Arc<Engine>,
@@ -220,7 +233,7 @@ pub async fn pull(
         "status": format!("Pulling from {}", r.repository),
         "id": r.tag.clone().unwrap_or_else(|| "latest".into()),
     });
-    let (r2, e2) = (r.clone(), e.clone());
+    let (r2, e2, e3) = (r.clone(), e.clone(), e.clone());
     stream(
         first,
         true,
@@ -232,6 +245,7 @@ pub async fn pull(
                 .map_err(|err| registry_err("pull", &r2, err))
         },
         move |report| {
+            record_repo_digest(&e3, report.config_digest.as_ref(), &r, &report.digest);
             let done = if before.as_deref() == Some(report.digest.to_string().as_str()) {
                 "Image is up to date for"
             } else {
@@ -260,11 +274,12 @@ pub async fn push(
         r
     };
     let local = r.familiar();
-    let size = e.images.resolve(&local)?.manifest_size;
+    let img = e.images.resolve(&local)?;
+    let (size, id) = (img.manifest_size, img.config_digest.to_string());
     let first = json!({
         "status": format!("The push refers to repository [{}/{}]", r.registry, r.repository)
     });
-    let (r2, e2) = (r.clone(), e.clone());
+    let (r2, e2, e3) = (r.clone(), e.clone(), e.clone());
     stream(
         first,
         false,
@@ -281,6 +296,9 @@ pub async fn push(
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
+            if let Some(d) = &report.digest {
+                record_repo_digest(&e3, &id, &r, d);
+            }
             let tag = r.tag.clone().unwrap_or_default();
             vec![
                 json!({"status": format!("{tag}: digest: {digest} size: {size}")}),

@@ -518,6 +518,29 @@ pub fn cgroups_path_under(parent: &str, id: &str) -> String {
 /// Docker's `/dev/shm` without `--shm-size`: 64 MiB.
 pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
+/// The process's environment as Docker makes it: `PATH`, `HOSTNAME` (the
+/// container's hostname) and, with a terminal, `TERM=xterm` (so `vi` and
+/// `top` work), each replaced in place by the container's own `Env` of
+/// the same name, which is then appended. (`HOME` is the runtime's: runc
+/// sets it from the user's passwd entry when the environment has none.)
+fn container_env(input: &SpecInput) -> Vec<String> {
+    let mut env = vec![
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        format!("HOSTNAME={}", input.hostname),
+    ];
+    if input.tty {
+        env.push("TERM=xterm".into());
+    }
+    for kv in &input.env {
+        let name = kv.split('=').next().unwrap_or_default();
+        match env.iter_mut().find(|e| e.split('=').next() == Some(name)) {
+            Some(e) => e.clone_from(kv),
+            None => env.push(kv.clone()),
+        }
+    }
+    env
+}
+
 /// Builds the spec: [`default_spec`] with the container's process,
 /// hostname, cgroup, limits and namespaces, as the JSON the other modules
 /// go on editing.
@@ -533,12 +556,7 @@ pub fn build_spec(input: &SpecInput) -> Spec {
         .clone()
         .expect("the default spec has a process");
     process.set_args(Some(input.args.clone()));
-    let mut env = input.env.clone();
-    if input.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        // As Docker: a terminal gets a TERM, so `vi` and `top` work.
-        env.push("TERM=xterm".into());
-    }
-    process.set_env(Some(env));
+    process.set_env(Some(container_env(input)));
     process.set_cwd(input.cwd.clone().into());
     process.set_terminal(Some(input.tty));
     let user = process.user_mut();
@@ -766,7 +784,10 @@ mod tests {
         i.binds.push(("/var/md/hosts".into(), "/etc/hosts".into()));
         let c = build(&i);
         assert_eq!(c["process"]["terminal"], true);
-        assert_eq!(c["process"]["env"], json!(["PATH=/bin", "TERM=xterm"]));
+        assert_eq!(
+            c["process"]["env"],
+            json!(["PATH=/bin", "HOSTNAME=abc", "TERM=xterm"])
+        );
         assert_eq!(
             c["process"]["user"],
             json!({"uid": 1000, "gid": 100, "additionalGids": [100]})

@@ -1193,6 +1193,18 @@ fn check_process(p: &ProcessConfig) -> Result<(), Fail> {
     find_program(program, &p.cwd, path_var).map(|_| ())
 }
 
+/// The home directory of `uid` in a passwd file (`name:x:uid:gid:gecos:home:shell`),
+/// `/` when it has no entry for it (runc's default).
+fn home_of(uid: u32, passwd: &str) -> String {
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
+}
+
 /// `execvp`'s search: a name with a `/` is a path (relative to the working
 /// directory), else the first executable file of that name in `PATH`.
 fn find_program(program: &str, cwd: &Path, path_var: &str) -> Result<PathBuf, Fail> {
@@ -1224,10 +1236,37 @@ fn find_program(program: &str, cwd: &Path, path_var: &str) -> Result<PathBuf, Fa
 }
 
 /// Execs the process through chapter 01's `exec_program`.
+///
+/// As runc does, a process whose environment has no `HOME` gets its user's
+/// home directory from the container's `/etc/passwd` (read here, inside
+/// the container's root and as that user), or `/` when there is none.
 fn exec(p: &ProcessConfig, args: &[String]) -> Fail {
-    let e = namespaces::init::exec_program(args, &p.env);
+    let mut env = p.env.clone();
+    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        env.push(format!(
+            "HOME={}",
+            home_of(nix::unistd::getuid().as_raw(), &passwd)
+        ));
+    }
+    let e = namespaces::init::exec_program(args, &env);
     Fail {
         errno: e.errno,
         detail: format!("exec {}", e.detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_of;
+
+    #[test]
+    fn home_comes_from_passwd_or_is_the_root() {
+        let passwd = "# users\nroot:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nodd:x:7:7::\n";
+        assert_eq!(home_of(0, passwd), "/root");
+        assert_eq!(home_of(1000, passwd), "/home/app");
+        assert_eq!(home_of(7, passwd), "/");
+        assert_eq!(home_of(65534, passwd), "/");
+        assert_eq!(home_of(0, ""), "/");
     }
 }

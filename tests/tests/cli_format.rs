@@ -44,6 +44,9 @@ fn list_formats_match_the_docker_cli() {
         "{{join (split .Names \"-\") \"+\"}}",
         "{{printf \"%-12s|%q\" .Names .Image}}",
         "{{.Labels}}",
+        // `\t` and `\n` typed as two characters, as a shell passes them.
+        "table {{.Names}}\\t{{.Image}}",
+        "{{.Names}}\\t{{.Image}}\\n",
     ];
     for t in templates {
         let ours = stdout(&d.cli(&["ps", "--format", t]));
@@ -76,6 +79,10 @@ fn list_formats_match_the_docker_cli() {
         "{{.Name}} {{.State.Status}} {{.Config.Image}}",
         "{{json .Config.Cmd}}",
         "{{upper .State.Status}} {{.HostConfig.NetworkMode}}",
+        // Lists and maps as Go prints them.
+        "{{.Config.Cmd}} {{.Config.Labels}} {{.Config.Env}}",
+        "{{.Mounts}} {{.NetworkSettings.Ports}} {{.HostConfig.Dns}}",
+        "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
     ] {
         let ours = stdout(&d.cli(&["inspect", "--format", t, "md-fmt-one"]));
         let theirs = stdout(&d.docker20(&["inspect", "--format", t, "md-fmt-one"]));

@@ -185,6 +185,31 @@ fn append_dir<W: Write>(b: &mut tar::Builder<W>, path: &str) -> io::Result<()> {
 /// Write images as a `docker save` tarball (Docker's classic layout:
 /// `<id>/layer.tar`, uncompressed, plus `manifest.json` and `repositories`).
 pub fn save_docker_archive(store: &ImageStore, names: &[&str], out: &Path) -> Result<(), Error> {
+    save_archive(store, names, out, false)
+}
+
+/// Write images as Docker 25 and later write `docker save`: the classic
+/// entries above *and* an OCI image layout in the same tar:
+///
+/// ```text
+///   oci-layout           {"imageLayoutVersion":"1.0.0"}
+///   index.json           one manifest descriptor per name, with its
+///                        org.opencontainers.image.ref.name (the tag) and
+///                        io.containerd.image.name (the full name)
+///   blobs/sha256/<hex>   the manifests, configs and layers, as stored
+/// ```
+///
+/// So the one file loads into Docker of any age (`manifest.json`), and
+/// skopeo (`oci-archive:FILE`), containerd (`ctr import`) and umoci (on
+/// the unpacked directory) read it as an OCI layout. Unlike Docker 25, the
+/// classic `<id>/layer.tar` entries are kept beside the blobs: a layer
+/// stored compressed would otherwise be named in `manifest.json` as a
+/// compressed file, which Docker before 25 cannot load.
+pub fn save_combined_archive(store: &ImageStore, names: &[&str], out: &Path) -> Result<(), Error> {
+    save_archive(store, names, out, true)
+}
+
+fn save_archive(store: &ImageStore, names: &[&str], out: &Path, oci: bool) -> Result<(), Error> {
     let file = File::create(out).map_err(Error::io("create", out))?;
     let io_err = |e: io::Error| Error::io("write the archive", out)(e);
     let mut b = tar::Builder::new(io::BufWriter::new(file));
@@ -271,9 +296,77 @@ pub fn save_docker_archive(store: &ImageStore, names: &[&str], out: &Path) -> Re
     append(&mut b, "manifest.json", m.len() as u64, &m[..]).map_err(io_err)?;
     let r = serde_json::to_vec(&repositories).expect("serializes");
     append(&mut b, "repositories", r.len() as u64, &r[..]).map_err(io_err)?;
+    if oci {
+        append_oci_layout(&mut b, store, names)?;
+    }
     let w = b.into_inner().map_err(io_err)?;
     let f = w.into_inner().map_err(|e| io_err(e.into_error()))?;
     f.sync_all().map_err(io_err)?;
+    Ok(())
+}
+
+/// A name as containerd spells it: with its registry (`docker.io` when the
+/// first component is not a host) and Docker Hub's `library/` for a
+/// one-component repository. `busybox` is `docker.io/library/busybox:latest`.
+fn qualified_name(name: &str) -> String {
+    let name = normalize_name(name);
+    let first = name.split('/').next().unwrap_or_default();
+    let has_host =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let repo_end = name.find(['@', ':']).unwrap_or(name.len());
+    if has_host {
+        name
+    } else if name[..repo_end].contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    }
+}
+
+/// The OCI layout half of [`save_combined_archive`], appended to `b`.
+fn append_oci_layout<W: Write>(
+    b: &mut tar::Builder<W>,
+    store: &ImageStore,
+    names: &[&str],
+) -> Result<(), Error> {
+    let io_err = |e: io::Error| Error::io("write the archive", store.root())(e);
+    let mut written = HashSet::new();
+    let mut entries: Vec<serde_json::Value> = Vec::new();
+    append_dir(b, "blobs/").map_err(io_err)?;
+    append_dir(b, "blobs/sha256/").map_err(io_err)?;
+    for name in names {
+        let img = store.resolve(name, None)?;
+        let layers = img.manifest.layers().iter().map(|l| l.digest());
+        for d in [&img.manifest_digest, &img.config_digest]
+            .into_iter()
+            .chain(layers)
+        {
+            if !written.insert(d.to_string()) {
+                continue;
+            }
+            digest::validate(d)?;
+            let path = format!("blobs/sha256/{}", digest::hex_of(d));
+            let mut blob = store.blobs.open_blob(d)?;
+            let size = blob.metadata().map_err(io_err)?.len();
+            append(b, &path, size, &mut blob).map_err(io_err)?;
+        }
+        let desc = crate::layout::manifest_descriptor(&img, Some(name))?;
+        let mut desc = serde_json::to_value(&desc).expect("serializes");
+        // containerd names the image by this annotation, fully qualified
+        // (`docker.io/library/busybox:latest`), as Docker 25 writes it.
+        if let Some(a) = desc.pointer_mut("/annotations") {
+            a[crate::layout::CONTAINERD_NAME] = serde_json::json!(qualified_name(name));
+        }
+        entries.push(desc);
+    }
+    let mut index = BTreeMap::new();
+    index.insert("schemaVersion", serde_json::json!(2));
+    index.insert("mediaType", serde_json::json!(crate::media::OCI_INDEX));
+    index.insert("manifests", serde_json::Value::Array(entries));
+    let index = crate::canonical_json(&index);
+    let layout = crate::layout::OCI_LAYOUT.as_bytes();
+    append(b, "oci-layout", layout.len() as u64, layout).map_err(io_err)?;
+    append(b, "index.json", index.len() as u64, &index[..]).map_err(io_err)?;
     Ok(())
 }
 
@@ -290,5 +383,25 @@ pub fn load_any(
         load_docker_archive(store, src.as_ref(), want)
     } else {
         load_oci_layout(store, src.as_ref(), None, repo, want)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified_name;
+
+    #[test]
+    fn names_are_qualified_as_containerd_reads_them() {
+        assert_eq!(
+            qualified_name("busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(qualified_name("bb:ctr"), "docker.io/library/bb:ctr");
+        assert_eq!(qualified_name("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(
+            qualified_name("127.0.0.1:5000/x/y:2"),
+            "127.0.0.1:5000/x/y:2"
+        );
+        assert_eq!(qualified_name("localhost/z"), "localhost/z:latest");
     }
 }

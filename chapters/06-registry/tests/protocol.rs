@@ -532,6 +532,7 @@ async fn manifests_are_checked_before_they_are_stored() {
         (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID".into())
     );
     // The good one, by tag; then GET/HEAD by tag and digest, then DELETE.
+    let docker_v2 = "application/vnd.docker.distribution.manifest.v2+json";
     let r = api
         .http
         .put(api.url("/v2/a/manifests/v1"))
@@ -547,13 +548,48 @@ async fn manifests_are_checked_before_they_are_stored() {
         "/v2/a/manifests/v1".to_string(),
         format!("/v2/a/manifests/{d}"),
     ] {
-        let r = api.http.get(api.url(&path)).send().await.unwrap();
+        let r = api
+            .http
+            .get(api.url(&path))
+            .header("Accept", format!("{docker_v2}, {oci};q=0.9"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["Content-Type"], oci);
         assert_eq!(r.bytes().await.unwrap().as_ref(), m.as_bytes());
-        let r = api.http.head(api.url(&path)).send().await.unwrap();
+        let r = api
+            .http
+            .head(api.url(&path))
+            .header("Accept", oci)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["Content-Length"], m.len().to_string());
+        // A client that does not name the OCI type gets what the
+        // distribution registry 2.8 answers (docker-registry, run here):
+        // 404 MANIFEST_UNKNOWN, by tag and by digest, with no Accept, `*/*`
+        // or Docker's types only.
+        for accept in [None, Some("*/*"), Some(docker_v2)] {
+            let mut q = api.http.get(api.url(&path));
+            if let Some(a) = accept {
+                q = q.header("Accept", a);
+            }
+            let r = q.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path} {accept:?}");
+            let body: serde_json::Value =
+                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+            let e = &body["errors"][0];
+            assert_eq!(
+                (e["code"].as_str(), e["message"].as_str()),
+                (
+                    Some("MANIFEST_UNKNOWN"),
+                    Some("OCI manifest found, but accept header does not support OCI manifests")
+                ),
+                "{path} {accept:?}"
+            );
+        }
     }
     let r = api
         .http

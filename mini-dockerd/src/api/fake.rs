@@ -141,8 +141,8 @@ impl ImageBackend for Fake {
     fn image_spool_dir(&self) -> PathBuf {
         std::env::temp_dir()
     }
-    fn image_list(&self, filters: &Filters) -> Result<Value> {
-        self.call(format!("list {filters:?}"))?;
+    fn image_list(&self, filters: &Filters, all: bool) -> Result<Value> {
+        self.call(format!("list {filters:?} all={all}"))?;
         Ok(json!([]))
     }
     fn image_import(&self, tar: &Path, repo: &str, tag: &str, message: &str) -> Result<String> {

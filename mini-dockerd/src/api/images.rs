@@ -43,7 +43,8 @@ pub trait ImageBackend: Send + Sync + 'static {
     /// the data root's disk.
     fn image_spool_dir(&self) -> PathBuf;
     /// `GET /images/json`: the summaries, filtered.
-    fn image_list(&self, filters: &Filters) -> Result<Value>;
+    /// `all`: also the intermediate images a build made (`images -a`).
+    fn image_list(&self, filters: &Filters, all: bool) -> Result<Value>;
     /// `POST /images/create?fromSrc=-`: imports a root filesystem tarball.
     fn image_import(&self, tar: &Path, repo: &str, tag: &str, message: &str) -> Result<String>;
     /// `POST /images/create?fromImage=&tag=`: the progress stream.
@@ -208,7 +209,7 @@ fn credentials(h: &HeaderMap) -> Option<AuthConfig> {
 
 async fn list<B: ImageBackend>(State(e): Backend<B>, Query(q): Q) -> Result<Json<Value>> {
     let f = Filters::from_query(&q)?;
-    Ok(Json(e.image_list(&f)?))
+    Ok(Json(e.image_list(&f, super::flag(&q, "all"))?))
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body, `fromImage` pulls.

@@ -48,6 +48,7 @@ use futures_util::StreamExt;
 use tokio::net::TcpListener;
 
 use chapter04::digest;
+use chapter04::media;
 use chapter04::store::BlobWriter;
 use chapter04::Digest;
 
@@ -458,8 +459,8 @@ impl Registry {
             }
             (Route::Catalog, Method::GET) => self.catalog(&uri),
             (Route::Tags(n), Method::GET) => self.tags(&n, &uri),
-            (Route::Manifest(n, r), Method::GET) => self.get_manifest(&n, &r, true),
-            (Route::Manifest(n, r), Method::HEAD) => self.get_manifest(&n, &r, false),
+            (Route::Manifest(n, r), Method::GET) => self.get_manifest(&n, &r, &headers, true),
+            (Route::Manifest(n, r), Method::HEAD) => self.get_manifest(&n, &r, &headers, false),
             (Route::Manifest(n, r), Method::PUT) => self.put_manifest(&n, &r, &headers, body).await,
             (Route::Manifest(n, r), Method::DELETE) => self.delete_manifest(&n, &r),
             (Route::Blob(n, d), Method::GET) => self.get_blob(&n, &d, &headers, true).await,
@@ -545,7 +546,18 @@ impl Registry {
         Ok(d)
     }
 
-    fn get_manifest(&self, name: &str, r: &ManifestRef, with_body: bool) -> ApiResult {
+    /// `GET`/`HEAD /v2/<name>/manifests/<ref>`, honouring `Accept` as the
+    /// distribution registry (2.x) does: an OCI manifest or index goes only
+    /// to a client that names its media type (exactly; `*/*` does not
+    /// count, and neither does no `Accept` at all). Any other client gets
+    /// a 404 `MANIFEST_UNKNOWN` saying why, by tag or by digest alike.
+    fn get_manifest(
+        &self,
+        name: &str,
+        r: &ManifestRef,
+        headers: &HeaderMap,
+        with_body: bool,
+    ) -> ApiResult {
         let d = self.resolve(name, r)?;
         let (media_type, bytes) = self.storage.get_manifest(name, &d)?.ok_or_else(|| {
             ApiError::new(
@@ -554,6 +566,22 @@ impl Registry {
                 "manifest gone",
             )
         })?;
+        let refused = match media_type.as_str() {
+            media::OCI_MANIFEST => {
+                Some("OCI manifest found, but accept header does not support OCI manifests")
+            }
+            media::OCI_INDEX => {
+                Some("OCI index found, but accept header does not support OCI indexes")
+            }
+            _ => None,
+        };
+        if let Some(why) = refused.filter(|_| !accepts(headers, &media_type)) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ManifestUnknown,
+                why,
+            ));
+        }
         let len = bytes.len();
         let body = if with_body {
             Body::from(bytes)
@@ -913,6 +941,18 @@ fn write_failed(e: std::io::Error) -> ApiError {
         ErrorCode::BlobUploadInvalid,
         format!("write the upload: {e}"),
     )
+}
+
+/// Whether the `Accept` headers (each a comma-separated list, with
+/// optional `;q=` parameters) name `media_type` itself.
+fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|m| m.split(';').next().unwrap_or_default().trim())
+        .any(|m| m.eq_ignore_ascii_case(media_type))
 }
 
 /// `Content-Range: <start>-<end>` (also accepts a `bytes ` prefix).
