@@ -1037,6 +1037,8 @@ impl Engine {
         };
         let mut spec_json = spec::build(&input);
         lifecycle::apply_resources(&hc.to_value(), &mut spec_json);
+        // dockerd's order: the networks join, then the volumes mount.
+        self.emit_network_events(c, "connect");
         self.apply_netvol(c, &mut spec_json)?;
         Ok(spec_json)
     }
@@ -1160,6 +1162,12 @@ impl Engine {
             }
             self.emit(c, "die", &[("exitCode", status.exit_code.to_string())]);
         })?;
+        // Then, as dockerd: its networks let go of it, its volumes unmount.
+        self.emit_network_events(&c, "disconnect");
+        for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+            let attrs = [("container", c.id.as_str()), ("driver", "local")];
+            self.emit_event("volume", "unmount", &m.name, &attrs);
+        }
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1348,6 +1356,53 @@ impl Engine {
             attrs,
             util::now_nanos(),
         ));
+    }
+
+    /// Sends an event about something other than a container (an image, a
+    /// network, a volume): type `kind`, `action`, the actor's `id` and
+    /// attributes, as dockerd's `LogImageEvent`/`LogNetworkEvent`/….
+    pub(crate) fn emit_event(&self, kind: &str, action: &str, id: &str, attrs: &[(&str, &str)]) {
+        let attributes = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tracing::info!("{kind} event: {action} {id}");
+        self.events.emit(state::Event::new(
+            kind,
+            action,
+            id,
+            attributes,
+            util::now_nanos(),
+        ));
+    }
+
+    /// The `network connect`/`disconnect` events of a container's start and
+    /// exit: one per network it is on (`none`, `host` and `bridge` are
+    /// networks too, of types `null`, `host` and `bridge`); none for a
+    /// container that shares another's namespace.
+    fn emit_network_events(&self, c: &Container, action: &str) {
+        let mode = c.network_mode();
+        let predefined = match mode.as_str() {
+            "none" => Some(("none", "null")),
+            "host" => Some(("host", "host")),
+            "bridge" => Some(("bridge", "bridge")),
+            _ => None,
+        };
+        let mut nets: Vec<(String, String, &str)> = predefined
+            .map(|(n, t)| (networks::predefined_id(n), n.to_string(), t))
+            .into_iter()
+            .collect();
+        for (name, ep) in &c.endpoints {
+            nets.push((ep.network_id.clone(), name.clone(), "bridge"));
+        }
+        for (id, name, kind) in nets {
+            let attrs = [
+                ("container", c.id.as_str()),
+                ("name", &name),
+                ("type", kind),
+            ];
+            self.emit_event("network", action, &id, &attrs);
+        }
     }
 
     /// Deletes the runtime's state of a container that is not running.

@@ -220,7 +220,7 @@ pub async fn pull(
         "status": format!("Pulling from {}", r.repository),
         "id": r.tag.clone().unwrap_or_else(|| "latest".into()),
     });
-    let (r2, e2) = (r.clone(), e.clone());
+    let (r2, e2, e3) = (r.clone(), e.clone(), e.clone());
     stream(
         first,
         true,
@@ -237,6 +237,9 @@ pub async fn pull(
             } else {
                 "Downloaded newer image for"
             };
+            let familiar = r.familiar();
+            let name = crate::state::strip_tag(&familiar);
+            e3.emit_event("image", "pull", &familiar, &[("name", name)]);
             vec![
                 json!({"status": format!("Digest: {}", report.digest)}),
                 json!({"status": format!("Status: {done} {}", r.familiar())}),
@@ -264,7 +267,7 @@ pub async fn push(
     let first = json!({
         "status": format!("The push refers to repository [{}/{}]", r.registry, r.repository)
     });
-    let (r2, e2) = (r.clone(), e.clone());
+    let (r2, e2, e3) = (r.clone(), e.clone(), e.clone());
     stream(
         first,
         false,
@@ -282,6 +285,9 @@ pub async fn push(
                 .map(ToString::to_string)
                 .unwrap_or_default();
             let tag = r.tag.clone().unwrap_or_default();
+            let familiar = r.familiar();
+            let name = crate::state::strip_tag(&familiar);
+            e3.emit_event("image", "push", &familiar, &[("name", name)]);
             vec![
                 json!({"status": format!("{tag}: digest: {digest} size: {size}")}),
                 json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": size}}),

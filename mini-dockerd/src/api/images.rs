@@ -99,7 +99,19 @@ async fn create(State(e): Eng, Query(q): Q, req: Request) -> Result<Response, Ap
         let tmp = body_to_file(req.into_body(), &e.opts.root).await?;
         let (repo, tag) = split_repo_tag(&arg(&q, "repo"), &arg(&q, "tag"));
         let msg = arg(&q, "message");
+        let e2 = e.clone();
+        let familiar = ::images::image::familiar_name(&repo).to_string();
+        let named = match (familiar.as_str(), tag.as_str()) {
+            ("", _) => None,
+            (r, "") => Some(r.to_string()),
+            (r, t) => Some(format!("{r}:{t}")),
+        };
         let id = blocking(move || e.images.import(tmp.path(), &repo, &tag, &msg)).await?;
+        // dockerd's order: the new name's `tag`, then the `import`.
+        if let Some(named) = named {
+            e2.emit_event("image", "tag", &id, &[("name", &named)]);
+        }
+        e2.emit_event("image", "import", &id, &[("name", &id)]);
         return Ok(json_lines(vec![json!({"status": id})]));
     }
     if q.contains_key("fromImage") {
@@ -124,7 +136,16 @@ async fn prune(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {
 
 async fn load(State(e): Eng, req: Request) -> Result<Response, ApiError> {
     let tmp = body_to_file(req.into_body(), &e.opts.root).await?;
+    let e2 = e.clone();
     let loaded = blocking(move || e.images.load(tmp.path())).await?;
+    for line in &loaded {
+        // "Loaded image: x:t" or "Loaded image ID: sha256:…".
+        let name = line.rsplit(": ").next().unwrap_or(line);
+        if let Ok(img) = e2.images.resolve(name) {
+            let id = img.config_digest.to_string();
+            e2.emit_event("image", "load", &id, &[("name", name)]);
+        }
+    }
     Ok(json_lines(
         loaded
             .into_iter()
@@ -166,7 +187,19 @@ async fn named_post(
     match Named::parse(&method, &path_name(&uri)) {
         Some(Named::Tag(name)) => {
             let (repo, tag) = (arg(&q, "repo"), arg(&q, "tag"));
+            let e2 = e.clone();
+            let id = e.images.resolve(&name).map(|i| i.config_digest.to_string());
+            // The name as the user wrote it (Docker's familiar form).
+            let familiar = ::images::image::familiar_name(&repo);
+            let new = if tag.is_empty() {
+                familiar.to_string()
+            } else {
+                format!("{familiar}:{tag}")
+            };
             blocking(move || e.images.tag(&name, &repo, &tag)).await?;
+            if let Ok(id) = id {
+                e2.emit_event("image", "tag", &id, &[("name", &new)]);
+            }
             Ok(StatusCode::CREATED.into_response())
         }
         Some(Named::Push(name)) => {
@@ -180,6 +213,8 @@ async fn named_post(
 async fn remove(State(e): Eng, Query(q): Q, uri: Uri) -> Result<Json<Value>, ApiError> {
     let (name, force) = (path_name(&uri), flag(&q, "force"));
     let e2 = e.clone();
+    let e3 = e.clone();
+    let id = e.images.resolve(&name).map(|i| i.config_digest.to_string());
     let (out, _) = blocking(move || {
         e.images
             .remove(&name, force, &|id| e2.image_users(id), &|| {
@@ -187,6 +222,15 @@ async fn remove(State(e): Eng, Query(q): Q, uri: Uri) -> Result<Json<Value>, Api
             })
     })
     .await?;
+    // dockerd's events: `untag` per name removed, `delete` per image gone.
+    for entry in out.as_array().into_iter().flatten() {
+        if let (Some(_), Ok(id)) = (entry["Untagged"].as_str(), &id) {
+            e3.emit_event("image", "untag", id, &[("name", id)]);
+        }
+        if let Some(gone) = entry["Deleted"].as_str() {
+            e3.emit_event("image", "delete", gone, &[("name", gone)]);
+        }
+    }
     Ok(Json(out))
 }
 
@@ -216,7 +260,16 @@ async fn save(e: Arc<Engine>, names: Vec<String>) -> Result<Response, ApiError> 
     let tmp = tempfile::NamedTempFile::new_in(&e.opts.root)
         .map_err(|x| ApiError::internal(x.to_string()))?;
     let path = tmp.path().to_path_buf();
+    let e2 = e.clone();
+    let ids: Vec<String> = names
+        .iter()
+        .filter_map(|n| e.images.resolve(n).ok())
+        .map(|i| i.config_digest.to_string())
+        .collect();
     blocking(move || e.images.save(&names, &path)).await?;
+    for id in ids {
+        e2.emit_event("image", "save", &id, &[("name", &id)]);
+    }
     let f = tokio::fs::File::open(tmp.path())
         .await
         .map_err(|x| ApiError::internal(x.to_string()))?;

@@ -1,16 +1,18 @@
 //! The system router: `/_ping`, `/version`, `/info`, `/system/df`, `/auth`,
-//! `/build/prune` (the answers come from [`crate::system`]).
+//! `/build/prune` (the answers come from [`crate::system`]), and `/events`
+//! (from the engine's [`crate::state::EventBus`]).
 
 use super::{blocking, ApiError, Eng};
 use crate::Engine;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 pub(super) fn routes() -> Router<Arc<Engine>> {
     Router::new()
@@ -20,6 +22,7 @@ pub(super) fn routes() -> Router<Arc<Engine>> {
         .route("/system/df", get(disk_usage))
         .route("/auth", post(auth))
         .route("/build/prune", post(prune_build))
+        .route("/events", get(events))
 }
 
 async fn ping() -> Response {
@@ -53,4 +56,101 @@ async fn disk_usage(State(e): Eng) -> Result<Json<Value>, ApiError> {
 async fn prune_build(State(e): Eng) -> Json<Value> {
     let deleted = crate::builder::prune_cache(&e.opts.root);
     Json(json!({"CachesDeleted": deleted, "SpaceReclaimed": 0}))
+}
+
+/// `since`/`until` of `/events`: Unix seconds with an optional fraction, as
+/// the docker CLI sends them (`1700000000.000000000`), or an RFC 3339 date.
+/// Absent or empty: open. In nanoseconds since the epoch.
+fn event_time(
+    q: &std::collections::HashMap<String, String>,
+    key: &str,
+) -> Result<Option<i64>, ApiError> {
+    let Some(v) = q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.trim_start_matches('0')
+        .trim_start_matches('.')
+        .trim_start_matches('0')
+        .is_empty()
+    {
+        return Ok(Some(0));
+    }
+    mini_docker_api::time::parse_unix_time(v)
+        .or_else(|| mini_docker_api::time::parse_rfc3339(v))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad(format!(
+                "invalid value for {key}: {v:?}: give Unix seconds (1700000000.5) or an RFC 3339 date"
+            ))
+        })
+}
+
+/// `GET /events`: the kept events of the window `since`..`until` that pass
+/// `filters`, then the live ones, one JSON object per line, until `until`
+/// (or the client hangs up). An `until` in the past sends the kept ones and
+/// ends, as dockerd does. The headers go out at once, before any event, so
+/// a client knows it is subscribed.
+async fn events(State(e): Eng, Query(q): super::Q) -> Result<Response, ApiError> {
+    use tokio::sync::broadcast::error::RecvError;
+    let since = event_time(&q, "since")?;
+    let until = event_time(&q, "until")?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            return Err(ApiError::bad(format!(
+                "`since` time ({}) cannot be after `until` time ({})",
+                q["since"], q["until"]
+            )));
+        }
+    }
+    let filter = crate::state::EventFilter::new(crate::filters::Filters::from_query(&q)?)?;
+    let (past, mut live) = e.events.subscribe_since(since, until);
+    let now = mini_docker_api::time::now_nanos();
+    let only_past = until.is_some_and(|u| u < now);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
+    let line = |ev: &crate::state::Event| {
+        let mut b = serde_json::to_vec(ev).unwrap_or_default();
+        b.push(b'\n');
+        b
+    };
+    tokio::spawn(async move {
+        for ev in past.iter().filter(|ev| filter.matches(ev)) {
+            if tx.send(line(ev)).await.is_err() {
+                return;
+            }
+        }
+        if only_past {
+            return;
+        }
+        let deadline = until.map(|u| {
+            let wait = u64::try_from(u - now).unwrap_or(0);
+            tokio::time::Instant::now() + std::time::Duration::from_nanos(wait)
+        });
+        let timeout = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timeout);
+        loop {
+            tokio::select! {
+                got = live.recv() => match got {
+                    Ok(ev) if filter.matches(&ev) => {
+                        if tx.send(line(&ev)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                _ = &mut timeout => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        super::channel_body(rx),
+    )
+        .into_response())
 }
