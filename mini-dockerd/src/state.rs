@@ -629,6 +629,90 @@ mod tests {
         }
     }
 
+    /// dockerd's rules, one per key (`daemon/events/filter.go`).
+    #[test]
+    fn event_filters_match_as_dockerds() {
+        let mut labels = BTreeMap::new();
+        labels.insert("team".to_string(), "a".to_string());
+        let c = Event::container("die", "abc123", "busybox:1.36", "web", labels, 1);
+        let img = Event::new(
+            "image",
+            "tag",
+            "sha256:f00",
+            BTreeMap::from([("name".to_string(), "busybox:2".to_string())]),
+            1,
+        );
+        let health = Event::container(
+            "health_status: healthy",
+            "abc123",
+            "bb",
+            "web",
+            BTreeMap::new(),
+            1,
+        );
+        let f =
+            |json: &str| EventFilter::new(crate::filters::Filters::parse(json).unwrap()).unwrap();
+        let cases: &[(&str, &Event, bool)] = &[
+            (r#"{"type":["container"]}"#, &c, true),
+            (r#"{"type":["image"]}"#, &c, false),
+            (r#"{"event":["die","stop"]}"#, &c, true),
+            (r#"{"event":["di"]}"#, &c, false),
+            (r#"{"event":["health_status"]}"#, &health, true),
+            (r#"{"container":["we"]}"#, &c, true),
+            (r#"{"container":["abc"]}"#, &c, true),
+            (r#"{"container":["db"]}"#, &c, false),
+            (r#"{"image":["busybox"]}"#, &c, true),
+            (r#"{"image":["busybox:1.36"]}"#, &c, true),
+            (r#"{"image":["busy"]}"#, &c, false),
+            (r#"{"image":["busybox"]}"#, &img, true),
+            (r#"{"image":["sha256:f00"]}"#, &img, true),
+            (r#"{"label":["team"]}"#, &c, true),
+            (r#"{"label":["team=a","name=web"]}"#, &c, true),
+            (r#"{"label":["team=b"]}"#, &c, false),
+            (r#"{"network":["x"]}"#, &c, false),
+            (r#"{"scope":["local"]}"#, &c, true),
+            (
+                r#"{"type":{"container":true},"event":{"die":true}}"#,
+                &c,
+                true,
+            ),
+        ];
+        for (json, ev, want) in cases {
+            assert_eq!(
+                f(json).matches(ev),
+                *want,
+                "{json} on {} {}",
+                ev.kind,
+                ev.action
+            );
+        }
+        let unknown =
+            EventFilter::new(crate::filters::Filters::parse(r#"{"colour":["red"]}"#).unwrap());
+        assert_eq!(unknown.unwrap_err().message, "invalid filter 'colour'");
+    }
+
+    #[test]
+    fn the_bus_replays_a_window() {
+        let bus = EventBus::default();
+        for t in 1..=5 {
+            bus.emit(Event::container("start", "x", "i", "n", BTreeMap::new(), t));
+        }
+        let times = |v: Vec<Event>| v.iter().map(|e| e.time_nano).collect::<Vec<_>>();
+        assert_eq!(times(bus.past(None, None)), Vec::<i64>::new());
+        assert_eq!(times(bus.past(Some(2), Some(4))), [2, 3, 4]);
+        assert_eq!(times(bus.past(None, Some(2))), [1, 2]);
+        let (past, mut live) = bus.subscribe_since(Some(5), None);
+        assert_eq!(times(past), [5]);
+        bus.emit(Event::new("network", "create", "n1", BTreeMap::new(), 6));
+        let next = live.try_recv().unwrap();
+        let json = serde_json::to_value(&next).unwrap();
+        // dockerd leaves the old fields out for a network.
+        assert!(
+            json.get("status").is_none() && json.get("id").is_none(),
+            "{json}"
+        );
+    }
+
     #[test]
     fn the_bus_keeps_a_bounded_ring() {
         let bus = EventBus::default();
