@@ -307,3 +307,105 @@ fn the_events_are_dockerds_key_by_key() {
     let (want, got) = (want.join("\n"), got.join("\n"));
     assert_eq!(got, want, "\nours:\n{got}\n\ndockerd's:\n{want}");
 }
+
+/// `mini-docker events` and `system events` print what the real docker CLI
+/// prints for the same daemon and the same flags: the default line, a
+/// `--filter`, a `--format` template, and `{{json .}}`.
+#[test]
+fn the_cli_prints_events_as_the_docker_cli() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let from = (now() - 1).to_string();
+    let id = d.ok(&[
+        "create",
+        "--name",
+        "mdev-cli",
+        "--label",
+        "team=a",
+        "--network",
+        "none",
+        "bb",
+        "true",
+    ]);
+    let id = id.trim();
+    d.ok(&["start", id]);
+    eventually("the container exits", || {
+        d.ok(&["inspect", "-f", "{{.State.Status}}", id]).trim() == "exited"
+    });
+    d.ok(&["rm", id]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let until = now().to_string();
+    let window = ["--since", from.as_str(), "--until", until.as_str()];
+    let variants: [&[&str]; 4] = [
+        &[],
+        &["--filter", "event=die", "--filter", "label=team=a"],
+        &[
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Type}}/{{.Action}} {{.Actor.Attributes.name}} {{.Status}} {{.From}}",
+        ],
+        &["--filter", "container=mdev-cli", "--format", "{{json .}}"],
+    ];
+    let mut shown = Vec::new();
+    for extra in variants {
+        let args: Vec<&str> = ["events"]
+            .iter()
+            .chain(&window)
+            .chain(extra)
+            .copied()
+            .collect();
+        let docker = d.docker(&args);
+        assert!(
+            docker.status.success(),
+            "docker {args:?}: {}",
+            stderr(&docker)
+        );
+        let want = stdout(&docker);
+        assert!(!want.is_empty(), "docker {args:?} printed nothing");
+        assert_eq!(d.ok(&args), want, "mini-docker {args:?}");
+        let mut system = vec!["system"];
+        system.extend(&args);
+        assert_eq!(d.ok(&system), want, "mini-docker {system:?}");
+        shown.push(format!("$ events {}\n{want}", extra.join(" ")));
+    }
+    let text = shown.join("\n").replace(id, "ID");
+    let text = redact(&text);
+    insta::assert_snapshot!(text);
+}
+
+/// Writes what changes from run to run as placeholders: RFC 3339 times
+/// and Unix times as `TIME`, 64-digit hex ids as `HEX`.
+fn redact(s: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.');
+    let flush = |word: &mut String, out: &mut String| {
+        let taken = std::mem::take(word);
+        let w = taken.trim_start_matches(':');
+        out.push_str(&taken[..taken.len() - w.len()]);
+        let digits = w.bytes().all(|b| b.is_ascii_digit());
+        let rfc3339 = w.len() >= 20 && w.as_bytes()[4] == b'-' && w.contains('T');
+        let hex = w
+            .rsplit(':')
+            .next()
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        out.push_str(if (digits && w.len() >= 10) || rfc3339 {
+            "TIME"
+        } else if hex {
+            "HEX"
+        } else {
+            w
+        });
+    };
+    for c in s.chars() {
+        if is_word(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
