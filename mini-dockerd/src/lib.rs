@@ -24,6 +24,7 @@ pub mod errors;
 pub mod explain;
 pub mod filters;
 pub mod gc;
+pub mod health;
 pub mod hijack;
 pub mod images;
 pub mod inspect;
@@ -129,6 +130,9 @@ pub struct CState {
     /// The kernel's OOM killer killed a process of its last run.
     #[serde(default)]
     pub oom_killed: bool,
+    /// Its health, when it has a check ([`health`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<health::Health>,
 }
 
 /// A container record.
@@ -182,7 +186,11 @@ impl Container {
         let ago = |t: i64| util::human_duration((now - t) / 1_000_000_000);
         use state::Status;
         match self.state.status {
-            Status::Running => format!("Up {}", ago(self.state.started_at)),
+            Status::Running => format!(
+                "Up {}{}",
+                ago(self.state.started_at),
+                health::status_suffix(self.state.health.as_ref())
+            ),
             Status::Paused => format!("Up {} (Paused)", ago(self.state.started_at)),
             Status::Exited => format!(
                 "Exited ({}) {} ago",
@@ -326,6 +334,7 @@ impl Container {
                 "Error": self.state.error,
                 "StartedAt": util::rfc3339_nanos(self.state.started_at),
                 "FinishedAt": util::rfc3339_nanos(self.state.finished_at),
+                "Health": self.state.health,
             },
             "Image": self.image_id,
             "ResolvConfPath": present(dir.join("resolv.conf")),
@@ -466,7 +475,8 @@ impl Engine {
         let running: Vec<String> = up.iter().map(|c| c.id.clone()).collect();
         for id in running {
             tracing::info!(%id, "adopting a running container");
-            self.watch(id);
+            self.watch(id.clone());
+            self.start_health(&id);
         }
         self.remove_crashed_builds();
     }
@@ -714,6 +724,16 @@ impl Engine {
             labels: Some(rc.labels.clone()),
             stop_signal: rc.stop_signal.clone(),
             stop_timeout: None,
+            healthcheck: {
+                let image_check = serde_json::from_slice::<Value>(&img.config_bytes)
+                    .ok()
+                    .and_then(|v| v["config"].get("Healthcheck").cloned());
+                let mine = body.get("Healthcheck").filter(|v| !v.is_null());
+                if let Some(h) = mine {
+                    health::validate(h)?;
+                }
+                health::merge(mine, image_check.as_ref())
+            },
         };
         // `--stop-signal`, `--stop-timeout`, `--domainname`.
         if let Some(s) = body
@@ -824,6 +844,7 @@ impl Engine {
                 self.emit(&c, "start", &[]);
                 self.refresh_hosts();
                 self.watch(c.id.clone());
+                self.start_health(&c.id);
                 Ok(())
             }
             Err(e) => {
@@ -943,6 +964,8 @@ impl Engine {
                     started_at: util::now_nanos(),
                     finished_at: 0,
                     oom_killed: false,
+                    // Its log stays, as in Docker; the check restarts it.
+                    health: c.state.health.take(),
                 };
                 c.net = attachment.clone();
             });
