@@ -182,6 +182,21 @@ fn remove(c: &Client, name: &str, timeout: Option<i64>, volumes: bool) -> Result
 /// Waits for the dependencies of a service to meet their conditions.
 fn wait_dependencies(c: &Client, p: &Project, s: &plan::ServicePlan) -> Result<(), Failure> {
     for (dep, cond) in &s.depends {
+        if cond == "service_healthy" {
+            for e in containers(c, &p.name, true)?.iter().map(Existing::from_api) {
+                if e.service == *dep && !e.oneoff {
+                    eprintln!(" Container {}  Waiting", e.name);
+                    wait_healthy(c, &e.name).map_err(|why| {
+                        bad(format!(
+                            "dependency failed to start: {why} (services.{}.depends_on.{dep}: service_healthy)",
+                            s.name
+                        ))
+                    })?;
+                    eprintln!(" Container {}  Healthy", e.name);
+                }
+            }
+            continue;
+        }
         if cond != "service_completed_successfully" {
             continue;
         }
@@ -207,6 +222,36 @@ fn wait_dependencies(c: &Client, p: &Project, s: &plan::ServicePlan) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Polls container `name` until its health check says `healthy`. Its
+/// failing (`unhealthy`), its exit, or its having no check is the error,
+/// in words that name the container.
+fn wait_healthy(c: &Client, name: &str) -> Result<(), String> {
+    loop {
+        let v = c
+            .call(
+                "GET",
+                &format!("/containers/{}/json", enc(name)),
+                Body::Empty,
+            )
+            .and_then(|r| r.json())
+            .map_err(|e| format!("container {name}: {e}"))?;
+        let state = &v["State"];
+        match state["Health"]["Status"].as_str() {
+            Some("healthy") => return Ok(()),
+            Some("unhealthy") => return Err(format!("container {name} is unhealthy")),
+            None => return Err(format!("container {name} has no healthcheck configured")),
+            _ => {}
+        }
+        if state["Running"] != true {
+            return Err(format!(
+                "container {name} exited ({}) before it was healthy",
+                state["ExitCode"]
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
@@ -328,7 +373,28 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
             }
         }
     }
-    if a.detach {
+    if a.wait {
+        // `--wait`: every container started runs, and is healthy if it has a check.
+        for name in &started {
+            let v = c
+                .call(
+                    "GET",
+                    &format!("/containers/{}/json", enc(name)),
+                    Body::Empty,
+                )?
+                .json()?;
+            if v["State"]["Health"].is_object() {
+                wait_healthy(c, name).map_err(bad)?;
+                eprintln!(" Container {name}  Healthy");
+            } else if v["State"]["Running"] != true {
+                return Err(bad(format!(
+                    "container {name} exited ({})",
+                    v["State"]["ExitCode"]
+                )));
+            }
+        }
+    }
+    if a.detach || a.wait {
         return Ok(0);
     }
     // Attached: follow every container's logs until they all end.
@@ -702,6 +768,7 @@ fn run_oneoff(c: &Client, p: &Project, a: super::RunArgs) -> Result<u8, Failure>
                 scale: vec![],
                 remove_orphans: false,
                 force_recreate: false,
+                wait: false,
                 services: s.depends.keys().cloned().collect(),
             },
         )?;

@@ -111,6 +111,9 @@ pub struct UpArgs {
     /// Recreate containers even if their configuration has not changed.
     #[arg(long = "force-recreate")]
     pub force_recreate: bool,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
     /// Services (default: all).
     pub services: Vec<String>,
 }
