@@ -565,3 +565,66 @@ fn compose_waits_for_healthy_services_and_fails_naming_an_unhealthy_one() {
     );
     assert!(d.ids().is_empty(), "nothing is left: {:?}", d.ids());
 }
+
+/// `compose events --json` streams the project's container events, with
+/// the service named and compose's labels left out of the attributes.
+#[test]
+fn compose_events_stream_the_projects_container_events() {
+    use std::io::BufRead;
+    let (d, dir) = daemon_and_dir();
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &file,
+        "services:\n  once:\n    image: mdcc-bb:1\n    command: [\"true\"]\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(cli_bin())
+        .args([
+            "-H",
+            &d.host(),
+            "compose",
+            "-f",
+            file.to_str().unwrap(),
+            "-p",
+            "mdcc",
+            "events",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The stream is open once the daemon answered; a moment for that.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    compose(&d, dir.path(), &["up", "-d"]);
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|(a, _): &(String, serde_json::Value)| a == "die")
+    {
+        let line = lines.next().expect("the stream ended early").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        seen.push((v["action"].as_str().unwrap().to_string(), v));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let actions: Vec<&str> = seen.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["create", "start", "die"], "{seen:?}");
+    for (_, v) in &seen {
+        assert_eq!(
+            (v["type"].as_str(), v["service"].as_str()),
+            (Some("container"), Some("once")),
+            "{v}"
+        );
+        assert_eq!(v["attributes"]["name"], "mdcc-once-1", "{v}");
+        assert!(
+            v["attributes"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("com.docker.compose.")),
+            "{v}"
+        );
+    }
+    compose(&d, dir.path(), &["down"]);
+}

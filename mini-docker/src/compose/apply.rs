@@ -254,6 +254,73 @@ fn wait_healthy(c: &Client, name: &str) -> Result<(), String> {
     }
 }
 
+/// `compose events [--json] [SERVICE…]`: the engine's container events of
+/// this project (`GET /events`, filtered by its label), as compose prints
+/// them: `TIME container ACTION ID (attrs)`, or one JSON object per event
+/// (`time`, `type`, `action`, `id`, `service`, `attributes`). Compose's own
+/// labels are left out of the attributes.
+fn events(c: &Client, p: &Project, a: &super::EventsArgs) -> Result<u8, Failure> {
+    use std::io::{BufRead, Write};
+    let filters = json!({
+        "type": ["container"],
+        "label": [format!("com.docker.compose.project={}", p.name)],
+    });
+    let r = c.call(
+        "GET",
+        &format!("/events?filters={}", enc(&filters.to_string())),
+        Body::Empty,
+    )?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::BufReader::new(r.body).lines() {
+        let Ok(ev) = serde_json::from_str::<Value>(&line?) else {
+            continue;
+        };
+        let attrs = ev["Actor"]["Attributes"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let service = attrs
+            .get("com.docker.compose.service")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if !a.services.is_empty() && !a.services.contains(&service) {
+            continue;
+        }
+        let shown: serde_json::Map<String, Value> = attrs
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("com.docker.compose."))
+            .collect();
+        let nanos = ev["timeNano"].as_i64().unwrap_or(0);
+        let (id, action) = (
+            ev["Actor"]["ID"].as_str().unwrap_or(""),
+            ev["Action"].as_str().unwrap_or(""),
+        );
+        if a.json {
+            let j = json!({
+                "time": crate::util::rfc3339_nanos(nanos),
+                "type": "container",
+                "action": action,
+                "id": id,
+                "service": service,
+                "attributes": shown,
+            });
+            writeln!(out, "{j}")?;
+        } else {
+            let kv: Vec<String> = shown
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            let time = crate::util::rfc3339_nanos(nanos);
+            // Compose's `2006-01-02 15:04:05.000000`.
+            let time = format!("{} {}", &time[..10], &time[11..26]);
+            writeln!(out, "{time} container {action} {id} ({})", kv.join(", "))?;
+        }
+        out.flush()?;
+    }
+    Ok(0)
+}
+
 fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
     let d = plan::desired(p, &scale_flags(&a.scale)?).map_err(bad)?;
     let existing: Vec<Existing> = containers(c, &p.name, true)?
@@ -611,6 +678,7 @@ pub fn run(c: &Client, p: &Project, cmd: ComposeCmd) -> Result<u8, Failure> {
             Ok(0)
         }
         ComposeCmd::Logs(a) => logs(c, p, &a),
+        ComposeCmd::Events(a) => events(c, p, &a),
         ComposeCmd::Start(a) => {
             let list = selected(c, p, &a.services, true)?;
             each(c, &list, "Starting", "Started", |e| {

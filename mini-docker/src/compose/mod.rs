@@ -86,8 +86,20 @@ pub enum ComposeCmd {
     Images(ServicesArgs),
     /// Print the public port for a port binding.
     Port(PortArgs),
+    /// Receive real time events from containers.
+    Events(EventsArgs),
     /// Show the compose version.
     Version,
+}
+
+/// Flags of `events`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Output events as a stream of JSON objects.
+    #[arg(long)]
+    pub json: bool,
+    /// Services (default: all).
+    pub services: Vec<String>,
 }
 
 /// Flags of `up`.
