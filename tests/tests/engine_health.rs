@@ -76,22 +76,23 @@ fn scenario(docker: &dyn Fn(&[&str]) -> std::process::Output) -> Vec<String> {
         .as_secs()
         - 1;
     let id = ok(RUN);
+    // What `ps` adds to the status: `healthy)`, `unhealthy)`.
+    let ps_health = || {
+        let ps = ok(&[
+            "ps",
+            "--filter",
+            &format!("id={id}"),
+            "--format",
+            "{{.Status}}",
+        ]);
+        format!("ps: {}", ps.split_once(" (").map_or("", |(_, s)| s))
+    };
     let mut seen = vec![format!("at start: {}", health(docker, &id)["Status"])];
     eventually("the container turns healthy", || {
         health(docker, &id)["Status"] == "healthy"
     });
     seen.push(shape(&health(docker, &id)));
-    let ps = ok(&[
-        "ps",
-        "--filter",
-        &format!("id={id}"),
-        "--format",
-        "{{.Status}}",
-    ]);
-    seen.push(format!(
-        "ps: {}",
-        ps.split_once(" (").map_or("", |(_, s)| s)
-    ));
+    seen.push(ps_health());
     for f in ["healthy", "unhealthy", "starting", "none"] {
         let ids = ok(&["ps", "-q", "--no-trunc", "--filter", &format!("health={f}")]);
         seen.push(format!("health={f}: {}", ids.contains(&id)));
@@ -103,17 +104,7 @@ fn scenario(docker: &dyn Fn(&[&str]) -> std::process::Output) -> Vec<String> {
     let h = health(docker, &id);
     seen.push(shape(&h));
     assert!(h["Log"].as_array().unwrap().len() <= 5);
-    let ps = ok(&[
-        "ps",
-        "--filter",
-        &format!("id={id}"),
-        "--format",
-        "{{.Status}}",
-    ]);
-    seen.push(format!(
-        "ps: {}",
-        ps.split_once(" (").map_or("", |(_, s)| s)
-    ));
+    seen.push(ps_health());
     ok(&["rm", "-f", &id]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let until = (from + 60).min(
