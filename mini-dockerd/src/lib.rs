@@ -319,7 +319,7 @@ impl Container {
             host_config["LogConfig"] = logs::merge(None, &json!({}));
         }
         let log = logs::LogConfig::from_value(&host_config["LogConfig"]).unwrap_or_default();
-        json!({
+        let mut out = json!({
             "Id": self.id,
             "Created": util::rfc3339_nanos(self.created),
             "Path": self.path,
@@ -334,7 +334,6 @@ impl Container {
                 "Error": self.state.error,
                 "StartedAt": util::rfc3339_nanos(self.state.started_at),
                 "FinishedAt": util::rfc3339_nanos(self.state.finished_at),
-                "Health": self.state.health,
             },
             "Image": self.image_id,
             "ResolvConfPath": present(dir.join("resolv.conf")),
@@ -367,7 +366,12 @@ impl Container {
                 "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
                 "Networks": self.networks(),
             },
-        })
+        });
+        // Docker shows `State.Health` only for a container with a check.
+        if let Some(h) = &self.state.health {
+            out["State"]["Health"] = json!(h);
+        }
+        out
     }
 }
 

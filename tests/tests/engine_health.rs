@@ -241,7 +241,7 @@ fn the_images_check_runs_is_disabled_on_request_and_resumes_after_a_restart() {
     });
     assert_eq!(health(&|a| d.docker(a), on)["Log"][0]["Output"], "probed\n");
     assert_eq!(
-        d.ok(&["inspect", "-f", "{{json .State.Health}}", off])
+        d.docker_ok(&["inspect", "-f", "{{json .State.Health}}", off])
             .trim(),
         "null"
     );
