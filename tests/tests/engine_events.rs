@@ -409,3 +409,63 @@ fn redact(s: &str) -> String {
     flush(&mut word, &mut out);
     out
 }
+
+/// The image events of push, pull, save, load and rmi, from a real dockerd
+/// and from this daemon, each against chapter 06's registry on 127.0.0.1:
+/// the same types, actions, actors and attributes.
+#[test]
+fn image_events_are_dockerds() {
+    let reg = Registry::start();
+    let run =
+        |docker: &dyn Fn(&[&str]) -> std::process::Output, socket: &std::path::Path, repo: &str| {
+            let ok = |args: &[&str]| {
+                let out = docker(args);
+                assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
+                stdout(&out).trim().to_string()
+            };
+            ok(&["import", busybox_tar().to_str().unwrap(), "bb"]);
+            let name = format!("{}/{repo}:v1", reg.host());
+            let from = now() - 1;
+            ok(&["tag", "bb", &name]);
+            ok(&["push", &name]);
+            ok(&["rmi", &name]);
+            ok(&["pull", &name]);
+            let tar = tempfile::NamedTempFile::new().unwrap();
+            ok(&["save", "-o", tar.path().to_str().unwrap(), &name]);
+            ok(&["rmi", "-f", &name, "bb"]);
+            ok(&["load", "-i", tar.path().to_str().unwrap()]);
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            let r = e2e::http::request(
+                socket,
+                "GET",
+                &format!("/v1.41/events?since={from}&until={}", now()),
+                &[],
+                b"",
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            let events: Vec<serde_json::Value> = r
+                .body
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let ids: Vec<(String, &str)> = events
+                .iter()
+                .filter_map(|e| e["Actor"]["ID"].as_str())
+                .filter(|id| id.starts_with("sha256:"))
+                .map(|id| (id.to_string(), "IMGID"))
+                .chain([(reg.host(), "REG"), (repo.to_string(), "REPO")])
+                .collect();
+            events.iter().map(|e| shape(e, &ids)).collect::<Vec<_>>()
+        };
+    let tag = format!("{:x}", now() % 0xffff);
+    let real = DockerDaemon::start(&[]);
+    let want = run(
+        &|a| real.docker(a),
+        &real.dir.path().join("docker.sock"),
+        &format!("mdev-d{tag}"),
+    );
+    let d = Daemon::start();
+    let got = run(&|a| d.docker(a), &d.socket(), &format!("mdev-m{tag}"));
+    let (want, got) = (want.join("\n"), got.join("\n"));
+    assert_eq!(got, want, "\nours:\n{got}\n\ndockerd's:\n{want}");
+}

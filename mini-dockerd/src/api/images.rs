@@ -143,7 +143,8 @@ async fn load(State(e): Eng, req: Request) -> Result<Response, ApiError> {
         let name = line.rsplit(": ").next().unwrap_or(line);
         if let Ok(img) = e2.images.resolve(name) {
             let id = img.config_digest.to_string();
-            e2.emit_event("image", "load", &id, &[("name", name)]);
+            // dockerd names the loaded image by its id, whatever its tags.
+            e2.emit_event("image", "load", &id, &[("name", &id)]);
         }
     }
     Ok(json_lines(
