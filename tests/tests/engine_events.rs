@@ -469,3 +469,57 @@ fn image_events_are_dockerds() {
     let (want, got) = (want.join("\n"), got.join("\n"));
     assert_eq!(got, want, "\nours:\n{got}\n\ndockerd's:\n{want}");
 }
+
+/// A container the kernel's OOM killer ends: `oom`, then `die` with 137,
+/// from dockerd and from this daemon alike.
+#[test]
+fn an_oom_kill_emits_oom_then_die() {
+    let run = |docker: &dyn Fn(&[&str]) -> std::process::Output| {
+        let from = (now() - 1).to_string();
+        let name = format!("mdev-oom-{}", now() % 0xffff);
+        let out = docker(&[
+            "run",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "-m",
+            "8m",
+            "bb",
+            "sh",
+            "-c",
+            "head -c 64m /dev/zero | tail",
+        ]);
+        assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let until = now().to_string();
+        let out = docker(&[
+            "events",
+            "--since",
+            &from,
+            "--until",
+            &until,
+            "--filter",
+            &format!("container={name}"),
+            "--filter",
+            "event=oom",
+            "--filter",
+            "event=die",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.exitCode}}",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let _ = docker(&["rm", &name]);
+        stdout(&out)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    let real = DockerDaemon::start(&[]);
+    real.import_busybox("bb");
+    let want = run(&|a| real.docker(a));
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    assert_eq!(run(&|a| d.docker(a)), want);
+    assert_eq!(want, ["oom <no value>", "die 137"]);
+}
