@@ -236,6 +236,23 @@ fn the_images_check_runs_is_disabled_on_request_and_resumes_after_a_restart() {
         "600",
     ]);
     let (off, on) = (off.trim(), on.trim());
+    // A commit keeps the container's own check.
+    let mine = d.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--health-cmd",
+        "echo mine",
+        "bb",
+        "true",
+    ]);
+    d.ok(&["commit", mine.trim(), "mdh-img:2"]);
+    let kept = d.ok(&["inspect", "-f", "{{json .Config.Healthcheck}}", "mdh-img:2"]);
+    assert!(
+        kept.contains(r#"["CMD-SHELL","echo mine"]"#),
+        "commit kept the check: {kept}"
+    );
+    d.ok(&["rm", mine.trim()]);
     eventually("the image's check turns healthy", || {
         health(&|a| d.docker(a), on)["Status"] == "healthy"
     });
