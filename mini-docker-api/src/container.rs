@@ -81,6 +81,10 @@ pub struct ContainerConfig {
     /// Seconds `stop` waits before SIGKILL (10 when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// The health check (`Test`, `Interval`, `Timeout`, `StartPeriod`,
+    /// `Retries`), the container's over the image's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 /// `HostConfig.LogConfig`: the log driver and its options.

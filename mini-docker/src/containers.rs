@@ -179,6 +179,24 @@ pub struct RunArgs {
     /// Give extended privileges to this container.
     #[arg(long)]
     pub privileged: bool,
+    /// Command to run to check health (run by /bin/sh -c in the container).
+    #[arg(long = "health-cmd", value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s: 30s).
+    #[arg(long = "health-interval", value_name = "TIME")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s: 30s).
+    #[arg(long = "health-timeout", value_name = "TIME")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy (default 0: 3).
+    #[arg(long = "health-retries", value_name = "N")]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before failures count (ms|s|m|h).
+    #[arg(long = "health-start-period", value_name = "TIME")]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// The image.
     pub image: String,
     // Everything after the image, flags included (`run busybox sh -c 'echo
@@ -366,9 +384,63 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
     if let Some(e) = &a.entrypoint {
         body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
     }
+    if let Some(h) = health_config(a)? {
+        body["Healthcheck"] = h;
+    }
     add_resource_flags(a, &mut body)?;
     add_netvol_flags(a, &mut body)?;
     Ok(body)
+}
+
+/// `--health-*` and `--no-healthcheck` as the docker CLI turns them into
+/// `Config.Healthcheck` (durations in nanoseconds; an unset one is 0, which
+/// the daemon reads as the image's value or Docker's default).
+fn health_config(a: &RunArgs) -> Result<Option<Value>, Failure> {
+    let dur = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
+        let Some(v) = v else { return Ok(0) };
+        let n = mini_docker_api::units::go_duration_nanos(v).ok_or_else(|| {
+            bad(125, format!("invalid argument \"{v}\" for \"--{flag}\" flag: time: invalid duration \"{v}\""))
+        })?;
+        if n < 0 {
+            return Err(bad(125, format!("--{flag} cannot be negative")));
+        }
+        Ok(n)
+    };
+    let interval = dur("health-interval", &a.health_interval)?;
+    let timeout = dur("health-timeout", &a.health_timeout)?;
+    let start_period = dur("health-start-period", &a.health_start_period)?;
+    let retries = a.health_retries.unwrap_or(0);
+    let any = a.health_cmd.as_deref().is_some_and(|c| !c.is_empty())
+        || interval != 0
+        || timeout != 0
+        || start_period != 0
+        || retries != 0;
+    if a.no_healthcheck {
+        if any {
+            return Err(bad(
+                125,
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(Some(json!({"Test": ["NONE"]})));
+    }
+    if !any {
+        return Ok(None);
+    }
+    if retries < 0 {
+        return Err(bad(125, "--health-retries cannot be negative"));
+    }
+    let test = match a.health_cmd.as_deref().filter(|c| !c.is_empty()) {
+        Some(cmd) => json!(["CMD-SHELL", cmd]),
+        None => Value::Null,
+    };
+    Ok(Some(json!({
+        "Test": test,
+        "Interval": interval,
+        "Timeout": timeout,
+        "StartPeriod": start_period,
+        "Retries": retries,
+    })))
 }
 
 /// The cgroup, `/dev/shm`, sysctl and log flags, into `HostConfig` (the

@@ -13,6 +13,7 @@ pub mod containers;
 pub mod context;
 pub mod cp;
 pub mod dial;
+pub mod events;
 pub mod format;
 pub mod http;
 pub mod images;
@@ -80,6 +81,8 @@ pub enum Cmd {
     Version,
     /// Display system-wide information.
     Info(InfoArgs),
+    /// Get real time events from the server.
+    Events(events::EventsArgs),
     /// Create and run a new container from an image.
     Run(containers::RunArgs),
     /// Create a new container.
@@ -501,6 +504,8 @@ pub struct PruneArgs {
 pub enum SystemCmd {
     /// Show docker disk usage.
     Df,
+    /// Get real time events from the server.
+    Events(events::EventsArgs),
     /// Display system-wide information.
     Info(InfoArgs),
     /// Remove unused data (stopped containers, unused networks; -a: unused images).
@@ -742,6 +747,10 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         | Cmd::System {
             cmd: SystemCmd::Info(a),
         } => images::info(c, a.format.as_deref()),
+        Cmd::Events(a)
+        | Cmd::System {
+            cmd: SystemCmd::Events(a),
+        } => events::events(c, &a),
         Cmd::Run(a) => containers::run(c, a, true),
         Cmd::Create(a) => containers::run(c, a, false),
         Cmd::Start(a) => containers::start(

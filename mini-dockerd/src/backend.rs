@@ -106,7 +106,19 @@ impl ImageBackend for Engine {
     }
 
     fn image_import(&self, tar: &Path, repo: &str, tag: &str, message: &str) -> Result<String> {
-        self.images.import(tar, repo, tag, message)
+        let familiar = ::images::image::familiar_name(repo).to_string();
+        let named = match (familiar.as_str(), tag) {
+            ("", _) => None,
+            (r, "") => Some(r.to_string()),
+            (r, t) => Some(format!("{r}:{t}")),
+        };
+        let id = self.images.import(tar, repo, tag, message)?;
+        // dockerd's order: the new name's `tag`, then the `import`.
+        if let Some(named) = named {
+            self.emit_event("image", "tag", &id, &[("name", &named)]);
+        }
+        self.emit_event("image", "import", &id, &[("name", &id)]);
+        Ok(id)
     }
 
     async fn image_pull(
@@ -141,11 +153,30 @@ impl ImageBackend for Engine {
     }
 
     fn image_load(&self, tar: &Path) -> Result<Vec<String>> {
-        self.images.load(tar)
+        let loaded = self.images.load(tar)?;
+        for line in &loaded {
+            // "Loaded image: x:t" or "Loaded image ID: sha256:…".
+            let name = line.rsplit(": ").next().unwrap_or(line);
+            if let Ok(img) = self.images.resolve(name) {
+                let id = img.config_digest.to_string();
+                // dockerd names the loaded image by its id, whatever its tags.
+                self.emit_event("image", "load", &id, &[("name", &id)]);
+            }
+        }
+        Ok(loaded)
     }
 
     fn image_save(&self, names: &[String], out: &Path) -> Result<()> {
-        self.images.save(names, out)
+        let ids: Vec<String> = names
+            .iter()
+            .filter_map(|n| self.images.resolve(n).ok())
+            .map(|i| i.config_digest.to_string())
+            .collect();
+        self.images.save(names, out)?;
+        for id in ids {
+            self.emit_event("image", "save", &id, &[("name", &id)]);
+        }
+        Ok(())
     }
 
     fn image_inspect(&self, name: &str) -> Result<Value> {
@@ -157,15 +188,37 @@ impl ImageBackend for Engine {
     }
 
     fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<()> {
-        self.images.tag(name, repo, tag)
+        let id = self.images.resolve(name).map(|i| i.config_digest.to_string());
+        // The name as the user wrote it (Docker's familiar form).
+        let familiar = ::images::image::familiar_name(repo);
+        let new = if tag.is_empty() {
+            familiar.to_string()
+        } else {
+            format!("{familiar}:{tag}")
+        };
+        self.images.tag(name, repo, tag)?;
+        if let Ok(id) = id {
+            self.emit_event("image", "tag", &id, &[("name", &new)]);
+        }
+        Ok(())
     }
 
     fn image_remove(&self, name: &str, force: bool) -> Result<Value> {
+        let id = self.images.resolve(name).map(|i| i.config_digest.to_string());
         let (out, _) = self
             .images
             .remove(name, force, &|id| self.image_users(id), &|| {
                 self.container_layers()
             })?;
+        // dockerd's events: `untag` per name removed, `delete` per image gone.
+        for entry in out.as_array().into_iter().flatten() {
+            if let (Some(_), Ok(id)) = (entry["Untagged"].as_str(), &id) {
+                self.emit_event("image", "untag", id, &[("name", id)]);
+            }
+            if let Some(gone) = entry["Deleted"].as_str() {
+                self.emit_event("image", "delete", gone, &[("name", gone)]);
+            }
+        }
         Ok(out)
     }
 }
@@ -215,6 +268,17 @@ impl VolumeBackend for Engine {
 }
 
 impl SystemBackend for Engine {
+    fn events_subscribe(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> (
+        Vec<crate::state::Event>,
+        tokio::sync::broadcast::Receiver<crate::state::Event>,
+    ) {
+        self.events.subscribe_since(since, until)
+    }
+
     fn system_version(&self) -> Value {
         self.version()
     }

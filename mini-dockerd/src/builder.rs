@@ -521,7 +521,7 @@ fn go_list(v: &[String]) -> String {
 }
 
 /// Go's `%v` of a duration in nanoseconds: `5s`, `1m30s`, `500ms`, `0s`.
-fn go_duration(ns: i64) -> String {
+pub(crate) fn go_duration(ns: i64) -> String {
     if ns == 0 {
         return "0s".into();
     }

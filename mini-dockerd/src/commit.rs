@@ -43,6 +43,7 @@ const KEYS: &[&str] = &[
     "Labels",
     "Volumes",
     "StopSignal",
+    "Healthcheck",
 ];
 
 /// What a commit needs, from the query.

@@ -11,7 +11,7 @@
 //! | endpoint | keys |
 //! | --- | --- |
 //! | `GET /images/json` | dangling, label, reference, before, since |
-//! | `GET /containers/json` | id, name, label, status, ancestor, exited, network, volume, before, since, is-task (refused: no swarm here) |
+//! | `GET /containers/json` | id, name, label, status, ancestor, exited, network, volume, before, since, health, is-task (refused: no swarm here) |
 //! | `GET /volumes` | dangling, name, label, driver |
 //! | `GET /networks` | name, id, label, driver, type, dangling |
 
@@ -193,8 +193,15 @@ impl Engine {
     pub fn list_containers(&self, all: bool, f: &Filters) -> Result<Vec<Value>> {
         f.accept(&[
             "id", "name", "label", "status", "ancestor", "exited", "network", "volume", "before",
-            "since", "is-task",
+            "since", "is-task", "health",
         ])?;
+        for s in f.get("health").unwrap_or_default() {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&s.as_str()) {
+                return Err(ApiError::bad(format!(
+                    "Unrecognised filter value for health: {s}"
+                )));
+            }
+        }
         if f.get("is-task").is_some() {
             return Err(ApiError::bad(
                 "invalid filter 'is-task': this daemon is not part of a swarm and runs no tasks"
@@ -253,6 +260,14 @@ impl Engine {
             .into_iter()
             .filter(|c| all || c.state.running)
             .filter(|c| f.any("status", |s| s == c.state.status))
+            .filter(|c| {
+                let health = c
+                    .state
+                    .health
+                    .as_ref()
+                    .map_or("none", |h| h.status.as_str());
+                f.any("health", |s| s == health)
+            })
             .filter(|c| f.any("id", |s| c.id.starts_with(s)))
             .filter(|c| f.any("name", |s| c.name.contains(s.trim_start_matches('/'))))
             .filter(|c| f.labels_match(&serde_json::to_value(&c.config.labels).unwrap_or_default()))

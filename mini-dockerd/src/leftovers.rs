@@ -57,6 +57,7 @@ fn started(state: &CState, pid: i64, now: i64) -> Option<CState> {
         started_at: now,
         finished_at: 0,
         oom_killed: state.oom_killed,
+        health: state.health.clone(),
     })
 }
 

@@ -47,6 +47,7 @@ pub mod errors;
 pub mod explain;
 pub mod filters;
 pub mod gc;
+pub mod health;
 pub mod hijack;
 pub mod images;
 pub mod inspect;
@@ -152,6 +153,9 @@ pub struct CState {
     /// The kernel's OOM killer killed a process of its last run.
     #[serde(default)]
     pub oom_killed: bool,
+    /// Its health, when it has a check ([`health`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<health::Health>,
 }
 
 /// A container record.
@@ -205,7 +209,11 @@ impl Container {
         let ago = |t: i64| util::human_duration((now - t) / 1_000_000_000);
         use state::Status;
         match self.state.status {
-            Status::Running => format!("Up {}", ago(self.state.started_at)),
+            Status::Running => format!(
+                "Up {}{}",
+                ago(self.state.started_at),
+                health::status_suffix(self.state.health.as_ref())
+            ),
             Status::Paused => format!("Up {} (Paused)", ago(self.state.started_at)),
             Status::Exited => format!(
                 "Exited ({}) {} ago",
@@ -334,7 +342,7 @@ impl Container {
             host_config["LogConfig"] = logs::merge(None, &json!({}));
         }
         let log = logs::LogConfig::from_value(&host_config["LogConfig"]).unwrap_or_default();
-        json!({
+        let mut out = json!({
             "Id": self.id,
             "Created": util::rfc3339_nanos(self.created),
             "Path": self.path,
@@ -381,7 +389,12 @@ impl Container {
                 "MacAddress": n.map(|n| n.mac.clone()).unwrap_or_default(),
                 "Networks": self.networks(),
             },
-        })
+        });
+        // Docker shows `State.Health` only for a container with a check.
+        if let Some(h) = &self.state.health {
+            out["State"]["Health"] = json!(h);
+        }
+        out
     }
 }
 
@@ -489,7 +502,8 @@ impl Engine {
         let running: Vec<String> = up.iter().map(|c| c.id.clone()).collect();
         for id in running {
             tracing::info!(%id, "adopting a running container");
-            self.watch(id);
+            self.watch(id.clone());
+            self.start_health(&id);
         }
         self.remove_crashed_builds();
     }
@@ -762,6 +776,16 @@ impl Engine {
             labels: Some(rc.labels.clone()),
             stop_signal: rc.stop_signal.clone(),
             stop_timeout: None,
+            healthcheck: {
+                let image_check = serde_json::from_slice::<Value>(&img.config_bytes)
+                    .ok()
+                    .and_then(|v| v["config"].get("Healthcheck").cloned());
+                let mine = body.get("Healthcheck").filter(|v| !v.is_null());
+                if let Some(h) = mine {
+                    health::validate(h)?;
+                }
+                health::merge(mine, image_check.as_ref())
+            },
         };
         // `--stop-signal`, `--stop-timeout`, `--domainname`.
         if let Some(s) = body
@@ -887,6 +911,7 @@ impl Engine {
                 self.emit(&c, "start", &[]);
                 self.refresh_hosts();
                 self.watch(c.id.clone());
+                self.start_health(&c.id);
                 Ok(())
             }
             Err(e) => {
@@ -1006,6 +1031,8 @@ impl Engine {
                     started_at: util::now_nanos(),
                     finished_at: 0,
                     oom_killed: false,
+                    // Its log stays, as in Docker; the check restarts it.
+                    health: c.state.health.take(),
                 };
                 c.net = attachment.clone();
             });
@@ -1100,6 +1127,8 @@ impl Engine {
         };
         let mut spec_json = spec::build(&input);
         lifecycle::apply_resources(&hc.to_value(), &mut spec_json);
+        // dockerd's order: the networks join, then the volumes mount.
+        self.emit_network_events(c, "connect");
         self.apply_netvol(c, &mut spec_json)?;
         Ok(spec_json)
     }
@@ -1223,6 +1252,12 @@ impl Engine {
             }
             self.emit(c, "die", &[("exitCode", status.exit_code.to_string())]);
         })?;
+        // Then, as dockerd: its networks let go of it, its volumes unmount.
+        self.emit_network_events(&c, "disconnect");
+        for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+            let attrs = [("container", c.id.as_str()), ("driver", "local")];
+            self.emit_event("volume", "unmount", &m.name, &attrs);
+        }
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1411,6 +1446,53 @@ impl Engine {
             attrs,
             util::now_nanos(),
         ));
+    }
+
+    /// Sends an event about something other than a container (an image, a
+    /// network, a volume): type `kind`, `action`, the actor's `id` and
+    /// attributes, as dockerd's `LogImageEvent`/`LogNetworkEvent`/….
+    pub(crate) fn emit_event(&self, kind: &str, action: &str, id: &str, attrs: &[(&str, &str)]) {
+        let attributes = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tracing::info!("{kind} event: {action} {id}");
+        self.events.emit(state::Event::new(
+            kind,
+            action,
+            id,
+            attributes,
+            util::now_nanos(),
+        ));
+    }
+
+    /// The `network connect`/`disconnect` events of a container's start and
+    /// exit: one per network it is on (`none`, `host` and `bridge` are
+    /// networks too, of types `null`, `host` and `bridge`); none for a
+    /// container that shares another's namespace.
+    fn emit_network_events(&self, c: &Container, action: &str) {
+        let mode = c.network_mode();
+        let predefined = match mode.as_str() {
+            "none" => Some(("none", "null")),
+            "host" => Some(("host", "host")),
+            "bridge" => Some(("bridge", "bridge")),
+            _ => None,
+        };
+        let mut nets: Vec<(String, String, &str)> = predefined
+            .map(|(n, t)| (networks::predefined_id(n), n.to_string(), t))
+            .into_iter()
+            .collect();
+        for (name, ep) in &c.endpoints {
+            nets.push((ep.network_id.clone(), name.clone(), "bridge"));
+        }
+        for (id, name, kind) in nets {
+            let attrs = [
+                ("container", c.id.as_str()),
+                ("name", &name),
+                ("type", kind),
+            ];
+            self.emit_event("network", action, &id, &attrs);
+        }
     }
 
     /// Deletes the runtime's state of a container that is not running.

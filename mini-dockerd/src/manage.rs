@@ -90,6 +90,7 @@ impl Engine {
             return Err(ApiError::bad("Neither old nor new names may be empty"));
         }
         let c = self.find(key)?;
+        let old_name = c.name.clone();
         if !super::util::valid_name(new) {
             return Err(ApiError::bad(format!(
                 "Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
@@ -115,6 +116,8 @@ impl Engine {
             x.clone()
         };
         self.persist(&c);
+        let old = format!("/{}", old_name);
+        self.emit(&c, "rename", &[("oldName", old)]);
         self.changed.notify_waiters();
         self.refresh_hosts();
         Ok(())

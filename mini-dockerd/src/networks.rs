@@ -536,7 +536,14 @@ impl Engine {
             return Err(net_err(&format!("write {}", file.display()), e));
         }
         tracing::info!(network = %name, %subnet, bridge = %n.bridge, "network created");
-        nets.insert(name, n);
+        nets.insert(name.clone(), n);
+        drop(nets);
+        self.emit_event(
+            "network",
+            "create",
+            &id,
+            &[("name", &name), ("type", "bridge")],
+        );
         Ok(json!({"Id": id, "Warning": ""}))
     }
 
@@ -708,6 +715,12 @@ impl Engine {
             }
         }
         tracing::info!(network = %n.name, "network removed");
+        self.emit_event(
+            "network",
+            "destroy",
+            &n.id,
+            &[("name", &n.name), ("type", "bridge")],
+        );
         Ok(())
     }
 
@@ -1062,7 +1075,13 @@ impl Engine {
             aliases: aliases(body.get("EndpointConfig")),
             ..Default::default()
         };
+        let event = [
+            ("container", c.id.as_str()),
+            ("name", &n.name),
+            ("type", "bridge"),
+        ];
         if !c.state.running {
+            // No event: as dockerd, the container joins when it starts.
             self.update(&c.id, |c| {
                 c.endpoints.insert(n.name.clone(), ep);
             });
@@ -1087,6 +1106,7 @@ impl Engine {
             c.endpoints.insert(n.name.clone(), joined);
         });
         self.refresh_hosts();
+        self.emit_event("network", "connect", &n.id, &event);
         Ok(())
     }
 
@@ -1105,6 +1125,7 @@ impl Engine {
             )));
         };
         self.leave(&n.name, &ep);
+        let ep_container = c.id.clone();
         let c = self.update(&c.id, |c| {
             c.endpoints.remove(&n.name);
         });
@@ -1112,6 +1133,12 @@ impl Engine {
         if let Some(c) = c.filter(|c| c.state.running) {
             self.write_hosts(&c, &self.list());
         }
+        let event = [
+            ("container", ep_container.as_str()),
+            ("name", &n.name),
+            ("type", "bridge"),
+        ];
+        self.emit_event("network", "disconnect", &n.id, &event);
         Ok(())
     }
 

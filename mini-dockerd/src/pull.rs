@@ -251,6 +251,9 @@ pub async fn pull(
             } else {
                 "Downloaded newer image for"
             };
+            let familiar = r.familiar();
+            let name = crate::state::strip_tag(&familiar);
+            e3.emit_event("image", "pull", &familiar, &[("name", name)]);
             vec![
                 json!({"status": format!("Digest: {}", report.digest)}),
                 json!({"status": format!("Status: {done} {}", r.familiar())}),
@@ -300,6 +303,9 @@ pub async fn push(
                 record_repo_digest(&e3, &id, &r, d);
             }
             let tag = r.tag.clone().unwrap_or_default();
+            let familiar = r.familiar();
+            let name = crate::state::strip_tag(&familiar);
+            e3.emit_event("image", "push", &familiar, &[("name", name)]);
             vec![
                 json!({"status": format!("{tag}: digest: {digest} size: {size}")}),
                 json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": size}}),

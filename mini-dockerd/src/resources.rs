@@ -124,7 +124,7 @@ pub const FIELDS: &[Field] = &[
     f(C, "StdinOnce", A("the shim closes stdin after the first attacher"), &[]),
     f(C, "Env", A("process.env"), &[]),
     f(C, "Cmd", A("process.args"), &[]),
-    f(C, "Healthcheck", R("no health checker runs in this daemon yet"), &[]),
+    f(C, "Healthcheck", A("the health checker (health.rs)"), &[]),
     f(C, "ArgsEscaped", R("it is for Windows containers"), &[]),
     f(C, "Image", A("the root filesystem"), &[]),
     f(C, "Volumes", A("anonymous volumes"), &[]),

@@ -299,7 +299,8 @@ impl Action {
 /// `name`, the labels, and per action `exitCode` or `signal`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// The container id.
+    /// The container id, the image id or reference, the network id, the
+    /// volume name.
     #[serde(rename = "ID")]
     pub id: String,
     /// What the event says about it.
@@ -308,16 +309,21 @@ pub struct Actor {
 }
 
 /// One event, as `GET /events` sends it (Engine API v1.41's `EventMessage`,
-/// with the older `status`/`id`/`from` fields the 20.10 CLI still reads).
+/// with the older `status`/`id`/`from` fields the 20.10 CLI still reads;
+/// dockerd fills them for container and image events only, and omits them
+/// when empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The action (old field).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
-    /// The container id (old field).
+    /// The container or image id (old field).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
-    /// The image (old field).
+    /// The container's image (old field).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub from: String,
-    /// `container`.
+    /// `container`, `image`, `network`, `volume` or `daemon`.
     #[serde(rename = "Type")]
     pub kind: String,
     /// `create`, `start`, `kill`, `die`, `stop`, `destroy`, …
@@ -336,6 +342,34 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event of type `kind` (`image`, `network`, `volume`, …) about
+    /// `actor_id`, stamped `time_nano`. The old `status`/`id` fields are
+    /// filled for images and containers, as dockerd does.
+    pub fn new(
+        kind: &str,
+        action: &str,
+        actor_id: &str,
+        attributes: BTreeMap<String, String>,
+        time_nano: i64,
+    ) -> Event {
+        let old = matches!(kind, "container" | "image");
+        let old_field = |v: &str| if old { v.to_string() } else { String::new() };
+        Event {
+            status: old_field(action),
+            id: old_field(actor_id),
+            from: String::new(),
+            kind: kind.into(),
+            action: action.into(),
+            actor: Actor {
+                id: actor_id.into(),
+                attributes,
+            },
+            scope: "local".into(),
+            time: time_nano.div_euclid(1_000_000_000),
+            time_nano,
+        }
+    }
+
     /// A container event: `attributes` gets `image` and `name` added.
     pub fn container(
         action: &str,
@@ -347,20 +381,103 @@ impl Event {
     ) -> Event {
         attributes.insert("image".into(), image.into());
         attributes.insert("name".into(), name.into());
-        Event {
-            status: action.into(),
-            id: id.into(),
-            from: image.into(),
-            kind: "container".into(),
-            action: action.into(),
-            actor: Actor {
-                id: id.into(),
-                attributes,
-            },
-            scope: "local".into(),
-            time: time_nano / 1_000_000_000,
-            time_nano,
-        }
+        let mut e = Event::new("container", action, id, attributes, time_nano);
+        e.from = image.into();
+        e
+    }
+}
+
+/// The `filters` of `GET /events`, as dockerd evaluates them
+/// (`daemon/events/filter.go`). Every key must hold (AND); within a key the
+/// values are alternatives (OR), except `label`, where all must hold.
+///
+/// | key | holds when |
+/// | --- | --- |
+/// | `type` | the type is one of the values |
+/// | `event` | the action is one of them (`health_status`, `exec_create` and `exec_start` also match as prefixes: `health_status: healthy`) |
+/// | `container`, `network`, `volume`, `daemon`, … | the actor's ID or its `name` attribute starts with a value |
+/// | `image` | the actor's ID, or its `image` (container) or `name` (image) attribute, with or without its tag, is a value |
+/// | `label` | every `k` or `k=v` is among the attributes |
+/// | `scope` | the scope (`local`) is a value |
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter(crate::filters::Filters);
+
+/// The keys `GET /events` accepts; any other is a 400.
+pub const EVENT_FILTERS: [&str; 14] = [
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
+];
+
+/// The keys that match by name prefix (dockerd's `fuzzyMatchName`).
+const BY_NAME: [&str; 9] = [
+    "config",
+    "container",
+    "daemon",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "volume",
+];
+
+impl EventFilter {
+    /// Checks the keys (an unknown one is Docker's `invalid filter 'x'`).
+    pub fn new(f: crate::filters::Filters) -> Result<EventFilter, ApiError> {
+        f.accept(&EVENT_FILTERS)?;
+        Ok(EventFilter(f))
+    }
+
+    /// Whether `e` passes every filter.
+    pub fn matches(&self, e: &Event) -> bool {
+        let f = &self.0;
+        let attr = |k: &str| e.actor.attributes.get(k).map(String::as_str);
+        let fuzzy_action = f.get("event").is_some_and(|vals| {
+            vals.iter()
+                .any(|v| matches!(v.as_str(), "health_status" | "exec_create" | "exec_start"))
+        });
+        let event_ok = f.any("event", |v| {
+            v == e.action || (fuzzy_action && e.action.starts_with(v))
+        });
+        let by_name = BY_NAME.iter().all(|key| {
+            f.any(key, |v| {
+                e.actor.id.starts_with(v) || attr("name").is_some_and(|n| n.starts_with(v))
+            })
+        });
+        let name = attr(if e.kind == "image" { "name" } else { "image" }).unwrap_or("");
+        let image_ok = f.any("image", |v| {
+            [e.actor.id.as_str(), name]
+                .iter()
+                .any(|s| *s == v || strip_tag(s) == v)
+        });
+        let labels = serde_json::to_value(&e.actor.attributes).unwrap_or_default();
+        event_ok
+            && f.any("type", |v| v == e.kind)
+            && f.any("scope", |v| v == e.scope)
+            && by_name
+            && image_ok
+            && f.labels_match(&labels)
+    }
+}
+
+/// `busybox:1.36` -> `busybox` (a registry's port is not a tag).
+pub(crate) fn strip_tag(r: &str) -> &str {
+    let r = r.split('@').next().unwrap_or(r);
+    match r.rfind(':') {
+        Some(i) if !r[i..].contains('/') => &r[..i],
+        _ => r,
     }
 }
 
@@ -383,14 +500,17 @@ impl Default for EventBus {
 }
 
 impl EventBus {
-    /// Sends `e` to every subscriber and keeps it in the ring.
+    /// Sends `e` to every subscriber and keeps it in the ring. Both happen
+    /// under the ring's lock, so that [`EventBus::subscribe_since`] sees
+    /// each event exactly once: in the ring or on the channel.
     pub fn emit(&self, e: Event) {
-        if let Ok(mut r) = self.recent.lock() {
-            if r.len() == RECENT {
-                r.pop_front();
-            }
-            r.push_back(e.clone());
+        let Ok(mut r) = self.recent.lock() else {
+            return;
+        };
+        if r.len() == RECENT {
+            r.pop_front();
         }
+        r.push_back(e.clone());
         // No subscriber is no error.
         let _ = self.tx.send(e);
     }
@@ -402,16 +522,42 @@ impl EventBus {
 
     /// The kept events at or after `since_nano` (nanoseconds), oldest first.
     pub fn since(&self, since_nano: i64) -> Vec<Event> {
-        self.recent
-            .lock()
-            .map(|r| {
-                r.iter()
-                    .filter(|e| e.time_nano >= since_nano)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.past(Some(since_nano), None)
     }
+
+    /// The kept events between `since` and `until` (nanoseconds, both
+    /// included, either open), oldest first. With neither, none: dockerd
+    /// replays the past only when asked for a window.
+    pub fn past(&self, since: Option<i64>, until: Option<i64>) -> Vec<Event> {
+        match self.recent.lock() {
+            Ok(r) => window(&r, since, until),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The kept events of the window, and a live stream of the later ones,
+    /// taken together: none is lost or sent twice between the two.
+    pub fn subscribe_since(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> (Vec<Event>, tokio::sync::broadcast::Receiver<Event>) {
+        match self.recent.lock() {
+            Ok(r) => (window(&r, since, until), self.tx.subscribe()),
+            Err(_) => (Vec::new(), self.tx.subscribe()),
+        }
+    }
+}
+
+fn window(r: &VecDeque<Event>, since: Option<i64>, until: Option<i64>) -> Vec<Event> {
+    if since.is_none() && until.is_none() {
+        return Vec::new();
+    }
+    r.iter()
+        .filter(|e| since.is_none_or(|s| e.time_nano >= s))
+        .filter(|e| until.is_none_or(|u| e.time_nano <= u))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -481,6 +627,90 @@ mod tests {
             assert_eq!(serde_json::from_value::<Status>(json).unwrap(), s);
             assert!(s == s.as_str() && s.as_str() == s);
         }
+    }
+
+    /// dockerd's rules, one per key (`daemon/events/filter.go`).
+    #[test]
+    fn event_filters_match_as_dockerds() {
+        let mut labels = BTreeMap::new();
+        labels.insert("team".to_string(), "a".to_string());
+        let c = Event::container("die", "abc123", "busybox:1.36", "web", labels, 1);
+        let img = Event::new(
+            "image",
+            "tag",
+            "sha256:f00",
+            BTreeMap::from([("name".to_string(), "busybox:2".to_string())]),
+            1,
+        );
+        let health = Event::container(
+            "health_status: healthy",
+            "abc123",
+            "bb",
+            "web",
+            BTreeMap::new(),
+            1,
+        );
+        let f =
+            |json: &str| EventFilter::new(crate::filters::Filters::parse(json).unwrap()).unwrap();
+        let cases: &[(&str, &Event, bool)] = &[
+            (r#"{"type":["container"]}"#, &c, true),
+            (r#"{"type":["image"]}"#, &c, false),
+            (r#"{"event":["die","stop"]}"#, &c, true),
+            (r#"{"event":["di"]}"#, &c, false),
+            (r#"{"event":["health_status"]}"#, &health, true),
+            (r#"{"container":["we"]}"#, &c, true),
+            (r#"{"container":["abc"]}"#, &c, true),
+            (r#"{"container":["db"]}"#, &c, false),
+            (r#"{"image":["busybox"]}"#, &c, true),
+            (r#"{"image":["busybox:1.36"]}"#, &c, true),
+            (r#"{"image":["busy"]}"#, &c, false),
+            (r#"{"image":["busybox"]}"#, &img, true),
+            (r#"{"image":["sha256:f00"]}"#, &img, true),
+            (r#"{"label":["team"]}"#, &c, true),
+            (r#"{"label":["team=a","name=web"]}"#, &c, true),
+            (r#"{"label":["team=b"]}"#, &c, false),
+            (r#"{"network":["x"]}"#, &c, false),
+            (r#"{"scope":["local"]}"#, &c, true),
+            (
+                r#"{"type":{"container":true},"event":{"die":true}}"#,
+                &c,
+                true,
+            ),
+        ];
+        for (json, ev, want) in cases {
+            assert_eq!(
+                f(json).matches(ev),
+                *want,
+                "{json} on {} {}",
+                ev.kind,
+                ev.action
+            );
+        }
+        let unknown =
+            EventFilter::new(crate::filters::Filters::parse(r#"{"colour":["red"]}"#).unwrap());
+        assert_eq!(unknown.unwrap_err().message, "invalid filter 'colour'");
+    }
+
+    #[test]
+    fn the_bus_replays_a_window() {
+        let bus = EventBus::default();
+        for t in 1..=5 {
+            bus.emit(Event::container("start", "x", "i", "n", BTreeMap::new(), t));
+        }
+        let times = |v: Vec<Event>| v.iter().map(|e| e.time_nano).collect::<Vec<_>>();
+        assert_eq!(times(bus.past(None, None)), Vec::<i64>::new());
+        assert_eq!(times(bus.past(Some(2), Some(4))), [2, 3, 4]);
+        assert_eq!(times(bus.past(None, Some(2))), [1, 2]);
+        let (past, mut live) = bus.subscribe_since(Some(5), None);
+        assert_eq!(times(past), [5]);
+        bus.emit(Event::new("network", "create", "n1", BTreeMap::new(), 6));
+        let next = live.try_recv().unwrap();
+        let json = serde_json::to_value(&next).unwrap();
+        // dockerd leaves the old fields out for a network.
+        assert!(
+            json.get("status").is_none() && json.get("id").is_none(),
+            "{json}"
+        );
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl Engine {
     /// An attach: to the running container now, or queued for its next start.
     pub fn attach_stream(&self, key: &str, wants: Wants) -> Result<ShimStream> {
         let c = self.find(key)?;
+        self.emit(&c, "attach", &[]);
         let mut pending = self.streams.pending.lock().expect("streams lock");
         // Under the lock `release` takes the waiting ones with.
         let c = self.find(&c.id)?;
@@ -275,6 +276,7 @@ impl Engine {
         };
         let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
         let id = super::util::new_id();
+        let args_text = args.clone();
         let request = ExecRequest {
             id: id.clone(),
             args,
@@ -299,7 +301,7 @@ impl Engine {
             id.clone(),
             Exec {
                 id: id.clone(),
-                container: c.id,
+                container: c.id.clone(),
                 request,
                 config: body.clone(),
                 running: false,
@@ -308,6 +310,8 @@ impl Engine {
                 pid: 0,
             },
         );
+        let action = format!("exec_create: {}", exec_text(&args_text));
+        self.emit(&c, &action, &[("execID", id.clone())]);
         Ok(id)
     }
 
@@ -367,6 +371,8 @@ impl Engine {
                 "Container {cid} is not running"
             )));
         }
+        let action = format!("exec_start: {}", exec_text(&req.args));
+        self.emit(&c, &action, &[("execID", id.to_string())]);
         let sent_size = req.size;
         let mut s = request(&self.socket(&cid), &Request::Exec(Box::new(req))).map_err(|e| {
             ApiError::internal(format!(
@@ -414,6 +420,10 @@ impl Engine {
             e.running = false;
             e.pid = 0;
             e.exit_code = Some(code);
+        }
+        if let Ok(c) = self.find(&e.container) {
+            let attrs = [("execID", id.to_string()), ("exitCode", code.to_string())];
+            self.emit(&c, "exec_die", &attrs);
         }
     }
 
@@ -475,6 +485,16 @@ impl Engine {
             .expect("execs lock")
             .retain(|_, e| e.container != container);
     }
+}
+
+/// An exec's command as dockerd writes it in `exec_create:`/`exec_start:`
+/// events: the program, a space, the arguments joined (so `true ` for a
+/// command without arguments).
+fn exec_text(args: &[String]) -> String {
+    let (program, rest) = args
+        .split_first()
+        .map_or(("", &[][..]), |(p, r)| (p.as_str(), r));
+    format!("{program} {}", rest.join(" "))
 }
 
 #[cfg(test)]

@@ -267,6 +267,8 @@ impl Engine {
         }
         let dir = self.volumes_dir().join(name);
         if dir.join("volume.json").exists() {
+            // dockerd says `create` again for a volume a container names.
+            self.emit_event("volume", "create", name, &[("driver", "local")]);
             return Ok(());
         }
         std::fs::create_dir_all(dir.join("_data"))
@@ -288,7 +290,9 @@ impl Engine {
                 "write the volume's metadata: {}",
                 crate::errors::chain(&e)
             ))
-        })
+        })?;
+        self.emit_event("volume", "create", name, &[("driver", "local")]);
+        Ok(())
     }
 
     fn volume_json(&self, name: &str) -> Option<Value> {
@@ -403,7 +407,9 @@ impl Engine {
         // Nothing is mounted on it while no container uses it: remove_dir_all
         // does not follow the symlinks a container may have left in it.
         std::fs::remove_dir_all(&dir)
-            .map_err(|e| ApiError::internal(format!("remove {}: {e}", dir.display())))
+            .map_err(|e| ApiError::internal(format!("remove {}: {e}", dir.display())))?;
+        self.emit_event("volume", "destroy", name, &[("driver", "local")]);
+        Ok(())
     }
 
     /// `POST /volumes/prune`: every volume no container uses.
@@ -557,6 +563,15 @@ impl Engine {
                         if !m.nocopy {
                             self.copy_up(&self.dir(&c.id).join("rootfs"), m, &data)?;
                         }
+                        let rw = m.rw.to_string();
+                        let attrs = [
+                            ("container", c.id.as_str()),
+                            ("destination", &m.destination),
+                            ("driver", "local"),
+                            ("propagation", ""),
+                            ("read/write", &rw),
+                        ];
+                        self.emit_event("volume", "mount", &m.name, &attrs);
                     }
                     let mut options = vec!["rbind", "rprivate"];
                     if !m.rw {

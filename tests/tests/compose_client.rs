@@ -294,7 +294,7 @@ fn compose_refuses_bad_files_with_file_line_and_key() {
         [
             run("services:\n  web:\n    image: busybox\n    restart: always\n    prots: ['80']\n"),
             run("services:\n  web:\n    image: busybox\n    cap_add: NET_ADMIN\n"),
-            run("services:\n  web:\n    image: busybox\n    healthcheck:\n      test: ['CMD', 'true']\n"),
+            run("services:\n  web:\n    image: busybox\n    healthcheck:\n      test: ['PING', 'true']\n"),
             run("services:\n  web:\n    image: ${IMAGE:?set IMAGE in .env}\n"),
             run("services:\n  web:\n    image: busybox\n  web:\n    image: x\n"),
         ]
@@ -460,4 +460,171 @@ fn compose_config_prints_the_resolved_model() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout).replace(&p.display().to_string(), "DIR");
     insta::assert_snapshot!("compose_config", text);
+}
+
+/// A database that becomes healthy after a second, and an app that waits
+/// for it (`depends_on: condition: service_healthy`).
+const HEALTHY_PROJECT: &str = r#"services:
+  db:
+    image: mdcc-bb:1
+    command: sh -c "sleep 1; touch /tmp/ready; exec sleep 3600"
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ready"]
+      interval: 300ms
+      retries: 30
+    stop_grace_period: 1s
+  app:
+    image: mdcc-bb:1
+    command: sleep 3600
+    stop_grace_period: 1s
+    depends_on:
+      db:
+        condition: service_healthy
+"#;
+
+/// The app started only after the db's first passing probe ended.
+#[track_caller]
+fn app_started_after_db_was_healthy(d: &Daemon, db: &str, app: &str) {
+    let h: serde_json::Value = serde_json::from_str(
+        d.ok(&["inspect", "-f", "{{json .State.Health}}", db])
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(h["Status"], "healthy", "{h}");
+    let first_ok = h["Log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ExitCode"] == 0)
+        .map(|p| p["End"].as_str().unwrap().to_string())
+        .unwrap_or_default();
+    let started = d.ok(&["inspect", "-f", "{{.State.StartedAt}}", app]);
+    // Both RFC 3339 in UTC with nanoseconds: they compare as text.
+    assert!(
+        !first_ok.is_empty() && started.trim() >= first_ok.as_str(),
+        "app started at {started} before db's first healthy probe ended ({first_ok}): {h}"
+    );
+}
+
+#[test]
+fn compose_waits_for_healthy_services_and_fails_naming_an_unhealthy_one() {
+    let (d, dir) = daemon_and_dir();
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(&file, HEALTHY_PROJECT).unwrap();
+    // Ours.
+    compose(&d, dir.path(), &["up", "-d"]);
+    app_started_after_db_was_healthy(&d, "mdcc-db-1", "mdcc-app-1");
+    compose(&d, dir.path(), &["down"]);
+    // `up --wait`: returns once every container runs and is healthy.
+    compose(&d, dir.path(), &["up", "--wait", "db"]);
+    let status = d.ok(&["inspect", "-f", "{{.State.Health.Status}}", "mdcc-db-1"]);
+    assert_eq!(status.trim(), "healthy");
+    compose(&d, dir.path(), &["down"]);
+    // A dependency that turns unhealthy: `up` fails and names it.
+    std::fs::write(
+        &file,
+        HEALTHY_PROJECT
+            .replace(
+                r#"["CMD", "test", "-e", "/tmp/ready"]"#,
+                r#"["CMD", "false"]"#,
+            )
+            .replace("retries: 30", "retries: 1"),
+    )
+    .unwrap();
+    let out = d.cli(&[
+        "compose",
+        "-f",
+        file.to_str().unwrap(),
+        "-p",
+        "mdcc",
+        "up",
+        "-d",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("container mdcc-db-1 is unhealthy")
+            && err.contains("services.app.depends_on.db: service_healthy"),
+        "{err}"
+    );
+    assert!(
+        d.cli(&["inspect", "mdcc-app-1"]).status.code() != Some(0),
+        "the app was not created"
+    );
+    compose(&d, dir.path(), &["down"]);
+    // The real docker-compose 1.29 waits on the same State.Health.
+    std::fs::write(&file, HEALTHY_PROJECT).unwrap();
+    let out = d.compose(dir.path(), &["-p", "mdcc", "up", "-d"]);
+    assert!(out.status.success(), "docker-compose up: {}", stderr(&out));
+    app_started_after_db_was_healthy(&d, "mdcc_db_1", "mdcc_app_1");
+    let out = d.compose(dir.path(), &["-p", "mdcc", "down"]);
+    assert!(
+        out.status.success(),
+        "docker-compose down: {}",
+        stderr(&out)
+    );
+    assert!(d.ids().is_empty(), "nothing is left: {:?}", d.ids());
+}
+
+/// `compose events --json` streams the project's container events, with
+/// the service named and compose's labels left out of the attributes.
+#[test]
+fn compose_events_stream_the_projects_container_events() {
+    use std::io::BufRead;
+    let (d, dir) = daemon_and_dir();
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &file,
+        "services:\n  once:\n    image: mdcc-bb:1\n    command: [\"true\"]\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(cli_bin())
+        .args([
+            "-H",
+            &d.host(),
+            "compose",
+            "-f",
+            file.to_str().unwrap(),
+            "-p",
+            "mdcc",
+            "events",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The stream is open once the daemon answered; a moment for that.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    compose(&d, dir.path(), &["up", "-d"]);
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|(a, _): &(String, serde_json::Value)| a == "die")
+    {
+        let line = lines.next().expect("the stream ended early").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        seen.push((v["action"].as_str().unwrap().to_string(), v));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let actions: Vec<&str> = seen.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["create", "start", "die"], "{seen:?}");
+    for (_, v) in &seen {
+        assert_eq!(
+            (v["type"].as_str(), v["service"].as_str()),
+            (Some("container"), Some("once")),
+            "{v}"
+        );
+        assert_eq!(v["attributes"]["name"], "mdcc-once-1", "{v}");
+        assert!(
+            v["attributes"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("com.docker.compose.")),
+            "{v}"
+        );
+    }
+    compose(&d, dir.path(), &["down"]);
 }

@@ -110,3 +110,17 @@ fn attach_to_a_busy_container_starts_on_a_whole_frame() {
         passes(name, &out);
     }
 }
+
+/// `events()` with each docker-py: the past window (`since`/`until`, the
+/// call returns), filters (`container`, `event`, `label`), a live stream,
+/// and a 400 for an unknown filter.
+#[test]
+fn events_come_back_through_docker_py() {
+    let d = Daemon::start();
+    d.import_busybox("mdpy-ev:1");
+    for (i, (what, py)) in PYTHONS.iter().enumerate() {
+        let prefix = format!("mdpy-ev{i}-{}", std::process::id());
+        let out = python(&d, py, "events.py", &["mdpy-ev:1", &prefix]);
+        passes(what, &out);
+    }
+}

@@ -182,6 +182,21 @@ fn remove(c: &Client, name: &str, timeout: Option<i64>, volumes: bool) -> Result
 /// Waits for the dependencies of a service to meet their conditions.
 fn wait_dependencies(c: &Client, p: &Project, s: &plan::ServicePlan) -> Result<(), Failure> {
     for (dep, cond) in &s.depends {
+        if cond == "service_healthy" {
+            for e in containers(c, &p.name, true)?.iter().map(Existing::from_api) {
+                if e.service == *dep && !e.oneoff {
+                    eprintln!(" Container {}  Waiting", e.name);
+                    wait_healthy(c, &e.name).map_err(|why| {
+                        bad(format!(
+                            "dependency failed to start: {why} (services.{}.depends_on.{dep}: service_healthy)",
+                            s.name
+                        ))
+                    })?;
+                    eprintln!(" Container {}  Healthy", e.name);
+                }
+            }
+            continue;
+        }
         if cond != "service_completed_successfully" {
             continue;
         }
@@ -207,6 +222,103 @@ fn wait_dependencies(c: &Client, p: &Project, s: &plan::ServicePlan) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Polls container `name` until its health check says `healthy`. Its
+/// failing (`unhealthy`), its exit, or its having no check is the error,
+/// in words that name the container.
+fn wait_healthy(c: &Client, name: &str) -> Result<(), String> {
+    loop {
+        let v = c
+            .call(
+                "GET",
+                &format!("/containers/{}/json", enc(name)),
+                Body::Empty,
+            )
+            .and_then(|r| r.json())
+            .map_err(|e| format!("container {name}: {e}"))?;
+        let state = &v["State"];
+        match state["Health"]["Status"].as_str() {
+            Some("healthy") => return Ok(()),
+            Some("unhealthy") => return Err(format!("container {name} is unhealthy")),
+            None => return Err(format!("container {name} has no healthcheck configured")),
+            _ => {}
+        }
+        if state["Running"] != true {
+            return Err(format!(
+                "container {name} exited ({}) before it was healthy",
+                state["ExitCode"]
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `compose events [--json] [SERVICE…]`: the engine's container events of
+/// this project (`GET /events`, filtered by its label), as compose prints
+/// them: `TIME container ACTION ID (attrs)`, or one JSON object per event
+/// (`time`, `type`, `action`, `id`, `service`, `attributes`). Compose's own
+/// labels are left out of the attributes.
+fn events(c: &Client, p: &Project, a: &super::EventsArgs) -> Result<u8, Failure> {
+    use std::io::{BufRead, Write};
+    let filters = json!({
+        "type": ["container"],
+        "label": [format!("com.docker.compose.project={}", p.name)],
+    });
+    let r = c.call(
+        "GET",
+        &format!("/events?filters={}", enc(&filters.to_string())),
+        Body::Empty,
+    )?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::BufReader::new(r.body).lines() {
+        let Ok(ev) = serde_json::from_str::<Value>(&line?) else {
+            continue;
+        };
+        let attrs = ev["Actor"]["Attributes"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let service = attrs
+            .get("com.docker.compose.service")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if !a.services.is_empty() && !a.services.contains(&service) {
+            continue;
+        }
+        let shown: serde_json::Map<String, Value> = attrs
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("com.docker.compose."))
+            .collect();
+        let nanos = ev["timeNano"].as_i64().unwrap_or(0);
+        let (id, action) = (
+            ev["Actor"]["ID"].as_str().unwrap_or(""),
+            ev["Action"].as_str().unwrap_or(""),
+        );
+        if a.json {
+            let j = json!({
+                "time": crate::util::rfc3339_nanos(nanos),
+                "type": "container",
+                "action": action,
+                "id": id,
+                "service": service,
+                "attributes": shown,
+            });
+            writeln!(out, "{j}")?;
+        } else {
+            let kv: Vec<String> = shown
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            let time = crate::util::rfc3339_nanos(nanos);
+            // Compose's `2006-01-02 15:04:05.000000`.
+            let time = format!("{} {}", &time[..10], &time[11..26]);
+            writeln!(out, "{time} container {action} {id} ({})", kv.join(", "))?;
+        }
+        out.flush()?;
+    }
+    Ok(0)
 }
 
 fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
@@ -328,7 +440,28 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
             }
         }
     }
-    if a.detach {
+    if a.wait {
+        // `--wait`: every container started runs, and is healthy if it has a check.
+        for name in &started {
+            let v = c
+                .call(
+                    "GET",
+                    &format!("/containers/{}/json", enc(name)),
+                    Body::Empty,
+                )?
+                .json()?;
+            if v["State"]["Health"].is_object() {
+                wait_healthy(c, name).map_err(bad)?;
+                eprintln!(" Container {name}  Healthy");
+            } else if v["State"]["Running"] != true {
+                return Err(bad(format!(
+                    "container {name} exited ({})",
+                    v["State"]["ExitCode"]
+                )));
+            }
+        }
+    }
+    if a.detach || a.wait {
         return Ok(0);
     }
     // Attached: follow every container's logs until they all end.
@@ -545,6 +678,7 @@ pub fn run(c: &Client, p: &Project, cmd: ComposeCmd) -> Result<u8, Failure> {
             Ok(0)
         }
         ComposeCmd::Logs(a) => logs(c, p, &a),
+        ComposeCmd::Events(a) => events(c, p, &a),
         ComposeCmd::Start(a) => {
             let list = selected(c, p, &a.services, true)?;
             each(c, &list, "Starting", "Started", |e| {
@@ -702,6 +836,7 @@ fn run_oneoff(c: &Client, p: &Project, a: super::RunArgs) -> Result<u8, Failure>
                 scale: vec![],
                 remove_orphans: false,
                 force_recreate: false,
+                wait: false,
                 services: s.depends.keys().cloned().collect(),
             },
         )?;

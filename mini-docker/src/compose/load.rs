@@ -148,24 +148,14 @@ fn read_file(path: &Path, vars: &Vars, warnings: &mut Vec<String>) -> Result<Val
         }
     }
     for (name, svc) in v["services"].as_object().into_iter().flatten() {
-        if svc.get("healthcheck").is_some() {
-            return refuse(format!("services.{name}.healthcheck"), HEALTHCHECK);
-        }
-        for (dep, d) in svc["depends_on"].as_object().into_iter().flatten() {
-            if d["condition"] == "service_healthy" {
-                return refuse(
-                    format!("services.{name}.depends_on.{dep}.condition"),
-                    SERVICE_HEALTHY,
-                );
+        if let Some(h) = svc.get("healthcheck") {
+            if let Err(why) = super::plan::healthcheck(h) {
+                return refuse(format!("services.{name}.healthcheck"), &why);
             }
         }
     }
     Ok(v)
 }
-
-const HEALTHCHECK: &str =
-    "health checks are not supported by mini-dockerd yet (issue 21); remove the key";
-const SERVICE_HEALTHY: &str = "service_healthy needs health checks, which mini-dockerd does not have yet (issue 21); use service_started or service_completed_successfully";
 
 fn strip_extensions(v: &mut Value) {
     if let Some(o) = v.as_object_mut() {
@@ -474,9 +464,6 @@ fn check(model: &Compose, files: &str) -> Result<(), String> {
         );
     }
     for (name, s) in &model.services {
-        if s.healthcheck.is_some() {
-            return refuse(format!("services.{name}.healthcheck"), HEALTHCHECK);
-        }
         if s.secrets.is_some() || s.configs.is_some() {
             return refuse(
                 format!("services.{name}.secrets"),
@@ -496,13 +483,7 @@ fn check(model: &Compose, files: &str) -> Result<(), String> {
             .unwrap_or_default()
         {
             match d.condition.as_str() {
-                "service_started" | "service_completed_successfully" => {}
-                "service_healthy" => {
-                    return refuse(
-                        format!("services.{name}.depends_on.{dep}.condition"),
-                        SERVICE_HEALTHY,
-                    )
-                }
+                "service_started" | "service_completed_successfully" | "service_healthy" => {}
                 other => {
                     return refuse(
                         format!("services.{name}.depends_on.{dep}.condition"),
@@ -751,25 +732,24 @@ mod tests {
     }
 
     #[test]
-    fn healthcheck_and_service_healthy_are_refused_by_name() {
-        let e = project(
-            &[("compose.yaml", "services:\n  web:\n    image: busybox\n    healthcheck:\n      test: [CMD, 'true']\n")],
+    fn healthcheck_and_service_healthy_are_accepted_and_planned() {
+        let p = project(
+            &[("compose.yaml", "services:\n  a:\n    image: busybox\n    healthcheck:\n      test: wget -q localhost\n      interval: 1m30s\n      retries: 2\n  b:\n    image: busybox\n    depends_on:\n      a:\n        condition: service_healthy\n")],
             &[],
         )
-        .unwrap_err();
-        assert!(
-            e.contains("compose.yaml:4: services.web.healthcheck: health checks are not supported"),
-            "{e}"
+        .unwrap();
+        let hc =
+            super::super::plan::healthcheck(p.model.services["a"].healthcheck.as_ref().unwrap())
+                .unwrap();
+        assert_eq!(
+            hc,
+            serde_json::json!({"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 90_000_000_000i64, "Retries": 2})
         );
-        let e = project(
-            &[("compose.yaml", "services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n    depends_on:\n      a:\n        condition: service_healthy\n")],
-            &[],
-        )
-        .unwrap_err();
-        assert!(
-            e.contains("compose.yaml:8: services.b.depends_on.a.condition: service_healthy needs health checks"),
-            "{e}"
-        );
+        let off = super::super::plan::healthcheck(&serde_json::json!({"disable": true})).unwrap();
+        assert_eq!(off, serde_json::json!({"Test": ["NONE"]}));
+        let bad =
+            super::super::plan::healthcheck(&serde_json::json!({"test": ["PING"]})).unwrap_err();
+        assert!(bad.contains("CMD, CMD-SHELL or NONE"), "{bad}");
     }
 
     #[test]

@@ -86,8 +86,20 @@ pub enum ComposeCmd {
     Images(ServicesArgs),
     /// Print the public port for a port binding.
     Port(PortArgs),
+    /// Receive real time events from containers.
+    Events(EventsArgs),
     /// Show the compose version.
     Version,
+}
+
+/// Flags of `events`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Output events as a stream of JSON objects.
+    #[arg(long)]
+    pub json: bool,
+    /// Services (default: all).
+    pub services: Vec<String>,
 }
 
 /// Flags of `up`.
@@ -111,6 +123,9 @@ pub struct UpArgs {
     /// Recreate containers even if their configuration has not changed.
     #[arg(long = "force-recreate")]
     pub force_recreate: bool,
+    /// Wait for services to be running|healthy. Implies detached mode.
+    #[arg(long)]
+    pub wait: bool,
     /// Services (default: all).
     pub services: Vec<String>,
 }

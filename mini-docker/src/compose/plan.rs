@@ -425,6 +425,10 @@ impl ServicePlan {
         if let Some(t) = self.stop_timeout {
             cfg.insert("StopTimeout".into(), json!(t));
         }
+        if let Some(h) = &s.healthcheck {
+            let hc = healthcheck(h).map_err(|e| format!("services.{name}.healthcheck: {e}"))?;
+            cfg.insert("Healthcheck".into(), hc);
+        }
         if let Some(r) = &s.restart {
             let (policy, count) = r.split_once(':').unwrap_or((r, "0"));
             if !matches!(policy, "no" | "always" | "on-failure" | "unless-stopped") {
@@ -1030,6 +1034,77 @@ pub fn explain(d: &Desired, p: &Project, steps: &[Step]) -> String {
         }
     }
     out
+}
+
+/// A service's `healthcheck:` as the Engine API's `Config.Healthcheck`:
+/// `test` as a string is run by the shell (`CMD-SHELL`), as a list it
+/// starts with `CMD`, `CMD-SHELL` or `NONE`; `disable: true` is `NONE`;
+/// `interval`, `timeout`, `start_period` are Go durations (`10s`, `1m30s`)
+/// and become nanoseconds; `retries` a count.
+pub fn healthcheck(h: &Value) -> Result<Value, String> {
+    let Some(m) = h.as_object() else {
+        return Err(
+            "expected a mapping (test, interval, timeout, retries, start_period, disable)".into(),
+        );
+    };
+    if let Some(k) = m.keys().find(|k| {
+        ![
+            "test",
+            "interval",
+            "timeout",
+            "retries",
+            "start_period",
+            "start_interval",
+            "disable",
+        ]
+        .contains(&k.as_str())
+    }) {
+        return Err(format!("unknown key {k:?}"));
+    }
+    if m.contains_key("start_interval") {
+        return Err("start_interval is not supported (Docker 25 and later): remove it".into());
+    }
+    if m.get("disable").and_then(Value::as_bool) == Some(true) {
+        return Ok(json!({"Test": ["NONE"]}));
+    }
+    let test = match m.get("test") {
+        None => Value::Null,
+        Some(Value::String(s)) => json!(["CMD-SHELL", s]),
+        Some(Value::Array(a)) => {
+            let first = a.first().and_then(Value::as_str).unwrap_or("");
+            if !matches!(first, "CMD" | "CMD-SHELL" | "NONE") {
+                return Err(format!(
+                    "test: a list starts with CMD, CMD-SHELL or NONE, not {first:?}"
+                ));
+            }
+            Value::Array(a.clone())
+        }
+        Some(other) => return Err(format!("test: expected a string or a list, got {other}")),
+    };
+    let mut out = json!({"Test": test});
+    for (key, api) in [
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start_period", "StartPeriod"),
+    ] {
+        if let Some(v) = m.get(key) {
+            let text = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
+            let n = mini_docker_api::units::go_duration_nanos(&text)
+                .ok_or_else(|| format!("{key}: {text:?} is not a duration such as 10s or 1m30s"))?;
+            out[api] = json!(n);
+        }
+    }
+    if let Some(r) = m.get("retries") {
+        let n = r
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| format!("retries: {r} is not a count"))?;
+        out["Retries"] = json!(n);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
