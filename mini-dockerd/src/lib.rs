@@ -364,6 +364,8 @@ impl Container {
 
 /// The daemon's state.
 pub struct Engine {
+    /// Itself, for the background work a `&self` method hands off (the reaper).
+    me: std::sync::Weak<Engine>,
     /// Options.
     pub opts: Options,
     containers: Mutex<BTreeMap<String, Container>>,
@@ -382,6 +384,9 @@ pub struct Engine {
     pub restarting: Mutex<std::collections::HashSet<String>>,
     /// User-defined networks.
     pub networks: networks::Registry,
+    /// Containers whose exit is recorded but whose shim and mounts are
+    /// still being cleaned up ([`Engine::wait_finished`]).
+    finishing: Mutex<std::collections::HashSet<String>>,
     /// The containers' events ([`state`]), for `GET /events`.
     pub events: state::EventBus,
 }
@@ -394,7 +399,7 @@ impl Engine {
     /// Opens (creating) the data root and loads the containers.
     pub fn open(opts: Options) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
-        for d in ["containers", "runtime", "shims", "layers", "netns"] {
+        for d in ["containers", "runtime", "shims", "layers", "netns", "reap"] {
             std::fs::create_dir_all(opts.root.join(d))
                 .with_context(|| format!("create {}", opts.root.join(d).display()))?;
         }
@@ -427,7 +432,8 @@ impl Engine {
                 }
             }
         }
-        Ok(Arc::new(Engine {
+        Ok(Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             opts,
             containers: Mutex::new(map),
             removed: Mutex::new(HashMap::new()),
@@ -442,6 +448,7 @@ impl Engine {
             },
             restarting: Mutex::new(Default::default()),
             networks: networks::Registry::open(&opts_root),
+            finishing: Mutex::new(Default::default()),
             events: Default::default(),
         }))
     }
@@ -469,6 +476,7 @@ impl Engine {
             self.watch(id);
         }
         self.remove_crashed_builds();
+        self.resume_reaps();
     }
 
     /// Deletes netns files under the data root that no container holds.
@@ -506,15 +514,23 @@ impl Engine {
 
     /// The runtime that manages container `id` (the one it was created with).
     fn runtime_of(&self, id: &str) -> runtimes::OciRuntime {
-        self.lock()
-            .get(id)
-            .and_then(|c| c.runtime.clone())
-            .or_else(|| {
-                self.opts
-                    .runtimes
-                    .resolve(runtimes::BUILTIN, &self.opts.root)
-            })
+        let rt = self.lock().get(id).and_then(|c| c.runtime.clone());
+        rt.or_else(|| self.builtin_runtime())
             .expect("the built-in runtime is always registered")
+    }
+
+    /// The runtime of this record (the built-in one when it names none).
+    fn runtime_for(&self, c: &Container) -> runtimes::OciRuntime {
+        c.runtime
+            .clone()
+            .or_else(|| self.builtin_runtime())
+            .expect("the built-in runtime is always registered")
+    }
+
+    fn builtin_runtime(&self) -> Option<runtimes::OciRuntime> {
+        self.opts
+            .runtimes
+            .resolve(runtimes::BUILTIN, &self.opts.root)
     }
 
     fn persist(&self, c: &Container) {
@@ -816,6 +832,9 @@ impl Engine {
     /// ([`undo::Undo`]), then records the error in the container's state.
     pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.find(key)?;
+        // A run that just exited: its shim may still be deleting the
+        // runtime's state of this id, and its mount and network go.
+        self.wait_finished(&c.id);
         state::transition(c.state.status, state::Action::Start).map_err(|r| r.to_api(&c.id))?;
         let mut undo = undo::Undo::default();
         match self.start_steps(&c, &mut undo) {
@@ -1095,52 +1114,108 @@ impl Engine {
     }
 
     /// Waits (in a task) for the shim to report the container's exit.
+    ///
+    /// The shim sends `exit JSON` on the `watch` connection as soon as the
+    /// init is reaped, then cleans up (`RUNTIME delete`, `exit.json`) and
+    /// exits: EOF. The exit is recorded at the report, so a `wait` or a
+    /// `stop` returns without waiting for that cleanup; until EOF the
+    /// container is "finishing" ([`Engine::wait_finished`]): a new start
+    /// waits for it, so the old shim's `delete` never meets the new run.
     fn watch(self: &Arc<Self>, id: String) {
         let me = self.clone();
         tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            if let Ok(mut s) = tokio::net::UnixStream::connect(me.socket(&id)).await {
-                use tokio::io::AsyncWriteExt;
-                let _ = s.write_all(b"watch\n").await;
-                let mut buf = [0u8; 64];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
+            use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+            let mut conn = match tokio::net::UnixStream::connect(me.socket(&id)).await {
+                Ok(mut s) => match s.write_all(b"watch\n").await {
+                    Ok(()) => Some(tokio::io::BufReader::new(s)),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            let mut report = None;
+            if let Some(r) = conn.as_mut() {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    report = line
+                        .trim_end()
+                        .strip_prefix("exit ")
+                        .and_then(|j| serde_json::from_str::<shim::ExitStatus>(j).ok());
                 }
             }
+            if report.is_none() {
+                // An older shim, or one that died: EOF came first.
+                conn = None;
+            }
+            me.set_finishing(&id, true);
             let me2 = me.clone();
             let exited = id.clone();
-            let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&id))
+            let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&exited, report))
                 .await
                 .ok()
                 .flatten();
-            if let Some(id) = auto_remove {
+            if let Some(rm) = auto_remove {
+                // The removal answers now; its reaper waits for the shim.
                 let me3 = me.clone();
                 let _ =
-                    tokio::task::spawn_blocking(move || me3.remove_with_volumes(&id, true, true))
+                    tokio::task::spawn_blocking(move || me3.remove_with_volumes(&rm, true, true))
                         .await;
-            } else {
-                me.after_exit(exited);
             }
+            if let Some(mut r) = conn {
+                // The shim's cleanup: EOF when it exits (bounded).
+                let mut sink = Vec::new();
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(30),
+                    tokio::io::AsyncReadExt::read_to_end(&mut r, &mut sink),
+                )
+                .await;
+            }
+            me.set_finishing(&id, false);
+            me.after_exit(id);
         });
     }
 
-    /// Records an exit; returns the id when the container must be removed (`--rm`).
-    fn on_exit(&self, id: &str) -> Option<String> {
-        let dir = self.dir(id);
-        let status = shim::read_exit(&dir).unwrap_or(shim::ExitStatus {
-            exit_code: 255,
-            finished_at: util::now_nanos(),
-            error: "the shim died before recording an exit status".into(),
-            oom_killed: false,
-        });
-        unmount(&dir.join("rootfs"));
-        let net = self.lock().get(id).and_then(|c| c.net.clone());
-        if let Some(a) = &net {
-            self.detach_network(a);
+    /// Marks (or unmarks) container `id` as finishing: its exit is
+    /// recorded, its shim and the daemon still clean up after it.
+    fn set_finishing(&self, id: &str, on: bool) {
+        let mut f = self.finishing.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            f.insert(id.to_string());
+        } else {
+            f.remove(id);
         }
-        self.disconnect_user_networks(id);
+        drop(f);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits (up to 30 s) until container `id` has finished exiting: its
+    /// shim has exited and the daemon has released its mount and network.
+    pub fn wait_finished(&self, id: &str) {
+        let t = std::time::Instant::now();
+        while self
+            .finishing
+            .lock()
+            .map(|f| f.contains(id))
+            .unwrap_or(false)
+            && t.elapsed() < std::time::Duration::from_secs(30)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Records an exit (the shim's report, or else its `exit.json`), then
+    /// releases the root's mount and the network; returns the id when the
+    /// container must be removed (`--rm`).
+    fn on_exit(&self, id: &str, report: Option<shim::ExitStatus>) -> Option<String> {
+        let dir = self.dir(id);
+        let status = report
+            .or_else(|| shim::read_exit(&dir))
+            .unwrap_or(shim::ExitStatus {
+                exit_code: 255,
+                finished_at: util::now_nanos(),
+                error: "the shim died before recording an exit status".into(),
+                oom_killed: false,
+            });
+        let net = self.lock().get(id).and_then(|c| c.net.clone());
         let c = self.update(id, |c| {
             // Only a running container has a watcher: `die` is always allowed.
             c.state.status = state::transition(c.state.status, state::Action::Die)
@@ -1160,6 +1235,13 @@ impl Engine {
             }
             self.emit(c, "die", &[("exitCode", status.exit_code.to_string())]);
         })?;
+        // Waiters have their answer; what follows is cleanup, done before
+        // the container stops "finishing".
+        unmount(&dir.join("rootfs"));
+        if let Some(a) = &net {
+            self.detach_network(a);
+        }
+        self.disconnect_user_networks(id);
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1303,8 +1385,6 @@ impl Engine {
         if !removed {
             return Ok(());
         }
-        let dir = self.dir(&c.id);
-        unmount(&dir.join("rootfs"));
         // Not `if let Some(a) = self.lock()...`: its guard would live through
         // the detach, which waits for the proxies.
         let net = self.lock().get(&c.id).and_then(|c| c.net.clone());
@@ -1312,12 +1392,33 @@ impl Engine {
             self.detach_network(&a);
         }
         self.disconnect_user_networks(&c.id);
-        self.clean_runtime_state(&c.id);
         self.drop_pending(&c.id);
         self.drop_execs(&c.id);
-        let _ = self.images.driver().remove(&c.layer);
-        let _ = std::fs::remove_file(self.socket(&c.id));
-        let _ = std::fs::remove_dir_all(&dir);
+        // One rename hands the directory (record, rootfs mount, rw layer's
+        // name) to the reaper: from here no restart loads the container,
+        // and the reaper, or the next daemon's, finishes the removal.
+        let record = self.lock().get(&c.id).cloned().unwrap_or(c.clone());
+        let trash = self.reap_dir().join(&c.id);
+        match std::fs::rename(self.dir(&c.id), &trash) {
+            Ok(()) => {
+                if let Err(e) = util::write_atomic(
+                    &trash.join("container.json"),
+                    &serde_json::to_vec(&record).unwrap_or_default(),
+                ) {
+                    tracing::warn!("record for the reaper {}: {e}", trash.display());
+                }
+                if let Some(me) = self.me.upgrade() {
+                    let id = c.id.clone();
+                    std::thread::spawn(move || me.reap(&id));
+                }
+            }
+            Err(e) => {
+                // Not on one filesystem, or no directory: remove in place.
+                tracing::warn!("reap {}: {e}; removing in place", c.id);
+                self.wait_finished(&c.id);
+                self.release_removed(&record, &self.dir(&c.id));
+            }
+        }
         let gone = self.lock().remove(&c.id);
         if let Some(gone) = &gone {
             self.emit(gone, "destroy", &[]);
@@ -1328,6 +1429,56 @@ impl Engine {
         }
         self.changed.notify_waiters();
         Ok(())
+    }
+
+    /// Where removed containers' directories wait for the reaper.
+    fn reap_dir(&self) -> PathBuf {
+        self.opts.root.join("reap")
+    }
+
+    /// The background half of `rm`, as containerd's garbage collector:
+    /// once the container has finished exiting, unmount its root, delete
+    /// the runtime's state, remove the rw layer, the socket and the
+    /// directory `reap/<id>`. Each step is idempotent, and the directory
+    /// goes last: a daemon that dies mid-reap finds it at its next start
+    /// ([`Engine::resume_reaps`]) and does it all again.
+    fn reap(&self, id: &str) {
+        self.wait_finished(id);
+        let dir = self.reap_dir().join(id);
+        let record = std::fs::read(dir.join("container.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Container>(&b).ok());
+        match record {
+            Some(c) => self.release_removed(&c, &dir),
+            None => {
+                unmount(&dir.join("rootfs"));
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        tracing::info!(id, "reaped");
+    }
+
+    /// Releases what a removed container held on the host, directory last.
+    fn release_removed(&self, c: &Container, dir: &Path) {
+        unmount(&dir.join("rootfs"));
+        self.clean_runtime_state_with(&c.id, self.runtime_for(c));
+        let _ = self.images.driver().remove(&c.layer);
+        let _ = std::fs::remove_file(self.socket(&c.id));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Resumes the reaps a previous daemon left (at start, in the background).
+    pub fn resume_reaps(self: &Arc<Self>) {
+        for e in std::fs::read_dir(self.reap_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let id = e.file_name().to_string_lossy().into_owned();
+            tracing::info!(%id, "resuming the removal a previous daemon began");
+            let me = self.clone();
+            std::thread::spawn(move || me.reap(&id));
+        }
     }
 
     /// Sends the event `action` about `c` on [`Engine::events`]: its
@@ -1352,8 +1503,12 @@ impl Engine {
 
     /// Deletes the runtime's state of a container that is not running.
     fn clean_runtime_state(&self, id: &str) {
+        self.clean_runtime_state_with(id, self.runtime_of(id));
+    }
+
+    /// The same, with the container's runtime given (its record is gone).
+    fn clean_runtime_state_with(&self, id: &str, rt: runtimes::OciRuntime) {
         use runtimes::Runtime;
-        let rt = self.runtime_of(id);
         // runc, crun and mini-runc keep a container's state in ROOT/ID: no
         // directory, nothing to delete (and no process to start for it).
         let dir = rt.root.join(id);

@@ -1024,3 +1024,69 @@ fn a_start_that_fails_late_leaves_no_netns_link_mount_cgroup_or_shim() {
     assert_eq!(shims, 0, "a process of the container is left");
     d.ok(&["rm", &id]);
 }
+
+/// Issue 25: `rm` hands the directory to a background reaper
+/// (`<data>/reap/<id>`). A daemon SIGKILLed in the middle of a reap
+/// resumes it at its next start: the rootfs mount, the rw layer, the
+/// runtime's state and the directory are all gone.
+#[test]
+fn sigkill_mid_reap_then_restart_leaves_nothing() {
+    let mut d = Daemon::start();
+    d.import_busybox("bb");
+    let layers = |root: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(root.join("layers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    // Many files in the rw layer: its removal takes long enough to be cut.
+    let id = d
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "mkdir /many && cd /many && i=0; while [ $i -lt 20000 ]; do : > f$i; i=$((i+1)); done",
+        ])
+        .trim()
+        .to_string();
+    d.ok(&["start", "-a", &id]);
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            d.data_root()
+                .join("containers")
+                .join(&id)
+                .join("container.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rw = rec["layer"].as_str().unwrap().to_string();
+    assert!(layers(&d.data_root()).contains(&rw));
+    d.ok(&["rm", &id]);
+    let trash = d.data_root().join("reap").join(&id);
+    let cut = trash.exists();
+    d.kill9();
+    assert!(cut, "the reap was already over: nothing was cut");
+    d.spawn();
+    eventually("the resumed reap to finish", || !trash.exists());
+    assert!(!d.ids().contains(&id));
+    assert!(!cgroup_exists(&id), "cgroup of {id} left");
+    let m = mounts_under(&d.data_root());
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    assert!(
+        !layers(&d.data_root()).contains(&rw),
+        "the rw layer {rw} left"
+    );
+    let left: Vec<PathBuf> = files(&d.data_root())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&id[..12]))
+        .collect();
+    assert!(left.is_empty(), "left: {left:?}");
+}
