@@ -1090,3 +1090,67 @@ fn sigkill_mid_reap_then_restart_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "left: {left:?}");
 }
+
+/// Issue 25: the bridge's IPAM lives in memory, rebuilt from the records at
+/// start. A daemon SIGKILLed with containers running on the bridge comes
+/// back with the same addresses in their namespaces, and the containers
+/// started after it get other addresses: none is handed out twice.
+#[test]
+fn sigkill_with_bridged_containers_keeps_their_addresses_and_hands_none_out_twice() {
+    let mut d = Daemon::start_bridged();
+    d.import_busybox("bb");
+    let ip_of = |d: &Daemon, id: &str| -> String {
+        d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", id])
+            .trim()
+            .to_string()
+    };
+    // The address the kernel really has on the container's eth0.
+    let kernel_ip = |d: &Daemon, id: &str| -> String {
+        let out = d.ok(&["exec", id, "ip", "-4", "-o", "addr", "show", "eth0"]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "inet")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let run = |d: &Daemon| {
+        d.ok(&["run", "-d", "bb", "sleep", "300"])
+            .trim()
+            .to_string()
+    };
+    let first: Vec<String> = (0..3).map(|_| run(&d)).collect();
+    // One released before the crash: its address may be given again.
+    let gone = run(&d);
+    d.ok(&["rm", "-f", &gone]);
+    let ips: Vec<String> = first.iter().map(|id| ip_of(&d, id)).collect();
+    for (id, ip) in first.iter().zip(&ips) {
+        assert!(!ip.is_empty());
+        assert_eq!(&kernel_ip(&d, id), ip);
+    }
+    d.kill9();
+    d.spawn();
+    let second: Vec<String> = (0..4).map(|_| run(&d)).collect();
+    let mut all = Vec::new();
+    for id in first.iter().chain(&second) {
+        let ip = ip_of(&d, id);
+        assert_eq!(
+            kernel_ip(&d, id),
+            ip,
+            "{id}: the record and the kernel agree"
+        );
+        all.push(ip);
+    }
+    assert_eq!(&all[..3], &ips[..], "the running ones keep their addresses");
+    let mut uniq = all.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(
+        uniq.len(),
+        all.len(),
+        "an address handed out twice: {all:?}"
+    );
+    for id in first.iter().chain(&second) {
+        d.ok(&["rm", "-f", id]);
+    }
+}
