@@ -362,6 +362,15 @@ impl Container {
     }
 }
 
+/// What is left of a recorded exit ([`Engine::wait_finished`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finishing {
+    /// The daemon releases the root's mount and the network.
+    Daemon,
+    /// Only the shim still cleans up (`RUNTIME delete`, `exit.json`).
+    Shim,
+}
+
 /// The daemon's state.
 pub struct Engine {
     /// Itself, for the background work a `&self` method hands off (the reaper).
@@ -386,7 +395,7 @@ pub struct Engine {
     pub networks: networks::Registry,
     /// Containers whose exit is recorded but whose shim and mounts are
     /// still being cleaned up ([`Engine::wait_finished`]).
-    finishing: Mutex<std::collections::HashSet<String>>,
+    finishing: Mutex<HashMap<String, Finishing>>,
     /// The containers' events ([`state`]), for `GET /events`.
     pub events: state::EventBus,
 }
@@ -1146,13 +1155,14 @@ impl Engine {
                 // An older shim, or one that died: EOF came first.
                 conn = None;
             }
-            me.set_finishing(&id, true);
+            me.set_finishing(&id, Some(Finishing::Daemon));
             let me2 = me.clone();
             let exited = id.clone();
             let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&exited, report))
                 .await
                 .ok()
                 .flatten();
+            me.set_finishing(&id, Some(Finishing::Shim));
             if let Some(rm) = auto_remove {
                 // The removal answers now; its reaper waits for the shim.
                 let me3 = me.clone();
@@ -1169,37 +1179,45 @@ impl Engine {
                 )
                 .await;
             }
-            me.set_finishing(&id, false);
+            me.set_finishing(&id, None);
             me.after_exit(id);
         });
     }
 
-    /// Marks (or unmarks) container `id` as finishing: its exit is
-    /// recorded, its shim and the daemon still clean up after it.
-    fn set_finishing(&self, id: &str, on: bool) {
+    /// Marks container `id` as finishing (`Some`: what is left), or done.
+    fn set_finishing(&self, id: &str, left: Option<Finishing>) {
         let mut f = self.finishing.lock().unwrap_or_else(|e| e.into_inner());
-        if on {
-            f.insert(id.to_string());
-        } else {
-            f.remove(id);
-        }
+        match left {
+            Some(l) => f.insert(id.to_string(), l),
+            None => f.remove(id),
+        };
         drop(f);
         self.changed.notify_waiters();
     }
 
-    /// Waits (up to 30 s) until container `id` has finished exiting: its
-    /// shim has exited and the daemon has released its mount and network.
-    pub fn wait_finished(&self, id: &str) {
+    /// Waits (up to 30 s) until container `id` has finished exiting: the
+    /// daemon has released its mount and network and, with `shim`, its
+    /// shim has exited too.
+    fn wait_finished_for(&self, id: &str, shim: bool) {
         let t = std::time::Instant::now();
         while self
             .finishing
             .lock()
-            .map(|f| f.contains(id))
+            .map(|f| match f.get(id) {
+                None => false,
+                Some(Finishing::Shim) => shim,
+                Some(Finishing::Daemon) => true,
+            })
             .unwrap_or(false)
             && t.elapsed() < std::time::Duration::from_secs(30)
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+    }
+
+    /// Waits until container `id` has wholly finished exiting (its shim too).
+    pub fn wait_finished(&self, id: &str) {
+        self.wait_finished_for(id, true);
     }
 
     /// Records an exit (the shim's report, or else its `exit.json`), then
@@ -1366,6 +1384,9 @@ impl Engine {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
+        // An exit just recorded: its network and mount are released before
+        // `rm` answers (the shim's own cleanup is the reaper's to wait for).
+        self.wait_finished_for(&c.id, false);
         let removed = {
             let mut map = self.lock();
             match map.get_mut(&c.id) {

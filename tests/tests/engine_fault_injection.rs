@@ -1114,6 +1114,26 @@ fn sigkill_with_bridged_containers_keeps_their_addresses_and_hands_none_out_twic
             .unwrap_or_default()
             .to_string()
     };
+    // A user network too: its IPAM is rebuilt from the endpoints.
+    let net = format!("md-ipam-{}", std::process::id());
+    d.ok(&["network", "create", "--subnet", "10.207.77.0/24", &net]);
+    let on_net = |d: &Daemon| {
+        d.ok(&["run", "-d", "--network", &net, "bb", "sleep", "300"])
+            .trim()
+            .to_string()
+    };
+    let user_ip = |d: &Daemon, id: &str| -> String {
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            id,
+        ])
+        .trim()
+        .to_string()
+    };
+    let u_first: Vec<String> = (0..2).map(|_| on_net(&d)).collect();
+    let u_ips: Vec<String> = u_first.iter().map(|id| user_ip(&d, id)).collect();
     let run = |d: &Daemon| {
         d.ok(&["run", "-d", "bb", "sleep", "300"])
             .trim()
@@ -1150,7 +1170,25 @@ fn sigkill_with_bridged_containers_keeps_their_addresses_and_hands_none_out_twic
         all.len(),
         "an address handed out twice: {all:?}"
     );
-    for id in first.iter().chain(&second) {
+    let u_second: Vec<String> = (0..2).map(|_| on_net(&d)).collect();
+    let mut u_all: Vec<String> = u_first
+        .iter()
+        .chain(&u_second)
+        .map(|id| user_ip(&d, id))
+        .collect();
+    assert_eq!(
+        &u_all[..2],
+        &u_ips[..],
+        "the user network's addresses are kept"
+    );
+    for (id, ip) in u_first.iter().chain(&u_second).zip(&u_all) {
+        assert_eq!(&kernel_ip(&d, id), ip, "{id} on {net}");
+    }
+    u_all.sort();
+    u_all.dedup();
+    assert_eq!(u_all.len(), 4, "an address on {net} handed out twice");
+    for id in first.iter().chain(&second).chain(&u_first).chain(&u_second) {
         d.ok(&["rm", "-f", id]);
     }
+    d.ok(&["network", "rm", &net]);
 }
