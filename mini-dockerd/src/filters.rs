@@ -189,8 +189,9 @@ const CONTAINER_STATES: &[&str] = &[
 ];
 
 impl Engine {
-    /// `GET /containers/json?all=&filters=`: the summaries, newest first.
-    pub fn list_containers(&self, all: bool, f: &Filters) -> Result<Vec<Value>> {
+    /// `GET /containers/json?all=&filters=`: the summaries, newest first,
+    /// serialized (a JSON array).
+    pub fn list_containers(&self, all: bool, f: &Filters) -> Result<Vec<u8>> {
         f.accept(&[
             "id", "name", "label", "status", "ancestor", "exited", "network", "volume", "before",
             "since", "is-task",
@@ -293,7 +294,9 @@ impl Engine {
             })
             .collect();
         kept.sort_by_key(|c| std::cmp::Reverse(c.created));
-        Ok(kept.into_iter().map(|c| c.summary()).collect())
+        let now = super::util::now_nanos();
+        let entries: Vec<_> = kept.into_iter().map(|c| c.list_entry(now)).collect();
+        serde_json::to_vec(&entries).map_err(|e| ApiError::internal(e.to_string()))
     }
 }
 

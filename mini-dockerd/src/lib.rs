@@ -232,23 +232,39 @@ impl Container {
         logs::LogConfig::from_value(&serde_json::to_value(given).unwrap_or_default())
     }
 
-    /// `GET /containers/json` entry.
+    /// `GET /containers/json` entry, as a JSON value (`system df`).
     pub fn summary(&self) -> Value {
-        json!({
-            "Id": self.id,
-            "Names": [format!("/{}", self.name)],
-            "Image": self.image,
-            "ImageID": self.image_id,
-            "Command": self.command(),
-            "Created": self.created / 1_000_000_000,
-            "Ports": self.net.as_ref().map(|n| n.port_summaries()).unwrap_or_default(),
-            "Labels": self.config.labels.clone().unwrap_or_default(),
-            "State": self.state.status,
-            "Status": self.status_text(util::now_nanos()),
-            "HostConfig": {"NetworkMode": self.network_mode()},
-            "NetworkSettings": {"Networks": self.networks()},
-            "Mounts": volumes::mounts_json(&self.mounts),
-        })
+        serde_json::to_value(self.list_entry(util::now_nanos())).unwrap_or_default()
+    }
+
+    /// `GET /containers/json` entry, typed: it borrows the record's
+    /// strings, so `ps` serializes each container once, with no JSON tree
+    /// built for it first (issue 25).
+    pub fn list_entry(&self, now: i64) -> ListEntry<'_> {
+        static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+        ListEntry {
+            id: &self.id,
+            names: [format!("/{}", self.name)],
+            image: &self.image,
+            image_id: &self.image_id,
+            command: self.command(),
+            created: self.created / 1_000_000_000,
+            ports: self
+                .net
+                .as_ref()
+                .map(|n| n.port_summaries())
+                .unwrap_or_default(),
+            labels: self.config.labels.as_ref().unwrap_or(&NO_LABELS),
+            state: self.state.status,
+            status: self.status_text(now),
+            host_config: ListHostConfig {
+                network_mode: self.network_mode(),
+            },
+            network_settings: ListNetworks {
+                networks: self.networks(),
+            },
+            mounts: volumes::mounts_json(&self.mounts),
+        }
     }
 
     /// Its cgroup, relative to each hierarchy (under `--cgroup-parent`).
@@ -360,6 +376,40 @@ impl Container {
             },
         })
     }
+}
+
+/// One entry of `GET /containers/json` (Docker's `ContainerSummary`).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListEntry<'a> {
+    id: &'a str,
+    names: [String; 1],
+    image: &'a str,
+    #[serde(rename = "ImageID")]
+    image_id: &'a str,
+    command: String,
+    created: i64,
+    ports: Vec<Value>,
+    labels: &'a BTreeMap<String, String>,
+    state: state::Status,
+    status: String,
+    host_config: ListHostConfig,
+    network_settings: ListNetworks,
+    mounts: Value,
+}
+
+/// `HostConfig` of a [`ListEntry`].
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListHostConfig {
+    network_mode: String,
+}
+
+/// `NetworkSettings` of a [`ListEntry`].
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListNetworks {
+    networks: Value,
 }
 
 /// What is left of a recorded exit ([`Engine::wait_finished`]).

@@ -63,9 +63,10 @@ async fn create(State(e): Eng, Query(q): Q, body: Bytes) -> Result<Response, Api
 }
 
 /// `GET /containers/json`: the engine filters ([`crate::filters`]).
-async fn list(State(e): Eng, Query(q): Q) -> Result<Json<Value>, ApiError> {
+async fn list(State(e): Eng, Query(q): Q) -> Result<Response, ApiError> {
     let f = crate::filters::Filters::from_query(&q)?;
-    Ok(Json(Value::Array(e.list_containers(flag(&q, "all"), &f)?)))
+    let body = e.list_containers(flag(&q, "all"), &f)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn inspect(State(e): Eng, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
