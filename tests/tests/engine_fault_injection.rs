@@ -1033,16 +1033,6 @@ fn a_start_that_fails_late_leaves_no_netns_link_mount_cgroup_or_shim() {
 fn sigkill_mid_reap_then_restart_leaves_nothing() {
     let mut d = Daemon::start();
     d.import_busybox("bb");
-    let layers = |root: &Path| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(root.join("layers"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    };
     // Many files in the rw layer: its removal takes long enough to be cut.
     let id = d
         .ok(&[
@@ -1057,18 +1047,8 @@ fn sigkill_mid_reap_then_restart_leaves_nothing() {
         .trim()
         .to_string();
     d.ok(&["start", "-a", &id]);
-    let rec: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            d.data_root()
-                .join("containers")
-                .join(&id)
-                .join("container.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let rw = rec["layer"].as_str().unwrap().to_string();
-    assert!(layers(&d.data_root()).contains(&rw));
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
+    assert!(d.layers().contains(&rw));
     d.ok(&["rm", &id]);
     let trash = d.data_root().join("reap").join(&id);
     let cut = trash.exists();
@@ -1080,10 +1060,7 @@ fn sigkill_mid_reap_then_restart_leaves_nothing() {
     assert!(!cgroup_exists(&id), "cgroup of {id} left");
     let m = mounts_under(&d.data_root());
     assert!(m.is_empty(), "mounts left: {m:?}");
-    assert!(
-        !layers(&d.data_root()).contains(&rw),
-        "the rw layer {rw} left"
-    );
+    assert!(!d.layers().contains(&rw), "the rw layer {rw} left");
     let left: Vec<PathBuf> = files(&d.data_root())
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(&id[..12]))

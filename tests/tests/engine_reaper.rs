@@ -26,27 +26,6 @@ fn traces_of(root: &Path, id: &str) -> Vec<PathBuf> {
     out
 }
 
-/// The rw layer of container `id` (its record's `layer`).
-fn rw_layer(root: &Path, id: &str) -> String {
-    let rec: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.join("containers").join(id).join("container.json")).unwrap(),
-    )
-    .unwrap();
-    rec["layer"].as_str().unwrap().to_string()
-}
-
-/// The layers on disk (`<data>/layers/*`).
-fn layers(root: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root.join("layers"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// A container that wrote `n` files into its rw layer and exited: a layer
 /// whose removal takes a while.
 fn exited_with_files(d: &Daemon, n: usize) -> String {
@@ -71,7 +50,7 @@ fn nothing_left(d: &Daemon, id: &str, rw: &str) {
     let m = mounts_under(&root);
     assert!(m.is_empty(), "mounts left: {m:?}");
     assert!(
-        !layers(&root).contains(&rw.to_string()),
+        !d.layers().contains(&rw.to_string()),
         "the rw layer {rw} of {id} left"
     );
     let reap: Vec<_> = std::fs::read_dir(root.join("reap")).unwrap().collect();
@@ -83,8 +62,8 @@ fn rm_answers_at_once_and_the_reaper_leaves_nothing() {
     let d = Daemon::start();
     d.import_busybox("bb");
     let id = exited_with_files(&d, 3000);
-    let rw = rw_layer(&d.data_root(), &id);
-    assert!(layers(&d.data_root()).contains(&rw));
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
+    assert!(d.layers().contains(&rw));
     d.ok(&["rm", &id]);
     // The answer came before the reap: the container is gone from the
     // engine at once, and a new one with its name can be made at once.
@@ -121,7 +100,7 @@ fn run_rm_and_wait_see_the_exit_code_and_leave_nothing() {
         .trim()
         .to_string();
     assert_eq!(d.ok(&["wait", &id]).trim(), "3");
-    let rw = rw_layer(&d.data_root(), &id);
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
     for _ in 0..5 {
         d.ok(&["start", &id]);
         assert_eq!(d.ok(&["wait", &id]).trim(), "3");
