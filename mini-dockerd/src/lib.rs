@@ -9,6 +9,14 @@
 //! `start` writes the bundle's `config.json` ([`spec`]) and spawns a
 //! [`shim`]; the shim runs the container with an OCI runtime binary and
 //! tells us when it exits. The daemon itself never forks a container.
+//!
+//! The exit is recorded from the shim's report, before the shim cleans up
+//! (`RUNTIME delete`, `exit.json`) and before the daemon unmounts the
+//! root; until both are done the container is "finishing", and a new
+//! start waits. `rm` renames `containers/<id>` to `reap/<id>` and
+//! answers; a background reaper unmounts, deletes the runtime's state,
+//! removes the rw layer and the directory, and a restarted daemon resumes
+//! what is left under `reap/` (as containerd's garbage collector).
 
 pub mod api;
 pub mod archive;
@@ -415,7 +423,7 @@ struct ListNetworks {
 /// What is left of a recorded exit ([`Engine::wait_finished`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Finishing {
-    /// The daemon releases the root's mount and the network.
+    /// The daemon unmounts the root.
     Daemon,
     /// Only the shim still cleans up (`RUNTIME delete`, `exit.json`).
     Shim,
@@ -1270,8 +1278,8 @@ impl Engine {
         self.wait_finished_for(id, true);
     }
 
-    /// Records an exit (the shim's report, or else its `exit.json`), then
-    /// releases the root's mount and the network; returns the id when the
+    /// Releases the network, records an exit (the shim's report, or else
+    /// its `exit.json`), then unmounts the root; returns the id when the
     /// container must be removed (`--rm`).
     fn on_exit(&self, id: &str, report: Option<shim::ExitStatus>) -> Option<String> {
         let dir = self.dir(id);
@@ -1283,7 +1291,14 @@ impl Engine {
                 error: "the shim died before recording an exit status".into(),
                 oom_killed: false,
             });
+        // The network goes before the exit is seen, as with Docker: once a
+        // `stop` or a `wait` returns, the ports are closed and the address
+        // is free.
         let net = self.lock().get(id).and_then(|c| c.net.clone());
+        if let Some(a) = &net {
+            self.detach_network(a);
+        }
+        self.disconnect_user_networks(id);
         let c = self.update(id, |c| {
             // Only a running container has a watcher: `die` is always allowed.
             c.state.status = state::transition(c.state.status, state::Action::Die)
@@ -1303,13 +1318,10 @@ impl Engine {
             }
             self.emit(c, "die", &[("exitCode", status.exit_code.to_string())]);
         })?;
-        // Waiters have their answer; what follows is cleanup, done before
-        // the container stops "finishing".
+        // Waiters have their answer; the root's unmount (milliseconds on
+        // this disk) is done after it, before the container stops
+        // "finishing".
         unmount(&dir.join("rootfs"));
-        if let Some(a) = &net {
-            self.detach_network(a);
-        }
-        self.disconnect_user_networks(id);
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1434,8 +1446,8 @@ impl Engine {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
-        // An exit just recorded: its network and mount are released before
-        // `rm` answers (the shim's own cleanup is the reaper's to wait for).
+        // An exit just recorded: the daemon unmounts its root before `rm`
+        // answers (the shim's own cleanup is the reaper's to wait for).
         self.wait_finished_for(&c.id, false);
         let removed = {
             let mut map = self.lock();
