@@ -1484,10 +1484,17 @@ impl Engine {
         let trash = self.reap_dir().join(&c.id);
         match std::fs::rename(self.dir(&c.id), &trash) {
             Ok(()) => {
-                if let Err(e) = util::write_atomic(
-                    &trash.join("container.json"),
-                    &serde_json::to_vec(&record).unwrap_or_default(),
-                ) {
+                // The record moved with the directory (every change is
+                // persisted there); written again only if it is missing,
+                // so an `rm` costs no fsync.
+                let rec = trash.join("container.json");
+                let written = match rec.exists() {
+                    true => Ok(()),
+                    false => {
+                        util::write_atomic(&rec, &serde_json::to_vec(&record).unwrap_or_default())
+                    }
+                };
+                if let Err(e) = written {
                     tracing::warn!("record for the reaper {}: {e}", trash.display());
                 }
                 if let Some(me) = self.me.upgrade() {
