@@ -33,7 +33,7 @@ impl ContainerBackend for Engine {
         self.create_cancellable(name, body, cancel)
     }
 
-    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<Value>> {
+    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<u8>> {
         self.list_containers(all, filters)
     }
 

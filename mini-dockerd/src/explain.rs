@@ -499,12 +499,10 @@ impl Engine {
         let maps = super::net::port_mappings(&c.config, &c.host_config)?;
         let nets_dir = self.opts.root.join("networks");
         // The next free address: taken and given back at once.
-        let next_ip = |ipam: &::network::ipam::Ipam| -> Result<Ipv4Addr> {
-            let ip = ipam
+        let next_ip = |ipam: &::network::ipam::IpamState| -> Result<Ipv4Addr> {
+            ipam.clone()
                 .allocate(&c.id)
-                .map_err(|e| ApiError::internal(format!("IPAM: {}", crate::errors::chain(&e))))?;
-            let _ = ipam.release(ip);
-            Ok(ip)
+                .map_err(|e| ApiError::internal(format!("IPAM: {}", crate::errors::chain(&e))))
         };
         let loaded = {
             let g = self.bridge.lock().unwrap_or_else(|e| e.into_inner());
@@ -544,12 +542,7 @@ impl Engine {
                 let forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
                     .map(|v| v.trim() == "1")
                     .unwrap_or(false);
-                std::fs::create_dir_all(&nets_dir)
-                    .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?;
-                let ipam = ::network::ipam::Ipam::open(&nets_dir.join("bridge-ipam.json"), subnet)
-                    .map_err(|e| {
-                        ApiError::internal(format!("IPAM: {}", crate::errors::chain(&e)))
-                    })?;
+                let ipam = self.bridge_ipam(&spec);
                 let ip = next_ip(&ipam)?;
                 (spec.clone(), ip, plan_create_network(&spec, forward))
             }

@@ -10,6 +10,14 @@
 //! [`shim`]; the shim runs the container with an OCI runtime binary and
 //! tells us when it exits. The daemon itself never forks a container.
 //!
+//! The exit is recorded from the shim's report, before the shim cleans up
+//! (`RUNTIME delete`, `exit.json`) and before the daemon unmounts the
+//! root; until both are done the container is "finishing", and a new
+//! start waits. `rm` renames `containers/<id>` to `reap/<id>` and
+//! answers; a background reaper unmounts, deletes the runtime's state,
+//! removes the rw layer and the directory, and a restarted daemon resumes
+//! what is left under `reap/` (as containerd's garbage collector).
+//!
 //! ## The daemon's shape
 //!
 //! ```text
@@ -263,23 +271,39 @@ impl Container {
         logs::LogConfig::from_value(&serde_json::to_value(given).unwrap_or_default())
     }
 
-    /// `GET /containers/json` entry.
+    /// `GET /containers/json` entry, as a JSON value (`system df`).
     pub fn summary(&self) -> Value {
-        json!({
-            "Id": self.id,
-            "Names": [format!("/{}", self.name)],
-            "Image": self.image,
-            "ImageID": self.image_id,
-            "Command": self.command(),
-            "Created": self.created / 1_000_000_000,
-            "Ports": self.net.as_ref().map(|n| n.port_summaries()).unwrap_or_default(),
-            "Labels": self.config.labels.clone().unwrap_or_default(),
-            "State": self.state.status,
-            "Status": self.status_text(util::now_nanos()),
-            "HostConfig": {"NetworkMode": self.network_mode()},
-            "NetworkSettings": {"Networks": self.networks()},
-            "Mounts": volumes::mounts_json(&self.mounts),
-        })
+        serde_json::to_value(self.list_entry(util::now_nanos())).unwrap_or_default()
+    }
+
+    /// `GET /containers/json` entry, typed: it borrows the record's
+    /// strings, so `ps` serializes each container once, with no JSON tree
+    /// built for it first (issue 25).
+    pub fn list_entry(&self, now: i64) -> ListEntry<'_> {
+        static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+        ListEntry {
+            id: &self.id,
+            names: [format!("/{}", self.name)],
+            image: &self.image,
+            image_id: &self.image_id,
+            command: self.command(),
+            created: self.created / 1_000_000_000,
+            ports: self
+                .net
+                .as_ref()
+                .map(|n| n.port_summaries())
+                .unwrap_or_default(),
+            labels: self.config.labels.as_ref().unwrap_or(&NO_LABELS),
+            state: self.state.status,
+            status: self.status_text(now),
+            host_config: ListHostConfig {
+                network_mode: self.network_mode(),
+            },
+            network_settings: ListNetworks {
+                networks: self.networks(),
+            },
+            mounts: volumes::mounts_json(&self.mounts),
+        }
     }
 
     /// Its cgroup, relative to each hierarchy (under `--cgroup-parent`).
@@ -398,8 +422,53 @@ impl Container {
     }
 }
 
+/// One entry of `GET /containers/json` (Docker's `ContainerSummary`).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListEntry<'a> {
+    id: &'a str,
+    names: [String; 1],
+    image: &'a str,
+    #[serde(rename = "ImageID")]
+    image_id: &'a str,
+    command: String,
+    created: i64,
+    ports: Vec<Value>,
+    labels: &'a BTreeMap<String, String>,
+    state: state::Status,
+    status: String,
+    host_config: ListHostConfig,
+    network_settings: ListNetworks,
+    mounts: Value,
+}
+
+/// `HostConfig` of a [`ListEntry`].
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListHostConfig {
+    network_mode: String,
+}
+
+/// `NetworkSettings` of a [`ListEntry`].
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListNetworks {
+    networks: Value,
+}
+
+/// What is left of a recorded exit ([`Engine::wait_finished`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finishing {
+    /// The daemon unmounts the root.
+    Daemon,
+    /// Only the shim still cleans up (`RUNTIME delete`, `exit.json`).
+    Shim,
+}
+
 /// The daemon's state.
 pub struct Engine {
+    /// Itself, for the background work a `&self` method hands off (the reaper).
+    me: std::sync::Weak<Engine>,
     /// Options.
     pub opts: Options,
     containers: Mutex<BTreeMap<String, Container>>,
@@ -418,6 +487,9 @@ pub struct Engine {
     pub restarting: Mutex<std::collections::HashSet<String>>,
     /// User-defined networks.
     pub networks: networks::Registry,
+    /// Containers whose exit is recorded but whose shim and mounts are
+    /// still being cleaned up ([`Engine::wait_finished`]).
+    finishing: Mutex<HashMap<String, Finishing>>,
     /// The containers' events ([`state`]), for `GET /events`.
     pub events: state::EventBus,
 }
@@ -430,7 +502,7 @@ impl Engine {
     /// Opens (creating) the data root and loads the containers.
     pub fn open(opts: Options) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
-        for d in ["containers", "runtime", "shims", "layers", "netns"] {
+        for d in ["containers", "runtime", "shims", "layers", "netns", "reap"] {
             std::fs::create_dir_all(opts.root.join(d))
                 .with_context(|| format!("create {}", opts.root.join(d).display()))?;
         }
@@ -463,7 +535,8 @@ impl Engine {
                 }
             }
         }
-        Ok(Arc::new(Engine {
+        Ok(Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             opts,
             containers: Mutex::new(map),
             removed: Mutex::new(HashMap::new()),
@@ -478,6 +551,7 @@ impl Engine {
             },
             restarting: Mutex::new(Default::default()),
             networks: networks::Registry::open(&opts_root),
+            finishing: Mutex::new(Default::default()),
             events: Default::default(),
         }))
     }
@@ -506,6 +580,7 @@ impl Engine {
             self.start_health(&id);
         }
         self.remove_crashed_builds();
+        self.resume_reaps();
     }
 
     /// Deletes netns files under the data root that no container holds.
@@ -543,15 +618,23 @@ impl Engine {
 
     /// The runtime that manages container `id` (the one it was created with).
     fn runtime_of(&self, id: &str) -> runtimes::OciRuntime {
-        self.lock()
-            .get(id)
-            .and_then(|c| c.runtime.clone())
-            .or_else(|| {
-                self.opts
-                    .runtimes
-                    .resolve(runtimes::BUILTIN, &self.opts.root)
-            })
+        let rt = self.lock().get(id).and_then(|c| c.runtime.clone());
+        rt.or_else(|| self.builtin_runtime())
             .expect("the built-in runtime is always registered")
+    }
+
+    /// The runtime of this record (the built-in one when it names none).
+    fn runtime_for(&self, c: &Container) -> runtimes::OciRuntime {
+        c.runtime
+            .clone()
+            .or_else(|| self.builtin_runtime())
+            .expect("the built-in runtime is always registered")
+    }
+
+    fn builtin_runtime(&self) -> Option<runtimes::OciRuntime> {
+        self.opts
+            .runtimes
+            .resolve(runtimes::BUILTIN, &self.opts.root)
     }
 
     fn persist(&self, c: &Container) {
@@ -903,6 +986,9 @@ impl Engine {
     /// ([`undo::Undo`]), then records the error in the container's state.
     pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.find(key)?;
+        // A run that just exited: its shim may still be deleting the
+        // runtime's state of this id, and its mount and network go.
+        self.wait_finished(&c.id);
         state::transition(c.state.status, state::Action::Start).map_err(|r| r.to_api(&c.id))?;
         let mut undo = undo::Undo::default();
         match self.start_steps(&c, &mut undo) {
@@ -1187,47 +1273,119 @@ impl Engine {
     }
 
     /// Waits (in a task) for the shim to report the container's exit.
+    ///
+    /// The shim sends `exit JSON` on the `watch` connection as soon as the
+    /// init is reaped, then cleans up (`RUNTIME delete`, `exit.json`) and
+    /// exits: EOF. The exit is recorded at the report, so a `wait` or a
+    /// `stop` returns without waiting for that cleanup; until EOF the
+    /// container is "finishing" ([`Engine::wait_finished`]): a new start
+    /// waits for it, so the old shim's `delete` never meets the new run.
     fn watch(self: &Arc<Self>, id: String) {
         let me = self.clone();
         tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            if let Ok(mut s) = tokio::net::UnixStream::connect(me.socket(&id)).await {
-                use tokio::io::AsyncWriteExt;
-                let _ = s.write_all(b"watch\n").await;
-                let mut buf = [0u8; 64];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
+            use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+            let mut conn = match tokio::net::UnixStream::connect(me.socket(&id)).await {
+                Ok(mut s) => match s.write_all(b"watch\n").await {
+                    Ok(()) => Some(tokio::io::BufReader::new(s)),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            let mut report = None;
+            if let Some(r) = conn.as_mut() {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    report = line
+                        .trim_end()
+                        .strip_prefix("exit ")
+                        .and_then(|j| serde_json::from_str::<shim::ExitStatus>(j).ok());
                 }
             }
+            if report.is_none() {
+                // An older shim, or one that died: EOF came first.
+                conn = None;
+            }
+            me.set_finishing(&id, Some(Finishing::Daemon));
             let me2 = me.clone();
             let exited = id.clone();
-            let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&id))
+            let auto_remove = tokio::task::spawn_blocking(move || me2.on_exit(&exited, report))
                 .await
                 .ok()
                 .flatten();
-            if let Some(id) = auto_remove {
+            me.set_finishing(&id, Some(Finishing::Shim));
+            if let Some(rm) = auto_remove {
+                // The removal answers now; its reaper waits for the shim.
                 let me3 = me.clone();
                 let _ =
-                    tokio::task::spawn_blocking(move || me3.remove_with_volumes(&id, true, true))
+                    tokio::task::spawn_blocking(move || me3.remove_with_volumes(&rm, true, true))
                         .await;
-            } else {
-                me.after_exit(exited);
             }
+            if let Some(mut r) = conn {
+                // The shim's cleanup: EOF when it exits (bounded).
+                let mut sink = Vec::new();
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(30),
+                    tokio::io::AsyncReadExt::read_to_end(&mut r, &mut sink),
+                )
+                .await;
+            }
+            me.set_finishing(&id, None);
+            me.after_exit(id);
         });
     }
 
-    /// Records an exit; returns the id when the container must be removed (`--rm`).
-    fn on_exit(&self, id: &str) -> Option<String> {
+    /// Marks container `id` as finishing (`Some`: what is left), or done.
+    fn set_finishing(&self, id: &str, left: Option<Finishing>) {
+        let mut f = self.finishing.lock().unwrap_or_else(|e| e.into_inner());
+        match left {
+            Some(l) => f.insert(id.to_string(), l),
+            None => f.remove(id),
+        };
+        drop(f);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits (up to 30 s) until container `id` has finished exiting: the
+    /// daemon has released its mount and network and, with `shim`, its
+    /// shim has exited too.
+    fn wait_finished_for(&self, id: &str, shim: bool) {
+        let t = std::time::Instant::now();
+        while self
+            .finishing
+            .lock()
+            .map(|f| match f.get(id) {
+                None => false,
+                Some(Finishing::Shim) => shim,
+                Some(Finishing::Daemon) => true,
+            })
+            .unwrap_or(false)
+            && t.elapsed() < std::time::Duration::from_secs(30)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Waits until container `id` has wholly finished exiting (its shim too).
+    pub fn wait_finished(&self, id: &str) {
+        self.wait_finished_for(id, true);
+    }
+
+    /// Releases the network, records an exit (the shim's report, or else
+    /// its `exit.json`), then unmounts the root; returns the id when the
+    /// container must be removed (`--rm`).
+    fn on_exit(&self, id: &str, report: Option<shim::ExitStatus>) -> Option<String> {
         let dir = self.dir(id);
-        let status = shim::read_exit(&dir).unwrap_or(shim::ExitStatus {
-            exit_code: 255,
-            finished_at: util::now_nanos(),
-            error: "the shim died before recording an exit status".into(),
-            oom_killed: false,
-        });
-        unmount(&dir.join("rootfs"));
+        let status = report
+            .or_else(|| shim::read_exit(&dir))
+            .unwrap_or(shim::ExitStatus {
+                exit_code: 255,
+                finished_at: util::now_nanos(),
+                error: "the shim died before recording an exit status".into(),
+                oom_killed: false,
+            });
+        // The network goes before the exit is seen, as with Docker: once a
+        // `stop` or a `wait` returns, the ports are closed and the address
+        // is free.
         let net = self.lock().get(id).and_then(|c| c.net.clone());
         if let Some(a) = &net {
             self.detach_network(a);
@@ -1258,6 +1416,10 @@ impl Engine {
             let attrs = [("container", c.id.as_str()), ("driver", "local")];
             self.emit_event("volume", "unmount", &m.name, &attrs);
         }
+        // Waiters have their answer; the root's unmount (milliseconds on
+        // this disk) is done after it, before the container stops
+        // "finishing".
+        unmount(&dir.join("rootfs"));
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1382,6 +1544,9 @@ impl Engine {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
+        // An exit just recorded: the daemon unmounts its root before `rm`
+        // answers (the shim's own cleanup is the reaper's to wait for).
+        self.wait_finished_for(&c.id, false);
         let removed = {
             let mut map = self.lock();
             match map.get_mut(&c.id) {
@@ -1401,8 +1566,6 @@ impl Engine {
         if !removed {
             return Ok(());
         }
-        let dir = self.dir(&c.id);
-        unmount(&dir.join("rootfs"));
         // Not `if let Some(a) = self.lock()...`: its guard would live through
         // the detach, which waits for the proxies.
         let net = self.lock().get(&c.id).and_then(|c| c.net.clone());
@@ -1410,12 +1573,40 @@ impl Engine {
             self.detach_network(&a);
         }
         self.disconnect_user_networks(&c.id);
-        self.clean_runtime_state(&c.id);
         self.drop_pending(&c.id);
         self.drop_execs(&c.id);
-        let _ = self.images.driver().remove(&c.layer);
-        let _ = std::fs::remove_file(self.socket(&c.id));
-        let _ = std::fs::remove_dir_all(&dir);
+        // One rename hands the directory (record, rootfs mount, rw layer's
+        // name) to the reaper: from here no restart loads the container,
+        // and the reaper, or the next daemon's, finishes the removal.
+        let record = self.lock().get(&c.id).cloned().unwrap_or(c.clone());
+        let trash = self.reap_dir().join(&c.id);
+        match std::fs::rename(self.dir(&c.id), &trash) {
+            Ok(()) => {
+                // The record moved with the directory (every change is
+                // persisted there); written again only if it is missing,
+                // so an `rm` costs no fsync.
+                let rec = trash.join("container.json");
+                let written = match rec.exists() {
+                    true => Ok(()),
+                    false => {
+                        util::write_atomic(&rec, &serde_json::to_vec(&record).unwrap_or_default())
+                    }
+                };
+                if let Err(e) = written {
+                    tracing::warn!("record for the reaper {}: {e}", trash.display());
+                }
+                if let Some(me) = self.me.upgrade() {
+                    let id = c.id.clone();
+                    std::thread::spawn(move || me.reap(&id));
+                }
+            }
+            Err(e) => {
+                // Not on one filesystem, or no directory: remove in place.
+                tracing::warn!("reap {}: {e}; removing in place", c.id);
+                self.wait_finished(&c.id);
+                self.release_removed(&record, &self.dir(&c.id));
+            }
+        }
         let gone = self.lock().remove(&c.id);
         if let Some(gone) = &gone {
             self.emit(gone, "destroy", &[]);
@@ -1426,6 +1617,56 @@ impl Engine {
         }
         self.changed.notify_waiters();
         Ok(())
+    }
+
+    /// Where removed containers' directories wait for the reaper.
+    fn reap_dir(&self) -> PathBuf {
+        self.opts.root.join("reap")
+    }
+
+    /// The background half of `rm`, as containerd's garbage collector:
+    /// once the container has finished exiting, unmount its root, delete
+    /// the runtime's state, remove the rw layer, the socket and the
+    /// directory `reap/<id>`. Each step is idempotent, and the directory
+    /// goes last: a daemon that dies mid-reap finds it at its next start
+    /// ([`Engine::resume_reaps`]) and does it all again.
+    fn reap(&self, id: &str) {
+        self.wait_finished(id);
+        let dir = self.reap_dir().join(id);
+        let record = std::fs::read(dir.join("container.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Container>(&b).ok());
+        match record {
+            Some(c) => self.release_removed(&c, &dir),
+            None => {
+                unmount(&dir.join("rootfs"));
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        tracing::info!(id, "reaped");
+    }
+
+    /// Releases what a removed container held on the host, directory last.
+    fn release_removed(&self, c: &Container, dir: &Path) {
+        unmount(&dir.join("rootfs"));
+        self.clean_runtime_state_with(&c.id, self.runtime_for(c));
+        let _ = self.images.driver().remove(&c.layer);
+        let _ = std::fs::remove_file(self.socket(&c.id));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Resumes the reaps a previous daemon left (at start, in the background).
+    pub fn resume_reaps(self: &Arc<Self>) {
+        for e in std::fs::read_dir(self.reap_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let id = e.file_name().to_string_lossy().into_owned();
+            tracing::info!(%id, "resuming the removal a previous daemon began");
+            let me = self.clone();
+            std::thread::spawn(move || me.reap(&id));
+        }
     }
 
     /// Sends the event `action` about `c` on [`Engine::events`]: its
@@ -1497,8 +1738,12 @@ impl Engine {
 
     /// Deletes the runtime's state of a container that is not running.
     fn clean_runtime_state(&self, id: &str) {
+        self.clean_runtime_state_with(id, self.runtime_of(id));
+    }
+
+    /// The same, with the container's runtime given (its record is gone).
+    fn clean_runtime_state_with(&self, id: &str, rt: runtimes::OciRuntime) {
         use runtimes::Runtime;
-        let rt = self.runtime_of(id);
         // runc, crun and mini-runc keep a container's state in ROOT/ID: no
         // directory, nothing to delete (and no process to start for it).
         let dir = rt.root.join(id);

@@ -11,8 +11,11 @@
 //!    back with netlink, and a `--bridge-subnet` that disagrees is refused;
 //! 2. a namespace file `<data-root>/netns/<short id>` (`ip netns add`);
 //! 3. a veth pair `md-<short id>` into the bridge, the other end `eth0` in
-//!    the namespace with an address from the IPAM
-//!    (`<data-root>/networks/bridge-ipam.json`) and a default route;
+//!    the namespace with an address from the IPAM and a default route. The
+//!    IPAM lives in memory (chapter 05's `IpamState`, without its file):
+//!    the containers' records already say who holds which address, so at
+//!    start the daemon rebuilds it from them, and an allocate or release
+//!    costs no write and no fsync;
 //! 4. the `-p`/`-P` mappings: a table `chapter05_<hex>` of DNAT rules and a
 //!    userland proxy process per mapping (`mini-docker-proxy`, next to the
 //!    daemon, as dockerd runs `docker-proxy`), whose pid is recorded;
@@ -25,7 +28,7 @@
 //! writes the DNAT table again, and removes namespace files no container holds.
 
 use super::{ApiError, Engine, Result};
-use network::ipam::Ipam;
+use network::ipam::IpamState;
 use network::netns::Netns;
 use network::network::{plan_connect, plan_disconnect, EndpointSpec};
 use network::nft::Proto;
@@ -117,8 +120,9 @@ impl Attachment {
 pub struct Bridge {
     /// The bridge's name and subnet, and its nftables table.
     pub spec: NetworkSpec,
-    /// Its address allocator, persisted under the data root.
-    pub ipam: Ipam,
+    /// Its address allocator, in memory: rebuilt from the containers'
+    /// records when the bridge is set up ([`Engine::bridge_ipam`]).
+    pub ipam: IpamState,
     /// Published ports of running containers (their userland proxies live here).
     pub ports: HashMap<String, PortMap>,
 }
@@ -314,14 +318,38 @@ impl Engine {
             &serde_json::to_vec_pretty(&json!({"name": name, "subnet": subnet.to_string()}))
                 .unwrap_or_default(),
         );
-        let ipam = Ipam::open(&dir.join("bridge-ipam.json"), subnet)
-            .map_err(|e| net_err("open the IPAM state", e))?;
+        // The state file of earlier versions: the records are the truth now.
+        for f in ["bridge-ipam.json", "bridge-ipam.json.lock"] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        let ipam = self.bridge_ipam(&spec);
         tracing::info!(bridge = name, %subnet, "default bridge ready");
         Ok(Bridge {
             spec,
             ipam,
             ports: HashMap::new(),
         })
+    }
+
+    /// The bridge's IPAM, rebuilt from the records: every container that
+    /// holds an address on this bridge keeps it, and none is handed out
+    /// twice across a restart.
+    pub(crate) fn bridge_ipam(&self, spec: &NetworkSpec) -> IpamState {
+        let mut ipam = IpamState::new(spec.subnet);
+        for c in self.lock().values() {
+            let Some(a) = &c.net else { continue };
+            if !a.network_id.is_empty() && a.network_id != spec.id {
+                continue;
+            }
+            match a.ip.parse::<Ipv4Addr>() {
+                Ok(ip) if spec.subnet.offset_of(ip).is_some() => {
+                    ipam.allocated.insert(ip, c.id.clone());
+                    ipam.last = Some(ip);
+                }
+                _ => {}
+            }
+        }
+        ipam
     }
 
     fn with_bridge<T>(&self, f: impl FnOnce(&mut Bridge) -> Result<T>) -> Result<Option<T>> {

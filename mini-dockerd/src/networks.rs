@@ -32,11 +32,13 @@
 //! network is listed by name, alias and short id. The file is rewritten in
 //! place (not renamed over), so the bind mount keeps showing it.
 //!
-//! State: `networks/<name>.json` (the network) and
-//! `networks/<name>-ipam.json` (its addresses) under the data root.
+//! State: `networks/<name>.json` (the network) under the data root. Its
+//! addresses live in memory ([`Engine::with_user_ipam`]): rebuilt from the
+//! containers' endpoints the first time the network hands one out after a
+//! start, so an allocate or release writes nothing.
 
 use super::{ApiError, Container, Engine, Result};
-use network::ipam::Ipam;
+use network::ipam::IpamState;
 use network::network::{plan_connect, plan_create_network, plan_delete_network, EndpointSpec};
 use network::nft::{Expr, Hook, NftCommand};
 use network::plan::LinkOp;
@@ -158,6 +160,8 @@ pub struct Registry {
     /// Published ports of running containers whose first network is a
     /// user network (their userland proxies live here), by short id.
     ports: Mutex<BTreeMap<String, network::PortMap>>,
+    /// Each network's addresses, by network id (in memory).
+    ipams: Mutex<BTreeMap<String, IpamState>>,
 }
 
 impl Registry {
@@ -180,6 +184,7 @@ impl Registry {
             dir,
             nets: Mutex::new(nets),
             ports: Mutex::new(BTreeMap::new()),
+            ipams: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -189,11 +194,6 @@ impl Registry {
 
     fn ipam_path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}-ipam.json"))
-    }
-
-    fn ipam(&self, n: &UserNetwork) -> Result<Ipam> {
-        Ipam::open(&self.ipam_path(&n.name), n.subnet())
-            .map_err(|e| ApiError::internal(format!("open the IPAM state of {}: {e}", n.name)))
     }
 
     /// Finds a network by name, id or unique id prefix.
@@ -704,6 +704,11 @@ impl Engine {
         let ipam = self.networks.ipam_path(&n.name);
         let _ = std::fs::remove_file(&ipam);
         let _ = std::fs::remove_file(ipam.with_extension("json.lock"));
+        self.networks
+            .ipams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&n.id);
         nets.remove(&n.name);
         drop(nets);
         // Stopped containers forget it.
@@ -825,6 +830,30 @@ impl Engine {
     }
 
     /// Plugs one endpoint of a container into its network, inside `netns`.
+    /// Runs `f` on network `n`'s IPAM, in memory. The first use after a
+    /// start rebuilds it from the records: every endpoint on `n` keeps its
+    /// address, and none is handed out twice across a restart.
+    fn with_user_ipam<T>(&self, n: &UserNetwork, f: impl FnOnce(&mut IpamState) -> T) -> T {
+        let mut ipams = self
+            .networks
+            .ipams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let ipam = ipams.entry(n.id.clone()).or_insert_with(|| {
+            let mut st = IpamState::new(n.subnet());
+            for c in self.lock().values() {
+                for ep in c.endpoints.values().filter(|e| e.network_id == n.id) {
+                    if let Ok(ip) = ep.ip.parse::<Ipv4Addr>() {
+                        st.allocated.insert(ip, c.id.clone());
+                        st.last = Some(ip);
+                    }
+                }
+            }
+            st
+        });
+        f(ipam)
+    }
+
     fn join(
         &self,
         n: &UserNetwork,
@@ -834,9 +863,8 @@ impl Engine {
         default_route: bool,
         ep: &Endpoint,
     ) -> Result<Endpoint> {
-        let ipam = self.networks.ipam(n)?;
-        let ip = ipam
-            .allocate(cid)
+        let ip = self
+            .with_user_ipam(n, |ipam| ipam.allocate(cid))
             .map_err(|e| net_err(&format!("allocate an address on {}", n.name), e))?;
         let spec = endpoint_spec(n, cid, netns, ip, ifname);
         let plan = plan_join(n, &spec, default_route);
@@ -846,7 +874,7 @@ impl Engine {
                 &[Step::host(LinkOp::DeleteLink(spec.host_veth.clone()))],
                 &mut |_, _| Ok(()),
             );
-            let _ = ipam.release(ip);
+            let _ = self.with_user_ipam(n, |ipam| ipam.release(ip));
         };
         // The pair first: the peer's MAC is read on the host, before it moves.
         if let Err(e) = applier.apply(&plan[..1]) {
@@ -883,9 +911,7 @@ impl Engine {
             );
         }
         if let (Some(n), Ok(ip)) = (self.networks.find(name), ep.ip.parse::<Ipv4Addr>()) {
-            if let Ok(ipam) = self.networks.ipam(&n) {
-                let _ = ipam.release(ip);
-            }
+            let _ = self.with_user_ipam(&n, |ipam| ipam.release(ip));
         }
     }
 

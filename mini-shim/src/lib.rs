@@ -8,7 +8,7 @@
 //!      │  "ok <pid>" (the container is created) or "err <why>"         │ RUNTIME --root R create --bundle DIR …
 //!      │                                                               ▼
 //!      │── "start" ──────────────▶ <shims>/<id>.sock ──▶ RUNTIME start ID
-//!      │── "watch" (EOF = exited)                        container's pipes or pty
+//!      │── "watch" ◀─ "exit JSON", then EOF (cleaned up)  container's pipes or pty
 //!      └── reads exit.json, <id>-json.log, exec-<id>.exit ◀── the shim writes them
 //! ```
 //!
@@ -189,7 +189,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 ///
 /// | line | the shim … |
 /// | --- | --- |
-/// | `watch` | holds the connection until the container exits (EOF is the news) |
+/// | `watch` | holds the connection; at the container's exit sends `exit JSON` (an [`ExitStatus`]) before cleaning up, and EOF once the cleanup is done |
 /// | `start` | releases the created container (`runtime start`), answers `ok` or `err …` |
 /// | `attach I O E` | answers `ok` once registered, then streams the container's output (flags `1`/`0` for stdin, stdout, stderr): raw bytes with a terminal, Docker's 8-byte framed chunks without; input on the connection goes to the container's stdin |
 /// | `resize ROWS COLS` | sets the terminal's window size (`TIOCSWINSZ`), answers `ok` |

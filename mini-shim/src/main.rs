@@ -25,10 +25,12 @@
 //!    copied to the attachers and, line by line, into `<id>-json.log`
 //!    (Docker's json-file format, rotated by max-size and max-file).
 //! 5. **Exit.** When the init has been reaped and its output has reached
-//!    EOF: read the memory cgroup's `oom_kill` counter, `RUNTIME delete
-//!    --force ID` (removes the cgroup and the runtime's state), write
-//!    `exit.json` atomically, remove the socket and exit. Watchers see EOF:
-//!    that is the news.
+//!    EOF: read the memory cgroup's `oom_kill` counter and send the exit
+//!    status to the watchers (`exit JSON`: the daemon records the exit
+//!    now), then `RUNTIME delete --force ID` (removes the cgroup and the
+//!    runtime's state), write `exit.json` atomically (for a daemon that
+//!    was not watching), remove the socket and exit. Watchers then see
+//!    EOF: the shim's cleanup is over.
 //!
 //! Nothing here links the engine: the shim is this file and the protocol
 //! in `lib.rs`, so it stays small in memory (`M_ARENA_MAX=1`, non-PIE).
@@ -1286,6 +1288,17 @@ impl Shim<'_> {
             error: String::new(),
             oom_killed: oom_killed(self.oom_file.as_deref()),
         };
+        // The news first: each watcher gets `exit JSON` now, so the daemon
+        // records the exit (and a `wait` returns) while we clean up. The
+        // file below is for a daemon that was not watching (restarted).
+        if let Ok(json) = serde_json::to_string(&status) {
+            let line = format!("exit {json}\n");
+            for c in &self.clients {
+                if matches!(c.kind, Conn::Watch) {
+                    let _ = (&c.sock).write_all(line.as_bytes());
+                }
+            }
+        }
         self.delete();
         status
             .write(&self.args.dir)

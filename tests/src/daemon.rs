@@ -350,6 +350,31 @@ impl Daemon {
         self.ok(&["import", busybox_tar().to_str().unwrap(), name]);
     }
 
+    /// Container `id`'s record on disk (`containers/<id>/container.json`).
+    pub fn record(&self, id: &str) -> serde_json::Value {
+        let p = self
+            .data_root()
+            .join("containers")
+            .join(id)
+            .join("container.json");
+        serde_json::from_slice(
+            &std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
+    }
+
+    /// The storage driver's layers (`<data>/layers/*`), sorted.
+    pub fn layers(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.data_root().join("layers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Container ids (full) of this daemon.
     pub fn ids(&self) -> Vec<String> {
         self.ok(&["ps", "-aq", "--no-trunc"])

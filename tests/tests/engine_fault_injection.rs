@@ -1082,4 +1082,148 @@ fn a_create_that_fails_late_leaves_no_volume_directory_or_layer() {
     // The same create under a free name works, volumes and all.
     d.ok(&["create", "--name", "web2", "-v", "/data", "bb", "true"]);
     assert_eq!(names_in(&root.join("volumes")).len(), 1);
+
+/// Issue 25: `rm` hands the directory to a background reaper
+/// (`<data>/reap/<id>`). A daemon SIGKILLed in the middle of a reap
+/// resumes it at its next start: the rootfs mount, the rw layer, the
+/// runtime's state and the directory are all gone.
+#[test]
+fn sigkill_mid_reap_then_restart_leaves_nothing() {
+    let mut d = Daemon::start();
+    d.import_busybox("bb");
+    // Many files in the rw layer: its removal takes long enough to be cut.
+    let id = d
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "mkdir /many && cd /many && i=0; while [ $i -lt 20000 ]; do : > f$i; i=$((i+1)); done",
+        ])
+        .trim()
+        .to_string();
+    d.ok(&["start", "-a", &id]);
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
+    assert!(d.layers().contains(&rw));
+    d.ok(&["rm", &id]);
+    let trash = d.data_root().join("reap").join(&id);
+    let cut = trash.exists();
+    d.kill9();
+    assert!(cut, "the reap was already over: nothing was cut");
+    d.spawn();
+    eventually("the resumed reap to finish", || !trash.exists());
+    assert!(!d.ids().contains(&id));
+    assert!(!cgroup_exists(&id), "cgroup of {id} left");
+    let m = mounts_under(&d.data_root());
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    assert!(!d.layers().contains(&rw), "the rw layer {rw} left");
+    let left: Vec<PathBuf> = files(&d.data_root())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&id[..12]))
+        .collect();
+    assert!(left.is_empty(), "left: {left:?}");
+}
+
+/// Issue 25: the bridge's IPAM lives in memory, rebuilt from the records at
+/// start. A daemon SIGKILLed with containers running on the bridge comes
+/// back with the same addresses in their namespaces, and the containers
+/// started after it get other addresses: none is handed out twice.
+#[test]
+fn sigkill_with_bridged_containers_keeps_their_addresses_and_hands_none_out_twice() {
+    let mut d = Daemon::start_bridged();
+    d.import_busybox("bb");
+    let ip_of = |d: &Daemon, id: &str| -> String {
+        d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", id])
+            .trim()
+            .to_string()
+    };
+    // The address the kernel really has on the container's eth0.
+    let kernel_ip = |d: &Daemon, id: &str| -> String {
+        let out = d.ok(&["exec", id, "ip", "-4", "-o", "addr", "show", "eth0"]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "inet")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // A user network too: its IPAM is rebuilt from the endpoints.
+    let net = format!("md-ipam-{}", std::process::id());
+    d.ok(&["network", "create", "--subnet", "10.207.77.0/24", &net]);
+    let on_net = |d: &Daemon| {
+        d.ok(&["run", "-d", "--network", &net, "bb", "sleep", "300"])
+            .trim()
+            .to_string()
+    };
+    let user_ip = |d: &Daemon, id: &str| -> String {
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            id,
+        ])
+        .trim()
+        .to_string()
+    };
+    let u_first: Vec<String> = (0..2).map(|_| on_net(&d)).collect();
+    let u_ips: Vec<String> = u_first.iter().map(|id| user_ip(&d, id)).collect();
+    let run = |d: &Daemon| {
+        d.ok(&["run", "-d", "bb", "sleep", "300"])
+            .trim()
+            .to_string()
+    };
+    let first: Vec<String> = (0..3).map(|_| run(&d)).collect();
+    // One released before the crash: its address may be given again.
+    let gone = run(&d);
+    d.ok(&["rm", "-f", &gone]);
+    let ips: Vec<String> = first.iter().map(|id| ip_of(&d, id)).collect();
+    for (id, ip) in first.iter().zip(&ips) {
+        assert!(!ip.is_empty());
+        assert_eq!(&kernel_ip(&d, id), ip);
+    }
+    d.kill9();
+    d.spawn();
+    let second: Vec<String> = (0..4).map(|_| run(&d)).collect();
+    let mut all = Vec::new();
+    for id in first.iter().chain(&second) {
+        let ip = ip_of(&d, id);
+        assert_eq!(
+            kernel_ip(&d, id),
+            ip,
+            "{id}: the record and the kernel agree"
+        );
+        all.push(ip);
+    }
+    assert_eq!(&all[..3], &ips[..], "the running ones keep their addresses");
+    let mut uniq = all.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(
+        uniq.len(),
+        all.len(),
+        "an address handed out twice: {all:?}"
+    );
+    let u_second: Vec<String> = (0..2).map(|_| on_net(&d)).collect();
+    let mut u_all: Vec<String> = u_first
+        .iter()
+        .chain(&u_second)
+        .map(|id| user_ip(&d, id))
+        .collect();
+    assert_eq!(
+        &u_all[..2],
+        &u_ips[..],
+        "the user network's addresses are kept"
+    );
+    for (id, ip) in u_first.iter().chain(&u_second).zip(&u_all) {
+        assert_eq!(&kernel_ip(&d, id), ip, "{id} on {net}");
+    }
+    u_all.sort();
+    u_all.dedup();
+    assert_eq!(u_all.len(), 4, "an address on {net} handed out twice");
+    for id in first.iter().chain(&second).chain(&u_first).chain(&u_second) {
+        d.ok(&["rm", "-f", id]);
+    }
+    d.ok(&["network", "rm", &net]);
 }

@@ -233,14 +233,18 @@ fn kill_pause_update_and_rm_execute_the_runtime_binary() {
         "137"
     );
 
-    // The shim deleted the runtime's state at the exit. What a runtime
-    // killed mid-`create` would leave: `rm` asks the runtime to delete it,
-    // and removes what the runtime does not know.
-    assert!(!root.join(&id).exists(), "the runtime's state is gone");
+    // The shim deletes the runtime's state after it reported the exit
+    // (issue 25). What a runtime killed mid-`create` would leave: `rm`'s
+    // background reaper asks the runtime to delete it, and removes what the
+    // runtime does not know.
+    eventually("the shim deletes the runtime's state", || {
+        !root.join(&id).exists()
+    });
     std::fs::create_dir_all(root.join(&id)).unwrap();
     d.ok(&["rm", &id]);
-    assert!(calls(scratch.path()).contains(&format!("delete --force {id}")));
-    assert!(!root.join(&id).exists(), "the leftover is gone");
+    eventually("the reaper deletes the runtime's state", || {
+        calls(scratch.path()).contains(&format!("delete --force {id}")) && !root.join(&id).exists()
+    });
 
     // Killing one that already exited is no error (the runtime's state says so).
     let id2 = d

@@ -82,7 +82,7 @@ pub trait ContainerBackend: Send + Sync + 'static {
         cancel: Option<Arc<AtomicBool>>,
     ) -> Result<String>;
     /// `GET /containers/json`: the summaries, filtered.
-    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<Value>>;
+    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<u8>>;
     /// `GET /containers/{id}/json`.
     fn container_inspect(&self, key: &str) -> Result<Value>;
     /// `POST /containers/{id}/start` by the user (blocking).
@@ -255,10 +255,11 @@ async fn create<B: ContainerBackend>(
 }
 
 /// `GET /containers/json`: the engine filters ([`crate::filters`]).
-async fn list<B: ContainerBackend>(State(e): Backend<B>, Query(q): Q) -> Result<Json<Value>> {
+async fn list<B: ContainerBackend>(State(e): Backend<B>, Query(q): Q) -> Result<Response> {
     let f = Filters::from_query(&q)?;
     let ListQuery { all } = typed(&q)?;
-    Ok(Json(Value::Array(e.container_list(all, &f)?)))
+    let body = e.container_list(all, &f)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn inspect<B: ContainerBackend>(

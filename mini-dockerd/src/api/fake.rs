@@ -82,9 +82,9 @@ impl ContainerBackend for Fake {
         self.call(format!("create {name:?} {}", body["Image"]))?;
         Ok("c0ffee".into())
     }
-    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<Value>> {
+    fn container_list(&self, all: bool, filters: &Filters) -> Result<Vec<u8>> {
         self.call(format!("list all={all} {filters:?}"))?;
-        Ok(vec![json!({"Id": "c0ffee"})])
+        Ok(json!([{"Id": "c0ffee"}]).to_string().into_bytes())
     }
     fn container_inspect(&self, key: &str) -> Result<Value> {
         self.call(format!("inspect {key}"))?;

@@ -1,0 +1,115 @@
+//! Issue 25: `rm` answers before the container's root is unmounted and its
+//! directory removed; a background reaper finishes the work, and a daemon
+//! restart resumes a reap the previous daemon began (`<data>/reap/<id>`).
+//! The exit is recorded from the shim's report, before the shim's own
+//! cleanup. Privileged: fails (never skips) without root.
+
+use e2e::*;
+use std::path::{Path, PathBuf};
+
+/// Every path under the data root whose name holds `id`'s short id.
+fn traces_of(root: &Path, id: &str) -> Vec<PathBuf> {
+    let short = &id[..12];
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_name().to_string_lossy().contains(short) {
+                out.push(p.clone());
+            }
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                todo.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A container that wrote `n` files into its rw layer and exited: a layer
+/// whose removal takes a while.
+fn exited_with_files(d: &Daemon, n: usize) -> String {
+    let script = format!(
+        "mkdir /many && cd /many && i=0; while [ $i -lt {n} ]; do : > f$i; i=$((i+1)); done"
+    );
+    let id = d
+        .ok(&["create", "--network", "none", "bb", "sh", "-c", &script])
+        .trim()
+        .to_string();
+    d.ok(&["start", "-a", &id]);
+    assert_eq!(d.ok(&["wait", &id]).trim(), "0");
+    id
+}
+
+#[track_caller]
+fn nothing_left(d: &Daemon, id: &str, rw: &str) {
+    let root = d.data_root();
+    let t = traces_of(&root, id);
+    assert!(t.is_empty(), "left of {id}: {t:?}");
+    assert!(!cgroup_exists(id), "cgroup of {id} left");
+    let m = mounts_under(&root);
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    assert!(
+        !d.layers().contains(&rw.to_string()),
+        "the rw layer {rw} of {id} left"
+    );
+    let reap: Vec<_> = std::fs::read_dir(root.join("reap")).unwrap().collect();
+    assert!(reap.is_empty(), "reap left: {reap:?}");
+}
+
+#[test]
+fn rm_answers_at_once_and_the_reaper_leaves_nothing() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = exited_with_files(&d, 3000);
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
+    assert!(d.layers().contains(&rw));
+    d.ok(&["rm", &id]);
+    // The answer came before the reap: the container is gone from the
+    // engine at once, and a new one with its name can be made at once.
+    assert!(!d.ids().contains(&id));
+    let out = d.cli(&["inspect", &id]);
+    assert!(!out.status.success());
+    eventually("the reap to finish", || {
+        traces_of(&d.data_root(), &id).is_empty()
+    });
+    nothing_left(&d, &id, &rw);
+}
+
+#[test]
+fn run_rm_and_wait_see_the_exit_code_and_leave_nothing() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    // `--rm`: the CLI waits for the removal, which answers before the reap.
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(d.ids().is_empty());
+    // A stopped container starts again at once: the start waits for the
+    // previous run's shim to finish its cleanup, never races it.
+    let id = d
+        .ok(&["run", "-d", "--network", "none", "bb", "sh", "-c", "exit 3"])
+        .trim()
+        .to_string();
+    assert_eq!(d.ok(&["wait", &id]).trim(), "3");
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
+    for _ in 0..5 {
+        d.ok(&["start", &id]);
+        assert_eq!(d.ok(&["wait", &id]).trim(), "3");
+    }
+    d.ok(&["rm", &id]);
+    eventually("the reaps to finish", || {
+        std::fs::read_dir(d.data_root().join("reap"))
+            .map(|r| r.count() == 0)
+            .unwrap_or(false)
+    });
+    nothing_left(&d, &id, &rw);
+}
