@@ -1001,6 +1001,7 @@ impl Engine {
 
     /// At exit or removal: unplugs every user endpoint, keeping the memberships.
     pub fn disconnect_user_networks(&self, id: &str) {
+        self.dns.stop(id);
         let published = self
             .networks
             .ports
@@ -1162,6 +1163,7 @@ impl Engine {
     /// Rewrites, in place, the `/etc/hosts` of every running container on a
     /// user network (peers came or went). Others have no peers to list.
     pub fn refresh_hosts(&self) {
+        self.refresh_dns();
         let all = self.list();
         for c in all.iter().filter(|c| c.state.running) {
             if c.endpoints.values().any(|e| !e.ip.is_empty()) {

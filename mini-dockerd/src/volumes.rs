@@ -627,7 +627,13 @@ impl Engine {
             d.parse::<std::net::IpAddr>()
                 .map_err(|_| bad(format!("{d} is not an ip address")))?;
         }
-        let text = super::runflags::resolv_conf(&dns, &search, &opts);
+        // On a user network the embedded server stays the nameserver and
+        // forwards to `--dns` ([`crate::dns`]), as in Docker.
+        let text = if Self::embedded_dns(c) {
+            crate::dns::resolv_conf(&search, &opts)
+        } else {
+            super::runflags::resolv_conf(&dns, &search, &opts)
+        };
         let dir = self.dir(&c.id);
         let file = dir.join("resolv.conf");
         std::fs::write(&file, text)
