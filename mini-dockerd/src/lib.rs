@@ -1061,6 +1061,7 @@ impl Engine {
         let mut spec_json = spec::build(&input);
         lifecycle::apply_resources(&hc.to_value(), &mut spec_json);
         self.apply_netvol(c, &mut spec_json)?;
+        self.apply_init(c, &mut spec_json)?;
         Ok(spec_json)
     }
 
