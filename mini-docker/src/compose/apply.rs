@@ -96,6 +96,11 @@ fn ensure_image(c: &Client, s: &plan::ServicePlan, force_build: bool) -> Result<
         crate::build::build(c, a)?;
         return Ok(());
     }
+    pull(c, s)
+}
+
+/// `POST /images/create?fromImage=` of a service's image, with its progress.
+fn pull(c: &Client, s: &plan::ServicePlan) -> Result<(), Failure> {
     eprintln!("Pulling {} ({})", s.name, s.image);
     let r = c.call(
         "POST",
@@ -345,6 +350,24 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
     )
 }
 
+/// Refuses a service name the project does not define.
+fn known_services(p: &Project, services: &[String]) -> Result<(), Failure> {
+    match services.iter().find(|s| !p.model.services.contains_key(*s)) {
+        Some(s) => Err(bad(format!("no such service: {s}"))),
+        None => Ok(()),
+    }
+}
+
+/// The plans of the named services (all when none), in dependency order.
+fn services_of(p: &Project, services: &[String]) -> Result<Vec<plan::ServicePlan>, Failure> {
+    known_services(p, services)?;
+    let d = plan::desired(p, &BTreeMap::new()).map_err(bad)?;
+    Ok(d.services
+        .into_iter()
+        .filter(|s| services.is_empty() || services.contains(&s.name))
+        .collect())
+}
+
 /// Picks the project's containers of the named services (all when none).
 fn selected(
     c: &Client,
@@ -352,11 +375,7 @@ fn selected(
     services: &[String],
     all: bool,
 ) -> Result<Vec<Existing>, Failure> {
-    for s in services {
-        if !p.model.services.contains_key(s) {
-            return Err(bad(format!("no such service: {s}")));
-        }
-    }
+    known_services(p, services)?;
     Ok(containers(c, &p.name, all)?
         .iter()
         .map(Existing::from_api)
@@ -386,6 +405,22 @@ fn down(c: &Client, p: &Project, a: super::DownArgs) -> Result<u8, Failure> {
                 &format!("/networks/{}", enc(&n.name)),
                 Body::Empty,
             )?;
+        }
+    }
+    // `--rmi local`: the images compose named itself (no `image:`);
+    // `--rmi all`: every service's. An image already gone is fine.
+    if let Some(rmi) = &a.rmi {
+        let mut done = Vec::new();
+        for s in &d.services {
+            let local = s.service.image.is_none();
+            if (rmi == "all" || local) && !done.contains(&s.image) {
+                done.push(s.image.clone());
+                match c.call("DELETE", &format!("/images/{}", enc(&s.image)), Body::Empty) {
+                    Ok(_) => eprintln!(" Image {}  Removed", s.image),
+                    Err(ClientError::Api { status: 404, .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
     if a.volumes {
@@ -612,6 +647,43 @@ pub fn run(c: &Client, p: &Project, cmd: ComposeCmd) -> Result<u8, Failure> {
             )
         }
         ComposeCmd::Run(a) => run_oneoff(c, p, a),
+        ComposeCmd::Build(a) => {
+            for s in services_of(p, &a.services)?
+                .iter()
+                .filter(|s| s.build.is_some())
+            {
+                ensure_image(c, s, true)?;
+            }
+            Ok(0)
+        }
+        ComposeCmd::Pull(a) => {
+            for s in services_of(p, &a.services)?
+                .iter()
+                .filter(|s| s.build.is_none())
+            {
+                pull(c, s)?;
+            }
+            Ok(0)
+        }
+        ComposeCmd::Push(a) => {
+            let list = services_of(p, &a.services)?;
+            for s in list
+                .iter()
+                .filter(|s| s.build.is_some() && s.service.image.is_some())
+            {
+                eprintln!("Pushing {} ({})", s.name, s.image);
+                crate::images::push(c, &s.image, None)?;
+            }
+            Ok(0)
+        }
+        ComposeCmd::Top(a) => {
+            for e in selected(c, p, &a.services, false)? {
+                println!("{}", e.name);
+                crate::system::top(c, &e.id, &[])?;
+                println!();
+            }
+            Ok(0)
+        }
         ComposeCmd::Images(a) => {
             let list = selected(c, p, &a.services, true)?;
             let mut w = tabwriter::TabWriter::new(Vec::new()).padding(3);
