@@ -44,8 +44,14 @@ const COMPOSE: &str = r#"services:
       MODE: ${WORKER_MODE}
     scale: 2
     restart: unless-stopped
+    init: true
+    secrets:
+      - token
 volumes:
   site: {}
+secrets:
+  token:
+    file: ./token.txt
 "#;
 
 /// The app: fetches web's page by name, once a second, into its log.
@@ -64,6 +70,7 @@ fn project_dir(port: u16, worker_mode: &str) -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(dir.path().join("app/fetch.sh"), FETCH).unwrap();
+    std::fs::write(dir.path().join("token.txt"), "s3cret-token\n").unwrap();
     dir
 }
 
@@ -176,6 +183,7 @@ fn mini_docker_compose_runs_the_three_service_app() {
         "mdca-worker-2",
     ]);
     assert_eq!(policy.trim(), "unless-stopped");
+    worker_has_secret_and_init(&d, "mdca-worker-2");
 
     // app reaches web by its service name: the page is in app's log (logs -f).
     let mut follow = Command::new(cli_bin())
@@ -280,6 +288,19 @@ fn mini_docker_compose_runs_the_three_service_app() {
     d.ok(&["image", "inspect", "mdca-bb:1"]);
 }
 
+/// A worker reads its secret at /run/secrets/token (read-only), and runs
+/// under the init (`init: true`).
+fn worker_has_secret_and_init(d: &Daemon, c: &str) {
+    assert_eq!(
+        d.ok(&["exec", c, "cat", "/run/secrets/token"]),
+        "s3cret-token\n"
+    );
+    let w = d.cli(&["exec", c, "sh", "-c", "echo x > /run/secrets/token"]);
+    assert!(!w.status.success(), "the secret is read-only");
+    let pid1 = d.ok(&["exec", c, "cat", "/proc/1/cmdline"]);
+    assert!(pid1.starts_with("/sbin/docker-init\0--\0"), "{pid1:?}");
+}
+
 /// Whether no nftables table has `id` (a network's short id) in its name.
 fn no_tables_of(id: &str) -> bool {
     let out = Command::new("nft")
@@ -327,6 +348,7 @@ fn docker_compose_1_29_runs_the_same_app() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(nslookup(&d, app, "worker").len(), 2);
+    worker_has_secret_and_init(&d, &workers[0]);
     // A second up -d keeps every container.
     dc(&["up", "-d"]);
     assert_eq!(ids_of(&d, "mdcadc", "worker"), workers);
