@@ -461,3 +461,37 @@ fn compose_config_prints_the_resolved_model() {
     let text = String::from_utf8_lossy(&o.stdout).replace(&p.display().to_string(), "DIR");
     insta::assert_snapshot!("compose_config", text);
 }
+
+/// The config hash covers the image's id: a new image under the same name
+/// (here a commit tagged over it, as a re-pull would bring) recreates the
+/// service that runs it, and only that one; a further `up` keeps both.
+#[test]
+fn a_new_image_under_the_same_name_recreates_its_service() {
+    let (d, dir) = daemon_and_dir();
+    d.import_busybox("mdcc-other:1");
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  one:\n    image: mdcc-bb:1\n    command: sleep 3600\n    stop_grace_period: 1s\n  two:\n    image: mdcc-other:1\n    command: sleep 3600\n    stop_grace_period: 1s\n",
+    )
+    .unwrap();
+    compose(&d, dir.path(), &["up", "-d"]);
+    let first = docker_ps(&d);
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(docker_ps(&d), first, "nothing changed: nothing recreated");
+    let old = d.ok(&["image", "inspect", "-f", "{{.Id}}", "mdcc-bb:1"]);
+    d.ok(&["commit", "mdcc-one-1", "mdcc-bb:1"]);
+    let new = d.ok(&["image", "inspect", "-f", "{{.Id}}", "mdcc-bb:1"]);
+    assert_ne!(old, new, "a new image under the old name");
+    compose(&d, dir.path(), &["up", "-d"]);
+    let second = docker_ps(&d);
+    assert_ne!(
+        second["mdcc-one-1"].0, first["mdcc-one-1"].0,
+        "one recreated"
+    );
+    assert_eq!(second["mdcc-two-1"], first["mdcc-two-1"], "two kept");
+    let image = d.ok(&["inspect", "-f", "{{.Image}}", "mdcc-one-1"]);
+    assert_eq!(image.trim(), new.trim(), "it runs the new image");
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(docker_ps(&d), second, "and a further up keeps it");
+    compose(&d, dir.path(), &["down"]);
+}

@@ -215,7 +215,28 @@ fn wait_dependencies(c: &Client, p: &Project, s: &plan::ServicePlan) -> Result<(
 }
 
 fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
-    let d = plan::desired(p, &scale_flags(&a.scale)?).map_err(bad)?;
+    let mut d = plan::desired(p, &scale_flags(&a.scale)?).map_err(bad)?;
+    let chosen = |s: &str| a.services.is_empty() || a.services.iter().any(|x| x == s);
+    // Images first (pulled, or built: always with --build), as compose
+    // does; `--explain` does nothing.
+    if !a.explain {
+        for s in d.services.iter().filter(|s| chosen(&s.name)) {
+            ensure_image(c, s, a.build && s.build.is_some())?;
+        }
+    }
+    // The image each service runs now is part of its hash: a service
+    // whose image was re-pulled, rebuilt or re-tagged is recreated.
+    for s in d.services.iter_mut() {
+        let path = format!("/images/{}/json", enc(&s.image));
+        match c.call("GET", &path, Body::Empty) {
+            Ok(r) => {
+                let id = r.json()?["Id"].as_str().unwrap_or_default().to_string();
+                s.hash = plan::hash_with_image(&s.hash, &id);
+            }
+            Err(ClientError::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let existing: Vec<Existing> = containers(c, &p.name, true)?
         .iter()
         .map(Existing::from_api)
@@ -284,11 +305,9 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
             _ => {}
         }
     }
-    // Per service, in dependency order: image, wait, then its containers.
-    let chosen = |s: &str| a.services.is_empty() || a.services.iter().any(|x| x == s);
+    // Per service, in dependency order: wait, then its containers.
     let mut started = Vec::new();
     for s in d.services.iter().filter(|s| chosen(&s.name)) {
-        ensure_image(c, s, steps.contains(&Step::Build(s.name.clone())))?;
         wait_dependencies(c, p, s)?;
         for step in &steps {
             match step {

@@ -577,6 +577,15 @@ pub fn config_hash(s: &Service) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
+/// A config hash that also covers the image (its `sha256:` id) the service
+/// runs, so a new image under the same name changes it.
+pub fn hash_with_image(hash: &str, image_id: &str) -> String {
+    format!(
+        "{:x}",
+        Sha256::digest(format!("{hash} {image_id}").as_bytes())
+    )
+}
+
 /// The desired state of a project. `scale` holds `--scale svc=N`.
 pub fn desired(p: &Project, scale: &BTreeMap<String, u32>) -> Result<Desired, String> {
     let m = &p.model;
