@@ -318,7 +318,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                 } if *service == s.name => {
                     create(c, &d, p, s, *number)?;
                     start(c, name)?;
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 Step::Recreate {
                     service,
@@ -330,7 +330,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                     remove(c, old, s.stop_timeout, false)?;
                     create(c, &d, p, s, *number)?;
                     start(c, name)?;
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 Step::Start { name }
                     if existing
@@ -338,7 +338,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                         .any(|e| &e.name == name && e.service == s.name) =>
                 {
                     start(c, name)?;
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 Step::Keep { name }
                     if existing
@@ -346,7 +346,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                         .any(|e| &e.name == name && e.service == s.name) =>
                 {
                     eprintln!(" Container {name}  Running");
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 _ => {}
             }
@@ -355,20 +355,103 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
     if a.detach {
         return Ok(0);
     }
-    // Attached: follow every container's logs until they all end.
-    logs(
-        c,
-        p,
-        &super::LogsArgs {
-            follow: true,
-            tail: "all".into(),
-            no_color: false,
-            no_log_prefix: false,
-            services: a.services,
-        },
-    )
+    // Attached: follow every container's logs until they all end; Ctrl-C
+    // stops the services (their stop_grace_period), a second one kills them.
+    attached(c, p, a.services, started)
 }
 
+/// What ends an attached `up`.
+enum Attached {
+    /// Every followed container ended.
+    LogsDone(Result<u8, Failure>),
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The graceful stop after the first Ctrl-C is done.
+    Stopped,
+}
+
+/// `up` without `-d`: the logs in one thread, the signals in another (both
+/// blocked in this thread first, so every thread inherits the mask and only
+/// `sigwait` sees them), and this thread deciding, as compose does: first
+/// Ctrl-C "Gracefully stopping...", second Ctrl-C kills.
+fn attached(
+    c: &Client,
+    p: &Project,
+    services: Vec<String>,
+    containers: Vec<(String, Option<i64>)>,
+) -> Result<u8, Failure> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    let _ = set.thread_block();
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let (tx, c, p) = (tx.clone(), c.clone(), p.clone());
+        std::thread::spawn(move || {
+            let r = logs(
+                &c,
+                &p,
+                &super::LogsArgs {
+                    follow: true,
+                    tail: "all".into(),
+                    no_color: false,
+                    no_log_prefix: false,
+                    services,
+                },
+            );
+            let _ = tx.send(Attached::LogsDone(r));
+        });
+    }
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while set.wait().is_ok() {
+                if tx.send(Attached::Signal).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let mut stopping = false;
+    loop {
+        match rx.recv() {
+            Ok(Attached::LogsDone(r)) if !stopping => return r,
+            Ok(Attached::LogsDone(_)) => {}
+            Ok(Attached::Signal) if !stopping => {
+                stopping = true;
+                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                let (tx, c, list) = (tx.clone(), c.clone(), containers.clone());
+                std::thread::spawn(move || {
+                    for (name, t) in list.iter().rev() {
+                        eprintln!(" Container {name}  Stopping");
+                        let t = t.map(|t| format!("?t={t}")).unwrap_or_default();
+                        let _ = c.call(
+                            "POST",
+                            &format!("/containers/{}/stop{t}", enc(name)),
+                            Body::Empty,
+                        );
+                        eprintln!(" Container {name}  Stopped");
+                    }
+                    let _ = tx.send(Attached::Stopped);
+                });
+            }
+            Ok(Attached::Signal) => {
+                for (name, _) in containers.iter().rev() {
+                    eprintln!(" Container {name}  Killing");
+                    let _ = c.call(
+                        "POST",
+                        &format!("/containers/{}/kill", enc(name)),
+                        Body::Empty,
+                    );
+                }
+                return Ok(130);
+            }
+            Ok(Attached::Stopped) => return Ok(130),
+            Err(_) => return Ok(130),
+        }
+    }
+}
 /// Refuses a service name the project does not define.
 fn known_services(p: &Project, services: &[String]) -> Result<(), Failure> {
     match services.iter().find(|s| !p.model.services.contains_key(*s)) {
