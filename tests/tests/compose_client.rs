@@ -559,6 +559,8 @@ fn ctrl_c_stops_an_attached_up_and_a_second_one_kills() {
     );
     assert!(rest.iter().any(|l| l.ends_with("| bye")), "{rest:?}");
     assert_eq!(state("mdccc-quick-1"), "exited 3");
+    // What the person at the terminal saw on stderr.
+    insta::assert_snapshot!("compose_up_ctrl_c", err);
 
     // Two: slow would take 60 s to stop; the second Ctrl-C kills it.
     let (child, _lines) = up("mdccs", &["slow"]);

@@ -357,3 +357,36 @@ fn the_docker_cli_resolves_by_name() {
     assert!(out.contains("Server:\t\t127.0.0.11"), "{out}");
     assert!(out.contains(&format!("Address: {ip}")), "{out}");
 }
+
+/// The sockets die with a killed daemon; the next one serves the running
+/// containers again, in their namespaces.
+#[test]
+fn a_restarted_daemon_serves_running_containers_again() {
+    let fake = FakeResolver::start();
+    let mut d = daemon(&fake);
+    d.ok(&["network", "create", "mdd-rs"]);
+    for name in ["mdd-rs-a", "mdd-rs-b"] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "mdd-rs",
+            "mdd-bb:1",
+            "sleep",
+            "3600",
+        ]);
+    }
+    let b = ip_on(&d, "mdd-rs", "mdd-rs-b");
+    assert_eq!(
+        addresses(&ask(&d, "mdd-rs-a", "mdd-rs-b.", RecordType::A, false)),
+        [b.as_str()]
+    );
+    d.kill9();
+    d.spawn();
+    for tcp in [false, true] {
+        let r = ask(&d, "mdd-rs-a", "mdd-rs-b.", RecordType::A, tcp);
+        assert_eq!(addresses(&r), [b.as_str()], "after the restart, tcp={tcp}");
+    }
+}
