@@ -579,3 +579,34 @@ fn ctrl_c_stops_an_attached_up_and_a_second_one_kills() {
         t.elapsed()
     );
 }
+
+/// `compose build` and `push` on one daemon, `compose pull` on another,
+/// through a registry on 127.0.0.1: the second daemon runs what the first
+/// built.
+#[test]
+fn compose_build_push_and_pull_through_a_registry() {
+    let reg = Registry::start();
+    let image = format!("{}/mdcc-pushed:1", reg.host());
+    let (a, dir) = daemon_and_dir();
+    std::fs::create_dir(dir.path().join("ctx")).unwrap();
+    std::fs::write(
+        dir.path().join("ctx/Dockerfile"),
+        "FROM mdcc-bb:1\nRUN echo built-here > /built\n",
+    )
+    .unwrap();
+    let file = |body: String| std::fs::write(dir.path().join("docker-compose.yml"), body).unwrap();
+    file(format!(
+        "services:\n  app:\n    build: ./ctx\n    image: {image}\n  plain:\n    image: mdcc-bb:1\n"
+    ));
+    compose(&a, dir.path(), &["build"]);
+    a.ok(&["image", "inspect", &image]);
+    compose(&a, dir.path(), &["push"]);
+
+    let b = Daemon::start();
+    file(format!("services:\n  app:\n    image: {image}\n"));
+    compose(&b, dir.path(), &["pull"]);
+    assert_eq!(
+        b.ok(&["run", "--rm", &image, "cat", "/built"]),
+        "built-here\n"
+    );
+}
