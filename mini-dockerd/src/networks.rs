@@ -25,12 +25,15 @@
 //! connected later, live, into the running container's namespace
 //! (`docker network connect`).
 //!
-//! **Names.** Docker answers container names with an embedded DNS server;
-//! here the engine rewrites each running container's `/etc/hosts` (a file
+//! **Names.** As Docker, the engine answers them with an embedded DNS
+//! server at 127.0.0.11 in each container ([`super::dns`]). It also
+//! rewrites each running container's `/etc/hosts` (a file
 //! in the container's directory, bind-mounted over the rootfs's) whenever a
 //! peer starts, stops, connects or disconnects: every container on a shared
 //! network is listed by name, alias and short id. The file is rewritten in
-//! place (not renamed over), so the bind mount keeps showing it.
+//! place (not renamed over), so the bind mount keeps showing it. (Docker's
+//! file lists only the container itself; the peers stay here for programs
+//! that read only `/etc/hosts`, such as a static busybox's `nc`.)
 //!
 //! State: `networks/<name>.json` (the network) and
 //! `networks/<name>-ipam.json` (its addresses) under the data root.

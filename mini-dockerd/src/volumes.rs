@@ -612,7 +612,8 @@ impl Engine {
 
     /// `--dns`, `--dns-search`, `--dns-option`: the container's own
     /// resolv.conf, bind-mounted over `/etc/resolv.conf`. The engine only
-    /// writes the file; it never sends a query anywhere.
+    /// writes the file; on a user network the file names 127.0.0.11, and
+    /// the embedded DNS forwards to the `--dns` servers ([`crate::dns`]).
     fn write_dns(&self, c: &Container, spec: &mut Value) -> Result<()> {
         let hc = &c.host_config;
         let (dns, search, opts) = (
