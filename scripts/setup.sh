@@ -24,10 +24,15 @@ fi
 #                   (never the system service) for `-H ssh://` hosts
 #   tini            tini-static, the init `run --init` bind-mounts at /sbin/docker-init
 #                   (the daemon finds docker-init or tini-static on PATH; tests/engine_init.rs)
+#   protobuf-compiler  protoc, which the k8s-cri crate's build script needs: the CRI gRPC
+#                   client of tests/containerd_cri.rs (no registry ships crictl here)
+#   containernetworking-plugins  the bridge, host-local and loopback CNI plugins that
+#                   containerd's CRI runs for the pod of tests/containerd_cri.rs
 #   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
 PACKAGES=(busybox-static util-linux iproute2 nftables procps
           docker.io containerd runc crun skopeo umoci docker-registry hyperfine
           docker-compose python3-docker python3-venv openssh-server tini
+          protobuf-compiler containernetworking-plugins
           ca-certificates curl build-essential pkg-config)
 
 missing=()

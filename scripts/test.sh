@@ -12,6 +12,11 @@ cargo build --workspace --all-targets --locked
 # The tests run as a job of their own (`set -m`: its own process group, with
 # the terminal when there is one): a test that signalled its process group by
 # mistake would otherwise end this script without a word.
+# This also proves that every exercise checker can fail: each exercises
+# package (chapters/0N-*/exercises, mini-runc/exercises,
+# mini-dockerd/exercises) has a tests/checkers.rs that runs its checker
+# against the reference answers (must pass) and the untouched starting
+# points (must fail, saying "not written yet").
 set -m
 status=0
 cargo test --workspace --locked --no-fail-fast || status=$?

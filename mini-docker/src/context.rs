@@ -494,7 +494,7 @@ fn tls_config(dir: &Path, meta: &Meta) -> Result<Arc<rustls::ClientConfig>, Fail
     let builder = if meta.skip_tls_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(SkipVerify(tls::provider())))
+            .with_custom_certificate_verifier(Arc::new(tls::SkipVerify(tls::provider())))
     } else if ca.exists() {
         builder.with_root_certificates(tls::roots(&ca).map_err(fail)?)
     } else {
@@ -520,57 +520,6 @@ fn tls_config(dir: &Path, meta: &Meta) -> Result<Arc<rustls::ClientConfig>, Fail
         builder.with_no_client_auth()
     };
     Ok(Arc::new(config))
-}
-
-/// `skip-tls-verify=true`: any daemon certificate is accepted (the
-/// connection is encrypted but the daemon is not authenticated), while the
-/// handshake's signatures are still checked with the provider's algorithms.
-#[derive(Debug)]
-struct SkipVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for SkipVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// `--docker host=…,ca=…,cert=…,key=…,skip-tls-verify=…` → (host, skip, TLS files).

@@ -20,6 +20,7 @@ pub mod interactive;
 pub mod manage;
 pub mod netvol;
 pub mod progress;
+pub mod swarm;
 pub mod system;
 pub mod tls;
 pub mod tools;
@@ -47,6 +48,9 @@ pub struct Cli {
     /// Location of the client config files (config.json); default $DOCKER_CONFIG or ~/.mini-docker.
     #[arg(long = "config", global = true)]
     pub config: Option<String>,
+    /// Use TLS, without checking who the daemon is (implied by --tlsverify).
+    #[arg(long = "tls")]
+    pub tls: bool,
     /// Use TLS and verify the daemon's certificate against the CA (also $DOCKER_TLS_VERIFY).
     /// Like the docker CLI's, the TLS flags go before the command.
     #[arg(long = "tlsverify")]
@@ -192,6 +196,30 @@ pub enum Cmd {
         /// The command.
         #[command(subcommand)]
         cmd: netvol::VolumeCmd,
+    },
+    /// Manage a swarm (on a dockerd that is a swarm manager).
+    Swarm {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::SwarmCmd,
+    },
+    /// Manage swarm nodes.
+    Node {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::NodeCmd,
+    },
+    /// Manage swarm services.
+    Service {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::ServiceCmd,
+    },
+    /// Manage swarm stacks (a compose file's services).
+    Stack {
+        /// The command.
+        #[command(subcommand)]
+        cmd: swarm::StackCmd,
     },
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
@@ -675,6 +703,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         context: cli.context,
         config: cli.config.clone(),
         tls: tls::TlsFlags {
+            tls: cli.tls,
             verify: cli.tlsverify,
             cacert: cli.tlscacert,
             cert: cli.tlscert,
@@ -804,6 +833,10 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Stats(a) => tools::stats(c, a),
         Cmd::Doctor => tools::doctor(c),
         Cmd::Network { cmd } => netvol::network(c, cmd),
+        Cmd::Swarm { cmd } => swarm::swarm(c, cmd),
+        Cmd::Node { cmd } => swarm::node(c, cmd),
+        Cmd::Service { cmd } => swarm::service(c, cmd),
+        Cmd::Stack { cmd } => swarm::stack(c, cmd),
         Cmd::Volume { cmd } => netvol::volume(c, cmd),
         Cmd::Build(a) => build::build(c, a),
         Cmd::Compose(a) => compose::compose(c, a),

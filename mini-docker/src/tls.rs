@@ -14,6 +14,10 @@
 //! 4. HTTP then flows inside the encrypted channel, unchanged: the Engine
 //!    API, and the hijacked streams of attach and exec after their `101`.
 //!
+//! `--tls` without `--tlsverify` skips step 2's check (the channel is
+//! encrypted, but anyone in the middle can pose as the daemon), as the
+//! docker CLI does; a daemon started with `--tls` skips step 3.
+//!
 //! The crypto is rustls (ring). What the client and the daemon share
 //! (reading PEM files, where Docker looks for them: `DOCKER_CERT_PATH`,
 //! default `~/.docker`) is `mini_docker_api::tls`. This module is the
@@ -31,6 +35,8 @@ use std::sync::{Arc, Mutex};
 /// The client's TLS settings, from its flags and environment.
 #[derive(Debug, Clone, Default)]
 pub struct TlsFlags {
+    /// `--tls`: TLS without checking the daemon's certificate.
+    pub tls: bool,
     /// `--tlsverify` (or `DOCKER_TLS_VERIFY` set and not empty).
     pub verify: bool,
     /// `--tlscacert`.
@@ -42,24 +48,34 @@ pub struct TlsFlags {
 }
 
 impl TlsFlags {
-    /// The rustls configuration, or `None` without `--tlsverify`.
+    /// The rustls configuration, or `None` without `--tls` or `--tlsverify`.
     ///
-    /// As the docker CLI: the CA is `--tlscacert` or `ca.pem` in the cert
-    /// directory; the client certificate is `--tlscert`/`--tlskey`, or
+    /// As the docker CLI: with `--tlsverify` the CA is `--tlscacert` or
+    /// `ca.pem` in the cert directory, and the daemon's certificate must be
+    /// signed by it and name the host dialled. With `--tls` alone the
+    /// channel is encrypted but the daemon is not checked (its certificate
+    /// is accepted whoever signed it; the CA flag is not used). Either way
+    /// the client certificate is `--tlscert`/`--tlskey`, or
     /// `cert.pem`/`key.pem` there when both exist (a daemon started with
     /// `--tlsverify` refuses a client without one).
     pub fn config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
         let verify =
             self.verify || std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
-        if !verify {
+        if !verify && !self.tls {
             return Ok(None);
         }
         let dir = cert_dir();
-        let ca = self.cacert.clone().unwrap_or_else(|| dir.join("ca.pem"));
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots(&ca)?);
+            .map_err(|e| e.to_string())?;
+        let builder = if verify {
+            let ca = self.cacert.clone().unwrap_or_else(|| dir.join("ca.pem"));
+            builder.with_root_certificates(roots(&ca)?)
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(SkipVerify(provider())))
+        };
         let (cert, key) = match (&self.cert, &self.key) {
             (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
             (None, None) => {
@@ -79,6 +95,58 @@ impl TlsFlags {
             _ => builder.with_no_client_auth(),
         };
         Ok(Some(Arc::new(config)))
+    }
+}
+
+/// `--tls` without `--tlsverify`, or a context's `skip-tls-verify=true`
+/// (Docker's `InsecureSkipVerify`): any daemon certificate is accepted (the
+/// connection is encrypted but the daemon is not authenticated), while the
+/// handshake's signatures are still checked with the provider's algorithms.
+#[derive(Debug)]
+pub struct SkipVerify(pub Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for SkipVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

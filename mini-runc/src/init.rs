@@ -797,7 +797,9 @@ fn pivot(rootfs: &Path, no_pivot: bool) -> Result<(), Fail> {
     nix::unistd::chdir("/").map_err(because("chdir /"))
 }
 
-fn readonly_path(p: &str) -> Result<(), Fail> {
+/// Remounts `p` read-only (a recursive bind onto itself, then a remount
+/// with `MS_RDONLY`); a path that does not exist is skipped, as runc does.
+pub fn readonly_path(p: &str) -> Result<(), Fail> {
     if !Path::new(p).exists() {
         return Ok(());
     }
@@ -818,7 +820,9 @@ fn readonly_path(p: &str) -> Result<(), Fail> {
         .map_err(because(&format!("remount {p} read-only")))
 }
 
-fn mask_path(p: &str) -> Result<(), Fail> {
+/// Masks `p`: a file gets `/dev/null` bound over it, a directory an empty
+/// read-only tmpfs; a path that does not exist is skipped, as runc does.
+pub fn mask_path(p: &str) -> Result<(), Fail> {
     let meta = match fs::symlink_metadata(p) {
         Ok(m) => m,
         Err(_) => return Ok(()),
@@ -885,7 +889,8 @@ fn ctx_e<E: Into<Fail>>(what: &'static str) -> impl FnOnce(E) -> Fail {
     }
 }
 
-fn set_rlimit(name: &str, soft: u64, hard: u64) -> Result<(), Fail> {
+/// `setrlimit` of the limit named as the spec names it (`RLIMIT_NOFILE`).
+pub fn set_rlimit(name: &str, soft: u64, hard: u64) -> Result<(), Fail> {
     use nix::sys::resource::{setrlimit, Resource};
     let r = match name {
         "RLIMIT_AS" => Resource::RLIMIT_AS,

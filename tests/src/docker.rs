@@ -1,8 +1,9 @@
 //! The real Docker: its CLI, and a dockerd on private directories, the
 //! yardstick our engine and runtime are compared with.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// The docker CLI of this machine, the 20.10 one (Debian's) first.
 pub fn docker_cli() -> &'static str {
@@ -122,6 +123,47 @@ impl DockerDaemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The running containers (full ids) of swarm service `name` on this node.
+    pub fn service_containers(&self, name: &str) -> Vec<String> {
+        self.ok(&[
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={name}"),
+        ])
+        .lines()
+        .map(String::from)
+        .collect()
+    }
+
+    /// `unix://…` of its socket, for `-H`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+
+    /// Where dockerd's containerd shim keeps the runtime's state (its `--root`).
+    pub fn runtime_root(&self) -> PathBuf {
+        self.dir.path().join("exec/runtime-runc/moby")
+    }
+
+    /// Asserts that mini-runc made container `id`: Docker says runtime
+    /// `mini`, and `mini-runc state` finds it under the root dockerd gave
+    /// the runtime, running, with Docker's pid.
+    pub fn assert_run_by_mini_runc(&self, id: &str) {
+        let inspect = self.ok(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.Runtime}} {{.State.Pid}}",
+            id,
+        ]);
+        let (runtime, pid) = inspect.trim().split_once(' ').unwrap();
+        assert_eq!(runtime, "mini", "{id}");
+        let state = crate::runtime::mini_runc_state(&self.runtime_root(), id);
+        assert_eq!(state["status"], "running", "{state}");
+        assert_eq!(state["pid"].to_string(), pid, "{state}");
+    }
+
     /// Imports a busybox rootfs as image `name`.
     pub fn import_busybox(&self, name: &str) {
         let tmp = tempfile::tempdir().unwrap();
@@ -161,4 +203,57 @@ impl Drop for DockerDaemon {
         // dockerd unmounts on shutdown; detach anything left under our directory.
         crate::host::unmount_all_under(self.dir.path());
     }
+}
+
+/// Runs a command (`ip …`) that must succeed.
+pub fn sh(args: &[&str]) {
+    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A network namespace (`ip netns add NAME`, with `lo` up) for a dockerd
+/// of a swarm test; deleted, with the links inside, on drop.
+pub struct Netns(pub String);
+
+impl Netns {
+    /// Makes `/run/netns/NAME`.
+    pub fn new(name: String) -> Netns {
+        sh(&["ip", "netns", "add", &name]);
+        let ns = Netns(name);
+        sh(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Waits (polling every 250 ms) until `cond` holds, for at most `limit`:
+/// a swarm converges in tens of seconds, longer than [`crate::eventually`].
+#[track_caller]
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A random u16 (names and subnets that differ between runs).
+pub fn rand_u16() -> u16 {
+    let mut b = [0u8; 2];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .unwrap();
+    u16::from_le_bytes(b)
 }

@@ -11,6 +11,7 @@
 //! - [`daemon`]: a `mini-dockerd` per test ([`Daemon`]) and its busybox image;
 //! - [`registry`]: chapter 06's registry on a free port ([`Registry`]);
 //! - [`runtime`]: OCI bundles and state roots for `mini-runc` and its peers;
+//! - [`containerd`]: a real containerd of the test's own ([`Containerd`]);
 //! - [`docker`]: the real docker CLI and a real dockerd ([`DockerDaemon`]);
 //! - [`http`]: one raw HTTP request over a unix socket or TCP;
 //! - [`host`]: what is left on the host (processes, mounts, cgroups, files);
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub mod cli;
+pub mod containerd;
 pub mod daemon;
 pub mod docker;
 pub mod host;
@@ -34,6 +36,7 @@ pub mod registry;
 pub mod runtime;
 
 pub use cli::{run_with_host, run_with_stdin, stderr, stdout};
+pub use containerd::Containerd;
 pub use daemon::*;
 pub use docker::{docker_cli, DockerDaemon};
 pub use host::{dir_blobs_verify, files, mounts_under, processes_with};

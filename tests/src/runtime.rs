@@ -11,6 +11,24 @@ pub fn mini_runc() -> String {
     crate::bin_str("mini-runc")
 }
 
+/// `mini-runc --root ROOT state ID` as JSON: how a test checks that
+/// mini-runc (and not another runtime) made a container that dockerd or
+/// containerd runs, under the state root they gave it.
+pub fn mini_runc_state(root: &Path, id: &str) -> serde_json::Value {
+    let o = Command::new(mini_runc())
+        .arg("--root")
+        .arg(root)
+        .args(["state", id])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "mini-runc state {id}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// A unique, readable id for a container of this test run.
 pub fn unique_id(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -3,135 +3,8 @@
 //! removal. containerd runs on a private socket, root and state directory,
 //! in a namespace of its own name (so its cgroups are `/<ns>/<id>`).
 
-use e2e::{processes_with, Daemon};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-
-struct Containerd {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    ns: String,
-}
-
-impl Containerd {
-    fn start() -> Containerd {
-        e2e::require_root();
-        let dir = tempfile::Builder::new()
-            .prefix("md-ctrd-")
-            .tempdir()
-            .unwrap();
-        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
-        let child = Command::new("containerd")
-            .arg("--address")
-            .arg(dir.path().join("c.sock"))
-            .arg("--root")
-            .arg(dir.path().join("root"))
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("containerd is installed (apt-get install containerd, with docker.io)");
-        let c = Containerd {
-            child: Some(child),
-            ns: format!("md-ctrd-{}", network::names::unique_id()),
-            dir,
-        };
-        for _ in 0..500 {
-            if c.ctr(&["version"]).status.success() {
-                return c;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!(
-            "containerd did not come up: {}",
-            std::fs::read_to_string(c.dir.path().join("containerd.log")).unwrap_or_default()
-        );
-    }
-
-    fn ctr(&self, args: &[&str]) -> Output {
-        Command::new("ctr")
-            .arg("-a")
-            .arg(self.dir.path().join("c.sock"))
-            .arg("-n")
-            .arg(&self.ns)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.ctr(args);
-        assert!(
-            out.status.success(),
-            "ctr {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        // Tasks first (their shims outlive containerd), then containerd.
-        for line in self
-            .ctr(&["task", "ls", "-q"])
-            .stdout
-            .split(|b| *b == b'\n')
-        {
-            let id = String::from_utf8_lossy(line).trim().to_string();
-            if !id.is_empty() {
-                let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", &id]);
-                let _ = self.ctr(&["task", "rm", "-f", &id]);
-            }
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for pid in processes_with(&self.ns) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        let root = self.dir.path().display().to_string();
-        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mounts")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(1).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect();
-        mounts.reverse();
-        for m in mounts {
-            let _ = nix::mount::umount2(Path::new(&m), nix::mount::MntFlags::MNT_DETACH);
-        }
-        // The namespace's cgroups (`/<ns>/<id>` in each hierarchy).
-        for ctrl in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let base = ctrl.path().join(&self.ns);
-            for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-                if e.path().is_dir() {
-                    let _ = std::fs::remove_dir(e.path());
-                }
-            }
-            let _ = std::fs::remove_dir(&base);
-        }
-    }
-}
-
-/// A copy of mini-runc outside target/ (containerd's shim execs it by path).
-fn runtime_copy(dir: &Path) -> PathBuf {
-    let dst = dir.join("mini-runc");
-    std::fs::copy(e2e::runtime::mini_runc(), &dst).unwrap();
-    dst
-}
+use e2e::containerd::runtime_copy;
+use e2e::{Containerd, Daemon};
 
 #[test]
 fn containerd_runs_mini_runc_through_its_runc_shim() {
@@ -229,4 +102,11 @@ fn containerd_runs_mini_runc_through_its_runc_shim() {
     c.ok(&["task", "rm", "-f", "md-t3"]);
     c.ok(&["container", "rm", "md-t3"]);
     assert_eq!(c.ok(&["task", "ls", "-q"]).trim(), "");
+
+    // The shim gave mini-runc `/run/containerd/runc/<ns>` as its root (it
+    // keeps its sealed copy there); it goes with the test's containerd.
+    let root = std::path::Path::new("/run/containerd/runc").join(&c.ns);
+    assert!(root.exists(), "{}", root.display());
+    drop(c);
+    assert!(!root.exists(), "{} left", root.display());
 }

@@ -398,3 +398,82 @@ fn tls_without_verify_encrypts_and_asks_for_no_certificate() {
     let log = std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap();
     assert!(log.contains("--tls without --tlsverify"), "{log}");
 }
+
+/// `--tls` without `--tlsverify`, as the docker CLI has it: the channel is
+/// encrypted but the daemon's certificate is not checked. Both CLIs reach a
+/// `--tls` daemon whose CA they do not have (where `--tlsverify` fails),
+/// and offer a client certificate when DOCKER_CERT_PATH has one, so `--tls`
+/// also reaches a `--tlsverify` daemon with the right certificate.
+#[test]
+fn client_tls_without_verify_encrypts_and_does_not_check_the_daemon() {
+    let (dir, pki) = new_pki();
+    let (d, tcp) = tls_daemon_with(&pki, "tls");
+    d.import_busybox("busybox");
+    // The clients' directory trusts another CA and has no certificate.
+    let other = dir.path().join("other");
+    certs(&other);
+    let stranger = cert_path(dir.path(), "stranger", &other, None);
+    let stranger_path = stranger.display().to_string();
+    let home = dir.path().display().to_string();
+    let env = [
+        ("DOCKER_CERT_PATH", stranger_path.as_str()),
+        ("HOME", &home),
+    ];
+    let ours = |flag: &str, args: &[&str]| {
+        run_with_host(
+            &cli_bin(),
+            &[("-H", &tcp)],
+            &[&[flag][..], args].concat(),
+            &env,
+        )
+    };
+    let docker = |flag: &str, args: &[&str]| {
+        run_with_host(
+            "/usr/bin/docker",
+            &[],
+            &[&[flag, "-H", &tcp][..], args].concat(),
+            &env,
+        )
+    };
+
+    // --tlsverify: the daemon's certificate is not of the CA they trust.
+    fails_with(&ours("--tlsverify", &["ps"]), "not signed by our CA");
+    fails_with(
+        &docker("--tlsverify", &["ps"]),
+        "certificate signed by unknown authority",
+    );
+    // --tls: they go through, and a container runs over the encrypted link.
+    let o = docker("--tls", &["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stdout(&o).trim(), "1.41");
+    let o = ours("--tls", &["run", "--rm", "busybox", "echo", "over-tls"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stdout(&o), "over-tls\n");
+    let o = docker("--tls", &["run", "--rm", "busybox", "echo", "over-tls"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stdout(&o), "over-tls\n");
+    // Without TLS the daemon reads no HTTP: the link really is TLS.
+    fails_with(
+        &run_with_host(&cli_bin(), &[("-H", &tcp)], &["ps"], &env),
+        "this daemon wants TLS",
+    );
+    drop(d);
+
+    // A --tlsverify daemon: --tls with no client certificate is refused at
+    // the handshake; with the CA's client certificate in DOCKER_CERT_PATH
+    // (and still no check of the daemon) it is let in.
+    let (_d, tcp) = tls_daemon(&pki);
+    let run = |dir: &Path| {
+        let cp = dir.display().to_string();
+        run_with_host(
+            &cli_bin(),
+            &[("-H", &tcp)],
+            &["--tls", "ps", "-q"],
+            &[("DOCKER_CERT_PATH", &cp), ("HOME", &home)],
+        )
+    };
+    fails_with(&run(&stranger), "wants a client certificate");
+    let client = cert_path(dir.path(), "client", &other, Some(&pki));
+    let o = run(&client);
+    assert!(o.status.success(), "{}", text(&o));
+}

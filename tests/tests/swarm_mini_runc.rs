@@ -4,7 +4,8 @@
 //! `md-sw…-2`) joined by a veth pair on 10.231.N.0/24, both started with
 //! `--add-runtime mini=…/mini-runc --default-runtime mini` (a swarm service
 //! cannot choose a runtime, so the default is the way) on private data
-//! roots. `swarm init` on the first, `join` from the second; a service with
+//! roots. `swarm init` on the first, `join` from the second (by
+//! mini-docker); a service with
 //! four replicas spreads over both; every task's container was created by
 //! mini-runc (Docker records runtime `mini`, and `mini-runc state` reads the
 //! container from the state root dockerd gave it, with the same pid); it
@@ -19,36 +20,9 @@
 //! by unix sockets; the swarm's own traffic stays on the veth link inside
 //! the two namespaces.
 
+use e2e::docker::{rand_u16, sh, wait_for, Netns};
 use e2e::DockerDaemon;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A network namespace; deleted (with its end of the veth) on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: String) -> Netns {
-        sh(&["ip", "netns", "add", &name]);
-        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+use std::time::Duration;
 
 /// A swarm node: a real dockerd in a namespace (the e2e crate's
 /// `DockerDaemon`: private directories, stopped and unmounted on drop).
@@ -71,51 +45,9 @@ impl Node {
         self.0.ok(args).trim().to_string()
     }
 
-    /// The running containers of the service `name` on this node.
+    /// The running containers of service `name`.
     fn tasks(&self, name: &str) -> Vec<String> {
-        self.ok(&[
-            "ps",
-            "-q",
-            "--no-trunc",
-            "--filter",
-            &format!("label=com.docker.swarm.service.name={name}"),
-        ])
-        .lines()
-        .map(String::from)
-        .collect()
-    }
-
-    /// Where dockerd's containerd shim keeps the runtime's state (its `--root`).
-    fn runtime_root(&self) -> PathBuf {
-        self.0.dir.path().join("exec/runtime-runc/moby")
-    }
-
-    /// Asserts that mini-runc made this container: Docker says runtime
-    /// `mini`, and `mini-runc state` finds it under the root dockerd gave
-    /// the runtime, running, with Docker's pid.
-    fn assert_run_by_mini_runc(&self, id: &str) {
-        let inspect = self.ok(&[
-            "inspect",
-            "--format",
-            "{{.HostConfig.Runtime}} {{.State.Pid}}",
-            id,
-        ]);
-        let (runtime, pid) = inspect.split_once(' ').unwrap();
-        assert_eq!(runtime, "mini", "{id}");
-        let o = Command::new(e2e::runtime::mini_runc())
-            .arg("--root")
-            .arg(self.runtime_root())
-            .args(["state", id])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "mini-runc state {id}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let state: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(state["status"], "running", "{state}");
-        assert_eq!(state["pid"].to_string(), pid, "{state}");
+        self.0.service_containers(name)
     }
 }
 
@@ -125,17 +57,6 @@ impl Drop for Node {
         // containers and stops dockerd.
         let _ = self.0.docker(&["swarm", "leave", "--force"]);
     }
-}
-
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]
@@ -182,17 +103,30 @@ fn a_two_node_swarm_runs_its_service_on_mini_runc() {
         &format!("{a1}:2377"),
     ]);
     let token = n1.ok(&["swarm", "join-token", "-q", "worker"]);
-    n2.ok(&[
-        "swarm",
-        "join",
-        "--token",
-        &token,
-        "--advertise-addr",
-        &a2,
-        "--listen-addr",
-        &format!("{a2}:2377"),
-        &format!("{a1}:2377"),
-    ]);
+    // The second node joins through mini-docker (a swarm client too).
+    let n2_host = n2.0.host();
+    let joined = e2e::run_with_host(
+        &e2e::cli_bin(),
+        &[("-H", &n2_host)],
+        &[
+            "swarm",
+            "join",
+            "--token",
+            &token,
+            "--advertise-addr",
+            &a2,
+            "--listen-addr",
+            &format!("{a2}:2377"),
+            &format!("{a1}:2377"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&joined.stdout),
+        "This node joined a swarm as a worker.\n",
+        "{}",
+        String::from_utf8_lossy(&joined.stderr)
+    );
     let id2 = n2.ok(&["info", "--format", "{{.Swarm.NodeID}}"]);
     wait_for("both nodes Ready", Duration::from_secs(30), || {
         n1.ok(&["node", "ls", "--format", "{{.Status}}"])
@@ -238,10 +172,10 @@ fn a_two_node_swarm_runs_its_service_on_mini_runc() {
             assert!(!t1.is_empty() && !t2.is_empty(), "{t1:?} {t2:?}");
         }
         for id in &t1 {
-            n1.assert_run_by_mini_runc(id);
+            n1.0.assert_run_by_mini_runc(id);
         }
         for id in &t2 {
-            n2.assert_run_by_mini_runc(id);
+            n2.0.assert_run_by_mini_runc(id);
         }
         (t1, t2)
     };
@@ -293,13 +227,4 @@ fn a_two_node_swarm_runs_its_service_on_mini_runc() {
     assert_eq!(t1.len(), 6);
 
     n1.ok(&["service", "rm", &svc]);
-}
-
-/// A random u16 (names and the subnet differ between runs).
-fn rand_u16() -> u16 {
-    let mut b = [0u8; 2];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-        .unwrap();
-    u16::from_le_bytes(b)
 }

@@ -22,6 +22,15 @@
 //! that every checker can fail.
 
 use std::fmt::Display;
+
+/// `println!` that ignores a closed stdout: `scripts/check.sh 03 | head`
+/// ends the report early instead of panicking with "Broken pipe".
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
@@ -86,7 +95,7 @@ pub struct Report {
 impl Report {
     /// Starts the report of one exercise with its title.
     pub fn start(chapter: &str, number: usize, title: &str) -> Report {
-        println!("chapter {chapter}, exercise {number}: {title}");
+        say!("{}, exercise {number}: {title}", part_name(chapter));
         Report::default()
     }
 
@@ -95,12 +104,12 @@ impl Report {
     pub fn check(&mut self, fact: &str, ok: bool, saw: impl Display, hint: &str) -> bool {
         if ok {
             self.passed += 1;
-            println!("  PASS  {fact} (saw: {saw})");
+            say!("  PASS  {fact} (saw: {saw})");
         } else {
             self.failed += 1;
-            println!("  FAIL  {fact}");
-            println!("        saw: {saw}");
-            println!("        hint: {hint}");
+            say!("  FAIL  {fact}");
+            say!("        saw: {saw}");
+            say!("        hint: {hint}");
         }
         ok
     }
@@ -114,6 +123,26 @@ impl Report {
     /// True if every check passed (and there was at least one).
     pub fn passed(&self) -> bool {
         self.failed == 0 && self.passed > 0
+    }
+}
+
+/// How a part is named on screen: `03` is "chapter 03"; the two parts
+/// after the chapters keep their names (`mini-runc`, `mini-dockerd`).
+pub fn part_name(part: &str) -> String {
+    if part.chars().all(|c| c.is_ascii_digit()) {
+        format!("chapter {part}")
+    } else {
+        part.to_string()
+    }
+}
+
+/// The package that holds a part's exercises: `chapter03-exercises`,
+/// `mini-runc-exercises`.
+pub fn package_name(part: &str) -> String {
+    if part.chars().all(|c| c.is_ascii_digit()) {
+        format!("chapter{part}-exercises")
+    } else {
+        format!("{part}-exercises")
     }
 }
 
@@ -149,9 +178,13 @@ pub fn main(
         match arg.as_str() {
             "--solutions" => variant = Variant::Solution,
             "-h" | "--help" => {
-                println!("usage: scripts/check.sh {chapter} [N]   (or: cargo run -p chapter{chapter}-exercises -- [--solutions] [N])");
+                let short = chapter.strip_prefix("mini-").unwrap_or(chapter);
+                say!(
+                    "usage: scripts/check.sh {short} [N]   (or: cargo run -p {} -- [--solutions] [N])",
+                    package_name(chapter)
+                );
                 for (i, ex) in exercises.iter().enumerate() {
-                    println!("  {}  {}", i + 1, ex.title);
+                    say!("  {}  {}", i + 1, ex.title);
                 }
                 return ExitCode::SUCCESS;
             }
@@ -159,7 +192,8 @@ pub fn main(
                 Ok(n) if (1..=exercises.len()).contains(&n) => only = Some(n),
                 _ => {
                     eprintln!(
-                        "chapter {chapter} has exercises 1 to {}; `{n}` is not one of them",
+                        "{} has exercises 1 to {}; `{n}` is not one of them",
+                        part_name(chapter),
                         exercises.len()
                     );
                     return ExitCode::from(2);
@@ -182,7 +216,7 @@ pub fn main(
             );
         }
         let verdict = if report.passed() { "PASS" } else { "FAIL" };
-        println!("  => exercise {number}: {verdict}\n");
+        say!("  => exercise {number}: {verdict}\n");
         all_passed &= report.passed();
     }
     if all_passed {

@@ -2,20 +2,18 @@
 
 use std::net::Ipv4Addr;
 
-/// The nftables script that publishes `host_port` to `container_ip:container_port`.
-pub fn publish_rules(
-    table: &str,
-    host_port: u16,
-    container_ip: Ipv4Addr,
-    container_port: u16,
-) -> String {
-    format!(
-        "table ip {table} {{
-    chain prerouting {{
-        type nat hook prerouting priority dstnat; policy accept;
-        fib daddr type local tcp dport {host_port} dnat to {container_ip}:{container_port}
-    }}
-}}
-"
-    )
+use chapter05::netlink::Netlink;
+
+/// Brings `lo` and `ns_end` up, with `ip/prefix` and a default route.
+pub fn address_and_route(
+    nl: &mut Netlink,
+    ns_end: &str,
+    ip: Ipv4Addr,
+    prefix: u8,
+    gateway: Ipv4Addr,
+) -> chapter05::Result<()> {
+    nl.set_up("lo")?;
+    nl.add_address(ns_end, ip, prefix)?;
+    nl.set_up(ns_end)?;
+    nl.add_default_route(gateway)
 }

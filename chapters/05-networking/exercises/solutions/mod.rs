@@ -3,3 +3,4 @@
 
 pub mod ex1;
 pub mod ex2;
+pub mod ex3;

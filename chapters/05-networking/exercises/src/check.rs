@@ -9,13 +9,17 @@ use chapter05::netlink::Netlink;
 use chapter05::netns::Netns;
 use exercise_kit::{attempt, Exercise, Report, Scratch, Variant};
 
-use crate::{ex1, ex2, solutions};
+use crate::{ex1, ex2, ex3, solutions};
 
 /// The exercises, in order.
-pub const EXERCISES: [Exercise; 2] = [
+pub const EXERCISES: [Exercise; 3] = [
     Exercise {
         title: "a veth pair from a namespace into a bridge",
         check: check_veth,
+    },
+    Exercise {
+        title: "an address and a default route inside the namespace",
+        check: check_route,
     },
     Exercise {
         title: "a DNAT rule publishes a container's port",
@@ -145,37 +149,136 @@ fn check_veth(r: &mut Report, v: Variant) {
         "set_netns(ns_end, netns) moves it",
     );
     // The host listens on the bridge's address; the namespace connects.
-    let listener = match std::net::TcpListener::bind((gateway, 0)) {
-        Ok(l) => l,
-        Err(e) => {
-            return r.fail(
-                "the host listens on the bridge's address",
-                e,
-                "(checker setup)",
-            )
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let said = connect_from(v, &ns, (gateway, 0).into());
+    r.check(
+        &format!("from the namespace ({inside}), a TCP connection to the bridge ({gateway}) gets the host's greeting"),
+        said.as_deref() == Ok("hello from the host"),
+        format!("{said:?}"),
+        "both ends must be up, and the host end a port of the bridge",
+    );
+    drop(ns);
+}
+
+/// From the namespace, a TCP connection to `addr`: the greeting, or why not.
+fn connect_from(v: Variant, ns: &Netns, addr: std::net::SocketAddr) -> Result<String, String> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| format!("(checker) listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = std::thread::spawn(move || {
         if let Ok((mut s, _)) = listener.accept() {
             let _ = std::io::Write::write_all(&mut s, b"hello from the host\n");
         }
     });
-    let said = exercise_kit::run_child(v, &["1", &ns.path().display().to_string(), &addr])
-        .and_then(|o| exercise_kit::child_value(&o));
+    let said = exercise_kit::run_child(
+        v,
+        &["1", &ns.path().display().to_string(), &addr.to_string()],
+    )
+    .and_then(|o| exercise_kit::child_value(&o));
     if said.is_err() {
         // Unblock the accept.
-        let _ = std::net::TcpStream::connect(&addr);
+        let _ = std::net::TcpStream::connect(addr);
     }
     let _ = server.join();
+    said
+}
+
+fn check_route(r: &mut Report, v: Variant) {
+    let n = std::process::id() % 100_000;
+    let (bridge, host_end, ns_end) = (
+        format!("ch05-ex2b-{n}"),
+        format!("ch05-ex2h-{n}"),
+        format!("ch05-ex2c-{n}"),
+    );
+    let third = (n % 250) as u8;
+    // Its own ranges, apart from exercise 1's 10.251/16 (the checkers' tests
+    // run side by side): 10.254.N.0/24, and 10.253.N.1 beyond it.
+    let (gateway, inside, beyond) = (
+        Ipv4Addr::new(10, 254, third, 1),
+        Ipv4Addr::new(10, 254, third, 2),
+        Ipv4Addr::new(10, 253, third, 1),
+    );
+    let scratch = Scratch::new("ch05-ex2");
+    let _links = Links(vec![bridge.clone(), host_end.clone()]);
+    let setup = (|| -> chapter05::Result<Netns> {
+        let mut nl = Netlink::open()?;
+        nl.add_bridge(&bridge)?;
+        nl.add_address(&bridge, gateway, 24)?;
+        // A host address outside the bridge's subnet: only a route reaches it.
+        nl.add_address(&bridge, beyond, 24)?;
+        nl.set_up(&bridge)?;
+        let ns = Netns::create(&scratch.0, &format!("ch05-ex2-{n}"), Path::new("/proc"))?;
+        solutions::ex1::veth_into_bridge(&mut nl, &bridge, &host_end, &ns_end, ns.path())?;
+        Ok(ns)
+    })();
+    let ns = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            return r.fail(
+                "the checker made a bridge, a namespace and a veth between them",
+                e,
+                "run as root (sudo scripts/check.sh 05 2)",
+            )
+        }
+    };
+    let done = attempt(|| -> chapter05::Result<()> {
+        let mut inner = Netlink::open_in(ns.path())?;
+        match v {
+            Variant::Learner => ex2::address_and_route(&mut inner, &ns_end, inside, 24, gateway),
+            Variant::Solution => {
+                solutions::ex2::address_and_route(&mut inner, &ns_end, inside, 24, gateway)
+            }
+        }
+    });
+    match done {
+        Err(e) => return r.fail("address_and_route ran", e, "see src/ex2.rs's hint"),
+        Ok(Err(e)) => return r.fail(
+            "address_and_route configured the namespace",
+            e,
+            "lo up, the address, the link up, then the route (the gateway must be reachable first)",
+        ),
+        Ok(Ok(())) => {}
+    }
+    let seen = (|| -> chapter05::Result<(bool, bool, Vec<String>)> {
+        let mut inner = Netlink::open_in(ns.path())?;
+        let links = inner.links()?;
+        let up = |name: &str| links.iter().any(|l| l.name == name && l.up);
+        let addresses = inner
+            .addresses()?
+            .into_iter()
+            .map(|a| format!("{a:?}"))
+            .collect();
+        Ok((up("lo"), up(&ns_end), addresses))
+    })();
+    let (lo_up, end_up, addresses) = match seen {
+        Ok(s) => s,
+        Err(e) => return r.fail("the checker reads the namespace's links", e, "(checker)"),
+    };
     r.check(
-        &format!("from the namespace ({inside}), a TCP connection to the bridge ({addr}) gets the host's greeting"),
-        said.as_deref() == Ok("hello from the host"),
-        format!("{said:?}"),
-        "both ends must be up, and the host end a port of the bridge",
+        "inside the namespace, lo and the veth's end are up",
+        lo_up && end_up,
+        format!("lo up: {lo_up}, {ns_end} up: {end_up}"),
+        "set_up(\"lo\") and set_up(ns_end)",
+    );
+    let has = addresses.iter().any(|a| a.contains(&inside.to_string()));
+    r.check(
+        &format!("the veth's end has {inside}"),
+        has,
+        addresses.join("; "),
+        "add_address(ns_end, ip, prefix)",
+    );
+    let near = connect_from(v, &ns, (gateway, 0).into());
+    r.check(
+        &format!("from the namespace, a TCP connection to the bridge ({gateway}) gets the host's greeting"),
+        near.as_deref() == Ok("hello from the host"),
+        format!("{near:?}"),
+        "the address and the link up are enough for the bridge's own subnet",
+    );
+    let far = connect_from(v, &ns, (beyond, 0).into());
+    r.check(
+        &format!("and one to {beyond}, outside the subnet, goes through the gateway"),
+        far.as_deref() == Ok("hello from the host"),
+        format!("{far:?}"),
+        "without a default route the kernel answers \"Network is unreachable\": add_default_route(gateway)",
     );
     drop(ns);
 }
@@ -213,7 +316,7 @@ impl Drop for Table {
 fn check_dnat(r: &mut Report, v: Variant) {
     use chapter05::{Applier, Network, NetworkSpec, Subnet};
     let n = std::process::id() % 100_000;
-    let scratch = Scratch::new("ch05-ex2");
+    let scratch = Scratch::new("ch05-ex3");
     // A /24 that no host route covers.
     let routes = chapter05::network::host_routes().unwrap_or_default();
     let Some(subnet) = (0..250u32)
@@ -230,14 +333,14 @@ fn check_dnat(r: &mut Report, v: Variant) {
     let mut ap = Applier::new();
     let setup = (|| -> chapter05::Result<_> {
         let net = Network::create(
-            NetworkSpec::new("ex2", subnet),
+            NetworkSpec::new("ex3", subnet),
             &scratch.0.join("ipam.json"),
             &mut ap,
         )?;
-        let web_ns = Netns::create(&scratch.0, &format!("ch05-ex2-web-{n}"), Path::new("/proc"))?;
+        let web_ns = Netns::create(&scratch.0, &format!("ch05-ex3-web-{n}"), Path::new("/proc"))?;
         let client_ns = Netns::create(
             &scratch.0,
-            &format!("ch05-ex2-client-{n}"),
+            &format!("ch05-ex3-client-{n}"),
             Path::new("/proc"),
         )?;
         let web = net.connect(web_ns.path(), "web", &mut ap)?;
@@ -259,14 +362,14 @@ fn check_dnat(r: &mut Report, v: Variant) {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(18080);
-    let table = Table(format!("ch05_ex2_{n}"));
+    let table = Table(format!("ch05_ex3_{n}"));
     let script = attempt(|| match v {
-        Variant::Learner => ex2::publish_rules(&table.0, host_port, web.ip(), 80),
-        Variant::Solution => solutions::ex2::publish_rules(&table.0, host_port, web.ip(), 80),
+        Variant::Learner => ex3::publish_rules(&table.0, host_port, web.ip(), 80),
+        Variant::Solution => solutions::ex3::publish_rules(&table.0, host_port, web.ip(), 80),
     });
     let script = match script {
         Ok(s) => s,
-        Err(e) => return r.fail("publish_rules ran", e, "see src/ex2.rs's hint"),
+        Err(e) => return r.fail("publish_rules ran", e, "see src/ex3.rs's hint"),
     };
     let loaded = std::process::Command::new("nft")
         .args(["-f", "-"])

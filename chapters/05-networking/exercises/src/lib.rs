@@ -14,10 +14,12 @@
 //! (`scripts/check.sh --solutions 05`).
 //!
 //! 1. [`ex1`]: a veth pair from a namespace into a bridge;
-//! 2. [`ex2`]: a DNAT rule publishes a container's port.
+//! 2. [`ex2`]: an address and a default route inside the namespace;
+//! 3. [`ex3`]: a DNAT rule publishes a container's port.
 
 pub mod check;
 pub mod ex1;
 pub mod ex2;
+pub mod ex3;
 #[path = "../solutions/mod.rs"]
 pub mod solutions;

@@ -1,0 +1,1234 @@
+//! `swarm …`, `node …`, `service …` and `stack …`: mini-docker as a client
+//! of a real Docker swarm manager (mini-dockerd itself is not one, and says
+//! so).
+//!
+//! A swarm is a set of dockerd that agree (with Raft, among the managers)
+//! on a desired state: *services*, each a container template with a
+//! number of replicas. The managers split each service into *tasks*, one
+//! per replica, and assign every task to a *node*; the node's dockerd runs
+//! it as an ordinary container (on mini-runc, when that is its default
+//! runtime: see docs/REMOTE.md). The client only edits the desired state
+//! and reads it back, through these Engine API calls:
+//!
+//! - `swarm init` / `join` / `leave`: `POST /swarm/init`, `/swarm/join`,
+//!   `/swarm/leave`; `join-token` reads `GET /swarm`'s `JoinTokens`;
+//! - `node ls`: `GET /nodes`, with `GET /info` to mark this node (`*`);
+//! - `service create`: `POST /services/create` with a `ServiceSpec`;
+//!   `update` and `scale` read `GET /services/{id}` and send the edited
+//!   spec back with `POST /services/{id}/update?version=N` (the version is
+//!   the optimistic lock: a spec changed meanwhile is refused);
+//! - `service ls`: `GET /services?status=true` (running/desired counts);
+//! - `service ps`: `GET /tasks?filters={"service":…}` and `GET /nodes`;
+//! - `service logs`: `GET /services/{id}/logs` (the multiplexed stream,
+//!   with `details=1` naming each line's task and node);
+//! - `service rm`: `DELETE /services/{id}`;
+//! - `stack deploy -c compose.yaml NAME`: the compose file, read by
+//!   `compose::load` (variables, merging, `extends`), becomes an overlay
+//!   network `NAME_default` and one service `NAME_SVC` per compose service
+//!   (`deploy.replicas`), each labelled `com.docker.stack.namespace=NAME`,
+//!   created or updated in place; `stack ls/ps/rm` find them by that label.
+//!
+//! Without `--detach`, `create`, `update` and `scale` wait, as the docker
+//! CLI does, until the running tasks match the desired ones.
+
+use super::format;
+use super::http::{self, Body, Client};
+use super::Failure;
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+/// `swarm …`.
+#[derive(Subcommand, Debug)]
+pub enum SwarmCmd {
+    /// Initialize a swarm: this daemon becomes its first manager.
+    Init {
+        /// Advertised address (format: <ip|interface>[:port]).
+        #[arg(long = "advertise-addr")]
+        advertise_addr: Option<String>,
+        /// Listen address (format: <ip|interface>[:port]).
+        #[arg(long = "listen-addr", default_value = "0.0.0.0:2377")]
+        listen_addr: String,
+    },
+    /// Join a swarm as a node and/or manager.
+    Join {
+        /// Token for entry into the swarm.
+        #[arg(long)]
+        token: String,
+        /// Advertised address (format: <ip|interface>[:port]).
+        #[arg(long = "advertise-addr")]
+        advertise_addr: Option<String>,
+        /// Listen address (format: <ip|interface>[:port]).
+        #[arg(long = "listen-addr", default_value = "0.0.0.0:2377")]
+        listen_addr: String,
+        /// A manager's address (HOST:PORT).
+        remote: String,
+    },
+    /// Manage join tokens.
+    #[command(name = "join-token")]
+    JoinToken {
+        /// Only display token.
+        #[arg(short, long)]
+        quiet: bool,
+        /// `worker` or `manager`.
+        role: String,
+    },
+    /// Leave the swarm.
+    Leave {
+        /// Force this node to leave the swarm, ignoring warnings.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+/// `node …`.
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// List nodes in the swarm.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Pretty-print nodes using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+/// `service …`.
+#[derive(Subcommand, Debug)]
+pub enum ServiceCmd {
+    /// Create a new service.
+    Create(CreateArgs),
+    /// List services.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Pretty-print services using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List the tasks of one or more services.
+    Ps {
+        /// How to list them.
+        #[command(flatten)]
+        list: TaskListArgs,
+        /// Services.
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+    /// Scale one or multiple replicated services (SERVICE=REPLICAS).
+    Scale {
+        /// Exit immediately instead of waiting for the service to converge.
+        #[arg(short, long)]
+        detach: bool,
+        /// SERVICE=REPLICAS.
+        #[arg(required = true)]
+        scales: Vec<String>,
+    },
+    /// Update a service.
+    Update(UpdateArgs),
+    /// Remove one or more services.
+    #[command(alias = "remove")]
+    Rm {
+        /// Services.
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+    /// Fetch the logs of a service.
+    Logs {
+        /// Follow log output.
+        #[arg(short, long)]
+        follow: bool,
+        /// Number of lines to show from the end of the logs.
+        #[arg(long, default_value = "all")]
+        tail: String,
+        /// Do not print the task and node of each line.
+        #[arg(long)]
+        raw: bool,
+        /// Service.
+        service: String,
+    },
+}
+
+/// The flags of `service ps` and `stack ps`.
+#[derive(clap::Args, Debug)]
+pub struct TaskListArgs {
+    /// Only display task IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pretty-print tasks using a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not truncate output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+/// The flags `service create` and `update` share.
+#[derive(clap::Args, Debug)]
+pub struct CommonArgs {
+    /// Exit immediately instead of waiting for the service to converge.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Maximum number of tasks updated simultaneously (0 to update all at once).
+    #[arg(long = "update-parallelism")]
+    pub update_parallelism: Option<u64>,
+    /// Delay between updates (ns|us|ms|s|m|h).
+    #[arg(long = "update-delay")]
+    pub update_delay: Option<String>,
+}
+
+/// `service create`.
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// Service name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Number of tasks.
+    #[arg(long)]
+    pub replicas: Option<u64>,
+    /// Service mode (replicated or global).
+    #[arg(long, default_value = "replicated")]
+    pub mode: String,
+    /// Set environment variables.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Service labels.
+    #[arg(short, long = "label")]
+    pub label: Vec<String>,
+    /// Container labels.
+    #[arg(long = "container-label")]
+    pub container_label: Vec<String>,
+    /// Placement constraints (e.g. node.role==manager).
+    #[arg(long = "constraint")]
+    pub constraint: Vec<String>,
+    /// Publish a port as a node port (PUBLISHED:TARGET[/PROTOCOL]).
+    #[arg(short, long = "publish")]
+    pub publish: Vec<String>,
+    /// The flags `update` has too.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Image.
+    pub image: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `service update`.
+#[derive(clap::Args, Debug)]
+pub struct UpdateArgs {
+    /// Service image tag.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Number of tasks.
+    #[arg(long)]
+    pub replicas: Option<u64>,
+    /// Add or update an environment variable.
+    #[arg(long = "env-add")]
+    pub env_add: Vec<String>,
+    /// Remove an environment variable.
+    #[arg(long = "env-rm")]
+    pub env_rm: Vec<String>,
+    /// Force update even if no changes require it.
+    #[arg(long)]
+    pub force: bool,
+    /// The flags `create` has too.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Service.
+    pub service: String,
+}
+
+fn bad(m: impl Into<String>) -> Failure {
+    Failure {
+        code: 1,
+        message: m.into(),
+    }
+}
+
+/// Docker's `PrettyPrint`: the first letter upper-cased (`ready` → `Ready`).
+fn pretty(v: &Value) -> String {
+    let s = v.as_str().unwrap_or("");
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// An image reference without its `@sha256:…` pin, as the tables show it.
+fn image_name(v: &Value) -> String {
+    let s = v.as_str().unwrap_or("");
+    s.split_once('@').map_or(s, |(n, _)| n).to_string()
+}
+
+fn get(c: &Client, path: &str) -> Result<Value, Failure> {
+    Ok(c.call("GET", path, Body::Empty)?.json()?)
+}
+
+/// The tasks of service `id` (current and past), from `GET /tasks`.
+fn service_tasks(c: &Client, id: &str) -> Result<Value, Failure> {
+    let filters = json!({"service": {id: true}}).to_string();
+    get(c, &format!("/tasks?filters={}", http::enc(&filters)))
+}
+
+/// `swarm …`.
+pub fn swarm(c: &Client, cmd: SwarmCmd) -> Result<u8, Failure> {
+    match cmd {
+        SwarmCmd::Init {
+            advertise_addr,
+            listen_addr,
+        } => {
+            let id = c
+                .call(
+                    "POST",
+                    "/swarm/init",
+                    Body::Json(json!({
+                        "ListenAddr": listen_addr,
+                        "AdvertiseAddr": advertise_addr.unwrap_or_default(),
+                        "ForceNewCluster": false,
+                        "Spec": {},
+                    })),
+                )?
+                .json()?;
+            let id = id.as_str().unwrap_or("");
+            println!("Swarm initialized: current node ({id}) is now a manager.\n");
+            print_join(c, "worker")?;
+            println!("To add a manager to this swarm, run 'docker swarm join-token manager' and follow the instructions.\n");
+            Ok(0)
+        }
+        SwarmCmd::Join {
+            token,
+            advertise_addr,
+            listen_addr,
+            remote,
+        } => {
+            c.call(
+                "POST",
+                "/swarm/join",
+                Body::Json(json!({
+                    "ListenAddr": listen_addr,
+                    "AdvertiseAddr": advertise_addr.unwrap_or_default(),
+                    "RemoteAddrs": [remote],
+                    "JoinToken": token,
+                })),
+            )?;
+            let info = get(c, "/info")?;
+            if info["Swarm"]["ControlAvailable"] == true {
+                println!("This node joined a swarm as a manager.");
+            } else {
+                println!("This node joined a swarm as a worker.");
+            }
+            Ok(0)
+        }
+        SwarmCmd::JoinToken { quiet, role } => {
+            if role != "worker" && role != "manager" {
+                return Err(bad(format!(
+                    "unknown role {role}: join-token takes worker or manager"
+                )));
+            }
+            if quiet {
+                let sw = get(c, "/swarm")?;
+                println!("{}", sw["JoinTokens"][title(&role)].as_str().unwrap_or(""));
+            } else {
+                print_join(c, &role)?;
+            }
+            Ok(0)
+        }
+        SwarmCmd::Leave { force } => {
+            let q = if force { "?force=1" } else { "" };
+            c.call("POST", &format!("/swarm/leave{q}"), Body::Empty)?;
+            println!("Node left the swarm.");
+            Ok(0)
+        }
+    }
+}
+
+fn title(role: &str) -> &'static str {
+    if role == "manager" {
+        "Manager"
+    } else {
+        "Worker"
+    }
+}
+
+/// The "To add a worker…" paragraph, with the token and a manager's address.
+fn print_join(c: &Client, role: &str) -> Result<(), Failure> {
+    let sw = get(c, "/swarm")?;
+    let info = get(c, "/info")?;
+    let addr = info["Swarm"]["RemoteManagers"]
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["NodeID"] == info["Swarm"]["NodeID"])
+                .or(m.first())
+        })
+        .and_then(|m| m["Addr"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let token = sw["JoinTokens"][title(role)].as_str().unwrap_or("");
+    println!("To add a {role} to this swarm, run the following command:\n");
+    println!("    docker swarm join --token {token} {addr}\n");
+    Ok(())
+}
+
+/// `node …`.
+pub fn node(c: &Client, cmd: NodeCmd) -> Result<u8, Failure> {
+    let NodeCmd::Ls { quiet, format } = cmd;
+    let nodes = get(c, "/nodes")?;
+    let info = get(c, "/info")?;
+    let me = info["Swarm"]["NodeID"].as_str().unwrap_or("");
+    let mut rows: Vec<Value> = nodes
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            let id = n["ID"].as_str().unwrap_or("");
+            let manager = &n["ManagerStatus"];
+            let manager = if manager.is_null() {
+                String::new()
+            } else if manager["Leader"] == true {
+                "Leader".into()
+            } else {
+                pretty(&manager["Reachability"])
+            };
+            json!({
+                "ID": if id == me { format!("{id} *") } else { id.to_string() },
+                "Self": id == me,
+                "Hostname": n["Description"]["Hostname"],
+                "Status": pretty(&n["Status"]["State"]),
+                "Availability": pretty(&n["Spec"]["Availability"]),
+                "ManagerStatus": manager,
+                "EngineVersion": n["Description"]["Engine"]["EngineVersion"],
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a["Hostname"].as_str().cmp(&b["Hostname"].as_str()));
+    let columns = [
+        ("ID", "ID"),
+        ("Hostname", "HOSTNAME"),
+        ("Status", "STATUS"),
+        ("Availability", "AVAILABILITY"),
+        ("ManagerStatus", "MANAGER STATUS"),
+        ("EngineVersion", "ENGINE VERSION"),
+    ];
+    print_rows(&rows, quiet, format, &columns)
+}
+
+/// Prints a list command's rows: their IDs (`-q`), `--format`, or the
+/// docker CLI's table of `columns` (field, title), in that order.
+fn print_rows(
+    rows: &[Value],
+    quiet: bool,
+    format: Option<String>,
+    columns: &[(&str, &str)],
+) -> Result<u8, Failure> {
+    if quiet {
+        for r in rows {
+            println!("{}", r["ID"].as_str().unwrap_or("").trim_end_matches(" *"));
+        }
+        return Ok(0);
+    }
+    let template = format.unwrap_or_else(|| {
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|(f, _)| format!("{{{{.{f}}}}}"))
+            .collect();
+        format!("table {}", fields.join("\t"))
+    });
+    print!("{}", format::list(&template, rows, columns).map_err(bad)?);
+    Ok(0)
+}
+
+/// `KEY=VALUE` flags as a JSON object.
+fn labels(list: &[String]) -> Value {
+    let mut m = serde_json::Map::new();
+    for l in list {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        m.insert(k.to_string(), json!(v));
+    }
+    Value::Object(m)
+}
+
+/// `-p PUBLISHED:TARGET[/PROTOCOL]` as an endpoint port.
+fn port(p: &str) -> Result<Value, Failure> {
+    let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let (published, target) = ports.split_once(':').ok_or_else(|| {
+        bad(format!(
+            "invalid --publish {p:?}: give PUBLISHED:TARGET[/PROTOCOL], e.g. 8080:80"
+        ))
+    })?;
+    let num = |s: &str| {
+        s.parse::<u16>()
+            .map_err(|_| bad(format!("invalid --publish {p:?}: {s:?} is not a port")))
+    };
+    Ok(json!({
+        "Protocol": proto, "TargetPort": num(target)?, "PublishedPort": num(published)?,
+        "PublishMode": "ingress",
+    }))
+}
+
+/// The update flags onto `spec.UpdateConfig`.
+fn apply_common(spec: &mut Value, a: &CommonArgs) -> Result<(), Failure> {
+    if let Some(n) = a.update_parallelism {
+        spec["UpdateConfig"]["Parallelism"] = json!(n);
+    }
+    if let Some(d) = &a.update_delay {
+        let ns = mini_docker_api::units::go_duration_nanos(d).ok_or_else(|| {
+            bad(format!(
+                "invalid --update-delay {d:?}: give a duration such as 10s or 1m30s"
+            ))
+        })?;
+        spec["UpdateConfig"]["Delay"] = json!(ns);
+    }
+    Ok(())
+}
+
+/// `service …`.
+pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
+    match cmd {
+        ServiceCmd::Create(a) => {
+            let mode = match a.mode.as_str() {
+                "replicated" => json!({"Replicated": {"Replicas": a.replicas.unwrap_or(1)}}),
+                "global" if a.replicas.is_none() => json!({"Global": {}}),
+                "global" => return Err(bad("--replicas can only be used with replicated mode")),
+                m => {
+                    return Err(bad(format!(
+                        "invalid --mode {m:?}: use replicated or global"
+                    )))
+                }
+            };
+            let ports = a
+                .publish
+                .iter()
+                .map(|p| port(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut spec = json!({
+                "Labels": labels(&a.label),
+                "TaskTemplate": {
+                    "ContainerSpec": {
+                        "Image": a.image,
+                        "Labels": labels(&a.container_label),
+                        "Env": a.env,
+                    },
+                    "Placement": {"Constraints": a.constraint},
+                    "ForceUpdate": 0,
+                    "Runtime": "container",
+                },
+                "Mode": mode,
+                "EndpointSpec": {"Mode": "vip", "Ports": ports},
+            });
+            if let Some(n) = &a.name {
+                spec["Name"] = json!(n);
+            }
+            if !a.args.is_empty() {
+                spec["TaskTemplate"]["ContainerSpec"]["Args"] = json!(a.args);
+            }
+            apply_common(&mut spec, &a.common)?;
+            let r = c
+                .call("POST", "/services/create", Body::Json(spec))?
+                .json()?;
+            warnings(&r);
+            let id = r["ID"].as_str().unwrap_or("").to_string();
+            println!("{id}");
+            if !a.common.detach {
+                converge(c, &id, None)?;
+            }
+            Ok(0)
+        }
+        ServiceCmd::Ls { quiet, format } => {
+            let list = get(c, "/services?status=true")?;
+            let mut rows: Vec<Value> = list
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(service_row)
+                .collect();
+            rows.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+            let columns = [
+                ("ID", "ID"),
+                ("Name", "NAME"),
+                ("Mode", "MODE"),
+                ("Replicas", "REPLICAS"),
+                ("Image", "IMAGE"),
+                ("Ports", "PORTS"),
+            ];
+            print_rows(&rows, quiet, format, &columns)
+        }
+        ServiceCmd::Ps { list, services } => ps(c, &services, list),
+        ServiceCmd::Scale { detach, scales } => {
+            for s in &scales {
+                let (name, n) = s
+                    .split_once('=')
+                    .and_then(|(name, n)| Some((name, n.parse::<u64>().ok()?)))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "invalid scale specifier {s:?}: give SERVICE=REPLICAS, e.g. web=4"
+                        ))
+                    })?;
+                let (id, version, mut spec) = inspect(c, name)?;
+                if spec["Mode"]["Replicated"].is_null() {
+                    return Err(bad(format!(
+                        "{name}: scale can only be used with replicated mode"
+                    )));
+                }
+                spec["Mode"]["Replicated"]["Replicas"] = json!(n);
+                update(c, &id, version, spec)?;
+                println!("{name} scaled to {n}");
+                if !detach {
+                    converge(c, &id, None)?;
+                }
+            }
+            Ok(0)
+        }
+        ServiceCmd::Update(a) => {
+            let (id, version, mut spec) = inspect(c, &a.service)?;
+            let before = spec["TaskTemplate"].clone();
+            let cs = &mut spec["TaskTemplate"]["ContainerSpec"];
+            if let Some(i) = &a.image {
+                cs["Image"] = json!(i);
+            }
+            if !a.env_add.is_empty() || !a.env_rm.is_empty() {
+                let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+                let mut env: Vec<String> = cs["Env"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|e| e.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let gone: Vec<String> = a
+                    .env_add
+                    .iter()
+                    .map(|e| key(e))
+                    .chain(a.env_rm.iter().map(|e| key(e)))
+                    .collect();
+                env.retain(|e| !gone.contains(&key(e)));
+                env.extend(a.env_add.iter().cloned());
+                cs["Env"] = json!(env);
+            }
+            if let Some(n) = a.replicas {
+                if spec["Mode"]["Replicated"].is_null() {
+                    return Err(bad("--replicas can only be used with replicated mode"));
+                }
+                spec["Mode"]["Replicated"]["Replicas"] = json!(n);
+            }
+            if a.force {
+                let f = spec["TaskTemplate"]["ForceUpdate"].as_u64().unwrap_or(0);
+                spec["TaskTemplate"]["ForceUpdate"] = json!(f + 1);
+            }
+            apply_common(&mut spec, &a.common)?;
+            let rolling = (spec["TaskTemplate"] != before).then(mini_docker_api::time::now_nanos);
+            update(c, &id, version, spec)?;
+            println!("{}", a.service);
+            if !a.common.detach {
+                converge(c, &id, rolling)?;
+            }
+            Ok(0)
+        }
+        ServiceCmd::Rm { services } => {
+            let mut code = 0;
+            for s in &services {
+                match c.call(
+                    "DELETE",
+                    &format!("/services/{}", http::enc(s)),
+                    Body::Empty,
+                ) {
+                    Ok(_) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        ServiceCmd::Logs {
+            follow,
+            tail,
+            raw,
+            service,
+        } => logs(c, &service, follow, &tail, raw),
+    }
+}
+
+fn warnings(r: &Value) {
+    for w in r["Warnings"].as_array().into_iter().flatten() {
+        eprintln!("{}", w.as_str().unwrap_or(""));
+    }
+}
+
+/// A service's id, spec version and spec.
+fn inspect(c: &Client, name: &str) -> Result<(String, u64, Value), Failure> {
+    let s = get(c, &format!("/services/{}", http::enc(name)))?;
+    Ok((
+        s["ID"].as_str().unwrap_or("").to_string(),
+        s["Version"]["Index"].as_u64().unwrap_or(0),
+        s["Spec"].clone(),
+    ))
+}
+
+fn update(c: &Client, id: &str, version: u64, spec: Value) -> Result<(), Failure> {
+    let r = c
+        .call(
+            "POST",
+            &format!("/services/{}/update?version={version}", http::enc(id)),
+            Body::Json(spec),
+        )?
+        .json()?;
+    warnings(&r);
+    Ok(())
+}
+
+/// Waits until the service's running tasks are the desired ones, printing
+/// each new task error once. `rolling`: the task template changed at that
+/// time (nanoseconds), so the manager replaces every task, and the wait
+/// also lasts until the update that started then is completed.
+fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
+    let mut last_err = String::new();
+    loop {
+        let list = get(c, "/services?status=true")?;
+        let s = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["ID"] == id)
+            .cloned()
+            .ok_or_else(|| bad(format!("service {id} was removed while waiting for it")))?;
+        let st = &s["ServiceStatus"];
+        let update = &s["UpdateStatus"];
+        let updated = match rolling {
+            None => true,
+            Some(since) => {
+                let started = update["StartedAt"]
+                    .as_str()
+                    .and_then(mini_docker_api::time::parse_rfc3339)
+                    .unwrap_or(0);
+                // (A second of slack: the manager's clock stamps it.)
+                match update["State"].as_str() {
+                    _ if started < since - 1_000_000_000 => false,
+                    Some("completed") => true,
+                    Some(state @ ("paused" | "rollback_completed" | "rollback_paused")) => {
+                        return Err(bad(format!(
+                            "the update of service {id} stopped ({state}): {}; see `service ps {id}`",
+                            update["Message"].as_str().unwrap_or("")
+                        )))
+                    }
+                    _ => false,
+                }
+            }
+        };
+        if st["RunningTasks"] == st["DesiredTasks"] && updated {
+            println!("verify: Service converged");
+            return Ok(());
+        }
+        let tasks = service_tasks(c, id)?;
+        if let Some(e) = tasks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["Status"]["Err"].as_str())
+            .next_back()
+        {
+            if e != last_err {
+                eprintln!("task: {e}");
+                last_err = e.to_string();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// A service as `service ls`'s fields.
+fn service_row(s: &Value) -> Value {
+    let spec = &s["Spec"];
+    let mode = if spec["Mode"]["Global"].is_null() {
+        "replicated"
+    } else {
+        "global"
+    };
+    let st = &s["ServiceStatus"];
+    let replicas = format!(
+        "{}/{}",
+        st["RunningTasks"].as_u64().unwrap_or(0),
+        st["DesiredTasks"].as_u64().unwrap_or(0)
+    );
+    let ports: Vec<String> = s["Endpoint"]["Ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "*:{}->{}/{}",
+                p["PublishedPort"],
+                p["TargetPort"],
+                p["Protocol"].as_str().unwrap_or("tcp")
+            )
+        })
+        .collect();
+    let id = s["ID"].as_str().unwrap_or("");
+    json!({
+        "ID": &id[..id.len().min(12)],
+        "Name": spec["Name"],
+        "Mode": mode,
+        "Replicas": replicas,
+        "Image": image_name(&spec["TaskTemplate"]["ContainerSpec"]["Image"]),
+        "Ports": ports.join(", "),
+    })
+}
+
+/// `service ps`: each service's tasks by slot, the newest first and the
+/// ones it replaced under it (` \_ `), as the docker CLI lists them.
+fn ps(c: &Client, services: &[String], list: TaskListArgs) -> Result<u8, Failure> {
+    let mut groups = Vec::new();
+    for name in services {
+        let (id, _, spec) = inspect(c, name)?;
+        let tasks = service_tasks(c, &id)?;
+        let svc = spec["Name"].as_str().unwrap_or(name).to_string();
+        groups.push((svc, tasks.as_array().cloned().unwrap_or_default()));
+    }
+    print_tasks(c, groups, list)
+}
+
+/// The task table of `service ps` and `stack ps`: (service name, its tasks).
+fn print_tasks(
+    c: &Client,
+    groups: Vec<(String, Vec<Value>)>,
+    list: TaskListArgs,
+) -> Result<u8, Failure> {
+    let TaskListArgs {
+        quiet,
+        format,
+        no_trunc,
+    } = list;
+    let nodes = get(c, "/nodes")?;
+    let host = |id: &Value| {
+        nodes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["ID"] == *id)
+            .map(|n| {
+                n["Description"]["Hostname"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let now = mini_docker_api::time::now_nanos();
+    let mut rows = Vec::new();
+    for (svc, mut tasks) in groups {
+        let slot = |t: &Value| match t["Slot"].as_u64() {
+            Some(n) if n > 0 => format!("{:020}", n),
+            _ => t["NodeID"].as_str().unwrap_or("").to_string(),
+        };
+        tasks.sort_by(|a, b| {
+            slot(a)
+                .cmp(&slot(b))
+                .then(b["CreatedAt"].as_str().cmp(&a["CreatedAt"].as_str()))
+        });
+        let mut prev = String::new();
+        for t in &tasks {
+            let s = slot(t);
+            let base = match t["Slot"].as_u64() {
+                Some(n) if n > 0 => format!("{svc}.{n}"),
+                _ => format!("{svc}.{}", t["NodeID"].as_str().unwrap_or("")),
+            };
+            let name = if s == prev {
+                format!(" \\_ {base}")
+            } else {
+                base
+            };
+            prev = s;
+            let since = t["Status"]["Timestamp"]
+                .as_str()
+                .and_then(mini_docker_api::time::parse_rfc3339)
+                .map(|ts| (now - ts) / 1_000_000_000)
+                .unwrap_or(0);
+            let ago = mini_docker_api::units::human_duration(since).to_lowercase();
+            let tid = t["ID"].as_str().unwrap_or("");
+            let err = t["Status"]["Err"].as_str().unwrap_or("");
+            rows.push(json!({
+                "ID": if no_trunc { tid } else { &tid[..tid.len().min(12)] },
+                "Name": name,
+                "Image": image_name(&t["Spec"]["ContainerSpec"]["Image"]),
+                "Node": host(&t["NodeID"]),
+                "DesiredState": pretty(&t["DesiredState"]),
+                "CurrentState": format!("{} {ago} ago", pretty(&t["Status"]["State"])),
+                "Error": if err.is_empty() { String::new() } else { format!("{err:?}") },
+                "Ports": "",
+            }));
+        }
+    }
+    let columns = [
+        ("ID", "ID"),
+        ("Name", "NAME"),
+        ("Image", "IMAGE"),
+        ("Node", "NODE"),
+        ("DesiredState", "DESIRED STATE"),
+        ("CurrentState", "CURRENT STATE"),
+        ("Error", "ERROR"),
+        ("Ports", "PORTS"),
+    ];
+    print_rows(&rows, quiet, format, &columns)
+}
+
+/// `service logs`: the service's multiplexed log stream; each line gets
+/// its task (`NAME.SLOT.TASKID@NODE | `) from the `details` attributes the
+/// daemon puts before it, unless `--raw`.
+fn logs(c: &Client, service: &str, follow: bool, tail: &str, raw: bool) -> Result<u8, Failure> {
+    let (id, _, spec) = inspect(c, service)?;
+    let svc = spec["Name"].as_str().unwrap_or(service).to_string();
+    let nodes = get(c, "/nodes")?;
+    let tasks = service_tasks(c, &id)?;
+    let r = c.call(
+        "GET",
+        &format!(
+            "/services/{}/logs?stdout=1&stderr=1&details=1&follow={}&tail={}",
+            http::enc(&id),
+            follow as u8,
+            http::enc(tail)
+        ),
+        Body::Empty,
+    )?;
+    let prefix = |attrs: &str| -> String {
+        let attr = |k: &str| {
+            attrs
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+                .unwrap_or("")
+        };
+        let (task, node) = (
+            attr("com.docker.swarm.task.id"),
+            attr("com.docker.swarm.node.id"),
+        );
+        let slot = tasks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["ID"] == task)
+            .and_then(|t| t["Slot"].as_u64())
+            .map_or_else(|| node.to_string(), |s| s.to_string());
+        let host = nodes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["ID"] == node)
+            .and_then(|n| n["Description"]["Hostname"].as_str())
+            .unwrap_or(node);
+        format!("{svc}.{slot}.{}@{host}", &task[..task.len().min(12)])
+    };
+    // Frames are read whole, then split into lines (a line never spans frames).
+    let mut body = r.body;
+    let sink = |buf: &[u8], to_err: bool| {
+        let text = String::from_utf8_lossy(buf);
+        for line in text.split_inclusive('\n') {
+            let (attrs, msg) = line.split_once(' ').unwrap_or(("", line));
+            let line = if raw {
+                msg.to_string()
+            } else {
+                format!("{}    | {msg}", prefix(attrs))
+            };
+            if to_err {
+                eprint!("{line}");
+            } else {
+                print!("{line}");
+            }
+        }
+    };
+    loop {
+        let mut head = [0u8; 8];
+        if std::io::Read::read_exact(&mut body, &mut head).is_err() {
+            break;
+        }
+        let n = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let mut buf = vec![0u8; n];
+        std::io::Read::read_exact(&mut body, &mut buf)?;
+        sink(&buf, head[0] == 2);
+    }
+    Ok(0)
+}
+
+/// `stack …`.
+#[derive(Subcommand, Debug)]
+pub enum StackCmd {
+    /// Deploy a new stack or update an existing stack.
+    #[command(alias = "up")]
+    Deploy {
+        /// Path to a Compose file.
+        #[arg(short = 'c', long = "compose-file", required = true)]
+        compose_file: Vec<std::path::PathBuf>,
+        /// Stack name.
+        stack: String,
+    },
+    /// List stacks.
+    #[command(alias = "list")]
+    Ls {
+        /// Pretty-print stacks using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List the tasks in the stack.
+    Ps {
+        /// How to list them.
+        #[command(flatten)]
+        list: TaskListArgs,
+        /// Stack.
+        stack: String,
+    },
+    /// Remove one or more stacks.
+    #[command(alias = "down", alias = "remove")]
+    Rm {
+        /// Stacks.
+        #[arg(required = true)]
+        stacks: Vec<String>,
+    },
+}
+
+/// The label that ties a service or network to its stack.
+const NAMESPACE: &str = "com.docker.stack.namespace";
+
+/// The keys of a compose service that `stack deploy` turns into a service
+/// spec; any other key is refused by name rather than dropped.
+const STACK_KEYS: &[&str] = &[
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "labels",
+    "ports",
+    "deploy",
+];
+
+/// The services or networks of `stack` (`GET /services` or `/networks`
+/// filtered by the namespace label).
+fn of_stack(c: &Client, what: &str, stack: &str) -> Result<Vec<Value>, Failure> {
+    let filters = json!({"label": {format!("{NAMESPACE}={stack}"): true}}).to_string();
+    let list = get(c, &format!("/{what}?filters={}", http::enc(&filters)))?;
+    Ok(list.as_array().cloned().unwrap_or_default())
+}
+
+/// One compose service as a swarm `ServiceSpec` of stack `stack`.
+fn stack_service(
+    stack: &str,
+    name: &str,
+    s: &super::compose::model::Service,
+    network: &str,
+) -> Result<Value, Failure> {
+    use super::compose::model::Port;
+    let set = serde_json::to_value(s).map_err(|e| bad(e.to_string()))?;
+    for key in set.as_object().into_iter().flatten().map(|(k, _)| k) {
+        if !STACK_KEYS.contains(&key.as_str()) {
+            return Err(bad(format!(
+                "services.{name}.{key}: mini-docker's stack deploy turns only {} into a swarm service; remove it, or deploy with the docker CLI",
+                STACK_KEYS.join(", ")
+            )));
+        }
+    }
+    let image = s.image.clone().ok_or_else(|| {
+        bad(format!(
+            "services.{name}.image: a stack service needs an image"
+        ))
+    })?;
+    let pairs = |m: Option<&super::compose::model::ListOrMap>| -> Vec<(String, Option<String>)> {
+        m.map(|m| m.to_map('=').into_iter().collect())
+            .unwrap_or_default()
+    };
+    let env: Vec<String> = pairs(s.environment.as_ref())
+        .into_iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k,
+        })
+        .collect();
+    let mut labels = serde_json::Map::new();
+    for (k, v) in pairs(s.labels.as_ref()) {
+        labels.insert(k, json!(v.unwrap_or_default()));
+    }
+    labels.insert(NAMESPACE.into(), json!(stack));
+    let ports = s
+        .ports
+        .iter()
+        .map(|p| match p {
+            Port::Short(p) if p.split(':').count() == 2 => port(p),
+            _ => Err(bad(format!(
+                "services.{name}.ports: give each as \"PUBLISHED:TARGET[/PROTOCOL]\""
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cs = json!({
+        "Image": image,
+        "Labels": {NAMESPACE: stack},
+        "Env": env,
+    });
+    if let Some(c) = &s.entrypoint {
+        cs["Command"] = json!(c.items());
+    }
+    if let Some(c) = &s.command {
+        cs["Args"] = json!(c.items());
+    }
+    let replicas = s.deploy.as_ref().and_then(|d| d.replicas).unwrap_or(1);
+    Ok(json!({
+        "Name": format!("{stack}_{name}"),
+        "Labels": labels,
+        "TaskTemplate": {
+            "ContainerSpec": cs,
+            "Networks": [{"Target": network, "Aliases": [name]}],
+            "ForceUpdate": 0,
+            "Runtime": "container",
+        },
+        "Mode": {"Replicated": {"Replicas": replicas}},
+        "EndpointSpec": {"Mode": "vip", "Ports": ports},
+    }))
+}
+
+/// `stack …`: a compose file's services as swarm services named
+/// `STACK_SERVICE`, on an overlay network `STACK_default`, all labelled
+/// `com.docker.stack.namespace=STACK` (how `ls`, `ps` and `rm` find them).
+pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
+    match cmd {
+        StackCmd::Deploy {
+            compose_file,
+            stack,
+        } => {
+            let o = super::compose::load::Options {
+                files: compose_file,
+                project_name: Some(stack.clone()),
+                cwd: std::env::current_dir()?,
+                env: std::env::vars().collect(),
+                ..Default::default()
+            };
+            let p = super::compose::load::load(&o).map_err(bad)?;
+            for w in &p.warnings {
+                eprintln!("{w}");
+            }
+            let net_name = format!("{stack}_default");
+            let specs_first: Vec<(String, Value)> = p
+                .model
+                .services
+                .iter()
+                .map(|(n, s)| Ok((n.clone(), stack_service(&stack, n, s, &net_name)?)))
+                .collect::<Result<_, Failure>>()?;
+            if !of_stack(c, "networks", &stack)?
+                .iter()
+                .any(|n| n["Name"] == net_name.as_str())
+            {
+                println!("Creating network {net_name}");
+                c.call(
+                    "POST",
+                    "/networks/create",
+                    Body::Json(json!({
+                        "Name": net_name, "Driver": "overlay", "CheckDuplicate": true,
+                        "Labels": {NAMESPACE: stack},
+                    })),
+                )?;
+            }
+            let existing = of_stack(c, "services", &stack)?;
+            for (_, spec) in specs_first {
+                let name = spec["Name"].as_str().unwrap_or("").to_string();
+                match existing.iter().find(|s| s["Spec"]["Name"] == name.as_str()) {
+                    Some(s) => {
+                        let id = s["ID"].as_str().unwrap_or("");
+                        println!("Updating service {name} (id: {id})");
+                        update(c, id, s["Version"]["Index"].as_u64().unwrap_or(0), spec)?;
+                    }
+                    None => {
+                        println!("Creating service {name}");
+                        let r = c
+                            .call("POST", "/services/create", Body::Json(spec))?
+                            .json()?;
+                        warnings(&r);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        StackCmd::Ls { format } => {
+            let list = get(
+                c,
+                &format!(
+                    "/services?filters={}",
+                    http::enc(&json!({"label": {NAMESPACE: true}}).to_string())
+                ),
+            )?;
+            let mut count = std::collections::BTreeMap::<String, u64>::new();
+            for s in list.as_array().into_iter().flatten() {
+                if let Some(n) = s["Spec"]["Labels"][NAMESPACE].as_str() {
+                    *count.entry(n.to_string()).or_default() += 1;
+                }
+            }
+            let rows: Vec<Value> = count
+                .iter()
+                .map(|(n, k)| json!({"Name": n, "Services": k.to_string(), "Orchestrator": "Swarm", "Namespace": ""}))
+                .collect();
+            let columns = [
+                ("Name", "NAME"),
+                ("Services", "SERVICES"),
+                ("Orchestrator", "ORCHESTRATOR"),
+            ];
+            print_rows(&rows, false, format, &columns)
+        }
+        StackCmd::Ps { list, stack } => {
+            let services = of_stack(c, "services", &stack)?;
+            if services.is_empty() {
+                return Err(bad(format!("nothing found in stack: {stack}")));
+            }
+            let mut groups = Vec::new();
+            for s in &services {
+                let tasks = service_tasks(c, s["ID"].as_str().unwrap_or(""))?;
+                groups.push((
+                    s["Spec"]["Name"].as_str().unwrap_or("").to_string(),
+                    tasks.as_array().cloned().unwrap_or_default(),
+                ));
+            }
+            groups.sort_by(|a, b| a.0.cmp(&b.0));
+            print_tasks(c, groups, list)
+        }
+        StackCmd::Rm { stacks } => {
+            let mut code = 0;
+            for stack in &stacks {
+                let services = of_stack(c, "services", stack)?;
+                let networks = of_stack(c, "networks", stack)?;
+                if services.is_empty() && networks.is_empty() {
+                    eprintln!("Nothing found in stack: {stack}");
+                    continue;
+                }
+                for s in &services {
+                    println!(
+                        "Removing service {}",
+                        s["Spec"]["Name"].as_str().unwrap_or("")
+                    );
+                    let id = s["ID"].as_str().unwrap_or("");
+                    if let Err(e) = c.call(
+                        "DELETE",
+                        &format!("/services/{}", http::enc(id)),
+                        Body::Empty,
+                    ) {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+                for n in &networks {
+                    println!("Removing network {}", n["Name"].as_str().unwrap_or(""));
+                    let id = n["Id"].as_str().unwrap_or("");
+                    if let Err(e) = c.call(
+                        "DELETE",
+                        &format!("/networks/{}", http::enc(id)),
+                        Body::Empty,
+                    ) {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+    }
+}
