@@ -30,7 +30,11 @@ struct FakeResolver {
 
 impl FakeResolver {
     fn start() -> FakeResolver {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1:0")
+    }
+
+    fn start_on(addr: &str) -> FakeResolver {
+        let sock = UdpSocket::bind(addr).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let port = sock.local_addr().unwrap().port();
@@ -389,4 +393,42 @@ fn a_restarted_daemon_serves_running_containers_again() {
         let r = ask(&d, "mdd-rs-a", "mdd-rs-b.", RecordType::A, tcp);
         assert_eq!(addresses(&r), [b.as_str()], "after the restart, tcp={tcp}");
     }
+}
+
+/// A container's own `--dns` replaces the daemon's upstreams for it (as in
+/// Docker): its resolv.conf still names 127.0.0.11, and the names the
+/// engine does not know go to that server. Here it is a fake on port 53 of
+/// a random 127.x.y.z (all of 127/8 is the host's loopback).
+#[test]
+fn a_containers_own_dns_is_where_its_queries_go() {
+    let daemons = FakeResolver::start();
+    let seed = u32::from_str_radix(&network::names::unique_id(), 16).unwrap();
+    let own_ip = format!(
+        "127.{}.{}.{}",
+        100 + seed % 100,
+        (seed >> 8) % 250 + 1,
+        (seed >> 16) % 250 + 1
+    );
+    let own = FakeResolver::start_on(&format!("{own_ip}:53"));
+    let d = daemon(&daemons);
+    d.ok(&["network", "create", "mdd-own"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "mdd-own-a",
+        "--network",
+        "mdd-own",
+        "--dns",
+        &own_ip,
+        "mdd-bb:1",
+        "sleep",
+        "3600",
+    ]);
+    let rc = d.ok(&["exec", "mdd-own-a", "cat", "/etc/resolv.conf"]);
+    assert!(rc.starts_with("nameserver 127.0.0.11\n"), "{rc}");
+    let r = ask(&d, "mdd-own-a", "outside.example.", RecordType::A, false);
+    assert_eq!(addresses(&r), ["192.0.2.77"]);
+    assert_eq!(own.asked(), ["outside.example."]);
+    assert!(daemons.asked().is_empty(), "{:?}", daemons.asked());
 }
