@@ -633,21 +633,19 @@ mod tests {
     fn table() -> Table {
         let mut t = Table::default();
         let ip = |d| Ipv4Addr::new(10, 9, 0, d);
-        t.add("app", &"a".repeat(64), "proj-web-1", &["web".into()], ip(2));
-        t.add(
-            "app",
-            &"b".repeat(64),
-            "proj-worker-1",
-            &["worker".into()],
-            ip(3),
-        );
-        t.add(
-            "app",
-            &"c".repeat(64),
-            "proj-worker-2",
-            &["worker".into()],
-            ip(4),
-        );
+        for (id, name, alias, d) in [
+            ('a', "proj-web-1", "web", 2),
+            ('b', "proj-worker-1", "worker", 3),
+            ('c', "proj-worker-2", "worker", 4),
+        ] {
+            t.add(
+                "app",
+                &id.to_string().repeat(64),
+                name,
+                &[alias.into()],
+                ip(d),
+            );
+        }
         t.add("other", &"d".repeat(64), "secret", &[], ip(5));
         t
     }
