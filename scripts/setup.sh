@@ -22,6 +22,8 @@ fi
 #                   and docker-py 5.0.3 (Debian's), and a venv for the newest docker-py
 #   openssh-server  sshd, which tests/remote_ssh.rs runs on a 127.0.0.1 port of its own
 #                   (never the system service) for `-H ssh://` hosts
+#   tini            tini-static, the init `run --init` bind-mounts at /sbin/docker-init
+#                   (the daemon finds docker-init or tini-static on PATH; tests/engine_init.rs)
 #   protobuf-compiler  protoc, which the k8s-cri crate's build script needs: the CRI gRPC
 #                   client of tests/containerd_cri.rs (no registry ships crictl here)
 #   containernetworking-plugins  the bridge, host-local and loopback CNI plugins that
@@ -29,7 +31,7 @@ fi
 #   ca-certificates, curl, build-essential, pkg-config: to install and build Rust crates
 PACKAGES=(busybox-static util-linux iproute2 nftables procps
           docker.io containerd runc crun skopeo umoci docker-registry hyperfine
-          docker-compose python3-docker python3-venv openssh-server
+          docker-compose python3-docker python3-venv openssh-server tini
           protobuf-compiler containernetworking-plugins
           ca-certificates curl build-essential pkg-config)
 

@@ -318,6 +318,9 @@ pub struct HostConfig {
     /// `--runtime`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+    /// `--init`: tini runs as PID 1 (the daemon's `runflags::apply_init`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
     /// The resource limits.
     #[serde(flatten)]
     pub resources: Resources,

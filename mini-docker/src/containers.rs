@@ -164,6 +164,9 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
     /// Add a custom host-to-IP mapping (host:ip).
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
@@ -615,6 +618,9 @@ fn add_netvol_flags(a: &RunArgs, body: &mut Value) -> Result<(), Failure> {
     hc["DeviceCgroupRules"] = json!(a.device_cgroup_rule);
     hc["GroupAdd"] = json!(a.group_add);
     hc["ReadonlyRootfs"] = json!(a.read_only);
+    if a.init {
+        hc["Init"] = json!(true);
+    }
     hc["Privileged"] = json!(a.privileged);
     hc["ExtraHosts"] = json!(a.add_host);
     hc["Dns"] = json!(a.dns);

@@ -50,6 +50,7 @@ pub mod buildfs;
 pub mod changes;
 pub mod commit;
 pub mod distribution;
+pub mod dns;
 pub mod doctor;
 pub mod errors;
 pub mod explain;
@@ -125,6 +126,12 @@ pub struct Options {
     pub max_layer_size: u64,
     /// The OCI runtimes (`--add-runtime`, `--default-runtime`, daemon.json `runtimes`).
     pub runtimes: runtimes::Registry,
+    /// daemon.json `dns` / `--dns`: where the embedded DNS ([`dns`])
+    /// forwards names it does not know (empty: the host's resolvers).
+    pub dns: Vec<std::net::SocketAddr>,
+    /// daemon.json `init-path` / `--init-path`: the init of `--init`
+    /// containers (none: `docker-init`, then `tini-static`, on `PATH`).
+    pub init_path: Option<PathBuf>,
 }
 
 /// The default `max-layer-size`: 32 GiB of unpacked layer.
@@ -492,6 +499,8 @@ pub struct Engine {
     finishing: Mutex<HashMap<String, Finishing>>,
     /// The containers' events ([`state`]), for `GET /events`.
     pub events: state::EventBus,
+    /// The embedded DNS server of user networks ([`dns`]).
+    pub dns: dns::Dns,
 }
 
 fn stat_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
@@ -535,6 +544,7 @@ impl Engine {
                 }
             }
         }
+        let dns = dns::Dns::new(opts.dns.clone(), Path::new("/etc/resolv.conf"));
         Ok(Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             opts,
@@ -553,6 +563,7 @@ impl Engine {
             networks: networks::Registry::open(&opts_root),
             finishing: Mutex::new(Default::default()),
             events: Default::default(),
+            dns,
         }))
     }
 
@@ -1081,6 +1092,12 @@ impl Engine {
             }
         };
         keep_net(&attachment);
+        // On a user network: the embedded DNS server, inside the namespace.
+        {
+            let id = id.clone();
+            undo.push("stop the embedded DNS server", move || self.dns.stop(&id));
+        }
+        self.serve_dns(&c, attachment.as_ref().map(|a| a.netns.as_str()))?;
         // 4. /etc/hosts, /etc/resolv.conf, /etc/hostname, bind-mounted.
         let binds = self.etc_binds(&c, &rootfs, attachment.as_ref());
         // 5. The bundle's config.json (and the namespace's own sysctls).
@@ -1148,9 +1165,15 @@ impl Engine {
         }
         if attachment.is_some() {
             let rc = dir.join("resolv.conf");
-            if ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[]).is_ok()
-                && ensure_file(&rootfs.join("etc/resolv.conf"))
-            {
+            let written = if Self::embedded_dns(c) {
+                // The embedded server answers, with the host's search domains.
+                let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                let (search, options) = dns::search_and_options(&host);
+                std::fs::write(&rc, dns::resolv_conf(&search, &options)).is_ok()
+            } else {
+                ::network::dns::write_resolv_conf(Path::new("/etc/resolv.conf"), &rc, &[]).is_ok()
+            };
+            if written && ensure_file(&rootfs.join("etc/resolv.conf")) {
                 binds.push((rc.display().to_string(), "/etc/resolv.conf".to_string()));
             }
         }
@@ -1216,6 +1239,7 @@ impl Engine {
         // dockerd's order: the networks join, then the volumes mount.
         self.emit_network_events(c, "connect");
         self.apply_netvol(c, &mut spec_json)?;
+        self.apply_init(c, &mut spec_json)?;
         Ok(spec_json)
     }
 

@@ -25,12 +25,15 @@
 //! connected later, live, into the running container's namespace
 //! (`docker network connect`).
 //!
-//! **Names.** Docker answers container names with an embedded DNS server;
-//! here the engine rewrites each running container's `/etc/hosts` (a file
+//! **Names.** As Docker, the engine answers them with an embedded DNS
+//! server at 127.0.0.11 in each container ([`super::dns`]). It also
+//! rewrites each running container's `/etc/hosts` (a file
 //! in the container's directory, bind-mounted over the rootfs's) whenever a
 //! peer starts, stops, connects or disconnects: every container on a shared
 //! network is listed by name, alias and short id. The file is rewritten in
-//! place (not renamed over), so the bind mount keeps showing it.
+//! place (not renamed over), so the bind mount keeps showing it. (Docker's
+//! file lists only the container itself; the peers stay here for programs
+//! that read only `/etc/hosts`, such as a static busybox's `nc`.)
 //!
 //! State: `networks/<name>.json` (the network) under the data root. Its
 //! addresses live in memory ([`Engine::with_user_ipam`]): rebuilt from the
@@ -1040,6 +1043,7 @@ impl Engine {
 
     /// At exit or removal: unplugs every user endpoint, keeping the memberships.
     pub fn disconnect_user_networks(&self, id: &str) {
+        self.dns.stop(id);
         let published = self
             .networks
             .ports
@@ -1215,6 +1219,7 @@ impl Engine {
     /// Rewrites, in place, the `/etc/hosts` of every running container on a
     /// user network (peers came or went). Others have no peers to list.
     pub fn refresh_hosts(&self) {
+        self.refresh_dns();
         let all = self.list();
         for c in all.iter().filter(|c| c.state.running) {
             if c.endpoints.values().any(|e| !e.ip.is_empty()) {

@@ -178,7 +178,7 @@ pub const FIELDS: &[Field] = &[
     f(H, "Isolation", R("Linux has only the default isolation"), &["default"]),
     f(H, "MaskedPaths", R("the default masked paths apply"), &[]),
     f(H, "ReadonlyPaths", R("the default read-only paths apply"), &[]),
-    f(H, "Init", R("no init process (tini) is injected"), &[]),
+    f(H, "Init", A("tini bind-mounted at /sbin/docker-init, process.args[0]"), &[]),
     // HostConfig: resources.
     f(H, "CpuShares", A("cpu.shares / cpu.weight"), &[]),
     f(H, "Memory", A("memory.limit_in_bytes / memory.max"), &[]),

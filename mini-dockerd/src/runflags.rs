@@ -13,12 +13,14 @@
 //! | `--privileged` | `Privileged` | every capability (of the daemon's bounding set), no seccomp, no masked or read-only paths, `/sys` and the cgroup mount writable, every host device, devices `a rwm` | |
 //! | `--device`, `--device-cgroup-rule`, `--group-add` | `Devices`, `DeviceCgroupRules`, `GroupAdd` | see [`super::security`] | `mknod`, `devices.allow` / eBPF, `setgroups(2)` |
 //! | `--add-host h:1.2.3.4` | `ExtraHosts` | (a line of `/etc/hosts`) | |
-//! | `--dns 10.0.0.2` | `Dns` | (the container's own `resolv.conf`) | |
+//! | `--dns 10.0.0.2` | `Dns` | (the container's own `resolv.conf`; on a user network, where the embedded DNS forwards: [`super::dns`]) | |
+//! | `--init` | `Init` | tini bind-mounted read-only at `/sbin/docker-init`, `process.args` = `["/sbin/docker-init", "--", CMD…]` | tini, as PID 1, reaps zombies and forwards signals |
 //!
 //! Invalid values are refused at `create` ([`check`]), as Docker does.
 
 use super::{ApiError, Result};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 
 fn bad(m: impl Into<String>) -> ApiError {
     ApiError::bad(m)
@@ -269,7 +271,64 @@ pub fn resolv_conf(dns: &[String], search: &[String], opts: &[String]) -> String
     s
 }
 
+/// Where `--init` puts the init inside the container, as Docker does.
+pub const INIT_TARGET: &str = "/sbin/docker-init";
+
+/// The init binary of `--init` containers: `configured` (daemon.json
+/// `init-path` / `--init-path`), else `docker-init` then `tini-static` in
+/// one of `path`'s directories. It must be a static binary: it runs inside
+/// any image.
+pub fn find_init(configured: Option<&Path>, path: &str) -> Result<PathBuf> {
+    if let Some(p) = configured {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(ApiError::bad(format!(
+                "--init: the daemon's init-path {} is not a file: install tini (tini-static) there or change init-path in daemon.json / --init-path",
+                p.display()
+            )))
+        };
+    }
+    ["docker-init", "tini-static"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(path).map(move |d| d.join(name)))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            ApiError::bad(
+                "--init: no init binary found (docker-init or tini-static on the daemon's PATH): install tini (apt-get install tini) or set daemon.json init-path / --init-path",
+            )
+        })
+}
+
+/// `--init` on a spec: the init, bind-mounted read-only at [`INIT_TARGET`],
+/// becomes the process's first argument and runs the command as its child
+/// (`docker-init -- CMD…`). As PID 1 it reaps every orphan that exits
+/// (zombies) and passes the signals it gets to the command.
+pub fn apply_init(init: &Path, spec: &mut Value) {
+    if let Some(args) = spec["process"]["args"].as_array_mut() {
+        args.insert(0, json!("--"));
+        args.insert(0, json!(INIT_TARGET));
+    }
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        mounts.push(json!({"destination": INIT_TARGET, "type": "bind",
+            "source": init, "options": ["rbind", "ro", "rprivate"]}));
+    }
+}
+
 impl super::Engine {
+    /// `HostConfig.Init` (`run --init`, compose `init: true`): see [`apply_init`].
+    pub fn apply_init(&self, c: &super::Container, spec: &mut Value) -> Result<()> {
+        if c.host_config.init != Some(true) {
+            return Ok(());
+        }
+        let init = find_init(
+            self.opts.init_path.as_deref(),
+            &std::env::var("PATH").unwrap_or_default(),
+        )?;
+        apply_init(&init, spec);
+        Ok(())
+    }
+
     /// [`check`], for `create`.
     pub fn check_run_flags(&self, hc: &Value) -> Result<()> {
         check(hc)

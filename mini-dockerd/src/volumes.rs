@@ -637,7 +637,8 @@ impl Engine {
 
     /// `--dns`, `--dns-search`, `--dns-option`: the container's own
     /// resolv.conf, bind-mounted over `/etc/resolv.conf`. The engine only
-    /// writes the file; it never sends a query anywhere.
+    /// writes the file; on a user network the file names 127.0.0.11, and
+    /// the embedded DNS forwards to the `--dns` servers ([`crate::dns`]).
     fn write_dns(&self, c: &Container, spec: &mut Value) -> Result<()> {
         let hc = &c.host_config;
         let (dns, search, opts) = (
@@ -652,7 +653,13 @@ impl Engine {
             d.parse::<std::net::IpAddr>()
                 .map_err(|_| bad(format!("{d} is not an ip address")))?;
         }
-        let text = super::runflags::resolv_conf(&dns, &search, &opts);
+        // On a user network the embedded server stays the nameserver and
+        // forwards to `--dns` ([`crate::dns`]), as in Docker.
+        let text = if Self::embedded_dns(c) {
+            crate::dns::resolv_conf(&search, &opts)
+        } else {
+            super::runflags::resolv_conf(&dns, &search, &opts)
+        };
         let dir = self.dir(&c.id);
         let file = dir.join("resolv.conf");
         std::fs::write(&file, text)

@@ -627,4 +627,152 @@ fn compose_events_stream_the_projects_container_events() {
         );
     }
     compose(&d, dir.path(), &["down"]);
+
+/// The config hash covers the image's id: a new image under the same name
+/// (here a commit tagged over it, as a re-pull would bring) recreates the
+/// service that runs it, and only that one; a further `up` keeps both.
+#[test]
+fn a_new_image_under_the_same_name_recreates_its_service() {
+    let (d, dir) = daemon_and_dir();
+    d.import_busybox("mdcc-other:1");
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  one:\n    image: mdcc-bb:1\n    command: sleep 3600\n    stop_grace_period: 1s\n  two:\n    image: mdcc-other:1\n    command: sleep 3600\n    stop_grace_period: 1s\n",
+    )
+    .unwrap();
+    compose(&d, dir.path(), &["up", "-d"]);
+    let first = docker_ps(&d);
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(docker_ps(&d), first, "nothing changed: nothing recreated");
+    let old = d.ok(&["image", "inspect", "-f", "{{.Id}}", "mdcc-bb:1"]);
+    d.ok(&["commit", "mdcc-one-1", "mdcc-bb:1"]);
+    let new = d.ok(&["image", "inspect", "-f", "{{.Id}}", "mdcc-bb:1"]);
+    assert_ne!(old, new, "a new image under the old name");
+    compose(&d, dir.path(), &["up", "-d"]);
+    let second = docker_ps(&d);
+    assert_ne!(
+        second["mdcc-one-1"].0, first["mdcc-one-1"].0,
+        "one recreated"
+    );
+    assert_eq!(second["mdcc-two-1"], first["mdcc-two-1"], "two kept");
+    let image = d.ok(&["inspect", "-f", "{{.Image}}", "mdcc-one-1"]);
+    assert_eq!(image.trim(), new.trim(), "it runs the new image");
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(docker_ps(&d), second, "and a further up keeps it");
+    compose(&d, dir.path(), &["down"]);
+}
+
+/// An attached `up` (no `-d`), interrupted as a person does at a terminal:
+/// the first Ctrl-C stops the services (within their stop_grace_period),
+/// the second kills them. `sleep` as PID 1 ignores SIGTERM, so only the
+/// kill ends `slow` quickly. The containers stay (stopped), as compose's.
+#[test]
+fn ctrl_c_stops_an_attached_up_and_a_second_one_kills() {
+    use std::io::{BufRead, BufReader};
+    let (d, dir) = daemon_and_dir();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  quick:\n    image: mdcc-bb:1\n    command: sh -c 'trap \"echo bye; exit 3\" TERM; echo ready; while :; do sleep 0.1; done'\n  slow:\n    image: mdcc-bb:1\n    command: sh -c 'echo ready; exec sleep 3600'\n    stop_grace_period: 60s\n",
+    )
+    .unwrap();
+    let up = |project: &str, services: &[&str]| {
+        let mut child = std::process::Command::new(cli_bin())
+            .args(["-H", &d.host(), "compose", "-f"])
+            .arg(dir.path().join("docker-compose.yml"))
+            .args(["-p", project, "up"])
+            .args(services)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the services' first output: up is attached to their logs.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in services {
+            let l = lines.next().unwrap().unwrap();
+            assert!(l.ends_with("| ready"), "{l}");
+        }
+        (child, lines)
+    };
+    let sigint = |child: &std::process::Child| {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+    };
+    let state = |name: &str| {
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            name,
+        ])
+        .trim()
+        .to_string()
+    };
+
+    // One Ctrl-C: a graceful stop (quick's trap runs).
+    let (mut child, lines) = up("mdccc", &["quick"]);
+    sigint(&child);
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("Gracefully stopping... (press Ctrl+C again to force)"),
+        "{err}"
+    );
+    assert!(rest.iter().any(|l| l.ends_with("| bye")), "{rest:?}");
+    assert_eq!(state("mdccc-quick-1"), "exited 3");
+    // What the person at the terminal saw on stderr.
+    insta::assert_snapshot!("compose_up_ctrl_c", err);
+
+    // Two: slow would take 60 s to stop; the second Ctrl-C kills it.
+    let (child, _lines) = up("mdccs", &["slow"]);
+    let t = std::time::Instant::now();
+    sigint(&child);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    eventually("slow to be killed", || {
+        state("mdccs-slow-1") == "exited 137"
+    });
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+/// `compose build` and `push` on one daemon, `compose pull` on another,
+/// through a registry on 127.0.0.1: the second daemon runs what the first
+/// built.
+#[test]
+fn compose_build_push_and_pull_through_a_registry() {
+    let reg = Registry::start();
+    let image = format!("{}/mdcc-pushed:1", reg.host());
+    let (a, dir) = daemon_and_dir();
+    std::fs::create_dir(dir.path().join("ctx")).unwrap();
+    std::fs::write(
+        dir.path().join("ctx/Dockerfile"),
+        "FROM mdcc-bb:1\nRUN echo built-here > /built\n",
+    )
+    .unwrap();
+    let file = |body: String| std::fs::write(dir.path().join("docker-compose.yml"), body).unwrap();
+    file(format!(
+        "services:\n  app:\n    build: ./ctx\n    image: {image}\n  plain:\n    image: mdcc-bb:1\n"
+    ));
+    compose(&a, dir.path(), &["build"]);
+    a.ok(&["image", "inspect", &image]);
+    compose(&a, dir.path(), &["push"]);
+
+    let b = Daemon::start();
+    file(format!("services:\n  app:\n    image: {image}\n"));
+    compose(&b, dir.path(), &["pull"]);
+    assert_eq!(
+        b.ok(&["run", "--rm", &image, "cat", "/built"]),
+        "built-here\n"
+    );
 }

@@ -96,6 +96,11 @@ fn ensure_image(c: &Client, s: &plan::ServicePlan, force_build: bool) -> Result<
         crate::build::build(c, a)?;
         return Ok(());
     }
+    pull(c, s)
+}
+
+/// `POST /images/create?fromImage=` of a service's image, with its progress.
+fn pull(c: &Client, s: &plan::ServicePlan) -> Result<(), Failure> {
     eprintln!("Pulling {} ({})", s.name, s.image);
     let r = c.call(
         "POST",
@@ -322,7 +327,28 @@ fn events(c: &Client, p: &Project, a: &super::EventsArgs) -> Result<u8, Failure>
 }
 
 fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
-    let d = plan::desired(p, &scale_flags(&a.scale)?).map_err(bad)?;
+    let mut d = plan::desired(p, &scale_flags(&a.scale)?).map_err(bad)?;
+    let chosen = |s: &str| a.services.is_empty() || a.services.iter().any(|x| x == s);
+    // Images first (pulled, or built: always with --build), as compose
+    // does; `--explain` does nothing.
+    if !a.explain {
+        for s in d.services.iter().filter(|s| chosen(&s.name)) {
+            ensure_image(c, s, a.build && s.build.is_some())?;
+        }
+    }
+    // The image each service runs now is part of its hash: a service
+    // whose image was re-pulled, rebuilt or re-tagged is recreated.
+    for s in d.services.iter_mut() {
+        let path = format!("/images/{}/json", enc(&s.image));
+        match c.call("GET", &path, Body::Empty) {
+            Ok(r) => {
+                let id = r.json()?["Id"].as_str().unwrap_or_default().to_string();
+                s.hash = plan::hash_with_image(&s.hash, &id);
+            }
+            Err(ClientError::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let existing: Vec<Existing> = containers(c, &p.name, true)?
         .iter()
         .map(Existing::from_api)
@@ -391,11 +417,9 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
             _ => {}
         }
     }
-    // Per service, in dependency order: image, wait, then its containers.
-    let chosen = |s: &str| a.services.is_empty() || a.services.iter().any(|x| x == s);
+    // Per service, in dependency order: wait, then its containers.
     let mut started = Vec::new();
     for s in d.services.iter().filter(|s| chosen(&s.name)) {
-        ensure_image(c, s, steps.contains(&Step::Build(s.name.clone())))?;
         wait_dependencies(c, p, s)?;
         for step in &steps {
             match step {
@@ -406,7 +430,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                 } if *service == s.name => {
                     create(c, &d, p, s, *number)?;
                     start(c, name)?;
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 Step::Recreate {
                     service,
@@ -418,7 +442,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                     remove(c, old, s.stop_timeout, false)?;
                     create(c, &d, p, s, *number)?;
                     start(c, name)?;
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 Step::Start { name }
                     if existing
@@ -426,7 +450,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                         .any(|e| &e.name == name && e.service == s.name) =>
                 {
                     start(c, name)?;
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 Step::Keep { name }
                     if existing
@@ -434,7 +458,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
                         .any(|e| &e.name == name && e.service == s.name) =>
                 {
                     eprintln!(" Container {name}  Running");
-                    started.push(name.clone());
+                    started.push((name.clone(), s.stop_timeout));
                 }
                 _ => {}
             }
@@ -442,7 +466,7 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
     }
     if a.wait {
         // `--wait`: every container started runs, and is healthy if it has a check.
-        for name in &started {
+        for (name, _) in &started {
             let v = c
                 .call(
                     "GET",
@@ -464,18 +488,119 @@ fn up(c: &Client, p: &Project, a: super::UpArgs) -> Result<u8, Failure> {
     if a.detach || a.wait {
         return Ok(0);
     }
-    // Attached: follow every container's logs until they all end.
-    logs(
-        c,
-        p,
-        &super::LogsArgs {
-            follow: true,
-            tail: "all".into(),
-            no_color: false,
-            no_log_prefix: false,
-            services: a.services,
-        },
-    )
+    // Attached: follow every container's logs until they all end; Ctrl-C
+    // stops the services (their stop_grace_period), a second one kills them.
+    attached(c, p, a.services, started)
+}
+
+/// What ends an attached `up`.
+enum Attached {
+    /// Every followed container ended.
+    LogsDone(Result<u8, Failure>),
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The graceful stop after the first Ctrl-C is done.
+    Stopped,
+}
+
+/// `up` without `-d`: the logs in one thread, the signals in another (both
+/// blocked in this thread first, so every thread inherits the mask and only
+/// `sigwait` sees them), and this thread deciding, as compose does: first
+/// Ctrl-C "Gracefully stopping...", second Ctrl-C kills.
+fn attached(
+    c: &Client,
+    p: &Project,
+    services: Vec<String>,
+    containers: Vec<(String, Option<i64>)>,
+) -> Result<u8, Failure> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    let _ = set.thread_block();
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let (tx, c, p) = (tx.clone(), c.clone(), p.clone());
+        std::thread::spawn(move || {
+            let r = logs(
+                &c,
+                &p,
+                &super::LogsArgs {
+                    follow: true,
+                    tail: "all".into(),
+                    no_color: false,
+                    no_log_prefix: false,
+                    services,
+                },
+            );
+            let _ = tx.send(Attached::LogsDone(r));
+        });
+    }
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while set.wait().is_ok() {
+                if tx.send(Attached::Signal).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let mut stopping = false;
+    loop {
+        match rx.recv() {
+            Ok(Attached::LogsDone(r)) if !stopping => return r,
+            Ok(Attached::LogsDone(_)) => {}
+            Ok(Attached::Signal) if !stopping => {
+                stopping = true;
+                eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                let (tx, c, list) = (tx.clone(), c.clone(), containers.clone());
+                std::thread::spawn(move || {
+                    for (name, t) in list.iter().rev() {
+                        eprintln!(" Container {name}  Stopping");
+                        let t = t.map(|t| format!("?t={t}")).unwrap_or_default();
+                        let _ = c.call(
+                            "POST",
+                            &format!("/containers/{}/stop{t}", enc(name)),
+                            Body::Empty,
+                        );
+                        eprintln!(" Container {name}  Stopped");
+                    }
+                    let _ = tx.send(Attached::Stopped);
+                });
+            }
+            Ok(Attached::Signal) => {
+                for (name, _) in containers.iter().rev() {
+                    eprintln!(" Container {name}  Killing");
+                    let _ = c.call(
+                        "POST",
+                        &format!("/containers/{}/kill", enc(name)),
+                        Body::Empty,
+                    );
+                }
+                return Ok(130);
+            }
+            Ok(Attached::Stopped) => return Ok(130),
+            Err(_) => return Ok(130),
+        }
+    }
+}
+/// Refuses a service name the project does not define.
+fn known_services(p: &Project, services: &[String]) -> Result<(), Failure> {
+    match services.iter().find(|s| !p.model.services.contains_key(*s)) {
+        Some(s) => Err(bad(format!("no such service: {s}"))),
+        None => Ok(()),
+    }
+}
+
+/// The plans of the named services (all when none), in dependency order.
+fn services_of(p: &Project, services: &[String]) -> Result<Vec<plan::ServicePlan>, Failure> {
+    known_services(p, services)?;
+    let d = plan::desired(p, &BTreeMap::new()).map_err(bad)?;
+    Ok(d.services
+        .into_iter()
+        .filter(|s| services.is_empty() || services.contains(&s.name))
+        .collect())
 }
 
 /// Picks the project's containers of the named services (all when none).
@@ -485,11 +610,7 @@ fn selected(
     services: &[String],
     all: bool,
 ) -> Result<Vec<Existing>, Failure> {
-    for s in services {
-        if !p.model.services.contains_key(s) {
-            return Err(bad(format!("no such service: {s}")));
-        }
-    }
+    known_services(p, services)?;
     Ok(containers(c, &p.name, all)?
         .iter()
         .map(Existing::from_api)
@@ -519,6 +640,22 @@ fn down(c: &Client, p: &Project, a: super::DownArgs) -> Result<u8, Failure> {
                 &format!("/networks/{}", enc(&n.name)),
                 Body::Empty,
             )?;
+        }
+    }
+    // `--rmi local`: the images compose named itself (no `image:`);
+    // `--rmi all`: every service's. An image already gone is fine.
+    if let Some(rmi) = &a.rmi {
+        let mut done = Vec::new();
+        for s in &d.services {
+            let local = s.service.image.is_none();
+            if (rmi == "all" || local) && !done.contains(&s.image) {
+                done.push(s.image.clone());
+                match c.call("DELETE", &format!("/images/{}", enc(&s.image)), Body::Empty) {
+                    Ok(_) => eprintln!(" Image {}  Removed", s.image),
+                    Err(ClientError::Api { status: 404, .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
     if a.volumes {
@@ -746,6 +883,43 @@ pub fn run(c: &Client, p: &Project, cmd: ComposeCmd) -> Result<u8, Failure> {
             )
         }
         ComposeCmd::Run(a) => run_oneoff(c, p, a),
+        ComposeCmd::Build(a) => {
+            for s in services_of(p, &a.services)?
+                .iter()
+                .filter(|s| s.build.is_some())
+            {
+                ensure_image(c, s, true)?;
+            }
+            Ok(0)
+        }
+        ComposeCmd::Pull(a) => {
+            for s in services_of(p, &a.services)?
+                .iter()
+                .filter(|s| s.build.is_none())
+            {
+                pull(c, s)?;
+            }
+            Ok(0)
+        }
+        ComposeCmd::Push(a) => {
+            let list = services_of(p, &a.services)?;
+            for s in list
+                .iter()
+                .filter(|s| s.build.is_some() && s.service.image.is_some())
+            {
+                eprintln!("Pushing {} ({})", s.name, s.image);
+                crate::images::push(c, &s.image, None)?;
+            }
+            Ok(0)
+        }
+        ComposeCmd::Top(a) => {
+            for e in selected(c, p, &a.services, false)? {
+                println!("{}", e.name);
+                crate::system::top(c, &e.id, &[])?;
+                println!();
+            }
+            Ok(0)
+        }
         ComposeCmd::Images(a) => {
             let list = selected(c, p, &a.services, true)?;
             let mut w = tabwriter::TabWriter::new(Vec::new()).padding(3);

@@ -139,11 +139,18 @@ fn read_file(path: &Path, vars: &Vars, warnings: &mut Vec<String>) -> Result<Val
     }
     // What the engine cannot do yet is refused here too, with its line.
     let refuse = |p: String, why: &str| Err(format!("{}:{}: {p}: {why}", shown(path), line_of(&p)));
-    for key in ["secrets", "configs"] {
-        if v.get(key).is_some() {
+    if v.get("configs").is_some() {
+        return refuse(
+            "configs".into(),
+            "configs are not supported by mini-dockerd yet; remove the key",
+        );
+    }
+    // Secrets: file-based only (a bind mount under /run/secrets).
+    for (name, sec) in v["secrets"].as_object().into_iter().flatten() {
+        if sec.get("file").and_then(|f| f.as_str()).is_none() {
             return refuse(
-                key.into(),
-                "secrets and configs are not supported by mini-dockerd yet; remove the key",
+                format!("secrets.{name}"),
+                "only file-based secrets are supported (`file: ./path`); environment and external secrets need a swarm",
             );
         }
     }
@@ -451,12 +458,6 @@ fn normalize_service(name: &str, s: &mut Service, dir: &Path) -> Result<(), Stri
 /// together (a dependency on a service that is not there).
 fn check(model: &Compose, files: &str) -> Result<(), String> {
     let refuse = |key: String, why: &str| Err(format!("{files}: {key}: {why}"));
-    if model.secrets.is_some() {
-        return refuse(
-            "secrets".into(),
-            "secrets are not supported by mini-dockerd yet; remove the key",
-        );
-    }
     if model.configs.is_some() {
         return refuse(
             "configs".into(),
@@ -464,10 +465,10 @@ fn check(model: &Compose, files: &str) -> Result<(), String> {
         );
     }
     for (name, s) in &model.services {
-        if s.secrets.is_some() || s.configs.is_some() {
+        if s.configs.is_some() {
             return refuse(
-                format!("services.{name}.secrets"),
-                "secrets and configs are not supported by mini-dockerd yet; remove the key",
+                format!("services.{name}.configs"),
+                "configs are not supported by mini-dockerd yet; remove the key",
             );
         }
         if s.image.is_none() && s.build.is_none() {

@@ -88,6 +88,14 @@ pub enum ComposeCmd {
     Port(PortArgs),
     /// Receive real time events from containers.
     Events(EventsArgs),
+    /// Build or rebuild services (those with `build:`).
+    Build(ServicesArgs),
+    /// Pull service images (those with `image:` and no `build:`).
+    Pull(ServicesArgs),
+    /// Push service images (those with `build:` and `image:`).
+    Push(ServicesArgs),
+    /// Display the running processes.
+    Top(ServicesArgs),
     /// Show the compose version.
     Version,
 }
@@ -142,6 +150,10 @@ pub struct DownArgs {
     /// Shutdown timeout in seconds.
     #[arg(short = 't', long)]
     pub timeout: Option<i64>,
+    /// Remove images used by services: "local" only those without a custom
+    /// tag (no `image:`), "all" every service's image.
+    #[arg(long, value_name = "TYPE", value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
 }
 
 /// Flags of `ps`.

@@ -395,6 +395,7 @@ impl ServicePlan {
         if !anon.is_empty() {
             cfg.insert("Volumes".into(), Value::Object(anon));
         }
+        binds.extend(secret_binds(p, name, s.secrets.as_ref())?);
         if !binds.is_empty() {
             host.insert("Binds".into(), json!(binds));
         }
@@ -524,6 +525,50 @@ impl ServicePlan {
     }
 }
 
+/// A service's `secrets:` as read-only binds of their files at
+/// `/run/secrets/<target>` (compose's file-based secrets, without a swarm).
+/// Short form `- token`, or long form `- {source: token, target: api}`.
+fn secret_binds(p: &Project, service: &str, list: Option<&Value>) -> Result<Vec<String>, String> {
+    let key = format!("services.{service}.secrets");
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let items = list.as_array().ok_or(format!("{key}: must be a list"))?;
+    let declared = p.model.secrets.as_ref();
+    let mut out = Vec::new();
+    for item in items {
+        let (source, target) = match item {
+            Value::String(s) => (s.as_str(), s.as_str()),
+            Value::Object(o) => {
+                let src = o["source"]
+                    .as_str()
+                    .ok_or(format!("{key}: an entry needs a source"))?;
+                (src, o.get("target").and_then(Value::as_str).unwrap_or(src))
+            }
+            _ => return Err(format!("{key}: {item} is not a secret name")),
+        };
+        let file = declared
+            .and_then(|d| d[source]["file"].as_str())
+            .ok_or(format!(
+                "{key}: {source:?} is not declared in the top-level secrets"
+            ))?;
+        if target.contains('/') || target.contains(':') {
+            return Err(format!(
+                "{key}: target {target:?} must be a plain file name"
+            ));
+        }
+        let path = p.working_dir.join(file);
+        if !path.is_file() {
+            return Err(format!(
+                "secrets.{source}.file: {} does not exist",
+                path.display()
+            ));
+        }
+        out.push(format!("{}:/run/secrets/{target}:ro", path.display()));
+    }
+    Ok(out)
+}
+
 /// The config hash: sha256 of the service's resolved configuration, less
 /// what does not change a container (how many, and in which profile).
 pub fn config_hash(s: &Service) -> String {
@@ -534,6 +579,15 @@ pub fn config_hash(s: &Service) -> String {
     s.build = None;
     let text = serde_json::to_string(&s).unwrap_or_default();
     format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// A config hash that also covers the image (its `sha256:` id) the service
+/// runs, so a new image under the same name changes it.
+pub fn hash_with_image(hash: &str, image_id: &str) -> String {
+    format!(
+        "{:x}",
+        Sha256::digest(format!("{hash} {image_id}").as_bytes())
+    )
 }
 
 /// The desired state of a project. `scale` holds `--scale svc=N`.

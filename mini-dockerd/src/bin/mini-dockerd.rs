@@ -71,6 +71,15 @@ struct Cli {
     /// built-in one, which is the mini-runc beside this daemon].
     #[arg(long = "default-runtime", value_name = "NAME")]
     default_runtime: Option<String>,
+    /// A resolver the embedded DNS of user networks forwards to: IP or
+    /// IP:PORT (repeatable; daemon.json `dns`) [default: the host's
+    /// /etc/resolv.conf nameservers, loopback ones left out].
+    #[arg(long = "dns", value_name = "IP[:PORT]")]
+    dns: Vec<String>,
+    /// The init binary of `run --init` containers (daemon.json
+    /// `init-path`) [default: docker-init, then tini-static, on PATH].
+    #[arg(long = "init-path", value_name = "PATH")]
+    init_path: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -175,6 +184,26 @@ fn run() -> anyhow::Result<()> {
                 _ => bail!("{}: {k} must be a path", p.display()),
             }
         }
+        // {"dns": ["192.0.2.1", "127.0.0.1:5353"], "init-path": "/usr/bin/tini-static"}
+        if !v["dns"].is_null() {
+            let list = v["dns"]
+                .as_array()
+                .with_context(|| format!("{}: dns must be a list of addresses", p.display()))?;
+            for d in list {
+                cli.dns.push(
+                    d.as_str()
+                        .with_context(|| format!("{}: dns: {d} is not a string", p.display()))?
+                        .to_string(),
+                );
+            }
+        }
+        match &v["init-path"] {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => {
+                cli.init_path.get_or_insert_with(|| s.into());
+            }
+            _ => bail!("{}: init-path must be a path", p.display()),
+        }
         runtimes_from_file(&mut runtimes, &cli, &v)
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         if let Some(h) = v["hosts"].as_array() {
@@ -238,6 +267,16 @@ fn run() -> anyhow::Result<()> {
         max_layer_size,
         log_config,
         runtimes,
+        dns: cli
+            .dns
+            .iter()
+            .map(|d| {
+                mini_dockerd::dns::parse_upstream(d).with_context(|| {
+                    format!("dns {d}: not an address: give IP or IP:PORT, e.g. 192.0.2.1 or 127.0.0.1:5353")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+        init_path: cli.init_path,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -381,6 +420,7 @@ async fn serve(
     engine.restore_user_networks();
     engine.restore();
     engine.restore_user_ports();
+    engine.restore_dns();
     engine.restart_on_boot();
     let app = api::router(engine.clone());
     let mut sockets = Vec::new();
