@@ -55,8 +55,9 @@ printf '$ chapter06 serve --addr 127.0.0.1:%s --root %s/registry &\n' "$port" "$
 registry_pid=$!
 
 say "The daemon, on its own socket and data root, with bridge $bridge"
-printf '$ mini-dockerd -H unix://%s --data-root %s/data --bridge-name %s &\n' "$sock" "$work" "$bridge"
-"$T/mini-dockerd" -H "unix://$sock" --data-root "$work/data" --bridge-name "$bridge" >"$work/daemon.log" 2>&1 &
+# --dns: names the embedded DNS does not know go to a closed local port, so the tour never asks an outside resolver.
+printf '$ mini-dockerd -H unix://%s --data-root %s/data --bridge-name %s --dns 127.0.0.1:9 &\n' "$sock" "$work" "$bridge"
+"$T/mini-dockerd" -H "unix://$sock" --data-root "$work/data" --bridge-name "$bridge" --dns 127.0.0.1:9 >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do
     "$T/mini-docker" -H "unix://$sock" version >/dev/null 2>&1 && break
@@ -113,6 +114,35 @@ note=$("$T/mini-docker" -H "unix://$sock" run --rm -v tour-data:/data "$image" c
 [ "$note" = "kept" ] || { echo "engine-tour: the volume lost its data" >&2; exit 1; }
 md network rm tour-net
 md volume rm tour-data
+
+say "An application of two services with compose: a health check, a dependency that waits for it, names from the embedded DNS"
+mkdir -p "$work/app"
+cat > "$work/app/compose.yaml" <<YAML
+services:
+  web:
+    image: $image
+    command: httpd -f -p 80 -h /var/www
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"]
+      interval: 500ms
+      retries: 20
+  client:
+    image: $image
+    command: sh -c 'wget -q -O - http://web/ && exec sleep 300'
+    depends_on:
+      web:
+        condition: service_healthy
+YAML
+printf '$ cat compose.yaml\n'; cat "$work/app/compose.yaml"
+(cd "$work/app" && md compose -p tour up -d --wait)
+(cd "$work/app" && md compose -p tour ps)
+fetched=$(cd "$work/app" && "$T/mini-docker" -H "unix://$sock" compose -p tour logs --no-log-prefix client)
+(cd "$work/app" && md compose -p tour logs client)
+case "$fetched" in
+    *"hello from a busybox container"*) ;;
+    *) echo "engine-tour: the client did not reach web by its name" >&2; exit 1 ;;
+esac
+(cd "$work/app" && md compose -p tour down -v)
 
 say "The whole course in one command: every kernel step of a start, with the command you could type"
 md run --rm --explain --network none "$image" echo "explained and run"

@@ -119,6 +119,9 @@ fn fixture() -> &'static Fixture {
                     runtimes: mini_dockerd::runtimes::Registry::new(
                         "/nonexistent/mini-runc".into(),
                     ),
+                    // Never the host's resolvers: a closed local port.
+                    dns: vec!["127.0.0.1:9".parse().expect("an address")],
+                    init_path: None,
                 })
             })
             .expect("the engine opens");

@@ -188,7 +188,10 @@ impl ImageBackend for Engine {
     }
 
     fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<()> {
-        let id = self.images.resolve(name).map(|i| i.config_digest.to_string());
+        let id = self
+            .images
+            .resolve(name)
+            .map(|i| i.config_digest.to_string());
         // The name as the user wrote it (Docker's familiar form).
         let familiar = ::images::image::familiar_name(repo);
         let new = if tag.is_empty() {
@@ -204,7 +207,10 @@ impl ImageBackend for Engine {
     }
 
     fn image_remove(&self, name: &str, force: bool) -> Result<Value> {
-        let id = self.images.resolve(name).map(|i| i.config_digest.to_string());
+        let id = self
+            .images
+            .resolve(name)
+            .map(|i| i.config_digest.to_string());
         let (out, _) = self
             .images
             .remove(name, force, &|id| self.image_users(id), &|| {

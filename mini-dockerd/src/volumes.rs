@@ -514,6 +514,11 @@ impl Engine {
                                 tracing::warn!("could not remove volume {name}: {}", e.message);
                             }
                         });
+                    } else {
+                        // It exists (and is not this create's to undo);
+                        // dockerd still says `create` for a volume a
+                        // container names.
+                        self.volume_ensure(&m.name, None, m.anonymous)?;
                     }
                     m.source = self.volume_data(&m.name).display().to_string();
                 }

@@ -184,6 +184,13 @@ impl Daemon {
         self.dir.path().join("data")
     }
 
+    /// The `dns` key of this daemon's daemon.json, if it has one.
+    fn dns_json(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read(self.dir.path().join("daemon.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        Some(v.get("dns")?.clone())
+    }
+
     /// (Re)starts the daemon on the same data root.
     pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
@@ -213,6 +220,17 @@ impl Daemon {
                     .unwrap_or_default(),
             )
             .args(test_runtime_args())
+            // Network safety: the embedded DNS forwards names it does not
+            // know to the host's resolvers unless told otherwise; a test's
+            // daemon forwards to a closed port on 127.0.0.1 instead, unless
+            // its daemon.json names its own (a fake resolver of the test).
+            .args(
+                self.dns_json()
+                    .is_none()
+                    .then_some(["--dns", "127.0.0.1:9"])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -627,6 +627,7 @@ fn compose_events_stream_the_projects_container_events() {
         );
     }
     compose(&d, dir.path(), &["down"]);
+}
 
 /// The config hash covers the image's id: a new image under the same name
 /// (here a commit tagged over it, as a re-pull would bring) recreates the

@@ -1082,6 +1082,7 @@ fn a_create_that_fails_late_leaves_no_volume_directory_or_layer() {
     // The same create under a free name works, volumes and all.
     d.ok(&["create", "--name", "web2", "-v", "/data", "bb", "true"]);
     assert_eq!(names_in(&root.join("volumes")).len(), 1);
+}
 
 /// Issue 25: `rm` hands the directory to a background reaper
 /// (`<data>/reap/<id>`). A daemon SIGKILLed in the middle of a reap
