@@ -57,6 +57,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
+use oci_spec::runtime::{LinuxResources, Spec};
 use serde_json::{json, Value};
 
 /// The `Resources` fields an update applies to the cgroup (and keeps).
@@ -125,13 +126,43 @@ pub(super) fn oci_resources(hc: &Value) -> Value {
 
 /// Writes the resources of `hc` into a spec's `linux.resources`, keeping
 /// what else is there (device rules).
-pub(super) fn apply_resources(hc: &Value, spec: &mut Value) {
-    let want = oci_resources(hc);
-    let Some(want) = want.as_object() else { return };
-    for (section, fields) in want {
-        for (k, v) in fields.as_object().into_iter().flatten() {
-            spec["linux"]["resources"][section][k] = v.clone();
+pub(super) fn apply_resources(hc: &Value, spec: &mut Spec) {
+    let want: LinuxResources =
+        serde_json::from_value(oci_resources(hc)).expect("oci_resources writes OCI fields");
+    let have = spec
+        .linux_mut()
+        .get_or_insert_with(Default::default)
+        .resources_mut()
+        .get_or_insert_with(Default::default);
+    if let Some(w) = want.memory() {
+        let m = have.memory_mut().get_or_insert_with(Default::default);
+        if let Some(limit) = w.limit() {
+            m.set_limit(Some(limit));
         }
+        if let Some(swap) = w.swap() {
+            m.set_swap(Some(swap));
+        }
+    }
+    if let Some(w) = want.cpu() {
+        let c = have.cpu_mut().get_or_insert_with(Default::default);
+        if let Some(shares) = w.shares() {
+            c.set_shares(Some(shares));
+        }
+        if let Some(quota) = w.quota() {
+            c.set_quota(Some(quota));
+        }
+        if let Some(period) = w.period() {
+            c.set_period(Some(period));
+        }
+        if let Some(cpus) = w.cpus() {
+            c.set_cpus(Some(cpus.clone()));
+        }
+        if let Some(mems) = w.mems() {
+            c.set_mems(Some(mems.clone()));
+        }
+    }
+    if let Some(w) = want.pids() {
+        have.set_pids(Some(*w));
     }
 }
 

@@ -31,7 +31,9 @@
 //! mount says `:nocopy`): an image's `VOLUME /var/lib/db` keeps its
 //! initial files.
 
+use super::spec::mount;
 use super::{ApiError, Container, Engine, Result};
+use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Component, Path, PathBuf};
@@ -524,7 +526,7 @@ impl Engine {
 
     /// At start: the mounts, the run flags ([`super::runflags`]) and
     /// `--dns` into the spec.
-    pub fn apply_netvol(&self, c: &Container, spec: &mut Value) -> Result<()> {
+    pub fn apply_netvol(&self, c: &Container, spec: &mut Spec) -> Result<()> {
         let mut mounts = c.mounts.clone();
         mounts.sort_by_key(|m| Path::new(&m.destination).components().count());
         let mut entries = Vec::new();
@@ -539,7 +541,7 @@ impl Engine {
                             .filter(|o| !o.is_empty())
                             .map(String::from),
                     );
-                    json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": options})
+                    mount(&m.destination, "tmpfs", "tmpfs", &options)
                 }
                 _ => {
                     if m.kind == "volume" {
@@ -562,11 +564,11 @@ impl Engine {
                     if !m.rw {
                         options.push("ro");
                     }
-                    json!({"destination": m.destination, "type": "bind", "source": m.source, "options": options})
+                    mount(&m.destination, "bind", &m.source, &options)
                 }
             });
         }
-        if let Some(list) = spec["mounts"].as_array_mut() {
+        if let Some(list) = spec.mounts_mut() {
             list.extend(entries);
         }
         let hc = c.host_config.to_value();
@@ -623,7 +625,7 @@ impl Engine {
     /// `--dns`, `--dns-search`, `--dns-option`: the container's own
     /// resolv.conf, bind-mounted over `/etc/resolv.conf`. The engine only
     /// writes the file; it never sends a query anywhere.
-    fn write_dns(&self, c: &Container, spec: &mut Value) -> Result<()> {
+    fn write_dns(&self, c: &Container, spec: &mut Spec) -> Result<()> {
         let hc = &c.host_config;
         let (dns, search, opts) = (
             hc.dns.clone().unwrap_or_default(),
@@ -643,14 +645,20 @@ impl Engine {
         std::fs::write(&file, text)
             .map_err(|e| ApiError::internal(format!("write {}: {e}", file.display())))?;
         let rootfs = dir.join("rootfs");
-        let list = spec["mounts"].as_array_mut();
+        let list = spec.mounts_mut();
         if let Some(list) = list {
-            if !list.iter().any(|m| m["destination"] == "/etc/resolv.conf")
+            if !list
+                .iter()
+                .any(|m| m.destination() == Path::new("/etc/resolv.conf"))
                 && rootfs.join("etc").is_dir()
                 && super::ensure_file(&rootfs.join("etc/resolv.conf"))
             {
-                list.push(json!({"destination": "/etc/resolv.conf", "type": "bind",
-                    "source": file, "options": ["rbind", "rprivate"]}));
+                list.push(mount(
+                    "/etc/resolv.conf",
+                    "bind",
+                    &file.display().to_string(),
+                    &["rbind", "rprivate"],
+                ));
             }
         }
         Ok(())
