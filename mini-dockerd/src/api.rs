@@ -80,6 +80,19 @@ pub(super) fn typed<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A typed JSON body: an empty body is `{}` (every field its default); a
+/// body that is not JSON is `invalid JSON: …`, and a field of the wrong
+/// type is a 400 naming it (`invalid value for Labels: invalid type: …`).
+pub(super) fn typed_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.is_empty() { &b"{}"[..] } else { body };
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("invalid JSON: {}", crate::errors::chain(&e))))?;
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::bad(format!("invalid value for {field}: {}", e.inner()))
+    })
+}
+
 /// Field readers for [`typed`] queries: every value arrives as a string.
 pub(super) mod qs {
     use serde::{de::Error, Deserialize, Deserializer};

@@ -17,6 +17,7 @@ use crate::logs::LogOptions;
 use crate::netvol_api::{NetworkBackend, VolumeBackend};
 use crate::{Engine, Result};
 use axum::response::Response;
+use mini_docker_api::bodies::VolumeCreate;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -200,7 +201,7 @@ impl VolumeBackend for Engine {
     fn volume_list(&self, f: &Filters) -> Result<Value> {
         self.volume_list(f)
     }
-    fn volume_create(&self, body: &Value) -> Result<Value> {
+    fn volume_create(&self, body: &VolumeCreate) -> Result<Value> {
         self.volume_create(body)
     }
     fn volume_inspect(&self, name: &str) -> Result<Value> {

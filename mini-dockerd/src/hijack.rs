@@ -8,6 +8,7 @@ use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mini_docker_api::bodies::ExecCreate;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -221,12 +222,9 @@ pub async fn exec_create(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
-    if let Some(k) = body.get("DetachKeys").and_then(Value::as_str) {
-        if !k.is_empty() {
-            streams::parse_detach_keys(k).map_err(ApiError::bad)?;
-        }
+    let body: ExecCreate = super::api::typed_body(&body)?;
+    if let Some(k) = body.detach_keys.as_deref().filter(|k| !k.is_empty()) {
+        streams::parse_detach_keys(k).map_err(ApiError::bad)?;
     }
     let id = blocking(move || e.exec_create(&id, &body)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
@@ -260,7 +258,7 @@ pub async fn exec_start(
     let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
     let tty_asked = body.get("Tty").and_then(Value::as_bool);
     let exec = e.exec_get(&id)?;
-    let keys = match exec.config.get("DetachKeys").and_then(Value::as_str) {
+    let keys = match exec.config.detach_keys.as_deref() {
         Some(k) if !k.is_empty() => streams::parse_detach_keys(k).map_err(ApiError::bad)?,
         _ => streams::DEFAULT_DETACH_KEYS.to_vec(),
     };

@@ -33,6 +33,7 @@
 
 use super::spec::mount;
 use super::{ApiError, Container, Engine, Result};
+use mini_docker_api::bodies::VolumeCreate;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -360,23 +361,24 @@ impl Engine {
     }
 
     /// `POST /volumes/create`.
-    pub fn volume_create(&self, body: &Value) -> Result<Value> {
-        let driver = body["Driver"].as_str().unwrap_or("local");
+    pub fn volume_create(&self, body: &VolumeCreate) -> Result<Value> {
+        let driver = body.driver.as_deref().unwrap_or("local");
         if !driver.is_empty() && driver != "local" {
             return Err(bad(format!("volume driver {driver:?} is not supported")));
         }
         // The local driver's options (`type`, `device`, `o`: a mount made
         // for the volume) are not implemented: refused, never ignored.
-        if let Some((k, _)) = body["DriverOpts"].as_object().and_then(|o| o.iter().next()) {
+        if let Some(k) = body.driver_opts.iter().flatten().map(|(k, _)| k).next() {
             return Err(bad(format!(
                 "volume driver option {k:?} is not supported: mini-docker's local volumes are plain directories"
             )));
         }
-        let name = match body["Name"].as_str().filter(|n| !n.is_empty()) {
+        let name = match body.name.as_deref().filter(|n| !n.is_empty()) {
             Some(n) => n.to_string(),
             None => super::util::new_id(),
         };
-        self.volume_ensure(&name, body.get("Labels"), false)?;
+        let labels = body.labels.as_ref().map(|l| json!(l));
+        self.volume_ensure(&name, labels.as_ref(), false)?;
         self.volume_inspect(&name)
     }
 

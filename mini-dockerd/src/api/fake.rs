@@ -212,9 +212,10 @@ impl crate::netvol_api::VolumeBackend for Fake {
         self.call(format!("volumes {f:?}"))?;
         Ok(json!({"Volumes": [], "Warnings": null}))
     }
-    fn volume_create(&self, body: &Value) -> Result<Value> {
-        self.call(format!("volume create {}", body["Name"]))?;
-        Ok(json!({"Name": body["Name"]}))
+    fn volume_create(&self, body: &mini_docker_api::bodies::VolumeCreate) -> Result<Value> {
+        let name = json!(body.name);
+        self.call(format!("volume create {name}"))?;
+        Ok(json!({"Name": name}))
     }
     fn volume_inspect(&self, name: &str) -> Result<Value> {
         self.call(format!("volume inspect {name}"))?;
