@@ -232,3 +232,18 @@ impl SystemBackend for Engine {
         crate::builder::prune_cache(&self.opts.root)
     }
 }
+
+impl crate::lifecycle::LifecycleBackend for Engine {
+    fn pause(&self, key: &str) -> Result<()> {
+        self.pause(key)
+    }
+    fn unpause(&self, key: &str) -> Result<()> {
+        self.unpause(key)
+    }
+    fn update_container(&self, key: &str, body: &Value) -> Result<Value> {
+        self.update_container(key, body)
+    }
+    fn container_root(&self, key: &str) -> Result<crate::archive::ContainerRoot> {
+        self.container_root(key)
+    }
+}

@@ -222,10 +222,13 @@ pub(super) fn routes() -> Router<Arc<Engine>> {
         .route("/exec/:id/json", get(hijack::exec_inspect))
         .route("/containers/:id", delete(remove::<Engine>))
         .route("/containers/:id/restart", post(restart::<Engine>))
-        .route("/containers/:id/pause", post(lifecycle::pause))
-        .route("/containers/:id/unpause", post(lifecycle::unpause))
-        .route("/containers/:id/update", post(lifecycle::update))
-        .route("/containers/:id/export", get(lifecycle::export))
+        .route("/containers/:id/pause", post(lifecycle::pause::<Engine>))
+        .route(
+            "/containers/:id/unpause",
+            post(lifecycle::unpause::<Engine>),
+        )
+        .route("/containers/:id/update", post(lifecycle::update::<Engine>))
+        .route("/containers/:id/export", get(lifecycle::export::<Engine>))
         .route("/containers/:id/rename", post(rename::<Engine>))
         .route("/containers/:id/top", get(top::<Engine>))
         .route("/commit", post(commit::<Engine>))

@@ -54,13 +54,14 @@ impl Fake {
 }
 
 /// Sends one request through `app`: its status and body (as JSON, or
-/// `Null` when empty or not JSON).
+/// `Null` when empty or not JSON). A body goes with `Content-Type:
+/// application/json`, as the docker CLI and docker-py send it.
 pub async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let mut req = Request::builder().method(method).uri(uri);
+    if !body.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req.body(Body::from(body.to_string())).unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
@@ -227,5 +228,22 @@ impl crate::netvol_api::VolumeBackend for Fake {
     fn volume_prune(&self) -> Value {
         let _ = self.call("volume prune".into());
         json!({"VolumesDeleted": [], "SpaceReclaimed": 0})
+    }
+}
+
+impl crate::lifecycle::LifecycleBackend for Fake {
+    fn pause(&self, key: &str) -> Result<()> {
+        self.call(format!("pause {key}"))
+    }
+    fn unpause(&self, key: &str) -> Result<()> {
+        self.call(format!("unpause {key}"))
+    }
+    fn update_container(&self, key: &str, body: &Value) -> Result<Value> {
+        self.call(format!("update {key} {body}"))?;
+        Ok(json!({"Warnings": []}))
+    }
+    fn container_root(&self, key: &str) -> Result<crate::archive::ContainerRoot> {
+        self.call(format!("export {key}"))?;
+        Err(ApiError::not_found(format!("{key}: the fake has no root")))
     }
 }
