@@ -175,12 +175,18 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/distribution/*name", get(super::distribution::inspect))
         .route(
             "/containers/:id/archive",
-            get(super::tools_api::archive_get)
-                .head(super::tools_api::archive_head)
-                .put(super::tools_api::archive_put),
+            get(super::tools_api::archive_get::<Engine>)
+                .head(super::tools_api::archive_head::<Engine>)
+                .put(super::tools_api::archive_put::<Engine>),
         )
-        .route("/containers/:id/changes", get(super::tools_api::changes))
-        .route("/containers/:id/stats", get(super::tools_api::stats))
+        .route(
+            "/containers/:id/changes",
+            get(super::tools_api::changes::<Engine>),
+        )
+        .route(
+            "/containers/:id/stats",
+            get(super::tools_api::stats::<Engine>),
+        )
         .route("/mini/doctor", get(super::tools_api::doctor))
         .route("/containers/:id/explain", get(super::tools_api::explain))
         .route("/build", post(super::builder::handler))

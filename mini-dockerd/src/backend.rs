@@ -243,7 +243,16 @@ impl crate::lifecycle::LifecycleBackend for Engine {
     fn update_container(&self, key: &str, body: &Value) -> Result<Value> {
         self.update_container(key, body)
     }
+}
+
+impl crate::tools_api::ToolsBackend for Engine {
     fn container_root(&self, key: &str) -> Result<crate::archive::ContainerRoot> {
         self.container_root(key)
+    }
+    fn changes(&self, key: &str) -> Result<Value> {
+        self.changes(key)
+    }
+    fn stats(&self, key: &str, interval: std::time::Duration) -> Result<Value> {
+        self.stats(key, interval)
     }
 }

@@ -292,15 +292,13 @@ impl Engine {
 /// The calls the pause, unpause, update and export routes make (moby's
 /// `stateBackend` and `exportBackend`); the engine's are in
 /// [`crate::backend`], the routers' unit tests use [`crate::api::fake`].
-pub trait LifecycleBackend: Send + Sync + 'static {
+pub trait LifecycleBackend: super::tools_api::ToolsBackend {
     /// `POST /containers/{id}/pause` (blocking).
     fn pause(&self, key: &str) -> Result<()>;
     /// `POST /containers/{id}/unpause` (blocking).
     fn unpause(&self, key: &str) -> Result<()>;
     /// `POST /containers/{id}/update` (blocking): `{Warnings}`.
     fn update_container(&self, key: &str, body: &Value) -> Result<Value>;
-    /// The root directory `export` archives (blocking).
-    fn container_root(&self, key: &str) -> Result<super::archive::ContainerRoot>;
 }
 
 /// The backend the handlers are given.
@@ -391,7 +389,7 @@ mod tests {
                 "pause c1",
                 "unpause c1",
                 "update c1 {\"Memory\":1}",
-                "export c1"
+                "root c1"
             ]
         );
         let app = app(Fake::failing(ApiError::conflict(

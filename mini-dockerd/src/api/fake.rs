@@ -242,8 +242,19 @@ impl crate::lifecycle::LifecycleBackend for Fake {
         self.call(format!("update {key} {body}"))?;
         Ok(json!({"Warnings": []}))
     }
+}
+
+impl crate::tools_api::ToolsBackend for Fake {
     fn container_root(&self, key: &str) -> Result<crate::archive::ContainerRoot> {
-        self.call(format!("export {key}"))?;
+        self.call(format!("root {key}"))?;
         Err(ApiError::not_found(format!("{key}: the fake has no root")))
+    }
+    fn changes(&self, key: &str) -> Result<Value> {
+        self.call(format!("changes {key}"))?;
+        Ok(json!([{"Path": "/tmp", "Kind": 0}]))
+    }
+    fn stats(&self, key: &str, interval: std::time::Duration) -> Result<Value> {
+        self.call(format!("stats {key} {}ms", interval.as_millis()))?;
+        Ok(json!({"id": key}))
     }
 }
