@@ -172,7 +172,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(system::routes())
         .merge(containers::routes())
         .merge(images::routes())
-        .route("/distribution/*name", get(super::distribution::inspect))
+        .route(
+            "/distribution/*name",
+            get(super::distribution::inspect::<Engine>),
+        )
         .route(
             "/containers/:id/archive",
             get(super::tools_api::archive_get::<Engine>)

@@ -256,3 +256,14 @@ impl crate::tools_api::ToolsBackend for Engine {
         self.stats(key, interval)
     }
 }
+
+impl crate::distribution::DistributionBackend for Engine {
+    fn distribution_inspect<'a>(
+        &'a self,
+        name: &'a str,
+        r: registry::Reference,
+        auth: Option<AuthConfig>,
+    ) -> futures_util::future::BoxFuture<'a, Result<Value>> {
+        Box::pin(self.distribution_inspect(name, r, auth))
+    }
+}

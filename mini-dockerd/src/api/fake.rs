@@ -258,3 +258,23 @@ impl crate::tools_api::ToolsBackend for Fake {
         Ok(json!({"id": key}))
     }
 }
+
+impl crate::distribution::DistributionBackend for Fake {
+    fn distribution_inspect<'a>(
+        &'a self,
+        name: &'a str,
+        r: registry::Reference,
+        auth: Option<AuthConfig>,
+    ) -> futures_util::future::BoxFuture<'a, Result<Value>> {
+        let call = format!(
+            "distribution {name} {}:{} auth={}",
+            r.repository,
+            r.tag.as_deref().unwrap_or(""),
+            auth.is_some()
+        );
+        Box::pin(async move {
+            self.call(call)?;
+            Ok(json!({"Descriptor": {}, "Platforms": []}))
+        })
+    }
+}
