@@ -267,3 +267,18 @@ impl crate::distribution::DistributionBackend for Engine {
         Box::pin(self.distribution_inspect(name, r, auth))
     }
 }
+
+impl crate::hijack::ExecBackend for Engine {
+    fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<()> {
+        self.resize(key, rows, cols)
+    }
+    fn exec_create(&self, key: &str, body: &mini_docker_api::bodies::ExecCreate) -> Result<String> {
+        self.exec_create(key, body)
+    }
+    fn exec_inspect(&self, id: &str) -> Result<Value> {
+        self.exec_inspect(id)
+    }
+    fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        self.exec_resize(id, rows, cols)
+    }
+}

@@ -278,3 +278,23 @@ impl crate::distribution::DistributionBackend for Fake {
         })
     }
 }
+
+impl crate::hijack::ExecBackend for Fake {
+    fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<()> {
+        self.call(format!("resize {key} {rows}x{cols}"))
+    }
+    fn exec_create(&self, key: &str, body: &mini_docker_api::bodies::ExecCreate) -> Result<String> {
+        self.call(format!(
+            "exec create {key} {:?}",
+            body.cmd.clone().unwrap_or_default()
+        ))?;
+        Ok("e1".into())
+    }
+    fn exec_inspect(&self, id: &str) -> Result<Value> {
+        self.call(format!("exec inspect {id}"))?;
+        Ok(json!({"ID": id}))
+    }
+    fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        self.call(format!("exec resize {id} {rows}x{cols}"))
+    }
+}
