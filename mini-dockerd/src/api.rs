@@ -192,7 +192,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .route("/mini/doctor", get(super::tools_api::doctor))
         .route("/containers/:id/explain", get(super::tools_api::explain))
-        .route("/build", post(super::builder::handler))
+        .route("/build", post(super::builder::handler::<Engine>))
         .merge(super::netvol_api::routes())
         .merge(super::swarm_api::routes())
         .fallback(|req: Request| async move {

@@ -282,3 +282,17 @@ impl crate::hijack::ExecBackend for Engine {
         self.exec_resize(id, rows, cols)
     }
 }
+
+impl crate::builder::BuildBackend for Engine {
+    fn build_scratch(&self) -> &Path {
+        &self.opts.root
+    }
+    fn build(
+        self: &Arc<Self>,
+        opts: &crate::builder::BuildOptions,
+        context_tar: &Path,
+        out: &crate::builder::Progress,
+    ) -> Result<String> {
+        crate::builder::build(self, opts, context_tar, out)
+    }
+}
