@@ -4,6 +4,7 @@
 //! a module of its own ([`super::archive`], …): the work runs on a
 //! blocking thread, big bodies stream through a channel.
 
+use super::api::blocking;
 use super::archive;
 use super::{ApiError, Engine};
 use axum::body::{Body, Bytes};
@@ -34,14 +35,6 @@ pub trait ToolsBackend: Send + Sync + 'static {
         key: &str,
         interval: std::time::Duration,
     ) -> Result<serde_json::Value, ApiError>;
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?
 }
 
 /// A blocking writer feeding a response body.
