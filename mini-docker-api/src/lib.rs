@@ -17,6 +17,7 @@ pub const MIN_API_VERSION: &str = "1.12";
 
 pub mod archive;
 pub mod atomic;
+pub mod bodies;
 pub mod container;
 pub mod detach;
 pub mod doctor;

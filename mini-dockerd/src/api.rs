@@ -80,6 +80,19 @@ pub(super) fn typed<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A typed JSON body: an empty body is `{}` (every field its default); a
+/// body that is not JSON is `invalid JSON: …`, and a field of the wrong
+/// type is a 400 naming it (`invalid value for Labels: invalid type: …`).
+pub(super) fn typed_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.is_empty() { &b"{}"[..] } else { body };
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("invalid JSON: {}", crate::errors::chain(&e))))?;
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::bad(format!("invalid value for {field}: {}", e.inner()))
+    })
+}
+
 /// Field readers for [`typed`] queries: every value arrives as a string.
 pub(super) mod qs {
     use serde::{de::Error, Deserialize, Deserializer};
@@ -159,18 +172,27 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(system::routes())
         .merge(containers::routes())
         .merge(images::routes())
-        .route("/distribution/*name", get(super::distribution::inspect))
+        .route(
+            "/distribution/*name",
+            get(super::distribution::inspect::<Engine>),
+        )
         .route(
             "/containers/:id/archive",
-            get(super::tools_api::archive_get)
-                .head(super::tools_api::archive_head)
-                .put(super::tools_api::archive_put),
+            get(super::tools_api::archive_get::<Engine>)
+                .head(super::tools_api::archive_head::<Engine>)
+                .put(super::tools_api::archive_put::<Engine>),
         )
-        .route("/containers/:id/changes", get(super::tools_api::changes))
-        .route("/containers/:id/stats", get(super::tools_api::stats))
+        .route(
+            "/containers/:id/changes",
+            get(super::tools_api::changes::<Engine>),
+        )
+        .route(
+            "/containers/:id/stats",
+            get(super::tools_api::stats::<Engine>),
+        )
         .route("/mini/doctor", get(super::tools_api::doctor))
         .route("/containers/:id/explain", get(super::tools_api::explain))
-        .route("/build", post(super::builder::handler))
+        .route("/build", post(super::builder::handler::<Engine>))
         .merge(super::netvol_api::routes())
         .merge(super::swarm_api::routes())
         .fallback(|req: Request| async move {

@@ -17,6 +17,7 @@ use crate::logs::LogOptions;
 use crate::netvol_api::{NetworkBackend, VolumeBackend};
 use crate::{Engine, Result};
 use axum::response::Response;
+use mini_docker_api::bodies::VolumeCreate;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -259,7 +260,7 @@ impl VolumeBackend for Engine {
     fn volume_list(&self, f: &Filters) -> Result<Value> {
         self.volume_list(f)
     }
-    fn volume_create(&self, body: &Value) -> Result<Value> {
+    fn volume_create(&self, body: &VolumeCreate) -> Result<Value> {
         self.volume_create(body)
     }
     fn volume_inspect(&self, name: &str) -> Result<Value> {
@@ -299,5 +300,69 @@ impl SystemBackend for Engine {
     }
     fn build_cache_prune(&self) -> Vec<String> {
         crate::builder::prune_cache(&self.opts.root)
+    }
+}
+
+impl crate::lifecycle::LifecycleBackend for Engine {
+    fn pause(&self, key: &str) -> Result<()> {
+        self.pause(key)
+    }
+    fn unpause(&self, key: &str) -> Result<()> {
+        self.unpause(key)
+    }
+    fn update_container(&self, key: &str, body: &Value) -> Result<Value> {
+        self.update_container(key, body)
+    }
+}
+
+impl crate::tools_api::ToolsBackend for Engine {
+    fn container_root(&self, key: &str) -> Result<crate::archive::ContainerRoot> {
+        self.container_root(key)
+    }
+    fn changes(&self, key: &str) -> Result<Value> {
+        self.changes(key)
+    }
+    fn stats(&self, key: &str, interval: std::time::Duration) -> Result<Value> {
+        self.stats(key, interval)
+    }
+}
+
+impl crate::distribution::DistributionBackend for Engine {
+    fn distribution_inspect<'a>(
+        &'a self,
+        name: &'a str,
+        r: registry::Reference,
+        auth: Option<AuthConfig>,
+    ) -> futures_util::future::BoxFuture<'a, Result<Value>> {
+        Box::pin(self.distribution_inspect(name, r, auth))
+    }
+}
+
+impl crate::hijack::ExecBackend for Engine {
+    fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<()> {
+        self.resize(key, rows, cols)
+    }
+    fn exec_create(&self, key: &str, body: &mini_docker_api::bodies::ExecCreate) -> Result<String> {
+        self.exec_create(key, body)
+    }
+    fn exec_inspect(&self, id: &str) -> Result<Value> {
+        self.exec_inspect(id)
+    }
+    fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        self.exec_resize(id, rows, cols)
+    }
+}
+
+impl crate::builder::BuildBackend for Engine {
+    fn build_scratch(&self) -> &Path {
+        &self.opts.root
+    }
+    fn build(
+        self: &Arc<Self>,
+        opts: &crate::builder::BuildOptions,
+        context_tar: &Path,
+        out: &crate::builder::Progress,
+    ) -> Result<String> {
+        crate::builder::build(self, opts, context_tar, out)
     }
 }

@@ -1141,15 +1141,31 @@ fn unpack_write_error(e: &unionfs::Error) -> Option<ApiError> {
     })
 }
 
+/// The calls the build route makes (moby's `build.Backend`); the engine's
+/// are in [`crate::backend`], the router's unit test uses
+/// [`crate::api::fake`].
+pub trait BuildBackend: Send + Sync + 'static {
+    /// The directory the request's context tar is spooled into.
+    fn build_scratch(&self) -> &Path;
+    /// Runs the build of `context_tar` (blocking), reporting on `out`: the
+    /// image id.
+    fn build(
+        self: &Arc<Self>,
+        opts: &BuildOptions,
+        context_tar: &Path,
+        out: &Progress,
+    ) -> Result<String>;
+}
+
 /// `POST /build`.
-pub async fn handler(State(e): State<Arc<Engine>>, req: Request) -> Response {
+pub async fn handler<B: BuildBackend>(State(e): State<Arc<B>>, req: Request) -> Response {
     let raw = req.uri().query().unwrap_or("").to_string();
     let opts = match BuildOptions::from_query(&raw) {
         Ok(o) => o,
         Err(err) => return err.into_response(),
     };
     // The context, into a temp file first.
-    let tmp = match tempfile::NamedTempFile::new_in(&e.opts.root) {
+    let tmp = match tempfile::NamedTempFile::new_in(e.build_scratch()) {
         Ok(t) => t,
         Err(err) => return internal(err).into_response(),
     };
@@ -1170,7 +1186,7 @@ pub async fn handler(State(e): State<Arc<Engine>>, req: Request) -> Response {
     let quiet = opts.quiet;
     tokio::task::spawn_blocking(move || {
         let p = Progress::new(tx, quiet);
-        if let Err(err) = build(&e, &opts, tmp.path(), &p) {
+        if let Err(err) = e.build(&opts, tmp.path(), &p) {
             p.error(&err.message);
         }
         drop(tmp);

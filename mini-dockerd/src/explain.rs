@@ -451,11 +451,11 @@ impl Engine {
             dir.join("hostname").display().to_string(),
             "/etc/hostname".into(),
         ));
-        let mut spec_json = self.container_spec(&c, (uid, gid), netns, binds)?;
+        let mut oci = self.container_spec(&c, (uid, gid), netns, binds)?;
         // As `start` does: the engine sets the `net.*` sysctls itself only in
         // a namespace it made (bridge); otherwise the runtime writes them.
         let sysctls = match &net {
-            NetPlan::Bridge { .. } => super::net::take_net_sysctls(&mut spec_json),
+            NetPlan::Bridge { .. } => super::net::take_net_sysctls(&mut oci),
             _ => vec![],
         };
         let net = match net {
@@ -483,7 +483,7 @@ impl Engine {
             rootfs_mounts,
             driver: driver.name().into(),
             net,
-            spec: spec_json,
+            spec: spec::to_json(&oci),
             layout,
             shim: self.opts.shim.clone(),
         };
@@ -617,8 +617,8 @@ mod tests {
             )],
             ..Default::default()
         };
-        let mut spec_json = spec::build(&input);
-        let sysctls = crate::net::take_net_sysctls(&mut spec_json);
+        let mut oci = spec::build_spec(&input);
+        let sysctls = crate::net::take_net_sysctls(&mut oci);
         let layers = base.join("layers");
         let inputs = Inputs {
             id: id.clone(),
@@ -638,7 +638,7 @@ mod tests {
                 publish: network::network::plan_publish("chapter05_<hex>", ip, &maps),
                 sysctls,
             },
-            spec: spec_json,
+            spec: spec::to_json(&oci),
             layout: fx.layout().unwrap(),
             shim: "/usr/local/bin/mini-shim".into(),
         };

@@ -33,7 +33,7 @@
 
 use super::{ApiError, Engine};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,7 +276,12 @@ impl Engine {
             exit_code,
             output,
         };
-        let body = json!({"Cmd": check.argv, "AttachStdout": true, "AttachStderr": true});
+        let body = mini_docker_api::bodies::ExecCreate {
+            cmd: Some(check.argv.clone()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
         let exec = match self.exec_create(id, &body) {
             Ok(x) => x,
             Err(e) => return finish(-1, e.message),
@@ -364,6 +369,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn probe(code: i64) -> Probe {
         Probe {

@@ -8,6 +8,7 @@ use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mini_docker_api::bodies::ExecCreate;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,9 +205,27 @@ fn size(q: &HashMap<String, String>) -> Result<(u16, u16), ApiError> {
     Ok((n("h")?, n("w")?))
 }
 
+/// The calls the exec routes and the container resize make (moby's
+/// `execBackend`), besides the hijacked streams (`attach`, `exec start`),
+/// which still take the engine; the engine's are in [`crate::backend`], the
+/// routers' unit tests use [`crate::api::fake`].
+pub trait ExecBackend: Send + Sync + 'static {
+    /// `POST /containers/{id}/resize` (blocking).
+    fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
+    /// `POST /containers/{id}/exec` (blocking): the exec's id.
+    fn exec_create(&self, key: &str, body: &ExecCreate) -> Result<String, ApiError>;
+    /// `GET /exec/{id}/json`.
+    fn exec_inspect(&self, id: &str) -> Result<Value, ApiError>;
+    /// `POST /exec/{id}/resize` (blocking).
+    fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
+}
+
+/// The backend the handlers are given.
+type Backend<B> = State<Arc<B>>;
+
 /// `POST /containers/{id}/resize?h=&w=`.
-pub async fn resize(
-    State(e): Eng,
+pub async fn resize<B: ExecBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode, ApiError> {
@@ -216,17 +235,14 @@ pub async fn resize(
 }
 
 /// `POST /containers/{id}/exec`.
-pub async fn exec_create(
-    State(e): Eng,
+pub async fn exec_create<B: ExecBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?;
-    if let Some(k) = body.get("DetachKeys").and_then(Value::as_str) {
-        if !k.is_empty() {
-            streams::parse_detach_keys(k).map_err(ApiError::bad)?;
-        }
+    let body: ExecCreate = super::api::typed_body(&body)?;
+    if let Some(k) = body.detach_keys.as_deref().filter(|k| !k.is_empty()) {
+        streams::parse_detach_keys(k).map_err(ApiError::bad)?;
     }
     let id = blocking(move || e.exec_create(&id, &body)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
@@ -260,7 +276,7 @@ pub async fn exec_start(
     let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
     let tty_asked = body.get("Tty").and_then(Value::as_bool);
     let exec = e.exec_get(&id)?;
-    let keys = match exec.config.get("DetachKeys").and_then(Value::as_str) {
+    let keys = match exec.config.detach_keys.as_deref() {
         Some(k) if !k.is_empty() => streams::parse_detach_keys(k).map_err(ApiError::bad)?,
         _ => streams::DEFAULT_DETACH_KEYS.to_vec(),
     };
@@ -362,20 +378,63 @@ async fn finish_later(e: Arc<Engine>, id: String) {
 }
 
 /// `GET /exec/{id}/json`.
-pub async fn exec_inspect(
-    State(e): Eng,
+pub async fn exec_inspect<B: ExecBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(e.exec_inspect(&id)?))
 }
 
 /// `POST /exec/{id}/resize?h=&w=`.
-pub async fn exec_resize(
-    State(e): Eng,
+pub async fn exec_resize<B: ExecBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<StatusCode, ApiError> {
     let (h, w) = size(&q)?;
     blocking(move || e.exec_resize(&id, h, w)).await?;
     Ok(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The exec routes (but start) and resize against a fake backend.
+    use super::*;
+    use crate::api::fake::{send, Fake};
+    use axum::routing::{get, post};
+    use axum::Router;
+
+    #[tokio::test]
+    async fn exec_routes_make_typed_calls_and_refuse_bad_input_first() {
+        let fake = Arc::new(Fake::default());
+        let app = Router::new()
+            .route("/containers/:id/resize", post(resize::<Fake>))
+            .route("/containers/:id/exec", post(exec_create::<Fake>))
+            .route("/exec/:id/resize", post(exec_resize::<Fake>))
+            .route("/exec/:id/json", get(exec_inspect::<Fake>))
+            .with_state(fake.clone());
+        let body = r#"{"Cmd": ["ls", "-l"], "Env": null}"#;
+        let (s, b) = send(&app, "POST", "/containers/c1/exec", body).await;
+        assert_eq!((s, b), (StatusCode::CREATED, json!({"Id": "e1"})));
+        let (s, b) = send(&app, "POST", "/containers/c1/exec", r#"{"Cmd": "ls"}"#).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b["message"].as_str().unwrap().contains("Cmd"), "{b}");
+        let keys = r#"{"Cmd": ["ls"], "DetachKeys": "ctrl-"}"#;
+        let (s, _) = send(&app, "POST", "/containers/c1/exec", keys).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = send(&app, "POST", "/containers/c1/resize?h=24&w=80", "").await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = send(&app, "POST", "/exec/e1/resize?h=x&w=80", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, b) = send(&app, "GET", "/exec/e1/json", "").await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"ID": "e1"})));
+        assert_eq!(
+            fake.calls(),
+            [
+                "exec create c1 [\"ls\", \"-l\"]",
+                "resize c1 24x80",
+                "exec inspect e1"
+            ]
+        );
+    }
 }

@@ -1102,14 +1102,14 @@ impl Engine {
         let binds = self.etc_binds(&c, &rootfs, attachment.as_ref());
         // 5. The bundle's config.json (and the namespace's own sysctls).
         let netns = joined.or_else(|| attachment.as_ref().map(|a| a.netns.clone()));
-        let mut spec_json = self.container_spec(&c, (uid, gid), netns, binds)?;
+        let mut oci = self.container_spec(&c, (uid, gid), netns, binds)?;
         if let Some(a) = &attachment {
             // The namespace is ours: set its sysctls here, so the runtime,
             // which joins it by path, need not.
-            let sysctls = net::take_net_sysctls(&mut spec_json);
+            let sysctls = net::take_net_sysctls(&mut oci);
             net::apply_sysctls(Path::new(&a.netns), &sysctls)?;
         }
-        spec::write(&dir, &spec_json).map_err(stat_err)?;
+        spec::write(&dir, &spec::to_json(&oci)).map_err(stat_err)?;
         // 6. The shim, which creates the container through the runtime.
         // Leftovers of a previous run (its shim could not delete them).
         self.clean_runtime_state(&id);
@@ -1194,7 +1194,7 @@ impl Engine {
         (uid, gid): (u32, u32),
         netns: Option<String>,
         binds: Vec<(String, String)>,
-    ) -> Result<Value> {
+    ) -> Result<oci_spec::runtime::Spec> {
         let hc = &c.host_config;
         let r = &hc.resources;
         let int = |v: Option<i64>| v.unwrap_or(0);
@@ -1234,13 +1234,13 @@ impl Engine {
             oom_score_adj: int(hc.oom_score_adj),
             domainname: c.config.domainname.clone(),
         };
-        let mut spec_json = spec::build(&input);
-        lifecycle::apply_resources(&hc.to_value(), &mut spec_json);
+        let mut oci = spec::build_spec(&input);
+        lifecycle::apply_resources(&hc.to_value(), &mut oci);
         // dockerd's order: the networks join, then the volumes mount.
         self.emit_network_events(c, "connect");
-        self.apply_netvol(c, &mut spec_json)?;
-        self.apply_init(c, &mut spec_json)?;
-        Ok(spec_json)
+        self.apply_netvol(c, &mut oci)?;
+        self.apply_init(c, &mut oci)?;
+        Ok(oci)
     }
 
     fn spawn_shim(&self, c: &Container) -> Result<i64> {

@@ -47,7 +47,7 @@
 //! A field with no cgroup setter here (`MemoryReservation`, `BlkioWeight`,
 //! `KernelMemory`, …) is refused by name, never accepted and dropped.
 
-use super::api::{Eng, Q};
+use super::api::Q;
 use super::state::{transition, Action};
 use super::{stat_err, ApiError, Engine, Result};
 use axum::body::{Body, Bytes};
@@ -57,6 +57,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
+use oci_spec::runtime::{LinuxResources, Spec};
 use serde_json::{json, Value};
 
 /// The `Resources` fields an update applies to the cgroup (and keeps).
@@ -125,13 +126,43 @@ pub(super) fn oci_resources(hc: &Value) -> Value {
 
 /// Writes the resources of `hc` into a spec's `linux.resources`, keeping
 /// what else is there (device rules).
-pub(super) fn apply_resources(hc: &Value, spec: &mut Value) {
-    let want = oci_resources(hc);
-    let Some(want) = want.as_object() else { return };
-    for (section, fields) in want {
-        for (k, v) in fields.as_object().into_iter().flatten() {
-            spec["linux"]["resources"][section][k] = v.clone();
+pub(super) fn apply_resources(hc: &Value, spec: &mut Spec) {
+    let want: LinuxResources =
+        serde_json::from_value(oci_resources(hc)).expect("oci_resources writes OCI fields");
+    let have = spec
+        .linux_mut()
+        .get_or_insert_with(Default::default)
+        .resources_mut()
+        .get_or_insert_with(Default::default);
+    if let Some(w) = want.memory() {
+        let m = have.memory_mut().get_or_insert_with(Default::default);
+        if let Some(limit) = w.limit() {
+            m.set_limit(Some(limit));
         }
+        if let Some(swap) = w.swap() {
+            m.set_swap(Some(swap));
+        }
+    }
+    if let Some(w) = want.cpu() {
+        let c = have.cpu_mut().get_or_insert_with(Default::default);
+        if let Some(shares) = w.shares() {
+            c.set_shares(Some(shares));
+        }
+        if let Some(quota) = w.quota() {
+            c.set_quota(Some(quota));
+        }
+        if let Some(period) = w.period() {
+            c.set_period(Some(period));
+        }
+        if let Some(cpus) = w.cpus() {
+            c.set_cpus(Some(cpus.clone()));
+        }
+        if let Some(mems) = w.mems() {
+            c.set_mems(Some(mems.clone()));
+        }
+    }
+    if let Some(w) = want.pids() {
+        have.set_pids(Some(*w));
     }
 }
 
@@ -258,8 +289,23 @@ impl Engine {
     }
 }
 
-pub(super) async fn update(
-    State(e): Eng,
+/// The calls the pause, unpause, update and export routes make (moby's
+/// `stateBackend` and `exportBackend`); the engine's are in
+/// [`crate::backend`], the routers' unit tests use [`crate::api::fake`].
+pub trait LifecycleBackend: super::tools_api::ToolsBackend {
+    /// `POST /containers/{id}/pause` (blocking).
+    fn pause(&self, key: &str) -> Result<()>;
+    /// `POST /containers/{id}/unpause` (blocking).
+    fn unpause(&self, key: &str) -> Result<()>;
+    /// `POST /containers/{id}/update` (blocking): `{Warnings}`.
+    fn update_container(&self, key: &str, body: &Value) -> Result<Value>;
+}
+
+/// The backend the handlers are given.
+type Backend<B> = State<std::sync::Arc<B>>;
+
+pub(super) async fn update<B: LifecycleBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Json(body): Json<Value>,
 ) -> std::result::Result<Json<Value>, ApiError> {
@@ -267,8 +313,8 @@ pub(super) async fn update(
     Ok(Json(out))
 }
 
-pub(super) async fn pause(
-    State(e): Eng,
+pub(super) async fn pause<B: LifecycleBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(_q): Q,
 ) -> std::result::Result<StatusCode, ApiError> {
@@ -276,8 +322,8 @@ pub(super) async fn pause(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn unpause(
-    State(e): Eng,
+pub(super) async fn unpause<B: LifecycleBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
 ) -> std::result::Result<StatusCode, ApiError> {
     super::api::blocking(move || e.unpause(&id)).await?;
@@ -285,8 +331,8 @@ pub(super) async fn unpause(
 }
 
 /// `GET /containers/{id}/export`: the container's filesystem as a tar stream.
-pub(super) async fn export(
-    State(e): Eng,
+pub(super) async fn export<B: LifecycleBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
 ) -> std::result::Result<Response, ApiError> {
     let root = super::api::blocking(move || e.container_root(&id)).await?;
@@ -304,4 +350,53 @@ pub(super) async fn export(
         Body::from_stream(s),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pause, unpause, update and export routes against a fake backend
+    //! (no daemon, no root).
+    use super::*;
+    use crate::api::fake::{send, Fake};
+    use axum::routing::{get, post};
+    use axum::Router;
+    use std::sync::Arc;
+
+    fn app(fake: Arc<Fake>) -> Router {
+        Router::new()
+            .route("/containers/:id/pause", post(pause::<Fake>))
+            .route("/containers/:id/unpause", post(unpause::<Fake>))
+            .route("/containers/:id/update", post(update::<Fake>))
+            .route("/containers/:id/export", get(export::<Fake>))
+            .with_state(fake)
+    }
+
+    #[tokio::test]
+    async fn lifecycle_routes_make_typed_calls_and_keep_error_statuses() {
+        let fake = Arc::new(Fake::default());
+        let routes = app(fake.clone());
+        let (s, _) = send(&routes, "POST", "/containers/c1/pause", "").await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = send(&routes, "POST", "/containers/c1/unpause", "").await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, b) = send(&routes, "POST", "/containers/c1/update", r#"{"Memory":1}"#).await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"Warnings": []})));
+        let (s, _) = send(&routes, "GET", "/containers/c1/export", "").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(
+            fake.calls(),
+            [
+                "pause c1",
+                "unpause c1",
+                "update c1 {\"Memory\":1}",
+                "root c1"
+            ]
+        );
+        let app = app(Fake::failing(ApiError::conflict(
+            "Container c1 is not running",
+        )));
+        let (s, b) = send(&app, "POST", "/containers/c1/pause", "").await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(b["message"], "Container c1 is not running");
+    }
 }

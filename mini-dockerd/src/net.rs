@@ -636,17 +636,22 @@ pub fn adopt_ports(
 }
 
 /// Removes the `net.*` sysctls from a spec and returns them.
-pub fn take_net_sysctls(spec: &mut Value) -> Vec<(String, String)> {
+pub fn take_net_sysctls(spec: &mut oci_spec::runtime::Spec) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Some(m) = spec["linux"]["sysctl"].as_object_mut() {
-        let keys: Vec<String> = m
+    let sysctl = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.sysctl_mut().as_mut());
+    if let Some(m) = sysctl {
+        let mut keys: Vec<String> = m
             .keys()
             .filter(|k| k.starts_with("net."))
             .cloned()
             .collect();
+        keys.sort();
         for k in keys {
             if let Some(v) = m.remove(&k) {
-                out.push((k, v.as_str().unwrap_or_default().to_string()));
+                out.push((k, v));
             }
         }
     }
@@ -713,13 +718,16 @@ mod tests {
 
     #[test]
     fn net_sysctls_move_out_of_the_spec() {
-        let mut spec =
-            json!({"linux": {"sysctl": {"net.ipv4.ping_group_range": "0 0", "kernel.x": "1"}}});
+        let mut spec: oci_spec::runtime::Spec = serde_json::from_value(
+            json!({"ociVersion": "1.0.2", "linux": {"sysctl": {"net.ipv4.ping_group_range": "0 0", "kernel.x": "1"}}}),
+        )
+        .unwrap();
         let got = take_net_sysctls(&mut spec);
         assert_eq!(
             got,
             [("net.ipv4.ping_group_range".to_string(), "0 0".to_string())]
         );
-        assert_eq!(spec["linux"]["sysctl"], json!({"kernel.x": "1"}));
+        let left = spec.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(left, [("kernel.x".to_string(), "1".to_string())].into());
     }
 }

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use mini_docker_api::bodies::VolumeCreate;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,7 +48,7 @@ pub trait VolumeBackend: Send + Sync + 'static {
     /// `GET /volumes`, filtered.
     fn volume_list(&self, f: &Filters) -> Result<Value>;
     /// `POST /volumes/create` (blocking).
-    fn volume_create(&self, body: &Value) -> Result<Value>;
+    fn volume_create(&self, body: &VolumeCreate) -> Result<Value>;
     /// `GET /volumes/{name}`.
     fn volume_inspect(&self, name: &str) -> Result<Value>;
     /// `DELETE /volumes/{name}?force=` (blocking).
@@ -164,7 +165,7 @@ async fn volume_create<B: VolumeBackend>(
     State(e): Backend<B>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let v = body_json(&body)?;
+    let v: VolumeCreate = super::api::typed_body(&body)?;
     let out = blocking(move || e.volume_create(&v)).await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
@@ -222,6 +223,11 @@ mod tests {
             b["message"].as_str().unwrap().starts_with("invalid JSON"),
             "{b}"
         );
+        // A field of the wrong type is refused, naming it, before any call.
+        let (s, b) = send(&app, "POST", "/volumes/create", r#"{"Labels":"x"}"#).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let m = b["message"].as_str().unwrap();
+        assert!(m.starts_with("invalid value for Labels"), "{m}");
         let (s, _) = send(&app, "DELETE", "/volumes/v1?force=true", "").await;
         assert_eq!(s, StatusCode::NO_CONTENT);
         let (s, _) = send(&app, "GET", "/volumes?filters=%7B", "").await;

@@ -19,7 +19,8 @@
 //! Invalid values are refused at `create` ([`check`]), as Docker does.
 
 use super::{ApiError, Result};
-use serde_json::{json, Value};
+use oci_spec::runtime::{Capabilities, Capability, PosixRlimitBuilder, PosixRlimitType, Spec};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn bad(m: impl Into<String>) -> ApiError {
@@ -159,14 +160,48 @@ pub fn security_opt(o: &str) -> Result<SecurityOpt> {
     }
 }
 
+/// The typed name of a capability (`CAP_NET_ADMIN` → [`Capability::NetAdmin`]).
+pub(super) fn oci_capability(name: &str) -> Result<Capability> {
+    name.strip_prefix("CAP_")
+        .unwrap_or(name)
+        .parse::<Capability>()
+        .map_err(|_| bad(format!("unknown capability: {name:?}")))
+}
+
+/// The typed rlimit of `--ulimit NAME=…` (`nofile` → `RLIMIT_NOFILE`).
+fn rlimit_type(name: &str) -> Result<PosixRlimitType> {
+    format!("RLIMIT_{}", name.to_ascii_uppercase())
+        .parse::<PosixRlimitType>()
+        .map_err(|_| bad(format!("invalid ulimit type: {name}")))
+}
+
 /// Edits the spec for the flags of `hc`.
-pub fn apply(hc: &Value, spec: &mut Value) -> Result<()> {
+pub fn apply(hc: &Value, spec: &mut Spec) -> Result<()> {
     check(hc)?;
     let privileged = hc["Privileged"].as_bool().unwrap_or(false);
     let cap_flags =
         privileged || !strings(&hc["CapAdd"]).is_empty() || !strings(&hc["CapDrop"]).is_empty();
+    let mut process = spec.process().clone().unwrap_or_default();
+    let mut capabilities = process.capabilities().clone().unwrap_or_default();
     // Capabilities: the default set, `--cap-drop` then `--cap-add` (ALL first).
-    let mut set: Vec<String> = strings(&spec["process"]["capabilities"]["bounding"]);
+    let mut set: Vec<String> = capabilities
+        .bounding()
+        .iter()
+        .flatten()
+        .map(|c| {
+            serde_json::to_value(c)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+        })
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
+    // In Docker's order, so that `--cap-add` extends the list the way it did.
+    set.sort_by_key(|c| {
+        super::spec::DOCKER_CAPABILITIES
+            .iter()
+            .position(|d| oci_capability(c).is_ok_and(|c| c == *d))
+            .unwrap_or(usize::MAX)
+    });
     let drops: Vec<String> = strings(&hc["CapDrop"])
         .iter()
         .map(|c| cap_name(c))
@@ -187,68 +222,69 @@ pub fn apply(hc: &Value, spec: &mut Value) -> Result<()> {
             set.push(a.clone());
         }
     }
-    if let Some(caps) = spec["process"]["capabilities"]
-        .as_object_mut()
-        .filter(|_| cap_flags)
-    {
-        for (k, v) in caps.iter_mut() {
-            if k != "inheritable" && k != "ambient" {
-                *v = json!(set);
-            }
-        }
+    if cap_flags {
+        let typed: Capabilities = set.iter().filter_map(|c| oci_capability(c).ok()).collect();
+        capabilities.set_bounding(Some(typed.clone()));
+        capabilities.set_effective(Some(typed.clone()));
+        capabilities.set_permitted(Some(typed));
+        process.set_capabilities(Some(capabilities));
     }
     // rlimits.
     for u in hc["Ulimits"].as_array().into_iter().flatten() {
-        let ty = format!(
-            "RLIMIT_{}",
-            u["Name"].as_str().unwrap_or("").to_ascii_uppercase()
-        );
-        let entry = json!({"type": ty, "soft": u["Soft"].as_u64().unwrap_or(0), "hard": u["Hard"].as_u64().unwrap_or(0)});
-        let list = &mut spec["process"]["rlimits"];
-        if !list.is_array() {
-            *list = json!([]);
-        }
-        let list = list.as_array_mut().expect("made an array above");
-        list.retain(|r| r["type"] != ty);
+        let typ = rlimit_type(u["Name"].as_str().unwrap_or(""))?;
+        let entry = PosixRlimitBuilder::default()
+            .typ(typ)
+            .soft(u["Soft"].as_u64().unwrap_or(0))
+            .hard(u["Hard"].as_u64().unwrap_or(0))
+            .build()
+            .expect("an rlimit with its three fields is valid");
+        let mut list = process.rlimits().clone().unwrap_or_default();
+        list.retain(|r| r.typ() != typ);
         list.push(entry);
+        process.set_rlimits(Some(list));
     }
+    let mut linux = spec.linux().clone().unwrap_or_default();
     // Seccomp: Docker's default resolved for these capabilities, unless a
     // profile or `unconfined` is given.
     let mut profile_given = false;
     for o in strings(&hc["SecurityOpt"]) {
         match security_opt(&o)? {
-            SecurityOpt::NoNewPrivileges(on) => spec["process"]["noNewPrivileges"] = json!(on),
+            SecurityOpt::NoNewPrivileges(on) => {
+                process.set_no_new_privileges(Some(on));
+            }
             SecurityOpt::SeccompUnconfined => {
                 profile_given = true;
-                if let Some(l) = spec["linux"].as_object_mut() {
-                    l.remove("seccomp");
-                }
+                linux.set_seccomp(None);
             }
             SecurityOpt::SeccompProfile(text) => {
                 profile_given = true;
-                spec["linux"]["seccomp"] = super::security::seccomp_profile(&text, &set)?;
+                linux.set_seccomp(Some(super::security::seccomp_profile(&text, &set)?));
             }
             SecurityOpt::Ignored => {}
         }
     }
+    spec.set_process(Some(process));
     if cap_flags && !profile_given {
-        super::security::extend_default_seccomp(spec, &set)?;
+        super::security::extend_default_seccomp(&mut linux, &set)?;
     }
+    spec.set_linux(Some(linux));
     super::security::apply_devices(hc, spec)?;
     if hc["ReadonlyRootfs"].as_bool().unwrap_or(false) {
-        spec["root"]["readonly"] = json!(true);
+        if let Some(root) = spec.root_mut() {
+            root.set_readonly(Some(true));
+        }
     }
     if privileged {
-        if let Some(l) = spec["linux"].as_object_mut() {
-            l.remove("seccomp");
-            l.insert("maskedPaths".into(), json!([]));
-            l.insert("readonlyPaths".into(), json!([]));
+        if let Some(l) = spec.linux_mut() {
+            l.set_seccomp(None);
+            l.set_masked_paths(Some(vec![]));
+            l.set_readonly_paths(Some(vec![]));
         }
-        for m in spec["mounts"].as_array_mut().into_iter().flatten() {
-            if m["destination"] == "/sys" || m["destination"] == "/sys/fs/cgroup" {
-                if let Some(o) = m["options"].as_array_mut() {
-                    o.retain(|x| x != "ro");
-                }
+        for m in spec.mounts_mut().iter_mut().flatten() {
+            let sys = m.destination() == Path::new("/sys")
+                || m.destination() == Path::new("/sys/fs/cgroup");
+            if let Some(o) = m.options_mut().as_mut().filter(|_| sys) {
+                o.retain(|x| x != "ro");
             }
         }
     }
@@ -304,20 +340,21 @@ pub fn find_init(configured: Option<&Path>, path: &str) -> Result<PathBuf> {
 /// becomes the process's first argument and runs the command as its child
 /// (`docker-init -- CMD…`). As PID 1 it reaps every orphan that exits
 /// (zombies) and passes the signals it gets to the command.
-pub fn apply_init(init: &Path, spec: &mut Value) {
-    if let Some(args) = spec["process"]["args"].as_array_mut() {
-        args.insert(0, json!("--"));
-        args.insert(0, json!(INIT_TARGET));
+pub fn apply_init(init: &Path, spec: &mut Spec) {
+    if let Some(process) = spec.process_mut().as_mut() {
+        let mut args = process.args().clone().unwrap_or_default();
+        args.insert(0, "--".into());
+        args.insert(0, INIT_TARGET.into());
+        process.set_args(Some(args));
     }
-    if let Some(mounts) = spec["mounts"].as_array_mut() {
-        mounts.push(json!({"destination": INIT_TARGET, "type": "bind",
-            "source": init, "options": ["rbind", "ro", "rprivate"]}));
-    }
+    let source = init.display().to_string();
+    let m = crate::spec::mount(INIT_TARGET, "bind", &source, &["rbind", "ro", "rprivate"]);
+    spec.mounts_mut().get_or_insert_with(Vec::new).push(m);
 }
 
 impl super::Engine {
     /// `HostConfig.Init` (`run --init`, compose `init: true`): see [`apply_init`].
-    pub fn apply_init(&self, c: &super::Container, spec: &mut Value) -> Result<()> {
+    pub fn apply_init(&self, c: &super::Container, spec: &mut Spec) -> Result<()> {
         if c.host_config.init != Some(true) {
             return Ok(());
         }
@@ -338,9 +375,11 @@ impl super::Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::to_json;
+    use serde_json::json;
 
-    fn spec() -> Value {
-        crate::spec::default_json()
+    fn spec() -> Spec {
+        crate::spec::default_spec()
     }
 
     #[test]
@@ -348,9 +387,10 @@ mod tests {
         let mut s = spec();
         let hc = json!({"CapDrop": ["ALL"], "CapAdd": ["net_admin", "CAP_CHOWN"]});
         apply(&hc, &mut s).unwrap();
+        let s = to_json(&s);
         assert_eq!(
             s["process"]["capabilities"]["bounding"],
-            json!(["CAP_NET_ADMIN", "CAP_CHOWN"])
+            json!(["CAP_CHOWN", "CAP_NET_ADMIN"])
         );
         assert_eq!(
             s["process"]["capabilities"]["effective"],
@@ -358,6 +398,7 @@ mod tests {
         );
         let mut s = spec();
         apply(&json!({"CapDrop": ["NET_RAW"]}), &mut s).unwrap();
+        let s = to_json(&s);
         let b = strings(&s["process"]["capabilities"]["bounding"]);
         assert_eq!(b.len(), 13);
         assert!(!b.contains(&"CAP_NET_RAW".to_string()));
@@ -374,6 +415,7 @@ mod tests {
             "Privileged": true,
         });
         apply(&hc, &mut s).unwrap();
+        let s = to_json(&s);
         assert_eq!(
             s["process"]["rlimits"],
             json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}])

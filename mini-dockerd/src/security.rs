@@ -16,7 +16,11 @@
 use super::runflags::strings;
 use super::{ApiError, Result};
 use mini_runc::seccomp::{self, ProfileHost};
-use serde_json::{json, Value};
+use oci_spec::runtime::{
+    Linux, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxSeccomp, LinuxSeccompAction, Spec,
+};
+use serde_json::Value;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
@@ -54,33 +58,44 @@ const CAP_RULES: &str = r#"[
 /// as Docker resolves its default profile: with `CAP_SYS_ADMIN` the rules
 /// Docker *excludes* for it go too (clone only without namespace flags,
 /// clone3 answering ENOSYS).
-pub fn extend_default_seccomp(spec: &mut Value, caps: &[String]) -> Result<()> {
-    let Some(list) = spec["linux"]["seccomp"]["syscalls"].as_array_mut() else {
+pub fn extend_default_seccomp(linux: &mut Linux, caps: &[String]) -> Result<()> {
+    let Some(mut seccomp) = linux.seccomp().clone() else {
         return Ok(());
     };
     let fragment = format!(r#"{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":{CAP_RULES}}}"#);
     let extra = seccomp::from_docker_profile(&fragment, &ProfileHost::this_machine(caps.to_vec()))
         .map_err(|e| ApiError::internal(format!("the capability seccomp rules: {e}")))?;
+    let extra: LinuxSeccomp = serde_json::from_value(extra)
+        .map_err(|e| ApiError::internal(format!("the capability seccomp rules: {e}")))?;
+    let mut list = seccomp.syscalls().clone().unwrap_or_default();
     if caps.iter().any(|c| c == "CAP_SYS_ADMIN") {
         list.retain(|r| {
-            let names = strings(&r["names"]);
-            let clone_masked = names == ["clone"] && r.get("args").is_some_and(|a| !a.is_null());
-            let clone3_enosys = names == ["clone3"] && r["action"] == "SCMP_ACT_ERRNO";
+            let names = r.names();
+            let clone_masked = *names == ["clone"] && r.args().is_some();
+            let clone3_enosys =
+                *names == ["clone3"] && r.action() == LinuxSeccompAction::ScmpActErrno;
             !clone_masked && !clone3_enosys
         });
     }
-    list.extend(extra["syscalls"].as_array().cloned().unwrap_or_default());
+    list.extend(extra.syscalls().clone().unwrap_or_default());
+    seccomp.set_syscalls(Some(list));
+    linux.set_seccomp(Some(seccomp));
     Ok(())
 }
 
 /// `--security-opt seccomp=<profile text>` resolved for `caps`.
-pub fn seccomp_profile(text: &str, caps: &[String]) -> Result<Value> {
-    seccomp::from_docker_profile(text, &ProfileHost::this_machine(caps.to_vec()))
-        .map_err(|e| bad(format!("invalid seccomp profile: {e}")))
+pub fn seccomp_profile(text: &str, caps: &[String]) -> Result<LinuxSeccomp> {
+    let v = seccomp::from_docker_profile(text, &ProfileHost::this_machine(caps.to_vec()))
+        .map_err(|e| bad(format!("invalid seccomp profile: {e}")))?;
+    serde_json::from_value(v).map_err(|e| bad(format!("invalid seccomp profile: {e}")))
 }
 
 /// One device node of the host, as a `linux.devices` entry and an allow rule.
-fn device_entry(host: &Path, in_container: &str, access: &str) -> Result<(Value, Value)> {
+fn device_entry(
+    host: &Path,
+    in_container: &str,
+    access: &str,
+) -> Result<(LinuxDevice, LinuxDeviceCgroup)> {
     let meta = std::fs::metadata(host).map_err(|e| {
         bad(format!(
             "error gathering device information while adding custom device {:?}: {e}",
@@ -89,9 +104,9 @@ fn device_entry(host: &Path, in_container: &str, access: &str) -> Result<(Value,
     })?;
     let ft = meta.file_type();
     let kind = if ft.is_char_device() {
-        "c"
+        LinuxDeviceType::C
     } else if ft.is_block_device() {
-        "b"
+        LinuxDeviceType::B
     } else {
         return Err(bad(format!(
             "error gathering device information while adding custom device {:?}: not a device node",
@@ -103,17 +118,31 @@ fn device_entry(host: &Path, in_container: &str, access: &str) -> Result<(Value,
         nix::sys::stat::major(rdev) as i64,
         nix::sys::stat::minor(rdev) as i64,
     );
-    Ok((
-        json!({"path": in_container, "type": kind, "major": major, "minor": minor,
-               "fileMode": meta.mode() & 0o7777, "uid": meta.uid(), "gid": meta.gid()}),
-        json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": access}),
-    ))
+    let node = LinuxDeviceBuilder::default()
+        .path(in_container)
+        .typ(kind)
+        .major(major)
+        .minor(minor)
+        .file_mode(meta.mode() & 0o7777)
+        .uid(meta.uid())
+        .gid(meta.gid())
+        .build()
+        .expect("a device with its path, type and numbers is valid");
+    let rule = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(kind)
+        .major(major)
+        .minor(minor)
+        .access(access)
+        .build()
+        .expect("a device rule is valid");
+    Ok((node, rule))
 }
 
 /// Every char and block device under `/dev`, as Docker's `--privileged`
 /// gives them (not the ptys, shm, mqueue or fd, which the container has its
 /// own of, nor /dev/console).
-fn host_devices(dir: &Path, out: &mut Vec<Value>) {
+fn host_devices(dir: &Path, out: &mut Vec<LinuxDevice>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -137,33 +166,37 @@ fn host_devices(dir: &Path, out: &mut Vec<Value>) {
 }
 
 /// `c 1:3 rwm` → (type, major, minor, access), Docker's format.
-fn cgroup_rule(rule: &str) -> Result<Value> {
+fn cgroup_rule(rule: &str) -> Result<LinuxDeviceCgroup> {
     let invalid = || bad(format!("invalid device cgroup format '{rule}'"));
     let parts: Vec<&str> = rule.split(' ').collect();
     let [kind, nums, access] = parts[..] else {
         return Err(invalid());
     };
-    if !["a", "b", "c"].contains(&kind)
-        || access.is_empty()
-        || access.len() > 3
-        || !access.chars().all(|c| "rwm".contains(c))
-    {
+    let typ = match kind {
+        "a" => LinuxDeviceType::A,
+        "b" => LinuxDeviceType::B,
+        "c" => LinuxDeviceType::C,
+        _ => return Err(invalid()),
+    };
+    if access.is_empty() || access.len() > 3 || !access.chars().all(|c| "rwm".contains(c)) {
         return Err(invalid());
     }
     let (major, minor) = nums.split_once(':').ok_or_else(invalid)?;
-    let num = |n: &str| -> Result<Value> {
+    let num = |n: &str| -> Result<Option<i64>> {
         if n == "*" {
-            Ok(Value::Null)
+            Ok(None)
         } else {
-            n.parse::<i64>().map(|v| json!(v)).map_err(|_| invalid())
+            n.parse::<i64>().map(Some).map_err(|_| invalid())
         }
     };
-    let mut r = json!({"allow": true, "type": kind, "access": access});
-    for (k, v) in [("major", num(major)?), ("minor", num(minor)?)] {
-        if !v.is_null() {
-            r[k] = v;
-        }
-    }
+    let mut r = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .access(access)
+        .build()
+        .expect("a device rule is valid");
+    r.set_major(num(major)?);
+    r.set_minor(num(minor)?);
     Ok(r)
 }
 
@@ -217,64 +250,67 @@ pub fn check(hc: &Value) -> Result<()> {
 
 /// Edits the spec's devices and device rules for `--privileged`, `--device`
 /// and `--device-cgroup-rule`.
-pub fn apply_devices(hc: &Value, spec: &mut Value) -> Result<()> {
+pub fn apply_devices(hc: &Value, spec: &mut Spec) -> Result<()> {
     let mut nodes = Vec::new();
     let mut rules = Vec::new();
     if hc["Privileged"].as_bool().unwrap_or(false) {
         host_devices(Path::new("/dev"), &mut nodes);
-        rules.push(json!({"allow": true, "access": "rwm"}));
+        rules.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .access("rwm")
+                .build()
+                .expect("a device rule is valid"),
+        );
     }
     for (host, inside, perms) in devices(hc)? {
         let (node, rule) = device_entry(Path::new(&host), &inside, &perms)?;
-        nodes.retain(|n| n["path"] != node["path"]);
+        nodes.retain(|n| n.path() != node.path());
         nodes.push(node);
         rules.push(rule);
     }
     for r in strings(&hc["DeviceCgroupRules"]) {
         rules.push(cgroup_rule(&r)?);
     }
+    if nodes.is_empty() && rules.is_empty() {
+        return Ok(());
+    }
+    let linux = spec.linux_mut().get_or_insert_with(Linux::default);
     if !nodes.is_empty() {
-        let list = &mut spec["linux"]["devices"];
-        if !list.is_array() {
-            *list = json!([]);
-        }
-        let list = list.as_array_mut().expect("made an array above");
-        list.retain(|d| !nodes.iter().any(|n| n["path"] == d["path"]));
+        let list = linux.devices_mut().get_or_insert_with(Vec::new);
+        list.retain(|d| !nodes.iter().any(|n| n.path() == d.path()));
         list.extend(nodes);
     }
     if !rules.is_empty() {
-        let list = &mut spec["linux"]["resources"]["devices"];
-        if !list.is_array() {
-            *list = json!([]);
-        }
-        list.as_array_mut()
-            .expect("made an array above")
-            .extend(rules);
+        let resources = linux.resources_mut().get_or_insert_with(Default::default);
+        let mut list = resources.devices().clone().unwrap_or_default();
+        list.extend(rules);
+        resources.set_devices(Some(list));
     }
     Ok(())
 }
 
 /// `--group-add`: numbers as they are, names looked up in the image's
 /// `/etc/group` (as Docker, which fails the start for an unknown one).
-pub fn apply_group_add(hc: &Value, spec: &mut Value, rootfs: &Path) -> Result<()> {
+pub fn apply_group_add(hc: &Value, spec: &mut Spec, rootfs: &Path) -> Result<()> {
     let wanted = strings(&hc["GroupAdd"]);
     if wanted.is_empty() {
         return Ok(());
     }
     let groups = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
-    let mut gids: Vec<u64> = spec["process"]["user"]["additionalGids"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default();
+    let Some(process) = spec.process_mut() else {
+        return Ok(());
+    };
+    let mut gids: Vec<u32> = process.user().additional_gids().clone().unwrap_or_default();
     for g in wanted {
         let gid = match g.parse::<u32>() {
-            Ok(n) => u64::from(n),
+            Ok(n) => n,
             Err(_) => groups
                 .lines()
                 .find_map(|l| {
                     let f: Vec<&str> = l.split(':').collect();
                     (f.len() >= 3 && f[0] == g)
-                        .then(|| f[2].parse::<u64>().ok())
+                        .then(|| f[2].parse::<u32>().ok())
                         .flatten()
                 })
                 .ok_or_else(|| {
@@ -287,26 +323,29 @@ pub fn apply_group_add(hc: &Value, spec: &mut Value, rootfs: &Path) -> Result<()
             gids.push(gid);
         }
     }
-    spec["process"]["user"]["additionalGids"] = json!(gids);
+    process.user_mut().set_additional_gids(Some(gids));
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::to_json;
+    use serde_json::json;
 
-    fn spec() -> Value {
-        crate::spec::default_json()
+    fn spec() -> Spec {
+        crate::spec::default_spec()
     }
 
     #[test]
     fn device_cgroup_rules_parse_as_docker() {
+        let rule = |r: &str| serde_json::to_value(cgroup_rule(r).unwrap()).unwrap();
         assert_eq!(
-            cgroup_rule("c 1:3 rwm").unwrap(),
+            rule("c 1:3 rwm"),
             json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
         );
         assert_eq!(
-            cgroup_rule("b 7:* r").unwrap(),
+            rule("b 7:* r"),
             json!({"allow": true, "type": "b", "major": 7, "access": "r"})
         );
         for bad in ["c 1:3", "x 1:3 rwm", "c 1:3 rwx", "c a:3 r", "c 1-3 r"] {
@@ -325,6 +364,7 @@ mod tests {
                         "DeviceCgroupRules": ["c 1:3 rwm"]});
         check(&hc).unwrap();
         apply_devices(&hc, &mut s).unwrap();
+        let s = to_json(&s);
         let node = s["linux"]["devices"]
             .as_array()
             .unwrap()
@@ -345,9 +385,17 @@ mod tests {
 
     #[test]
     fn sys_admin_extends_the_default_seccomp() {
-        let mut s = spec();
-        let before = s["linux"]["seccomp"]["syscalls"].as_array().unwrap().len();
-        extend_default_seccomp(&mut s, &["CAP_SYS_ADMIN".into()]).unwrap();
+        let mut linux = spec().linux().clone().unwrap();
+        let before = linux
+            .seccomp()
+            .as_ref()
+            .unwrap()
+            .syscalls()
+            .as_ref()
+            .unwrap()
+            .len();
+        extend_default_seccomp(&mut linux, &["CAP_SYS_ADMIN".into()]).unwrap();
+        let s = json!({"linux": serde_json::to_value(&linux).unwrap()});
         let rules = s["linux"]["seccomp"]["syscalls"].as_array().unwrap();
         let allowed: Vec<String> = rules
             .iter()
@@ -369,9 +417,16 @@ mod tests {
         std::fs::create_dir(dir.path().join("etc")).unwrap();
         std::fs::write(dir.path().join("etc/group"), "root:x:0:\naudio:x:29:\n").unwrap();
         let mut s = spec();
-        s["process"]["user"]["additionalGids"] = json!([0]);
+        s.process_mut()
+            .as_mut()
+            .unwrap()
+            .user_mut()
+            .set_additional_gids(Some(vec![0]));
         apply_group_add(&json!({"GroupAdd": ["1234", "audio"]}), &mut s, dir.path()).unwrap();
-        assert_eq!(s["process"]["user"]["additionalGids"], json!([0, 1234, 29]));
+        assert_eq!(
+            to_json(&s)["process"]["user"]["additionalGids"],
+            json!([0, 1234, 29])
+        );
         let e = apply_group_add(&json!({"GroupAdd": ["nosuch"]}), &mut s, dir.path()).unwrap_err();
         assert!(e.message.contains("Unable to find group nosuch"), "{e:?}");
     }

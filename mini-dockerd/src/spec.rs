@@ -12,9 +12,11 @@
 //! and limits, and the namespaces: `--network host` drops the network
 //! namespace, `bridge` joins the one the daemon made (a path, the OCI way).
 //!
-//! [`build`] does those edits on the typed [`Spec`], then serializes it:
-//! the flags handled elsewhere (`runflags`, `security`, `volumes`, `net`)
-//! still edit the serialized JSON.
+//! [`build_spec`] does those edits on the typed [`Spec`]; the flags handled
+//! elsewhere (`runflags`, `security`, `volumes`, `net`, `lifecycle`) edit
+//! the same typed [`Spec`], so a misspelt field is a compile error, not a
+//! key the runtime never reads. [`to_json`] serializes it once, when the
+//! engine writes the bundle's `config.json` ([`write`]).
 
 use oci_spec::runtime::{
     Arch, Capability, LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpu,
@@ -125,12 +127,22 @@ const CLONE_NAMESPACE_FLAGS: u64 = 0x7e02_0000;
 const ENOSYS: u32 = 38;
 
 /// The fixed part of a mount: destination, type, source, options.
-fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
+pub(crate) fn mount(
+    destination: &str,
+    typ: &str,
+    source: &str,
+    options: &[impl AsRef<str>],
+) -> Mount {
     MountBuilder::default()
         .destination(destination)
         .typ(typ)
         .source(source)
-        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .options(
+            options
+                .iter()
+                .map(|o| o.as_ref().to_string())
+                .collect::<Vec<_>>(),
+        )
         .build()
         .expect("a mount with a destination is valid")
 }
@@ -417,8 +429,8 @@ pub fn default_spec() -> Spec {
     spec
 }
 
-/// [`default_spec`] as JSON, for the modules that still edit the spec as
-/// JSON (and their tests).
+/// [`default_spec`] as JSON, for the readers that show it (inspect's
+/// masked and read-only paths) and for tests.
 pub fn default_json() -> Value {
     to_json(&default_spec())
 }
@@ -541,14 +553,14 @@ fn container_env(input: &SpecInput) -> Vec<String> {
     env
 }
 
-/// Builds the spec: [`default_spec`] with the container's process,
-/// hostname, cgroup, limits and namespaces, as the JSON the other modules
-/// go on editing.
+/// [`build_spec`] as `config.json` holds it (for tests and readers).
 pub fn build(input: &SpecInput) -> Value {
     to_json(&build_spec(input))
 }
 
-/// The typed spec [`build`] serializes.
+/// Builds the spec: [`default_spec`] with the container's process,
+/// hostname, cgroup, limits and namespaces; the other modules go on
+/// editing it typed.
 pub fn build_spec(input: &SpecInput) -> Spec {
     let mut spec = default_spec();
     let mut process = spec

@@ -25,6 +25,7 @@
 
 use super::shim::{self, ExecRequest, Request};
 use super::{ApiError, Engine, Result};
+use mini_docker_api::bodies::ExecCreate;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -54,7 +55,7 @@ pub struct Exec {
     /// What to run.
     pub request: ExecRequest,
     /// The create body (for inspect).
-    pub config: Value,
+    pub config: ExecCreate,
     /// Started and not yet exited.
     pub running: bool,
     /// Was started once.
@@ -229,7 +230,7 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/exec`: records an exec instance.
-    pub fn exec_create(&self, key: &str, body: &Value) -> Result<String> {
+    pub fn exec_create(&self, key: &str, body: &ExecCreate) -> Result<String> {
         let c = self.find(key)?;
         if !c.state.running {
             return Err(ApiError::conflict(format!(
@@ -244,21 +245,11 @@ impl Engine {
                 c.id
             )));
         }
-        let strings = |k: &str| -> Vec<String> {
-            body.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let args = strings("Cmd");
+        let args = body.cmd.clone().unwrap_or_default();
         if args.is_empty() {
             return Err(ApiError::bad("No exec command specified"));
         }
-        let user = body.get("User").and_then(Value::as_str).unwrap_or("");
+        let user = body.user.as_deref().unwrap_or("");
         let user = if user.is_empty() {
             None
         } else {
@@ -274,21 +265,16 @@ impl Engine {
                     })?,
             )
         };
-        let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
         let id = super::util::new_id();
         let args_text = args.clone();
         let request = ExecRequest {
             id: id.clone(),
             args,
-            env: strings("Env"),
-            cwd: body
-                .get("WorkingDir")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            env: body.env.clone().unwrap_or_default(),
+            cwd: body.working_dir.clone().unwrap_or_default(),
             user,
-            tty: flag("Tty"),
-            stdin: flag("AttachStdin"),
+            tty: body.tty.unwrap_or(false),
+            stdin: body.attach_stdin.unwrap_or(false),
             size: None,
         };
         if !request.cwd.is_empty() && !request.cwd.starts_with('/') {
@@ -455,7 +441,7 @@ impl Engine {
     /// `GET /exec/{id}/json`.
     pub fn exec_inspect(&self, id: &str) -> Result<Value> {
         let e = self.exec_get(id)?;
-        let b = |k: &str| e.config.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let c = &e.config;
         Ok(json!({
             "ID": e.id,
             "Running": e.running,
@@ -464,15 +450,15 @@ impl Engine {
                 "tty": e.request.tty,
                 "entrypoint": e.request.args[0],
                 "arguments": &e.request.args[1..],
-                "privileged": b("Privileged"),
-                "user": e.config.get("User").cloned().unwrap_or(json!("")),
+                "privileged": c.privileged.unwrap_or(false),
+                "user": c.user.clone().unwrap_or_default(),
             },
-            "OpenStdin": b("AttachStdin"),
-            "OpenStderr": b("AttachStderr"),
-            "OpenStdout": b("AttachStdout"),
+            "OpenStdin": c.attach_stdin.unwrap_or(false),
+            "OpenStderr": c.attach_stderr.unwrap_or(false),
+            "OpenStdout": c.attach_stdout.unwrap_or(false),
             "CanRemove": false,
             "ContainerID": e.container,
-            "DetachKeys": e.config.get("DetachKeys").cloned().unwrap_or(json!("")),
+            "DetachKeys": c.detach_keys.clone().unwrap_or_default(),
             "Pid": e.pid,
         }))
     }

@@ -4,6 +4,7 @@
 //! a module of its own ([`super::archive`], …): the work runs on a
 //! blocking thread, big bodies stream through a channel.
 
+use super::api::blocking;
 use super::archive;
 use super::{ApiError, Engine};
 use axum::body::{Body, Bytes};
@@ -17,13 +18,23 @@ use tokio::sync::mpsc;
 
 type Q = Query<HashMap<String, String>>;
 type Eng = State<Arc<Engine>>;
+/// The backend the handlers are given.
+type Backend<B> = State<Arc<B>>;
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(crate::errors::chain(&e)))?
+/// The calls the archive, changes and stats routes make (moby's
+/// `copyBackend` and `stateBackend`); the engine's are in
+/// [`crate::backend`], the routers' unit tests use [`crate::api::fake`].
+pub trait ToolsBackend: Send + Sync + 'static {
+    /// The container's root, every archive path resolved under it (blocking).
+    fn container_root(&self, key: &str) -> Result<archive::ContainerRoot, ApiError>;
+    /// `GET /containers/{id}/changes` (blocking).
+    fn changes(&self, key: &str) -> Result<serde_json::Value, ApiError>;
+    /// One stats sample, measured over `interval` (blocking).
+    fn stats(
+        &self,
+        key: &str,
+        interval: std::time::Duration,
+    ) -> Result<serde_json::Value, ApiError>;
 }
 
 /// A blocking writer feeding a response body.
@@ -77,8 +88,8 @@ fn stat_header(r: &mut Response, stat: &archive::PathStat) {
 }
 
 /// `HEAD /containers/{id}/archive?path=`.
-pub async fn archive_head(
-    State(e): Eng,
+pub async fn archive_head<B: ToolsBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<Response, ApiError> {
@@ -94,8 +105,8 @@ pub async fn archive_head(
 }
 
 /// `GET /containers/{id}/archive?path=`: a tar stream.
-pub async fn archive_get(
-    State(e): Eng,
+pub async fn archive_get<B: ToolsBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<Response, ApiError> {
@@ -127,8 +138,8 @@ pub async fn archive_get(
 }
 
 /// `PUT /containers/{id}/archive?path=`: extract the tar body there.
-pub async fn archive_put(
-    State(e): Eng,
+pub async fn archive_put<B: ToolsBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
     body: Body,
@@ -166,8 +177,8 @@ pub async fn archive_put(
 }
 
 /// `GET /containers/{id}/changes`.
-pub async fn changes(
-    State(e): Eng,
+pub async fn changes<B: ToolsBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     Ok(axum::Json(blocking(move || e.changes(&id)).await?))
@@ -175,8 +186,8 @@ pub async fn changes(
 
 /// `GET /containers/{id}/stats?stream=false` (one sample; with
 /// `stream=true`, the default, one sample a second until the client leaves).
-pub async fn stats(
-    State(e): Eng,
+pub async fn stats<B: ToolsBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
 ) -> Result<Response, ApiError> {
@@ -240,4 +251,52 @@ pub async fn explain(
     UrlPath(id): UrlPath<String>,
 ) -> Result<axum::Json<Vec<super::explain::Phase>>, ApiError> {
     Ok(axum::Json(blocking(move || e.explain(&id)).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The archive, changes and stats routes against a fake backend (no
+    //! daemon, no root).
+    use super::*;
+    use crate::api::fake::{send, Fake};
+    use axum::routing::get;
+    use axum::Router;
+    use serde_json::json;
+
+    fn app(fake: Arc<Fake>) -> Router {
+        Router::new()
+            .route(
+                "/containers/:id/archive",
+                get(archive_get::<Fake>)
+                    .head(archive_head::<Fake>)
+                    .put(archive_put::<Fake>),
+            )
+            .route("/containers/:id/changes", get(changes::<Fake>))
+            .route("/containers/:id/stats", get(stats::<Fake>))
+            .with_state(fake)
+    }
+
+    #[tokio::test]
+    async fn tools_routes_make_typed_calls_and_keep_error_statuses() {
+        let fake = Arc::new(Fake::default());
+        let routes = app(fake.clone());
+        let (s, b) = send(&routes, "GET", "/containers/c1/changes", "").await;
+        assert_eq!(
+            (s, b),
+            (StatusCode::OK, json!([{"Path": "/tmp", "Kind": 0}]))
+        );
+        let uri = "/containers/c1/stats?stream=false&one-shot=true";
+        let (s, b) = send(&routes, "GET", uri, "").await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"id": "c1"})));
+        // The path is checked before the backend is asked.
+        let (s, _) = send(&routes, "GET", "/containers/c1/archive", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = send(&routes, "GET", "/containers/c1/archive?path=/etc", "").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(fake.calls(), ["changes c1", "stats c1 0ms", "root c1"]);
+        let failing = app(Fake::failing(ApiError::conflict("c1 is not running")));
+        let (s, b) = send(&failing, "GET", "/containers/c1/changes", "").await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(b["message"], "c1 is not running");
+    }
 }

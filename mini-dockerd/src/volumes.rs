@@ -31,7 +31,10 @@
 //! mount says `:nocopy`): an image's `VOLUME /var/lib/db` keeps its
 //! initial files.
 
+use super::spec::mount;
 use super::{ApiError, Container, Engine, Result};
+use mini_docker_api::bodies::VolumeCreate;
+use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Component, Path, PathBuf};
@@ -362,23 +365,24 @@ impl Engine {
     }
 
     /// `POST /volumes/create`.
-    pub fn volume_create(&self, body: &Value) -> Result<Value> {
-        let driver = body["Driver"].as_str().unwrap_or("local");
+    pub fn volume_create(&self, body: &VolumeCreate) -> Result<Value> {
+        let driver = body.driver.as_deref().unwrap_or("local");
         if !driver.is_empty() && driver != "local" {
             return Err(bad(format!("volume driver {driver:?} is not supported")));
         }
         // The local driver's options (`type`, `device`, `o`: a mount made
         // for the volume) are not implemented: refused, never ignored.
-        if let Some((k, _)) = body["DriverOpts"].as_object().and_then(|o| o.iter().next()) {
+        if let Some(k) = body.driver_opts.iter().flatten().map(|(k, _)| k).next() {
             return Err(bad(format!(
                 "volume driver option {k:?} is not supported: mini-docker's local volumes are plain directories"
             )));
         }
-        let name = match body["Name"].as_str().filter(|n| !n.is_empty()) {
+        let name = match body.name.as_deref().filter(|n| !n.is_empty()) {
             Some(n) => n.to_string(),
             None => super::util::new_id(),
         };
-        self.volume_ensure(&name, body.get("Labels"), false)?;
+        let labels = body.labels.as_ref().map(|l| json!(l));
+        self.volume_ensure(&name, labels.as_ref(), false)?;
         self.volume_inspect(&name)
     }
 
@@ -535,7 +539,7 @@ impl Engine {
 
     /// At start: the mounts, the run flags ([`super::runflags`]) and
     /// `--dns` into the spec.
-    pub fn apply_netvol(&self, c: &Container, spec: &mut Value) -> Result<()> {
+    pub fn apply_netvol(&self, c: &Container, spec: &mut Spec) -> Result<()> {
         let mut mounts = c.mounts.clone();
         mounts.sort_by_key(|m| Path::new(&m.destination).components().count());
         let mut entries = Vec::new();
@@ -550,7 +554,7 @@ impl Engine {
                             .filter(|o| !o.is_empty())
                             .map(String::from),
                     );
-                    json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": options})
+                    mount(&m.destination, "tmpfs", "tmpfs", &options)
                 }
                 _ => {
                     if m.kind == "volume" {
@@ -582,11 +586,11 @@ impl Engine {
                     if !m.rw {
                         options.push("ro");
                     }
-                    json!({"destination": m.destination, "type": "bind", "source": m.source, "options": options})
+                    mount(&m.destination, "bind", &m.source, &options)
                 }
             });
         }
-        if let Some(list) = spec["mounts"].as_array_mut() {
+        if let Some(list) = spec.mounts_mut() {
             list.extend(entries);
         }
         let hc = c.host_config.to_value();
@@ -644,7 +648,7 @@ impl Engine {
     /// resolv.conf, bind-mounted over `/etc/resolv.conf`. The engine only
     /// writes the file; on a user network the file names 127.0.0.11, and
     /// the embedded DNS forwards to the `--dns` servers ([`crate::dns`]).
-    fn write_dns(&self, c: &Container, spec: &mut Value) -> Result<()> {
+    fn write_dns(&self, c: &Container, spec: &mut Spec) -> Result<()> {
         let hc = &c.host_config;
         let (dns, search, opts) = (
             hc.dns.clone().unwrap_or_default(),
@@ -670,14 +674,20 @@ impl Engine {
         std::fs::write(&file, text)
             .map_err(|e| ApiError::internal(format!("write {}: {e}", file.display())))?;
         let rootfs = dir.join("rootfs");
-        let list = spec["mounts"].as_array_mut();
+        let list = spec.mounts_mut();
         if let Some(list) = list {
-            if !list.iter().any(|m| m["destination"] == "/etc/resolv.conf")
+            if !list
+                .iter()
+                .any(|m| m.destination() == Path::new("/etc/resolv.conf"))
                 && rootfs.join("etc").is_dir()
                 && super::ensure_file(&rootfs.join("etc/resolv.conf"))
             {
-                list.push(json!({"destination": "/etc/resolv.conf", "type": "bind",
-                    "source": file, "options": ["rbind", "rprivate"]}));
+                list.push(mount(
+                    "/etc/resolv.conf",
+                    "bind",
+                    &file.display().to_string(),
+                    &["rbind", "rprivate"],
+                ));
             }
         }
         Ok(())

@@ -54,13 +54,14 @@ impl Fake {
 }
 
 /// Sends one request through `app`: its status and body (as JSON, or
-/// `Null` when empty or not JSON).
+/// `Null` when empty or not JSON). A body goes with `Content-Type:
+/// application/json`, as the docker CLI and docker-py send it.
 pub async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let mut req = Request::builder().method(method).uri(uri);
+    if !body.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req.body(Body::from(body.to_string())).unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
@@ -212,9 +213,10 @@ impl crate::netvol_api::VolumeBackend for Fake {
         self.call(format!("volumes {f:?}"))?;
         Ok(json!({"Volumes": [], "Warnings": null}))
     }
-    fn volume_create(&self, body: &Value) -> Result<Value> {
-        self.call(format!("volume create {}", body["Name"]))?;
-        Ok(json!({"Name": body["Name"]}))
+    fn volume_create(&self, body: &mini_docker_api::bodies::VolumeCreate) -> Result<Value> {
+        let name = json!(body.name);
+        self.call(format!("volume create {name}"))?;
+        Ok(json!({"Name": name}))
     }
     fn volume_inspect(&self, name: &str) -> Result<Value> {
         self.call(format!("volume inspect {name}"))?;
@@ -226,5 +228,73 @@ impl crate::netvol_api::VolumeBackend for Fake {
     fn volume_prune(&self) -> Value {
         let _ = self.call("volume prune".into());
         json!({"VolumesDeleted": [], "SpaceReclaimed": 0})
+    }
+}
+
+impl crate::lifecycle::LifecycleBackend for Fake {
+    fn pause(&self, key: &str) -> Result<()> {
+        self.call(format!("pause {key}"))
+    }
+    fn unpause(&self, key: &str) -> Result<()> {
+        self.call(format!("unpause {key}"))
+    }
+    fn update_container(&self, key: &str, body: &Value) -> Result<Value> {
+        self.call(format!("update {key} {body}"))?;
+        Ok(json!({"Warnings": []}))
+    }
+}
+
+impl crate::tools_api::ToolsBackend for Fake {
+    fn container_root(&self, key: &str) -> Result<crate::archive::ContainerRoot> {
+        self.call(format!("root {key}"))?;
+        Err(ApiError::not_found(format!("{key}: the fake has no root")))
+    }
+    fn changes(&self, key: &str) -> Result<Value> {
+        self.call(format!("changes {key}"))?;
+        Ok(json!([{"Path": "/tmp", "Kind": 0}]))
+    }
+    fn stats(&self, key: &str, interval: std::time::Duration) -> Result<Value> {
+        self.call(format!("stats {key} {}ms", interval.as_millis()))?;
+        Ok(json!({"id": key}))
+    }
+}
+
+impl crate::distribution::DistributionBackend for Fake {
+    fn distribution_inspect<'a>(
+        &'a self,
+        name: &'a str,
+        r: registry::Reference,
+        auth: Option<AuthConfig>,
+    ) -> futures_util::future::BoxFuture<'a, Result<Value>> {
+        let call = format!(
+            "distribution {name} {}:{} auth={}",
+            r.repository,
+            r.tag.as_deref().unwrap_or(""),
+            auth.is_some()
+        );
+        Box::pin(async move {
+            self.call(call)?;
+            Ok(json!({"Descriptor": {}, "Platforms": []}))
+        })
+    }
+}
+
+impl crate::hijack::ExecBackend for Fake {
+    fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<()> {
+        self.call(format!("resize {key} {rows}x{cols}"))
+    }
+    fn exec_create(&self, key: &str, body: &mini_docker_api::bodies::ExecCreate) -> Result<String> {
+        self.call(format!(
+            "exec create {key} {:?}",
+            body.cmd.clone().unwrap_or_default()
+        ))?;
+        Ok("e1".into())
+    }
+    fn exec_inspect(&self, id: &str) -> Result<Value> {
+        self.call(format!("exec inspect {id}"))?;
+        Ok(json!({"ID": id}))
+    }
+    fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        self.call(format!("exec resize {id} {rows}x{cols}"))
     }
 }
