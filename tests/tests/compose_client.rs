@@ -777,3 +777,64 @@ fn compose_build_push_and_pull_through_a_registry() {
         "built-here\n"
     );
 }
+
+/// File-based configs: each file is bind-mounted read-only at `/<name>`, or
+/// at its `target`; `mode` (which a bind of the host's file cannot give)
+/// is refused by name, never ignored, and nothing is created.
+#[test]
+fn compose_configs_are_mounted_read_only_and_mode_is_refused() {
+    let (d, dir) = daemon_and_dir();
+    std::fs::write(dir.path().join("motd.txt"), "welcome\n").unwrap();
+    std::fs::write(dir.path().join("app.conf"), "level=debug\n").unwrap();
+    let file = dir.path().join("docker-compose.yml");
+    let text = "services:
+  web:
+    image: mdcc-bb:1
+    command: sleep 3600
+    stop_grace_period: 1s
+    configs:
+      - motd
+      - source: app
+        target: /etc/app/app.conf
+configs:
+  motd:
+    file: ./motd.txt
+  app:
+    file: ./app.conf
+";
+    std::fs::write(&file, text).unwrap();
+    compose(&d, dir.path(), &["up", "-d"]);
+    assert_eq!(d.ok(&["exec", "mdcc-web-1", "cat", "/motd"]), "welcome\n");
+    assert_eq!(
+        d.ok(&["exec", "mdcc-web-1", "cat", "/etc/app/app.conf"]),
+        "level=debug\n"
+    );
+    let w = d.cli(&["exec", "mdcc-web-1", "sh", "-c", "echo x > /motd"]);
+    assert!(!w.status.success(), "a config is read-only");
+    compose(&d, dir.path(), &["down"]);
+
+    std::fs::write(
+        &file,
+        text.replace(
+            "        target: /etc/app/app.conf\n",
+            "        target: /etc/app/app.conf\n        mode: 0440\n",
+        ),
+    )
+    .unwrap();
+    let out = d.cli(&[
+        "compose",
+        "-f",
+        file.to_str().unwrap(),
+        "-p",
+        "mdcc",
+        "up",
+        "-d",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("services.web.configs: mode is not supported"),
+        "{err}"
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "", "nothing was created");
+}

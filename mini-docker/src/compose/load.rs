@@ -139,19 +139,15 @@ fn read_file(path: &Path, vars: &Vars, warnings: &mut Vec<String>) -> Result<Val
     }
     // What the engine cannot do yet is refused here too, with its line.
     let refuse = |p: String, why: &str| Err(format!("{}:{}: {p}: {why}", shown(path), line_of(&p)));
-    if v.get("configs").is_some() {
-        return refuse(
-            "configs".into(),
-            "configs are not supported by mini-dockerd yet; remove the key",
-        );
-    }
-    // Secrets: file-based only (a bind mount under /run/secrets).
-    for (name, sec) in v["secrets"].as_object().into_iter().flatten() {
-        if sec.get("file").and_then(|f| f.as_str()).is_none() {
-            return refuse(
-                format!("secrets.{name}"),
-                "only file-based secrets are supported (`file: ./path`); environment and external secrets need a swarm",
-            );
+    // Secrets and configs: file-based only (a read-only bind mount).
+    for kind in ["secrets", "configs"] {
+        for (name, sec) in v[kind].as_object().into_iter().flatten() {
+            if sec.get("file").and_then(|f| f.as_str()).is_none() {
+                return refuse(
+                    format!("{kind}.{name}"),
+                    &format!("only file-based {kind} are supported (`file: ./path`); environment, content and external {kind} need a swarm"),
+                );
+            }
         }
     }
     for (name, svc) in v["services"].as_object().into_iter().flatten() {
@@ -458,19 +454,7 @@ fn normalize_service(name: &str, s: &mut Service, dir: &Path) -> Result<(), Stri
 /// together (a dependency on a service that is not there).
 fn check(model: &Compose, files: &str) -> Result<(), String> {
     let refuse = |key: String, why: &str| Err(format!("{files}: {key}: {why}"));
-    if model.configs.is_some() {
-        return refuse(
-            "configs".into(),
-            "configs are not supported by mini-dockerd yet; remove the key",
-        );
-    }
     for (name, s) in &model.services {
-        if s.configs.is_some() {
-            return refuse(
-                format!("services.{name}.configs"),
-                "configs are not supported by mini-dockerd yet; remove the key",
-            );
-        }
         if s.image.is_none() && s.build.is_none() {
             return refuse(
                 format!("services.{name}"),

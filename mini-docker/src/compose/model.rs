@@ -2,10 +2,11 @@
 //!
 //! Every struct refuses keys it does not know (`deny_unknown_fields`), so a
 //! typo (`enviroment:`) or a key this client does not implement is an error
-//! naming the file, the line and the key path, never ignored. Keys the
-//! specification has and whose engine feature does not exist yet
-//! (`healthcheck`, `secrets`, `configs`) are read so that [`super::load`]
-//! can refuse them by name.
+//! naming the file, the line and the key path, never ignored. Keys whose
+//! forms are checked later (`healthcheck`, `secrets`, `configs`) are read as
+//! JSON values, so that [`super::load`] and [`super::plan`] can refuse the
+//! forms the engine cannot do (an environment secret, a config's `mode`)
+//! by name.
 //!
 //! The short and long forms the specification allows (a list or a map of
 //! environment variables, a string or a list for `command`) are untagged
@@ -34,10 +35,12 @@ pub struct Compose {
     /// Named volumes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volumes: BTreeMap<String, Option<Volume>>,
-    /// Refused: no secrets in the engine yet.
+    /// File-based secrets (`name: {file: ./path}`), bind-mounted read-only
+    /// at `/run/secrets/<target>` of the services that name them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Value>,
-    /// Refused: no configs in the engine yet.
+    /// File-based configs, bind-mounted read-only at `/<name>` or their
+    /// `target` in the services that name them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configs: Option<Value>,
 }

@@ -395,7 +395,8 @@ impl ServicePlan {
         if !anon.is_empty() {
             cfg.insert("Volumes".into(), Value::Object(anon));
         }
-        binds.extend(secret_binds(p, name, s.secrets.as_ref())?);
+        binds.extend(file_binds(p, name, "secrets", s.secrets.as_ref())?);
+        binds.extend(file_binds(p, name, "configs", s.configs.as_ref())?);
         if !binds.is_empty() {
             host.insert("Binds".into(), json!(binds));
         }
@@ -525,46 +526,78 @@ impl ServicePlan {
     }
 }
 
-/// A service's `secrets:` as read-only binds of their files at
-/// `/run/secrets/<target>` (compose's file-based secrets, without a swarm).
-/// Short form `- token`, or long form `- {source: token, target: api}`.
-fn secret_binds(p: &Project, service: &str, list: Option<&Value>) -> Result<Vec<String>, String> {
-    let key = format!("services.{service}.secrets");
+/// A service's `secrets:` or `configs:` as read-only binds of their files
+/// (compose's file-based secrets and configs, without a swarm): a secret at
+/// `/run/secrets/<target>` (a plain file name), a config at its `target`
+/// (`/<source>` by default; a relative target is under `/`). Short form
+/// `- token`, or long form `- {source: token, target: api}`. `uid`, `gid`
+/// and `mode` would need a copy of the file rather than a bind: refused by
+/// name, never ignored.
+fn file_binds(
+    p: &Project,
+    service: &str,
+    kind: &str,
+    list: Option<&Value>,
+) -> Result<Vec<String>, String> {
+    let key = format!("services.{service}.{kind}");
     let Some(list) = list else {
         return Ok(Vec::new());
     };
     let items = list.as_array().ok_or(format!("{key}: must be a list"))?;
-    let declared = p.model.secrets.as_ref();
+    let declared = match kind {
+        "secrets" => p.model.secrets.as_ref(),
+        _ => p.model.configs.as_ref(),
+    };
     let mut out = Vec::new();
     for item in items {
         let (source, target) = match item {
-            Value::String(s) => (s.as_str(), s.as_str()),
+            Value::String(s) => (s.as_str(), None),
             Value::Object(o) => {
+                if let Some(k) = ["uid", "gid", "mode"].iter().find(|k| o.contains_key(**k)) {
+                    return Err(format!(
+                        "{key}: {k} is not supported (the file is bind-mounted read-only as it is on the host: set its owner and mode there)"
+                    ));
+                }
                 let src = o["source"]
                     .as_str()
                     .ok_or(format!("{key}: an entry needs a source"))?;
-                (src, o.get("target").and_then(Value::as_str).unwrap_or(src))
+                (src, o.get("target").and_then(Value::as_str))
             }
-            _ => return Err(format!("{key}: {item} is not a secret name")),
+            _ => return Err(format!("{key}: {item} is not a name")),
         };
         let file = declared
             .and_then(|d| d[source]["file"].as_str())
             .ok_or(format!(
-                "{key}: {source:?} is not declared in the top-level secrets"
+                "{key}: {source:?} is not declared in the top-level {kind}"
             ))?;
-        if target.contains('/') || target.contains(':') {
-            return Err(format!(
-                "{key}: target {target:?} must be a plain file name"
-            ));
-        }
+        let dest = match kind {
+            "secrets" => {
+                let target = target.unwrap_or(source);
+                if target.contains('/') || target.contains(':') {
+                    return Err(format!(
+                        "{key}: target {target:?} must be a plain file name"
+                    ));
+                }
+                format!("/run/secrets/{target}")
+            }
+            _ => {
+                let target = target.unwrap_or(source);
+                if target.contains(':') || target.split('/').any(|c| c == "..") {
+                    return Err(format!(
+                        "{key}: target {target:?} must be a path without `:` or `..`"
+                    ));
+                }
+                format!("/{}", target.trim_start_matches('/'))
+            }
+        };
         let path = p.working_dir.join(file);
         if !path.is_file() {
             return Err(format!(
-                "secrets.{source}.file: {} does not exist",
+                "{kind}.{source}.file: {} does not exist",
                 path.display()
             ));
         }
-        out.push(format!("{}:/run/secrets/{target}:ro", path.display()));
+        out.push(format!("{}:{dest}:ro", path.display()));
     }
     Ok(out)
 }
