@@ -184,6 +184,34 @@ impl Daemon {
         self.dir.path().join("data")
     }
 
+    /// Asserts that `healthy` is healthy and that `dependent` (which
+    /// `depends_on` it with `condition: service_healthy`) started only
+    /// after its first passing probe ended. Call it right after `up`: the
+    /// health log keeps only the last five probes.
+    #[track_caller]
+    pub fn assert_started_after_healthy(&self, healthy: &str, dependent: &str) {
+        let h: serde_json::Value = serde_json::from_str(
+            self.ok(&["inspect", "-f", "{{json .State.Health}}", healthy])
+                .trim(),
+        )
+        .unwrap();
+        assert_eq!(h["Status"], "healthy", "{h}");
+        let first_ok = h["Log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ExitCode"] == 0)
+            .and_then(|p| p["End"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let started = self.ok(&["inspect", "-f", "{{.State.StartedAt}}", dependent]);
+        // Both RFC 3339 in UTC with nanoseconds: they compare as text.
+        assert!(
+            !first_ok.is_empty() && started.trim() >= first_ok.as_str(),
+            "{dependent} started at {started} before {healthy}'s first passing probe ended ({first_ok}): {h}"
+        );
+    }
+
     /// The `dns` key of this daemon's daemon.json, if it has one.
     fn dns_json(&self) -> Option<serde_json::Value> {
         let text = std::fs::read(self.dir.path().join("daemon.json")).ok()?;

@@ -174,7 +174,7 @@ fn mini_docker_compose_runs_the_three_service_app() {
     // up: the app is built, everything starts, the page comes through the port.
     compose(&d, dir.path(), &["up", "-d"]);
     // At once (the health log keeps only the last five probes).
-    app_started_once_web_was_healthy(&d);
+    d.assert_started_after_healthy("mdca-web-1", "mdca-app-1");
     let page = fetch_page_with(port, "hello from web");
     assert!(page.contains("hello from web"), "{page}");
     let (web, app, workers) = (
@@ -293,32 +293,6 @@ fn mini_docker_compose_runs_the_three_service_app() {
         "the built image is gone"
     );
     d.ok(&["image", "inspect", "mdca-bb:1"]);
-}
-
-/// web is healthy, and app (which `depends_on` web `service_healthy`)
-/// started only after web's first passing probe had ended.
-#[track_caller]
-fn app_started_once_web_was_healthy(d: &Daemon) {
-    let h: serde_json::Value = serde_json::from_str(
-        d.ok(&["inspect", "-f", "{{json .State.Health}}", "mdca-web-1"])
-            .trim(),
-    )
-    .unwrap();
-    assert_eq!(h["Status"], "healthy", "{h}");
-    let first_ok = h["Log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["ExitCode"] == 0)
-        .and_then(|p| p["End"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    let started = d.ok(&["inspect", "-f", "{{.State.StartedAt}}", "mdca-app-1"]);
-    // Both RFC 3339 in UTC with nanoseconds: they compare as text.
-    assert!(
-        !first_ok.is_empty() && started.trim() >= first_ok.as_str(),
-        "app started at {started} before web's first healthy probe ended ({first_ok})"
-    );
 }
 
 /// A worker reads its secret at /run/secrets/token (read-only), and runs

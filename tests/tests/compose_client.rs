@@ -482,30 +482,6 @@ const HEALTHY_PROJECT: &str = r#"services:
         condition: service_healthy
 "#;
 
-/// The app started only after the db's first passing probe ended.
-#[track_caller]
-fn app_started_after_db_was_healthy(d: &Daemon, db: &str, app: &str) {
-    let h: serde_json::Value = serde_json::from_str(
-        d.ok(&["inspect", "-f", "{{json .State.Health}}", db])
-            .trim(),
-    )
-    .unwrap();
-    assert_eq!(h["Status"], "healthy", "{h}");
-    let first_ok = h["Log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["ExitCode"] == 0)
-        .map(|p| p["End"].as_str().unwrap().to_string())
-        .unwrap_or_default();
-    let started = d.ok(&["inspect", "-f", "{{.State.StartedAt}}", app]);
-    // Both RFC 3339 in UTC with nanoseconds: they compare as text.
-    assert!(
-        !first_ok.is_empty() && started.trim() >= first_ok.as_str(),
-        "app started at {started} before db's first healthy probe ended ({first_ok}): {h}"
-    );
-}
-
 #[test]
 fn compose_waits_for_healthy_services_and_fails_naming_an_unhealthy_one() {
     let (d, dir) = daemon_and_dir();
@@ -513,7 +489,7 @@ fn compose_waits_for_healthy_services_and_fails_naming_an_unhealthy_one() {
     std::fs::write(&file, HEALTHY_PROJECT).unwrap();
     // Ours.
     compose(&d, dir.path(), &["up", "-d"]);
-    app_started_after_db_was_healthy(&d, "mdcc-db-1", "mdcc-app-1");
+    d.assert_started_after_healthy("mdcc-db-1", "mdcc-app-1");
     compose(&d, dir.path(), &["down"]);
     // `up --wait`: returns once every container runs and is healthy.
     compose(&d, dir.path(), &["up", "--wait", "db"]);
@@ -556,7 +532,7 @@ fn compose_waits_for_healthy_services_and_fails_naming_an_unhealthy_one() {
     std::fs::write(&file, HEALTHY_PROJECT).unwrap();
     let out = d.compose(dir.path(), &["-p", "mdcc", "up", "-d"]);
     assert!(out.status.success(), "docker-compose up: {}", stderr(&out));
-    app_started_after_db_was_healthy(&d, "mdcc_db_1", "mdcc_app_1");
+    d.assert_started_after_healthy("mdcc_db_1", "mdcc_app_1");
     let out = d.compose(dir.path(), &["-p", "mdcc", "down"]);
     assert!(
         out.status.success(),
