@@ -25,7 +25,8 @@ def main():
     since = int(time.time()) - 1
     name = f"{prefix}-one"
     c = client.containers.run(image, ["sh", "-c", "exit 3"], name=name,
-                              labels={"suite": "events"}, detach=True,
+                              labels={"suite": "events", "run": prefix},
+                              detach=True,
                               network_mode="none")
     c.wait()
     c.remove()
@@ -44,8 +45,11 @@ def main():
               and e["Type"] == "container" and e["id"] == c.id
               and e["time"] == e["timeNano"] // 10**9, e)
 
+    # `since` is whole seconds: an earlier run's die may fall in the window,
+    # so the filter names this run's label too (labels are ANDed).
     died = list(client.events(since=since, until=until, decode=True,
-                              filters={"event": "die", "label": "suite=events"}))
+                              filters={"event": "die",
+                                       "label": ["suite=events", f"run={prefix}"]}))
     check("the filters select the die, with its exit code",
           [(e["Action"], e["Actor"]["Attributes"].get("exitCode")) for e in died]
           == [("die", "3")], died)
