@@ -81,10 +81,6 @@ fn unsupported_and_out_of_range_settings_are_refused_with_dockers_words() {
             "HostConfig.PidMode is not supported by mini-dockerd",
         ),
         (
-            vec!["--init"],
-            "HostConfig.Init is not supported by mini-dockerd",
-        ),
-        (
             vec!["--cpu-rt-runtime", "100"],
             "HostConfig.CpuRealtimeRuntime is not supported by mini-dockerd",
         ),
