@@ -480,6 +480,25 @@ impl Drop for Daemon {
             );
         }
         crate::host::unmount_all_under(self.dir.path());
+        // A daemon that was SIGKILLed (and not respawned) could not `rm -f`
+        // above: its containers' published-port tables (`chapter05_…`, named
+        // in each record, also those handed to the reaper) outlive it, as
+        // Docker's rules outlive a crashed dockerd until its next start.
+        for dir in ["containers", "reap"] {
+            for e in std::fs::read_dir(self.data_root().join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let record: serde_json::Value = serde_json::from_slice(
+                    &std::fs::read(e.path().join("container.json")).unwrap_or_default(),
+                )
+                .unwrap_or_default();
+                if let Some(table) = record["net"]["table"].as_str().filter(|t| !t.is_empty()) {
+                    let _ = network::nft::delete_table(table);
+                }
+            }
+        }
         // User networks' bridges and tables outlive the daemon too.
         for e in std::fs::read_dir(self.data_root().join("networks"))
             .into_iter()

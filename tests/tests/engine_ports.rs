@@ -174,3 +174,30 @@ fn a_published_port_keeps_serving_while_the_daemon_is_dead() {
     );
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
 }
+
+/// A daemon SIGKILLed while a container publishes a port leaves that port's
+/// DNAT table behind, as a crashed dockerd leaves its rules until its next
+/// start; the test harness's drop must remove it (it once did not, and
+/// `chapter05_…` tables piled up on the host).
+#[test]
+fn a_killed_daemons_port_table_goes_with_the_test() {
+    let mut d = Daemon::start_bridged();
+    d.import_busybox("bb");
+    let out = d.ok(&["run", "-d", "-p", "127.0.0.1::80", "bb", "sleep", "300"]);
+    let table = d.record(out.trim())["net"]["table"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exists = |t: &str| {
+        std::process::Command::new("nft")
+            .args(["list", "table", "ip", t])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(exists(&table), "{table} was never made");
+    d.kill9();
+    drop(d);
+    assert!(!exists(&table), "{table} outlived the test's daemon");
+}
