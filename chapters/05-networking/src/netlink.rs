@@ -225,6 +225,32 @@ impl Netlink {
         }
     }
 
+    /// The hardware (MAC) address of the link called `name`, as
+    /// `ip link show` prints it (`02:42:…`), or None when there is no such link.
+    pub fn mac_address(&mut self, name: &str) -> Result<Option<String>> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        let command = self.ip(&format!("link show {name}"));
+        match self.request(RouteNetlinkMessage::GetLink(msg), 0, &command) {
+            Ok(answers) => Ok(answers.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::Address(b) => Some(
+                        b.iter()
+                            .map(|x| format!("{x:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(":"),
+                    ),
+                    _ => None,
+                }),
+                _ => None,
+            })),
+            Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn require_index(&mut self, name: &str) -> Result<u32> {
         self.link_index(name)?.ok_or_else(|| Error::NoSuchLink {
             name: name.into(),
@@ -261,6 +287,42 @@ impl Netlink {
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
         ]));
         let command = self.ip(&format!("link add {name} type veth peer name {peer}"));
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            &command,
+        )?;
+        Ok(())
+    }
+
+    /// `ip link add NAME type veth peer name PEER netns NETNS`: the pair is
+    /// born with its far end already inside the namespace (the kernel
+    /// registers it there: `IFLA_NET_NS_FD` in the peer's attributes). Names
+    /// are per namespace, so PEER can be the container's final `eth0`.
+    /// Creating it there is much cheaper than [`Netlink::set_netns`] after
+    /// the fact: moving a registered link between namespaces unregisters it
+    /// first, and that waits for an RCU grace period (tens of ms on a busy
+    /// host, as `bench/where-time-goes.md` measured).
+    pub fn add_veth_into(&mut self, name: &str, peer: &str, netns: &Path) -> Result<()> {
+        let file = File::open(netns).map_err(|source| Error::OpenNetns {
+            path: netns.into(),
+            source,
+        })?;
+        let mut peer_msg = LinkMessage::default();
+        peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
+        peer_msg
+            .attributes
+            .push(LinkAttribute::NetNsFd(file.as_raw_fd()));
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.into()));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+        ]));
+        let command = self.ip(&format!(
+            "link add {name} type veth peer name {peer} netns {}",
+            netns.display()
+        ));
         self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
