@@ -380,3 +380,32 @@ fn daemon_holds_port(pid: u32, proto: &str, port: u16) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Issue 25: at exit the daemon only unmounts the namespace and the kernel
+/// deletes the veth pair in the background, so a container started again at
+/// once may find its old `md-<id>` still there. It gets a working network
+/// every time, and one veth at the end.
+#[test]
+fn a_container_started_again_at_once_gets_its_network_back() {
+    let d = Daemon::start_bridged();
+    let (bridge, subnet) = d.bridge.clone().unwrap();
+    let subnet: network::Subnet = subnet.parse().unwrap();
+    d.import_busybox("bb");
+    let gateway = subnet.gateway().to_string();
+    let id = d
+        .ok(&[
+            "create", "--name", "again", "bb", "ping", "-c", "1", "-W", "2", &gateway,
+        ])
+        .trim()
+        .to_string();
+    let veth = format!("md-{}", &id[..12]);
+    for round in 0..5 {
+        // `start -a` waits for the exit: the ping reached the bridge's
+        // address through this start's veth, or the exit code says not.
+        let out = d.ok(&["start", "-a", "again"]);
+        assert!(out.contains("1 packets received"), "round {round}: {out}");
+    }
+    d.ok(&["rm", "again"]);
+    veth_goes(&veth);
+    assert!(link_exists(&bridge));
+}
