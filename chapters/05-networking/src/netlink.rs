@@ -208,14 +208,14 @@ impl Netlink {
         }
     }
 
-    /// The index of the link called `name`, or None.
-    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+    /// `ip link show NAME`: the kernel's description of one link, or None.
+    fn get_link(&mut self, name: &str) -> Result<Option<LinkMessage>> {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         let command = self.ip(&format!("link show {name}"));
         match self.request(RouteNetlinkMessage::GetLink(msg), 0, &command) {
             Ok(answers) => Ok(answers.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                RouteNetlinkMessage::NewLink(l) => Some(l),
                 _ => None,
             })),
             Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
@@ -225,30 +225,25 @@ impl Netlink {
         }
     }
 
+    /// The index of the link called `name`, or None.
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.get_link(name)?.map(|l| l.header.index))
+    }
+
     /// The hardware (MAC) address of the link called `name`, as
     /// `ip link show` prints it (`02:42:…`), or None when there is no such link.
     pub fn mac_address(&mut self, name: &str) -> Result<Option<String>> {
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
-        let command = self.ip(&format!("link show {name}"));
-        match self.request(RouteNetlinkMessage::GetLink(msg), 0, &command) {
-            Ok(answers) => Ok(answers.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
-                    LinkAttribute::Address(b) => Some(
-                        b.iter()
-                            .map(|x| format!("{x:02x}"))
-                            .collect::<Vec<_>>()
-                            .join(":"),
-                    ),
-                    _ => None,
-                }),
+        Ok(self.get_link(name)?.and_then(|l| {
+            l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::Address(b) => Some(
+                    b.iter()
+                        .map(|x| format!("{x:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                ),
                 _ => None,
-            })),
-            Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+            })
+        }))
     }
 
     fn require_index(&mut self, name: &str) -> Result<u32> {
