@@ -273,21 +273,7 @@ impl Netlink {
     /// `ip link add NAME type veth peer name PEER`: two linked interfaces;
     /// what goes in one comes out of the other.
     pub fn add_veth(&mut self, name: &str, peer: &str) -> Result<()> {
-        let mut peer_msg = LinkMessage::default();
-        peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(LinkAttribute::IfName(name.into()));
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
-        ]));
-        let command = self.ip(&format!("link add {name} type veth peer name {peer}"));
-        self.request(
-            RouteNetlinkMessage::NewLink(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            &command,
-        )?;
-        Ok(())
+        self.new_veth(name, peer, None)
     }
 
     /// `ip link add NAME type veth peer name PEER netns NETNS`: the pair is
@@ -299,25 +285,36 @@ impl Netlink {
     /// first, and that waits for an RCU grace period (tens of ms on a busy
     /// host, as `bench/where-time-goes.md` measured).
     pub fn add_veth_into(&mut self, name: &str, peer: &str, netns: &Path) -> Result<()> {
-        let file = File::open(netns).map_err(|source| Error::OpenNetns {
-            path: netns.into(),
-            source,
-        })?;
+        self.new_veth(name, peer, Some(netns))
+    }
+
+    fn new_veth(&mut self, name: &str, peer: &str, netns: Option<&Path>) -> Result<()> {
+        // Held open until the kernel has answered: its fd names the namespace.
+        let file = netns
+            .map(|p| {
+                File::open(p).map_err(|source| Error::OpenNetns {
+                    path: p.into(),
+                    source,
+                })
+            })
+            .transpose()?;
         let mut peer_msg = LinkMessage::default();
         peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
-        peer_msg
-            .attributes
-            .push(LinkAttribute::NetNsFd(file.as_raw_fd()));
+        if let Some(f) = &file {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::NetNsFd(f.as_raw_fd()));
+        }
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.into()));
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
         ]));
-        let command = self.ip(&format!(
-            "link add {name} type veth peer name {peer} netns {}",
-            netns.display()
-        ));
+        let mut command = self.ip(&format!("link add {name} type veth peer name {peer}"));
+        if let Some(p) = netns {
+            command.push_str(&format!(" netns {}", p.display()));
+        }
         self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
