@@ -386,6 +386,7 @@ impl Engine {
                 .allocate(&id)
                 .map_err(|e| net_err("allocate an address", e))?;
             let ep = endpoint(&br.spec, &id, ns.path(), ip);
+            remove_stale_veth(&ep.host_veth);
             let mut applier = Applier::new();
             if let Err(e) = applier.apply(&plan_connect(&br.spec, &ep)) {
                 let _ = applier.teardown(&plan_disconnect(&ep), &mut |_, _| Ok(()));
@@ -459,18 +460,17 @@ impl Engine {
             Ok(_) => self.stop_recorded_proxies(a),
             Err(e) => tracing::warn!("detach: {}", e.message),
         }
-        if !a.host_veth.is_empty() {
-            let _ = Applier::new().teardown(
-                &[Step::host(::network::plan::LinkOp::DeleteLink(
-                    a.host_veth.clone(),
-                ))],
-                &mut |_, _| Ok(()),
-            );
-        }
-        if !a.netns.is_empty() {
-            if let Err(e) = ::network::netns::delete(Path::new(&a.netns)) {
-                tracing::warn!("delete {}: {e}", a.netns);
-            }
+        // No `ip link del` of the host end here: deleting it waits for an
+        // RCU grace period (15-40 ms measured, `bench/where-time-goes.md`),
+        // in the request. Unmounting the namespace drops its last
+        // reference; the kernel then destroys it in the background, and with
+        // it `eth0`, whose veth peer (the host end) goes too. A restart that
+        // finds the old host end still there deletes it first
+        // (`remove_stale_veth`).
+        if a.netns.is_empty() {
+            remove_stale_veth(&a.host_veth);
+        } else if let Err(e) = ::network::netns::delete(Path::new(&a.netns)) {
+            tracing::warn!("delete {}: {e}", a.netns);
         }
     }
 
@@ -588,6 +588,24 @@ fn endpoint(net: &NetworkSpec, id: &str, netns: &Path, ip: Ipv4Addr) -> Endpoint
         host_veth: format!("md-{}", &id[..12]),
         peer_veth: format!("mdp{}", &id[..12]),
         ..EndpointSpec::new(net, &id[..12], netns, ip)
+    }
+}
+
+/// Deletes the host end `name` of a veth pair if it is still there: a
+/// previous run's, whose namespace the kernel has not finished destroying
+/// (it is destroyed in the background after [`Engine::detach_network`]).
+/// One `RTM_GETLINK` when there is none.
+fn remove_stale_veth(name: &str) {
+    if name.is_empty() {
+        return;
+    }
+    let Ok(mut nl) = ::network::netlink::Netlink::open() else {
+        return;
+    };
+    if let Ok(Some(_)) = nl.link_index(name) {
+        if let Err(e) = nl.delete_link(name) {
+            tracing::warn!("delete the old {name}: {e}");
+        }
     }
 }
 

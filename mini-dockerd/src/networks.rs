@@ -879,19 +879,16 @@ impl Engine {
             );
             let _ = self.with_user_ipam(n, |ipam| ipam.release(ip));
         };
-        // The pair first: the peer's MAC is read on the host, before it moves.
-        if let Err(e) = applier.apply(&plan[..1]) {
+        if let Err(e) = applier.apply(&plan) {
             undo(&mut applier);
             return Err(net_err(&format!("connect to {}", n.name), e));
         }
-        let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", spec.peer_veth))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        if let Err(e) = applier.apply(&plan[1..]) {
-            undo(&mut applier);
-            return Err(net_err(&format!("connect to {}", n.name), e));
-        }
+        // The container's end was born inside its namespace: ask there.
+        let mac = ::network::netlink::Netlink::open_in(netns)
+            .and_then(|mut nl| nl.mac_address(ifname))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         Ok(Endpoint {
             network_id: n.id.clone(),
             aliases: ep.aliases.clone(),

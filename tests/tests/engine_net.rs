@@ -20,6 +20,15 @@ fn link_exists(name: &str) -> bool {
         .is_some()
 }
 
+/// The host end of a veth pair goes when the kernel has destroyed the
+/// container's namespace, which it does in the background after the daemon
+/// unmounts the namespace file (issue 25: no `ip link del` in the request).
+fn veth_goes(name: &str) {
+    eventually(&format!("the kernel to delete the veth {name}"), || {
+        !link_exists(name)
+    });
+}
+
 fn table_exists(table: &str) -> bool {
     network::nft::list_tables()
         .unwrap()
@@ -119,7 +128,7 @@ fn published_port_serves_a_page_and_rm_leaves_nothing() {
     let table = net["table"].as_str().unwrap().to_string();
     assert!(link_exists(&veth) && Path::new(&netns).exists() && table_exists(&table));
     d.ok(&["rm", "-f", "web"]);
-    assert!(!link_exists(&veth), "veth {veth} is gone");
+    veth_goes(&veth);
     assert!(!Path::new(&netns).exists(), "{netns} is gone");
     assert!(!table_exists(&table), "nft table {table} is gone");
     assert!(
@@ -202,7 +211,7 @@ fn published_port_survives_a_daemon_restart() {
     assert!(table_exists(&table));
     d.ok(&["rm", "-f", "web"]);
     assert!(!table_exists(&table));
-    assert!(!link_exists(net["host_veth"].as_str().unwrap()));
+    veth_goes(net["host_veth"].as_str().unwrap());
     assert!(!Path::new(net["netns"].as_str().unwrap()).exists());
     assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_ok());
 }
@@ -306,7 +315,7 @@ fn a_run_rm_loop_of_200_containers_with_published_ports_leaks_nothing() {
         .map(|(_, t)| t)
         .collect();
     for (veth, netns, table, ports) in &made {
-        assert!(!link_exists(veth), "veth {veth} left");
+        veth_goes(veth);
         assert!(!Path::new(netns).exists(), "{netns} left");
         assert!(!tables.contains(table), "nft table {table} left");
         assert_eq!(ports.len(), 2);
@@ -370,4 +379,33 @@ fn daemon_holds_port(pid: u32, proto: &str, port: u16) -> bool {
             })
         })
         .unwrap_or(false)
+}
+
+/// Issue 25: at exit the daemon only unmounts the namespace and the kernel
+/// deletes the veth pair in the background, so a container started again at
+/// once may find its old `md-<id>` still there. It gets a working network
+/// every time, and one veth at the end.
+#[test]
+fn a_container_started_again_at_once_gets_its_network_back() {
+    let d = Daemon::start_bridged();
+    let (bridge, subnet) = d.bridge.clone().unwrap();
+    let subnet: network::Subnet = subnet.parse().unwrap();
+    d.import_busybox("bb");
+    let gateway = subnet.gateway().to_string();
+    let id = d
+        .ok(&[
+            "create", "--name", "again", "bb", "ping", "-c", "1", "-W", "2", &gateway,
+        ])
+        .trim()
+        .to_string();
+    let veth = format!("md-{}", &id[..12]);
+    for round in 0..5 {
+        // `start -a` waits for the exit: the ping reached the bridge's
+        // address through this start's veth, or the exit code says not.
+        let out = d.ok(&["start", "-a", "again"]);
+        assert!(out.contains("1 packets received"), "round {round}: {out}");
+    }
+    d.ok(&["rm", "again"]);
+    veth_goes(&veth);
+    assert!(link_exists(&bridge));
 }

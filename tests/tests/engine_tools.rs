@@ -297,7 +297,7 @@ fn explain_shows_the_bridge_wiring_without_doing_it() {
     for want in [
         format!("ip link add name {bridge} type bridge"),
         format!("ip addr add {gateway}/24 dev {bridge}"),
-        format!("ip link add md-{short} type veth peer name mdp{short}"),
+        format!("ip link add md-{short} type veth peer name eth0 netns "),
         format!("ip link set md-{short} master {bridge}"),
         format!("ip route add default via {gateway}"),
         "--host-ip 127.0.0.1 --host-port 0 --container-ip".to_string(),

@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | bridge | `ch05b<6 hex>` | `ch05b3fa21c` |
 //! | veth, host end | `ch05v<6 hex>` | `ch05v9d0e41` |
-//! | veth, container end before it is renamed `eth0` | `ch05p<6 hex>` | `ch05p9d0e41` |
+//! | veth, container end while in the host (plans that make it there) | `ch05p<6 hex>` | `ch05p9d0e41` |
 //! | network namespace file | `ch05-<name>-<6 hex>` | `ch05-web-9d0e41` |
 //! | nftables table | `chapter05_<6 hex>` | `chapter05_3fa21c` |
 //!
@@ -58,7 +58,8 @@ pub fn veth_name(id: &str) -> String {
     format!("{LINK_PREFIX}v{id}")
 }
 
-/// `ch05p<id>`: the container end, until it is renamed inside the namespace.
+/// `ch05p<id>`: the container end, for plans that make it in the host
+/// (`plan_connect` makes it inside the namespace, as `eth0`).
 pub fn peer_name(id: &str) -> String {
     format!("{LINK_PREFIX}p{id}")
 }

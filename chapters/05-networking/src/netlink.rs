@@ -208,14 +208,14 @@ impl Netlink {
         }
     }
 
-    /// The index of the link called `name`, or None.
-    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+    /// `ip link show NAME`: the kernel's description of one link, or None.
+    fn get_link(&mut self, name: &str) -> Result<Option<LinkMessage>> {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         let command = self.ip(&format!("link show {name}"));
         match self.request(RouteNetlinkMessage::GetLink(msg), 0, &command) {
             Ok(answers) => Ok(answers.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                RouteNetlinkMessage::NewLink(l) => Some(l),
                 _ => None,
             })),
             Err(Error::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
@@ -223,6 +223,27 @@ impl Netlink {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The index of the link called `name`, or None.
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.get_link(name)?.map(|l| l.header.index))
+    }
+
+    /// The hardware (MAC) address of the link called `name`, as
+    /// `ip link show` prints it (`02:42:…`), or None when there is no such link.
+    pub fn mac_address(&mut self, name: &str) -> Result<Option<String>> {
+        Ok(self.get_link(name)?.and_then(|l| {
+            l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::Address(b) => Some(
+                    b.iter()
+                        .map(|x| format!("{x:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                ),
+                _ => None,
+            })
+        }))
     }
 
     fn require_index(&mut self, name: &str) -> Result<u32> {
@@ -252,15 +273,48 @@ impl Netlink {
     /// `ip link add NAME type veth peer name PEER`: two linked interfaces;
     /// what goes in one comes out of the other.
     pub fn add_veth(&mut self, name: &str, peer: &str) -> Result<()> {
+        self.new_veth(name, peer, None)
+    }
+
+    /// `ip link add NAME type veth peer name PEER netns NETNS`: the pair is
+    /// born with its far end already inside the namespace (the kernel
+    /// registers it there: `IFLA_NET_NS_FD` in the peer's attributes). Names
+    /// are per namespace, so PEER can be the container's final `eth0`.
+    /// Creating it there is much cheaper than [`Netlink::set_netns`] after
+    /// the fact: moving a registered link between namespaces unregisters it
+    /// first, and that waits for an RCU grace period (tens of ms on a busy
+    /// host, as `bench/where-time-goes.md` measured).
+    pub fn add_veth_into(&mut self, name: &str, peer: &str, netns: &Path) -> Result<()> {
+        self.new_veth(name, peer, Some(netns))
+    }
+
+    fn new_veth(&mut self, name: &str, peer: &str, netns: Option<&Path>) -> Result<()> {
+        // Held open until the kernel has answered: its fd names the namespace.
+        let file = netns
+            .map(|p| {
+                File::open(p).map_err(|source| Error::OpenNetns {
+                    path: p.into(),
+                    source,
+                })
+            })
+            .transpose()?;
         let mut peer_msg = LinkMessage::default();
         peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
+        if let Some(f) = &file {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::NetNsFd(f.as_raw_fd()));
+        }
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.into()));
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
         ]));
-        let command = self.ip(&format!("link add {name} type veth peer name {peer}"));
+        let mut command = self.ip(&format!("link add {name} type veth peer name {peer}"));
+        if let Some(p) = netns {
+            command.push_str(&format!(" netns {}", p.display()));
+        }
         self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,

@@ -22,12 +22,14 @@ use crate::proxy::ProxySpec;
 pub enum LinkOp {
     /// `ip link add name NAME type bridge`
     AddBridge(String),
-    /// `ip link add NAME type veth peer name PEER`
+    /// `ip link add NAME type veth peer name PEER [netns PATH]`
     AddVeth {
         /// This end.
         name: String,
         /// The other end.
         peer: String,
+        /// Where the other end is born (None: beside this end).
+        netns: Option<PathBuf>,
     },
     /// `ip link set LINK master BRIDGE`
     SetMaster {
@@ -73,8 +75,12 @@ impl fmt::Display for LinkOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LinkOp::AddBridge(n) => write!(f, "ip link add name {n} type bridge"),
-            LinkOp::AddVeth { name, peer } => {
-                write!(f, "ip link add {name} type veth peer name {peer}")
+            LinkOp::AddVeth { name, peer, netns } => {
+                write!(f, "ip link add {name} type veth peer name {peer}")?;
+                match netns {
+                    Some(p) => write!(f, " netns {}", p.display()),
+                    None => Ok(()),
+                }
             }
             LinkOp::SetMaster { link, master } => write!(f, "ip link set {link} master {master}"),
             LinkOp::Hairpin(n) => write!(f, "ip link set {n} type bridge_slave hairpin on"),
@@ -147,7 +153,12 @@ impl Step {
             Step::DeleteNetns(_) => "drop the last reference: the kernel frees the namespace and its links".into(),
             Step::Link { op, .. } => match op {
                 LinkOp::AddBridge(_) => "a virtual switch for the containers of this network".into(),
-                LinkOp::AddVeth { .. } => "a virtual cable: two ends, what enters one leaves the other".into(),
+                LinkOp::AddVeth { netns: None, .. } => {
+                    "a virtual cable: two ends, what enters one leaves the other".into()
+                }
+                LinkOp::AddVeth { .. } => {
+                    "a virtual cable whose other end is born in the container's namespace (moving it there later costs an RCU grace period)".into()
+                }
                 LinkOp::SetMaster { .. } => "plug the host end of the cable into the bridge".into(),
                 LinkOp::Hairpin(_) => {
                     "the bridge may send a frame back out of this port: hairpin NAT to the same container".into()
@@ -367,7 +378,16 @@ impl Default for Applier {
 fn apply_link(nl: &mut Netlink, op: &LinkOp) -> Result<()> {
     match op {
         LinkOp::AddBridge(n) => nl.add_bridge(n),
-        LinkOp::AddVeth { name, peer } => nl.add_veth(name, peer),
+        LinkOp::AddVeth {
+            name,
+            peer,
+            netns: None,
+        } => nl.add_veth(name, peer),
+        LinkOp::AddVeth {
+            name,
+            peer,
+            netns: Some(ns),
+        } => nl.add_veth_into(name, peer, ns),
         LinkOp::SetMaster { link, master } => nl.set_master(link, master),
         LinkOp::Hairpin(n) => nl.set_hairpin(n, true),
         LinkOp::SetNetns { link, netns } => nl.set_netns(link, netns),

@@ -107,7 +107,7 @@ fn explain_needs_no_root_and_prints_commands() {
     let s = String::from_utf8(out.stdout).unwrap();
     for needle in [
         "ip link add name ch05b",
-        "type veth peer name ch05p",
+        "type veth peer name eth0 netns ",
         "nft add table ip chapter05_",
         "masquerade",
         "dnat to 10.203.0.2:80",
