@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Container host name.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
+    /// Container NIS domain name.
+    #[arg(long)]
+    pub domainname: Option<String>,
     /// Connect a container to a network (bridge, host, none, container:NAME, or a user network).
     #[arg(long, default_value = "default")]
     pub network: String,
@@ -383,6 +386,9 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
     }
     if let Some(h) = &a.hostname {
         body["Hostname"] = json!(h);
+    }
+    if let Some(d) = &a.domainname {
+        body["Domainname"] = json!(d);
     }
     if let Some(e) = &a.entrypoint {
         body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
