@@ -870,8 +870,34 @@ pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
                 .collect()
         })
         .unwrap_or_default();
+    // Docker's ContainerContext: network names sorted; mounts by volume
+    // name, else source (cut to 15 with an ellipsis); local volumes counted.
+    let mut networks: Vec<&String> = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    networks.sort();
+    let mounts = v["Mounts"].as_array().cloned().unwrap_or_default();
+    let mount_names: Vec<String> = mounts
+        .iter()
+        .map(|m| {
+            let name = match m["Name"].as_str().unwrap_or("") {
+                "" => m["Source"].as_str().unwrap_or(""),
+                n => n,
+            };
+            if trunc {
+                format::ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
     let created = v["Created"].as_i64().unwrap_or(0);
     json!({
+        "Networks": networks.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
+        "Mounts": mount_names.join(","),
+        "LocalVolumes": local.to_string(),
         "ID": if trunc { &id[..id.len().min(12)] } else { id },
         "Image": v["Image"],
         "Command": format!("\"{cmd}\""),
@@ -906,6 +932,9 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
         ("State", "STATE"),
         ("Names", "NAMES"),
         ("Labels", "LABELS"),
+        ("Networks", "NETWORKS"),
+        ("Mounts", "MOUNTS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
     ];
     if let Some(t) = &a.format {
         // As the docker CLI: a `--format` is checked before anything is

@@ -27,6 +27,10 @@ fn list_formats_match_the_docker_cli() {
         "md-fmt-one",
         "--label",
         "team=Blue Sky",
+        "-v",
+        "md-fmt-named-volume-long:/data",
+        "-v",
+        "/tmp:/host-tmp",
         "md-fmt-bb",
         "sleep",
         "300",
@@ -38,7 +42,8 @@ fn list_formats_match_the_docker_cli() {
     let templates = [
         "{{.ID}}",
         "table {{.ID}}\t{{.Names}}\t{{.Image}}",
-        "table {{.Names}}\t{{.Status}}",
+        // (Not `.Status`: "Up 1 second" changes between the two calls.)
+        "table {{.Names}}\t{{.State}}",
         "{{.Names}} {{upper .Names}} {{lower .Image}} {{title .Names}}",
         "{{json .Names}}|{{truncate .Names 4}}|{{pad .Names 2 3}}|",
         "{{join (split .Names \"-\") \"+\"}}",
@@ -47,11 +52,28 @@ fn list_formats_match_the_docker_cli() {
         // `\t` and `\n` typed as two characters, as a shell passes them.
         "table {{.Names}}\\t{{.Image}}",
         "{{.Names}}\\t{{.Image}}\\n",
+        "table {{.Names}}\t{{.Networks}}\t{{.Mounts}}\t{{.LocalVolumes}}",
     ];
     for t in templates {
         let ours = stdout(&d.cli(&["ps", "--format", t]));
         let theirs = stdout(&d.docker20(&["ps", "--format", t]));
         assert_eq!(ours, theirs, "ps --format {t:?}");
+    }
+    let ours = stdout(&d.cli(&["ps", "--no-trunc", "--format", "{{.Mounts}}"]));
+    assert_eq!(
+        ours,
+        stdout(&d.docker20(&["ps", "--no-trunc", "--format", "{{.Mounts}}"]))
+    );
+    // `-q` everywhere Docker has it, the same ids.
+    for args in [
+        &["ps", "-q"][..],
+        &["ps", "-aq", "--no-trunc"],
+        &["images", "-q"],
+        &["images", "-q", "md-fmt-bb"],
+        &["network", "ls", "-q"],
+        &["volume", "ls", "-q"],
+    ] {
+        assert_eq!(stdout(&d.cli(args)), stdout(&d.docker20(args)), "{args:?}");
     }
     for t in [
         "{{.Repository}}:{{.Tag}}",
@@ -96,7 +118,7 @@ fn list_formats_match_the_docker_cli() {
     }
     d.ok(&["rm", "-f", "md-fmt-one"]);
     d.ok(&["network", "rm", &net]);
-    d.ok(&["volume", "rm", &vol]);
+    d.ok(&["volume", "rm", &vol, "md-fmt-named-volume-long"]);
 }
 
 /// A template error, as the docker CLI 20.10 prints it for each command
