@@ -260,3 +260,46 @@ fn repo_digests_go_with_their_references_as_in_dockerd() {
     assert_eq!(theirs[3], "Untagged: REPO:v2\nUntagged: REPO@<digest>\n");
     assert_eq!(theirs[4], "[]\n");
 }
+
+/// `docker cp` (the 20.10 CLI: `HEAD` to stat the destination, `PUT` and
+/// `GET /containers/{id}/archive`) both ways against mini-dockerd: the
+/// bytes arrive, a directory lands where Docker puts it, and a missing path
+/// is refused with dockerd's words.
+#[test]
+fn the_docker_cli_copies_into_and_out_of_a_container() {
+    let d = Daemon::start();
+    d.import_busybox("md-pcp-bb");
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "md-pcp",
+        "md-pcp-bb",
+        "sleep",
+        "300",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("dir")).unwrap();
+    std::fs::write(tmp.path().join("dir/a.txt"), "through HEAD and PUT\n").unwrap();
+    let src = tmp.path().join("dir");
+    d.ok20(&["cp", src.to_str().unwrap(), "md-pcp:/tmp/"]);
+    assert_eq!(
+        d.ok(&["exec", "md-pcp", "cat", "/tmp/dir/a.txt"]),
+        "through HEAD and PUT\n"
+    );
+    let out = tmp.path().join("back");
+    d.ok20(&["cp", "md-pcp:/tmp/dir", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("a.txt")).unwrap(),
+        "through HEAD and PUT\n"
+    );
+    let missing = d.docker20(&["cp", "md-pcp:/no/such", out.to_str().unwrap()]);
+    assert!(!missing.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "Error: No such container:path: md-pcp:/no/such\n"
+    );
+    d.ok(&["rm", "-f", "md-pcp"]);
+}
