@@ -46,9 +46,21 @@ const HOSTS_CASES: [&[&str]; 4] = [
 fn etc_hosts_is_dockers_on_user_networks_and_none() {
     let subnet = free_subnet(231).to_string();
     let net = format!("md-ph-{}", std::process::id());
-    let hosts = |run: &dyn Fn(&[&str]) -> String, peer: &dyn Fn()| {
+    let hosts = |run: &dyn Fn(&[&str]) -> String| {
         // A peer first: on the network, running, and absent from the files.
-        peer();
+        run(&[
+            "run",
+            "-d",
+            "--network",
+            &net,
+            "--name",
+            "md-ph-peer",
+            "--network-alias",
+            "pal",
+            "md-ph-bb",
+            "sleep",
+            "300",
+        ]);
         HOSTS_CASES
             .iter()
             .map(|flags| {
@@ -66,21 +78,7 @@ fn etc_hosts_is_dockers_on_user_networks_and_none() {
         let d = Daemon::start();
         d.import_busybox("md-ph-bb");
         d.ok(&["network", "create", "--subnet", &subnet, &net]);
-        let got = hosts(&|a| d.ok(a), &|| {
-            d.ok(&[
-                "run",
-                "-d",
-                "--network",
-                &net,
-                "--name",
-                "md-ph-peer",
-                "--network-alias",
-                "pal",
-                "md-ph-bb",
-                "sleep",
-                "300",
-            ]);
-        });
+        let got = hosts(&|a| d.ok(a));
         d.ok(&["rm", "-f", "md-ph-peer"]);
         d.ok(&["network", "rm", &net]);
         got
@@ -89,21 +87,7 @@ fn etc_hosts_is_dockers_on_user_networks_and_none() {
     let docker = DockerDaemon::start_in_netns(&ns.0, &[]);
     docker.import_busybox("md-ph-bb");
     docker.ok(&["network", "create", "--subnet", &subnet, &net]);
-    let theirs = hosts(&|a| docker.ok(a), &|| {
-        docker.ok(&[
-            "run",
-            "-d",
-            "--network",
-            &net,
-            "--name",
-            "md-ph-peer",
-            "--network-alias",
-            "pal",
-            "md-ph-bb",
-            "sleep",
-            "300",
-        ]);
-    });
+    let theirs = hosts(&|a| docker.ok(a));
     // The container's own address: the same subnet, but dockerd hands a
     // freed address out again at once where ours takes the next one.
     let prefix = subnet.rsplit_once('.').unwrap().0.to_string() + ".";
