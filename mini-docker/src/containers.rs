@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Container host name.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
+    /// Container NIS domain name.
+    #[arg(long)]
+    pub domainname: Option<String>,
     /// Connect a container to a network (bridge, host, none, container:NAME, or a user network).
     #[arg(long, default_value = "default")]
     pub network: String,
@@ -383,6 +386,9 @@ pub fn create_body(a: &RunArgs) -> Result<Value, Failure> {
     }
     if let Some(h) = &a.hostname {
         body["Hostname"] = json!(h);
+    }
+    if let Some(d) = &a.domainname {
+        body["Domainname"] = json!(d);
     }
     if let Some(e) = &a.entrypoint {
         body["Entrypoint"] = if e.is_empty() { json!([]) } else { json!([e]) };
@@ -864,8 +870,34 @@ pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
                 .collect()
         })
         .unwrap_or_default();
+    // Docker's ContainerContext: network names sorted; mounts by volume
+    // name, else source (cut to 15 with an ellipsis); local volumes counted.
+    let mut networks: Vec<&String> = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    networks.sort();
+    let mounts = v["Mounts"].as_array().cloned().unwrap_or_default();
+    let mount_names: Vec<String> = mounts
+        .iter()
+        .map(|m| {
+            let name = match m["Name"].as_str().unwrap_or("") {
+                "" => m["Source"].as_str().unwrap_or(""),
+                n => n,
+            };
+            if trunc {
+                format::ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
     let created = v["Created"].as_i64().unwrap_or(0);
     json!({
+        "Networks": networks.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
+        "Mounts": mount_names.join(","),
+        "LocalVolumes": local.to_string(),
         "ID": if trunc { &id[..id.len().min(12)] } else { id },
         "Image": v["Image"],
         "Command": format!("\"{cmd}\""),
@@ -879,6 +911,9 @@ pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
     })
 }
 
+/// The Go type the docker CLI renders `ps --format` over.
+const PS_GO: format::Go = format::Go::typed(&[("", "*formatter.ContainerContext")]);
+
 /// `ps`.
 pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
     let q = format!(
@@ -886,6 +921,34 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
         a.all as u8,
         super::netvol::filters(&a.filter)?
     );
+    let headers = [
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("Status", "STATUS"),
+        ("State", "STATE"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Networks", "NETWORKS"),
+        ("Mounts", "MOUNTS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+    ];
+    if let Some(t) = &a.format {
+        // As the docker CLI: a `--format` is checked before anything is
+        // listed, as typed (`table` and a typed `\t` included), over an
+        // empty row; so a bad one fails even when no container matches.
+        let empty: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, _)| (k.to_string(), Value::String(String::new())))
+            .collect();
+        format::execute(t, &Value::Object(empty), &PS_GO).map_err(|e| match e {
+            format::TemplateError::Parse(m) => bad(1, format!("failed to parse template: {m}")),
+            format::TemplateError::Exec(m) => bad(1, format!("failed to execute template: {m}")),
+        })?;
+    }
     let list = c.call("GET", &q, Body::Empty)?.json()?;
     let now = util::now_nanos();
     let rows: Vec<Value> = list
@@ -902,21 +965,10 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     if let Some(t) = &a.format {
-        let headers = [
-            ("ID", "CONTAINER ID"),
-            ("Image", "IMAGE"),
-            ("Command", "COMMAND"),
-            ("CreatedAt", "CREATED AT"),
-            ("RunningFor", "CREATED"),
-            ("Ports", "PORTS"),
-            ("Status", "STATUS"),
-            ("State", "STATE"),
-            ("Names", "NAMES"),
-            ("Labels", "LABELS"),
-        ];
         print!(
             "{}",
-            format::list(t, &rows, &headers).map_err(|m| bad(1, m))?
+            format::list_as(t, &rows, &headers, &PS_GO)
+                .map_err(|e| bad(1, format!("failed to execute template: {e}")))?
         );
         return Ok(0);
     }
@@ -1087,6 +1139,15 @@ pub fn inspect(
     kind: Option<&str>,
     names: &[String],
 ) -> Result<u8, Failure> {
+    // The template is parsed before anything is looked up: a template
+    // that does not parse is a usage error (exit 64), as the docker CLI's.
+    if let Some(t) = fmt {
+        if let Err(format::TemplateError::Parse(m)) =
+            format::execute(t, &Value::Null, &format::Go::MAP)
+        {
+            return Err(bad(64, format!("template parsing error: {m}")));
+        }
+    }
     let kinds: Vec<(&str, &str)> = match kind {
         None => INSPECT_KINDS.to_vec(),
         Some(k) => match INSPECT_KINDS.iter().find(|(name, _)| *name == k) {
@@ -1117,9 +1178,10 @@ pub fn inspect(
         }
         match (got, fmt) {
             (None, _) => errors.push(format!("Error: No such {}: {n}", kind.unwrap_or("object"))),
-            (Some(v), Some(t)) => match format::render(t, &v) {
+            // Go's zero values for what Docker's JSON omits (a nil `State.Health`).
+            (Some(v), Some(t)) => match format::render(t, &format::with_go_fields(v)) {
                 Ok(line) => printed.push(line),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(format!("template parsing error: {e}")),
             },
             (Some(v), None) => found.push(v),
         }

@@ -42,7 +42,7 @@ const NIL_MAPS: [&str; 14] = [
 ];
 
 /// Keys whose `null` is a nil Go pointer (printed `<nil>`).
-const NIL_POINTERS: [&str; 8] = [
+const NIL_POINTERS: [&str; 12] = [
     "PidsLimit",
     "OomKillDisable",
     "MemorySwappiness",
@@ -51,7 +51,88 @@ const NIL_POINTERS: [&str; 8] = [
     "IPAMConfig",
     "Healthcheck",
     "UsageData",
+    "SizeRw",
+    "SizeRootFs",
+    "Node",
+    "StopTimeout",
 ];
+
+/// Fields of Docker's Go types that its JSON leaves out when they are
+/// empty (`json:",omitempty"`), by the object they are in (`""` is the
+/// top level), with the zero value Go's struct has for them.
+///
+/// The docker CLI decodes `inspect`'s JSON into those types before it runs
+/// the template, so `{{json .State.Health}}` on a container without a
+/// check is `null` (a nil pointer), where a lookup in the JSON map alone
+/// would fail with "map has no entry for key". [`with_go_fields`] puts
+/// them back.
+const OMITTED: [(&str, &[(&str, Zero)]); 4] = [
+    (
+        "",
+        &[
+            ("SizeRw", Zero::Nil),
+            ("SizeRootFs", Zero::Nil),
+            ("Node", Zero::Nil),
+        ],
+    ),
+    ("State", &[("Health", Zero::Nil)]),
+    (
+        "Config",
+        &[
+            ("ExposedPorts", Zero::Nil),
+            ("Healthcheck", Zero::Nil),
+            ("ArgsEscaped", Zero::False),
+            ("NetworkDisabled", Zero::False),
+            ("MacAddress", Zero::Empty),
+            ("StopSignal", Zero::Empty),
+            ("StopTimeout", Zero::Nil),
+            ("Shell", Zero::Nil),
+        ],
+    ),
+    ("HostConfig", &[("Init", Zero::Nil), ("Mounts", Zero::Nil)]),
+];
+
+/// A Go zero value, as JSON (a nil pointer, map or slice is `null`; see
+/// [`to_gtmpl`] for how each prints).
+#[derive(Clone, Copy)]
+enum Zero {
+    Nil,
+    False,
+    Empty,
+}
+
+/// `v` (a container's or an image's inspect) with the fields Docker's JSON
+/// omits when empty put back as Go's zero values (see [`OMITTED`]); an
+/// image's `Config` and `ContainerConfig` are the container's `Config`
+/// type.
+pub fn with_go_fields(mut v: Value) -> Value {
+    for (parent, fields) in OMITTED {
+        let parents: &[&str] = match parent {
+            "Config" => &["Config", "ContainerConfig"],
+            p => &[p][..],
+        };
+        for p in parents {
+            let obj = if p.is_empty() {
+                v.as_object_mut()
+            } else {
+                v.get_mut(*p).and_then(Value::as_object_mut)
+            };
+            let Some(obj) = obj else { continue };
+            // `SizeRw`, `Node`…: a container's, not an image's.
+            if p.is_empty() && !obj.contains_key("State") {
+                continue;
+            }
+            for (key, zero) in fields.iter() {
+                obj.entry(*key).or_insert(match zero {
+                    Zero::Nil => Value::Null,
+                    Zero::False => Value::Bool(false),
+                    Zero::Empty => Value::String(String::new()),
+                });
+            }
+        }
+    }
+    v
+}
 
 /// JSON to a template value.
 ///
@@ -86,6 +167,15 @@ fn keyed_gtmpl(key: &str, v: &Value) -> gtmpl_value::Value {
     }
 }
 
+/// The JSON name of a Go field whose name differs from it (see
+/// `version --format`, whose values carry Go's field names).
+fn json_name(field: &str) -> &str {
+    match field {
+        "APIVersion" => "ApiVersion",
+        other => other,
+    }
+}
+
 fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_value::FuncError> {
     fn back(v: &gtmpl_value::Value) -> Value {
         use gtmpl_value::Value as G;
@@ -101,9 +191,11 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
             G::Array(a) => Value::Array(a.iter().map(back).collect()),
             // An empty `Map` is a nil map (see `to_gtmpl`).
             G::Map(m) if m.is_empty() => Value::Null,
-            G::Object(m) | G::Map(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), back(v))).collect())
-            }
+            G::Object(m) | G::Map(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (json_name(k).to_string(), back(v)))
+                    .collect(),
+            ),
         }
     }
     let v = args.first().map(back).unwrap_or(Value::Null);
@@ -116,7 +208,22 @@ fn json_func(args: &[gtmpl_value::Value]) -> Result<gtmpl_value::Value, gtmpl_va
 /// As the docker CLI does, a `\t` or `\n` typed in the template (a
 /// backslash and a letter, as a shell passes `'{{.ID}}\t{{.Names}}'`)
 /// becomes a tab or a newline, and spaces around the template go.
-pub fn list(template: &str, rows: &[Value], headers: &[(&str, &str)]) -> Result<String, String> {
+pub fn list(
+    template: &str,
+    rows: &[Value],
+    headers: &[(&str, &str)],
+) -> Result<String, TemplateError> {
+    list_as(template, rows, headers, &Go::MAP)
+}
+
+/// [`list`], with the Go type the docker CLI renders each row as (for
+/// its error messages: see [`Go`]).
+pub fn list_as(
+    template: &str,
+    rows: &[Value],
+    headers: &[(&str, &str)],
+    go: &Go,
+) -> Result<String, TemplateError> {
     if template.trim() == "json" {
         return Ok(rows.iter().map(|r| format!("{r}\n")).collect());
     }
@@ -132,7 +239,7 @@ pub fn list(template: &str, rows: &[Value], headers: &[(&str, &str)]) -> Result<
     if !is_table {
         let mut out = String::new();
         for r in rows {
-            out.push_str(&render(body, r)?);
+            out.push_str(&execute(body, r, go)?);
             out.push('\n');
         }
         return Ok(out);
@@ -142,9 +249,9 @@ pub fn list(template: &str, rows: &[Value], headers: &[(&str, &str)]) -> Result<
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
     let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
-    let _ = writeln!(tw, "{}", render(body, &Value::Object(titles))?);
+    let _ = writeln!(tw, "{}", execute(body, &Value::Object(titles), go)?);
     for r in rows {
-        let _ = writeln!(tw, "{}", render(body, r)?);
+        let _ = writeln!(tw, "{}", execute(body, r, go)?);
     }
     let _ = tw.flush();
     Ok(String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned())
@@ -350,20 +457,119 @@ fn printf(a: &[gtmpl_value::Value]) -> FuncResult {
     Ok(out.into())
 }
 
-/// Renders a Go template over `v` (with Docker's functions).
+/// A template error, in the words of Go's text/template (which the
+/// docker CLI prints after its own prefix, such as `template parsing
+/// error: `): `template: :1: unclosed action` when the template does not
+/// parse, `template: :1:2: executing "" at <.Nope>: map has no entry for
+/// key "Nope"` when it fails on the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// The template does not parse.
+    Parse(String),
+    /// It parsed, and failed while running over the data.
+    Exec(String),
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::Parse(m) | TemplateError::Exec(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<TemplateError> for String {
+    fn from(e: TemplateError) -> String {
+        e.to_string()
+    }
+}
+
+/// How the docker CLI runs a template, for its error messages: the
+/// template's name (`version` names its template, the others do not) and
+/// the Go types of the structs it runs over, by path (`""` is the top,
+/// `Server.Platform` a nested one). `inspect` runs over the JSON decoded
+/// into a map (no types: a missing key is "map has no entry for key");
+/// `ps`, `images` and the other lists run over a Go struct (a missing
+/// field is "can't evaluate field Nope in type
+/// *formatter.ContainerContext").
+#[derive(Debug, Clone, Copy)]
+pub struct Go<'a> {
+    /// The template's name: `""`, or `version`.
+    pub name: &'a str,
+    /// The Go type of each struct, by its path from the top.
+    pub types: &'a [(&'a str, &'a str)],
+}
+
+impl Go<'static> {
+    /// An unnamed template over a map: `inspect`'s.
+    pub const MAP: Go<'static> = Go {
+        name: "",
+        types: &[],
+    };
+
+    /// An unnamed template over the Go types `types` (see [`Go::types`]).
+    pub const fn typed(types: &'static [(&'static str, &'static str)]) -> Go<'static> {
+        Go { name: "", types }
+    }
+}
+
+/// The docker CLI's message for a list command's template error
+/// (`images`, `network ls`, `volume ls`): `template parsing error: ` and
+/// Go's words, whether it did not parse or failed on a row; exit code 1.
+pub fn list_failure(e: TemplateError) -> super::Failure {
+    super::Failure {
+        code: 1,
+        message: format!("template parsing error: {e}"),
+    }
+}
+
+/// Renders a Go template over `v` (with Docker's functions); an error is
+/// one line, worded as Go's (see [`TemplateError`]).
 pub fn render(template: &str, v: &Value) -> Result<String, String> {
+    execute(template, v, &Go::MAP).map_err(String::from)
+}
+
+/// The line (from 1) of byte `pos` of `text`.
+fn line_of(text: &str, pos: usize) -> usize {
+    1 + text[..pos.min(text.len())].matches('\n').count()
+}
+
+/// Renders a Go template over `v`, as the docker CLI runs it (`go`).
+pub fn execute(template: &str, v: &Value, go: &Go) -> Result<String, TemplateError> {
+    execute_partial(template, v, go).map_err(|(_, e)| e)
+}
+
+/// [`execute`], keeping on failure what the template wrote before it
+/// failed: Go's templates write as they go, and `info` and `version`
+/// print that part (`0.1.0 ` of `{{.Server.Version}} {{.Nope}}`).
+pub fn execute_partial(
+    template: &str,
+    v: &Value,
+    go: &Go,
+) -> Result<String, (String, TemplateError)> {
+    let parse_error = |pos: usize, msg: &str| {
+        (
+            String::new(),
+            TemplateError::Parse(format!(
+                "template: {}:{}: {msg}",
+                go.name,
+                line_of(template, pos)
+            )),
+        )
+    };
     // gtmpl's lexer loops forever on an action left open at the end
     // (`{{index . .`) and panics on some non-ASCII input inside an action:
     // refuse both first (found by tests/tests/parsers_fuzz.rs).
-    let mut rest = template;
-    while let Some(i) = rest.find("{{") {
-        match rest[i + 2..].find("}}") {
+    let mut at = 0;
+    while let Some(i) = template[at..].find("{{").map(|i| at + i) {
+        match template[i + 2..].find("}}") {
             Some(j) => {
-                let action = &rest[i + 2..i + 2 + j];
+                let action = &template[i + 2..i + 2 + j];
                 if !action.is_ascii() {
-                    return Err(
-                        "template parsing error: only ASCII is supported inside {{ }}".into(),
-                    );
+                    return Err(parse_error(
+                        i,
+                        "only ASCII is supported inside {{ }} (a limit of mini-docker's template engine)",
+                    ));
                 }
                 // Char constants and unbalanced strings send gtmpl's lexer
                 // past the `}}` and, on some inputs, into an endless loop.
@@ -372,7 +578,10 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
                 let mut esc = action.chars();
                 while let Some(c) = esc.next() {
                     if c == '\\' && !matches!(esc.next(), Some('n' | 't' | '\\' | '"')) {
-                        return Err("template parsing error: unsupported escape in a string".into());
+                        return Err(parse_error(
+                            i,
+                            "unsupported escape in a string (mini-docker's templates know \\n \\t \\\\ \\\")",
+                        ));
                     }
                 }
                 let quotes = action.replace("\\\\", "").replace("\\\"", "");
@@ -380,14 +589,31 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
                     || quotes.matches('"').count() % 2 == 1
                     || action.contains('`')
                 {
-                    return Err(
-                        "template parsing error: an unterminated string, a raw string or a char constant"
-                            .into(),
-                    );
+                    return Err(parse_error(
+                        i,
+                        "an unterminated string, a raw string or a char constant (not supported by mini-docker's templates)",
+                    ));
                 }
-                rest = &rest[i + 2 + j + 2..];
+                at = i + 2 + j + 2;
             }
-            None => return Err("template parsing error: unclosed action".into()),
+            // Go's lexer stops at the first character an action cannot
+            // hold (`{{.Nope}`), or at the end of the input.
+            None => {
+                let rest = &template[i + 2..];
+                let mut in_string = false;
+                let mut prev = ' ';
+                for (k, c) in rest.char_indices() {
+                    if c == '"' && prev != '\\' {
+                        in_string = !in_string;
+                    }
+                    prev = c;
+                    if !(in_string || c.is_alphanumeric() || " \t\r\n=:|\"$'.+-_(),`".contains(c)) {
+                        let msg = format!("bad character U+{:04X} '{c}'", c as u32);
+                        return Err(parse_error(i + 2 + k, &msg));
+                    }
+                }
+                return Err(parse_error(template.len(), "unclosed action"));
+            }
         }
     }
     // The rest of gtmpl's lexer bugs slice its input inside a multi-byte
@@ -406,21 +632,254 @@ pub fn render(template: &str, v: &Value) -> Result<String, String> {
     t.add_func("truncate", truncate);
     t.add_func("printf", printf);
     t.parse(&ascii)
-        .map_err(|e| format!("template parsing error: {e}"))?;
-    let mut out = t
-        .render(&gtmpl::Context::from(to_gtmpl(v)))
-        .map_err(|e| match e {
-            // Docker's words for a missing key; gtmpl's would print the
-            // whole object the key was looked up in.
-            gtmpl::error::ExecError::NoFiledFor(key, _) => {
-                format!("template: map has no entry for key {key:?}")
-            }
-            e => format!("template: {e}"),
-        })?;
+        .map_err(|e| (String::new(), go_parse_error(e, template, go)))?;
+    let mut written = Vec::new();
+    let done = t.execute(&mut written, &gtmpl::Context::from(to_gtmpl(v)));
+    let mut out = String::from_utf8_lossy(&written).into_owned();
     for (i, run) in runs.iter().enumerate() {
         out = out.replace(&format!("\u{1}{i}\u{2}"), run);
     }
+    done.map_err(|e| {
+        let e = match e {
+            gtmpl::error::ExecError::NoFiledFor(key, _) => {
+                TemplateError::Exec(missing_field(template, v, &key, go))
+            }
+            gtmpl::error::ExecError::OnlyMapsAndObjectsHaveFields => TemplateError::Exec(
+                field_of_scalar(template, v, go)
+                    .unwrap_or_else(|| format!("template: {}: {e}", go.name)),
+            ),
+            e => TemplateError::Exec(format!("template: {}: {e}", go.name)),
+        };
+        (out.clone(), e)
+    })?;
     Ok(out)
+}
+
+/// gtmpl's parse error in Go's words: `template: NAME:LINE: MESSAGE`,
+/// with Go's `function "f" not defined` and `bad character U+007D '}'`.
+fn go_parse_error(e: gtmpl::error::ParseError, template: &str, go: &Go) -> TemplateError {
+    let gtmpl::error::ParseError::WithContext(ctx, msg) = e else {
+        return TemplateError::Parse(format!("template: {}: {e}", go.name));
+    };
+    if let Some(f) = msg
+        .strip_prefix("function ")
+        .and_then(|m| m.strip_suffix(" not defined"))
+    {
+        // gtmpl's line is one off on the first line: Go's is the line of
+        // the first action that names the function.
+        let line = word_in_actions(template, f).map_or(ctx.line, |pos| line_of(template, pos));
+        return TemplateError::Parse(format!(
+            "template: {}:{line}: function {f:?} not defined",
+            go.name
+        ));
+    }
+    let msg = if let Some(c) = msg
+        .strip_prefix("bad character ")
+        .and_then(|c| c.chars().next())
+    {
+        format!("bad character U+{:04X} '{c}'", c as u32)
+    } else {
+        msg
+    };
+    TemplateError::Parse(format!("template: {}:{}: {msg}", go.name, ctx.line))
+}
+
+/// Where `word` first stands alone (an identifier, not a field) inside
+/// an action of `template`, outside strings.
+fn word_in_actions(template: &str, word: &str) -> Option<usize> {
+    let b = template.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut at = 0;
+    while let Some(open) = template[at..].find("{{").map(|i| at + i + 2) {
+        let close = template[open..]
+            .find("}}")
+            .map_or(template.len(), |j| open + j);
+        let mut i = open;
+        while i < close {
+            if b[i] == b'"' {
+                i += 1;
+                while i < close && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                continue;
+            }
+            if is_word(b[i]) && (i == open || !is_word(b[i - 1]) && !b".$".contains(&b[i - 1])) {
+                let start = i;
+                while i < close && is_word(b[i]) {
+                    i += 1;
+                }
+                if &template[start..i] == word {
+                    return Some(start);
+                }
+                continue;
+            }
+            i += 1;
+        }
+        at = (close + 2).min(template.len());
+    }
+    None
+}
+
+/// A field chain in a template (`.State.Nope`, `$c.Name`): its text, where
+/// Go places it, and its parts (`$c` or a field name each).
+struct Chain {
+    text: String,
+    pos: usize,
+    parts: Vec<String>,
+}
+
+/// The field chains of `template`'s actions, in order. Go places a chain
+/// at its second part when it has more than one (`{{.State.Nope}}` is at
+/// byte 8, `.Nope`), at its start otherwise.
+fn chains(template: &str) -> Vec<Chain> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(open) = template[at..].find("{{").map(|i| at + i + 2) {
+        let close = template[open..]
+            .find("}}")
+            .map_or(template.len(), |j| open + j);
+        let b = template.as_bytes();
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let mut i = open;
+        while i < close {
+            match b[i] {
+                b'"' => {
+                    i += 1;
+                    while i < close && b[i] != b'"' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+                b'.' | b'$' if i == open || !word(b[i - 1]) && b[i - 1] != b')' => {
+                    let start = i;
+                    let mut parts = Vec::new();
+                    let mut starts = Vec::new();
+                    if b[i] == b'$' {
+                        starts.push(i);
+                        i += 1;
+                        while i < close && word(b[i]) {
+                            i += 1;
+                        }
+                        parts.push(template[start..i].to_string());
+                    }
+                    while i + 1 < close && b[i] == b'.' && word(b[i + 1]) {
+                        starts.push(i);
+                        let from = i + 1;
+                        i += 1;
+                        while i < close && word(b[i]) {
+                            i += 1;
+                        }
+                        parts.push(template[from..i].to_string());
+                    }
+                    if parts.is_empty() {
+                        i += 1;
+                        continue;
+                    }
+                    out.push(Chain {
+                        text: template[start..i].to_string(),
+                        pos: starts.get(1).copied().unwrap_or(start),
+                        parts,
+                    });
+                }
+                _ => i += 1,
+            }
+        }
+        at = (close + 2).min(template.len());
+    }
+    out
+}
+
+/// Go's error for a field `key` that is not there: where, in which chain,
+/// and why (a map without the key, or a struct without the field).
+fn missing_field(template: &str, v: &Value, key: &str, go: &Go) -> String {
+    // The first chain that names `key` and, when it starts at the top,
+    // really fails there (`.Config.Image` before a failing `.Image`).
+    let fails_at = |c: &Chain| -> Option<usize> {
+        if c.parts[0].starts_with('$') {
+            return c.parts.iter().position(|p| p == key);
+        }
+        let mut cur = v;
+        for (i, p) in c.parts.iter().enumerate() {
+            match cur.get(p) {
+                Some(next) => cur = next,
+                None => return (p == key).then_some(i),
+            }
+        }
+        None
+    };
+    let all = chains(template);
+    let found = all
+        .iter()
+        .find_map(|c| fails_at(c).map(|i| (c, i)))
+        .or_else(|| {
+            all.iter()
+                .find_map(|c| c.parts.iter().position(|p| p == key).map(|i| (c, i)))
+        });
+    let Some((chain, index)) = found else {
+        return format!("template: {}: map has no entry for key {key:?}", go.name);
+    };
+    // The path of the object the key was looked up in, from the top
+    // (`$` is the top too; another variable's is not known).
+    let parent = match chain.parts[0].as_str() {
+        "$" => Some(chain.parts[1..index.max(1)].join(".")),
+        p if p.starts_with('$') => None,
+        _ => Some(chain.parts[..index].join(".")),
+    };
+    let typ = parent.and_then(|p| go.types.iter().find(|(path, _)| *path == p));
+    let why = match typ {
+        Some((_, t)) => format!("can't evaluate field {key} in type {t}"),
+        None => format!("map has no entry for key {key:?}"),
+    };
+    at_chain(template, chain, &why, go)
+}
+
+/// Go's `template: NAME:LINE:COL: executing "NAME" at <CHAIN>: WHY`.
+fn at_chain(template: &str, chain: &Chain, why: &str, go: &Go) -> String {
+    let line = line_of(template, chain.pos);
+    let col = match template[..chain.pos].rfind('\n') {
+        Some(nl) => chain.pos - nl - 1,
+        None => chain.pos,
+    };
+    format!(
+        "template: {name}:{line}:{col}: executing {name:?} at <{}>: {why}",
+        chain.text,
+        name = go.name
+    )
+}
+
+/// Go's error for a field looked up in what is not a map or a struct
+/// (`.Config.Cmd.x`): the first chain from the top that walks into a
+/// list or a scalar.
+fn field_of_scalar(template: &str, v: &Value, go: &Go) -> Option<String> {
+    for chain in chains(template) {
+        if chain.parts[0].starts_with('$') {
+            continue;
+        }
+        let mut cur = v;
+        for p in &chain.parts {
+            match cur {
+                Value::Object(m) => match m.get(p) {
+                    Some(next) => cur = next,
+                    None => break,
+                },
+                other => {
+                    // A map's values are `interface {}` to Go; a struct's
+                    // fields have their own types.
+                    let typ = match (go.types.is_empty(), other) {
+                        (true, _) | (false, Value::Null) => "interface {}",
+                        (false, Value::String(_)) => "string",
+                        (false, Value::Bool(_)) => "bool",
+                        (false, Value::Number(_)) => "int",
+                        (false, _) => "[]string",
+                    };
+                    let why = format!("can't evaluate field {p} in type {typ}");
+                    return Some(at_chain(template, &chain, &why, go));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The function every printing action ends in (see [`go_printed`]).
@@ -555,7 +1014,7 @@ mod tests {
         );
         assert_eq!(
             render("{{.Nope}}", &rows[0]).unwrap_err(),
-            "template: map has no entry for key \"Nope\""
+            "template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
         );
         assert_eq!(
             list("json", &rows[1..], &h).unwrap(),

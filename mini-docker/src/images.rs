@@ -90,10 +90,13 @@ pub fn images(c: &Client, a: ImagesArgs) -> Result<u8, Failure> {
         ];
         print!(
             "{}",
-            format::list(t, &rows, &headers).map_err(|m| Failure {
-                code: 1,
-                message: m
-            })?
+            format::list_as(
+                t,
+                &rows,
+                &headers,
+                &format::Go::typed(&[("", "*formatter.imageContext")])
+            )
+            .map_err(format::list_failure)?
         );
         return Ok(0);
     }
@@ -268,6 +271,95 @@ pub fn load(c: &Client, input_file: Option<&str>) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// The Go types `info --format` runs over (docker/cli's `system.info`,
+/// which embeds the daemon's `types.Info`), for template errors.
+const INFO_TYPES: &[(&str, &str)] = &[
+    ("", "system.info"),
+    ("Swarm", "swarm.Info"),
+    ("Plugins", "types.PluginsInfo"),
+    ("RegistryConfig", "*registry.ServiceConfig"),
+];
+
+/// `info --format` and `version --format`, as the docker CLI prints them:
+/// the output and a newline; a template that does not parse is a usage
+/// error (exit 64); one that fails on the data prints what it wrote
+/// before it failed, a newline and Go's error (exit 1).
+fn print_template(t: &str, v: &Value, go: &format::Go) -> Result<u8, Failure> {
+    match format::execute_partial(t, v, go) {
+        Ok(out) => {
+            println!("{out}");
+            Ok(0)
+        }
+        Err((_, format::TemplateError::Parse(m))) => Err(Failure {
+            code: 64,
+            message: format!("template parsing error: {m}"),
+        }),
+        Err((partial, format::TemplateError::Exec(m))) => {
+            println!("{partial}");
+            Err(Failure {
+                code: 1,
+                message: m,
+            })
+        }
+    }
+}
+
+/// `version --format`: Docker's `versionInfo`, `{{.Client.Version}}`
+/// and `{{.Server.Version}}` (the daemon's `GET /version`).
+pub fn version_format(c: &Client, t: &str) -> Result<u8, Failure> {
+    let go = format::Go {
+        name: "version",
+        types: &[
+            ("", "system.versionInfo"),
+            ("Client", "system.clientVersion"),
+            ("Client.Platform", "struct { Name string }"),
+            ("Server", "*types.Version"),
+            ("Server.Platform", "struct { Name string }"),
+        ],
+    };
+    // The template is checked before the daemon is asked, as the docker CLI does.
+    if let Err(format::TemplateError::Parse(m)) = format::execute(t, &Value::Null, &go) {
+        return Err(Failure {
+            code: 64,
+            message: format!("template parsing error: {m}"),
+        });
+    }
+    let mut server = c.call("GET", "/version", Body::Empty)?.json()?;
+    // Go's field is `APIVersion` (its JSON name `ApiVersion`): a template
+    // names the field, and `json` writes the JSON name back.
+    if let Some(v) = server.as_object_mut().and_then(|o| o.remove("ApiVersion")) {
+        server["APIVersion"] = v;
+    }
+    let client = serde_json::json!({
+        "Platform": {"Name": ""},
+        "Version": env!("CARGO_PKG_VERSION"),
+        "APIVersion": mini_docker_api::API_VERSION,
+        "DefaultAPIVersion": mini_docker_api::API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": std::env::consts::OS,
+        "Arch": go_arch(),
+        "BuildTime": "",
+        "Context": "default",
+        "Experimental": true,
+    });
+    print_template(
+        t,
+        &serde_json::json!({"Client": client, "Server": server}),
+        &go,
+    )
+}
+
+/// This machine's architecture in Go's words (`GOARCH`), as `version` prints it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
 /// `version`.
 pub fn version(c: &Client) -> Result<u8, Failure> {
     println!("Client: mini-docker\n Version:           {}\n API version:       {}\n OS/Arch:           linux/{}\n", env!("CARGO_PKG_VERSION"), mini_docker_api::API_VERSION, std::env::consts::ARCH);
@@ -289,9 +381,7 @@ pub fn version(c: &Client) -> Result<u8, Failure> {
 pub fn info(c: &Client, template: Option<&str>) -> Result<u8, Failure> {
     let v = c.call("GET", "/info", Body::Empty)?.json()?;
     if let Some(t) = template {
-        let out = format::render(t, &v).map_err(|message| Failure { code: 1, message })?;
-        println!("{out}");
-        return Ok(0);
+        return print_template(t, &v, &format::Go::typed(INFO_TYPES));
     }
     println!("Server:");
     println!(" Containers: {}", v["Containers"]);

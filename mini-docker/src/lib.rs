@@ -78,7 +78,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Show the client and daemon versions.
-    Version,
+    Version(InfoArgs),
     /// Display system-wide information.
     Info(InfoArgs),
     /// Get real time events from the server.
@@ -742,7 +742,10 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         })
     };
     match cmd {
-        Cmd::Version => images::version(c),
+        Cmd::Version(a) => match a.format.as_deref() {
+            Some(t) => images::version_format(c, t),
+            None => images::version(c),
+        },
         Cmd::Info(a)
         | Cmd::System {
             cmd: SystemCmd::Info(a),

@@ -186,39 +186,51 @@ fn inspect_each(
     names: &[String],
     format: Option<&str>,
 ) -> Result<u8, Failure> {
-    let mut found = Vec::new();
-    let mut code = 0;
+    // As the docker CLI: `volume inspect` runs the template over its Go
+    // type, `network inspect` over the JSON as a map.
+    let go = match kind {
+        "volume" => format::Go::typed(&[("", "types.Volume")]),
+        _ => format::Go::MAP,
+    };
+    if let Some(t) = format {
+        if let Err(format::TemplateError::Parse(m)) = format::execute(t, &Value::Null, &go) {
+            return Err(bad(64, format!("template parsing error: {m}")));
+        }
+    }
+    // What is found is printed first, then the errors in the order of the names.
+    let (mut found, mut printed, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for n in names {
         match c
             .call("GET", &format!("/{path}/{}", http::enc(n)), Body::Empty)
             .and_then(|r| r.json())
         {
-            Ok(v) => found.push(v),
+            Ok(v) => match format {
+                Some(t) => match format::execute(t, &v, &go) {
+                    Ok(line) => printed.push(line),
+                    Err(e) => errors.push(format!("template parsing error: {e}")),
+                },
+                None => found.push(v),
+            },
             Err(ClientError::Api { status: 404, .. }) => {
-                eprintln!("Error: No such {kind}: {n}");
-                code = 1;
+                errors.push(format!("Error: No such {kind}: {n}"))
             }
             Err(e) => return Err(e.into()),
         }
     }
-    print_inspect(&found, format)?;
-    Ok(code)
-}
-
-/// Prints JSON objects, or each through a template.
-fn print_inspect(found: &[Value], fmt: Option<&str>) -> Result<(), Failure> {
-    match fmt {
-        Some(t) => {
-            for v in found {
-                println!("{}", format::render(t, v).map_err(|m| bad(1, m))?);
-            }
-        }
+    match format {
+        // Go's template inspector writes one empty line when it printed nothing.
+        Some(_) if printed.is_empty() => println!(),
+        Some(_) => printed.iter().for_each(|l| println!("{l}")),
         None => println!(
             "{}",
-            serde_json::to_string_pretty(&Value::Array(found.to_vec())).unwrap_or_default()
+            serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
         ),
     }
-    Ok(())
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
 }
 
 /// Each name through `f`, printing it on success; exit 1 if any failed.
@@ -301,9 +313,10 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<u8, Failure> {
                     ("Driver", "DRIVER"),
                     ("Scope", "SCOPE"),
                 ];
+                let go = format::Go::typed(&[("", "*network.networkContext")]);
                 print!(
                     "{}",
-                    format::list(&t, &rows, &headers).map_err(|m| bad(1, m))?
+                    format::list_as(&t, &rows, &headers, &go).map_err(format::list_failure)?
                 );
             } else {
                 print!("{}", network_table(&rows));
@@ -444,9 +457,10 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<u8, Failure> {
                     ("Scope", "SCOPE"),
                     ("Mountpoint", "MOUNTPOINT"),
                 ];
+                let go = format::Go::typed(&[("", "*formatter.volumeContext")]);
                 print!(
                     "{}",
-                    format::list(&t, &rows, &headers).map_err(|m| bad(1, m))?
+                    format::list_as(&t, &rows, &headers, &go).map_err(format::list_failure)?
                 );
             } else {
                 print!("{}", volume_table(&rows));

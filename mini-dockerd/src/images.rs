@@ -137,6 +137,17 @@ impl Images {
         if let Some(d) = self.tags().get(&::images::image::normalize_name(reference)) {
             return self.by_digest(d);
         }
+        // `name@sha256:…`: one of an image's `RepoDigests`.
+        if reference.contains('@') {
+            let pinned = ::images::image::normalize_name(reference);
+            if let Some((id, _)) = self
+                .all_repo_digests()
+                .into_iter()
+                .find(|(_, list)| list.contains(&pinned))
+            {
+                return self.resolve(&id);
+            }
+        }
         let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
         if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
             for (_, img) in self.all() {
@@ -193,6 +204,26 @@ impl Images {
         list.sort();
         let bytes = serde_json::to_vec(&all).map_err(std::io::Error::other)?;
         util::write_atomic(&self.repo_digests_file(), &bytes)
+    }
+
+    /// Removes the `RepoDigests` entries of image `id` that `drop` picks
+    /// and returns them. The caller holds the write lock.
+    fn drop_repo_digests(&self, id: &str, drop: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+        let mut all = self.all_repo_digests();
+        let Some(list) = all.get_mut(id) else {
+            return Ok(Vec::new());
+        };
+        let (gone, kept): (Vec<String>, Vec<String>) = list.drain(..).partition(|d| drop(d));
+        if gone.is_empty() {
+            return Ok(gone);
+        }
+        *list = kept;
+        if list.is_empty() {
+            all.remove(id);
+        }
+        let bytes = serde_json::to_vec(&all).map_err(err)?;
+        util::write_atomic(&self.repo_digests_file(), &bytes).map_err(err)?;
+        Ok(gone)
     }
 
     fn tags_of(&self, config_digest: &str) -> Vec<String> {
@@ -423,20 +454,44 @@ impl Images {
         let _g = self.write.lock();
         let mut tags = self.tags();
         let normalized = ::images::image::normalize_name(name);
-        let names: Vec<String> = if tags.contains_key(&normalized) {
-            vec![normalized]
+        let digests = self.repo_digests(&id);
+        // An image's references are its tags and its `RepoDigests`
+        // (`repo@sha256:…`), as in moby's reference store.
+        let (names, pinned): (Vec<String>, Vec<String>) = if tags.contains_key(&normalized) {
+            // A tag: when it was the last tag of its repository, that
+            // repository's digests go with it (dockerd's rule).
+            let repo = repository_of(&normalized);
+            let last = !self
+                .tags_of(&id)
+                .iter()
+                .any(|t| *t != normalized && repository_of(t) == repo);
+            let pinned = digests
+                .iter()
+                .filter(|d| last && repository_of(d) == repo)
+                .cloned()
+                .collect();
+            (vec![normalized], pinned)
+        } else if digests.contains(&normalized) {
+            (Vec::new(), vec![normalized])
         } else {
-            // By id: every name of it.
+            // By id: every reference of it, unless they are in several
+            // repositories or the image has several tags (moby's
+            // `isSingleReference`), without force.
             let all = self.tags_of(&id);
-            if all.len() > 1 && !force {
+            let repos: std::collections::BTreeSet<&str> = all
+                .iter()
+                .chain(&digests)
+                .map(|r| repository_of(r))
+                .collect();
+            if (repos.len() > 1 || all.len() > 1) && !force {
                 return Err(ApiError::conflict(format!(
                     "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
                     &id.trim_start_matches("sha256:")[..12]
                 )));
             }
-            all
+            (all, digests.clone())
         };
-        let remaining = self.tags_of(&id).len() - names.len();
+        let remaining = self.tags_of(&id).len() - names.len() + digests.len() - pinned.len();
         let used = users(&id);
         if remaining == 0 && !used.is_empty() && !force {
             return Err(ApiError::conflict(format!(
@@ -448,9 +503,16 @@ impl Images {
         let mut out = Vec::new();
         for n in &names {
             tags.remove(n);
-            out.push(json!({"Untagged": n}));
         }
         write_tags(self.store.root(), &tags).map_err(err)?;
+        let dropped = self.drop_repo_digests(&id, |d| pinned.iter().any(|p| p == d))?;
+        // dockerd lists a tag, then its repository's digests; by id, every
+        // reference in lexical order.
+        let mut untagged: Vec<&String> = names.iter().chain(&dropped).collect();
+        if names.len() > 1 || names.is_empty() {
+            untagged.sort();
+        }
+        out.extend(untagged.into_iter().map(|n| json!({"Untagged": n})));
         let mut bytes = 0;
         if remaining == 0 && used.is_empty() {
             // An image made here goes from the list too (unless a later
@@ -573,6 +635,18 @@ fn full_name(repo: &str, tag: &str) -> String {
         ::images::image::normalize_name(repo)
     } else {
         ::images::image::normalize_name(&format!("{repo}:{tag}"))
+    }
+}
+
+/// The repository of a reference: `reg:5000/x` of `reg:5000/x:v1` and of
+/// `reg:5000/x@sha256:…`.
+fn repository_of(reference: &str) -> &str {
+    if let Some((repo, _)) = reference.split_once('@') {
+        return repo;
+    }
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => reference,
     }
 }
 

@@ -1425,6 +1425,11 @@ impl Engine {
             c.state.finished_at = status.finished_at;
             c.state.error = status.error.clone();
             c.state.oom_killed = status.oom_killed;
+            // As dockerd: a stopped container's health is `unhealthy`, its
+            // streak and log kept; the next start makes it `starting`.
+            if let Some(h) = c.state.health.as_mut() {
+                h.status = "unhealthy".into();
+            }
             c.exits += 1;
             c.net = None;
             // Docker's order: `oom`, then `die`, both before a waiter (a

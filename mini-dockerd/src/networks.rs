@@ -1169,46 +1169,39 @@ impl Engine {
         Ok(())
     }
 
-    /// The `/etc/hosts` text of a container: itself, its peers on every
-    /// user network it shares with them (name, aliases, short id), and `--add-host`.
-    pub fn hosts_text(&self, c: &Container, all: &[Container]) -> String {
+    /// The `/etc/hosts` text of a container, as Docker 20.10 writes it: the
+    /// usual localhost and IPv6 lines, each `--add-host`, then the
+    /// container itself (`IP<tab>hostname`, or `fqdn short` with a
+    /// `--domainname`) when it has an address. No peers: on a user network
+    /// the embedded DNS answers their names and aliases (`dns.rs`).
+    pub fn hosts_text(&self, c: &Container, _all: &[Container]) -> String {
         let hostname = c.hostname();
+        if c.network_mode() == "host" {
+            return format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+        }
         let own: Option<Ipv4Addr> = c
             .net
             .as_ref()
             .and_then(|a| a.ip.parse().ok())
             .or_else(|| c.endpoints.values().find_map(|e| e.ip.parse().ok()));
-        let mut peers = Vec::new();
-        // Its own name and aliases, as Docker's DNS answers them too.
-        for ep in c.endpoints.values() {
-            if let Ok(ip) = ep.ip.parse::<Ipv4Addr>() {
-                peers.push((c.name.clone(), ip));
-                peers.extend(ep.aliases.iter().map(|a| (a.clone(), ip)));
-            }
-        }
-        for (name, _) in c.endpoints.iter().filter(|(_, e)| !e.ip.is_empty()) {
-            for p in all.iter().filter(|p| p.id != c.id && p.state.running) {
-                let Some(ep) = p.endpoints.get(name) else {
-                    continue;
-                };
-                let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
-                    continue;
-                };
-                peers.push((p.name.clone(), ip));
-                peers.push((p.id[..12].to_string(), ip));
-                for a in &ep.aliases {
-                    peers.push((a.clone(), ip));
-                }
-            }
-        }
-        let mut text = match own {
-            Some(ip) => ::network::dns::hosts_file(&hostname, ip, &peers),
-            None => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
-        };
+        let mut text = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
         for h in c.host_config.extra_hosts.iter().flatten() {
             if let Some((name, ip)) = h.split_once(':') {
                 text.push_str(&format!("{ip}\t{name}\n"));
             }
+        }
+        if let Some(ip) = own {
+            let fqdn = match c.config.domainname.as_str() {
+                "" => hostname,
+                d => format!("{hostname}.{d}"),
+            };
+            let names = match fqdn.split_once('.') {
+                Some((short, _)) => format!("{fqdn} {short}"),
+                None => fqdn,
+            };
+            text.push_str(&format!("{ip}\t{names}\n"));
         }
         text
     }

@@ -1,6 +1,7 @@
 """The docker-py calls most programs make, one after another, against the
 daemon at DOCKER_HOST: images, containers (run detached and not, logs,
-exec_run, archives, stats), networks, volumes and the prune calls.
+exec_run, archives, stats, pause/unpause, update, export, cpu and shm
+settings), networks, volumes and the prune calls.
 
 Usage: common_calls.py IMAGE PREFIX. Each check prints ok/FAIL with its
 cause; the last line is "N passed, N failed"; exits non-zero on a failure.
@@ -28,6 +29,21 @@ def check(name):
             traceback.print_exc(limit=3, file=sys.stdout)
         return f
     return run
+
+
+def cgroup_value(pid, controller, v1_file, v2_file):
+    """A file of process `pid`'s cgroup, read on the host: the v1
+    `controller` hierarchy's `v1_file`, or the v2 group's `v2_file`."""
+    v2 = None
+    for line in open(f"/proc/{pid}/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        if controller in controllers.split(","):
+            with open(f"/sys/fs/cgroup/{controller}{path}/{v1_file}") as f:
+                return f.read().strip()
+        if controllers == "" and path != "/":
+            with open(f"/sys/fs/cgroup{path}/{v2_file}") as f:
+                v2 = f.read().strip()
+    return v2
 
 
 def main():
@@ -116,6 +132,44 @@ def main():
         s = box["c"].stats(stream=False)
         assert "memory_stats" in s and "cpu_stats" in s, list(s)
         assert s["memory_stats"].get("usage", 0) > 0, s["memory_stats"]
+
+    @check("run with cpu_quota, cpu_period, shm_size: applied")
+    def _():
+        c = client.containers.run(image, ["sh", "-c", "df -k /dev/shm | tail -1; sleep 600"],
+                                  detach=True, network_mode="none",
+                                  cpu_period=100000, cpu_quota=50000, shm_size="16m")
+        made["containers"].append(c)
+        c.reload()
+        assert c.attrs["HostConfig"]["LogConfig"]["Type"], c.attrs["HostConfig"]
+        pid = c.attrs["State"]["Pid"]
+        assert cgroup_value(pid, "cpu", "cpu.cfs_quota_us", "cpu.max") in ("50000", "50000 100000")
+        assert cgroup_value(pid, "cpu", "cpu.cfs_period_us", "cpu.max") \
+            in ("100000", "50000 100000")
+        for _ in range(200):
+            if c.logs():
+                break
+        assert c.logs().split()[1] == b"16384", c.logs()
+
+    @check("pause, unpause: the freezer; update: the live cgroup; export")
+    def _():
+        c = box["c"]
+        pid = c.attrs["State"]["Pid"]
+        c.pause()
+        c.reload()
+        assert c.status == "paused", c.status
+        assert cgroup_value(pid, "freezer", "freezer.state", "cgroup.freeze") in ("FROZEN", "1")
+        c.unpause()
+        c.reload()
+        assert c.status == "running", c.status
+        assert cgroup_value(pid, "freezer", "freezer.state", "cgroup.freeze") in ("THAWED", "0")
+        c.update(mem_limit="64m", memswap_limit="128m")
+        assert cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(64 << 20)
+        c.reload()
+        assert c.attrs["HostConfig"]["Memory"] == 64 << 20, c.attrs["HostConfig"]["Memory"]
+        data = b"".join(c.export())
+        with tarfile.open(fileobj=io.BytesIO(data)) as t:
+            names = t.getnames()
+        assert any(n.lstrip("./") == "bin/sh" for n in names), names[:20]
 
     @check("stop, wait, remove")
     def _():

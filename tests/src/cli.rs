@@ -7,26 +7,32 @@ use std::process::{Command, Output, Stdio};
 /// hands over) may keep the pipes open, and waiting for EOF on a pipe
 /// would wait for the container.
 pub fn capture(cmd: &mut Command) -> Output {
-    let out = tempfile::tempfile().unwrap();
-    let err = tempfile::tempfile().unwrap();
+    try_capture(cmd).unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+/// [`capture`] that never panics, for a `Drop` (a panic there, while a
+/// test is already panicking, aborts the process and orphans what the
+/// drop was about to clean up).
+pub fn try_capture(cmd: &mut Command) -> std::io::Result<Output> {
+    let out = tempfile::tempfile()?;
+    let err = tempfile::tempfile()?;
     let status = cmd
         .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(err.try_clone().unwrap())
-        .status()
-        .unwrap();
-    let read = |mut f: std::fs::File| {
+        .stdout(out.try_clone()?)
+        .stderr(err.try_clone()?)
+        .status()?;
+    let read = |mut f: std::fs::File| -> std::io::Result<Vec<u8>> {
         use std::io::{Read, Seek};
         let mut v = Vec::new();
-        f.seek(std::io::SeekFrom::Start(0)).unwrap();
-        f.read_to_end(&mut v).unwrap();
-        v
+        f.seek(std::io::SeekFrom::Start(0))?;
+        f.read_to_end(&mut v)?;
+        Ok(v)
     };
-    Output {
+    Ok(Output {
         status,
-        stdout: read(out),
-        stderr: read(err),
-    }
+        stdout: read(out)?,
+        stderr: read(err)?,
+    })
 }
 
 /// Runs `bin pre… args…` with `env`; output through files (see [`capture`]).

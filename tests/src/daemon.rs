@@ -140,6 +140,7 @@ impl Daemon {
     /// A daemon (without a bridge) reading this daemon.json.
     pub fn start_with_config(json: &str) -> Daemon {
         require_root();
+        crate::require_bins(&crate::ENGINE_BINS);
         let dir = tempfile::Builder::new()
             .prefix("md-engine-")
             .tempdir()
@@ -156,6 +157,7 @@ impl Daemon {
 
     fn start_with(bridge: Option<(String, String)>) -> Daemon {
         require_root();
+        crate::require_bins(&crate::ENGINE_BINS);
         let dir = tempfile::Builder::new()
             .prefix("md-engine-")
             .tempdir()
@@ -436,17 +438,24 @@ pub fn cgroup_exists(id: &str) -> bool {
 }
 
 impl Drop for Daemon {
+    /// Never panics (a panic in a drop during a test's panic aborts, and
+    /// whatever is not cleaned up yet is orphaned): no `bin()` check, no
+    /// `unwrap` on what may fail.
     fn drop(&mut self) {
         // Remove the containers through the daemon when it is up…
         if self.child.is_some() {
-            for id in self
-                .cli(&["ps", "-aq", "--no-trunc"])
-                .stdout
+            let cli = crate::profile_dir().join("mini-docker");
+            let run = |args: &[&str]| {
+                crate::cli::try_capture(Command::new(&cli).arg("-H").arg(self.host()).args(args))
+                    .map(|o| o.stdout)
+                    .unwrap_or_default()
+            };
+            for id in run(&["ps", "-aq", "--no-trunc"])
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
             {
                 let id = String::from_utf8_lossy(id).into_owned();
-                let _ = self.cli(&["rm", "-f", &id]);
+                run(&["rm", "-f", &id]);
             }
         }
         self.kill9();
@@ -471,7 +480,7 @@ impl Drop for Daemon {
             .unwrap_or_default()
         {
             // The engine keeps its runtime state in mini-runc's layout.
-            let _ = crate::cli::capture(
+            let _ = crate::cli::try_capture(
                 // Not `bin()`: a drop must not panic.
                 Command::new(crate::profile_dir().join("mini-runc"))
                     .arg("--root")

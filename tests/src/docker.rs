@@ -184,9 +184,19 @@ impl Drop for DockerDaemon {
                 eprintln!("{line}");
             }
         }
-        let ids = self.docker(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = self.docker(&["rm", "-f", id]);
+        // Not `self.docker()`: a drop must not panic (see `Daemon`'s).
+        let run = |args: &[&str]| {
+            crate::cli::try_capture(
+                Command::new(docker_cli())
+                    .env("DOCKER_HOST", self.host())
+                    .args(args),
+            )
+            .map(|o| o.stdout)
+            .unwrap_or_default()
+        };
+        let ids = run(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids).split_whitespace() {
+            run(&["rm", "-f", id]);
         }
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),

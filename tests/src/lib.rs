@@ -89,6 +89,25 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The binaries a [`Daemon`] runs: the daemon, the CLI the helpers drive
+/// it with, and what the daemon itself executes (shim, runtime, proxy).
+pub const ENGINE_BINS: [&str; 5] = [
+    "mini-dockerd",
+    "mini-docker",
+    "mini-shim",
+    "mini-runc",
+    "mini-docker-proxy",
+];
+
+/// Fails the test (through [`bin`]) unless every binary in `names` is
+/// built and fresh. Called before anything is spawned, so that a stale
+/// binary stops a test before it has a daemon to orphan.
+pub fn require_bins(names: &[&str]) {
+    for name in names {
+        bin(name);
+    }
+}
+
 /// [`bin`] as a `String`, for the helpers that take `&str`.
 pub fn bin_str(name: &str) -> String {
     bin(name).display().to_string()

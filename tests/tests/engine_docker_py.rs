@@ -84,8 +84,9 @@ fn auth_config_without_a_server_address_pushes_and_pulls() {
 }
 
 /// The calls most docker-py programs make (images, containers run detached
-/// and not, logs, exec_run, archives, stats, networks, volumes, prune), each
-/// checked for what it returns, with both docker-py versions.
+/// and not, logs, exec_run, archives, stats, pause/unpause, update, export,
+/// cpu_quota/cpu_period/shm_size, networks, volumes, prune), each checked
+/// for what it returns or what the kernel shows, with both docker-py versions.
 #[test]
 fn the_common_calls_work() {
     let d = Daemon::start();
