@@ -37,6 +37,67 @@ use super::Failure;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
+mod spec;
+
+/// The flags of `service create` that take no value (the others do).
+const CREATE_SWITCHES: &[&str] = &[
+    "-d",
+    "--detach",
+    "-q",
+    "--quiet",
+    "-t",
+    "--tty",
+    "--no-resolve-image",
+    "--with-registry-auth",
+    "--init",
+    "--read-only",
+    "--no-healthcheck",
+];
+
+/// The command line for clap. `service create` has a `--host` (a hosts
+/// entry) and a `--config` (a swarm config), as in the docker CLI, where
+/// `-H/--host` and `--config` are flags of the top-level command only; ours
+/// are global flags, which clap would share with any subcommand flag of the
+/// same name. So here, between `service create` and its IMAGE, `--host` is
+/// renamed `--host-entry` and `--config` `--config-ref` before clap sees them.
+pub fn clap_argv(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let start = out
+        .windows(2)
+        .position(|w| w[0] == "service" && w[1] == "create")
+        .map(|i| i + 2);
+    let Some(mut i) = start else {
+        return out;
+    };
+    while i < out.len() {
+        let Some(arg) = out[i].to_str().map(String::from) else {
+            break;
+        };
+        if !arg.starts_with('-') || arg == "--" {
+            break; // the IMAGE: the rest is the service's command
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let renamed = match name.as_str() {
+            "--host" => Some("--host-entry"),
+            "--config" => Some("--config-ref"),
+            _ => None,
+        };
+        if let Some(r) = renamed {
+            out[i] = match &inline {
+                Some(v) => format!("{r}={v}").into(),
+                None => r.into(),
+            };
+        }
+        let switch = CREATE_SWITCHES.contains(&name.as_str())
+            || (!name.starts_with("--") && name[1..].chars().all(|c| "dqt".contains(c)));
+        i += if inline.is_some() || switch { 1 } else { 2 };
+    }
+    out
+}
+
 /// `swarm …`.
 #[derive(Subcommand, Debug)]
 pub enum SwarmCmd {
@@ -99,7 +160,7 @@ pub enum NodeCmd {
 #[derive(Subcommand, Debug)]
 pub enum ServiceCmd {
     /// Create a new service.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List services.
     #[command(alias = "list")]
     Ls {
@@ -129,7 +190,7 @@ pub enum ServiceCmd {
         scales: Vec<String>,
     },
     /// Update a service.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Remove one or more services.
     #[command(alias = "remove")]
     Rm {
@@ -167,50 +228,21 @@ pub struct TaskListArgs {
     pub no_trunc: bool,
 }
 
-/// The flags `service create` and `update` share.
-#[derive(clap::Args, Debug)]
-pub struct CommonArgs {
-    /// Exit immediately instead of waiting for the service to converge.
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Maximum number of tasks updated simultaneously (0 to update all at once).
-    #[arg(long = "update-parallelism")]
-    pub update_parallelism: Option<u64>,
-    /// Delay between updates (ns|us|ms|s|m|h).
-    #[arg(long = "update-delay")]
-    pub update_delay: Option<String>,
-}
-
 /// `service create`.
 #[derive(clap::Args, Debug)]
 pub struct CreateArgs {
     /// Service name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Number of tasks.
-    #[arg(long)]
-    pub replicas: Option<u64>,
-    /// Service mode (replicated or global).
+    /// Service mode (replicated, global, replicated-job, or global-job).
     #[arg(long, default_value = "replicated")]
     pub mode: String,
-    /// Set environment variables.
-    #[arg(short, long = "env")]
-    pub env: Vec<String>,
-    /// Service labels.
-    #[arg(short, long = "label")]
-    pub label: Vec<String>,
-    /// Container labels.
-    #[arg(long = "container-label")]
-    pub container_label: Vec<String>,
-    /// Placement constraints (e.g. node.role==manager).
-    #[arg(long = "constraint")]
-    pub constraint: Vec<String>,
-    /// Publish a port as a node port (PUBLISHED:TARGET[/PROTOCOL]).
-    #[arg(short, long = "publish")]
-    pub publish: Vec<String>,
-    /// The flags `update` has too.
+    /// The flags that set one field each (`update` has them too).
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub fields: spec::FieldArgs,
+    /// The list flags.
+    #[command(flatten)]
+    pub lists: spec::CreateLists,
     /// Image.
     pub image: String,
     /// Command and arguments.
@@ -224,21 +256,21 @@ pub struct UpdateArgs {
     /// Service image tag.
     #[arg(long)]
     pub image: Option<String>,
-    /// Number of tasks.
+    /// Service command args.
     #[arg(long)]
-    pub replicas: Option<u64>,
-    /// Add or update an environment variable.
-    #[arg(long = "env-add")]
-    pub env_add: Vec<String>,
-    /// Remove an environment variable.
-    #[arg(long = "env-rm")]
-    pub env_rm: Vec<String>,
+    pub args: Option<String>,
     /// Force update even if no changes require it.
     #[arg(long)]
     pub force: bool,
-    /// The flags `create` has too.
+    /// Rollback to previous specification.
+    #[arg(long)]
+    pub rollback: bool,
+    /// The flags that set one field each (`create` has them too).
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub fields: spec::FieldArgs,
+    /// The `--X-add` and `--X-rm` flags.
+    #[command(flatten)]
+    pub lists: spec::UpdateLists,
     /// Service.
     pub service: String,
 }
@@ -444,99 +476,33 @@ fn print_rows(
     Ok(0)
 }
 
-/// `KEY=VALUE` flags as a JSON object.
-fn labels(list: &[String]) -> Value {
-    let mut m = serde_json::Map::new();
-    for l in list {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        m.insert(k.to_string(), json!(v));
-    }
-    Value::Object(m)
-}
-
-/// `-p PUBLISHED:TARGET[/PROTOCOL]` as an endpoint port.
-fn port(p: &str) -> Result<Value, Failure> {
-    let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-    let (published, target) = ports.split_once(':').ok_or_else(|| {
-        bad(format!(
-            "invalid --publish {p:?}: give PUBLISHED:TARGET[/PROTOCOL], e.g. 8080:80"
-        ))
-    })?;
-    let num = |s: &str| {
-        s.parse::<u16>()
-            .map_err(|_| bad(format!("invalid --publish {p:?}: {s:?} is not a port")))
-    };
-    Ok(json!({
-        "Protocol": proto, "TargetPort": num(target)?, "PublishedPort": num(published)?,
-        "PublishMode": "ingress",
-    }))
-}
-
-/// The update flags onto `spec.UpdateConfig`.
-fn apply_common(spec: &mut Value, a: &CommonArgs) -> Result<(), Failure> {
-    if let Some(n) = a.update_parallelism {
-        spec["UpdateConfig"]["Parallelism"] = json!(n);
-    }
-    if let Some(d) = &a.update_delay {
-        let ns = mini_docker_api::units::go_duration_nanos(d).ok_or_else(|| {
-            bad(format!(
-                "invalid --update-delay {d:?}: give a duration such as 10s or 1m30s"
-            ))
-        })?;
-        spec["UpdateConfig"]["Delay"] = json!(ns);
-    }
-    Ok(())
-}
-
 /// `service …`.
-pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
+pub fn service(c: &Client, cmd: ServiceCmd, cfg: Option<&str>) -> Result<u8, Failure> {
     match cmd {
         ServiceCmd::Create(a) => {
-            let mode = match a.mode.as_str() {
-                "replicated" => json!({"Replicated": {"Replicas": a.replicas.unwrap_or(1)}}),
-                "global" if a.replicas.is_none() => json!({"Global": {}}),
-                "global" => return Err(bad("--replicas can only be used with replicated mode")),
-                m => {
-                    return Err(bad(format!(
-                        "invalid --mode {m:?}: use replicated or global"
-                    )))
-                }
-            };
-            let ports = a
-                .publish
-                .iter()
-                .map(|p| port(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut spec = json!({
-                "Labels": labels(&a.label),
-                "TaskTemplate": {
-                    "ContainerSpec": {
-                        "Image": a.image,
-                        "Labels": labels(&a.container_label),
-                        "Env": a.env,
-                    },
-                    "Placement": {"Constraints": a.constraint},
-                    "ForceUpdate": 0,
-                    "Runtime": "container",
-                },
-                "Mode": mode,
-                "EndpointSpec": {"Mode": "vip", "Ports": ports},
-            });
-            if let Some(n) = &a.name {
-                spec["Name"] = json!(n);
-            }
-            if !a.args.is_empty() {
-                spec["TaskTemplate"]["ContainerSpec"]["Args"] = json!(a.args);
-            }
-            apply_common(&mut spec, &a.common)?;
+            let spec = spec::create_spec(
+                c,
+                a.name.as_deref(),
+                &a.mode,
+                &a.fields,
+                &a.lists,
+                &a.image,
+                &a.args,
+            )?;
+            let auth = registry_auth(&a.fields, &a.image, cfg);
             let r = c
-                .call("POST", "/services/create", Body::Json(spec))?
+                .call_with(
+                    "POST",
+                    "/services/create",
+                    Body::Json(spec),
+                    &auth_header(&auth),
+                )?
                 .json()?;
             warnings(&r);
             let id = r["ID"].as_str().unwrap_or("").to_string();
             println!("{id}");
-            if !a.common.detach {
-                converge(c, &id, None)?;
+            if !a.fields.detach {
+                converge(c, &id, None, a.fields.quiet)?;
             }
             Ok(0)
         }
@@ -581,7 +547,7 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
                 update(c, &id, version, spec)?;
                 println!("{name} scaled to {n}");
                 if !detach {
-                    converge(c, &id, None)?;
+                    converge(c, &id, None, false)?;
                 }
             }
             Ok(0)
@@ -589,46 +555,59 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
         ServiceCmd::Update(a) => {
             let (id, version, mut spec) = inspect(c, &a.service)?;
             let before = spec["TaskTemplate"].clone();
-            let cs = &mut spec["TaskTemplate"]["ContainerSpec"];
-            if let Some(i) = &a.image {
-                cs["Image"] = json!(i);
-            }
-            if !a.env_add.is_empty() || !a.env_rm.is_empty() {
-                let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
-                let mut env: Vec<String> = cs["Env"]
-                    .as_array()
-                    .map(|v| {
-                        v.iter()
-                            .filter_map(|e| e.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let gone: Vec<String> = a
-                    .env_add
-                    .iter()
-                    .map(|e| key(e))
-                    .chain(a.env_rm.iter().map(|e| key(e)))
-                    .collect();
-                env.retain(|e| !gone.contains(&key(e)));
-                env.extend(a.env_add.iter().cloned());
-                cs["Env"] = json!(env);
-            }
-            if let Some(n) = a.replicas {
-                if spec["Mode"]["Replicated"].is_null() {
-                    return Err(bad("--replicas can only be used with replicated mode"));
+            let query = if a.rollback {
+                // Rolled back by the manager (`?rollback=previous`), which
+                // honours the service's RollbackConfig.
+                let mut fields = a.fields.clone();
+                (fields.detach, fields.quiet) = (false, false);
+                if fields != spec::FieldArgs::default()
+                    || a.lists != spec::UpdateLists::default()
+                    || a.image.is_some()
+                    || a.args.is_some()
+                    || a.force
+                {
+                    return Err(bad("other flags may not be combined with --rollback"));
                 }
-                spec["Mode"]["Replicated"]["Replicas"] = json!(n);
-            }
-            if a.force {
-                let f = spec["TaskTemplate"]["ForceUpdate"].as_u64().unwrap_or(0);
-                spec["TaskTemplate"]["ForceUpdate"] = json!(f + 1);
-            }
-            apply_common(&mut spec, &a.common)?;
-            let rolling = (spec["TaskTemplate"] != before).then(mini_docker_api::time::now_nanos);
-            update(c, &id, version, spec)?;
+                "&rollback=previous"
+            } else {
+                let cs = &mut spec["TaskTemplate"]["ContainerSpec"];
+                if let Some(i) = &a.image {
+                    cs["Image"] = json!(i);
+                }
+                if let Some(args) = &a.args {
+                    cs["Args"] = json!(super::compose::plan::shell_split(args)
+                        .map_err(|m| bad(format!("invalid --args {args:?}: {m}")))?);
+                }
+                spec::apply_lists(c, &mut spec, &a.lists)?;
+                spec::apply_fields(&mut spec, &a.fields, false)?;
+                if a.force {
+                    let f = spec["TaskTemplate"]["ForceUpdate"].as_u64().unwrap_or(0);
+                    spec["TaskTemplate"]["ForceUpdate"] = json!(f + 1);
+                }
+                ""
+            };
+            let image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let auth = registry_auth(&a.fields, &image, cfg);
+            let rolling = (a.rollback || spec["TaskTemplate"] != before)
+                .then(mini_docker_api::time::now_nanos);
+            let r = c
+                .call_with(
+                    "POST",
+                    &format!(
+                        "/services/{}/update?version={version}{query}",
+                        http::enc(&id)
+                    ),
+                    Body::Json(spec),
+                    &auth_header(&auth),
+                )?
+                .json()?;
+            warnings(&r);
             println!("{}", a.service);
-            if !a.common.detach {
-                converge(c, &id, rolling)?;
+            if !a.fields.detach {
+                converge(c, &id, rolling, a.fields.quiet)?;
             }
             Ok(0)
         }
@@ -656,6 +635,22 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
             service,
         } => logs(c, &service, follow, &tail, raw),
     }
+}
+
+/// `--with-registry-auth`: the `X-Registry-Auth` header's value for the
+/// image's registry (from `login`), which the manager hands to the nodes
+/// that pull.
+fn registry_auth(f: &spec::FieldArgs, image: &str, cfg: Option<&str>) -> Option<String> {
+    f.with_registry_auth
+        .then(|| super::auth::registry_auth(image, cfg))
+        .flatten()
+}
+
+/// The request headers for an `X-Registry-Auth` value.
+fn auth_header(auth: &Option<String>) -> Vec<(&str, &str)> {
+    auth.as_deref()
+        .map(|h| vec![("X-Registry-Auth", h)])
+        .unwrap_or_default()
 }
 
 fn warnings(r: &Value) {
@@ -690,7 +685,7 @@ fn update(c: &Client, id: &str, version: u64, spec: Value) -> Result<(), Failure
 /// each new task error once. `rolling`: the task template changed at that
 /// time (nanoseconds), so the manager replaces every task, and the wait
 /// also lasts until the update that started then is completed.
-fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
+fn converge(c: &Client, id: &str, rolling: Option<i64>, quiet: bool) -> Result<(), Failure> {
     let mut last_err = String::new();
     loop {
         let list = get(c, "/services?status=true")?;
@@ -725,7 +720,9 @@ fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
             }
         };
         if st["RunningTasks"] == st["DesiredTasks"] && updated {
-            println!("verify: Service converged");
+            if !quiet {
+                println!("verify: Service converged");
+            }
             return Ok(());
         }
         let tasks = service_tasks(c, id)?;
@@ -736,7 +733,7 @@ fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
             .filter_map(|t| t["Status"]["Err"].as_str())
             .next_back()
         {
-            if e != last_err {
+            if e != last_err && !quiet {
                 eprintln!("task: {e}");
                 last_err = e.to_string();
             }
@@ -996,7 +993,9 @@ pub enum StackCmd {
 const NAMESPACE: &str = "com.docker.stack.namespace";
 
 /// The keys of a compose service that `stack deploy` turns into a service
-/// spec; any other key is refused by name rather than dropped.
+/// spec, as the docker CLI's `stack deploy` does; any other key is refused
+/// by name rather than dropped (the docker CLI prints "Ignoring
+/// unsupported options" for some, such as `restart`, and drops them).
 const STACK_KEYS: &[&str] = &[
     "image",
     "command",
@@ -1005,6 +1004,20 @@ const STACK_KEYS: &[&str] = &[
     "labels",
     "ports",
     "deploy",
+    "hostname",
+    "user",
+    "working_dir",
+    "init",
+    "stop_signal",
+    "stop_grace_period",
+    "cap_add",
+    "cap_drop",
+    "read_only",
+    "ulimits",
+    "extra_hosts",
+    "dns",
+    "logging",
+    "healthcheck",
 ];
 
 /// The services or networks of `stack` (`GET /services` or `/networks`
@@ -1048,6 +1061,8 @@ fn stack_service(
             None => k,
         })
         .collect();
+    // `labels:` are the containers' labels; the service's own are the
+    // stack's (and the image it was deployed with), as in the docker CLI.
     let mut labels = serde_json::Map::new();
     for (k, v) in pairs(s.labels.as_ref()) {
         labels.insert(k, json!(v.unwrap_or_default()));
@@ -1057,36 +1072,182 @@ fn stack_service(
         .ports
         .iter()
         .map(|p| match p {
-            Port::Short(p) if p.split(':').count() == 2 => port(p),
+            Port::Number(t) => spec::port(&t.to_string()),
+            Port::Short(p) if p.split(':').count() <= 2 => spec::port(p),
+            Port::Long(l) if l.host_ip.is_none() => {
+                let mut v = json!({
+                    "Protocol": l.protocol.as_deref().unwrap_or("tcp"),
+                    "TargetPort": l.target,
+                    "PublishMode": l.mode.as_deref().unwrap_or("ingress"),
+                });
+                if let Some(p) = &l.published {
+                    v["PublishedPort"] = json!(p.to_string().parse::<u16>().map_err(|_| {
+                        bad(format!("services.{name}.ports: published {p} is not a port"))
+                    })?);
+                }
+                Ok(v)
+            }
             _ => Err(bad(format!(
-                "services.{name}.ports: give each as \"PUBLISHED:TARGET[/PROTOCOL]\""
+                "services.{name}.ports: give each as \"[PUBLISHED:]TARGET[/PROTOCOL]\" or the long form without host_ip (a swarm publishes on every address)"
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut env = env;
+    env.sort();
     let mut cs = json!({
-        "Image": image,
-        "Labels": {NAMESPACE: stack},
-        "Env": env,
+        "Image": spec::familiar_image(&image),
+        "Labels": labels,
+        "Privileges": {"CredentialSpec": null, "SELinuxContext": null, "NoNewPrivileges": false},
+        "Isolation": "default",
     });
+    if !env.is_empty() {
+        cs["Env"] = json!(env);
+    }
     if let Some(c) = &s.entrypoint {
         cs["Command"] = json!(c.items());
     }
     if let Some(c) = &s.command {
-        cs["Args"] = json!(c.items());
+        cs["Args"] = json!(match c {
+            super::compose::model::StringOrList::One(line) =>
+                super::compose::plan::shell_split(line)
+                    .map_err(|m| bad(format!("services.{name}.command: {m}")))?,
+            l => l.items(),
+        });
+    }
+    for (key, v) in [
+        ("Hostname", &s.hostname),
+        ("User", &s.user),
+        ("Dir", &s.working_dir),
+        ("StopSignal", &s.stop_signal),
+    ] {
+        if let Some(v) = v {
+            cs[key] = json!(v);
+        }
+    }
+    if let Some(i) = s.init {
+        cs["Init"] = json!(i);
+    }
+    if let Some(r) = s.read_only {
+        cs["ReadOnly"] = json!(r);
+    }
+    if let Some(d) = &s.stop_grace_period {
+        cs["StopGracePeriod"] = json!(mini_docker_api::units::go_duration_nanos(d).ok_or_else(
+            || bad(format!(
+                "services.{name}.stop_grace_period: {d:?} is not a duration"
+            ))
+        )?);
+    }
+    let cap = |l: &[String]| -> Vec<String> { l.iter().map(|c| spec::capability(c)).collect() };
+    if !s.cap_add.is_empty() {
+        cs["CapabilityAdd"] = json!(cap(&s.cap_add));
+    }
+    if !s.cap_drop.is_empty() {
+        cs["CapabilityDrop"] = json!(cap(&s.cap_drop));
+    }
+    if !s.ulimits.is_empty() {
+        use super::compose::model::Ulimit;
+        cs["Ulimits"] = s
+            .ulimits
+            .iter()
+            .map(|(n, u)| match u {
+                Ulimit::One(v) => json!({"Name": n, "Hard": v, "Soft": v}),
+                Ulimit::Pair { soft, hard } => json!({"Name": n, "Hard": hard, "Soft": soft}),
+            })
+            .collect::<Vec<_>>()
+            .into();
+    }
+    if let Some(h) = &s.extra_hosts {
+        cs["Hosts"] = h
+            .to_map(':')
+            .into_iter()
+            .map(|(host, ip)| format!("{} {host}", ip.unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    cs["DNSConfig"] = json!({});
+    if let Some(d) = &s.dns {
+        cs["DNSConfig"]["Nameservers"] = json!(d.items());
+    }
+    if let Some(h) = &s.healthcheck {
+        cs["Healthcheck"] = stack_healthcheck(name, h)?;
+    }
+    let mut task = json!({
+        "ContainerSpec": cs,
+        "Resources": {},
+        "Placement": {},
+        "Networks": [{"Target": network, "Aliases": [name]}],
+        "ForceUpdate": 0,
+        "Runtime": "container",
+    });
+    if let Some(l) = &s.logging {
+        if let Some(d) = &l.driver {
+            task["LogDriver"] = json!({"Name": d, "Options": l.options});
+        } else if !l.options.is_empty() {
+            return Err(bad(format!(
+                "services.{name}.logging.options need logging.driver: give the driver too"
+            )));
+        }
     }
     let replicas = s.deploy.as_ref().and_then(|d| d.replicas).unwrap_or(1);
+    let mut endpoint = json!({"Mode": "vip"});
+    if !ports.is_empty() {
+        endpoint["Ports"] = json!(ports);
+    }
     Ok(json!({
         "Name": format!("{stack}_{name}"),
-        "Labels": labels,
-        "TaskTemplate": {
-            "ContainerSpec": cs,
-            "Networks": [{"Target": network, "Aliases": [name]}],
-            "ForceUpdate": 0,
-            "Runtime": "container",
-        },
+        "Labels": {NAMESPACE: stack, "com.docker.stack.image": image},
+        "TaskTemplate": task,
         "Mode": {"Replicated": {"Replicas": replicas}},
-        "EndpointSpec": {"Mode": "vip", "Ports": ports},
+        "EndpointSpec": endpoint,
     }))
+}
+
+/// A compose `healthcheck:` as a swarm `HealthConfig`.
+fn stack_healthcheck(name: &str, h: &Value) -> Result<Value, Failure> {
+    let err = |k: &str| {
+        bad(format!(
+            "services.{name}.healthcheck.{k}: not a valid value"
+        ))
+    };
+    let mut out = json!({});
+    if h["disable"] == true {
+        return Ok(json!({"Test": ["NONE"]}));
+    }
+    match &h["test"] {
+        Value::String(s) => out["Test"] = json!(["CMD-SHELL", s]),
+        Value::Array(a) => out["Test"] = json!(a),
+        Value::Null => {}
+        _ => return Err(err("test")),
+    }
+    for (k, key) in [
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start_period", "StartPeriod"),
+    ] {
+        if let Some(d) = h[k].as_str() {
+            out[key] = json!(mini_docker_api::units::go_duration_nanos(d).ok_or_else(|| err(k))?);
+        }
+    }
+    if let Some(r) = h["retries"].as_u64() {
+        out["Retries"] = json!(r);
+    }
+    for k in h.as_object().into_iter().flatten().map(|(k, _)| k) {
+        if ![
+            "test",
+            "interval",
+            "timeout",
+            "start_period",
+            "retries",
+            "disable",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(bad(format!(
+                "services.{name}.healthcheck.{k}: swarm has no such setting; remove it"
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// `stack …`: a compose file's services as swarm services named
@@ -1230,5 +1391,35 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
             }
             Ok(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clap_argv;
+
+    fn argv(s: &str) -> Vec<String> {
+        clap_argv(s.split(' ').map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn service_create_s_host_and_config_are_renamed_up_to_the_image() {
+        assert_eq!(
+            argv("md -H unix:///s service create -d --host a:1.2.3.4 --config=c -t --name x img sh --host y"),
+            argv("md -H unix:///s service create -d --host-entry a:1.2.3.4 --config-ref=c -t --name x img sh --host y"),
+        );
+        // A flag's value that looks like the image is skipped over.
+        assert_eq!(
+            argv("md service create --name img --config c img")[4..],
+            ["img", "--config-ref", "c", "img"]
+        );
+        // Elsewhere nothing changes.
+        assert_eq!(
+            argv("md --config d ps --host x"),
+            ["md", "--config", "d", "ps", "--host", "x"]
+        );
     }
 }
