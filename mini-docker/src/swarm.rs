@@ -1018,6 +1018,7 @@ const STACK_KEYS: &[&str] = &[
     "dns",
     "logging",
     "healthcheck",
+    "volumes",
 ];
 
 /// The services or networks of `stack` (`GET /services` or `/networks`
@@ -1034,6 +1035,7 @@ fn stack_service(
     name: &str,
     s: &super::compose::model::Service,
     network: &str,
+    volumes: &std::collections::BTreeMap<String, Option<super::compose::model::Volume>>,
 ) -> Result<Value, Failure> {
     use super::compose::model::Port;
     let set = serde_json::to_value(s).map_err(|e| bad(e.to_string()))?;
@@ -1171,6 +1173,14 @@ fn stack_service(
     if let Some(h) = &s.healthcheck {
         cs["Healthcheck"] = stack_healthcheck(name, h)?;
     }
+    if !s.volumes.is_empty() {
+        cs["Mounts"] = s
+            .volumes
+            .iter()
+            .map(|v| stack_mount(stack, name, v, volumes))
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
+    }
     let mut task = json!({
         "ContainerSpec": cs,
         "Resources": {},
@@ -1200,6 +1210,93 @@ fn stack_service(
         "Mode": {"Replicated": {"Replicas": replicas}},
         "EndpointSpec": endpoint,
     }))
+}
+
+/// A service's `volumes:` entry as a swarm `Mount`: a path is a bind, a
+/// name is the stack's volume `STACK_NAME` (labelled with the stack, as
+/// the docker CLI makes it; an external one keeps its name), a lone target
+/// an anonymous volume.
+fn stack_mount(
+    stack: &str,
+    service: &str,
+    v: &super::compose::model::ServiceVolume,
+    volumes: &std::collections::BTreeMap<String, Option<super::compose::model::Volume>>,
+) -> Result<Value, Failure> {
+    use super::compose::model::ServiceVolume;
+    let (kind, source, target, ro) = match v {
+        ServiceVolume::Short(spec) => {
+            let parts: Vec<&str> = spec.split(':').collect();
+            match parts.as_slice() {
+                [t] => ("volume", None, t.to_string(), false),
+                [src, t, rest @ ..] => {
+                    let ro = match rest {
+                        [] | ["rw"] => false,
+                        ["ro"] => true,
+                        _ => {
+                            return Err(bad(format!(
+                                "services.{service}.volumes: {spec:?}: give SOURCE:TARGET[:ro|rw]"
+                            )))
+                        }
+                    };
+                    let kind = if src.starts_with('/') {
+                        "bind"
+                    } else {
+                        "volume"
+                    };
+                    (kind, Some(src.to_string()), t.to_string(), ro)
+                }
+                [] => unreachable!("split yields at least one part"),
+            }
+        }
+        ServiceVolume::Long(l) => {
+            let kind = match l.kind.as_str() {
+                "bind" => "bind",
+                "volume" => "volume",
+                k => {
+                    return Err(bad(format!(
+                        "services.{service}.volumes: type {k:?}: a stack mounts bind or volume"
+                    )))
+                }
+            };
+            (
+                kind,
+                l.source.clone(),
+                l.target.clone(),
+                l.read_only.unwrap_or(false),
+            )
+        }
+    };
+    let mut m = json!({"Type": kind, "Target": target});
+    if ro {
+        m["ReadOnly"] = json!(true);
+    }
+    match (kind, source) {
+        ("bind", Some(src)) => m["Source"] = json!(src),
+        ("volume", Some(key)) => {
+            let decl = volumes.get(&key).ok_or_else(|| {
+                bad(format!(
+                    "services.{service}.volumes: volume {key:?} is not declared in the top-level `volumes`"
+                ))
+            })?;
+            let decl = decl.clone().unwrap_or_default();
+            if decl.external {
+                m["Source"] = json!(decl.name.unwrap_or(key));
+            } else {
+                m["Source"] = json!(decl.name.unwrap_or_else(|| format!("{stack}_{key}")));
+                let mut labels = serde_json::Map::new();
+                for (k, v) in decl.labels.map(|l| l.to_map('=')).unwrap_or_default() {
+                    labels.insert(k, json!(v.unwrap_or_default()));
+                }
+                labels.insert(NAMESPACE.into(), json!(stack));
+                m["VolumeOptions"] = json!({"Labels": labels});
+                if let Some(d) = decl.driver {
+                    m["VolumeOptions"]["DriverConfig"] = json!({"Name": d});
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(m)
 }
 
 /// A compose `healthcheck:` as a swarm `HealthConfig`.
@@ -1275,7 +1372,12 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
                 .model
                 .services
                 .iter()
-                .map(|(n, s)| Ok((n.clone(), stack_service(&stack, n, s, &net_name)?)))
+                .map(|(n, s)| {
+                    Ok((
+                        n.clone(),
+                        stack_service(&stack, n, s, &net_name, &p.model.volumes)?,
+                    ))
+                })
                 .collect::<Result<_, Failure>>()?;
             if !of_stack(c, "networks", &stack)?
                 .iter()

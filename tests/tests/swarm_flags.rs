@@ -154,8 +154,17 @@ services:
         published: 8081
         protocol: udp
         mode: host
+    volumes:
+      - data:/data
+      - /tmp:/host:ro
+      - /anon
+      - {type: volume, source: more, target: /more, read_only: true}
     deploy:
       replicas: 2
+volumes:
+  data:
+  more:
+    labels: {kind: test}
 "#;
 
 #[test]
