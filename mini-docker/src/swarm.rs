@@ -1019,6 +1019,7 @@ const STACK_KEYS: &[&str] = &[
     "logging",
     "healthcheck",
     "volumes",
+    "networks",
 ];
 
 /// The services or networks of `stack` (`GET /services` or `/networks`
@@ -1034,7 +1035,7 @@ fn stack_service(
     stack: &str,
     name: &str,
     s: &super::compose::model::Service,
-    network: &str,
+    networks: Vec<Value>,
     volumes: &std::collections::BTreeMap<String, Option<super::compose::model::Volume>>,
 ) -> Result<Value, Failure> {
     use super::compose::model::Port;
@@ -1185,7 +1186,7 @@ fn stack_service(
         "ContainerSpec": cs,
         "Resources": {},
         "Placement": {},
-        "Networks": [{"Target": network, "Aliases": [name]}],
+        "Networks": networks,
         "ForceUpdate": 0,
         "Runtime": "container",
     });
@@ -1367,31 +1368,69 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
             for w in &p.warnings {
                 eprintln!("{w}");
             }
-            let net_name = format!("{stack}_default");
-            let specs_first: Vec<(String, Value)> = p
-                .model
-                .services
-                .iter()
-                .map(|(n, s)| {
-                    Ok((
-                        n.clone(),
-                        stack_service(&stack, n, s, &net_name, &p.model.volumes)?,
-                    ))
-                })
-                .collect::<Result<_, Failure>>()?;
-            if !of_stack(c, "networks", &stack)?
-                .iter()
-                .any(|n| n["Name"] == net_name.as_str())
-            {
-                println!("Creating network {net_name}");
-                c.call(
-                    "POST",
-                    "/networks/create",
-                    Body::Json(json!({
-                        "Name": net_name, "Driver": "overlay", "CheckDuplicate": true,
-                        "Labels": {NAMESPACE: stack},
-                    })),
-                )?;
+            // Each service's networks (`default` when it names none): the
+            // stack's own are `STACK_KEY` overlays, labelled with the
+            // stack; the service is on each under its aliases and name.
+            let mut to_create: std::collections::BTreeMap<String, Value> = Default::default();
+            let mut specs_first: Vec<(String, Value)> = Vec::new();
+            for (svc, s) in &p.model.services {
+                let nets = s
+                    .networks
+                    .as_ref()
+                    .map(|n| n.to_map())
+                    .unwrap_or_else(|| [("default".to_string(), Default::default())].into());
+                let mut attach = Vec::new();
+                for (key, sn) in nets {
+                    if key != "default" && !p.model.networks.contains_key(&key) {
+                        return Err(bad(format!(
+                            "services.{svc}.networks: network {key:?} is not declared in the top-level `networks`"
+                        )));
+                    }
+                    let decl = p
+                        .model
+                        .networks
+                        .get(&key)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default();
+                    let net = if decl.external {
+                        decl.name.clone().unwrap_or(key.clone())
+                    } else {
+                        let net = decl.name.clone().unwrap_or(format!("{stack}_{key}"));
+                        let mut labels = serde_json::Map::new();
+                        for (k, v) in decl.labels.map(|l| l.to_map('=')).unwrap_or_default() {
+                            labels.insert(k, json!(v.unwrap_or_default()));
+                        }
+                        labels.insert(NAMESPACE.into(), json!(stack));
+                        to_create.insert(
+                            net.clone(),
+                            json!({
+                                "Name": net,
+                                "Driver": decl.driver.as_deref().unwrap_or("overlay"),
+                                "CheckDuplicate": true,
+                                "Internal": decl.internal,
+                                "Labels": labels,
+                            }),
+                        );
+                        net
+                    };
+                    // The network's aliases, then the service's name.
+                    let mut aliases = sn.aliases;
+                    aliases.push(svc.clone());
+                    attach.push(json!({"Target": net, "Aliases": aliases}));
+                }
+                attach.sort_by_key(|n| n["Target"].as_str().unwrap_or("").to_string());
+                specs_first.push((
+                    svc.clone(),
+                    stack_service(&stack, svc, s, attach, &p.model.volumes)?,
+                ));
+            }
+            let have = of_stack(c, "networks", &stack)?;
+            for (net, body) in to_create {
+                if !have.iter().any(|n| n["Name"] == net.as_str()) {
+                    println!("Creating network {net}");
+                    c.call("POST", "/networks/create", Body::Json(body))?;
+                }
             }
             let existing = of_stack(c, "services", &stack)?;
             for (_, spec) in specs_first {

@@ -159,8 +159,15 @@ services:
       - /tmp:/host:ro
       - /anon
       - {type: volume, source: more, target: /more, read_only: true}
+    networks:
+      default:
+      back:
+        aliases: [api]
     deploy:
       replicas: 2
+networks:
+  back:
+    labels: {tier: back}
 volumes:
   data:
   more:
@@ -177,19 +184,40 @@ fn stack_deploy_sets_the_spec_the_docker_cli_sets() {
     std::fs::write(&file, STACK_FILE).unwrap();
     let file = file.to_str().unwrap();
     // The two stacks have their own names (a removed stack's network goes
-    // in the background); the docker CLI's is renamed to compare, and the
-    // network is compared by its alias, not its id.
+    // in the background); the docker CLI's is renamed to compare.
+    // Networks are compared by name (ids differ).
+    let by_name = |spec: &mut Value| {
+        for net in spec["TaskTemplate"]["Networks"].as_array_mut().unwrap() {
+            let id = net["Target"].as_str().unwrap().to_string();
+            let name = n
+                .daemon
+                .ok(&["network", "inspect", "--format", "{{.Name}}", &id]);
+            net["Target"] = Value::String(name.trim().to_string());
+        }
+    };
     n.daemon.ok(&["stack", "deploy", "-c", file, "md-std"]);
-    let docker = spec_of(&n, "md-std_web")
-        .to_string()
-        .replace("md-std", "md-sto");
-    let mut docker: Value = serde_json::from_str(&docker).unwrap();
+    let mut docker = spec_of(&n, "md-std_web");
+    by_name(&mut docker);
+    let docker: Value =
+        serde_json::from_str(&docker.to_string().replace("md-std", "md-sto")).unwrap();
     n.daemon.ok(&["stack", "rm", "md-std"]); // frees the published ports
     ours_ok(&n, &["stack", "deploy", "-c", file, "md-sto"]);
     let mut mine = spec_of(&n, "md-sto_web");
-    for s in [&mut docker, &mut mine] {
-        s["TaskTemplate"]["Networks"][0]["Target"] = Value::Null;
-    }
+    by_name(&mut mine);
+    // The stack's own network: an overlay with the stack's label and its own.
+    let net = |name: &str| {
+        n.daemon.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.Driver}} {{.Scope}} {{json .Labels}}",
+            name,
+        ])
+    };
+    assert_eq!(
+        net("md-sto_back"),
+        "overlay swarm {\"com.docker.stack.namespace\":\"md-sto\",\"tier\":\"back\"}\n"
+    );
     assert_same(&docker, &mine, "stack deploy");
     n.daemon.ok(&["stack", "rm", "md-sto"]);
 }
