@@ -1020,6 +1020,8 @@ const STACK_KEYS: &[&str] = &[
     "healthcheck",
     "volumes",
     "networks",
+    "secrets",
+    "configs",
 ];
 
 /// The services or networks of `stack` (`GET /services` or `/networks`
@@ -1037,6 +1039,7 @@ fn stack_service(
     s: &super::compose::model::Service,
     networks: Vec<Value>,
     volumes: &std::collections::BTreeMap<String, Option<super::compose::model::Volume>>,
+    files: &StackFiles,
 ) -> Result<Value, Failure> {
     use super::compose::model::Port;
     let set = serde_json::to_value(s).map_err(|e| bad(e.to_string()))?;
@@ -1174,6 +1177,14 @@ fn stack_service(
     if let Some(h) = &s.healthcheck {
         cs["Healthcheck"] = stack_healthcheck(name, h)?;
     }
+    for (kind, field, list) in [
+        ("secrets", "Secrets", &s.secrets),
+        ("configs", "Configs", &s.configs),
+    ] {
+        if let Some(list) = list {
+            cs[field] = stack_file_refs(name, kind, list, files)?.into();
+        }
+    }
     if !s.volumes.is_empty() {
         cs["Mounts"] = s
             .volumes
@@ -1300,6 +1311,139 @@ fn stack_mount(
     Ok(m)
 }
 
+/// The stack's secrets and configs: (kind, key) → (name, id).
+type StackFiles = std::collections::BTreeMap<(String, String), (String, String)>;
+
+/// Makes the stack's file-based secrets and configs (`STACK_KEY`, labelled
+/// with the stack, the file's bytes as data) that do not exist yet, as the
+/// docker CLI's `stack deploy` does, and returns every one's name and id
+/// (an external one is looked up by its name).
+/// `dry`: only their names (ids left empty), to check the services first.
+fn stack_files(
+    c: &Client,
+    stack: &str,
+    p: &super::compose::load::Project,
+    dry: bool,
+) -> Result<StackFiles, Failure> {
+    use base64::Engine;
+    let mut out = StackFiles::new();
+    for (kind, declared) in [
+        ("secret", p.model.secrets.as_ref()),
+        ("config", p.model.configs.as_ref()),
+    ] {
+        for (key, d) in declared.and_then(Value::as_object).into_iter().flatten() {
+            let external = d["external"] == true;
+            let name = d["name"].as_str().map(String::from).unwrap_or_else(|| {
+                if external {
+                    key.clone()
+                } else {
+                    format!("{stack}_{key}")
+                }
+            });
+            if dry {
+                out.insert((format!("{kind}s"), key.clone()), (name, String::new()));
+                continue;
+            }
+            let filters = json!({"name": {&name: true}}).to_string();
+            let found = get(c, &format!("/{kind}s?filters={}", http::enc(&filters)))?;
+            let id = found
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["Spec"]["Name"] == name.as_str())
+                .and_then(|o| o["ID"].as_str())
+                .map(String::from);
+            let id = match (id, external) {
+                (Some(id), _) => id,
+                (None, true) => return Err(bad(format!("{kind} not found: {name}"))),
+                (None, false) => {
+                    let file = d["file"].as_str().ok_or_else(|| {
+                        bad(format!("{kind}s.{key}: give a file (or external: true)"))
+                    })?;
+                    let data = std::fs::read(p.working_dir.join(file))
+                        .map_err(|e| bad(format!("{kind}s.{key}.file: {file}: {e}")))?;
+                    println!("Creating {kind} {name}");
+                    let r = c
+                        .call(
+                            "POST",
+                            &format!("/{kind}s/create"),
+                            Body::Json(json!({
+                                "Name": name,
+                                "Labels": {NAMESPACE: stack},
+                                "Data": base64::engine::general_purpose::STANDARD.encode(data),
+                            })),
+                        )?
+                        .json()?;
+                    r["ID"].as_str().unwrap_or("").to_string()
+                }
+            };
+            out.insert((format!("{kind}s"), key.clone()), (name, id));
+        }
+    }
+    Ok(out)
+}
+
+/// A service's `secrets:` or `configs:` as swarm references (short `- key`
+/// or long `{source, target, uid, gid, mode}`), as the docker CLI makes them.
+fn stack_file_refs(
+    service: &str,
+    kind: &str,
+    list: &Value,
+    files: &StackFiles,
+) -> Result<Vec<Value>, Failure> {
+    let at = format!("services.{service}.{kind}");
+    let title = if kind == "secrets" {
+        "Secret"
+    } else {
+        "Config"
+    };
+    let mut out = Vec::new();
+    for item in list
+        .as_array()
+        .ok_or_else(|| bad(format!("{at}: must be a list")))?
+    {
+        let (source, o) = match item {
+            Value::String(s) => (s.clone(), serde_json::Map::new()),
+            Value::Object(o) => (
+                o.get("source")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(format!("{at}: an entry needs a source")))?
+                    .to_string(),
+                o.clone(),
+            ),
+            _ => return Err(bad(format!("{at}: {item} is not a name"))),
+        };
+        let (name, id) = files
+            .get(&(kind.to_string(), source.clone()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{at}: {source:?} is not declared in the top-level {kind}"
+                ))
+            })?;
+        let text = |k: &str, default: &str| match &o.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => default.to_string(),
+        };
+        if o.contains_key("mode") {
+            // docker's stack deploy reads YAML 1.1, where `0400` is octal;
+            // our compose parser reads YAML 1.2 (as compose does), where it
+            // is four hundred: rather than a wrong mode, none.
+            return Err(bad(format!(
+                "{at}: mode is not supported by mini-docker's stack deploy (YAML 1.1 and 1.2 read 0400 differently); leave it out (0444) or set it with `service update --{}-add source=…,mode=0400`",
+                &kind[..kind.len() - 1]
+            )));
+        }
+        let mode = 0o444;
+        out.push(json!({
+            "File": {"Name": text("target", &source), "UID": text("uid", "0"), "GID": text("gid", "0"), "Mode": mode},
+            format!("{title}ID"): id,
+            format!("{title}Name"): name,
+        }));
+    }
+    Ok(out)
+}
+
 /// A compose `healthcheck:` as a swarm `HealthConfig`.
 fn stack_healthcheck(name: &str, h: &Value) -> Result<Value, Failure> {
     let err = |k: &str| {
@@ -1372,58 +1516,66 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
             // stack's own are `STACK_KEY` overlays, labelled with the
             // stack; the service is on each under its aliases and name.
             let mut to_create: std::collections::BTreeMap<String, Value> = Default::default();
+            // Every service is checked (with the secrets' and configs'
+            // names only) before anything is made.
+            let mut files = stack_files(c, &stack, &p, true)?;
             let mut specs_first: Vec<(String, Value)> = Vec::new();
-            for (svc, s) in &p.model.services {
-                let nets = s
-                    .networks
-                    .as_ref()
-                    .map(|n| n.to_map())
-                    .unwrap_or_else(|| [("default".to_string(), Default::default())].into());
-                let mut attach = Vec::new();
-                for (key, sn) in nets {
-                    if key != "default" && !p.model.networks.contains_key(&key) {
-                        return Err(bad(format!(
+            for pass in ["check", "make"] {
+                if pass == "make" {
+                    files = stack_files(c, &stack, &p, false)?;
+                    specs_first.clear();
+                }
+                for (svc, s) in &p.model.services {
+                    let nets =
+                        s.networks.as_ref().map(|n| n.to_map()).unwrap_or_else(|| {
+                            [("default".to_string(), Default::default())].into()
+                        });
+                    let mut attach = Vec::new();
+                    for (key, sn) in nets {
+                        if key != "default" && !p.model.networks.contains_key(&key) {
+                            return Err(bad(format!(
                             "services.{svc}.networks: network {key:?} is not declared in the top-level `networks`"
                         )));
-                    }
-                    let decl = p
-                        .model
-                        .networks
-                        .get(&key)
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_default();
-                    let net = if decl.external {
-                        decl.name.clone().unwrap_or(key.clone())
-                    } else {
-                        let net = decl.name.clone().unwrap_or(format!("{stack}_{key}"));
-                        let mut labels = serde_json::Map::new();
-                        for (k, v) in decl.labels.map(|l| l.to_map('=')).unwrap_or_default() {
-                            labels.insert(k, json!(v.unwrap_or_default()));
                         }
-                        labels.insert(NAMESPACE.into(), json!(stack));
-                        to_create.insert(
-                            net.clone(),
-                            json!({
-                                "Name": net,
-                                "Driver": decl.driver.as_deref().unwrap_or("overlay"),
-                                "CheckDuplicate": true,
-                                "Internal": decl.internal,
-                                "Labels": labels,
-                            }),
-                        );
-                        net
-                    };
-                    // The network's aliases, then the service's name.
-                    let mut aliases = sn.aliases;
-                    aliases.push(svc.clone());
-                    attach.push(json!({"Target": net, "Aliases": aliases}));
+                        let decl = p
+                            .model
+                            .networks
+                            .get(&key)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_default();
+                        let net = if decl.external {
+                            decl.name.clone().unwrap_or(key.clone())
+                        } else {
+                            let net = decl.name.clone().unwrap_or(format!("{stack}_{key}"));
+                            let mut labels = serde_json::Map::new();
+                            for (k, v) in decl.labels.map(|l| l.to_map('=')).unwrap_or_default() {
+                                labels.insert(k, json!(v.unwrap_or_default()));
+                            }
+                            labels.insert(NAMESPACE.into(), json!(stack));
+                            to_create.insert(
+                                net.clone(),
+                                json!({
+                                    "Name": net,
+                                    "Driver": decl.driver.as_deref().unwrap_or("overlay"),
+                                    "CheckDuplicate": true,
+                                    "Internal": decl.internal,
+                                    "Labels": labels,
+                                }),
+                            );
+                            net
+                        };
+                        // The network's aliases, then the service's name.
+                        let mut aliases = sn.aliases;
+                        aliases.push(svc.clone());
+                        attach.push(json!({"Target": net, "Aliases": aliases}));
+                    }
+                    attach.sort_by_key(|n| n["Target"].as_str().unwrap_or("").to_string());
+                    specs_first.push((
+                        svc.clone(),
+                        stack_service(&stack, svc, s, attach, &p.model.volumes, &files)?,
+                    ));
                 }
-                attach.sort_by_key(|n| n["Target"].as_str().unwrap_or("").to_string());
-                specs_first.push((
-                    svc.clone(),
-                    stack_service(&stack, svc, s, attach, &p.model.volumes)?,
-                ));
             }
             let have = of_stack(c, "networks", &stack)?;
             for (net, body) in to_create {
@@ -1496,38 +1648,31 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
         StackCmd::Rm { stacks } => {
             let mut code = 0;
             for stack in &stacks {
-                let services = of_stack(c, "services", stack)?;
-                let networks = of_stack(c, "networks", stack)?;
-                if services.is_empty() && networks.is_empty() {
+                // In the docker CLI's order: services, secrets, configs,
+                // networks (the secrets and networks are in use until the
+                // services go).
+                let mut found = false;
+                for (what, kind, name_of, id_key) in [
+                    ("services", "service", "/Spec/Name", "ID"),
+                    ("secrets", "secret", "/Spec/Name", "ID"),
+                    ("configs", "config", "/Spec/Name", "ID"),
+                    ("networks", "network", "/Name", "Id"),
+                ] {
+                    for o in of_stack(c, what, stack)? {
+                        found = true;
+                        let name = o.pointer(name_of).and_then(Value::as_str).unwrap_or("");
+                        println!("Removing {kind} {name}");
+                        let id = o[id_key].as_str().unwrap_or("");
+                        if let Err(e) =
+                            c.call("DELETE", &format!("/{what}/{}", http::enc(id)), Body::Empty)
+                        {
+                            eprintln!("{e}");
+                            code = 1;
+                        }
+                    }
+                }
+                if !found {
                     eprintln!("Nothing found in stack: {stack}");
-                    continue;
-                }
-                for s in &services {
-                    println!(
-                        "Removing service {}",
-                        s["Spec"]["Name"].as_str().unwrap_or("")
-                    );
-                    let id = s["ID"].as_str().unwrap_or("");
-                    if let Err(e) = c.call(
-                        "DELETE",
-                        &format!("/services/{}", http::enc(id)),
-                        Body::Empty,
-                    ) {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
-                }
-                for n in &networks {
-                    println!("Removing network {}", n["Name"].as_str().unwrap_or(""));
-                    let id = n["Id"].as_str().unwrap_or("");
-                    if let Err(e) = c.call(
-                        "DELETE",
-                        &format!("/networks/{}", http::enc(id)),
-                        Body::Empty,
-                    ) {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
                 }
             }
             Ok(code)

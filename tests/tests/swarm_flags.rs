@@ -163,8 +163,19 @@ services:
       default:
       back:
         aliases: [api]
+    secrets:
+      - tok
+      - {source: tok, target: tok2, uid: "5"}
+    configs:
+      - {source: conf, target: /etc/conf}
     deploy:
       replicas: 2
+secrets:
+  tok:
+    file: ./tok.txt
+configs:
+  conf:
+    file: ./conf.txt
 networks:
   back:
     labels: {tier: back}
@@ -182,11 +193,23 @@ fn stack_deploy_sets_the_spec_the_docker_cli_sets() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("compose.yaml");
     std::fs::write(&file, STACK_FILE).unwrap();
+    std::fs::write(dir.path().join("tok.txt"), "s3cret\n").unwrap();
+    std::fs::write(dir.path().join("conf.txt"), "k=v\n").unwrap();
     let file = file.to_str().unwrap();
     // The two stacks have their own names (a removed stack's network goes
     // in the background); the docker CLI's is renamed to compare.
-    // Networks are compared by name (ids differ).
+    // Networks are compared by name, secrets and configs without their
+    // ids (both differ between the two stacks).
     let by_name = |spec: &mut Value| {
+        let cs = &mut spec["TaskTemplate"]["ContainerSpec"];
+        for (list, id) in [("Secrets", "SecretID"), ("Configs", "ConfigID")] {
+            if let Some(l) = cs[list].as_array_mut() {
+                for r in l.iter_mut() {
+                    r[id] = Value::Null;
+                }
+                l.sort_by_key(|e| e.to_string());
+            }
+        }
         for net in spec["TaskTemplate"]["Networks"].as_array_mut().unwrap() {
             let id = net["Target"].as_str().unwrap().to_string();
             let name = n
@@ -200,7 +223,11 @@ fn stack_deploy_sets_the_spec_the_docker_cli_sets() {
     by_name(&mut docker);
     let docker: Value =
         serde_json::from_str(&docker.to_string().replace("md-std", "md-sto")).unwrap();
-    n.daemon.ok(&["stack", "rm", "md-std"]); // frees the published ports
+    // (frees the published ports)
+    let docker_rm = n
+        .daemon
+        .ok(&["stack", "rm", "md-std"])
+        .replace("md-std", "md-sto");
     ours_ok(&n, &["stack", "deploy", "-c", file, "md-sto"]);
     let mut mine = spec_of(&n, "md-sto_web");
     by_name(&mut mine);
@@ -219,7 +246,20 @@ fn stack_deploy_sets_the_spec_the_docker_cli_sets() {
         "overlay swarm {\"com.docker.stack.namespace\":\"md-sto\",\"tier\":\"back\"}\n"
     );
     assert_same(&docker, &mine, "stack deploy");
-    n.daemon.ok(&["stack", "rm", "md-sto"]);
+    // rm removes what the stack made, as the docker CLI's does.
+    let o = ours(&n, &["stack", "rm", "md-sto"]);
+    let mut ours_rm: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut docker_rm: Vec<String> = docker_rm.lines().map(String::from).collect();
+    ours_rm.sort();
+    docker_rm.sort();
+    assert_eq!(ours_rm, docker_rm);
+    for kind in ["service", "secret", "config"] {
+        let left = n.daemon.ok(&[kind, "ls", "-q"]);
+        assert_eq!(left, "", "{kind}s left by stack rm");
+    }
 }
 
 #[test]
