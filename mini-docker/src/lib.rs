@@ -856,7 +856,7 @@ fn dispatch(c: &Client, cfg: Option<&str>, cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Network { cmd } => netvol::network(c, cmd),
         Cmd::Swarm { cmd } => swarm::swarm(c, cmd),
         Cmd::Node { cmd } => swarm::node(c, cmd),
-        Cmd::Service { cmd } => swarm::service(c, cmd),
+        Cmd::Service { cmd } => swarm::service(c, cmd, cfg),
         Cmd::Stack { cmd } => swarm::stack(c, cmd),
         Cmd::Volume { cmd } => netvol::volume(c, cmd),
         Cmd::Build(a) => build::build(c, a),

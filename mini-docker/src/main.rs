@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         let _ = <mini_docker::Cli as clap::CommandFactory>::command().print_help();
         return ExitCode::SUCCESS;
     }
-    let cli = mini_docker::Cli::parse();
+    let cli = mini_docker::Cli::parse_from(mini_docker::swarm::clap_argv(std::env::args_os()));
     let is_run = matches!(
         cli.cmd,
         mini_docker::Cmd::Run(_) | mini_docker::Cmd::Create(_)

@@ -37,6 +37,67 @@ use super::Failure;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
+mod spec;
+
+/// The flags of `service create` that take no value (the others do).
+const CREATE_SWITCHES: &[&str] = &[
+    "-d",
+    "--detach",
+    "-q",
+    "--quiet",
+    "-t",
+    "--tty",
+    "--no-resolve-image",
+    "--with-registry-auth",
+    "--init",
+    "--read-only",
+    "--no-healthcheck",
+];
+
+/// The command line for clap. `service create` has a `--host` (a hosts
+/// entry) and a `--config` (a swarm config), as in the docker CLI, where
+/// `-H/--host` and `--config` are flags of the top-level command only; ours
+/// are global flags, which clap would share with any subcommand flag of the
+/// same name. So here, between `service create` and its IMAGE, `--host` is
+/// renamed `--host-entry` and `--config` `--config-ref` before clap sees them.
+pub fn clap_argv(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let start = out
+        .windows(2)
+        .position(|w| w[0] == "service" && w[1] == "create")
+        .map(|i| i + 2);
+    let Some(mut i) = start else {
+        return out;
+    };
+    while i < out.len() {
+        let Some(arg) = out[i].to_str().map(String::from) else {
+            break;
+        };
+        if !arg.starts_with('-') || arg == "--" {
+            break; // the IMAGE: the rest is the service's command
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let renamed = match name.as_str() {
+            "--host" => Some("--host-entry"),
+            "--config" => Some("--config-ref"),
+            _ => None,
+        };
+        if let Some(r) = renamed {
+            out[i] = match &inline {
+                Some(v) => format!("{r}={v}").into(),
+                None => r.into(),
+            };
+        }
+        let switch = CREATE_SWITCHES.contains(&name.as_str())
+            || (!name.starts_with("--") && name[1..].chars().all(|c| "dqt".contains(c)));
+        i += if inline.is_some() || switch { 1 } else { 2 };
+    }
+    out
+}
+
 /// `swarm …`.
 #[derive(Subcommand, Debug)]
 pub enum SwarmCmd {
@@ -99,7 +160,7 @@ pub enum NodeCmd {
 #[derive(Subcommand, Debug)]
 pub enum ServiceCmd {
     /// Create a new service.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List services.
     #[command(alias = "list")]
     Ls {
@@ -129,7 +190,7 @@ pub enum ServiceCmd {
         scales: Vec<String>,
     },
     /// Update a service.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Remove one or more services.
     #[command(alias = "remove")]
     Rm {
@@ -167,50 +228,21 @@ pub struct TaskListArgs {
     pub no_trunc: bool,
 }
 
-/// The flags `service create` and `update` share.
-#[derive(clap::Args, Debug)]
-pub struct CommonArgs {
-    /// Exit immediately instead of waiting for the service to converge.
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Maximum number of tasks updated simultaneously (0 to update all at once).
-    #[arg(long = "update-parallelism")]
-    pub update_parallelism: Option<u64>,
-    /// Delay between updates (ns|us|ms|s|m|h).
-    #[arg(long = "update-delay")]
-    pub update_delay: Option<String>,
-}
-
 /// `service create`.
 #[derive(clap::Args, Debug)]
 pub struct CreateArgs {
     /// Service name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Number of tasks.
-    #[arg(long)]
-    pub replicas: Option<u64>,
-    /// Service mode (replicated or global).
+    /// Service mode (replicated, global, replicated-job, or global-job).
     #[arg(long, default_value = "replicated")]
     pub mode: String,
-    /// Set environment variables.
-    #[arg(short, long = "env")]
-    pub env: Vec<String>,
-    /// Service labels.
-    #[arg(short, long = "label")]
-    pub label: Vec<String>,
-    /// Container labels.
-    #[arg(long = "container-label")]
-    pub container_label: Vec<String>,
-    /// Placement constraints (e.g. node.role==manager).
-    #[arg(long = "constraint")]
-    pub constraint: Vec<String>,
-    /// Publish a port as a node port (PUBLISHED:TARGET[/PROTOCOL]).
-    #[arg(short, long = "publish")]
-    pub publish: Vec<String>,
-    /// The flags `update` has too.
+    /// The flags that set one field each (`update` has them too).
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub fields: spec::FieldArgs,
+    /// The list flags.
+    #[command(flatten)]
+    pub lists: spec::CreateLists,
     /// Image.
     pub image: String,
     /// Command and arguments.
@@ -224,21 +256,21 @@ pub struct UpdateArgs {
     /// Service image tag.
     #[arg(long)]
     pub image: Option<String>,
-    /// Number of tasks.
+    /// Service command args.
     #[arg(long)]
-    pub replicas: Option<u64>,
-    /// Add or update an environment variable.
-    #[arg(long = "env-add")]
-    pub env_add: Vec<String>,
-    /// Remove an environment variable.
-    #[arg(long = "env-rm")]
-    pub env_rm: Vec<String>,
+    pub args: Option<String>,
     /// Force update even if no changes require it.
     #[arg(long)]
     pub force: bool,
-    /// The flags `create` has too.
+    /// Rollback to previous specification.
+    #[arg(long)]
+    pub rollback: bool,
+    /// The flags that set one field each (`create` has them too).
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub fields: spec::FieldArgs,
+    /// The `--X-add` and `--X-rm` flags.
+    #[command(flatten)]
+    pub lists: spec::UpdateLists,
     /// Service.
     pub service: String,
 }
@@ -444,99 +476,33 @@ fn print_rows(
     Ok(0)
 }
 
-/// `KEY=VALUE` flags as a JSON object.
-fn labels(list: &[String]) -> Value {
-    let mut m = serde_json::Map::new();
-    for l in list {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        m.insert(k.to_string(), json!(v));
-    }
-    Value::Object(m)
-}
-
-/// `-p PUBLISHED:TARGET[/PROTOCOL]` as an endpoint port.
-fn port(p: &str) -> Result<Value, Failure> {
-    let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-    let (published, target) = ports.split_once(':').ok_or_else(|| {
-        bad(format!(
-            "invalid --publish {p:?}: give PUBLISHED:TARGET[/PROTOCOL], e.g. 8080:80"
-        ))
-    })?;
-    let num = |s: &str| {
-        s.parse::<u16>()
-            .map_err(|_| bad(format!("invalid --publish {p:?}: {s:?} is not a port")))
-    };
-    Ok(json!({
-        "Protocol": proto, "TargetPort": num(target)?, "PublishedPort": num(published)?,
-        "PublishMode": "ingress",
-    }))
-}
-
-/// The update flags onto `spec.UpdateConfig`.
-fn apply_common(spec: &mut Value, a: &CommonArgs) -> Result<(), Failure> {
-    if let Some(n) = a.update_parallelism {
-        spec["UpdateConfig"]["Parallelism"] = json!(n);
-    }
-    if let Some(d) = &a.update_delay {
-        let ns = mini_docker_api::units::go_duration_nanos(d).ok_or_else(|| {
-            bad(format!(
-                "invalid --update-delay {d:?}: give a duration such as 10s or 1m30s"
-            ))
-        })?;
-        spec["UpdateConfig"]["Delay"] = json!(ns);
-    }
-    Ok(())
-}
-
 /// `service …`.
-pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
+pub fn service(c: &Client, cmd: ServiceCmd, cfg: Option<&str>) -> Result<u8, Failure> {
     match cmd {
         ServiceCmd::Create(a) => {
-            let mode = match a.mode.as_str() {
-                "replicated" => json!({"Replicated": {"Replicas": a.replicas.unwrap_or(1)}}),
-                "global" if a.replicas.is_none() => json!({"Global": {}}),
-                "global" => return Err(bad("--replicas can only be used with replicated mode")),
-                m => {
-                    return Err(bad(format!(
-                        "invalid --mode {m:?}: use replicated or global"
-                    )))
-                }
-            };
-            let ports = a
-                .publish
-                .iter()
-                .map(|p| port(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut spec = json!({
-                "Labels": labels(&a.label),
-                "TaskTemplate": {
-                    "ContainerSpec": {
-                        "Image": a.image,
-                        "Labels": labels(&a.container_label),
-                        "Env": a.env,
-                    },
-                    "Placement": {"Constraints": a.constraint},
-                    "ForceUpdate": 0,
-                    "Runtime": "container",
-                },
-                "Mode": mode,
-                "EndpointSpec": {"Mode": "vip", "Ports": ports},
-            });
-            if let Some(n) = &a.name {
-                spec["Name"] = json!(n);
-            }
-            if !a.args.is_empty() {
-                spec["TaskTemplate"]["ContainerSpec"]["Args"] = json!(a.args);
-            }
-            apply_common(&mut spec, &a.common)?;
+            let spec = spec::create_spec(
+                c,
+                a.name.as_deref(),
+                &a.mode,
+                &a.fields,
+                &a.lists,
+                &a.image,
+                &a.args,
+            )?;
+            let auth = registry_auth(&a.fields, &a.image, cfg);
             let r = c
-                .call("POST", "/services/create", Body::Json(spec))?
+                .call_with(
+                    "POST",
+                    "/services/create",
+                    Body::Json(spec),
+                    &auth_header(&auth),
+                )?
                 .json()?;
             warnings(&r);
             let id = r["ID"].as_str().unwrap_or("").to_string();
             println!("{id}");
-            if !a.common.detach {
-                converge(c, &id, None)?;
+            if !a.fields.detach {
+                converge(c, &id, None, a.fields.quiet)?;
             }
             Ok(0)
         }
@@ -581,7 +547,7 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
                 update(c, &id, version, spec)?;
                 println!("{name} scaled to {n}");
                 if !detach {
-                    converge(c, &id, None)?;
+                    converge(c, &id, None, false)?;
                 }
             }
             Ok(0)
@@ -589,46 +555,59 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
         ServiceCmd::Update(a) => {
             let (id, version, mut spec) = inspect(c, &a.service)?;
             let before = spec["TaskTemplate"].clone();
-            let cs = &mut spec["TaskTemplate"]["ContainerSpec"];
-            if let Some(i) = &a.image {
-                cs["Image"] = json!(i);
-            }
-            if !a.env_add.is_empty() || !a.env_rm.is_empty() {
-                let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
-                let mut env: Vec<String> = cs["Env"]
-                    .as_array()
-                    .map(|v| {
-                        v.iter()
-                            .filter_map(|e| e.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let gone: Vec<String> = a
-                    .env_add
-                    .iter()
-                    .map(|e| key(e))
-                    .chain(a.env_rm.iter().map(|e| key(e)))
-                    .collect();
-                env.retain(|e| !gone.contains(&key(e)));
-                env.extend(a.env_add.iter().cloned());
-                cs["Env"] = json!(env);
-            }
-            if let Some(n) = a.replicas {
-                if spec["Mode"]["Replicated"].is_null() {
-                    return Err(bad("--replicas can only be used with replicated mode"));
+            let query = if a.rollback {
+                // Rolled back by the manager (`?rollback=previous`), which
+                // honours the service's RollbackConfig.
+                let mut fields = a.fields.clone();
+                (fields.detach, fields.quiet) = (false, false);
+                if fields != spec::FieldArgs::default()
+                    || a.lists != spec::UpdateLists::default()
+                    || a.image.is_some()
+                    || a.args.is_some()
+                    || a.force
+                {
+                    return Err(bad("other flags may not be combined with --rollback"));
                 }
-                spec["Mode"]["Replicated"]["Replicas"] = json!(n);
-            }
-            if a.force {
-                let f = spec["TaskTemplate"]["ForceUpdate"].as_u64().unwrap_or(0);
-                spec["TaskTemplate"]["ForceUpdate"] = json!(f + 1);
-            }
-            apply_common(&mut spec, &a.common)?;
-            let rolling = (spec["TaskTemplate"] != before).then(mini_docker_api::time::now_nanos);
-            update(c, &id, version, spec)?;
+                "&rollback=previous"
+            } else {
+                let cs = &mut spec["TaskTemplate"]["ContainerSpec"];
+                if let Some(i) = &a.image {
+                    cs["Image"] = json!(i);
+                }
+                if let Some(args) = &a.args {
+                    cs["Args"] = json!(super::compose::plan::shell_split(args)
+                        .map_err(|m| bad(format!("invalid --args {args:?}: {m}")))?);
+                }
+                spec::apply_lists(c, &mut spec, &a.lists)?;
+                spec::apply_fields(&mut spec, &a.fields, false)?;
+                if a.force {
+                    let f = spec["TaskTemplate"]["ForceUpdate"].as_u64().unwrap_or(0);
+                    spec["TaskTemplate"]["ForceUpdate"] = json!(f + 1);
+                }
+                ""
+            };
+            let image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let auth = registry_auth(&a.fields, &image, cfg);
+            let rolling = (a.rollback || spec["TaskTemplate"] != before)
+                .then(mini_docker_api::time::now_nanos);
+            let r = c
+                .call_with(
+                    "POST",
+                    &format!(
+                        "/services/{}/update?version={version}{query}",
+                        http::enc(&id)
+                    ),
+                    Body::Json(spec),
+                    &auth_header(&auth),
+                )?
+                .json()?;
+            warnings(&r);
             println!("{}", a.service);
-            if !a.common.detach {
-                converge(c, &id, rolling)?;
+            if !a.fields.detach {
+                converge(c, &id, rolling, a.fields.quiet)?;
             }
             Ok(0)
         }
@@ -656,6 +635,22 @@ pub fn service(c: &Client, cmd: ServiceCmd) -> Result<u8, Failure> {
             service,
         } => logs(c, &service, follow, &tail, raw),
     }
+}
+
+/// `--with-registry-auth`: the `X-Registry-Auth` header's value for the
+/// image's registry (from `login`), which the manager hands to the nodes
+/// that pull.
+fn registry_auth(f: &spec::FieldArgs, image: &str, cfg: Option<&str>) -> Option<String> {
+    f.with_registry_auth
+        .then(|| super::auth::registry_auth(image, cfg))
+        .flatten()
+}
+
+/// The request headers for an `X-Registry-Auth` value.
+fn auth_header(auth: &Option<String>) -> Vec<(&str, &str)> {
+    auth.as_deref()
+        .map(|h| vec![("X-Registry-Auth", h)])
+        .unwrap_or_default()
 }
 
 fn warnings(r: &Value) {
@@ -690,7 +685,7 @@ fn update(c: &Client, id: &str, version: u64, spec: Value) -> Result<(), Failure
 /// each new task error once. `rolling`: the task template changed at that
 /// time (nanoseconds), so the manager replaces every task, and the wait
 /// also lasts until the update that started then is completed.
-fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
+fn converge(c: &Client, id: &str, rolling: Option<i64>, quiet: bool) -> Result<(), Failure> {
     let mut last_err = String::new();
     loop {
         let list = get(c, "/services?status=true")?;
@@ -725,7 +720,9 @@ fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
             }
         };
         if st["RunningTasks"] == st["DesiredTasks"] && updated {
-            println!("verify: Service converged");
+            if !quiet {
+                println!("verify: Service converged");
+            }
             return Ok(());
         }
         let tasks = service_tasks(c, id)?;
@@ -736,7 +733,7 @@ fn converge(c: &Client, id: &str, rolling: Option<i64>) -> Result<(), Failure> {
             .filter_map(|t| t["Status"]["Err"].as_str())
             .next_back()
         {
-            if e != last_err {
+            if e != last_err && !quiet {
                 eprintln!("task: {e}");
                 last_err = e.to_string();
             }
@@ -996,7 +993,9 @@ pub enum StackCmd {
 const NAMESPACE: &str = "com.docker.stack.namespace";
 
 /// The keys of a compose service that `stack deploy` turns into a service
-/// spec; any other key is refused by name rather than dropped.
+/// spec, as the docker CLI's `stack deploy` does; any other key is refused
+/// by name rather than dropped (the docker CLI prints "Ignoring
+/// unsupported options" for some, such as `restart`, and drops them).
 const STACK_KEYS: &[&str] = &[
     "image",
     "command",
@@ -1005,6 +1004,24 @@ const STACK_KEYS: &[&str] = &[
     "labels",
     "ports",
     "deploy",
+    "hostname",
+    "user",
+    "working_dir",
+    "init",
+    "stop_signal",
+    "stop_grace_period",
+    "cap_add",
+    "cap_drop",
+    "read_only",
+    "ulimits",
+    "extra_hosts",
+    "dns",
+    "logging",
+    "healthcheck",
+    "volumes",
+    "networks",
+    "secrets",
+    "configs",
 ];
 
 /// The services or networks of `stack` (`GET /services` or `/networks`
@@ -1020,7 +1037,9 @@ fn stack_service(
     stack: &str,
     name: &str,
     s: &super::compose::model::Service,
-    network: &str,
+    networks: Vec<Value>,
+    volumes: &std::collections::BTreeMap<String, Option<super::compose::model::Volume>>,
+    files: &StackFiles,
 ) -> Result<Value, Failure> {
     use super::compose::model::Port;
     let set = serde_json::to_value(s).map_err(|e| bad(e.to_string()))?;
@@ -1048,6 +1067,8 @@ fn stack_service(
             None => k,
         })
         .collect();
+    // `labels:` are the containers' labels; the service's own are the
+    // stack's (and the image it was deployed with), as in the docker CLI.
     let mut labels = serde_json::Map::new();
     for (k, v) in pairs(s.labels.as_ref()) {
         labels.insert(k, json!(v.unwrap_or_default()));
@@ -1057,36 +1078,418 @@ fn stack_service(
         .ports
         .iter()
         .map(|p| match p {
-            Port::Short(p) if p.split(':').count() == 2 => port(p),
+            Port::Number(t) => spec::port(&t.to_string()),
+            Port::Short(p) if p.split(':').count() <= 2 => spec::port(p),
+            Port::Long(l) if l.host_ip.is_none() => {
+                let mut v = json!({
+                    "Protocol": l.protocol.as_deref().unwrap_or("tcp"),
+                    "TargetPort": l.target,
+                    "PublishMode": l.mode.as_deref().unwrap_or("ingress"),
+                });
+                if let Some(p) = &l.published {
+                    v["PublishedPort"] = json!(p.to_string().parse::<u16>().map_err(|_| {
+                        bad(format!("services.{name}.ports: published {p} is not a port"))
+                    })?);
+                }
+                Ok(v)
+            }
             _ => Err(bad(format!(
-                "services.{name}.ports: give each as \"PUBLISHED:TARGET[/PROTOCOL]\""
+                "services.{name}.ports: give each as \"[PUBLISHED:]TARGET[/PROTOCOL]\" or the long form without host_ip (a swarm publishes on every address)"
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut env = env;
+    env.sort();
     let mut cs = json!({
-        "Image": image,
-        "Labels": {NAMESPACE: stack},
-        "Env": env,
+        "Image": spec::familiar_image(&image),
+        "Labels": labels,
+        "Privileges": {"CredentialSpec": null, "SELinuxContext": null, "NoNewPrivileges": false},
+        "Isolation": "default",
     });
+    if !env.is_empty() {
+        cs["Env"] = json!(env);
+    }
     if let Some(c) = &s.entrypoint {
         cs["Command"] = json!(c.items());
     }
     if let Some(c) = &s.command {
-        cs["Args"] = json!(c.items());
+        cs["Args"] = json!(match c {
+            super::compose::model::StringOrList::One(line) =>
+                super::compose::plan::shell_split(line)
+                    .map_err(|m| bad(format!("services.{name}.command: {m}")))?,
+            l => l.items(),
+        });
+    }
+    for (key, v) in [
+        ("Hostname", &s.hostname),
+        ("User", &s.user),
+        ("Dir", &s.working_dir),
+        ("StopSignal", &s.stop_signal),
+    ] {
+        if let Some(v) = v {
+            cs[key] = json!(v);
+        }
+    }
+    if let Some(i) = s.init {
+        cs["Init"] = json!(i);
+    }
+    if let Some(r) = s.read_only {
+        cs["ReadOnly"] = json!(r);
+    }
+    if let Some(d) = &s.stop_grace_period {
+        cs["StopGracePeriod"] = json!(mini_docker_api::units::go_duration_nanos(d).ok_or_else(
+            || bad(format!(
+                "services.{name}.stop_grace_period: {d:?} is not a duration"
+            ))
+        )?);
+    }
+    let cap = |l: &[String]| -> Vec<String> { l.iter().map(|c| spec::capability(c)).collect() };
+    if !s.cap_add.is_empty() {
+        cs["CapabilityAdd"] = json!(cap(&s.cap_add));
+    }
+    if !s.cap_drop.is_empty() {
+        cs["CapabilityDrop"] = json!(cap(&s.cap_drop));
+    }
+    if !s.ulimits.is_empty() {
+        use super::compose::model::Ulimit;
+        cs["Ulimits"] = s
+            .ulimits
+            .iter()
+            .map(|(n, u)| match u {
+                Ulimit::One(v) => json!({"Name": n, "Hard": v, "Soft": v}),
+                Ulimit::Pair { soft, hard } => json!({"Name": n, "Hard": hard, "Soft": soft}),
+            })
+            .collect::<Vec<_>>()
+            .into();
+    }
+    if let Some(h) = &s.extra_hosts {
+        cs["Hosts"] = h
+            .to_map(':')
+            .into_iter()
+            .map(|(host, ip)| format!("{} {host}", ip.unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    cs["DNSConfig"] = json!({});
+    if let Some(d) = &s.dns {
+        cs["DNSConfig"]["Nameservers"] = json!(d.items());
+    }
+    if let Some(h) = &s.healthcheck {
+        cs["Healthcheck"] = stack_healthcheck(name, h)?;
+    }
+    for (kind, field, list) in [
+        ("secrets", "Secrets", &s.secrets),
+        ("configs", "Configs", &s.configs),
+    ] {
+        if let Some(list) = list {
+            cs[field] = stack_file_refs(name, kind, list, files)?.into();
+        }
+    }
+    if !s.volumes.is_empty() {
+        cs["Mounts"] = s
+            .volumes
+            .iter()
+            .map(|v| stack_mount(stack, name, v, volumes))
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
+    }
+    let mut task = json!({
+        "ContainerSpec": cs,
+        "Resources": {},
+        "Placement": {},
+        "Networks": networks,
+        "ForceUpdate": 0,
+        "Runtime": "container",
+    });
+    if let Some(l) = &s.logging {
+        if let Some(d) = &l.driver {
+            task["LogDriver"] = json!({"Name": d, "Options": l.options});
+        } else if !l.options.is_empty() {
+            return Err(bad(format!(
+                "services.{name}.logging.options need logging.driver: give the driver too"
+            )));
+        }
     }
     let replicas = s.deploy.as_ref().and_then(|d| d.replicas).unwrap_or(1);
+    let mut endpoint = json!({"Mode": "vip"});
+    if !ports.is_empty() {
+        endpoint["Ports"] = json!(ports);
+    }
     Ok(json!({
         "Name": format!("{stack}_{name}"),
-        "Labels": labels,
-        "TaskTemplate": {
-            "ContainerSpec": cs,
-            "Networks": [{"Target": network, "Aliases": [name]}],
-            "ForceUpdate": 0,
-            "Runtime": "container",
-        },
+        "Labels": {NAMESPACE: stack, "com.docker.stack.image": image},
+        "TaskTemplate": task,
         "Mode": {"Replicated": {"Replicas": replicas}},
-        "EndpointSpec": {"Mode": "vip", "Ports": ports},
+        "EndpointSpec": endpoint,
     }))
+}
+
+/// A service's `volumes:` entry as a swarm `Mount`: a path is a bind, a
+/// name is the stack's volume `STACK_NAME` (labelled with the stack, as
+/// the docker CLI makes it; an external one keeps its name), a lone target
+/// an anonymous volume.
+fn stack_mount(
+    stack: &str,
+    service: &str,
+    v: &super::compose::model::ServiceVolume,
+    volumes: &std::collections::BTreeMap<String, Option<super::compose::model::Volume>>,
+) -> Result<Value, Failure> {
+    use super::compose::model::ServiceVolume;
+    let (kind, source, target, ro) = match v {
+        ServiceVolume::Short(spec) => {
+            let parts: Vec<&str> = spec.split(':').collect();
+            match parts.as_slice() {
+                [t] => ("volume", None, t.to_string(), false),
+                [src, t, rest @ ..] => {
+                    let ro = match rest {
+                        [] | ["rw"] => false,
+                        ["ro"] => true,
+                        _ => {
+                            return Err(bad(format!(
+                                "services.{service}.volumes: {spec:?}: give SOURCE:TARGET[:ro|rw]"
+                            )))
+                        }
+                    };
+                    let kind = if src.starts_with('/') {
+                        "bind"
+                    } else {
+                        "volume"
+                    };
+                    (kind, Some(src.to_string()), t.to_string(), ro)
+                }
+                [] => unreachable!("split yields at least one part"),
+            }
+        }
+        ServiceVolume::Long(l) => {
+            let kind = match l.kind.as_str() {
+                "bind" => "bind",
+                "volume" => "volume",
+                k => {
+                    return Err(bad(format!(
+                        "services.{service}.volumes: type {k:?}: a stack mounts bind or volume"
+                    )))
+                }
+            };
+            (
+                kind,
+                l.source.clone(),
+                l.target.clone(),
+                l.read_only.unwrap_or(false),
+            )
+        }
+    };
+    let mut m = json!({"Type": kind, "Target": target});
+    if ro {
+        m["ReadOnly"] = json!(true);
+    }
+    match (kind, source) {
+        ("bind", Some(src)) => m["Source"] = json!(src),
+        ("volume", Some(key)) => {
+            let decl = volumes.get(&key).ok_or_else(|| {
+                bad(format!(
+                    "services.{service}.volumes: volume {key:?} is not declared in the top-level `volumes`"
+                ))
+            })?;
+            let decl = decl.clone().unwrap_or_default();
+            if decl.external {
+                m["Source"] = json!(decl.name.unwrap_or(key));
+            } else {
+                m["Source"] = json!(decl.name.unwrap_or_else(|| format!("{stack}_{key}")));
+                let mut labels = serde_json::Map::new();
+                for (k, v) in decl.labels.map(|l| l.to_map('=')).unwrap_or_default() {
+                    labels.insert(k, json!(v.unwrap_or_default()));
+                }
+                labels.insert(NAMESPACE.into(), json!(stack));
+                m["VolumeOptions"] = json!({"Labels": labels});
+                if let Some(d) = decl.driver {
+                    m["VolumeOptions"]["DriverConfig"] = json!({"Name": d});
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(m)
+}
+
+/// The stack's secrets and configs: (kind, key) → (name, id).
+type StackFiles = std::collections::BTreeMap<(String, String), (String, String)>;
+
+/// Makes the stack's file-based secrets and configs (`STACK_KEY`, labelled
+/// with the stack, the file's bytes as data) that do not exist yet, as the
+/// docker CLI's `stack deploy` does, and returns every one's name and id
+/// (an external one is looked up by its name).
+/// `dry`: only their names (ids left empty), to check the services first.
+fn stack_files(
+    c: &Client,
+    stack: &str,
+    p: &super::compose::load::Project,
+    dry: bool,
+) -> Result<StackFiles, Failure> {
+    use base64::Engine;
+    let mut out = StackFiles::new();
+    for (kind, declared) in [
+        ("secret", p.model.secrets.as_ref()),
+        ("config", p.model.configs.as_ref()),
+    ] {
+        for (key, d) in declared.and_then(Value::as_object).into_iter().flatten() {
+            let external = d["external"] == true;
+            let name = d["name"].as_str().map(String::from).unwrap_or_else(|| {
+                if external {
+                    key.clone()
+                } else {
+                    format!("{stack}_{key}")
+                }
+            });
+            if dry {
+                out.insert((format!("{kind}s"), key.clone()), (name, String::new()));
+                continue;
+            }
+            let filters = json!({"name": {&name: true}}).to_string();
+            let found = get(c, &format!("/{kind}s?filters={}", http::enc(&filters)))?;
+            let id = found
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["Spec"]["Name"] == name.as_str())
+                .and_then(|o| o["ID"].as_str())
+                .map(String::from);
+            let id = match (id, external) {
+                (Some(id), _) => id,
+                (None, true) => return Err(bad(format!("{kind} not found: {name}"))),
+                (None, false) => {
+                    let file = d["file"].as_str().ok_or_else(|| {
+                        bad(format!("{kind}s.{key}: give a file (or external: true)"))
+                    })?;
+                    let data = std::fs::read(p.working_dir.join(file))
+                        .map_err(|e| bad(format!("{kind}s.{key}.file: {file}: {e}")))?;
+                    println!("Creating {kind} {name}");
+                    let r = c
+                        .call(
+                            "POST",
+                            &format!("/{kind}s/create"),
+                            Body::Json(json!({
+                                "Name": name,
+                                "Labels": {NAMESPACE: stack},
+                                "Data": base64::engine::general_purpose::STANDARD.encode(data),
+                            })),
+                        )?
+                        .json()?;
+                    r["ID"].as_str().unwrap_or("").to_string()
+                }
+            };
+            out.insert((format!("{kind}s"), key.clone()), (name, id));
+        }
+    }
+    Ok(out)
+}
+
+/// A service's `secrets:` or `configs:` as swarm references (short `- key`
+/// or long `{source, target, uid, gid, mode}`), as the docker CLI makes them.
+fn stack_file_refs(
+    service: &str,
+    kind: &str,
+    list: &Value,
+    files: &StackFiles,
+) -> Result<Vec<Value>, Failure> {
+    let at = format!("services.{service}.{kind}");
+    let title = if kind == "secrets" {
+        "Secret"
+    } else {
+        "Config"
+    };
+    let mut out = Vec::new();
+    for item in list
+        .as_array()
+        .ok_or_else(|| bad(format!("{at}: must be a list")))?
+    {
+        let (source, o) = match item {
+            Value::String(s) => (s.clone(), serde_json::Map::new()),
+            Value::Object(o) => (
+                o.get("source")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad(format!("{at}: an entry needs a source")))?
+                    .to_string(),
+                o.clone(),
+            ),
+            _ => return Err(bad(format!("{at}: {item} is not a name"))),
+        };
+        let (name, id) = files
+            .get(&(kind.to_string(), source.clone()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{at}: {source:?} is not declared in the top-level {kind}"
+                ))
+            })?;
+        let text = |k: &str, default: &str| match &o.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => default.to_string(),
+        };
+        if o.contains_key("mode") {
+            // docker's stack deploy reads YAML 1.1, where `0400` is octal;
+            // our compose parser reads YAML 1.2 (as compose does), where it
+            // is four hundred: rather than a wrong mode, none.
+            return Err(bad(format!(
+                "{at}: mode is not supported by mini-docker's stack deploy (YAML 1.1 and 1.2 read 0400 differently); leave it out (0444) or set it with `service update --{}-add source=…,mode=0400`",
+                &kind[..kind.len() - 1]
+            )));
+        }
+        let mode = 0o444;
+        out.push(json!({
+            "File": {"Name": text("target", &source), "UID": text("uid", "0"), "GID": text("gid", "0"), "Mode": mode},
+            format!("{title}ID"): id,
+            format!("{title}Name"): name,
+        }));
+    }
+    Ok(out)
+}
+
+/// A compose `healthcheck:` as a swarm `HealthConfig`.
+fn stack_healthcheck(name: &str, h: &Value) -> Result<Value, Failure> {
+    let err = |k: &str| {
+        bad(format!(
+            "services.{name}.healthcheck.{k}: not a valid value"
+        ))
+    };
+    let mut out = json!({});
+    if h["disable"] == true {
+        return Ok(json!({"Test": ["NONE"]}));
+    }
+    match &h["test"] {
+        Value::String(s) => out["Test"] = json!(["CMD-SHELL", s]),
+        Value::Array(a) => out["Test"] = json!(a),
+        Value::Null => {}
+        _ => return Err(err("test")),
+    }
+    for (k, key) in [
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start_period", "StartPeriod"),
+    ] {
+        if let Some(d) = h[k].as_str() {
+            out[key] = json!(mini_docker_api::units::go_duration_nanos(d).ok_or_else(|| err(k))?);
+        }
+    }
+    if let Some(r) = h["retries"].as_u64() {
+        out["Retries"] = json!(r);
+    }
+    for k in h.as_object().into_iter().flatten().map(|(k, _)| k) {
+        if ![
+            "test",
+            "interval",
+            "timeout",
+            "start_period",
+            "retries",
+            "disable",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(bad(format!(
+                "services.{name}.healthcheck.{k}: swarm has no such setting; remove it"
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// `stack …`: a compose file's services as swarm services named
@@ -1109,26 +1512,77 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
             for w in &p.warnings {
                 eprintln!("{w}");
             }
-            let net_name = format!("{stack}_default");
-            let specs_first: Vec<(String, Value)> = p
-                .model
-                .services
-                .iter()
-                .map(|(n, s)| Ok((n.clone(), stack_service(&stack, n, s, &net_name)?)))
-                .collect::<Result<_, Failure>>()?;
-            if !of_stack(c, "networks", &stack)?
-                .iter()
-                .any(|n| n["Name"] == net_name.as_str())
-            {
-                println!("Creating network {net_name}");
-                c.call(
-                    "POST",
-                    "/networks/create",
-                    Body::Json(json!({
-                        "Name": net_name, "Driver": "overlay", "CheckDuplicate": true,
-                        "Labels": {NAMESPACE: stack},
-                    })),
-                )?;
+            // Each service's networks (`default` when it names none): the
+            // stack's own are `STACK_KEY` overlays, labelled with the
+            // stack; the service is on each under its aliases and name.
+            let mut to_create: std::collections::BTreeMap<String, Value> = Default::default();
+            // Every service is checked (with the secrets' and configs'
+            // names only) before anything is made.
+            let mut files = stack_files(c, &stack, &p, true)?;
+            let mut specs_first: Vec<(String, Value)> = Vec::new();
+            for pass in ["check", "make"] {
+                if pass == "make" {
+                    files = stack_files(c, &stack, &p, false)?;
+                    specs_first.clear();
+                }
+                for (svc, s) in &p.model.services {
+                    let nets =
+                        s.networks.as_ref().map(|n| n.to_map()).unwrap_or_else(|| {
+                            [("default".to_string(), Default::default())].into()
+                        });
+                    let mut attach = Vec::new();
+                    for (key, sn) in nets {
+                        if key != "default" && !p.model.networks.contains_key(&key) {
+                            return Err(bad(format!(
+                            "services.{svc}.networks: network {key:?} is not declared in the top-level `networks`"
+                        )));
+                        }
+                        let decl = p
+                            .model
+                            .networks
+                            .get(&key)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_default();
+                        let net = if decl.external {
+                            decl.name.clone().unwrap_or(key.clone())
+                        } else {
+                            let net = decl.name.clone().unwrap_or(format!("{stack}_{key}"));
+                            let mut labels = serde_json::Map::new();
+                            for (k, v) in decl.labels.map(|l| l.to_map('=')).unwrap_or_default() {
+                                labels.insert(k, json!(v.unwrap_or_default()));
+                            }
+                            labels.insert(NAMESPACE.into(), json!(stack));
+                            to_create.insert(
+                                net.clone(),
+                                json!({
+                                    "Name": net,
+                                    "Driver": decl.driver.as_deref().unwrap_or("overlay"),
+                                    "CheckDuplicate": true,
+                                    "Internal": decl.internal,
+                                    "Labels": labels,
+                                }),
+                            );
+                            net
+                        };
+                        // The network's aliases, then the service's name.
+                        let mut aliases = sn.aliases;
+                        aliases.push(svc.clone());
+                        attach.push(json!({"Target": net, "Aliases": aliases}));
+                    }
+                    attach.sort_by_key(|n| n["Target"].as_str().unwrap_or("").to_string());
+                    specs_first.push((
+                        svc.clone(),
+                        stack_service(&stack, svc, s, attach, &p.model.volumes, &files)?,
+                    ));
+                }
+            }
+            let have = of_stack(c, "networks", &stack)?;
+            for (net, body) in to_create {
+                if !have.iter().any(|n| n["Name"] == net.as_str()) {
+                    println!("Creating network {net}");
+                    c.call("POST", "/networks/create", Body::Json(body))?;
+                }
             }
             let existing = of_stack(c, "services", &stack)?;
             for (_, spec) in specs_first {
@@ -1194,41 +1648,64 @@ pub fn stack(c: &Client, cmd: StackCmd) -> Result<u8, Failure> {
         StackCmd::Rm { stacks } => {
             let mut code = 0;
             for stack in &stacks {
-                let services = of_stack(c, "services", stack)?;
-                let networks = of_stack(c, "networks", stack)?;
-                if services.is_empty() && networks.is_empty() {
+                // In the docker CLI's order: services, secrets, configs,
+                // networks (the secrets and networks are in use until the
+                // services go).
+                let mut found = false;
+                for (what, kind, name_of, id_key) in [
+                    ("services", "service", "/Spec/Name", "ID"),
+                    ("secrets", "secret", "/Spec/Name", "ID"),
+                    ("configs", "config", "/Spec/Name", "ID"),
+                    ("networks", "network", "/Name", "Id"),
+                ] {
+                    for o in of_stack(c, what, stack)? {
+                        found = true;
+                        let name = o.pointer(name_of).and_then(Value::as_str).unwrap_or("");
+                        println!("Removing {kind} {name}");
+                        let id = o[id_key].as_str().unwrap_or("");
+                        if let Err(e) =
+                            c.call("DELETE", &format!("/{what}/{}", http::enc(id)), Body::Empty)
+                        {
+                            eprintln!("{e}");
+                            code = 1;
+                        }
+                    }
+                }
+                if !found {
                     eprintln!("Nothing found in stack: {stack}");
-                    continue;
-                }
-                for s in &services {
-                    println!(
-                        "Removing service {}",
-                        s["Spec"]["Name"].as_str().unwrap_or("")
-                    );
-                    let id = s["ID"].as_str().unwrap_or("");
-                    if let Err(e) = c.call(
-                        "DELETE",
-                        &format!("/services/{}", http::enc(id)),
-                        Body::Empty,
-                    ) {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
-                }
-                for n in &networks {
-                    println!("Removing network {}", n["Name"].as_str().unwrap_or(""));
-                    let id = n["Id"].as_str().unwrap_or("");
-                    if let Err(e) = c.call(
-                        "DELETE",
-                        &format!("/networks/{}", http::enc(id)),
-                        Body::Empty,
-                    ) {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
                 }
             }
             Ok(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clap_argv;
+
+    fn argv(s: &str) -> Vec<String> {
+        clap_argv(s.split(' ').map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn service_create_s_host_and_config_are_renamed_up_to_the_image() {
+        assert_eq!(
+            argv("md -H unix:///s service create -d --host a:1.2.3.4 --config=c -t --name x img sh --host y"),
+            argv("md -H unix:///s service create -d --host-entry a:1.2.3.4 --config-ref=c -t --name x img sh --host y"),
+        );
+        // A flag's value that looks like the image is skipped over.
+        assert_eq!(
+            argv("md service create --name img --config c img")[4..],
+            ["img", "--config-ref", "c", "img"]
+        );
+        // Elsewhere nothing changes.
+        assert_eq!(
+            argv("md --config d ps --host x"),
+            ["md", "--config", "d", "ps", "--host", "x"]
+        );
     }
 }

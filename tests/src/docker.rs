@@ -33,17 +33,29 @@ pub struct DockerDaemon {
 impl DockerDaemon {
     /// Starts dockerd (no iptables, no bridge) and waits until it answers.
     pub fn start(extra_args: &[String]) -> DockerDaemon {
-        Self::start_in(None, extra_args)
+        Self::start_in(None, extra_args, false)
     }
 
     /// [`DockerDaemon::start`] inside the network namespace `/run/netns/NAME`,
     /// entered with `nsenter --net` (which, unlike `ip netns exec`, keeps the
     /// host's /sys, and so the cgroup mounts dockerd needs).
     pub fn start_in_netns(netns: &str, extra_args: &[String]) -> DockerDaemon {
-        Self::start_in(Some(netns), extra_args)
+        Self::start_in(Some(netns), extra_args, false)
     }
 
-    fn start_in(netns: Option<&str>, extra_args: &[String]) -> DockerDaemon {
+    /// [`DockerDaemon::start_in_netns`] with Docker's own networking on:
+    /// the default bridge (`docker0`), its iptables rules and the userland
+    /// proxy, as a stock dockerd runs. A swarm task published in host mode
+    /// sits on the default bridge and is reached through that DNAT and proxy,
+    /// so without them (`--bridge=none`) dockerd drops the port binding
+    /// without a word. Safe only in a namespace the test made: the bridge,
+    /// the rules (iptables-nft, a per-namespace nf_tables) and the proxies
+    /// live and die with it.
+    pub fn start_in_netns_networked(netns: &str, extra_args: &[String]) -> DockerDaemon {
+        Self::start_in(Some(netns), extra_args, true)
+    }
+
+    fn start_in(netns: Option<&str>, extra_args: &[String], networked: bool) -> DockerDaemon {
         assert!(
             Path::new("/usr/sbin/dockerd").exists(),
             "dockerd (Debian package docker.io) must be installed"
@@ -73,13 +85,17 @@ impl DockerDaemon {
             .arg(d.join("docker.pid"))
             .arg("-H")
             .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
+            .arg("--ip6tables=false")
+            .args(if networked {
+                &[][..]
+            } else {
+                &[
+                    "--iptables=false",
+                    "--bridge=none",
+                    "--ip-masq=false",
+                    "--userland-proxy=false",
+                ][..]
+            })
             .args(extra_args)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -239,8 +255,31 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// The processes whose network namespace is this one (`ip netns pids`).
+    pub fn pids(&self) -> Vec<i32> {
+        let o = Command::new("ip")
+            .args(["netns", "pids", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
+        // A process left inside (a dockerd that had to be SIGKILLed leaves
+        // its docker-proxy and shims) would outlive the namespace's name:
+        // every process here is the test's own, so end each one by its pid.
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
@@ -266,4 +305,70 @@ pub fn rand_u16() -> u16 {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
         .unwrap();
     u16::from_le_bytes(b)
+}
+
+/// A one-node swarm for client tests: a real dockerd (mini-runc as its
+/// default runtime) in a network namespace of its own, on an address of a
+/// veth pair inside it (this kernel has no dummy links), so the swarm's
+/// ports stay off the host's. `init` makes it a manager. Fields drop in
+/// order: the daemon stops before its namespace goes.
+pub struct SwarmNode {
+    /// The dockerd.
+    pub daemon: DockerDaemon,
+    /// Its advertised address.
+    pub addr: String,
+    /// Its namespace.
+    pub ns: Netns,
+}
+
+impl SwarmNode {
+    /// Starts the dockerd in namespace `md-<prefix><hex>`.
+    pub fn start(prefix: &str) -> SwarmNode {
+        let hex = format!("{:04x}", rand_u16());
+        let addr = format!("10.232.{}.1", 1 + rand_u16() % 250);
+        let ns = Netns::new(format!("md-{prefix}{hex}"));
+        sh(&[
+            "ip", "-n", &ns.0, "link", "add", "md0", "type", "veth", "peer", "name", "md1",
+        ]);
+        sh(&["ip", "-n", &ns.0, "link", "set", "md1", "up"]);
+        sh(&[
+            "ip",
+            "-n",
+            &ns.0,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "md0",
+        ]);
+        sh(&["ip", "-n", &ns.0, "link", "set", "md0", "up"]);
+        let daemon = DockerDaemon::start_in_netns(
+            &ns.0,
+            &[
+                "--add-runtime".to_string(),
+                format!("mini={}", crate::runtime::mini_runc()),
+                "--default-runtime".to_string(),
+                "mini".to_string(),
+            ],
+        );
+        SwarmNode { daemon, addr, ns }
+    }
+
+    /// `swarm init` with the docker CLI: this node becomes a manager.
+    pub fn init(&self) {
+        self.daemon.ok(&[
+            "swarm",
+            "init",
+            "--advertise-addr",
+            &self.addr,
+            "--listen-addr",
+            &format!("{}:2377", self.addr),
+        ]);
+    }
+}
+
+impl Drop for SwarmNode {
+    fn drop(&mut self) {
+        let _ = self.daemon.docker(&["swarm", "leave", "--force"]);
+    }
 }

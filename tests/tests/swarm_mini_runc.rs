@@ -11,10 +11,25 @@
 //! container from the state root dockerd gave it, with the same pid); it
 //! scales, updates rolling, and a drained node's tasks move to the other.
 //!
-//! Not here: the routing mesh (a published port answering on every node).
-//! Ingress load-balances with IPVS, and this kernel is built without it
-//! (`# CONFIG_IP_VS is not set` in /proc/config.gz, and no loadable
-//! modules), so no swarm can publish through ingress on this machine.
+//! A published port: a second service, two replicas of busybox's httpd
+//! with `--publish mode=host,target=80,published=P` and
+//! `--replicas-max-per-node 1`, so one task runs on each node. Each page is
+//! fetched from the *other* node's namespace through `<node address>:P`
+//! (and from inside the node at 127.0.0.1:P), and names the container that
+//! served it: the node's own task, made by mini-runc.
+//!
+//! Why host mode and not the routing mesh: ingress load-balances with IPVS,
+//! and this kernel is built without it (`# CONFIG_IP_VS is not set` in
+//! /proc/config.gz, `# CONFIG_MODULES is not set`, no /lib/modules, no
+//! /proc/net/ip_vs), so no swarm can publish through ingress on this
+//! machine. Host mode needs Docker's own networking in each node: the task
+//! is attached to the default bridge, and dockerd publishes it with a DNAT
+//! rule and its docker-proxy. With the harness's `--bridge=none` the task
+//! gets `NetworkMode: default` with no network and `NetworkSettings.Ports`
+//! is `{}`: the binding is dropped without an error, no rule, no proxy. So
+//! the nodes run with the bridge, iptables (iptables-nft, per namespace) and
+//! the proxy on ([`DockerDaemon::start_in_netns_networked`]); all of it
+//! lives inside the namespaces the test made and goes with them.
 //!
 //! Privileged: fails, never skips, without root. The daemons are reached
 //! by unix sockets; the swarm's own traffic stays on the veth link inside
@@ -22,7 +37,23 @@
 
 use e2e::docker::{rand_u16, sh, wait_for, Netns};
 use e2e::DockerDaemon;
+use std::process::Command;
 use std::time::Duration;
+
+/// `curl` run inside network namespace `ns` (the test's own), the body of
+/// `url` on success.
+fn curl_in(ns: &Netns, url: &str) -> Result<String, String> {
+    let o = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", ns.0))
+        .args(["curl", "-sS", "--max-time", "5", url])
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
 
 /// A swarm node: a real dockerd in a namespace (the e2e crate's
 /// `DockerDaemon`: private directories, stopped and unmounted on drop).
@@ -30,7 +61,7 @@ struct Node(DockerDaemon);
 
 impl Node {
     fn start(netns: &Netns) -> Node {
-        Node(DockerDaemon::start_in_netns(
+        Node(DockerDaemon::start_in_netns_networked(
             &netns.0,
             &[
                 "--add-runtime".to_string(),
@@ -218,6 +249,69 @@ fn a_two_node_swarm_runs_its_service_on_mini_runc() {
         assert!(env.contains("MD_VERSION=2"), "{id}: {env}");
     }
 
+    // A published port: one httpd task on each node (host mode), each page
+    // fetched through the other node's link, from the node that did not
+    // run it.
+    let web = format!("md-web-{hex}");
+    let port = (20000 + rand_u16() % 40000).to_string();
+    n1.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &web,
+        "--replicas",
+        "2",
+        "--replicas-max-per-node",
+        "1",
+        "--publish",
+        &format!("mode=host,target=80,published={port}"),
+        "md-busybox",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && hostname > /www/index.html && exec /bin/busybox httpd -f -p 80 -h /www",
+    ]);
+    let mut on = Vec::new();
+    wait_for("a web task on each node", Duration::from_secs(90), || {
+        on = vec![n1.tasks(&web), n2.tasks(&web)];
+        on.iter().all(|t| t.len() == 1)
+    });
+    for ((node, addr, there, elsewhere), tasks) in [(&n1, &a1, &ns1, &ns2), (&n2, &a2, &ns2, &ns1)]
+        .into_iter()
+        .zip(&on)
+    {
+        let id = &tasks[0];
+        node.0.assert_run_by_mini_runc(id);
+        // dockerd bound the port for the task (not dropped).
+        let ports = node.ok(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", id]);
+        assert!(
+            ports.contains(&format!("\"HostPort\":\"{port}\"")),
+            "{id}: {ports}"
+        );
+        let hostname = node.ok(&["inspect", "--format", "{{.Config.Hostname}}", id]);
+        let mut page = Err(String::new());
+        wait_for(
+            &format!("{addr}:{port} to answer"),
+            Duration::from_secs(30),
+            || {
+                page = curl_in(elsewhere, &format!("http://{addr}:{port}/"));
+                page.is_ok()
+            },
+        );
+        assert_eq!(
+            page.unwrap(),
+            hostname,
+            "the page at {addr}:{port} from the other node"
+        );
+        assert_eq!(
+            curl_in(there, &format!("http://127.0.0.1:{port}/")).unwrap(),
+            hostname,
+            "the page at 127.0.0.1:{port} inside the node"
+        );
+    }
+    n1.ok(&["service", "rm", &web]);
+
     // Drain the second node: its tasks move to the first.
     n1.ok(&["node", "update", "--availability", "drain", &id2]);
     wait_for("the drained node to empty", Duration::from_secs(90), || {
@@ -227,4 +321,29 @@ fn a_two_node_swarm_runs_its_service_on_mini_runc() {
     assert_eq!(t1.len(), 6);
 
     n1.ok(&["service", "rm", &svc]);
+
+    // Nothing is left: with the daemons stopped, no process (shim,
+    // docker-proxy, task) runs in either namespace; with the namespaces
+    // gone, so are the veth pair, the bridges and their nf_tables rules.
+    drop(n2);
+    drop(n1);
+    for ns in [&ns1, &ns2] {
+        assert_eq!(ns.pids(), Vec::<i32>::new(), "processes left in {}", ns.0);
+    }
+    let names = [ns1.0.clone(), ns2.0.clone()];
+    drop(ns2);
+    drop(ns1);
+    for n in &names {
+        assert!(
+            !std::path::Path::new(&format!("/run/netns/{n}")).exists(),
+            "{n}"
+        );
+    }
+    for v in [&v1, &v2] {
+        let o = Command::new("ip")
+            .args(["link", "show", v])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "link {v} outlived the test");
+    }
 }
