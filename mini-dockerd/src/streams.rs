@@ -22,6 +22,12 @@
 //! shim (another process), so they happen outside the lock: while a start
 //! is under way its container is marked *releasing*, and an attach that
 //! comes then connects to the shim directly instead of waiting.
+//!
+//! *`exec --privileged`* gives the new process every capability the daemon
+//! holds in its bounding, permitted, effective and inheritable sets (moby's
+//! exec does the same with every capability the kernel knows); the runtime
+//! applies them when it enters the container. The container's own process
+//! keeps its sets.
 
 use super::shim::{self, ExecRequest, Request};
 use super::{ApiError, Engine, Result};
@@ -276,6 +282,12 @@ impl Engine {
             tty: body.tty.unwrap_or(false),
             stdin: body.attach_stdin.unwrap_or(false),
             size: None,
+            // `exec --privileged`: every capability the daemon holds, in all
+            // four sets, as moby's exec does (the container keeps its own).
+            capabilities: body
+                .privileged
+                .unwrap_or(false)
+                .then(super::runflags::all_caps),
         };
         if !request.cwd.is_empty() && !request.cwd.starts_with('/') {
             return Err(ApiError::bad(format!(

@@ -381,3 +381,112 @@ fn distribution_inspect_asks_the_registry_with_the_requests_credentials() {
         v["anonymous"]
     );
 }
+
+/// The `Cap*` lines of `/proc/self/status` as a process of `exec ARGS…`
+/// sees them (`CapInh` … `CapAmb`, in the kernel's order).
+fn exec_caps(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with("Cap"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The capability sets of this test process (root, as the daemon runs).
+fn own_bounding_set() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn exec_privileged_has_every_capability_and_a_plain_exec_the_containers() {
+    // moby's exec sets bounding, permitted, effective and inheritable to
+    // every capability for `--privileged`; the container's own process and
+    // a plain exec keep Docker's 14 (a80425fb, as a real dockerd shows).
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = run_bb(&d, &["sleep", "1000"]);
+    let status = ["grep", "Cap", "/proc/self/status"];
+    let plain = exec_caps(&docker_ok(&d, &[&["exec", &id][..], &status[..]].concat()));
+    let docker_default = "00000000a80425fb";
+    assert_eq!(
+        plain,
+        [
+            "CapInh: 0000000000000000".to_string(),
+            format!("CapPrm: {docker_default}"),
+            format!("CapEff: {docker_default}"),
+            format!("CapBnd: {docker_default}"),
+            "CapAmb: 0000000000000000".to_string(),
+        ]
+    );
+    let privileged = exec_caps(&docker_ok(
+        &d,
+        &[&["exec", "--privileged", &id][..], &status[..]].concat(),
+    ));
+    // Every capability the daemon holds (root's bounding set here, which
+    // on this host lacks CAP_SYS_RESOURCE; on a full host it is all 41).
+    let all = own_bounding_set();
+    assert_eq!(
+        privileged,
+        [
+            format!("CapInh: {all}"),
+            format!("CapPrm: {all}"),
+            format!("CapEff: {all}"),
+            format!("CapBnd: {all}"),
+            "CapAmb: 0000000000000000".to_string(),
+        ]
+    );
+    // The flag is echoed in exec inspect, and the container is unchanged.
+    let (code, body) = d.request(
+        "POST",
+        &format!("/containers/{id}/exec"),
+        r#"{"Cmd":["true"],"Privileged":true}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let exec_id = created["Id"].as_str().unwrap();
+    let (_, inspect) = d.request("GET", &format!("/exec/{exec_id}/json"), "");
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["ProcessConfig"]["privileged"], true, "{inspect}");
+    let again = exec_caps(&docker_ok(&d, &[&["exec", &id][..], &status[..]].concat()));
+    assert_eq!(
+        again, plain,
+        "a privileged exec left the container's sets alone"
+    );
+
+    // The same two execs on a real dockerd (runc). Its privileged exec asks
+    // for every capability the kernel knows (cap_last_cap), not those the
+    // daemon holds: where root lacks one (this host's bounding set has no
+    // CAP_SYS_RESOURCE) runc cannot raise it and the exec fails; where root
+    // has them all, dockerd's sets are the full ones, which are ours.
+    let real = DockerDaemon::start(&[]);
+    real.import_busybox("bb");
+    let rid = real.ok(&["run", "-d", "--network", "none", "bb", "sleep", "1000"]);
+    let rid = rid.trim();
+    let real_plain = exec_caps(&real.ok(&[&["exec", rid][..], &status[..]].concat()));
+    assert_eq!(real_plain, plain, "a plain exec's sets, dockerd's and ours");
+    let out = real.docker(&[&["exec", "--privileged", rid][..], &status[..]].concat());
+    let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let kernel_all = format!("{:016x}", (1u64 << (last_cap + 1)) - 1);
+    if all == kernel_all {
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(exec_caps(&stdout(&out)), privileged, "dockerd's and ours");
+    } else {
+        // The CLI 20.10 prints an exec's runtime error on stdout.
+        assert!(
+            !out.status.success()
+                && format!("{}{}", stdout(&out), stderr(&out)).contains("unable to apply caps"),
+            "dockerd on a host whose root lacks capabilities ({all} of {kernel_all}): {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
