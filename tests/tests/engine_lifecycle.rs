@@ -490,3 +490,102 @@ fn exec_privileged_has_every_capability_and_a_plain_exec_the_containers() {
         );
     }
 }
+
+/// Polls `inspect` of `name` (through `docker`) until its status is
+/// `restarting`; returns the `State` then, as JSON.
+fn until_restarting(docker: &dyn Fn(&[&str]) -> String, name: &str) -> serde_json::Value {
+    let t = std::time::Instant::now();
+    loop {
+        let state: serde_json::Value =
+            serde_json::from_str(&docker(&["inspect", "--format", "{{json .State}}", name]))
+                .unwrap();
+        if state["Status"] == "restarting" {
+            return state;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{name} never showed restarting: {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_restarting_container_is_shown_and_refused_as_dockerd_does() {
+    // `--restart always` running `false`: between its runs it is
+    // `restarting`. dockerd shows it Running with no pid, lists it in `ps`,
+    // and refuses `rm` without `-f` with a 409 naming it.
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let real = DockerDaemon::start(&[]);
+    real.import_busybox("bb");
+    let run = ["run", "-d", "--name", "md-restarting", "--network", "none"];
+    let run = [&run[..], &["--restart", "always", "bb", "false"]].concat();
+    let ours = docker_ok(&d, &run).trim().to_string();
+    let theirs = real.ok(&run).trim().to_string();
+
+    let keys = [
+        "Status",
+        "Running",
+        "Paused",
+        "Restarting",
+        "Dead",
+        "Pid",
+        "ExitCode",
+    ];
+    let pick = |s: &serde_json::Value| -> Vec<String> {
+        keys.iter().map(|k| format!("{k}={}", s[k])).collect()
+    };
+    let our_state = until_restarting(&|a| docker_ok(&d, a), "md-restarting");
+    let their_state = until_restarting(&|a| real.ok(a), "md-restarting");
+    assert_eq!(
+        pick(&our_state),
+        pick(&their_state),
+        "{our_state} / {their_state}"
+    );
+
+    let listed = |out: String| {
+        out.lines()
+            .any(|l| l.starts_with("md-restarting Restarting ("))
+    };
+    let ps = ["ps", "--format", "{{.Names}} {{.Status}}"];
+    eventually("ps lists it as restarting", || listed(docker_ok(&d, &ps)));
+    eventually("dockerd's ps too", || listed(real.ok(&ps)));
+
+    // `rm` without -f: refused while restarting, in dockerd's words.
+    let (code, body) = loop {
+        until_restarting(&|a| docker_ok(&d, a), "md-restarting");
+        let (code, body) = d.request("DELETE", "/containers/md-restarting", "");
+        // Caught while running for a moment (the next try): try again.
+        if !body.contains("running container") {
+            break (code, body);
+        }
+    };
+    let want = |id: &str| {
+        format!(
+            "You cannot remove a restarting container {id}. Stop the container before attempting removal or force remove"
+        )
+    };
+    assert_eq!(code, 409, "{body}");
+    let msg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(msg["message"], want(&ours));
+    let out = loop {
+        until_restarting(&|a| real.ok(a), "md-restarting");
+        let out = real.docker(&["rm", "md-restarting"]);
+        if !stderr(&out).contains("running container") {
+            break out;
+        }
+    };
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(&want(&theirs)), "{}", stderr(&out));
+
+    // `rm -f` cancels the restart and removes it: nothing runs it again.
+    docker_ok(&d, &["rm", "-f", "md-restarting"]);
+    let (code, _) = d.request("GET", "/containers/md-restarting/json", "");
+    assert_eq!(code, 404);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !docker_ok(&d, &["ps", "-a", "--format", "{{.Names}}"]).contains("md-restarting"),
+        "no restart brought it back"
+    );
+}
