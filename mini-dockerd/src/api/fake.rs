@@ -73,6 +73,27 @@ pub async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusC
     )
 }
 
+/// Like [`send`], with headers; the status and the raw body.
+pub async fn send_raw(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Body::from(body.to_string())).unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, bytes.to_vec())
+}
+
 impl ContainerBackend for Fake {
     fn container_create(
         &self,
@@ -296,5 +317,53 @@ impl crate::hijack::ExecBackend for Fake {
     }
     fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
         self.call(format!("exec resize {id} {rows}x{cols}"))
+    }
+}
+
+/// The fake's streams: an attach replays `hello` (with `logs=1`) and has
+/// no live stream; an exec `e1` (no terminal, keys `ctrl-x`) prints `out`
+/// when started, through one end of a socket pair.
+impl crate::hijack::StreamBackend for Fake {
+    fn attach(
+        &self,
+        key: &str,
+        req: crate::hijack::AttachRequest,
+    ) -> Result<crate::hijack::Attached> {
+        let w = req.wants;
+        self.call(format!(
+            "attach {key} stdin={} stdout={} stderr={} logs={} stream={}",
+            w.stdin, w.stdout, w.stderr, req.logs, req.stream
+        ))?;
+        Ok(crate::hijack::Attached {
+            tty: true,
+            stdin: w.stdin,
+            replay: if req.logs { b"hello".to_vec() } else { vec![] },
+            shim: None,
+        })
+    }
+    fn exec_streams(&self, id: &str) -> Result<crate::hijack::ExecStreams> {
+        self.call(format!("exec streams {id}"))?;
+        Ok(crate::hijack::ExecStreams {
+            tty: false,
+            stdin: false,
+            detach_keys: Some(if id == "badkeys" { "ctrl-" } else { "ctrl-x" }.into()),
+        })
+    }
+    fn exec_startable(&self, id: &str) -> Result<()> {
+        self.call(format!("exec startable {id}"))
+    }
+    fn exec_start(&self, id: &str, tty: Option<bool>) -> Result<std::os::unix::net::UnixStream> {
+        self.call(format!("exec start {id} tty={tty:?}"))?;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut &theirs, b"out").unwrap();
+        drop(theirs);
+        Ok(ours)
+    }
+    fn exec_finished(&self, id: &str, fallback: i64) {
+        let _ = self.call(format!("exec finished {id} {fallback}"));
+    }
+    fn exec_ended(&self, id: &str) -> bool {
+        let _ = self.call(format!("exec ended {id}"));
+        true
     }
 }
