@@ -1,6 +1,7 @@
 //! # Request bodies of the smaller verbs
 //!
-//! `POST /containers/{id}/exec`, `POST /exec/{id}/start` and
+//! `POST /containers/{id}/exec`, `POST /exec/{id}/start`,
+//! `POST /networks/{id}/connect` and `/disconnect`, and
 //! `POST /volumes/create` (Engine API
 //! v1.41) as serde structs with Docker's key names. The daemon's routers
 //! parse a body into one of these before the engine sees it, so a value of
@@ -47,6 +48,27 @@ pub struct ExecStart {
     pub detach: Option<bool>,
     /// Give it a terminal (added to the exec's own `Tty`).
     pub tty: Option<bool>,
+}
+
+/// The body of `POST /networks/{id}/connect` (Docker's `NetworkConnect`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkConnect {
+    /// The container's id or name.
+    pub container: Option<String>,
+    /// Its settings on this network (`Aliases`; the rest as given).
+    pub endpoint_config: Option<crate::container::EndpointSettings>,
+}
+
+/// The body of `POST /networks/{id}/disconnect` (Docker's `NetworkDisconnect`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkDisconnect {
+    /// The container's id or name.
+    pub container: Option<String>,
+    /// Disconnect even if the container is gone (dockerd's; it changes
+    /// nothing here, where a container's endpoints go with it).
+    pub force: Option<bool>,
 }
 
 /// The body of `POST /volumes/create` (Docker's `VolumeCreateBody`).

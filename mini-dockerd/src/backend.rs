@@ -18,7 +18,7 @@ use crate::logs::LogOptions;
 use crate::netvol_api::{NetworkBackend, VolumeBackend};
 use crate::{Engine, Result};
 use axum::response::Response;
-use mini_docker_api::bodies::VolumeCreate;
+use mini_docker_api::bodies::{NetworkConnect, NetworkDisconnect, VolumeCreate};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -246,10 +246,10 @@ impl NetworkBackend for Engine {
     fn network_remove(&self, key: &str) -> Result<()> {
         self.network_remove(key)
     }
-    fn network_connect(&self, key: &str, body: &Value) -> Result<()> {
+    fn network_connect(&self, key: &str, body: &NetworkConnect) -> Result<()> {
         self.network_connect(key, body)
     }
-    fn network_disconnect(&self, key: &str, body: &Value) -> Result<()> {
+    fn network_disconnect(&self, key: &str, body: &NetworkDisconnect) -> Result<()> {
         self.network_disconnect(key, body)
     }
     fn network_prune(&self) -> Value {

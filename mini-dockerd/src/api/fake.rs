@@ -367,3 +367,49 @@ impl crate::hijack::StreamBackend for Fake {
         true
     }
 }
+
+impl crate::netvol_api::NetworkBackend for Fake {
+    fn network_list(&self, f: &Filters) -> Result<Value> {
+        self.call(format!("network ls {f:?}"))?;
+        Ok(json!([]))
+    }
+    fn network_create(&self, body: &Value) -> Result<Value> {
+        self.call(format!("network create {}", body["Name"]))?;
+        Ok(json!({"Id": "n1", "Warning": ""}))
+    }
+    fn network_inspect(&self, key: &str) -> Result<Value> {
+        self.call(format!("network inspect {key}"))?;
+        Ok(json!({"Id": key}))
+    }
+    fn network_remove(&self, key: &str) -> Result<()> {
+        self.call(format!("network rm {key}"))
+    }
+    fn network_connect(
+        &self,
+        key: &str,
+        body: &mini_docker_api::bodies::NetworkConnect,
+    ) -> Result<()> {
+        let aliases = body
+            .endpoint_config
+            .as_ref()
+            .and_then(|e| e.aliases.clone());
+        self.call(format!(
+            "network connect {key} {:?} aliases={aliases:?}",
+            body.container
+        ))
+    }
+    fn network_disconnect(
+        &self,
+        key: &str,
+        body: &mini_docker_api::bodies::NetworkDisconnect,
+    ) -> Result<()> {
+        self.call(format!(
+            "network disconnect {key} {:?} force={:?}",
+            body.container, body.force
+        ))
+    }
+    fn network_prune(&self) -> Value {
+        let _ = self.call("network prune".into());
+        json!({"NetworksDeleted": []})
+    }
+}
