@@ -57,16 +57,9 @@ impl Fake {
 /// `Null` when empty or not JSON). A body goes with `Content-Type:
 /// application/json`, as the docker CLI and docker-py send it.
 pub async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if !body.is_empty() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req.body(Body::from(body.to_string())).unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let json = [("content-type", "application/json")];
+    let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &json };
+    let (status, bytes) = send_raw(app, method, uri, headers, body).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
