@@ -1,6 +1,8 @@
 //! # Request bodies of the smaller verbs
 //!
-//! `POST /containers/{id}/exec` and `POST /volumes/create` (Engine API
+//! `POST /containers/{id}/exec`, `POST /exec/{id}/start`,
+//! `POST /networks/{id}/connect` and `/disconnect`, and
+//! `POST /volumes/create` (Engine API
 //! v1.41) as serde structs with Docker's key names. The daemon's routers
 //! parse a body into one of these before the engine sees it, so a value of
 //! the wrong type (`"Cmd": {"a": 1}`, `"Labels": "x"`) is a `400` naming
@@ -36,6 +38,37 @@ pub struct ExecCreate {
     pub detach_keys: Option<String>,
     /// `--privileged` for the exec.
     pub privileged: Option<bool>,
+}
+
+/// The body of `POST /exec/{id}/start` (Docker's `ExecStartCheck`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecStart {
+    /// Start it and answer at once; the output is not sent.
+    pub detach: Option<bool>,
+    /// Give it a terminal (added to the exec's own `Tty`).
+    pub tty: Option<bool>,
+}
+
+/// The body of `POST /networks/{id}/connect` (Docker's `NetworkConnect`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkConnect {
+    /// The container's id or name.
+    pub container: Option<String>,
+    /// Its settings on this network (`Aliases`; the rest as given).
+    pub endpoint_config: Option<crate::container::EndpointSettings>,
+}
+
+/// The body of `POST /networks/{id}/disconnect` (Docker's `NetworkDisconnect`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkDisconnect {
+    /// The container's id or name.
+    pub container: Option<String>,
+    /// Disconnect even if the container is gone (dockerd's; it changes
+    /// nothing here, where a container's endpoints go with it).
+    pub force: Option<bool>,
 }
 
 /// The body of `POST /volumes/create` (Docker's `VolumeCreateBody`).

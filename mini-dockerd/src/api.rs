@@ -11,7 +11,7 @@
 
 use super::{ApiError, Engine, ErrorKind};
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,7 +35,6 @@ pub use system::SystemBackend;
 pub use mini_docker_api::API_VERSION;
 
 pub(super) type Q = Query<HashMap<String, String>>;
-pub(super) type Eng = State<Arc<Engine>>;
 
 /// The HTTP status of an engine error's kind: the one place kinds become
 /// statuses (moby's `api/server/httpstatus.FromError`).
@@ -157,7 +156,7 @@ impl Drop for ClientGone {
 }
 
 /// A body fed by a channel (streamed responses).
-fn channel_body<T: Into<Bytes> + Send + 'static>(rx: mpsc::Receiver<T>) -> Body {
+pub(super) fn channel_body<T: Into<Bytes> + Send + 'static>(rx: mpsc::Receiver<T>) -> Body {
     let s = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await

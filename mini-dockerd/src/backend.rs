@@ -4,7 +4,8 @@
 //! `api/server/router/*/backend.go`): [`ContainerBackend`] for
 //! `/containers`, [`ImageBackend`] for `/images`, [`NetworkBackend`] and
 //! [`VolumeBackend`] for `/networks` and `/volumes`, [`SystemBackend`] for
-//! `/info`, `/version`, `/system/df`, `/auth` and `/build/prune`. The daemon's [`Engine`]
+//! `/info`, `/version`, `/system/df`, `/auth` and `/build/prune`,
+//! `StreamBackend` for the hijacked attach and exec start. The daemon's [`Engine`]
 //! implements them here, in one place, each method a thin call into the
 //! service that does the work. A router sees only its trait, so its tests
 //! drive it against a fake, with no daemon and no root.
@@ -17,7 +18,7 @@ use crate::logs::LogOptions;
 use crate::netvol_api::{NetworkBackend, VolumeBackend};
 use crate::{Engine, Result};
 use axum::response::Response;
-use mini_docker_api::bodies::VolumeCreate;
+use mini_docker_api::bodies::{NetworkConnect, NetworkDisconnect, VolumeCreate};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -245,10 +246,10 @@ impl NetworkBackend for Engine {
     fn network_remove(&self, key: &str) -> Result<()> {
         self.network_remove(key)
     }
-    fn network_connect(&self, key: &str, body: &Value) -> Result<()> {
+    fn network_connect(&self, key: &str, body: &NetworkConnect) -> Result<()> {
         self.network_connect(key, body)
     }
-    fn network_disconnect(&self, key: &str, body: &Value) -> Result<()> {
+    fn network_disconnect(&self, key: &str, body: &NetworkDisconnect) -> Result<()> {
         self.network_disconnect(key, body)
     }
     fn network_prune(&self) -> Value {
@@ -350,6 +351,31 @@ impl crate::hijack::ExecBackend for Engine {
     }
     fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
         self.exec_resize(id, rows, cols)
+    }
+}
+
+impl crate::hijack::StreamBackend for Engine {
+    fn attach(
+        &self,
+        key: &str,
+        req: crate::hijack::AttachRequest,
+    ) -> Result<crate::hijack::Attached> {
+        self.attach_request(key, req)
+    }
+    fn exec_streams(&self, id: &str) -> Result<crate::hijack::ExecStreams> {
+        self.exec_streams(id)
+    }
+    fn exec_startable(&self, id: &str) -> Result<()> {
+        self.exec_startable(id)
+    }
+    fn exec_start(&self, id: &str, tty: Option<bool>) -> Result<std::os::unix::net::UnixStream> {
+        self.exec_start(id, tty)
+    }
+    fn exec_finished(&self, id: &str, fallback: i64) {
+        self.exec_finished(id, fallback)
+    }
+    fn exec_ended(&self, id: &str) -> bool {
+        self.exec_ended(id)
     }
 }
 

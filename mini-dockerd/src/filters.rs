@@ -268,7 +268,8 @@ impl Engine {
         let map = self.lock();
         let mut kept: Vec<&Container> = map
             .values()
-            .filter(|c| all || c.state.running)
+            // A restarting container counts as running, as dockerd lists it.
+            .filter(|c| all || c.state.running || c.state.status == "restarting")
             .filter(|c| f.any("status", |s| s == c.state.status))
             .filter(|c| {
                 let health = c

@@ -1,23 +1,32 @@
 //! The HTTP handlers of attach, exec and resize: an upgraded ("hijacked")
 //! connection spliced to a connection to the shim (see [`super::streams`]).
+//!
+//! The handlers parse each request into a typed call on a narrow trait:
+//! [`StreamBackend`] for the hijacked streams, [`ExecBackend`] for exec
+//! create, inspect and resize. The engine implements both
+//! (`crate::backend`); the tests below drive the handlers against a fake.
 
 use super::streams::{self, DetachWatch, ShimStream, Wants};
-use super::{ApiError, Engine};
+use super::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mini_docker_api::bodies::ExecCreate;
+use mini_docker_api::bodies::{ExecCreate, ExecStart};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::api::{blocking, flag, Eng, Q};
+use super::api::{blocking, channel_body, qs, typed, typed_body, Q};
 
-fn detach_keys(q: &HashMap<String, String>) -> Result<Vec<u8>, ApiError> {
-    match q.get("detachKeys").filter(|k| !k.is_empty()) {
+/// The detach keys asked for (`ctrl-p,ctrl-q`), or Docker's default; keys
+/// that do not parse are a 400 before anything starts.
+fn detach_keys(k: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    match k.filter(|k| !k.is_empty()) {
         Some(k) => streams::parse_detach_keys(k).map_err(ApiError::bad),
         None => Ok(streams::DEFAULT_DETACH_KEYS.to_vec()),
     }
@@ -97,48 +106,108 @@ where
     }
 }
 
+/// `POST /containers/{id}/attach?stream=&logs=&stdin=&stdout=&stderr=&detachKeys=`.
+#[derive(Debug, Default, Deserialize)]
+struct AttachQuery {
+    #[serde(default, deserialize_with = "qs::flag")]
+    stream: bool,
+    #[serde(default, deserialize_with = "qs::flag")]
+    logs: bool,
+    #[serde(default, deserialize_with = "qs::flag")]
+    stdin: bool,
+    #[serde(default, deserialize_with = "qs::flag")]
+    stdout: bool,
+    #[serde(default, deserialize_with = "qs::flag")]
+    stderr: bool,
+    #[serde(rename = "detachKeys")]
+    detach_keys: Option<String>,
+}
+
+/// An attach, as the router asks it of the [`StreamBackend`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachRequest {
+    /// The streams asked for (`stdin` only counts if the container keeps
+    /// its stdin open; the backend decides).
+    pub wants: Wants,
+    /// `logs=1`: what the container printed so far comes first.
+    pub logs: bool,
+    /// `stream=1`: then the live streams.
+    pub stream: bool,
+}
+
+/// The backend's answer to an attach: how the bytes are framed, what to
+/// send first, and the connection to the container's streams.
+pub struct Attached {
+    /// The container has a terminal: raw bytes, and detach keys watched.
+    pub tty: bool,
+    /// Input is forwarded to the container.
+    pub stdin: bool,
+    /// The log so far, rendered (`logs=1`).
+    pub replay: Vec<u8>,
+    /// The live streams (`stream=1`): now, or at the container's next start.
+    pub shim: Option<ShimStream>,
+}
+
+/// What an exec's start needs to know before it starts the process.
+#[derive(Debug, Clone, Default)]
+pub struct ExecStreams {
+    /// The exec was created with a terminal.
+    pub tty: bool,
+    /// Its stdin is attached.
+    pub stdin: bool,
+    /// The detach keys it was created with (empty: Docker's default).
+    pub detach_keys: Option<String>,
+}
+
+/// The hijacked streams: `attach` and `exec start` (moby's
+/// `attachBackend` and the start half of `execBackend`). The router parses
+/// the request (query, body, detach keys) into a typed call, answers
+/// `101`, and splices the client's connection to the one the backend gives
+/// it; the backend wires that connection to the shim's streams.
+pub trait StreamBackend: Send + Sync + 'static {
+    /// `POST /containers/{id}/attach` (blocking: it may talk to the shim).
+    fn attach(&self, key: &str, req: AttachRequest) -> Result<Attached, ApiError>;
+    /// An exec's terminal, stdin and detach keys.
+    fn exec_streams(&self, id: &str) -> Result<ExecStreams, ApiError>;
+    /// The refusals of `exec start` that have a status (no such exec, it
+    /// already ran, its container stopped), checked before a `101`.
+    fn exec_startable(&self, id: &str) -> Result<(), ApiError>;
+    /// Starts the exec's process (blocking): its stdio, as one connection.
+    fn exec_start(&self, id: &str, tty: Option<bool>) -> Result<UnixStream, ApiError>;
+    /// Records the exec's exit (blocking), `fallback` when none was left.
+    fn exec_finished(&self, id: &str, fallback: i64);
+    /// Whether a detached exec has ended: its exit was left, or its
+    /// container stopped.
+    fn exec_ended(&self, id: &str) -> bool;
+}
+
 /// `POST /containers/{id}/attach`: with `Upgrade`, a hijacked two-way
 /// stream; without, the output as the response body. Waits for the next
 /// start when the container is not running (`docker run` and `start -a`
 /// attach first).
-pub async fn attach(
-    State(e): Eng,
+pub async fn attach<B: StreamBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     Query(q): Q,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let c = e.find(&id)?;
-    let keys = detach_keys(&q)?;
-    let tty = c.config.tty;
-    let open_stdin = c.config.open_stdin;
-    let wants = Wants {
-        stdin: flag(&q, "stdin") && open_stdin,
-        stdout: flag(&q, "stdout"),
-        stderr: flag(&q, "stderr"),
+    let aq: AttachQuery = typed(&q)?;
+    let keys = detach_keys(aq.detach_keys.as_deref())?;
+    let ask = AttachRequest {
+        wants: Wants {
+            stdin: aq.stdin,
+            stdout: aq.stdout,
+            stderr: aq.stderr,
+        },
+        logs: aq.logs,
+        stream: aq.stream,
     };
-    // `logs=1`: what it printed so far comes first.
-    let replay = if flag(&q, "logs") {
-        let path = super::shim::log_file(&e.dir(&c.id), &c.id);
-        let o = super::logs::LogOptions {
-            stdout: wants.stdout,
-            stderr: wants.stderr,
-            ..Default::default()
-        };
-        let lines = std::fs::File::open(&path)
-            .map(|mut f| super::logs::read_file(&mut f, 0).0)
-            .unwrap_or_default();
-        super::logs::render(&lines, &o, tty)
-    } else {
-        Vec::new()
-    };
-    let stream = flag(&q, "stream");
-    let cid = c.id.clone();
-    let e2 = e.clone();
-    let shim = if stream {
-        Some(blocking(move || e2.attach_stream(&cid, wants)).await?)
-    } else {
-        None
-    };
+    let Attached {
+        tty,
+        stdin,
+        replay,
+        shim,
+    } = blocking(move || e.attach(&id, ask)).await?;
     let content_type = if tty {
         "application/vnd.docker.raw-stream"
     } else {
@@ -157,25 +226,11 @@ pub async fn attach(
             if !replay.is_empty() && tx.send(Bytes::from(replay)).await.is_err() {
                 return;
             }
-            if let Some(mut s) = connect(shim).await {
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                        break;
-                    }
-                }
+            if let Some(s) = connect(shim).await {
+                pump(s, &tx).await;
             }
         });
-        let body = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv()
-                .await
-                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-        });
-        return Ok((
-            [(header::CONTENT_TYPE, content_type)],
-            Body::from_stream(body),
-        )
-            .into_response());
+        return Ok(([(header::CONTENT_TYPE, content_type)], channel_body(rx)).into_response());
     }
     let on = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -186,7 +241,7 @@ pub async fn attach(
         }
         match connect(shim).await {
             Some(s) => {
-                splice(io, s, wants.stdin, tty.then_some(keys), async {}).await;
+                splice(io, s, stdin, tty.then_some(keys), async {}).await;
             }
             None => {
                 let _ = io.shutdown().await;
@@ -194,6 +249,17 @@ pub async fn attach(
         }
     });
     Ok(switching(content_type))
+}
+
+/// Copies what the shim sends into a response body's channel, until either
+/// side ends.
+async fn pump(mut s: tokio::net::UnixStream, tx: &tokio::sync::mpsc::Sender<Bytes>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    while let Ok(n) = s.read(&mut buf).await {
+        if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+            break;
+        }
+    }
 }
 
 fn size(q: &HashMap<String, String>) -> Result<(u16, u16), ApiError> {
@@ -206,9 +272,9 @@ fn size(q: &HashMap<String, String>) -> Result<(u16, u16), ApiError> {
 }
 
 /// The calls the exec routes and the container resize make (moby's
-/// `execBackend`), besides the hijacked streams (`attach`, `exec start`),
-/// which still take the engine; the engine's are in [`crate::backend`], the
-/// routers' unit tests use [`crate::api::fake`].
+/// `execBackend`), besides the hijacked streams ([`StreamBackend`]); the
+/// engine's are in [`crate::backend`], the routers' unit tests use
+/// [`crate::api::fake`].
 pub trait ExecBackend: Send + Sync + 'static {
     /// `POST /containers/{id}/resize` (blocking).
     fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<(), ApiError>;
@@ -257,8 +323,8 @@ pub async fn exec_create<B: ExecBackend>(
 /// exist before the headers have left. A start that fails after the `101`
 /// is told in the stream (on stdout, as dockerd writes it) and the exec's
 /// exit code is 126.
-pub async fn exec_start(
-    State(e): Eng,
+pub async fn exec_start<B: StreamBackend>(
+    State(e): Backend<B>,
     UrlPath(id): UrlPath<String>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
@@ -267,30 +333,22 @@ pub async fn exec_start(
     let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .map_err(|err| ApiError::bad(err.to_string()))?;
-    let body: Value = if bytes.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|err| ApiError::bad(format!("invalid JSON: {err}")))?
-    };
-    let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
-    let tty_asked = body.get("Tty").and_then(Value::as_bool);
-    let exec = e.exec_get(&id)?;
-    let keys = match exec.config.detach_keys.as_deref() {
-        Some(k) if !k.is_empty() => streams::parse_detach_keys(k).map_err(ApiError::bad)?,
-        _ => streams::DEFAULT_DETACH_KEYS.to_vec(),
-    };
-    let stdin = exec.request.stdin;
-    let tty = exec.request.tty || tty_asked.unwrap_or(false);
+    let body: ExecStart = typed_body(&bytes)?;
+    let detach = body.detach.unwrap_or(false);
+    let tty_asked = body.tty;
+    let exec = e.exec_streams(&id)?;
+    let keys = detach_keys(exec.detach_keys.as_deref())?;
+    let stdin = exec.stdin;
+    let tty = exec.tty || tty_asked.unwrap_or(false);
     let content_type = if tty {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
-    let finish = move |e: Arc<Engine>, id: String| async move {
+    let finish = move |e: Arc<B>, id: String| async move {
         let _ = tokio::task::spawn_blocking(move || e.exec_finished(&id, 255)).await;
     };
-    let start = move |e: Arc<Engine>, id: String| async move {
+    let start = move |e: Arc<B>, id: String| async move {
         let shim = blocking(move || e.exec_start(&id, tty_asked)).await?;
         tokio_stream(shim).map_err(|err| ApiError::internal(err.to_string()))
     };
@@ -339,38 +397,17 @@ pub async fn exec_start(
     // Not hijacked: the output is the response body.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        while let Ok(n) = shim.read(&mut buf).await {
-            if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                break;
-            }
-        }
+        pump(shim, &tx).await;
         finish(e, id).await;
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    });
-    Ok((
-        [(header::CONTENT_TYPE, content_type)],
-        Body::from_stream(body),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, content_type)], channel_body(rx)).into_response())
 }
 
 /// After a detach from an exec: poll until the shim has recorded its exit.
-async fn finish_later(e: Arc<Engine>, id: String) {
+async fn finish_later<B: StreamBackend>(e: Arc<B>, id: String) {
     loop {
-        let Ok(x) = e.exec_get(&id) else { return };
-        let file = super::shim::exec_exit_file(&e.dir(&x.container), &id);
-        let alive = e
-            .find(&x.container)
-            .map(|c| c.state.running)
-            .unwrap_or(false);
-        if file.exists() || !alive {
-            let e2 = e.clone();
-            let _ = tokio::task::spawn_blocking(move || e2.exec_finished(&id, 255)).await;
+        if e.exec_ended(&id) {
+            let _ = tokio::task::spawn_blocking(move || e.exec_finished(&id, 255)).await;
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -436,5 +473,111 @@ mod tests {
                 "exec inspect e1"
             ]
         );
+    }
+
+    fn stream_app(fake: Arc<Fake>) -> Router {
+        Router::new()
+            .route("/containers/:id/attach", post(attach::<Fake>))
+            .route("/exec/:id/start", post(exec_start::<Fake>))
+            .with_state(fake)
+    }
+
+    #[tokio::test]
+    async fn attach_parses_its_query_into_a_typed_call() {
+        use crate::api::fake::send_raw;
+        let fake = Arc::new(Fake::default());
+        let app = stream_app(fake.clone());
+        // Not upgraded: the output (here the replayed log) is the body.
+        let uri = "/containers/c1/attach?stream=1&logs=true&stdin=1&stdout=1&stderr=0";
+        let (s, body) = send_raw(&app, "POST", uri, &[], "").await;
+        assert_eq!((s, body.as_slice()), (StatusCode::OK, &b"hello"[..]));
+        let uri = "/containers/c1/attach?stdout=True&detachKeys=ctrl-a,x";
+        let (s, body) = send_raw(&app, "POST", uri, &[], "").await;
+        assert_eq!((s, body.len()), (StatusCode::OK, 0));
+        // Upgraded: 101 with Docker's headers (a terminal: the raw stream).
+        let up = [("connection", "Upgrade"), ("upgrade", "tcp")];
+        let (s, _) = send_raw(&app, "POST", "/containers/c1/attach?stream=1", &up, "").await;
+        assert_eq!(s, StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(
+            fake.calls(),
+            [
+                "attach c1 stdin=true stdout=true stderr=false logs=true stream=true",
+                "attach c1 stdin=false stdout=true stderr=false logs=false stream=false",
+                "attach c1 stdin=false stdout=false stderr=false logs=false stream=true",
+            ]
+        );
+        // Keys that do not parse: a 400 before the backend is asked.
+        let fake = Arc::new(Fake::default());
+        let app = stream_app(fake.clone());
+        let (s, b) = send(&app, "POST", "/containers/c1/attach?detachKeys=ctrl-", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b["message"].as_str().unwrap().contains("ctrl-"), "{b}");
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+        // A failing backend's kind is the status.
+        let app = stream_app(Fake::failing(ApiError::not_found("No such container: c1")));
+        let (s, b) = send(&app, "POST", "/containers/c1/attach?stream=1", "").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(b["message"], "No such container: c1");
+    }
+
+    #[tokio::test]
+    async fn exec_start_parses_its_body_into_a_typed_call() {
+        use crate::api::fake::send_raw;
+        let fake = Arc::new(Fake::default());
+        let app = stream_app(fake.clone());
+        // Not upgraded: the process's output is the body; then its exit is recorded.
+        let (s, body) = send_raw(&app, "POST", "/exec/e1/start", &[], r#"{"Tty":true}"#).await;
+        assert_eq!((s, body.as_slice()), (StatusCode::OK, &b"out"[..]));
+        // Detach: answered at once, with no body.
+        let (s, body) = send_raw(&app, "POST", "/exec/e1/start", &[], r#"{"Detach":true}"#).await;
+        assert_eq!((s, body.len()), (StatusCode::OK, 0));
+        // An empty body is every default.
+        let (s, _) = send_raw(&app, "POST", "/exec/e1/start", &[], "").await;
+        assert_eq!(s, StatusCode::OK);
+        // Upgraded: refusals are checked before the 101.
+        let up = [("connection", "Upgrade"), ("upgrade", "tcp")];
+        let (s, _) = send_raw(&app, "POST", "/exec/e1/start", &up, "{}").await;
+        assert_eq!(s, StatusCode::SWITCHING_PROTOCOLS);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let calls = fake.calls();
+        assert_eq!(
+            &calls[..7],
+            [
+                "exec streams e1",
+                "exec start e1 tty=Some(true)",
+                "exec finished e1 255",
+                "exec streams e1",
+                "exec start e1 tty=None",
+                "exec streams e1",
+                "exec start e1 tty=None",
+            ],
+            "{calls:?}"
+        );
+        assert!(
+            calls.contains(&"exec startable e1".to_string()),
+            "{calls:?}"
+        );
+        // A wrong type is a 400 naming the field; bad keys of the exec a 400.
+        let fake = Arc::new(Fake::default());
+        let app = stream_app(fake.clone());
+        let (s, b) = send(&app, "POST", "/exec/e1/start", r#"{"Detach":"yes"}"#).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            b["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid value for Detach"),
+            "{b}"
+        );
+        let (s, b) = send(&app, "POST", "/exec/e1/start", "{").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            b["message"].as_str().unwrap().starts_with("invalid JSON"),
+            "{b}"
+        );
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+        let (s, _) = send(&app, "POST", "/exec/badkeys/start", "{}").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(fake.calls(), ["exec streams badkeys"]);
     }
 }

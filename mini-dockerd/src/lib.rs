@@ -380,7 +380,7 @@ impl Container {
             "Args": self.args,
             "State": {
                 "Status": self.state.status,
-                "Running": self.state.running,
+                "Running": self.state.running || self.state.status == "restarting",
                 "Paused": self.state.status == "paused", "Restarting": self.state.status == "restarting", "OOMKilled": self.state.oom_killed,
                 "Dead": false,
                 "Pid": self.state.pid,
@@ -1556,6 +1556,13 @@ impl Engine {
         use state::{Action, Refusal};
         let c = self.find(key)?;
         let refused = state::transition(c.state.status, Action::Remove).err();
+        // dockerd names the container as the request did.
+        if let Some(Refusal::RemovalInProgress) = refused {
+            return Err(Refusal::RemovalInProgress.to_api(key));
+        }
+        if let (Some(r @ Refusal::RemoveRestarting), false) = (refused, force) {
+            return Err(r.to_api(&c.id));
+        }
         if let Some(r @ (Refusal::RemoveRunning | Refusal::RemovePaused)) = refused {
             if !force {
                 return Err(r.to_api(&c.id));
@@ -1579,14 +1586,24 @@ impl Engine {
         let removed = {
             let mut map = self.lock();
             match map.get_mut(&c.id) {
-                Some(x) => match state::transition(x.state.status, Action::Remove) {
+                Some(x) => match state::transition(x.state.status, Action::Remove).or_else(|r| {
+                    // `rm -f` of a restarting container: the pending
+                    // restart is cancelled (`exited`), then removed.
+                    match (r, force) {
+                        (Refusal::RemoveRestarting, true) => {
+                            state::transition(x.state.status, Action::Stop)
+                                .and_then(|s| state::transition(s, Action::Remove))
+                        }
+                        _ => Err(r),
+                    }
+                }) {
                     Ok(next) => {
                         x.state.status = next;
                         x.state.running = false;
                         true
                     }
-                    // Another `rm` is at it: this one has nothing left to do.
-                    Err(Refusal::RemovalInProgress) => return Ok(()),
+                    // Another `rm` is at it: dockerd's 409, naming it as asked.
+                    Err(r @ Refusal::RemovalInProgress) => return Err(r.to_api(key)),
                     Err(r) => return Err(r.to_api(&c.id)),
                 },
                 None => false,

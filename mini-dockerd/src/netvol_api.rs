@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mini_docker_api::bodies::VolumeCreate;
+use mini_docker_api::bodies::{NetworkConnect, NetworkDisconnect, VolumeCreate};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,9 +36,9 @@ pub trait NetworkBackend: Send + Sync + 'static {
     /// `DELETE /networks/{id}` (blocking).
     fn network_remove(&self, key: &str) -> Result<()>;
     /// `POST /networks/{id}/connect` (blocking).
-    fn network_connect(&self, key: &str, body: &Value) -> Result<()>;
+    fn network_connect(&self, key: &str, body: &NetworkConnect) -> Result<()>;
     /// `POST /networks/{id}/disconnect` (blocking).
-    fn network_disconnect(&self, key: &str, body: &Value) -> Result<()>;
+    fn network_disconnect(&self, key: &str, body: &NetworkDisconnect) -> Result<()>;
     /// `POST /networks/prune` (blocking).
     fn network_prune(&self) -> Value;
 }
@@ -134,8 +134,8 @@ async fn network_connect<B: NetworkBackend>(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let v = body_json(&body)?;
-    blocking(move || e.network_connect(&id, &v)).await?;
+    let body: NetworkConnect = crate::api::typed_body(&body)?;
+    blocking(move || e.network_connect(&id, &body)).await?;
     Ok(StatusCode::OK)
 }
 
@@ -144,8 +144,8 @@ async fn network_disconnect<B: NetworkBackend>(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let v = body_json(&body)?;
-    blocking(move || e.network_disconnect(&id, &v)).await?;
+    let body: NetworkDisconnect = crate::api::typed_body(&body)?;
+    blocking(move || e.network_disconnect(&id, &body)).await?;
     Ok(StatusCode::OK)
 }
 
@@ -253,5 +253,54 @@ mod tests {
 
     fn app_failing(e: ApiError) -> Router {
         app(Fake::failing(e))
+    }
+
+    #[tokio::test]
+    async fn connect_and_disconnect_bodies_are_typed() {
+        let fake = Arc::new(Fake::default());
+        let app = Router::new()
+            .route("/networks/:id/connect", post(network_connect::<Fake>))
+            .route("/networks/:id/disconnect", post(network_disconnect::<Fake>))
+            .with_state(fake.clone());
+        let body = r#"{"Container":"web","EndpointConfig":{"Aliases":["db"],"IPAMConfig":null}}"#;
+        let (s, _) = send(&app, "POST", "/networks/n1/connect", body).await;
+        assert_eq!(s, StatusCode::OK);
+        let body = r#"{"Container":"web","Force":true}"#;
+        let (s, _) = send(&app, "POST", "/networks/n1/disconnect", body).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            fake.calls(),
+            [
+                r#"network connect n1 Some("web") aliases=Some(["db"])"#,
+                r#"network disconnect n1 Some("web") force=Some(true)"#,
+            ]
+        );
+        // Wrong types: a 400 naming the field, before the backend is called.
+        let fake = Arc::new(Fake::default());
+        let app = Router::new()
+            .route("/networks/:id/connect", post(network_connect::<Fake>))
+            .route("/networks/:id/disconnect", post(network_disconnect::<Fake>))
+            .with_state(fake.clone());
+        for (uri, body, field) in [
+            ("/networks/n1/connect", r#"{"Container":5}"#, "Container"),
+            (
+                "/networks/n1/connect",
+                r#"{"Container":"web","EndpointConfig":{"Aliases":"db"}}"#,
+                "EndpointConfig.Aliases",
+            ),
+            ("/networks/n1/disconnect", r#"{"Force":"yes"}"#, "Force"),
+        ] {
+            let (s, b) = send(&app, "POST", uri, body).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+            let m = b["message"].as_str().unwrap();
+            assert!(m.starts_with(&format!("invalid value for {field}")), "{m}");
+        }
+        let (s, b) = send(&app, "POST", "/networks/n1/connect", "{").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(
+            b["message"].as_str().unwrap().starts_with("invalid JSON"),
+            "{b}"
+        );
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
     }
 }

@@ -1078,13 +1078,17 @@ impl Engine {
     }
 
     /// `POST /networks/{id}/connect` `{"Container": …, "EndpointConfig": {"Aliases": […]}}`.
-    pub fn network_connect(&self, key: &str, body: &Value) -> Result<()> {
+    pub fn network_connect(
+        &self,
+        key: &str,
+        body: &mini_docker_api::bodies::NetworkConnect,
+    ) -> Result<()> {
         let Some(n) = self.network_key(key)? else {
             return Err(forbidden(format!(
                 "connecting to the pre-defined network {key} is not supported by mini-docker"
             )));
         };
-        let c = self.find(body["Container"].as_str().unwrap_or(""))?;
+        let c = self.find(body.container.as_deref().unwrap_or(""))?;
         if c.endpoints.contains_key(&n.name) {
             return Err(forbidden(format!(
                 "endpoint with name {} already exists in network {}",
@@ -1099,7 +1103,11 @@ impl Engine {
         }
         let ep = Endpoint {
             network_id: n.id.clone(),
-            aliases: aliases(body.get("EndpointConfig")),
+            aliases: body
+                .endpoint_config
+                .as_ref()
+                .and_then(|e| e.aliases.clone())
+                .unwrap_or_default(),
             ..Default::default()
         };
         let event = [
@@ -1138,13 +1146,17 @@ impl Engine {
     }
 
     /// `POST /networks/{id}/disconnect` `{"Container": …, "Force": …}`.
-    pub fn network_disconnect(&self, key: &str, body: &Value) -> Result<()> {
+    pub fn network_disconnect(
+        &self,
+        key: &str,
+        body: &mini_docker_api::bodies::NetworkDisconnect,
+    ) -> Result<()> {
         let Some(n) = self.network_key(key)? else {
             return Err(forbidden(format!(
                 "disconnecting from the pre-defined network {key} is not supported by mini-docker"
             )));
         };
-        let c = self.find(body["Container"].as_str().unwrap_or(""))?;
+        let c = self.find(body.container.as_deref().unwrap_or(""))?;
         let Some(ep) = c.endpoints.get(&n.name).cloned() else {
             return Err(forbidden(format!(
                 "container {} is not connected to network {}",
@@ -1229,17 +1241,6 @@ impl Engine {
             let _ = std::fs::write(&path, self.hosts_text(c, all));
         }
     }
-}
-
-/// `EndpointConfig.Aliases`.
-fn aliases(cfg: Option<&Value>) -> Vec<String> {
-    cfg.and_then(|c| c["Aliases"].as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A stable id for a predefined network.

@@ -65,7 +65,7 @@ pub fn cap_name(n: &str) -> Result<String> {
 
 /// "Every capability": those of the daemon's own bounding set (a daemon
 /// that runs with fewer than the kernel knows cannot give more).
-fn all_caps() -> Vec<String> {
+pub(crate) fn all_caps() -> Vec<String> {
     let have = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
     let mut v: Vec<String> = have.iter().map(|c| c.to_string()).collect();
     v.sort();

@@ -12,8 +12,13 @@
 //!                       paused                 restarting ── start ──▶ running
 //!
 //!   exited ── start ──▶ running            paused ── die ──▶ exited
-//!   created, exited, restarting, dead ── remove ──▶ removing ── destroy ──▶ (gone)
+//!   created, exited, dead ── remove ──▶ removing ── destroy ──▶ (gone)
 //! ```
+//!
+//! A `restarting` container waits for its policy's next start: dockerd
+//! shows it `Running` with no pid, refuses `rm` of it without `-f` ("You
+//! cannot remove a restarting container …"), and `rm -f` first cancels the
+//! restart (`stop`: `exited`).
 //!
 //! `kill`, `stop`, `oom` and `restart` leave the status as it is: the `die`
 //! that follows is what ends a run (a `stop` of a restarting container
@@ -113,6 +118,8 @@ pub enum Refusal {
     RemoveRunning,
     /// "You cannot remove a paused container …".
     RemovePaused,
+    /// "You cannot remove a restarting container …".
+    RemoveRestarting,
     /// "removal of container … is already in progress".
     RemovalInProgress,
     /// Not a request anyone can make: an event that cannot happen in this
@@ -138,6 +145,9 @@ impl Refusal {
             Refusal::MarkedForRemoval => {
                 "container is marked for removal and cannot be started".into()
             }
+            Refusal::RemoveRestarting => format!(
+                "You cannot remove a restarting container {id}. Stop the container before attempting removal or force remove"
+            ),
             Refusal::RemoveRunning => format!(
                 "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
             ),
@@ -202,7 +212,8 @@ pub fn transition(status: Status, action: Action) -> Result<Status, Refusal> {
         (A::Backoff, S::Exited) => Ok(S::Restarting),
         (A::Backoff, _) => Err(R::Impossible),
 
-        (A::Remove, S::Created | S::Exited | S::Restarting | S::Dead) => Ok(S::Removing),
+        (A::Remove, S::Created | S::Exited | S::Dead) => Ok(S::Removing),
+        (A::Remove, S::Restarting) => Err(R::RemoveRestarting),
         (A::Remove, S::Running) => Err(R::RemoveRunning),
         (A::Remove, S::Paused) => Err(R::RemovePaused),
         (A::Remove, S::Removing) => Err(R::RemovalInProgress),

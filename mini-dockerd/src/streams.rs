@@ -22,7 +22,14 @@
 //! shim (another process), so they happen outside the lock: while a start
 //! is under way its container is marked *releasing*, and an attach that
 //! comes then connects to the shim directly instead of waiting.
+//!
+//! *`exec --privileged`* gives the new process every capability the daemon
+//! holds in its bounding, permitted, effective and inheritable sets (moby's
+//! exec does the same with every capability the kernel knows); the runtime
+//! applies them when it enters the container. The container's own process
+//! keeps its sets.
 
+use super::hijack::{AttachRequest, Attached, ExecStreams};
 use super::shim::{self, ExecRequest, Request};
 use super::{ApiError, Engine, Result};
 use mini_docker_api::bodies::ExecCreate;
@@ -164,6 +171,67 @@ impl Engine {
         Ok(ShimStream::Later(rx))
     }
 
+    /// `POST /containers/{id}/attach`, typed by the router: the log so far
+    /// (`logs=1`), then the live streams (`stream=1`). Stdin is forwarded
+    /// only to a container that keeps it open (`-i`).
+    pub fn attach_request(&self, key: &str, req: AttachRequest) -> Result<Attached> {
+        let c = self.find(key)?;
+        let tty = c.config.tty;
+        let wants = Wants {
+            stdin: req.wants.stdin && c.config.open_stdin,
+            ..req.wants
+        };
+        let replay = if req.logs {
+            let path = shim::log_file(&self.dir(&c.id), &c.id);
+            let o = super::logs::LogOptions {
+                stdout: wants.stdout,
+                stderr: wants.stderr,
+                ..Default::default()
+            };
+            let lines = std::fs::File::open(&path)
+                .map(|mut f| super::logs::read_file(&mut f, 0).0)
+                .unwrap_or_default();
+            super::logs::render(&lines, &o, tty)
+        } else {
+            Vec::new()
+        };
+        let shim = if req.stream {
+            Some(self.attach_stream(&c.id, wants)?)
+        } else {
+            None
+        };
+        Ok(Attached {
+            tty,
+            stdin: wants.stdin,
+            replay,
+            shim,
+        })
+    }
+
+    /// An exec's terminal, stdin and detach keys, for its start.
+    pub fn exec_streams(&self, id: &str) -> Result<ExecStreams> {
+        let e = self.exec_get(id)?;
+        Ok(ExecStreams {
+            tty: e.request.tty,
+            stdin: e.request.stdin,
+            detach_keys: e.config.detach_keys,
+        })
+    }
+
+    /// Whether a detached exec has ended: the shim left its exit code, or
+    /// its container is not running (or gone).
+    pub fn exec_ended(&self, id: &str) -> bool {
+        let Ok(x) = self.exec_get(id) else {
+            return true;
+        };
+        let file = shim::exec_exit_file(&self.dir(&x.container), id);
+        let alive = self
+            .find(&x.container)
+            .map(|c| c.state.running)
+            .unwrap_or(false);
+        file.exists() || !alive
+    }
+
     /// The second half of `start`: connects the waiting attachers, then lets
     /// the created container run. The waiting ones are taken, and the
     /// container marked releasing, under the lock [`Engine::attach_stream`]
@@ -276,6 +344,12 @@ impl Engine {
             tty: body.tty.unwrap_or(false),
             stdin: body.attach_stdin.unwrap_or(false),
             size: None,
+            // `exec --privileged`: every capability the daemon holds, in all
+            // four sets, as moby's exec does (the container keeps its own).
+            capabilities: body
+                .privileged
+                .unwrap_or(false)
+                .then(super::runflags::all_caps),
         };
         if !request.cwd.is_empty() && !request.cwd.starts_with('/') {
             return Err(ApiError::bad(format!(

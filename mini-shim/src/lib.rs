@@ -283,6 +283,11 @@ pub struct ExecRequest {
     pub stdin: bool,
     /// The terminal's size, if the client sent one before the start.
     pub size: Option<(u16, u16)>,
+    /// `exec --privileged`: these capabilities (every one the daemon holds)
+    /// become the process's bounding, permitted, effective and inheritable
+    /// sets, as moby's exec does; `None` keeps the container's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
 }
 
 impl ExecRequest {
@@ -320,6 +325,12 @@ impl ExecRequest {
             p["user"]["uid"] = uid.into();
             p["user"]["gid"] = gid.into();
             p["user"]["additionalGids"] = vec![gid].into();
+        }
+        if let Some(all) = &self.capabilities {
+            // The container's ambient set (if any) stays: moby sets the other four.
+            for set in ["bounding", "permitted", "effective", "inheritable"] {
+                p["capabilities"][set] = all.clone().into();
+            }
         }
         p["terminal"] = self.tty.into();
         match (self.tty, self.size) {
@@ -552,6 +563,25 @@ mod tests {
         assert_eq!(p["consoleSize"], json!({"height": 24, "width": 80}));
         assert!(p["env"].as_array().unwrap().contains(&json!("TERM=xterm")));
         assert!(ExecRequest::default().process(&container).is_err());
+        // `exec --privileged`: four sets from the request, ambient kept.
+        let container = json!({"args": ["sh"], "cwd": "/",
+            "capabilities": {"bounding": ["CAP_KILL"], "ambient": ["CAP_KILL"]}});
+        let all = vec!["CAP_KILL".to_string(), "CAP_SYS_ADMIN".to_string()];
+        let privileged = ExecRequest {
+            args: vec!["sh".into()],
+            capabilities: Some(all.clone()),
+            ..Default::default()
+        };
+        let p = privileged.process(&container).unwrap();
+        for set in ["bounding", "permitted", "effective", "inheritable"] {
+            assert_eq!(p["capabilities"][set], json!(all), "{set}");
+        }
+        assert_eq!(p["capabilities"]["ambient"], json!(["CAP_KILL"]));
+        let line = Request::Exec(Box::new(privileged.clone())).line();
+        assert_eq!(
+            Request::parse(&line),
+            Some(Request::Exec(Box::new(privileged)))
+        );
     }
 
     #[test]

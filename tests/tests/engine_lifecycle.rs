@@ -381,3 +381,211 @@ fn distribution_inspect_asks_the_registry_with_the_requests_credentials() {
         v["anonymous"]
     );
 }
+
+/// The `Cap*` lines of `/proc/self/status` as a process of `exec ARGS…`
+/// sees them (`CapInh` … `CapAmb`, in the kernel's order).
+fn exec_caps(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with("Cap"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The capability sets of this test process (root, as the daemon runs).
+fn own_bounding_set() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn exec_privileged_has_every_capability_and_a_plain_exec_the_containers() {
+    // moby's exec sets bounding, permitted, effective and inheritable to
+    // every capability for `--privileged`; the container's own process and
+    // a plain exec keep Docker's 14 (a80425fb, as a real dockerd shows).
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let id = run_bb(&d, &["sleep", "1000"]);
+    let status = ["grep", "Cap", "/proc/self/status"];
+    let plain = exec_caps(&docker_ok(&d, &[&["exec", &id][..], &status[..]].concat()));
+    let docker_default = "00000000a80425fb";
+    assert_eq!(
+        plain,
+        [
+            "CapInh: 0000000000000000".to_string(),
+            format!("CapPrm: {docker_default}"),
+            format!("CapEff: {docker_default}"),
+            format!("CapBnd: {docker_default}"),
+            "CapAmb: 0000000000000000".to_string(),
+        ]
+    );
+    let privileged = exec_caps(&docker_ok(
+        &d,
+        &[&["exec", "--privileged", &id][..], &status[..]].concat(),
+    ));
+    // Every capability the daemon holds (root's bounding set here, which
+    // on this host lacks CAP_SYS_RESOURCE; on a full host it is all 41).
+    let all = own_bounding_set();
+    assert_eq!(
+        privileged,
+        [
+            format!("CapInh: {all}"),
+            format!("CapPrm: {all}"),
+            format!("CapEff: {all}"),
+            format!("CapBnd: {all}"),
+            "CapAmb: 0000000000000000".to_string(),
+        ]
+    );
+    // The flag is echoed in exec inspect, and the container is unchanged.
+    let (code, body) = d.request(
+        "POST",
+        &format!("/containers/{id}/exec"),
+        r#"{"Cmd":["true"],"Privileged":true}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let exec_id = created["Id"].as_str().unwrap();
+    let (_, inspect) = d.request("GET", &format!("/exec/{exec_id}/json"), "");
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["ProcessConfig"]["privileged"], true, "{inspect}");
+    let again = exec_caps(&docker_ok(&d, &[&["exec", &id][..], &status[..]].concat()));
+    assert_eq!(
+        again, plain,
+        "a privileged exec left the container's sets alone"
+    );
+
+    // The same two execs on a real dockerd (runc). Its privileged exec asks
+    // for every capability the kernel knows (cap_last_cap), not those the
+    // daemon holds: where root lacks one (this host's bounding set has no
+    // CAP_SYS_RESOURCE) runc cannot raise it and the exec fails; where root
+    // has them all, dockerd's sets are the full ones, which are ours.
+    let real = DockerDaemon::start(&[]);
+    real.import_busybox("bb");
+    let rid = real.ok(&["run", "-d", "--network", "none", "bb", "sleep", "1000"]);
+    let rid = rid.trim();
+    let real_plain = exec_caps(&real.ok(&[&["exec", rid][..], &status[..]].concat()));
+    assert_eq!(real_plain, plain, "a plain exec's sets, dockerd's and ours");
+    let out = real.docker(&[&["exec", "--privileged", rid][..], &status[..]].concat());
+    let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let kernel_all = format!("{:016x}", (1u64 << (last_cap + 1)) - 1);
+    if all == kernel_all {
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(exec_caps(&stdout(&out)), privileged, "dockerd's and ours");
+    } else {
+        // The CLI 20.10 prints an exec's runtime error on stdout.
+        assert!(
+            !out.status.success()
+                && format!("{}{}", stdout(&out), stderr(&out)).contains("unable to apply caps"),
+            "dockerd on a host whose root lacks capabilities ({all} of {kernel_all}): {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
+
+/// Polls `inspect` of `name` (through `docker`) until its status is
+/// `restarting`; returns the `State` then, as JSON.
+fn until_restarting(docker: &dyn Fn(&[&str]) -> String, name: &str) -> serde_json::Value {
+    let t = std::time::Instant::now();
+    loop {
+        let state: serde_json::Value =
+            serde_json::from_str(&docker(&["inspect", "--format", "{{json .State}}", name]))
+                .unwrap();
+        if state["Status"] == "restarting" {
+            return state;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{name} never showed restarting: {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_restarting_container_is_shown_and_refused_as_dockerd_does() {
+    // `--restart always` running `false`: between its runs it is
+    // `restarting`. dockerd shows it Running with no pid, lists it in `ps`,
+    // and refuses `rm` without `-f` with a 409 naming it.
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let real = DockerDaemon::start(&[]);
+    real.import_busybox("bb");
+    let run = ["run", "-d", "--name", "md-restarting", "--network", "none"];
+    let run = [&run[..], &["--restart", "always", "bb", "false"]].concat();
+    let ours = docker_ok(&d, &run).trim().to_string();
+    let theirs = real.ok(&run).trim().to_string();
+
+    let keys = [
+        "Status",
+        "Running",
+        "Paused",
+        "Restarting",
+        "Dead",
+        "Pid",
+        "ExitCode",
+    ];
+    let pick = |s: &serde_json::Value| -> Vec<String> {
+        keys.iter().map(|k| format!("{k}={}", s[k])).collect()
+    };
+    let our_state = until_restarting(&|a| docker_ok(&d, a), "md-restarting");
+    let their_state = until_restarting(&|a| real.ok(a), "md-restarting");
+    assert_eq!(
+        pick(&our_state),
+        pick(&their_state),
+        "{our_state} / {their_state}"
+    );
+
+    let listed = |out: String| {
+        out.lines()
+            .any(|l| l.starts_with("md-restarting Restarting ("))
+    };
+    let ps = ["ps", "--format", "{{.Names}} {{.Status}}"];
+    eventually("ps lists it as restarting", || listed(docker_ok(&d, &ps)));
+    eventually("dockerd's ps too", || listed(real.ok(&ps)));
+
+    // `rm` without -f: refused while restarting, in dockerd's words.
+    let (code, body) = loop {
+        until_restarting(&|a| docker_ok(&d, a), "md-restarting");
+        let (code, body) = d.request("DELETE", "/containers/md-restarting", "");
+        // Caught while running for a moment (the next try): try again.
+        if !body.contains("running container") {
+            break (code, body);
+        }
+    };
+    let want = |id: &str| {
+        format!(
+            "You cannot remove a restarting container {id}. Stop the container before attempting removal or force remove"
+        )
+    };
+    assert_eq!(code, 409, "{body}");
+    let msg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(msg["message"], want(&ours));
+    let out = loop {
+        until_restarting(&|a| real.ok(a), "md-restarting");
+        let out = real.docker(&["rm", "md-restarting"]);
+        if !stderr(&out).contains("running container") {
+            break out;
+        }
+    };
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(&want(&theirs)), "{}", stderr(&out));
+
+    // `rm -f` cancels the restart and removes it: nothing runs it again.
+    docker_ok(&d, &["rm", "-f", "md-restarting"]);
+    let (code, _) = d.request("GET", "/containers/md-restarting/json", "");
+    assert_eq!(code, 404);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !docker_ok(&d, &["ps", "-a", "--format", "{{.Names}}"]).contains("md-restarting"),
+        "no restart brought it back"
+    );
+}

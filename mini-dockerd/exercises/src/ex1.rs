@@ -27,9 +27,10 @@
 //!   `NotRunning`.
 //! * `die` ends a running or paused container (`exited`); `backoff` turns an
 //!   exited one `restarting`; any other status: `Impossible`.
-//! * `remove` of created, exited, restarting or dead begins `removing`;
-//!   running is `RemoveRunning`, paused `RemovePaused`, removing
-//!   `RemovalInProgress`. `destroy` needs `removing` and stays there.
+//! * `remove` of created, exited or dead begins `removing`; running is
+//!   `RemoveRunning`, paused `RemovePaused`, restarting `RemoveRestarting`
+//!   (`rm -f` stops it first), removing `RemovalInProgress`. `destroy`
+//!   needs `removing` and stays there.
 //!
 //! Check with `scripts/check.sh engine 1`: the checker asks your function
 //! for all 7 × 11 pairs and compares each answer with dockerd's, as the

@@ -57,9 +57,26 @@ impl Fake {
 /// `Null` when empty or not JSON). A body goes with `Content-Type:
 /// application/json`, as the docker CLI and docker-py send it.
 pub async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+    let json = [("content-type", "application/json")];
+    let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &json };
+    let (status, bytes) = send_raw(app, method, uri, headers, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Like [`send`], with headers; the status and the raw body.
+pub async fn send_raw(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Vec<u8>) {
     let mut req = Request::builder().method(method).uri(uri);
-    if !body.is_empty() {
-        req = req.header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
     let req = req.body(Body::from(body.to_string())).unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
@@ -67,10 +84,7 @@ pub async fn send(app: &Router, method: &str, uri: &str, body: &str) -> (StatusC
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
         .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, bytes.to_vec())
 }
 
 impl ContainerBackend for Fake {
@@ -296,5 +310,99 @@ impl crate::hijack::ExecBackend for Fake {
     }
     fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
         self.call(format!("exec resize {id} {rows}x{cols}"))
+    }
+}
+
+/// The fake's streams: an attach replays `hello` (with `logs=1`) and has
+/// no live stream; an exec `e1` (no terminal, keys `ctrl-x`) prints `out`
+/// when started, through one end of a socket pair.
+impl crate::hijack::StreamBackend for Fake {
+    fn attach(
+        &self,
+        key: &str,
+        req: crate::hijack::AttachRequest,
+    ) -> Result<crate::hijack::Attached> {
+        let w = req.wants;
+        self.call(format!(
+            "attach {key} stdin={} stdout={} stderr={} logs={} stream={}",
+            w.stdin, w.stdout, w.stderr, req.logs, req.stream
+        ))?;
+        Ok(crate::hijack::Attached {
+            tty: true,
+            stdin: w.stdin,
+            replay: if req.logs { b"hello".to_vec() } else { vec![] },
+            shim: None,
+        })
+    }
+    fn exec_streams(&self, id: &str) -> Result<crate::hijack::ExecStreams> {
+        self.call(format!("exec streams {id}"))?;
+        Ok(crate::hijack::ExecStreams {
+            tty: false,
+            stdin: false,
+            detach_keys: Some(if id == "badkeys" { "ctrl-" } else { "ctrl-x" }.into()),
+        })
+    }
+    fn exec_startable(&self, id: &str) -> Result<()> {
+        self.call(format!("exec startable {id}"))
+    }
+    fn exec_start(&self, id: &str, tty: Option<bool>) -> Result<std::os::unix::net::UnixStream> {
+        self.call(format!("exec start {id} tty={tty:?}"))?;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut &theirs, b"out").unwrap();
+        drop(theirs);
+        Ok(ours)
+    }
+    fn exec_finished(&self, id: &str, fallback: i64) {
+        let _ = self.call(format!("exec finished {id} {fallback}"));
+    }
+    fn exec_ended(&self, id: &str) -> bool {
+        let _ = self.call(format!("exec ended {id}"));
+        true
+    }
+}
+
+impl crate::netvol_api::NetworkBackend for Fake {
+    fn network_list(&self, f: &Filters) -> Result<Value> {
+        self.call(format!("network ls {f:?}"))?;
+        Ok(json!([]))
+    }
+    fn network_create(&self, body: &Value) -> Result<Value> {
+        self.call(format!("network create {}", body["Name"]))?;
+        Ok(json!({"Id": "n1", "Warning": ""}))
+    }
+    fn network_inspect(&self, key: &str) -> Result<Value> {
+        self.call(format!("network inspect {key}"))?;
+        Ok(json!({"Id": key}))
+    }
+    fn network_remove(&self, key: &str) -> Result<()> {
+        self.call(format!("network rm {key}"))
+    }
+    fn network_connect(
+        &self,
+        key: &str,
+        body: &mini_docker_api::bodies::NetworkConnect,
+    ) -> Result<()> {
+        let aliases = body
+            .endpoint_config
+            .as_ref()
+            .and_then(|e| e.aliases.clone());
+        self.call(format!(
+            "network connect {key} {:?} aliases={aliases:?}",
+            body.container
+        ))
+    }
+    fn network_disconnect(
+        &self,
+        key: &str,
+        body: &mini_docker_api::bodies::NetworkDisconnect,
+    ) -> Result<()> {
+        self.call(format!(
+            "network disconnect {key} {:?} force={:?}",
+            body.container, body.force
+        ))
+    }
+    fn network_prune(&self) -> Value {
+        let _ = self.call("network prune".into());
+        json!({"NetworksDeleted": []})
     }
 }
