@@ -689,13 +689,28 @@ impl Engine {
         }
     }
 
+    /// Changes a record, writes it (`container.json`, atomically), then
+    /// wakes the waiters.
     fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> Option<Container> {
+        self.update_with(id, true, f)
+    }
+
+    /// [`Engine::update`], and with `persist == false` a change kept in
+    /// memory only: for a record about to go (see [`Engine::on_exit`]).
+    fn update_with(
+        &self,
+        id: &str,
+        persist: bool,
+        f: impl FnOnce(&mut Container),
+    ) -> Option<Container> {
         let mut map = self.lock();
         let c = map.get_mut(id)?;
         f(c);
         let c = c.clone();
         drop(map);
-        self.persist(&c);
+        if persist {
+            self.persist(&c);
+        }
         self.changed.notify_waiters();
         Some(c)
     }
@@ -1415,7 +1430,23 @@ impl Engine {
             self.detach_network(a);
         }
         self.disconnect_user_networks(id);
-        let c = self.update(id, |c| {
+        // `--rm` (AutoRemove): the record goes next, so its exit is not
+        // written (two fsyncs) and its root is unmounted by the reaper
+        // (milliseconds, sometimes tens): `run --rm` waits for neither. A
+        // daemon that dies before the removal finds the record still
+        // running, and its restart reads the shim's `exit.json`, records
+        // the exit and removes the container then.
+        let restarting = self
+            .restarting
+            .lock()
+            .map(|r| r.contains(id))
+            .unwrap_or(false);
+        let removing = !restarting
+            && self
+                .lock()
+                .get(id)
+                .is_some_and(|c| c.host_config.auto_remove());
+        let c = self.update_with(id, !removing, |c| {
             // Only a running container has a watcher: `die` is always allowed.
             c.state.status = state::transition(c.state.status, state::Action::Die)
                 .unwrap_or(state::Status::Exited);
@@ -1443,7 +1474,9 @@ impl Engine {
         // Waiters have their answer; the root's unmount (milliseconds on
         // this disk) is done after it, before the container stops
         // "finishing".
-        unmount(&dir.join("rootfs"));
+        if !removing {
+            unmount(&dir.join("rootfs"));
+        }
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1451,12 +1484,7 @@ impl Engine {
             oom_killed = status.oom_killed,
             "container exited"
         );
-        let restarting = self
-            .restarting
-            .lock()
-            .map(|r| r.contains(id))
-            .unwrap_or(false);
-        (!restarting && c.host_config.auto_remove()).then(|| id.to_string())
+        removing.then(|| c.id.clone())
     }
 
     /// `POST /containers/{id}/kill`.

@@ -113,3 +113,94 @@ fn run_rm_and_wait_see_the_exit_code_and_leave_nothing() {
     });
     nothing_left(&d, &id, &rw);
 }
+
+/// `run --rm`: the exit of a container about to be removed is not written
+/// to its record, and its root is unmounted by the reaper, not before the
+/// removal answers. Nothing of it stays: no mount, no layer, no directory.
+#[test]
+fn run_rm_leaves_the_unmount_to_the_reaper_and_nothing_behind() {
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    for code in [0, 5] {
+        let script = format!("echo x > /written; exit {code}");
+        let out = d.cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(out.status.code(), Some(code));
+        assert!(d.ids().is_empty());
+    }
+    let root = d.data_root();
+    eventually("the reaps to finish", || {
+        std::fs::read_dir(root.join("reap"))
+            .map(|r| r.count() == 0)
+            .unwrap_or(false)
+    });
+    let m = mounts_under(&root);
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    // The image's layer stays (unpacked at the first create); no rw
+    // layer (`md-<id>`) does.
+    let rw: Vec<String> = d
+        .layers()
+        .into_iter()
+        .filter(|l| l.starts_with("md-"))
+        .collect();
+    assert!(rw.is_empty(), "rw layers left: {rw:?}");
+    let dirs: Vec<_> = std::fs::read_dir(root.join("containers"))
+        .unwrap()
+        .collect();
+    assert!(dirs.is_empty(), "container directories left: {dirs:?}");
+}
+
+/// A `--rm` container that exits while the daemon is down: its record
+/// still says running (the daemon never writes the exit of a container it
+/// removes), and the restarted daemon reads the shim's `exit.json`,
+/// records the exit and removes it, leaving nothing.
+#[test]
+fn run_rm_exit_while_the_daemon_is_down_is_removed_at_restart() {
+    let mut d = Daemon::start();
+    d.import_busybox("bb");
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "none",
+            "bb",
+            "sleep",
+            "600",
+        ])
+        .trim()
+        .to_string();
+    let rw = d.record(&id)["layer"].as_str().unwrap().to_string();
+    let pid = d.record(&id)["state"]["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    d.kill9();
+    // The container ends while no daemon watches; its shim records the
+    // exit in exit.json and goes.
+    let sock = d
+        .data_root()
+        .join("shims")
+        .join(format!("{}.sock", &id[..12]));
+    assert!(sock.exists());
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    eventually("the shim to finish", || !sock.exists());
+    assert_eq!(d.record(&id)["state"]["running"], true);
+    d.spawn();
+    eventually("the container to be removed", || !d.ids().contains(&id));
+    eventually("the reap to finish", || {
+        traces_of(&d.data_root(), &id).is_empty()
+    });
+    nothing_left(&d, &id, &rw);
+}
