@@ -76,7 +76,8 @@ trace)
     strace -f -ttt -T -s 200 -o "$OUT/daemon.strace" -p "$dpid" &
     spid=$!
     sleep 1
-    strace -f -ttt -T -s 200 -o "$OUT/client.strace" $MD run --rm --network none $IMG /bin/true
+    # RUNTIME=crun: the engine's part alone, with a runtime that is no part of it.
+    strace -f -ttt -T -s 200 -o "$OUT/client.strace" $MD run --rm --runtime "${RUNTIME:-runc}" --network none $IMG /bin/true
     sleep 1
     kill -INT "$spid"; wait "$spid" || true
     (cd "$W/bundle" && strace -f -ttt -T -s 200 -o "$OUT/crun.strace" crun --root "$W/crun-state" run mds-crun)

@@ -204,3 +204,54 @@ fn run_rm_exit_while_the_daemon_is_down_is_removed_at_restart() {
     });
     nothing_left(&d, &id, &rw);
 }
+
+/// A process that exits at once still has its exit reported before the
+/// shim's cleanup: the daemon connects its `watch` before it starts the
+/// container. The runtime here is mini-runc behind a wrapper whose
+/// `delete` (the shim's cleanup) takes 8 s: `run --rm` of `/bin/true`
+/// answers well before that (5 s leaves room for a busy machine).
+#[test]
+fn a_quick_exit_is_reported_before_the_shims_cleanup() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::tempdir().unwrap();
+    let rt = scratch.path().join("slow-delete-runc");
+    std::fs::write(
+        &rt,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = delete ] && sleep 8; done\nexec {} \"$@\"\n",
+            e2e::runtime::mini_runc()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = Daemon::start_with_config(
+        &serde_json::json!({"runtimes": {"slowdel": {"path": rt}}}).to_string(),
+    );
+    d.import_busybox("bb");
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        let out = d.cli(&[
+            "run",
+            "--rm",
+            "--runtime",
+            "slowdel",
+            "--network",
+            "none",
+            "bb",
+            "/bin/true",
+        ]);
+        let took = t.elapsed();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "run --rm waited for the shim's cleanup: {took:?}"
+        );
+    }
+    eventually("the reaps to finish", || {
+        std::fs::read_dir(d.data_root().join("reap"))
+            .map(|r| r.count() == 0)
+            .unwrap_or(false)
+    });
+    let m = mounts_under(&d.data_root());
+    assert!(m.is_empty(), "mounts left: {m:?}");
+}
