@@ -65,7 +65,7 @@ PY
 $MD run --rm --network none $IMG /bin/true   # warm
 if [ "$MODE" = ab ]; then
     "${OLD:?OLD: the old mini-dockerd binary}" -H "unix://$W/old.sock" --data-root "$W/old" \
-        --bridge-name none --shim "$BIN/mini-shim" >"$OUT/old-daemon.log" 2>&1 &
+        --bridge-name none >"$OUT/old-daemon.log" 2>&1 &
     opid=$!
     for _ in $(seq 300); do $MDO version >/dev/null 2>&1 && break; sleep 0.1; done
     $MDO import "$W/busybox.tar" $IMG >/dev/null
@@ -89,8 +89,9 @@ time)
         -n crun "crun --root $W/crun-state run mds-crun")
     ;;
 ab)
-    # The old daemon runs BIN's shim (--shim) and the mini-runc next to its
-    # own binary: copy BIN's there, so that only the daemons differ.
+    # The old daemon runs the mini-shim and mini-runc next to its own
+    # binary (an old build's whole set, or BIN's copied there to compare
+    # the daemons alone).
     hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-json "$OUT/ab.json" \
         -n old "$MDO run --rm --network none $IMG /bin/true" \
         -n new "$MD run --rm --network none $IMG /bin/true" \
