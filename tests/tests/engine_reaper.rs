@@ -41,6 +41,20 @@ fn exited_with_files(d: &Daemon, n: usize) -> String {
     id
 }
 
+/// `run --rm --network none bb sh -c SCRIPT`.
+fn run_rm_sh(d: &Daemon, script: &str) -> std::process::Output {
+    d.cli(&["run", "--rm", "--network", "none", "bb", "sh", "-c", script])
+}
+
+/// Waits until no removal is left to the reaper (`<data>/reap` is empty).
+fn reaps_finish(d: &Daemon) {
+    eventually("the reaps to finish", || {
+        std::fs::read_dir(d.data_root().join("reap"))
+            .map(|r| r.count() == 0)
+            .unwrap_or(false)
+    });
+}
+
 #[track_caller]
 fn nothing_left(d: &Daemon, id: &str, rw: &str) {
     let root = d.data_root();
@@ -81,16 +95,7 @@ fn run_rm_and_wait_see_the_exit_code_and_leave_nothing() {
     let d = Daemon::start();
     d.import_busybox("bb");
     // `--rm`: the CLI waits for the removal, which answers before the reap.
-    let out = d.cli(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "bb",
-        "sh",
-        "-c",
-        "exit 7",
-    ]);
+    let out = run_rm_sh(&d, "exit 7");
     assert_eq!(out.status.code(), Some(7));
     assert!(d.ids().is_empty());
     // A stopped container starts again at once: the start waits for the
@@ -106,11 +111,7 @@ fn run_rm_and_wait_see_the_exit_code_and_leave_nothing() {
         assert_eq!(d.ok(&["wait", &id]).trim(), "3");
     }
     d.ok(&["rm", &id]);
-    eventually("the reaps to finish", || {
-        std::fs::read_dir(d.data_root().join("reap"))
-            .map(|r| r.count() == 0)
-            .unwrap_or(false)
-    });
+    reaps_finish(&d);
     nothing_left(&d, &id, &rw);
 }
 
@@ -123,25 +124,12 @@ fn run_rm_leaves_the_unmount_to_the_reaper_and_nothing_behind() {
     d.import_busybox("bb");
     for code in [0, 5] {
         let script = format!("echo x > /written; exit {code}");
-        let out = d.cli(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "bb",
-            "sh",
-            "-c",
-            &script,
-        ]);
+        let out = run_rm_sh(&d, &script);
         assert_eq!(out.status.code(), Some(code));
         assert!(d.ids().is_empty());
     }
     let root = d.data_root();
-    eventually("the reaps to finish", || {
-        std::fs::read_dir(root.join("reap"))
-            .map(|r| r.count() == 0)
-            .unwrap_or(false)
-    });
+    reaps_finish(&d);
     let m = mounts_under(&root);
     assert!(m.is_empty(), "mounts left: {m:?}");
     // The image's layer stays (unpacked at the first create); no rw
@@ -247,11 +235,7 @@ fn a_quick_exit_is_reported_before_the_shims_cleanup() {
             "run --rm waited for the shim's cleanup: {took:?}"
         );
     }
-    eventually("the reaps to finish", || {
-        std::fs::read_dir(d.data_root().join("reap"))
-            .map(|r| r.count() == 0)
-            .unwrap_or(false)
-    });
+    reaps_finish(&d);
     let m = mounts_under(&d.data_root());
     assert!(m.is_empty(), "mounts left: {m:?}");
 }
