@@ -689,13 +689,28 @@ impl Engine {
         }
     }
 
+    /// Changes a record, writes it (`container.json`, atomically), then
+    /// wakes the waiters.
     fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> Option<Container> {
+        self.update_with(id, true, f)
+    }
+
+    /// [`Engine::update`], and with `persist == false` a change kept in
+    /// memory only: for a record about to go (see [`Engine::on_exit`]).
+    fn update_with(
+        &self,
+        id: &str,
+        persist: bool,
+        f: impl FnOnce(&mut Container),
+    ) -> Option<Container> {
         let mut map = self.lock();
         let c = map.get_mut(id)?;
         f(c);
         let c = c.clone();
         drop(map);
-        self.persist(&c);
+        if persist {
+            self.persist(&c);
+        }
         self.changed.notify_waiters();
         Some(c)
     }
@@ -1003,11 +1018,11 @@ impl Engine {
         state::transition(c.state.status, state::Action::Start).map_err(|r| r.to_api(&c.id))?;
         let mut undo = undo::Undo::default();
         match self.start_steps(&c, &mut undo) {
-            Ok(()) => {
+            Ok(watcher) => {
                 undo.commit();
                 self.emit(&c, "start", &[]);
                 self.refresh_hosts();
-                self.watch(c.id.clone());
+                self.watch_with(c.id.clone(), watcher);
                 self.start_health(&c.id);
                 Ok(())
             }
@@ -1020,12 +1035,13 @@ impl Engine {
         }
     }
 
-    /// The steps of [`Engine::start`], in order.
+    /// The steps of [`Engine::start`], in order; returns the connection
+    /// that watches for the exit, made before the container was started.
     fn start_steps<'a>(
         self: &'a Arc<Self>,
         c: &Container,
         undo: &mut undo::Undo<'a>,
-    ) -> Result<()> {
+    ) -> Result<Option<std::os::unix::net::UnixStream>> {
         let id = c.id.clone();
         let dir = self.dir(&id);
         let rootfs = dir.join("rootfs");
@@ -1121,7 +1137,11 @@ impl Engine {
         undo.push("kill the container", move || {
             let _ = mini_runc::sys::signal_one(pid as i32, nix::sys::signal::Signal::SIGKILL);
         });
-        // 7. Created: connect the waiting attachers, then let it run.
+        // 7. The watch, before the start: the shim then has our `watch` line
+        //    before its `start`, and a process that exits at once still has
+        //    its exit reported to us before the shim's cleanup.
+        let watcher = self.connect_watch(&id);
+        // 8. Created: connect the waiting attachers, then let it run.
         self.release(&id, || {
             self.update(&id, |c| {
                 c.state = CState {
@@ -1139,7 +1159,8 @@ impl Engine {
                 };
                 c.net = attachment.clone();
             });
-        })
+        })?;
+        Ok(watcher)
     }
 
     /// The container's own `/etc/hosts`, `/etc/resolv.conf` (with a network
@@ -1305,15 +1326,35 @@ impl Engine {
     /// container is "finishing" ([`Engine::wait_finished`]): a new start
     /// waits for it, so the old shim's `delete` never meets the new run.
     fn watch(self: &Arc<Self>, id: String) {
+        self.watch_with(id, None);
+    }
+
+    /// Connects to container `id`'s shim and sends `watch` (blocking).
+    fn connect_watch(&self, id: &str) -> Option<std::os::unix::net::UnixStream> {
+        use std::io::Write;
+        let mut s = std::os::unix::net::UnixStream::connect(self.socket(id)).ok()?;
+        s.write_all(b"watch\n").ok()?;
+        s.set_nonblocking(true).ok()?;
+        Some(s)
+    }
+
+    /// [`Engine::watch`] on a connection [`Engine::connect_watch`] made
+    /// (`None`: connect now).
+    fn watch_with(self: &Arc<Self>, id: String, watcher: Option<std::os::unix::net::UnixStream>) {
         let me = self.clone();
         tokio::spawn(async move {
             use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-            let mut conn = match tokio::net::UnixStream::connect(me.socket(&id)).await {
-                Ok(mut s) => match s.write_all(b"watch\n").await {
-                    Ok(()) => Some(tokio::io::BufReader::new(s)),
+            let mut conn = match watcher {
+                Some(s) => tokio::net::UnixStream::from_std(s)
+                    .ok()
+                    .map(tokio::io::BufReader::new),
+                None => match tokio::net::UnixStream::connect(me.socket(&id)).await {
+                    Ok(mut s) => match s.write_all(b"watch\n").await {
+                        Ok(()) => Some(tokio::io::BufReader::new(s)),
+                        Err(_) => None,
+                    },
                     Err(_) => None,
                 },
-                Err(_) => None,
             };
             let mut report = None;
             if let Some(r) = conn.as_mut() {
@@ -1415,7 +1456,23 @@ impl Engine {
             self.detach_network(a);
         }
         self.disconnect_user_networks(id);
-        let c = self.update(id, |c| {
+        // `--rm` (AutoRemove): the record goes next, so its exit is not
+        // written (two fsyncs) and its root is unmounted by the reaper
+        // (milliseconds, sometimes tens): `run --rm` waits for neither. A
+        // daemon that dies before the removal finds the record still
+        // running, and its restart reads the shim's `exit.json`, records
+        // the exit and removes the container then.
+        let restarting = self
+            .restarting
+            .lock()
+            .map(|r| r.contains(id))
+            .unwrap_or(false);
+        let removing = !restarting
+            && self
+                .lock()
+                .get(id)
+                .is_some_and(|c| c.host_config.auto_remove());
+        let c = self.update_with(id, !removing, |c| {
             // Only a running container has a watcher: `die` is always allowed.
             c.state.status = state::transition(c.state.status, state::Action::Die)
                 .unwrap_or(state::Status::Exited);
@@ -1448,7 +1505,9 @@ impl Engine {
         // Waiters have their answer; the root's unmount (milliseconds on
         // this disk) is done after it, before the container stops
         // "finishing".
-        unmount(&dir.join("rootfs"));
+        if !removing {
+            unmount(&dir.join("rootfs"));
+        }
         self.refresh_hosts();
         tracing::info!(
             id,
@@ -1456,12 +1515,7 @@ impl Engine {
             oom_killed = status.oom_killed,
             "container exited"
         );
-        let restarting = self
-            .restarting
-            .lock()
-            .map(|r| r.contains(id))
-            .unwrap_or(false);
-        (!restarting && c.host_config.auto_remove()).then(|| id.to_string())
+        removing.then(|| c.id.clone())
     }
 
     /// `POST /containers/{id}/kill`.

@@ -1056,13 +1056,21 @@ impl Engine {
         for (name, ep) in &c.endpoints {
             self.leave(name, ep);
         }
+        let reset = |ep: &Endpoint| Endpoint {
+            network_id: ep.network_id.clone(),
+            aliases: ep.aliases.clone(),
+            ..Default::default()
+        };
+        // No user network, or unplugged already (at the exit, before an
+        // `rm`): nothing changes, so no record is written (and fsynced).
+        let same =
+            |ep: &Endpoint| serde_json::to_value(ep).ok() == serde_json::to_value(reset(ep)).ok();
+        if c.endpoints.values().all(same) {
+            return;
+        }
         self.update(id, |c| {
             for ep in c.endpoints.values_mut() {
-                *ep = Endpoint {
-                    network_id: ep.network_id.clone(),
-                    aliases: ep.aliases.clone(),
-                    ..Default::default()
-                };
+                *ep = reset(ep);
             }
         });
     }

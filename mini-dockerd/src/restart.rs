@@ -142,7 +142,12 @@ impl Engine {
 
     /// `start`/`restart` by the user: restarting allowed again, count reset.
     pub fn user_started(&self, key: &str) {
-        if let Ok(c) = self.find(key) {
+        // A container never stopped nor restarted has nothing to reset:
+        // its record is not written again (a `start` costs no fsync here).
+        let r = self.find(key).ok().filter(|c| {
+            c.restart.manually_stopped || c.restart.count != 0 || c.restart.backoff_ms != 0
+        });
+        if let Some(c) = r {
             self.update(&c.id, |c| {
                 c.restart.manually_stopped = false;
                 c.restart.count = 0;

@@ -693,11 +693,15 @@ fn resources(input: &SpecInput, res: &mut LinuxResources) {
     }
 }
 
-/// Writes the bundle's `config.json`.
+/// Writes the bundle's `config.json`: atomically for its readers, without
+/// an fsync. Every `start` writes it anew and the runtime reads it at once;
+/// after a crash nothing reads the old one before the next `start` writes
+/// it again (a power cut has ended the container it described).
 pub fn write(bundle: &Path, spec: &Value) -> std::io::Result<()> {
-    super::util::write_atomic(
+    mini_docker_api::atomic::write_atomic(
         &bundle.join("config.json"),
         &serde_json::to_vec_pretty(spec).unwrap_or_default(),
+        mini_docker_api::atomic::Durability::Rename,
     )
 }
 
