@@ -16,6 +16,7 @@
 //! | container root | one overlay mount: lowers = parents' `diff/`, upper = own `diff/` | a bind mount of `fs/` |
 //! | diff | the upper dir, translated | compare `fs/` with the parent's `fs/` |
 //! | cost | nothing copied | every layer is a full copy (disk and time) |
+//! | a layer before its parent | yes ([`Driver::fill_detached`]): a `diff/` needs nothing below it | no: it starts as the parent's copy |
 //!
 //! The copy driver works on any filesystem; overlay needs an upper dir on a
 //! filesystem that supports it (not overlayfs itself, for example). Like

@@ -35,6 +35,13 @@
 //!
 //! Both unpack into a temp directory and rename it into place at the end,
 //! so a refused or corrupt layer leaves nothing behind.
+//!
+//! A pull does better than either: [`unpack_detached`] unpacks one layer
+//! from its download stream, before its parent exists (chapter 03's overlay
+//! store allows it), so every layer of an image unpacks at once while it
+//! downloads. The same checks apply (digest, size and diff ID over the same
+//! bytes, chapter 03's entry checks, [`Limits`]); the layers wait under
+//! temporary names and are published together after one `syncfs`.
 
 use std::cell::Cell;
 use std::fs;
