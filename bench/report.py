@@ -244,10 +244,10 @@ if os.path.exists(pp):
     if len(cols) == 4:
         a, b, c, d = (statistics.median(x) / 1000 for x in cols)
         p("")
-        p(f"The Debian image's pull and unpack apart ({len(cols[0])} rounds, medians): mini-docker "
-          f"`pull` {t(a)} (download, verify, store; no unpack) then the first `create` {t(b)} "
-          f"(unpack into chapter 03's layer store); `docker pull` {t(c)} (unpacks as it goes) then "
-          f"`docker create` {t(d)}.")
+        p(f"The Debian image's pull and first create apart ({len(cols[0])} rounds, medians): mini-docker "
+          f"`pull` {t(a)} (download, verify, and unpack every layer at once into chapter 03's layer "
+          f"store as it arrives) then the first `create` {t(b)}; `docker pull` {t(c)} (unpacks as it "
+          f"goes) then `docker create` {t(d)}.")
 p("")
 cm, cd = load("conc-mini"), load("conc-docker")
 single_m, single_d = med("run-none", "mini-docker"), med("run-none", "docker")

@@ -5,6 +5,8 @@
 #
 #   sudo bash bench/run.sh            # the full suite (about 15-25 minutes on 2 cores)
 #   sudo bash bench/run.sh --quick    # fewer runs (about 8 minutes)
+#   sudo bash bench/run.sh --only-pull [--quick]   # only the pull rows (4.); prints,
+#                                     # does not rewrite BENCHMARKS.md
 #
 # What it does:
 #  1. installs the peers that are missing (apt: docker.io runc crun skopeo
@@ -25,9 +27,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 QUICK=0
+ONLY_PULL=0
 for a in "$@"; do
     case $a in
         --quick) QUICK=1 ;;
+        --only-pull) ONLY_PULL=1 ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $a (try --help)" >&2; exit 2 ;;
     esac
@@ -166,6 +170,7 @@ $MD import "$W/img/busybox.tar" bench/busybox:latest >/dev/null
 $DK import "$W/img/busybox.tar" bench/busybox:latest >/dev/null
 IMG=bench/busybox:latest
 
+if [ "$ONLY_PULL" = 0 ]; then
 # ------------------------------------------------------------ 1. run --rm, default bridge
 say "run --rm $IMG /bin/true, default bridge network"
 hf run-bridge -N --warmup "$WARM" --runs "$RUNS" \
@@ -200,6 +205,7 @@ say "mini-runc run vs crun run vs runc run (bench/runtime.sh)"
 # seconds, and fewer let this VM's drift decide a 10% question.
 RUNS=$(( RUNS * 3 > 150 ? RUNS * 3 : 150 )) ROUNDS=10 JSON="$R/runtime.json" OUT="$R/runtime.md" bash "$ROOT/bench/runtime.sh" 2>&1 | tee "$R/runtime.txt"
 
+fi # ONLY_PULL
 # ------------------------------------------------------------ 4. pull of a realistic image
 say "images for the pull benchmark: Debian minbase + a layer of small files"
 mkdir -p "$W/img/files/srv/app"
@@ -225,7 +231,7 @@ $CTL fresh-minipull
 MP="$BIN/mini-docker -H unix://$W/minipull/d.sock"
 for t in debian busybox; do
     REF=127.0.0.1:5000/bench/$t:latest
-    say "pull $REF and create a container (pull, then unpack: Docker unpacks in pull, mini-docker at create)"
+    say "pull $REF and create a container (both engines unpack during the pull)"
     # The floor: GNU tar decompressing and extracting the same layers.
     if [ $t = debian ]; then layers="$W/img/minbase.tar.gz $W/img/files.tar.gz"; else layers="$W/img/busybox.tar.gz"; fi
     hf "pull-$t" --warmup 1 --runs "$SLOW_RUNS" \
@@ -235,7 +241,7 @@ for t in debian busybox; do
         -n "GNU tar -xzf" --prepare "rm -rf $W/tarx && mkdir $W/tarx && sync" \
             "for l in $layers; do tar --numeric-owner -xzf \$l -C $W/tarx || exit 1; done"
 done
-say "pull and unpack apart (mini-docker unpacks at the first create, Docker during pull)"
+say "pull and first create apart (both unpack during the pull)"
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 REF=127.0.0.1:5000/bench/debian:latest
 for i in $(seq "$SLOW_RUNS"); do
@@ -249,6 +255,15 @@ for i in $(seq "$SLOW_RUNS"); do
 done
 $DK rm -f mdb-pullprobe >/dev/null 2>&1 || true
 $CTL stop minipull
+if [ "$ONLY_PULL" = 1 ]; then
+    fact load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+    say "pull rows only: results in ${R#$ROOT/} (BENCHMARKS.md not rewritten)"
+    for t in debian busybox; do
+        jq -r '.results[] | "\(.command)\t\(.median)"' "$R/pull-$t.json" | sed "s/^/pull-$t\t/"
+    done
+    cat "$R/pull-phases.tsv"
+    exit 0
+fi
 
 # ------------------------------------------------------------ 5. registries, driven by skopeo
 say "skopeo push and pull: chapter 06's registry vs docker-registry (distribution)"

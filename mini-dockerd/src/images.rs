@@ -79,6 +79,25 @@ impl Images {
         })
     }
 
+    /// Where a pull unpacks layers as they download (chapter 06 feeds each
+    /// layer's bytes to chapter 04's unpack while they arrive): the overlay
+    /// store, whose layers are independent of their parents. The copy
+    /// driver builds each layer on its parent, so its layers still wait for
+    /// the first `create`.
+    pub fn unpack_into(
+        &self,
+        limits: ::images::layer::Limits,
+    ) -> Option<registry::client::pull::UnpackInto> {
+        if !self.overlay {
+            return None;
+        }
+        let driver = unionfs::OverlayDriver::new(&self.layers).ok()?;
+        Some(registry::client::pull::UnpackInto {
+            driver: Arc::new(driver),
+            limits,
+        })
+    }
+
     /// The driver's name.
     pub fn driver_name(&self) -> &'static str {
         if self.overlay {

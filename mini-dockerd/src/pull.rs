@@ -8,6 +8,12 @@
 //! The lines come when the transfer is over, not byte by byte: chapter 06
 //! has no progress callback yet, only terminal progress bars.
 //!
+//! Each layer is unpacked into the layer store while it downloads, all
+//! layers at once (chapter 06 hands the bytes to chapter 04's unpack as
+//! they arrive; the overlay store lets a layer land before its parent),
+//! and the layers are published together after one `syncfs`: the first
+//! `create` finds them ready. With the copy driver they still wait for it.
+//!
 //! Concurrent pulls of one image download each layer once: the engine's
 //! `registry` config is cloned for every pull, and its clones share chapter
 //! 06's table of blobs in flight; a pull that wants a layer another pull is
@@ -238,7 +244,9 @@ pub async fn pull(
         first,
         true,
         &e.registry,
-        move |cfg| async move {
+        move |mut cfg| async move {
+            // Each layer is unpacked into the layer store as it downloads.
+            cfg.unpack = e2.images.unpack_into(e2.opts.layer_limits());
             let c = client_for(&cfg, &r2.registry, auth.as_ref());
             c.pull(&r2, &e2.images.store)
                 .await

@@ -198,12 +198,26 @@ fn sigkill_mid_pull_leaves_no_partial_blob_and_the_pull_then_succeeds() {
         .trim()
         .to_string();
     let blobs_before = blobs_verify(&b);
-    // The big layer is on its way into ingest/ and stuck there: kill now.
-    sigkill_during(&mut b, &["pull", &name], "a partial blob in ingest/", |b| {
-        a_file_filling(&b.data_root().join("ingest"))
-    });
+    let layers_before = b.layers();
+    // The big layer is on its way into ingest/, and unpacking into the
+    // layer store as it comes (issue 25), and stuck there: kill now.
+    let filling = |b: &Daemon| {
+        b.layers()
+            .iter()
+            .filter(|l| l.starts_with(".ch03-filling-"))
+            .any(|l| a_file_filling(&b.data_root().join("layers").join(l)))
+    };
+    sigkill_during(
+        &mut b,
+        &["pull", &name],
+        "a partial blob in ingest/ and a layer half unpacked",
+        |b| a_file_filling(&b.data_root().join("ingest")) && filling(b),
+    );
 
     no_partial_writes(&b);
+    // The half layer went at the restart; none was published under an id
+    // that a later create would trust.
+    assert_eq!(b.layers(), layers_before, "the layer store changed");
     // Whole small documents (manifest, config) may have landed, verified;
     // the big layer, cut mid-way, did not, and nothing is wrong.
     let after = blobs_verify(&b);
@@ -231,6 +245,28 @@ fn sigkill_mid_pull_leaves_no_partial_blob_and_the_pull_then_succeeds() {
     assert!(out.contains("Downloaded newer image"), "{out}");
     assert!(blobs_verify(&b) > blobs_before);
     no_partial_writes(&b);
+    // The pull itself unpacked the layer, whole, before any create.
+    let new: Vec<String> = b
+        .layers()
+        .into_iter()
+        .filter(|l| !layers_before.contains(l))
+        .collect();
+    assert_eq!(new.len(), 1, "one new layer: {new:?}");
+    assert!(new[0].starts_with("ch04-"), "{new:?}");
+    let unpacked = b
+        .data_root()
+        .join("layers")
+        .join(&new[0])
+        .join("diff/blob.bin");
+    assert_eq!(std::fs::metadata(&unpacked).unwrap().len(), 24 << 20);
+    // ... and create uses it as it is.
+    b.ok(&["create", "--network", "none", &name, "/blob.bin"]);
+    assert_eq!(
+        b.layers().len(),
+        layers_before.len() + 2,
+        "{:?}",
+        b.layers()
+    );
     b.ok(&["rm", "-f", &running]);
 }
 

@@ -55,7 +55,10 @@ use std::path::PathBuf;
 
 pub use apply::{apply, ApplyOptions, ApplyStats, WhiteoutMode};
 pub use diff::{diff_against, diff_upper, DiffStats};
-pub use driver::{select_driver, CopyDriver, Driver, DriverKind, OverlayDriver, Selection};
+pub use driver::{
+    publish_layers, select_driver, CopyDriver, Driver, DriverKind, FilledLayer, OverlayDriver,
+    Selection,
+};
 pub use mount::{Mount, MountGuard, Mounted};
 
 /// Everything that can go wrong in this chapter, named after the step.

@@ -86,3 +86,15 @@ pub fn openat2(
     }
     Err(Errno::EAGAIN)
 }
+
+/// `syncfs(2)`: write back every dirty page and inode of the filesystem
+/// that holds `f` (one call for a whole unpacked layer, instead of an
+/// `fsync` per file).
+pub fn syncfs(f: &std::fs::File) -> std::io::Result<()> {
+    // SAFETY: `f` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -35,6 +35,13 @@
 //!
 //! Both unpack into a temp directory and rename it into place at the end,
 //! so a refused or corrupt layer leaves nothing behind.
+//!
+//! A pull does better than either: [`unpack_detached`] unpacks one layer
+//! from its download stream, before its parent exists (chapter 03's overlay
+//! store allows it), so every layer of an image unpacks at once while it
+//! downloads. The same checks apply (digest, size and diff ID over the same
+//! bytes, chapter 03's entry checks, [`Limits`]); the layers wait under
+//! temporary names and are published together after one `syncfs`.
 
 use std::cell::Cell;
 use std::fs;
@@ -477,6 +484,47 @@ pub fn unpack_into_driver_limited(
         reports.push(report);
     }
     Ok((reports, parent))
+}
+
+/// Unpack one layer as its bytes arrive, before (or without) its parent:
+/// the pull's way (see chapter 06's client). `blob` is the download itself,
+/// so the digest, the size and the diff ID are checked over the very bytes
+/// that are unpacked, in one pass. The layer lands unpublished
+/// ([`chapter03::FilledLayer`]): the caller publishes the layers of an
+/// image together with [`chapter03::publish_layers`] once every one is
+/// whole, and dropping it (a digest mismatch, a refused entry, a tripped
+/// limit) removes the partial directory.
+///
+/// `chain_ids` are this layer's and its parent's (`None` for the bottom
+/// layer). Only a driver with [`Driver::detached_layers`] can do this.
+pub fn unpack_detached<R: Read>(
+    driver: &dyn Driver,
+    blob: R,
+    desc: &Descriptor,
+    diff_id: &Digest,
+    chain_ids: (&Digest, Option<&Digest>),
+    limits: &Limits,
+) -> Result<(LayerReport, chapter03::FilledLayer), Error> {
+    let id = driver_layer_id(chain_ids.0);
+    let parent = chain_ids.1.map(driver_layer_id);
+    let mut filled = None;
+    let (stats, n) = apply_blob_limited(blob, desc, diff_id, limits, |r| {
+        let (stats, f) = driver.fill_detached(&id, parent.as_deref(), r)?;
+        filled = Some(f);
+        Ok(stats)
+    })?;
+    let filled = filled.expect("set by a successful fill");
+    let report = LayerReport {
+        digest: desc.digest().clone(),
+        diff_id: diff_id.clone(),
+        chain_id: chain_ids.0.clone(),
+        size: desc.size(),
+        uncompressed_size: n,
+        stats,
+        dir: driver.upper_dir(&id),
+        reused: false,
+    };
+    Ok((report, filled))
 }
 
 /// The first `n` entry names of a layer blob (for `inspect`), without

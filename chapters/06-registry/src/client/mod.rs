@@ -147,6 +147,9 @@ pub struct ClientConfig {
     /// Blobs being fetched, shared by the clones of this config: a pull
     /// waits for another's download of a blob instead of fetching it again.
     pub in_flight: inflight::InFlight,
+    /// Unpack each layer into this layer store as it downloads (`None`:
+    /// only download; the layers are unpacked at the first `create`).
+    pub unpack: Option<pull::UnpackInto>,
 }
 
 impl Default for ClientConfig {
@@ -162,6 +165,7 @@ impl Default for ClientConfig {
             platform: chapter04::PlatformSpec::host(),
             log: None,
             in_flight: inflight::InFlight::default(),
+            unpack: None,
         }
     }
 }
@@ -256,6 +260,10 @@ pub enum ClientError {
     /// Content did not verify, or chapter 04's store failed.
     #[error(transparent)]
     Store(#[from] chapter04::Error),
+    /// The layers unpacked during the pull could not be made durable or
+    /// moved under their ids in the layer store.
+    #[error("publish the pulled layers in the layer store (check its disk)")]
+    Publish(#[source] chapter03::Error),
     /// Reading the Docker config.json failed.
     #[error(transparent)]
     Config(#[from] config::ConfigError),

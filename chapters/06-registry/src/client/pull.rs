@@ -236,66 +236,95 @@ impl Client {
             blobs.push((l.digest().clone(), l.size(), false));
         }
         let config_digest = blobs[0].0.clone();
+        let mut fetched = Vec::new();
+        let mut skipped = Vec::new();
+        let mut bytes_total = 0;
+        let mut note = |res: (Digest, Option<u64>)| match res {
+            (d, Some(n)) => {
+                fetched.push(d);
+                bytes_total += n;
+            }
+            // Already there, or fetched by another pull while this one waited.
+            (d, None) => skipped.push(d),
+        };
+        // With a layer store to fill, the config comes first: its diff IDs
+        // name every layer (chain IDs) before the first layer byte arrives.
+        let unpack = self
+            .config
+            .unpack
+            .clone()
+            .filter(|u| u.driver.detached_layers());
+        let mut jobs: Vec<Option<LayerJob>> = vec![None; manifest.layers().len()];
+        if let Some(u) = &unpack {
+            let (d, size, _) = blobs.remove(0);
+            digest::validate(&d)?;
+            chapter04::store::check_document_size("config", size)?;
+            let pb = progress.bar(&short(&d), size, "Waiting");
+            note(
+                self.fetch_once(ep, &r.repository, d.clone(), size, store, pb, None)
+                    .await?,
+            );
+            let bytes = store.read_document(&d, Some(size), "config")?;
+            let config = document::parse_config(&bytes, &format!("config {d}"))?;
+            let diff_ids = document::diff_ids(&config)?;
+            // A count that does not match is refused below, by chapter 04.
+            if diff_ids.len() == jobs.len() {
+                let chains = chapter04::layer::chain_ids(&diff_ids);
+                for (i, desc) in manifest.layers().iter().enumerate() {
+                    let id = chapter04::layer::driver_layer_id(&chains[i]);
+                    // Unpacked by an earlier pull or create: nothing to do.
+                    if !u.driver.root().join(id).is_dir() {
+                        jobs[i] = Some(LayerJob {
+                            desc: desc.clone(),
+                            diff_id: diff_ids[i].clone(),
+                            chain: chains[i].clone(),
+                            parent: i.checked_sub(1).map(|p| chains[p].clone()),
+                        });
+                    }
+                }
+            }
+        }
         let sem = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        let mut skipped = Vec::new();
-        for (d, size, is_config) in blobs {
+        // One unpack per layer, on a blocking thread of its own, fed as the
+        // layer downloads (or from the store if the blob is already there).
+        let mut unpacks: Vec<Unpacking> = Vec::new();
+        let offset = blobs.len() - jobs.len();
+        for (i, (d, size, is_config)) in blobs.into_iter().enumerate() {
             digest::validate(&d)?;
             if is_config {
                 chapter04::store::check_document_size("config", size)?;
             }
+            let job = i
+                .checked_sub(offset)
+                .and_then(|l| Some((jobs.get(l)?.clone()?, unpack.clone()?)));
             if store.contains(&d)? {
                 progress.line(&short(&d), "Already exists");
-                skipped.push(d);
+                note((d, None));
+                if let Some((job, u)) = job {
+                    unpacks.push(job.unpack_stored(u, store.clone()));
+                }
                 continue;
             }
-            let (client, ep, store, sem, progress) = (
-                self.clone(),
-                ep.clone(),
-                store.clone(),
-                sem.clone(),
-                progress.clone(),
-            );
+            let tee = job.map(|(job, u)| {
+                let (tx, u) = job.unpack_streamed(u);
+                unpacks.push(u);
+                tx
+            });
+            let (client, ep, store, sem) = (self.clone(), ep.clone(), store.clone(), sem.clone());
             let repo = r.repository.clone();
             // Bars appear in manifest order; blobs start in that order too.
             let pb = progress.bar(&short(&d), size, "Waiting");
             let permit = sem.acquire_owned().await.expect("never closed");
             tasks.spawn(async move {
                 let _permit = permit;
-                // Another pull may be fetching this very blob: wait for it
-                // rather than download it twice (see `inflight`).
-                let _fetching = loop {
-                    match client.config.in_flight.claim(store.root(), &d) {
-                        Claim::Fetch(guard) => break guard,
-                        Claim::Wait(other) => {
-                            pb.set_message(WAITING_FOR_ANOTHER_PULL);
-                            other.done().await;
-                            // Its fetch failed? Then claim it again.
-                            if store.contains(&d)? {
-                                pb.set_message("Download complete");
-                                progress.done(&pb, "Pull complete");
-                                return Ok((d, None));
-                            }
-                        }
-                    }
-                };
-                // It may have landed between the check above and the claim.
-                if store.contains(&d)? {
-                    progress.done(&pb, "Already exists");
-                    return Ok((d, None));
-                }
-                pb.set_message("Downloading");
-                let n = client.fetch_blob(&ep, &repo, &d, size, &store, &pb).await;
-                match &n {
-                    Ok(_) => progress.done(&pb, "Pull complete"),
-                    Err(_) => progress.done(&pb, "Failed"),
-                }
-                n.map(|n| (d, Some(n)))
+                client
+                    .fetch_once(&ep, &repo, d, size, &store, pb, tee)
+                    .await
             });
         }
-        let mut fetched = Vec::new();
-        let mut bytes_total = 0;
         let mut first_err = None;
+        let mut streamed = std::collections::HashSet::new();
         while let Some(res) = tasks.join_next().await {
             let res = match res {
                 Ok(r) => r,
@@ -303,18 +332,44 @@ impl Client {
                 Err(e) => panic!("a download task panicked: {e}"),
             };
             match res {
-                Ok((d, Some(n))) => {
-                    fetched.push(d);
-                    bytes_total += n;
+                Ok(res) => {
+                    if res.1.is_some() {
+                        streamed.insert(res.0.clone());
+                    }
+                    note(res);
                 }
-                // Fetched by another pull while this one waited.
-                Ok((d, None)) => skipped.push(d),
                 Err(e) => {
                     if first_err.is_none() {
                         first_err = Some(e);
+                        // Dropping the tasks closes their unpack streams.
                         tasks.abort_all();
                     }
                 }
+            }
+        }
+        // Wait for every unpack, also after a failure: each removes its own
+        // partial directory, and none may outlive the pull.
+        let mut filled = Vec::new();
+        for u in unpacks {
+            let was_stream = u.stream;
+            let (job, res) = u.finish().await;
+            let res = match res {
+                // The blob came from another pull's download, not through
+                // our stream (which closed empty): unpack it from the store.
+                Err(_)
+                    if first_err.is_none()
+                        && was_stream
+                        && !streamed.contains(job.desc.digest()) =>
+                {
+                    let u = unpack.clone().expect("set when a job exists");
+                    job.unpack_stored(u, store.clone()).finish().await.1
+                }
+                res => res,
+            };
+            match res {
+                Ok(f) => filled.push(f),
+                Err(e) if first_err.is_none() => first_err = Some(ClientError::Store(e)),
+                Err(_) => {}
             }
         }
         if let Some(e) = first_err {
@@ -323,6 +378,15 @@ impl Client {
         // Read the image back through chapter 04: every document parses,
         // digests and sizes match, diff IDs line up with the layers.
         chapter04::image::resolve_digest(store, &top, None, Some(&self.config.platform))?;
+        // Every layer is whole and checked: make them durable with one
+        // syncfs, then visible under their ids, where `create` finds them.
+        if let Some(u) = unpack.filter(|_| !filled.is_empty()) {
+            let root = u.driver.root().to_path_buf();
+            tokio::task::spawn_blocking(move || chapter03::publish_layers(&root, filled))
+                .await
+                .expect("publishing layers does not panic")
+                .map_err(ClientError::Publish)?;
+        }
         progress.println(&format!("Digest: {top}"));
         Ok(PullReport {
             digest: top,
@@ -335,6 +399,54 @@ impl Client {
         })
     }
 
+    /// Fetch blob `d` into the store unless it is there or another pull is
+    /// fetching it (then wait for that one). `tee` receives every byte of
+    /// our own download. Returns the bytes downloaded (`None`: not by us).
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_once(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        d: Digest,
+        size: u64,
+        store: &BlobStore,
+        pb: super::progress::Bar,
+        tee: Option<Tee>,
+    ) -> Result<(Digest, Option<u64>), ClientError> {
+        let progress = &self.config.progress;
+        // Another pull may be fetching this very blob: wait for it
+        // rather than download it twice (see `inflight`).
+        let _fetching = loop {
+            match self.config.in_flight.claim(store.root(), &d) {
+                Claim::Fetch(guard) => break guard,
+                Claim::Wait(other) => {
+                    pb.set_message(WAITING_FOR_ANOTHER_PULL);
+                    other.done().await;
+                    // Its fetch failed? Then claim it again.
+                    if store.contains(&d)? {
+                        pb.set_message("Download complete");
+                        progress.done(&pb, "Pull complete");
+                        return Ok((d, None));
+                    }
+                }
+            }
+        };
+        // It may have landed between the check above and the claim.
+        if store.contains(&d)? {
+            progress.done(&pb, "Already exists");
+            return Ok((d, None));
+        }
+        pb.set_message("Downloading");
+        let n = self
+            .fetch_blob_tee(ep, repo, &d, size, store, &pb, tee)
+            .await;
+        match &n {
+            Ok(_) => progress.done(&pb, "Pull complete"),
+            Err(_) => progress.done(&pb, "Failed"),
+        }
+        n.map(|n| (d, Some(n)))
+    }
+
     /// Stream one blob into the store, verifying size and digest on the way.
     pub async fn fetch_blob(
         &self,
@@ -344,6 +456,25 @@ impl Client {
         size: u64,
         store: &BlobStore,
         pb: &super::progress::Bar,
+    ) -> Result<u64, ClientError> {
+        self.fetch_blob_tee(ep, repository, d, size, store, pb, None)
+            .await
+    }
+
+    /// [`Client::fetch_blob`], handing each chunk to `tee` as well (an
+    /// unpack reading the same bytes). A tee that went away (its unpack
+    /// failed) is let go; the download goes on, and the failure is the
+    /// unpack's to report.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_blob_tee(
+        &self,
+        ep: &Endpoint,
+        repository: &str,
+        d: &Digest,
+        size: u64,
+        store: &BlobStore,
+        pb: &super::progress::Bar,
+        mut tee: Option<Tee>,
     ) -> Result<u64, ClientError> {
         let scope = format!("repository:{repository}:pull");
         let url = ep.url(&format!("{repository}/blobs/{d}"));
@@ -374,11 +505,160 @@ impl Client {
                 source: e,
             })?;
             pb.inc(chunk.len() as u64);
+            if let Some(t) = &tee {
+                if t.send(chunk).await.is_err() {
+                    tee = None;
+                }
+            }
         }
+        // The unpack sees the end of the stream: it checks the digest it
+        // computed and finishes.
+        drop(tee);
         pb.set_message("Verifying");
         writer
             .verify(Some(d), Some(size), &format!("blob {d}"))?
             .publish()?;
+        Ok(n)
+    }
+}
+
+/// Where a pull unpacks layers as they download: a chapter 03 driver that
+/// can fill a layer before its parent ([`chapter03::Driver::detached_layers`];
+/// overlay), and chapter 04's limits (size bound, cancel flag).
+#[derive(Clone)]
+pub struct UnpackInto {
+    /// The layer store.
+    pub driver: Arc<dyn chapter03::Driver + Send + Sync>,
+    /// How far a layer may unpack.
+    pub limits: chapter04::layer::Limits,
+}
+
+impl std::fmt::Debug for UnpackInto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnpackInto")
+            .field("driver", &self.driver.name())
+            .field("root", &self.driver.root())
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// The sending end of a layer's bytes, from the download to its unpack.
+type Tee = tokio::sync::mpsc::Sender<bytes::Bytes>;
+
+/// One layer to unpack: what chapter 04 needs to check and place it.
+#[derive(Clone)]
+struct LayerJob {
+    desc: oci_spec::image::Descriptor,
+    diff_id: Digest,
+    chain: Digest,
+    parent: Option<Digest>,
+}
+
+/// An unpack running on a blocking thread.
+struct Unpacking {
+    job: LayerJob,
+    /// Fed by the download (rather than read from the store).
+    stream: bool,
+    handle: tokio::task::JoinHandle<Result<chapter03::FilledLayer, chapter04::Error>>,
+}
+
+impl LayerJob {
+    fn run(
+        self,
+        u: UnpackInto,
+        stream: bool,
+        blob: impl std::io::Read + Send + 'static,
+    ) -> Unpacking {
+        let job = self.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            chapter04::layer::unpack_detached(
+                u.driver.as_ref(),
+                blob,
+                &job.desc,
+                &job.diff_id,
+                (&job.chain, job.parent.as_ref()),
+                &u.limits,
+            )
+            .map(|(_, filled)| filled)
+        });
+        Unpacking {
+            job: self,
+            stream,
+            handle,
+        }
+    }
+
+    /// Unpack from the blob already in the store.
+    fn unpack_stored(self, u: UnpackInto, store: BlobStore) -> Unpacking {
+        let d = self.desc.digest().clone();
+        let blob = LazyBlob {
+            store,
+            d,
+            file: None,
+        };
+        self.run(u, false, blob)
+    }
+
+    /// Unpack from the download: returns where to send its bytes.
+    fn unpack_streamed(self, u: UnpackInto) -> (Tee, Unpacking) {
+        // A few chunks of slack: the download runs ahead of the unpack by
+        // at most this much, then waits for it (the blob store write too).
+        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        let reader = ChannelReader {
+            rx,
+            cur: bytes::Bytes::new(),
+        };
+        (tx, self.run(u, true, reader))
+    }
+}
+
+impl Unpacking {
+    async fn finish(self) -> (LayerJob, Result<chapter03::FilledLayer, chapter04::Error>) {
+        let res = self.handle.await.expect("an unpack thread panicked");
+        (self.job, res)
+    }
+}
+
+/// A blob of the store, opened on the unpack's own thread.
+struct LazyBlob {
+    store: BlobStore,
+    d: Digest,
+    file: Option<std::fs::File>,
+}
+
+impl std::io::Read for LazyBlob {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.file.is_none() {
+            let f = self
+                .store
+                .open_blob(&self.d)
+                .map_err(std::io::Error::other)?;
+            self.file = Some(f);
+        }
+        self.file.as_mut().expect("just opened").read(buf)
+    }
+}
+
+/// The download's chunks as a `Read` for the unpack thread: it blocks
+/// until the next chunk arrives, and reads 0 (the end) once the download
+/// drops its sender.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    cur: bytes::Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
         Ok(n)
     }
 }
