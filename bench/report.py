@@ -203,6 +203,9 @@ for k, label in [("v_mini", "mini-docker"), ("v_docker", "docker CLI / dockerd (
 p("")
 p("## Results")
 p("")
+p("The goals are issue 25's (met/not met), measured by this run. Comparisons of two builds "
+  "(before/after a change, `bench/ab.sh`) follow the table.")
+p("")
 p("| what | mini-docker | peer | ratio | goal | met? |")
 p("| --- | ---: | --- | --- | --- | --- |")
 for r in rows:
