@@ -6,7 +6,8 @@
 # go with it), on their own temp data roots; the same busybox image is
 # imported into both. Measures `run --rm` (none and bridge, and the phases
 # of a run) interleaved (bench/ab_interleave.py), then `ps` with 10 and
-# N_PS (default 100) running containers in each. OUT=DIR keeps the JSON.
+# 100 and N_PS (default 100) running containers in each, timing the
+# `run -d` that start them. OUT=DIR keeps the JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,17 +54,20 @@ $MA import "$W/img/bb.tar" ab/bb >/dev/null
 $MB import "$W/img/bb.tar" ab/bb >/dev/null
 hf() { hyperfine --style basic -N --warmup 3 --runs "$RUNS" "$@"; }
 OUT=${OUT:-$W}; mkdir -p "$OUT"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT/load.txt"
 # Interleaved (old, new, new, old, ...): both builds see the same load.
 python3 "$ROOT/bench/ab_interleave.py" "$RUNS" "$OUT/interleaved.json" $MA -- $MB
 have=0
-for n in 10 "$NPS"; do
+for n in 10 100 "$NPS"; do
     [ "$n" -gt "$have" ] || continue
-    # 100 `run -d`, one at a time, as the issue's row: timed for each build.
+    # Up to 100, `run -d` one at a time (issue 25's row), then 4 at a time:
+    # timed for each build, the old one first.
+    par=1; [ "$n" -gt 100 ] && par=4
     for s in A B; do
         m=$MA; [ $s = B ] && m=$MB
         t0=$(date +%s%N)
-        seq $((have + 1)) "$n" | xargs -P 4 -I{} $m run -d --network none ab/bb /bin/sleep 600 >/dev/null
-        echo "$s: $((n - have)) run -d (4 at a time): $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+        seq $((have + 1)) "$n" | xargs -P "$par" -I{} $m run -d --network none ab/bb /bin/sleep 600 >/dev/null
+        echo "$s: $((n - have)) run -d ($par at a time): $(( ($(date +%s%N) - t0) / 1000000 )) ms" | tee -a "$OUT/run-d.txt"
     done
     have=$n
     hf --export-json "$OUT/ps-$n.json" -n "old-ps-$n" "$MA ps" -n "new-ps-$n" "$MB ps"
@@ -72,4 +76,4 @@ for n in 10 "$NPS"; do
         -n "old-api-$n" "curl -sf -o /dev/null --unix-socket $W/a/d.sock http://x/v1.41/containers/json" \
         -n "new-api-$n" "curl -sf -o /dev/null --unix-socket $W/b/d.sock http://x/v1.41/containers/json"
 done
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"

@@ -6,7 +6,10 @@ use super::http::{self, Body, Client, ClientError};
 use super::interactive;
 use super::util;
 use super::Failure;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::io::Write;
 
 /// Flags of `run` and `create`. As in Docker, `-h` is `--hostname` here,
 /// so help is `--help` only.
@@ -840,75 +843,202 @@ pub struct PsArgs {
     pub no_trunc: bool,
 }
 
-/// One row of `ps` as the fields Docker's templates know.
-pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
-    let id = v["Id"].as_str().unwrap_or("");
-    let cmd = v["Command"].as_str().unwrap_or("");
-    let cmd = if trunc {
-        format::ellipsis(cmd, 20)
-    } else {
-        cmd.to_string()
-    };
-    let ports: Vec<String> = v["Ports"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| match p["PublicPort"].as_u64() {
+/// What `ps` reads of one `GET /containers/json` entry. It borrows its
+/// strings from the response body, and the keys it does not need
+/// (`NetworkSettings`, `Mounts`, `HostConfig`, …) are skipped by the parser
+/// without building anything: the cost of a row is a scan of its bytes and
+/// a few strings (issue 25: `ps` flat from 10 to 500 containers).
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Summary<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    image: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    command: Cow<'a, str>,
+    created: i64,
+    #[serde(borrow)]
+    ports: Option<Vec<SummaryPort<'a>>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    names: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    labels: Option<std::collections::BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    #[serde(borrow)]
+    network_settings: Option<SummaryNetworks<'a>>,
+    #[serde(borrow)]
+    mounts: Option<Vec<SummaryMount<'a>>>,
+}
+
+/// A [`Summary`]'s `NetworkSettings`: only the networks' names are read.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct SummaryNetworks<'a> {
+    #[serde(borrow)]
+    networks: Option<std::collections::BTreeMap<Cow<'a, str>, serde::de::IgnoredAny>>,
+}
+
+/// One of a [`Summary`]'s `Mounts`.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct SummaryMount<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    driver: Option<Cow<'a, str>>,
+}
+
+/// One of a [`Summary`]'s `Ports`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SummaryPort<'a> {
+    #[serde(rename = "IP", borrow, default)]
+    ip: Option<Cow<'a, str>>,
+    /// Printed as JSON prints it (a number; `null` when absent).
+    #[serde(default)]
+    private_port: Value,
+    #[serde(default)]
+    public_port: Option<u64>,
+    #[serde(rename = "Type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// One row of `ps`: the fields Docker's templates know, as printed.
+struct PsRow {
+    id: String,
+    image: Option<String>,
+    command: String,
+    created_at: String,
+    running_for: String,
+    ports: String,
+    status: Option<String>,
+    state: Option<String>,
+    names: String,
+    labels: String,
+    networks: String,
+    mounts: String,
+    local_volumes: String,
+}
+
+impl PsRow {
+    fn new(v: &Summary, now: i64, trunc: bool) -> PsRow {
+        let id = &v.id;
+        let cmd = if trunc {
+            format::ellipsis(&v.command, 20)
+        } else {
+            v.command.to_string()
+        };
+        let ports: Vec<String> = v
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| {
+                let kind = p.kind.as_deref().unwrap_or("tcp");
+                match p.public_port {
                     Some(pp) => format!(
                         "{}:{}->{}/{}",
-                        p["IP"].as_str().unwrap_or("0.0.0.0"),
+                        p.ip.as_deref().unwrap_or("0.0.0.0"),
                         pp,
-                        p["PrivatePort"],
-                        p["Type"].as_str().unwrap_or("tcp")
+                        p.private_port,
+                        kind
                     ),
-                    None => format!(
-                        "{}/{}",
-                        p["PrivatePort"],
-                        p["Type"].as_str().unwrap_or("tcp")
-                    ),
-                })
-                .collect()
+                    None => format!("{}/{}", p.private_port, kind),
+                }
+            })
+            .collect();
+        let names: Vec<&str> = v
+            .names
+            .iter()
+            .flatten()
+            .map(|x| x.trim_start_matches('/'))
+            .collect();
+        let labels: Vec<String> = v
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        // Docker's ContainerContext: network names sorted; mounts by volume
+        // name, else source (cut to 15 with an ellipsis); local volumes counted.
+        let networks: Vec<&str> = v
+            .network_settings
+            .iter()
+            .flat_map(|n| n.networks.iter().flatten())
+            .map(|(k, _)| k.as_ref())
+            .collect();
+        let mounts: Vec<String> = v
+            .mounts
+            .iter()
+            .flatten()
+            .map(|m| {
+                let name = match m.name.as_deref().unwrap_or("") {
+                    "" => m.source.as_deref().unwrap_or(""),
+                    n => n,
+                };
+                if trunc {
+                    format::ellipsis(name, 15)
+                } else {
+                    name.to_string()
+                }
+            })
+            .collect();
+        let local = v
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.driver.as_deref() == Some("local"))
+            .count();
+        PsRow {
+            id: if trunc { &id[..id.len().min(12)] } else { id }.to_string(),
+            image: v.image.as_deref().map(str::to_string),
+            command: format!("\"{cmd}\""),
+            created_at: util::rfc3339_nanos(v.created * 1_000_000_000),
+            running_for: format!(
+                "{} ago",
+                util::human_duration(now / 1_000_000_000 - v.created)
+            ),
+            ports: ports.join(", "),
+            status: v.status.as_deref().map(str::to_string),
+            state: v.state.as_deref().map(str::to_string),
+            names: names.join(","),
+            labels: labels.join(","),
+            networks: networks.join(","),
+            mounts: mounts.join(","),
+            local_volumes: local.to_string(),
+        }
+    }
+
+    /// The row as a template sees it (`--format`).
+    fn to_value(&self) -> Value {
+        json!({
+            "ID": self.id,
+            "Image": self.image,
+            "Command": self.command,
+            "CreatedAt": self.created_at,
+            "RunningFor": self.running_for,
+            "Ports": self.ports,
+            "Status": self.status,
+            "State": self.state,
+            "Names": self.names,
+            "Labels": self.labels,
+            "Networks": self.networks,
+            "Mounts": self.mounts,
+            "LocalVolumes": self.local_volumes,
         })
-        .unwrap_or_default();
-    // Docker's ContainerContext: network names sorted; mounts by volume
-    // name, else source (cut to 15 with an ellipsis); local volumes counted.
-    let mut networks: Vec<&String> = v["NetworkSettings"]["Networks"]
-        .as_object()
-        .map(|m| m.keys().collect())
-        .unwrap_or_default();
-    networks.sort();
-    let mounts = v["Mounts"].as_array().cloned().unwrap_or_default();
-    let mount_names: Vec<String> = mounts
-        .iter()
-        .map(|m| {
-            let name = match m["Name"].as_str().unwrap_or("") {
-                "" => m["Source"].as_str().unwrap_or(""),
-                n => n,
-            };
-            if trunc {
-                format::ellipsis(name, 15)
-            } else {
-                name.to_string()
-            }
-        })
-        .collect();
-    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
-    let created = v["Created"].as_i64().unwrap_or(0);
-    json!({
-        "Networks": networks.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
-        "Mounts": mount_names.join(","),
-        "LocalVolumes": local.to_string(),
-        "ID": if trunc { &id[..id.len().min(12)] } else { id },
-        "Image": v["Image"],
-        "Command": format!("\"{cmd}\""),
-        "CreatedAt": util::rfc3339_nanos(created * 1_000_000_000),
-        "RunningFor": format!("{} ago", util::human_duration(now / 1_000_000_000 - created)),
-        "Ports": ports.join(", "),
-        "Status": v["Status"],
-        "State": v["State"],
-        "Names": v["Names"].as_array().map(|n| n.iter().filter_map(|x| x.as_str()).map(|x| x.trim_start_matches('/')).collect::<Vec<_>>().join(",")).unwrap_or_default(),
-        "Labels": v["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
-    })
+    }
+}
+
+/// One row of `ps` as the fields Docker's templates know, from an entry of
+/// `GET /containers/json` already parsed (`compose ps`).
+pub fn ps_fields(v: &Value, now: i64, trunc: bool) -> Value {
+    let s = Summary::deserialize(v).unwrap_or_default();
+    PsRow::new(&s, now, trunc).to_value()
 }
 
 /// The Go type the docker CLI renders `ps --format` over.
@@ -916,11 +1046,6 @@ const PS_GO: format::Go = format::Go::typed(&[("", "*formatter.ContainerContext"
 
 /// `ps`.
 pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
-    let q = format!(
-        "/containers/json?all={}&filters={}",
-        a.all as u8,
-        super::netvol::filters(&a.filter)?
-    );
     let headers = [
         ("ID", "CONTAINER ID"),
         ("Image", "IMAGE"),
@@ -949,46 +1074,40 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
             format::TemplateError::Exec(m) => bad(1, format!("failed to execute template: {m}")),
         })?;
     }
-    let list = c.call("GET", &q, Body::Empty)?.json()?;
+    let q = format!(
+        "/containers/json?all={}&filters={}",
+        a.all as u8,
+        super::netvol::filters(&a.filter)?
+    );
+    let body = c.call("GET", &q, Body::Empty)?.bytes()?;
+    let list: Vec<Summary> = serde_json::from_slice(&body)
+        .map_err(|e| ClientError::Io(format!("bad JSON from the daemon: {e}")))?;
     let now = util::now_nanos();
-    let rows: Vec<Value> = list
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let rows: Vec<PsRow> = list
         .iter()
-        .map(|v| ps_fields(v, now, !a.no_trunc))
+        .map(|v| PsRow::new(v, now, !a.no_trunc))
         .collect();
-    if a.quiet {
-        for r in &rows {
-            println!("{}", r["ID"].as_str().unwrap_or(""));
-        }
-        return Ok(0);
-    }
-    if let Some(t) = &a.format {
-        print!(
-            "{}",
-            format::list_as(t, &rows, &headers, &PS_GO)
-                .map_err(|e| bad(1, format!("failed to execute template: {e}")))?
-        );
-        return Ok(0);
-    }
-    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                s(r, "ID"),
-                s(r, "Image"),
-                s(r, "Command"),
-                s(r, "RunningFor"),
-                s(r, "Status"),
-                s(r, "Ports"),
-                s(r, "Names"),
-            ]
-        })
-        .collect();
-    print!(
-        "{}",
+    let text = if a.quiet {
+        rows.iter().map(|r| format!("{}\n", r.id)).collect()
+    } else if let Some(t) = &a.format {
+        let rows: Vec<Value> = rows.iter().map(PsRow::to_value).collect();
+        format::list_as(t, &rows, &headers, &PS_GO)
+            .map_err(|e| bad(1, format!("failed to execute template: {e}")))?
+    } else {
+        let table: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|r| {
+                vec![
+                    r.id,
+                    r.image.unwrap_or_default(),
+                    r.command,
+                    r.running_for,
+                    r.status.unwrap_or_default(),
+                    r.ports,
+                    r.names,
+                ]
+            })
+            .collect();
         format::table(
             &[
                 "CONTAINER ID",
@@ -997,12 +1116,17 @@ pub fn ps(c: &Client, a: PsArgs) -> Result<u8, Failure> {
                 "CREATED",
                 "STATUS",
                 "PORTS",
-                "NAMES"
+                "NAMES",
             ],
-            &table
+            &table,
         )
-    );
-    Ok(0)
+    };
+    // One write for the whole list, not one per row. A reader that stops
+    // early (`ps | head -1`) is no error, as for the docker CLI.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
 }
 
 /// `logs`.

@@ -49,12 +49,18 @@ pub struct Response {
 }
 
 impl Response {
-    /// The whole body as JSON.
-    pub fn json(mut self) -> Result<serde_json::Value, ClientError> {
+    /// The whole body.
+    pub fn bytes(mut self) -> Result<Vec<u8>, ClientError> {
         let mut v = Vec::new();
         self.body
             .read_to_end(&mut v)
             .map_err(|e| ClientError::Io(e.to_string()))?;
+        Ok(v)
+    }
+
+    /// The whole body as JSON.
+    pub fn json(self) -> Result<serde_json::Value, ClientError> {
+        let v = self.bytes()?;
         if v.is_empty() {
             return Ok(serde_json::Value::Null);
         }

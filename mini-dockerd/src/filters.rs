@@ -261,58 +261,42 @@ impl Engine {
             || before.is_some()
             || since.is_some();
         let labels = f.get("label").is_some();
-        // Filter the records in place, under the lock, and turn only the
-        // ones kept into summaries: no record (with its Config and
-        // HostConfig) is cloned, so the cost per container not shown is a
-        // few comparisons (issue 25: `ps` flat from 10 to 500 containers).
-        let map = self.lock();
-        let mut kept: Vec<&Container> = map
-            .values()
+        // Filter the records in place, under the lock, and answer from the
+        // summaries kept beside them ([`super::summaries`]): no record (with
+        // its Config and HostConfig) is cloned and no summary rebuilt, so a
+        // container costs a few comparisons and a copy of its kept JSON
+        // (issue 25: `ps` flat from 10 to 500 containers).
+        let keep = |c: &Container| {
+            let health = c
+                .state
+                .health
+                .as_ref()
+                .map_or("none", |h| h.status.as_str());
             // A restarting container counts as running, as dockerd lists it.
-            .filter(|c| all || c.state.running || c.state.status == "restarting")
-            .filter(|c| f.any("status", |s| s == c.state.status))
-            .filter(|c| {
-                let health = c
-                    .state
-                    .health
-                    .as_ref()
-                    .map_or("none", |h| h.status.as_str());
-                f.any("health", |s| s == health)
-            })
-            .filter(|c| f.any("id", |s| c.id.starts_with(s)))
-            .filter(|c| f.any("name", |s| c.name.contains(s.trim_start_matches('/'))))
-            .filter(|c| {
-                !labels
-                    || f.labels_match(&serde_json::to_value(&c.config.labels).unwrap_or_default())
-            })
-            .filter(|c| {
-                exited.is_empty()
-                    || (c.state.status == "exited" && exited.contains(&c.state.exit_code))
-            })
-            .filter(|c| {
-                f.any("network", |n| {
+            (all || c.state.running || c.state.status == "restarting")
+                && f.any("status", |s| s == c.state.status)
+                && f.any("health", |s| s == health)
+                && f.any("id", |s| c.id.starts_with(s))
+                && f.any("name", |s| c.name.contains(s.trim_start_matches('/')))
+                && (!labels
+                    || f.labels_match(&serde_json::to_value(&c.config.labels).unwrap_or_default()))
+                && (exited.is_empty()
+                    || (c.state.status == "exited" && exited.contains(&c.state.exit_code)))
+                && f.any("network", |n| {
                     c.network_mode() == n || c.endpoints.contains_key(n)
                 })
-            })
-            .filter(|c| {
-                f.any("volume", |v| {
+                && f.any("volume", |v| {
                     c.mounts
                         .iter()
                         .any(|m| (!m.name.is_empty() && m.name == v) || m.destination == v)
                 })
-            })
-            .filter(|c| before.is_none_or(|t| c.created < t))
-            .filter(|c| since.is_none_or(|t| c.created > t))
-            .filter(|c| {
-                ancestors
+                && before.is_none_or(|t| c.created < t)
+                && since.is_none_or(|t| c.created > t)
+                && ancestors
                     .as_ref()
                     .is_none_or(|a| a.iter().any(|a| descends(&c.image_id, a)))
-            })
-            .collect();
-        kept.sort_by_key(|c| std::cmp::Reverse(c.created));
-        let now = super::util::now_nanos();
-        let entries: Vec<_> = kept.into_iter().map(|c| c.list_entry(now)).collect();
-        serde_json::to_vec(&entries).map_err(|e| ApiError::internal(e.to_string()))
+        };
+        Ok(self.lock().summaries_json(keep, super::util::now_nanos()))
     }
 }
 

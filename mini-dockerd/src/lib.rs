@@ -80,6 +80,7 @@ pub mod spec;
 pub mod state;
 pub mod stats;
 pub mod streams;
+pub mod summaries;
 pub mod swarm_api;
 pub mod system;
 pub mod tools_api;
@@ -280,37 +281,7 @@ impl Container {
 
     /// `GET /containers/json` entry, as a JSON value (`system df`).
     pub fn summary(&self) -> Value {
-        serde_json::to_value(self.list_entry(util::now_nanos())).unwrap_or_default()
-    }
-
-    /// `GET /containers/json` entry, typed: it borrows the record's
-    /// strings, so `ps` serializes each container once, with no JSON tree
-    /// built for it first (issue 25).
-    pub fn list_entry(&self, now: i64) -> ListEntry<'_> {
-        static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
-        ListEntry {
-            id: &self.id,
-            names: [format!("/{}", self.name)],
-            image: &self.image,
-            image_id: &self.image_id,
-            command: self.command(),
-            created: self.created / 1_000_000_000,
-            ports: self
-                .net
-                .as_ref()
-                .map(|n| n.port_summaries())
-                .unwrap_or_default(),
-            labels: self.config.labels.as_ref().unwrap_or(&NO_LABELS),
-            state: self.state.status,
-            status: self.status_text(now),
-            host_config: ListHostConfig {
-                network_mode: self.network_mode(),
-            },
-            network_settings: ListNetworks {
-                networks: self.networks(),
-            },
-            mounts: volumes::mounts_json(&self.mounts),
-        }
+        serde_json::to_value(summaries::Summary::of(self, util::now_nanos())).unwrap_or_default()
     }
 
     /// Its cgroup, relative to each hierarchy (under `--cgroup-parent`).
@@ -429,40 +400,6 @@ impl Container {
     }
 }
 
-/// One entry of `GET /containers/json` (Docker's `ContainerSummary`).
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListEntry<'a> {
-    id: &'a str,
-    names: [String; 1],
-    image: &'a str,
-    #[serde(rename = "ImageID")]
-    image_id: &'a str,
-    command: String,
-    created: i64,
-    ports: Vec<Value>,
-    labels: &'a BTreeMap<String, String>,
-    state: state::Status,
-    status: String,
-    host_config: ListHostConfig,
-    network_settings: ListNetworks,
-    mounts: Value,
-}
-
-/// `HostConfig` of a [`ListEntry`].
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListHostConfig {
-    network_mode: String,
-}
-
-/// `NetworkSettings` of a [`ListEntry`].
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListNetworks {
-    networks: Value,
-}
-
 /// What is left of a recorded exit ([`Engine::wait_finished`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Finishing {
@@ -478,7 +415,7 @@ pub struct Engine {
     me: std::sync::Weak<Engine>,
     /// Options.
     pub opts: Options,
-    containers: Mutex<BTreeMap<String, Container>>,
+    containers: Mutex<summaries::Records>,
     removed: Mutex<HashMap<String, i64>>,
     /// Signalled on every container state change.
     pub changed: Notify,
@@ -548,7 +485,7 @@ impl Engine {
         Ok(Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             opts,
-            containers: Mutex::new(map),
+            containers: Mutex::new(map.into()),
             removed: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             images,
@@ -611,7 +548,7 @@ impl Engine {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Container>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, summaries::Records> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
