@@ -135,6 +135,9 @@ async fn network_connect<B: NetworkBackend>(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let body: NetworkConnect = crate::api::typed_body(&body)?;
+    if let Some(ep) = &body.endpoint_config {
+        crate::resources::check_endpoint("EndpointConfig", ep)?;
+    }
     blocking(move || e.network_connect(&id, &body)).await?;
     Ok(StatusCode::OK)
 }
@@ -275,6 +278,18 @@ mod tests {
                 r#"network disconnect n1 Some("web") force=Some(true)"#,
             ]
         );
+        // A static address would be ignored: refused by name, before the
+        // backend is called.
+        let body =
+            r#"{"Container":"web","EndpointConfig":{"IPAMConfig":{"IPv4Address":"10.9.0.9"}}}"#;
+        let (s, text) = send(&app, "POST", "/networks/n1/connect", body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let m = text["message"].as_str().unwrap_or_default();
+        assert!(
+            m.contains("EndpointConfig.IPAMConfig is not supported"),
+            "{text}"
+        );
+        assert_eq!(fake.calls().len(), 2);
         // Wrong types: a 400 naming the field, before the backend is called.
         let fake = Arc::new(Fake::default());
         let app = Router::new()

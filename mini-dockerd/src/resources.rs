@@ -389,6 +389,50 @@ pub fn check_sysctls(hc: &Value, network_mode: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether a value is Go's zero value all the way down: the docker CLI
+/// sends an endpoint's operational fields (`NetworkID`, `IPAddress`,
+/// `IPPrefixLen`, …) as `""`, `0` and `null`.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => o.values().all(is_zero),
+        Value::Array(a) => a.is_empty(),
+        v => is_default(v, &[]),
+    }
+}
+
+/// An endpoint's settings, at create (`NetworkingConfig.EndpointsConfig.NET`)
+/// or at `network connect` (`EndpointConfig`). Only `Aliases` is applied:
+/// the network assigns the address, so a static one (`--ip`, `--ip6`,
+/// `--link-local-ip`: `IPAMConfig`), legacy `Links`, `DriverOpts` or an
+/// endpoint's own `MacAddress` would be ignored, and each is refused by
+/// name instead.
+pub fn check_endpoint(
+    prefix: &str,
+    ep: &mini_docker_api::container::EndpointSettings,
+) -> Result<()> {
+    match ep.other.iter().find(|(_, v)| !is_zero(v)) {
+        Some((k, v)) => Err(bad(format!(
+            "{prefix}.{k} is not supported by mini-dockerd (only Aliases is applied: the network assigns addresses, and links are legacy); got {v}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `NetworkingConfig` of a create body: every endpoint's settings checked.
+pub fn check_networking(body: &Value) -> Result<()> {
+    let Some(v) = body.get("NetworkingConfig").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let given: mini_docker_api::container::NetworkingConfig =
+        serde_json::from_value(v.clone()).map_err(|e| bad(format!("NetworkingConfig: {e}")))?;
+    for (net, ep) in given.endpoints_config.iter().flatten() {
+        if let Some(ep) = ep {
+            check_endpoint(&format!("NetworkingConfig.EndpointsConfig.{net}"), ep)?;
+        }
+    }
+    Ok(())
+}
+
 /// All the create-time checks of this module.
 pub fn check(body: &Value, network_mode: &str) -> Result<()> {
     let hc = body.get("HostConfig").cloned().unwrap_or(Value::Null);
@@ -399,6 +443,7 @@ pub fn check(body: &Value, network_mode: &str) -> Result<()> {
     // for a field that would be refused anyway.
     check_resources(&hc, ncpu)?;
     check_fields(body)?;
+    check_networking(body)?;
     check_sysctls(&hc, network_mode)
 }
 
@@ -459,6 +504,39 @@ pub fn warnings(body: &Value) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What the docker CLI 20.10 sends for `run --network net --network-alias
+    /// db` passes; a static address, links or driver options are refused by
+    /// name, at create and at connect.
+    #[test]
+    fn endpoint_settings_other_than_aliases_are_refused_by_name() {
+        let cli = json!({"NetworkingConfig": {"EndpointsConfig": {"net": {
+            "IPAMConfig": null, "Links": null, "Aliases": ["db"], "NetworkID": "",
+            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": "", "DriverOpts": null}}}});
+        assert!(check_networking(&cli).is_ok());
+        assert!(check_networking(&json!({"NetworkingConfig": null})).is_ok());
+        for (k, v) in [
+            ("IPAMConfig", json!({"IPv4Address": "10.1.2.3"})),
+            ("Links", json!(["web:w"])),
+            ("DriverOpts", json!({"a": "b"})),
+            ("MacAddress", json!("02:42:ac:11:00:09")),
+        ] {
+            let body = json!({"NetworkingConfig": {"EndpointsConfig": {"net": {k: v}}}});
+            let e = check_networking(&body).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "NetworkingConfig.EndpointsConfig.net.{k} is not supported"
+                )),
+                "{e}"
+            );
+        }
+        // An empty IPAM config (every address "") is no setting.
+        let body = json!({"NetworkingConfig": {"EndpointsConfig": {"net": {
+            "IPAMConfig": {"IPv4Address": "", "IPv6Address": "", "LinkLocalIPs": []}}}}});
+        assert!(check_networking(&body).is_ok());
+    }
 
     /// Every refused row: its default passes, a non-default value is
     /// refused with a message that names the field.

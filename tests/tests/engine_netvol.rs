@@ -491,6 +491,46 @@ fn the_docker_cli_manages_networks_too() {
     ]);
     let ip: std::net::Ipv4Addr = String::from_utf8_lossy(&ip.stdout).trim().parse().unwrap();
     assert!(s.contains(ip));
+    // A static address would be ignored (the network assigns one), so it
+    // is refused by name, at run and at connect, and nothing is created.
+    let want = (u32::from(ip) + 100).to_be_bytes();
+    let want = std::net::Ipv4Addr::from(want).to_string();
+    let r = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "cx",
+        "--network",
+        "dnet",
+        "--ip",
+        &want,
+        "bb",
+        "true",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("EndpointsConfig.dnet.IPAMConfig is not supported"),
+        "{err}"
+    );
+    assert!(
+        !d.docker(&["inspect", "cx"]).status.success(),
+        "cx was not created"
+    );
+    let r = d.docker(&["network", "disconnect", "dnet", "cb"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = d.docker(&["network", "connect", "--ip", &want, "dnet", "cb"]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("EndpointConfig.IPAMConfig is not supported"),
+        "{err}"
+    );
+    let nets = d.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{len .NetworkSettings.Networks}}",
+        "cb",
+    ]);
+    assert_eq!(nets.trim(), "0", "cb was not connected");
     let rm = d.docker(&["network", "rm", "dnet"]);
     assert!(!rm.status.success(), "in use");
     assert!(d.docker(&["rm", "-f", "ca", "cb"]).status.success());
