@@ -186,6 +186,20 @@ impl Daemon {
         self.dir.path().join("data")
     }
 
+    /// Waits until the background reaper has finished every removal
+    /// handed to it (`rm` and `run --rm` answer before the unmount and the
+    /// directory removal: issue 25), so a test can then assert that
+    /// nothing is left.
+    #[track_caller]
+    pub fn reaps_finish(&self) {
+        let reap = self.data_root().join("reap");
+        crate::eventually("the reaps to finish", || {
+            std::fs::read_dir(&reap)
+                .map(|r| r.count() == 0)
+                .unwrap_or(true)
+        });
+    }
+
     /// Asserts that `healthy` is healthy and that `dependent` (which
     /// `depends_on` it with `condition: service_healthy`) started only
     /// after its first passing probe ended. Call it right after `up`: the

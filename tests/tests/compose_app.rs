@@ -158,6 +158,7 @@ fn leftovers(d: &Daemon, project: &str) -> String {
     let netns: Vec<_> = std::fs::read_dir(d.data_root().join("netns"))
         .map(|r| r.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
+    d.reaps_finish();
     let mounts = mounts_under(&d.data_root());
     format!("{ps}{nets}{vols}{netns:?}{mounts:?}")
         .replace("[][]", "")

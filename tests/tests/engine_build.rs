@@ -56,6 +56,8 @@ fn assert_no_build_leftovers(d: &Daemon) {
         .filter(|n| n.starts_with("md-build-"))
         .collect();
     assert!(layers.is_empty(), "build layers left: {layers:?}");
+    // A `run --rm`'s unmount is the background reaper's.
+    d.reaps_finish();
     let mounts = mounts_under(&root);
     assert!(mounts.is_empty(), "mounts left: {mounts:?}");
 }

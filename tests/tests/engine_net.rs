@@ -292,11 +292,7 @@ fn a_run_rm_loop_of_200_containers_with_published_ports_leaks_nothing() {
     }
     // No cgroup, mount or shim process of any of them is left, once the
     // background reaper (issue 25: `rm` answers before it) is done.
-    eventually("the reaps to finish", || {
-        std::fs::read_dir(d.data_root().join("reap"))
-            .map(|r| r.count() == 0)
-            .unwrap_or(true)
-    });
+    d.reaps_finish();
     let mounts = mounts_under(&d.data_root());
     for id in &ids {
         assert!(!cgroup_exists(id), "cgroup of {id} left");

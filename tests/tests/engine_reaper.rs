@@ -48,11 +48,7 @@ fn run_rm_sh(d: &Daemon, script: &str) -> std::process::Output {
 
 /// Waits until no removal is left to the reaper (`<data>/reap` is empty).
 fn reaps_finish(d: &Daemon) {
-    eventually("the reaps to finish", || {
-        std::fs::read_dir(d.data_root().join("reap"))
-            .map(|r| r.count() == 0)
-            .unwrap_or(false)
-    });
+    d.reaps_finish();
 }
 
 #[track_caller]

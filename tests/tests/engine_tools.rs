@@ -242,6 +242,7 @@ fn explain_prints_the_plan_then_runs() {
             None => panic!("{want:?} missing (or out of order) in:\n{out}"),
         }
     }
+    d.reaps_finish();
     assert!(
         mounts_under(&d.data_root()).is_empty(),
         "explain mounted something"
