@@ -219,9 +219,21 @@ impl ImageBackend for Engine {
                 self.container_layers()
             })?;
         // dockerd's events: `untag` per name removed, `delete` per image gone.
+        // The digests a removed tag takes with it (its repository's last
+        // tag) are untagged without an event, as in moby's ImageDelete;
+        // `rmi ID` or `rmi repo@digest` names each reference it removes.
+        let by_id = id.as_ref().is_ok_and(|i| {
+            let hex = name.trim_start_matches("sha256:");
+            !hex.is_empty()
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+                && i.trim_start_matches("sha256:").starts_with(hex)
+        });
+        let cleanup_digests = !by_id && !name.contains('@');
         for entry in out.as_array().into_iter().flatten() {
-            if let (Some(_), Ok(id)) = (entry["Untagged"].as_str(), &id) {
-                self.emit_event("image", "untag", id, &[("name", id)]);
+            if let (Some(untagged), Ok(id)) = (entry["Untagged"].as_str(), &id) {
+                if !(cleanup_digests && untagged.contains('@')) {
+                    self.emit_event("image", "untag", id, &[("name", id)]);
+                }
             }
             if let Some(gone) = entry["Deleted"].as_str() {
                 self.emit_event("image", "delete", gone, &[("name", gone)]);
