@@ -105,7 +105,9 @@ fn run_reports_output_exit_code_and_rm_leaves_nothing() {
                 .map(|s| s.contains(") Z"))
                 .unwrap_or(true)
     );
-    assert!(!cgroup_exists(&id), "the cgroup is gone");
+    // `rm` answers before the background reaper is done (issue 25).
+    d.reaps_finish();
+    eventually("the cgroup to go", || !cgroup_exists(&id));
     assert!(
         mounts_under(&d.data_root().join("containers").join(&id)).is_empty(),
         "no mount is left"
