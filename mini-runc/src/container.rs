@@ -756,6 +756,12 @@ pub fn load(root: &Path, id: &str) -> Result<State> {
 pub fn start(root: &Path, id: &str) -> Result<State> {
     let mut t = Phases::new();
     let mut s = load(root, id)?;
+    if s.status == Status::Stopped && s.pid > 0 {
+        return Err(E::InitGone {
+            pid: s.pid,
+            detail: state::why_gone(s.pid, s.pid_start_time),
+        });
+    }
     if !s.status.allows(Op::Start) {
         return Err(E::Refused {
             verb: "start",

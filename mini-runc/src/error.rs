@@ -241,6 +241,16 @@ pub enum RuntimeError {
         /// The status it is in.
         status: &'static str,
     },
+    /// `start` found the init gone before it was released: what the kernel
+    /// shows at the recorded pid says why the init is not the one `create`
+    /// left (no such process, a zombie, or another process since).
+    #[error("cannot start a container that is stopped: its init (pid {pid}) is gone: {detail}")]
+    InitGone {
+        /// The pid `create` recorded.
+        pid: i32,
+        /// What `/proc/<pid>/stat` shows now.
+        detail: String,
+    },
     /// `kill` of a stopped container, in runc's words.
     #[error("container not running")]
     NotRunning {

@@ -223,6 +223,23 @@ pub fn start_time(pid: i32) -> Option<u64> {
     fields.get(19)?.parse().ok()
 }
 
+/// Why the process recorded as (`pid`, `start`) is not alive any more, in
+/// words, from `/proc/<pid>/stat`.
+pub fn why_gone(pid: i32, start: u64) -> String {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return "no such process".into();
+    };
+    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    match (fields.first(), fields.get(19)) {
+        (Some(&"Z") | Some(&"X"), _) => "it exited and is not reaped yet (a zombie)".into(),
+        (_, Some(now)) => format!(
+            "the pid now belongs to another process (started at tick {now}; the init started at {start})"
+        ),
+        _ => format!("unreadable /proc/{pid}/stat"),
+    }
+}
+
 impl State {
     /// The directory of container `id` under `root`.
     pub fn dir(root: &Path, id: &str) -> PathBuf {
