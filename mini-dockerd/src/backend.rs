@@ -213,28 +213,20 @@ impl ImageBackend for Engine {
             .images
             .resolve(name)
             .map(|i| i.config_digest.to_string());
-        let (out, _) = self
+        let removed = self
             .images
             .remove(name, force, &|id| self.image_users(id), &|| {
                 self.container_layers()
             })?;
-        // dockerd's events: `untag` per name removed, `delete` per image gone.
-        // The digests a removed tag takes with it (its repository's last
-        // tag) are untagged without an event, as in moby's ImageDelete;
-        // `rmi ID` or `rmi repo@digest` names each reference it removes.
-        let by_id = id.as_ref().is_ok_and(|i| {
-            let hex = name.trim_start_matches("sha256:");
-            !hex.is_empty()
-                && hex.chars().all(|c| c.is_ascii_hexdigit())
-                && i.trim_start_matches("sha256:").starts_with(hex)
-        });
-        let cleanup_digests = !by_id && !name.contains('@');
-        for entry in out.as_array().into_iter().flatten() {
-            if let (Some(untagged), Ok(id)) = (entry["Untagged"].as_str(), &id) {
-                if !(cleanup_digests && untagged.contains('@')) {
-                    self.emit_event("image", "untag", id, &[("name", id)]);
-                }
+        // dockerd's events: `untag` as many as `Images::remove` counted,
+        // `delete` per image gone.
+        if let Ok(id) = &id {
+            for _ in 0..removed.untag_events {
+                self.emit_event("image", "untag", id, &[("name", id)]);
             }
+        }
+        let out = removed.answer;
+        for entry in out.as_array().into_iter().flatten() {
             if let Some(gone) = entry["Deleted"].as_str() {
                 self.emit_event("image", "delete", gone, &[("name", gone)]);
             }

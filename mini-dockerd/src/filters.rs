@@ -272,8 +272,7 @@ impl Engine {
                 .health
                 .as_ref()
                 .map_or("none", |h| h.status.as_str());
-            // A restarting container counts as running, as dockerd lists it.
-            (all || c.state.running || c.state.status == "restarting")
+            (all || c.state.shown_running())
                 && f.any("status", |s| s == c.state.status)
                 && f.any("health", |s| s == health)
                 && f.any("id", |s| c.id.starts_with(s))

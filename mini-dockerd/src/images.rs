@@ -48,6 +48,16 @@ fn err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
     super::errors::system(e)
 }
 
+/// What [`Images::remove`] did.
+pub struct Removed {
+    /// Docker's answer: `[{"Untagged":…},{"Deleted":…}]`.
+    pub answer: Value,
+    /// The bytes freed on disk.
+    pub freed: u64,
+    /// How many `untag` events dockerd logs for this removal.
+    pub untag_events: usize,
+}
+
 impl Images {
     /// Opens the store under `root`, and picks the layer driver once.
     pub fn open(root: &Path) -> anyhow::Result<Images> {
@@ -460,14 +470,15 @@ impl Images {
         self.store.tag(&full, &img.manifest_digest).map_err(err)
     }
 
-    /// Removes one name; returns Docker's `[{"Untagged":…},{"Deleted":…}]`.
+    /// Removes one name; returns Docker's `[{"Untagged":…},{"Deleted":…}]`,
+    /// the bytes freed, and how many `untag` events dockerd logs for it.
     pub fn remove(
         &self,
         name: &str,
         force: bool,
         users: &dyn Fn(&str) -> Vec<String>,
         container_layers: &dyn Fn() -> Vec<String>,
-    ) -> Result<(Value, u64)> {
+    ) -> Result<Removed> {
         let img = self.resolve(name)?;
         let id = img.config_digest.to_string();
         let _g = self.write.lock();
@@ -476,7 +487,8 @@ impl Images {
         let digests = self.repo_digests(&id);
         // An image's references are its tags and its `RepoDigests`
         // (`repo@sha256:…`), as in moby's reference store.
-        let (names, pinned): (Vec<String>, Vec<String>) = if tags.contains_key(&normalized) {
+        let by_tag = tags.contains_key(&normalized);
+        let (names, pinned): (Vec<String>, Vec<String>) = if by_tag {
             // A tag: when it was the last tag of its repository, that
             // repository's digests go with it (dockerd's rule).
             let repo = repository_of(&normalized);
@@ -531,6 +543,10 @@ impl Images {
         if names.len() > 1 || names.is_empty() {
             untagged.sort();
         }
+        // moby's ImageDelete logs `untag` for each reference it was asked to
+        // remove (the tag, the digest, or by id every one), but not for the
+        // digests a tag takes along as its repository's last.
+        let untag_events = if by_tag { 1 } else { untagged.len() };
         out.extend(untagged.into_iter().map(|n| json!({"Untagged": n})));
         let mut bytes = 0;
         if remaining == 0 && used.is_empty() {
@@ -570,7 +586,11 @@ impl Images {
                 out.extend(gone.into_iter().map(|g| json!({"Deleted": g})));
             }
         }
-        Ok((Value::Array(out), bytes))
+        Ok(Removed {
+            answer: Value::Array(out),
+            freed: bytes,
+            untag_events,
+        })
     }
 
     /// `docker import`: a rootfs tarball as a one-layer image.

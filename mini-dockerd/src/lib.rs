@@ -174,6 +174,14 @@ pub struct CState {
     pub health: Option<health::Health>,
 }
 
+impl CState {
+    /// `State.Running` as dockerd shows it: a container waiting for its
+    /// policy's restart counts as running too (and `ps` lists it).
+    pub fn shown_running(&self) -> bool {
+        self.running || self.status == "restarting"
+    }
+}
+
 /// A container record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Container {
@@ -351,7 +359,7 @@ impl Container {
             "Args": self.args,
             "State": {
                 "Status": self.state.status,
-                "Running": self.state.running || self.state.status == "restarting",
+                "Running": self.state.shown_running(),
                 "Paused": self.state.status == "paused", "Restarting": self.state.status == "restarting", "OOMKilled": self.state.oom_killed,
                 "Dead": false,
                 "Pid": self.state.pid,

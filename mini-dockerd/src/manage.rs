@@ -230,11 +230,11 @@ impl Engine {
                 }
                 let users = |d: &str| self.image_users(d);
                 let layers = || self.container_layers();
-                if let Ok((Value::Array(out), bytes)) =
-                    self.images.remove(&tag, false, &users, &layers)
-                {
-                    deleted.extend(out);
-                    space += bytes;
+                if let Ok(r) = self.images.remove(&tag, false, &users, &layers) {
+                    if let Value::Array(out) = r.answer {
+                        deleted.extend(out);
+                    }
+                    space += r.freed;
                 }
             }
         }
